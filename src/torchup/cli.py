@@ -1,0 +1,107 @@
+"""Command-line wiring: argument parsing, the error boundary, exit codes.
+
+Each command lives in ``torchup.commands.<name>`` and provides
+``add_arguments(parser)`` and ``run(args, system) -> int``.  Only the module of
+the command being run is imported, so ``torchup`` starts fast.
+
+``torchup`` with no command is the main job: the same as ``torchup plan``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from torchup import __version__
+from torchup.errors import EXIT_BUG, TorchupError
+
+__all__ = ["main", "COMMANDS"]
+
+# name -> one-line help; the module is torchup.commands.<name>
+COMMANDS = {
+    "plan": "choose the PyTorch build for this machine and print the install command",
+    "probe": "show what torchup knows about this machine (--json: the machine file)",
+    "catalog": "show PyTorch releases, builds and what they run on; 'catalog refresh' updates it",
+    "install": "install the chosen build with your package manager, safely",
+    "verify": "prove the installed torch works: real computation on every device",
+    "doctor": "diagnose the torch installation of an environment",
+    "explain": "turn a pasted error message or log into a cause and a fix",
+}
+DEFAULT_COMMAND = "plan"
+
+
+def _pick_command(argv: Sequence[str]) -> str:
+    for arg in argv:
+        if arg in COMMANDS:
+            return arg
+        if not arg.startswith("-"):
+            break
+    return DEFAULT_COMMAND
+
+
+def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
+    parser = argparse.ArgumentParser(
+        prog="torchup",
+        description="How do I install PyTorch here? torchup answers for this machine, "
+        "installs it, proves it works and explains what went wrong.",
+        epilog="With no command, torchup runs 'plan'. 'torchup COMMAND --help' for details.",
+    )
+    parser.add_argument("--version", action="version", version=f"torchup {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show more detail (and tracebacks of bugs)")
+    module = importlib.import_module(f"torchup.commands.{command}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if name == command:
+            module.add_arguments(sub)
+    if command == DEFAULT_COMMAND:
+        # the bare `torchup` form takes plan's options too
+        module.add_arguments(parser)
+    return parser, module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _pick_command(argv)
+    verbose = "-v" in argv or "--verbose" in argv
+    json_mode = "--json" in argv
+    try:
+        from torchup.system import system_from_env
+
+        parser, module = build_parser(command)
+        args = parser.parse_args(argv)
+        args.verbose = getattr(args, "verbose", False)
+        return int(module.run(args, system_from_env()))
+    except TorchupError as err:
+        _report_error(err, json_mode)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("torchup: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the bug boundary: anything else is ours to fix
+        if verbose:
+            raise
+        print(
+            f"torchup: internal error ({type(exc).__name__}: {exc}).\n"
+            "This is a bug in torchup; run again with -v for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _report_error(err: TorchupError, json_mode: bool) -> None:
+    if json_mode:
+        from torchup.output import emit_json
+
+        emit_json({"error": err.to_json()})
+        return
+    lines = [f"torchup: {err.message}"]
+    lines += [f"  - {d}" for d in err.details]
+    if err.hint:
+        lines.append(f"hint: {err.hint}")
+    print("\n".join(lines), file=sys.stderr)

@@ -1,0 +1,170 @@
+"""The one place torchup starts a process.
+
+Every call has a timeout.  On timeout the whole process group is killed with
+SIGKILL and we wait at most a moment for it: a process stuck in the kernel (a
+wedged GPU driver leaves ``nvidia-smi`` in D state) cannot be reaped, and
+torchup must return anyway.  Results are returned, never raised: a missing
+program, a non-zero exit and a timeout are all plain data in ``Result``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+__all__ = ["Result", "Runner", "probe_env"]
+
+_KILL_GRACE_S = 1.0  # how long we wait for a killed process before giving up on it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int | None  # None: it never started, or was killed on timeout
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    error: str | None = None  # why it could not start ("not found", "permission denied")
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+def probe_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment for probe commands: the caller's, with a fixed C locale
+    so that tools print English, dot-decimal output we can parse."""
+    out = {k: v for k, v in env.items() if not k.startswith("LC_")}
+    out["LC_ALL"] = "C"
+    out["LANG"] = "C"
+    return out
+
+
+class Runner:
+    """Runs commands with ``env`` as their environment and reports each one to ``on_run``."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        on_run: Callable[[Result], None] | None = None,
+    ) -> None:
+        self.env = dict(os.environ if env is None else env)
+        self.on_run = on_run
+
+    def which(self, name: str) -> str | None:
+        return shutil.which(name, path=self.env.get("PATH", os.defpath))
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> Result:
+        """Run ``argv`` to completion or until ``timeout`` seconds have passed."""
+        argv = tuple(str(a) for a in argv)
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(self.env if env is None else env),
+                cwd=cwd,
+                start_new_session=os.name == "posix",
+            )
+        except FileNotFoundError:
+            return self._done(Result(argv=argv, returncode=None, error="not found"))
+        except PermissionError:
+            return self._done(Result(argv=argv, returncode=None, error="permission denied"))
+        except OSError as exc:
+            return self._done(Result(argv=argv, returncode=None, error=exc.strerror or str(exc)))
+
+        out_chunks: list[bytes] = []
+        err_chunks: list[bytes] = []
+        readers = [
+            threading.Thread(target=_drain, args=(proc.stdout, out_chunks), daemon=True),
+            threading.Thread(target=_drain, args=(proc.stderr, err_chunks), daemon=True),
+        ]
+        for t in readers:
+            t.start()
+        if input is not None and proc.stdin is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+
+        timed_out = False
+        try:
+            returncode: int | None = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            try:
+                proc.wait(timeout=_KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass  # unkillable (D state): leave it, we must not hang
+            returncode = None
+        for t in readers:
+            t.join(timeout=_KILL_GRACE_S if timed_out else None)
+        return self._done(
+            Result(
+                argv=argv,
+                returncode=returncode,
+                stdout=_decode(out_chunks),
+                stderr=_decode(err_chunks),
+                timed_out=timed_out,
+                duration_s=time.monotonic() - start,
+            )
+        )
+
+    def _done(self, result: Result) -> Result:
+        if self.on_run is not None:
+            self.on_run(result)
+        return result
+
+
+def _drain(stream, sink: list[bytes]) -> None:
+    try:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            sink.append(chunk)
+    except (OSError, ValueError):
+        pass
+
+
+def _feed(stream, text: str) -> None:
+    try:
+        stream.write(text.encode())
+        stream.close()
+    except (OSError, ValueError):
+        pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError, OSError):
+        try:
+            proc.kill()
+        except OSError:
+            pass
+
+
+def _decode(chunks: list[bytes]) -> str:
+    return b"".join(chunks).decode("utf-8", errors="replace")

@@ -1,0 +1,60 @@
+"""The seam between torchup and the host: one system root for files, one
+environment, one command runner.
+
+``TORCHUP_SYSROOT`` re-roots every absolute path a probe reads, so a whole
+captured machine can be replayed from a directory.  Tests build a ``System``
+over a fake root and a ``PATH`` whose first entries are fake tools.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from torchup.runner import Runner
+
+__all__ = ["System", "system_from_env"]
+
+
+@dataclass(frozen=True)
+class System:
+    root: str = "/"
+    env: Mapping[str, str] = field(default_factory=dict)
+    runner: Runner = field(default_factory=Runner)
+
+    def path(self, path: str) -> str:
+        """Map an absolute host path into the system root."""
+        if self.root in ("", "/"):
+            return path
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def read_text(self, path: str, *, limit: int = 1 << 20) -> str | None:
+        """Text of a file under the root, or None when it cannot be read."""
+        try:
+            with open(self.path(path), "rb") as fh:
+                data = fh.read(limit)
+        except OSError:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(self.path(path))
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path(path)))
+        except OSError:
+            return []
+
+    def readlink(self, path: str) -> str | None:
+        try:
+            return os.readlink(self.path(path))
+        except OSError:
+            return None
+
+
+def system_from_env(env: Mapping[str, str] | None = None) -> System:
+    env = dict(os.environ if env is None else env)
+    root = env.get("TORCHUP_SYSROOT") or "/"
+    return System(root=root, env=env, runner=Runner(env))

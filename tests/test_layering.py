@@ -1,0 +1,61 @@
+"""The layering of DESIGN.md, checked: pure modules touch no host, nothing below
+the CLI imports it, and start-up imports nothing heavy."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "torchup"
+
+PURE = ["machine.py", "plan.py", "findings.py", "resolve.py", "render", "doctor/rules.py", "doctor/explain.py", "catalog/model.py", "catalog/rules.py"]
+HOST_MODULES = {"subprocess", "socket", "urllib.request", "http.client", "ctypes", "shutil"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _files(entry: str):
+    p = SRC / entry
+    if p.is_dir():
+        yield from sorted(p.rglob("*.py"))
+    elif p.exists():
+        yield p
+
+
+def test_pure_modules_do_not_touch_the_host():
+    for entry in PURE:
+        for f in _files(entry):
+            bad = _imports(f) & HOST_MODULES
+            assert not bad, f"{f.relative_to(SRC)} imports {bad}"
+
+
+def test_nothing_below_the_cli_imports_it():
+    for f in SRC.rglob("*.py"):
+        if f.name in ("cli.py", "__main__.py") or "commands" in f.parts:
+            continue
+        mods = _imports(f)
+        assert "torchup.cli" not in mods and not any(m.startswith("torchup.commands") for m in mods), f
+
+
+def test_torch_is_never_imported_by_torchup_itself():
+    for f in SRC.rglob("*.py"):
+        if f.parent.name == "verify" and f.name == "check.py":
+            continue  # runs inside the target interpreter, not in torchup
+        mods = _imports(f)
+        assert not any(m == "torch" or m.startswith("torch.") for m in mods), f
+
+
+def test_startup_imports_nothing_heavy():
+    code = "import sys, torchup.cli; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    for heavy in ("torch", "numpy", "email", "http", "urllib.request", "ssl", "asyncio", "concurrent"):
+        assert heavy not in out, heavy

@@ -1,0 +1,30 @@
+import sys
+import time
+
+from torchup.runner import Runner
+
+
+def test_captures_output_and_exit_code():
+    r = Runner().run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"], timeout=30)
+    assert (r.returncode, r.stdout, r.stderr, r.timed_out) == (3, "out\n", "err\n", False)
+    assert not r.ok
+
+
+def test_missing_program_is_data_not_an_exception():
+    r = Runner().run(["/nonexistent/nvidia-smi"], timeout=5)
+    assert r.returncode is None and r.error == "not found"
+
+
+def test_timeout_kills_the_whole_group_and_returns_promptly():
+    # a child that ignores SIGTERM and keeps the pipe open through a grandchild
+    code = "import subprocess, signal, time, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); print('started', flush=True); time.sleep(60)"
+    start = time.monotonic()
+    r = Runner().run([sys.executable, "-c", code], timeout=1.0)
+    assert time.monotonic() - start < 5
+    assert r.timed_out and r.returncode is None
+    assert "started" in r.stdout
+
+
+def test_input_is_fed():
+    r = Runner().run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], timeout=30, input="abc")
+    assert r.stdout.strip() == "ABC"
