@@ -1,0 +1,58 @@
+"""Prove that the torch of a target Python works: ``run_verify(system, python)``.
+
+The check script runs in the target interpreter, from a fresh temporary
+directory holding nothing but the script (so a ``torch/`` folder or a stray
+``numpy.py`` in the user's current directory cannot shadow the real packages),
+under a time limit.  The user site and ``PYTHONPATH`` are kept by default:
+verify tests the torch the user's programs import.  ``isolated=True`` runs
+``python -I`` instead (neither user site nor ``PYTHON*`` variables).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from torchup.system import System
+from torchup.verify.report import VerifyReport, build_report, parse_events
+
+__all__ = ["run_verify", "CHECK_SCRIPT", "DEFAULT_TIMEOUT", "BENCH_TIMEOUT", "LIGHT_TIMEOUT"]
+
+CHECK_SCRIPT = Path(__file__).with_name("check.py")
+DEFAULT_TIMEOUT = 180.0  # a cold import of a CUDA torch plus CUDA start-up can take a minute
+LIGHT_TIMEOUT = 120.0
+BENCH_TIMEOUT = 420.0
+
+
+def run_verify(
+    system: System,
+    python: str,
+    *,
+    bench: bool = False,
+    light: bool = False,
+    timeout: float | None = None,
+    isolated: bool = False,
+) -> VerifyReport:
+    """Run the check script in ``python`` and return what it found (never raises for its failures)."""
+    if timeout is None:
+        timeout = BENCH_TIMEOUT if bench else LIGHT_TIMEOUT if light else DEFAULT_TIMEOUT
+    flags = [f for f, on in (("--light", light), ("--bench", bench)) if on]
+    env = dict(system.env)
+    env["PYTHONIOENCODING"] = "utf-8"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    with tempfile.TemporaryDirectory(prefix="torchup-verify-") as tmp:
+        script = os.path.join(tmp, "torchup_check.py")
+        with open(script, "w", encoding="utf-8") as fh:
+            fh.write(CHECK_SCRIPT.read_text(encoding="utf-8"))
+        argv = [python, *(["-I"] if isolated else []), script, *flags]
+        result = system.runner.run(argv, timeout=timeout, env=env, cwd=tmp)
+    return build_report(
+        parse_events(result.stdout),
+        python_executable=python,
+        returncode=result.returncode,
+        timed_out=result.timed_out,
+        start_error=result.error,
+        stderr=result.stderr,
+        timeout=timeout,
+    )

@@ -1,0 +1,489 @@
+"""torchup's check script: runs INSIDE the target interpreter, never in torchup.
+
+Standard library + torch only, and old-Python syntax (3.6+): the target may be
+any Python a user has.  It prints one event per line, each prefixed with
+``@@torchup-verify@@`` and a JSON object, flushed at once, so that torchup
+keeps everything learned before a crash (a segfault in a CUDA kernel, a hang
+killed by the time limit) and can name the step that was running.
+
+Events: ``{"event": "start", "step": S}`` before a step, ``{"event": "result",
+"step": S, "status": "pass"|"fail"|"skip", "detail": str, "data": {...}}``
+after it, ``{"event": "done"}`` at the end.  A step that fails never stops the
+script unless later steps cannot run without it (no torch: nothing to check).
+
+Usage: python check.py [--light] [--bench]
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+
+MARK = "@@torchup-verify@@ "
+ERROR_TAIL = 2000  # characters of a traceback kept in a result
+
+try:  # a segfault then prints the Python stack to stderr, which torchup keeps
+    import faulthandler
+
+    faulthandler.enable()
+except Exception:  # noqa: BLE001 - best effort only
+    pass
+
+
+def emit(obj):
+    line = MARK + json.dumps(obj, default=str)
+    sys.stdout.write("\n" + line + "\n")
+    sys.stdout.flush()
+
+
+class Step(object):
+    """One check: announces itself, records warnings, never lets an exception out."""
+
+    def __init__(self, name, device=None):
+        self.name = name
+        self.device = device
+        self.status = "pass"
+        self.detail = ""
+        self.data = {}
+
+    def __enter__(self):
+        msg = {"event": "start", "step": self.name}
+        if self.device:
+            msg["device"] = self.device
+        emit(msg)
+        self._warn = warnings.catch_warnings(record=True)
+        self._caught = self._warn.__enter__()
+        warnings.simplefilter("always")
+        self._t0 = time.perf_counter()
+        return self
+
+    def fail(self, detail):
+        self.status = "fail"
+        self.detail = detail
+
+    def skip(self, detail):
+        self.status = "skip"
+        self.detail = detail
+
+    def __exit__(self, exc_type, exc, tb):
+        seconds = time.perf_counter() - self._t0
+        self._warn.__exit__(None, None, None)
+        if exc is not None:
+            self.status = "fail"
+            self.detail = "%s: %s" % (exc_type.__name__, exc)
+            self.data["traceback"] = "".join(traceback.format_exception(exc_type, exc, tb))[-ERROR_TAIL:]
+        caught = ["%s: %s" % (w.category.__name__, w.message) for w in self._caught]
+        if caught:
+            self.data["warnings"] = caught[:20]
+        msg = {
+            "event": "result",
+            "step": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(seconds, 4),
+            "data": self.data,
+        }
+        if self.device:
+            msg["device"] = self.device
+        emit(msg)
+        return True  # swallow: the failure is recorded
+
+
+# --- facts -------------------------------------------------------------------
+
+
+def python_facts(step):
+    user_site = None
+    try:
+        import site
+
+        user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+    except Exception:  # noqa: BLE001
+        pass
+    step.data.update(
+        {
+            "version": "%d.%d.%d" % sys.version_info[:3],
+            "implementation": platform.python_implementation().lower(),
+            "executable": sys.executable,
+            "prefix": sys.prefix,
+            "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+            "bits": 64 if sys.maxsize > 2 ** 32 else 32,
+            "platform": sys.platform,
+            "machine": platform.machine(),
+            "free_threaded": bool(getattr(sys, "_is_gil_enabled", None)) and not sys._is_gil_enabled(),
+            "user_site": user_site,
+            "pythonpath": os.environ.get("PYTHONPATH"),
+        }
+    )
+
+
+def torch_facts(step, torch):
+    version = getattr(torch, "version", None)
+    data = step.data
+    data["version"] = getattr(torch, "__version__", None)
+    data["file"] = getattr(torch, "__file__", None)
+    data["cuda"] = getattr(version, "cuda", None)
+    data["hip"] = getattr(version, "hip", None)
+    data["git"] = getattr(version, "git_version", None)
+    xpu = getattr(torch, "xpu", None)
+    data["xpu_compiled"] = bool(xpu is not None and _call(getattr(xpu, "_is_compiled", None), False))
+    mps = getattr(torch.backends, "mps", None)
+    data["mps_built"] = bool(mps is not None and _call(getattr(mps, "is_built", None), False))
+
+
+def build_facts(step, torch):
+    """What the build contains, readable without any GPU."""
+    data = step.data
+    flags = None
+    get_flags = getattr(torch._C, "_cuda_getArchFlags", None)
+    if get_flags is not None:
+        flags = get_flags()
+    data["arch_flags"] = flags.split() if flags else []
+    data["cudnn_version"] = _call(lambda: torch.backends.cudnn.version(), None)
+    data["cudnn_available"] = bool(_call(lambda: torch.backends.cudnn.is_available(), False))
+    data["nccl_version"] = None
+    if data.get("arch_flags") or getattr(torch.version, "cuda", None) or getattr(torch.version, "hip", None):
+        v = _call(lambda: torch.cuda.nccl.version(), None)
+        data["nccl_version"] = ".".join(str(x) for x in v) if isinstance(v, tuple) else v
+    dist = getattr(torch, "distributed", None)
+    data["distributed"] = bool(dist is not None and _call(dist.is_available, False))
+    data["nccl_available"] = bool(data["distributed"] and _call(lambda: dist.is_nccl_available(), False))
+    data["cpu_capability"] = _call(lambda: torch.backends.cpu.get_cpu_capability(), None)
+    data["threads"] = _call(torch.get_num_threads, None)
+    data["mkl"] = bool(_call(lambda: torch.backends.mkl.is_available(), False))
+    data["mkldnn"] = bool(_call(lambda: torch.backends.mkldnn.is_available(), False))
+
+
+def loaded_libraries():
+    """Shared libraries the process has mapped (Linux): where CUDA libs came from."""
+    out = []
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and ".so" in parts[5]:
+                    path = parts[5].strip()
+                    if path not in out:
+                        out.append(path)
+    except (OSError, IOError):
+        return None
+    keep = ("libcuda", "libcudart", "libcudnn", "libcublas", "libnccl", "libnvjitlink", "libcusparse",
+            "libcufft", "libcurand", "libamdhip", "libhip", "librocm", "libze_", "libsycl", "libtorch", "libc10",
+            "libgomp", "libiomp", "libnvrtc", "libcupti", "libmkl")
+    return [p for p in out if os.path.basename(p).lower().startswith(keep)]
+
+
+def dist_version(name):
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8
+        return None
+    try:
+        return metadata.version(name)
+    except Exception:  # noqa: BLE001 - not installed, or broken metadata
+        return None
+
+
+def companion(step, name):
+    step.data["version"] = dist_version(name)  # known even when the import fails
+    try:
+        mod = __import__(name)
+    except ImportError as exc:
+        if getattr(exc, "name", None) == name:
+            step.skip("not installed")
+            return None
+        raise
+    step.data["version"] = getattr(mod, "__version__", None) or step.data["version"]
+    step.data["file"] = getattr(mod, "__file__", None)
+    return mod
+
+
+# --- devices -----------------------------------------------------------------
+
+
+def list_devices(step, torch):
+    devices = [{"device": "cpu", "type": "cpu", "name": platform.processor() or platform.machine()}]
+    data = step.data
+    data["cuda_available"] = bool(torch.cuda.is_available())
+    data["cuda_device_count"] = torch.cuda.device_count() if data["cuda_available"] else 0
+    data["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    for i in range(data["cuda_device_count"]):
+        props = torch.cuda.get_device_properties(i)
+        cap = torch.cuda.get_device_capability(i)
+        dev = {
+            "device": "cuda:%d" % i,
+            "type": "cuda",
+            "name": torch.cuda.get_device_name(i),
+            "capability": "%d.%d" % cap,
+            "memory_mib": int(getattr(props, "total_memory", 0) // (1024 * 1024)),
+            "multiprocessors": getattr(props, "multi_processor_count", None),
+        }
+        gcn = getattr(props, "gcnArchName", None)
+        if gcn:
+            dev["gfx"] = gcn
+        devices.append(dev)
+    mps = getattr(torch.backends, "mps", None)
+    data["mps_available"] = bool(mps is not None and _call(mps.is_available, False))
+    if data["mps_available"]:
+        devices.append({"device": "mps", "type": "mps", "name": "Apple MPS"})
+    xpu = getattr(torch, "xpu", None)
+    data["xpu_available"] = bool(xpu is not None and _call(xpu.is_available, False))
+    if data["xpu_available"]:
+        for i in range(xpu.device_count()):
+            props = xpu.get_device_properties(i)
+            devices.append(
+                {
+                    "device": "xpu:%d" % i,
+                    "type": "xpu",
+                    "name": getattr(props, "name", None) or "Intel XPU",
+                    "memory_mib": int(getattr(props, "total_memory", 0) // (1024 * 1024)),
+                }
+            )
+    data["devices"] = devices
+    return devices
+
+
+def synchronize(torch, device):
+    kind = device.split(":")[0]
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
+    elif kind == "xpu":
+        torch.xpu.synchronize(device)
+
+
+def exact_matmul_reference(n):
+    """Integer-valued inputs whose product is exact in float32: checked against plain Python."""
+    a = [[float((i * 7 + j * 3) % 11 - 5) for j in range(n)] for i in range(n)]
+    b = [[float((i * 5 + j * 2) % 13 - 6) for j in range(n)] for i in range(n)]
+    c = [[sum(a[i][k] * b[k][j] for k in range(n)) for j in range(n)] for i in range(n)]
+    return a, b, c
+
+
+def no_tf32(torch):
+    """Correctness checks compare float32 with float32: TF32 off while they run."""
+    saved = []
+    for obj, attr in ((torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32")):
+        if hasattr(obj, attr):
+            saved.append((obj, attr, getattr(obj, attr)))
+            setattr(obj, attr, False)
+    return saved
+
+
+def restore(saved):
+    for obj, attr, value in saved:
+        setattr(obj, attr, value)
+
+
+def compute_checks(torch, devices, torchvision, torchvision_error):
+    gen = torch.Generator().manual_seed(1234)
+    a = torch.randn(256, 256, generator=gen)
+    b = torch.randn(256, 256, generator=gen)
+    x = torch.randn(2, 3, 32, 32, generator=gen)
+    w = torch.randn(8, 3, 3, 3, generator=gen)
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0], [0.0, 0.0, 9.0, 9.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    expected_keep = [0, 2]  # box 1 and box 3 overlap box 0 with IoU > 0.5
+
+    ref = {}
+    with Step("matmul-exact", "cpu") as step:
+        ea, eb, ec = exact_matmul_reference(24)
+        got = torch.tensor(ea) @ torch.tensor(eb)
+        if got.tolist() != ec:
+            step.fail("CPU matrix product differs from the exact integer result")
+    with Step("reference", "cpu") as step:
+        ref["matmul"] = a @ b
+        ref["conv"] = torch.nn.functional.conv2d(x, w, padding=1)
+
+    for dev in devices:
+        name = dev["device"]
+        with Step("matmul", name) as step:
+            if name == "cpu":
+                got = ref["matmul"]
+            else:
+                saved = no_tf32(torch)
+                try:
+                    got = (a.to(name) @ b.to(name))
+                    synchronize(torch, name)
+                    got = got.cpu()
+                finally:
+                    restore(saved)
+            _compare(step, torch, got, ref["matmul"] if name != "cpu" else a.double().mm(b.double()).float(), 1e-3)
+        with Step("conv2d", name) as step:
+            if name == "cpu":
+                got = ref["conv"]
+                # the same convolution as a matrix product (unfold): independent of the conv kernels
+                cols = torch.nn.functional.unfold(x, 3, padding=1)
+                want = (w.view(8, -1) @ cols).view(2, 8, 32, 32)
+            else:
+                saved = no_tf32(torch)
+                try:
+                    got = torch.nn.functional.conv2d(x.to(name), w.to(name), padding=1)
+                    synchronize(torch, name)
+                    got = got.cpu()
+                finally:
+                    restore(saved)
+                want = ref["conv"]
+            _compare(step, torch, got, want, 1e-3)
+        with Step("nms", name) as step:
+            if torchvision_error:
+                step.fail("torchvision failed to import: " + torchvision_error)
+            elif torchvision is None:
+                step.skip("torchvision is not installed")
+            else:
+                keep = torchvision.ops.nms(boxes.to(name), scores.to(name), 0.5).cpu().tolist()
+                step.data["keep"] = keep
+                if keep != expected_keep:
+                    step.fail("torchvision.ops.nms kept %s, expected %s" % (keep, expected_keep))
+
+
+def _compare(step, torch, got, want, tol):
+    err = (got.double() - want.double()).abs().max().item()
+    scale = want.double().abs().max().item() or 1.0
+    step.data["max_rel_error"] = err / scale
+    if not bool(torch.isfinite(got).all()) or err / scale > tol:
+        step.fail("result differs from the reference: max relative error %.3g (limit %g)" % (err / scale, tol))
+
+
+# --- bench -------------------------------------------------------------------
+
+
+def bench(torch, devices):
+    for dev in devices:
+        name = dev["device"]
+        kind = dev["type"]
+        dtypes = ["float32", "bfloat16"] if kind == "cpu" else ["float32", "tf32", "float16", "bfloat16"]
+        for dtype in dtypes:
+            with Step("bench-matmul-" + dtype, name) as step:
+                _bench_matmul(step, torch, name, kind, dtype)
+        if kind != "cpu":
+            for direction in ("h2d", "d2h"):
+                with Step("bench-copy-" + direction, name) as step:
+                    _bench_copy(step, torch, name, kind, direction)
+
+
+def _bench_matmul(step, torch, name, kind, dtype):
+    n = 1024 if kind == "cpu" else 8192
+    real = {"tf32": "float32"}.get(dtype, dtype)
+    saved = []
+    if dtype == "tf32":
+        saved = [(torch.backends.cuda.matmul, "allow_tf32", torch.backends.cuda.matmul.allow_tf32)]
+        torch.backends.cuda.matmul.allow_tf32 = True
+    elif kind != "cpu":
+        saved = no_tf32(torch)
+    try:
+        a = torch.randn(n, n, device=name).to(getattr(torch, real))
+        b = torch.randn(n, n, device=name).to(getattr(torch, real))
+        (a @ b)
+        synchronize(torch, name)
+        reps, elapsed = 0, 0.0
+        t0 = time.perf_counter()
+        while elapsed < 1.0 and reps < 200:
+            a @ b
+            reps += 1
+            if kind != "cpu" and reps % 5:
+                continue
+            synchronize(torch, name)
+            elapsed = time.perf_counter() - t0
+        synchronize(torch, name)
+        elapsed = time.perf_counter() - t0
+    finally:
+        restore(saved)
+    step.data.update({"n": n, "reps": reps, "seconds": elapsed, "gflops": 2.0 * n ** 3 * reps / elapsed / 1e9})
+
+
+def _bench_copy(step, torch, name, kind, direction):
+    nbytes = 256 * 1024 * 1024
+    host = torch.empty(nbytes, dtype=torch.uint8)
+    pinned = False
+    if kind == "cuda":
+        try:
+            host = host.pin_memory()
+            pinned = True
+        except Exception:  # noqa: BLE001 - pageable memory still measures something
+            pass
+    dev = torch.empty(nbytes, dtype=torch.uint8, device=name)
+    reps = 5
+    synchronize(torch, name)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        if direction == "h2d":
+            dev.copy_(host, non_blocking=pinned)
+        else:
+            host.copy_(dev, non_blocking=pinned)
+    synchronize(torch, name)
+    elapsed = time.perf_counter() - t0
+    step.data.update({"bytes": nbytes * reps, "seconds": elapsed, "gbps": nbytes * reps / elapsed / 1e9, "pinned": pinned})
+
+
+# --- main --------------------------------------------------------------------
+
+
+def _call(fn, default):
+    if fn is None:
+        return default
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - a missing or failing probe is just unknown
+        return default
+
+
+def main(argv):
+    light = "--light" in argv
+    do_bench = "--bench" in argv
+    emit({"event": "hello", "protocol": 1, "light": light, "bench": do_bench})
+    with Step("python") as step:
+        python_facts(step)
+    torch = None
+    with Step("import-torch") as step:
+        t0 = time.perf_counter()
+        import torch  # noqa: F811 - the point of the script
+
+        step.data["import_s"] = round(time.perf_counter() - t0, 4)
+        torch_facts(step, torch)
+    if torch is None or not hasattr(torch, "Tensor"):
+        emit({"event": "done"})
+        return 0
+    with Step("build") as step:
+        build_facts(step, torch)
+    torchvision = None
+    with Step("import-torchvision") as tv_step:
+        t0 = time.perf_counter()
+        torchvision = companion(tv_step, "torchvision")
+        tv_step.data["import_s"] = round(time.perf_counter() - t0, 4)
+    torchvision_error = tv_step.detail if tv_step.status == "fail" else None
+    with Step("import-torchaudio") as step:
+        companion(step, "torchaudio")
+    with Step("numpy") as step:
+        try:
+            import numpy
+        except ImportError:
+            step.skip("numpy is not installed")
+        else:
+            step.data["version"] = numpy.__version__
+            total = torch.from_numpy(numpy.arange(4, dtype=numpy.int64)).sum().item()
+            if total != 6:
+                step.fail("torch.from_numpy gave a wrong sum: %r" % total)
+    devices = [{"device": "cpu", "type": "cpu"}]
+    with Step("devices") as step:
+        devices = list_devices(step, torch)
+    with Step("libraries") as step:
+        libs = loaded_libraries()
+        if libs is None:
+            step.skip("no /proc/self/maps here")
+        else:
+            step.data["loaded"] = libs
+    if not light:
+        compute_checks(torch, devices, torchvision, torchvision_error)
+        if do_bench:
+            bench(torch, devices)
+    emit({"event": "done"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
