@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["PLAN_FORMAT", "Request", "Candidate", "Plan", "Refusal"]
+__all__ = ["PLAN_FORMAT", "Request", "Candidate", "Plan", "Refusal", "describe_variant", "index_url_for"]
+
+DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
 PLAN_FORMAT = 1
 
@@ -52,8 +54,17 @@ class Plan:
     warnings: tuple[str, ...] = ()
     alternatives: tuple[Candidate, ...] = ()
     considered: tuple[Candidate, ...] = ()  # every candidate, for --explain
-    commands: Mapping[str, str] = field(default_factory=dict)
+    commands: Mapping[str, str | None] = field(default_factory=dict)
     catalog_age_days: int | None = None
+    # the platform the plan is for (renderers need it: conda-forge subdirs, uv markers)
+    os: str | None = None
+    arch: str | None = None
+    python: str | None = None  # "3.12"; free-threaded: "3.13t"
+
+    @property
+    def base_version(self) -> str:
+        """``2.14.1`` for ``2.14.1+cu126``."""
+        return self.torch.split("+", 1)[0]
 
     def to_json(self) -> dict:
         return {
@@ -65,11 +76,15 @@ class Plan:
             "cuda": self.cuda,
             "rocm": self.rocm,
             "index_url": self.index_url,
+            "os": self.os,
+            "arch": self.arch,
+            "python": self.python,
             "commands": dict(self.commands),
             "reasons": list(self.reasons),
             "warnings": list(self.warnings),
             "alternatives": [c.to_json() for c in self.alternatives],
             "considered": [c.to_json() for c in self.considered],
+            "catalog_age_days": self.catalog_age_days,
         }
 
 
@@ -91,3 +106,33 @@ class Refusal:
                 "considered": [c.to_json() for c in self.considered],
             }
         }
+
+
+def describe_variant(
+    variant: str, *, cuda: str | None = None, rocm: str | None = None, os: str | None = None
+) -> str:
+    """Words for a variant: ``CUDA 12.6 (cu126)``, ``CPU only``, ``ROCm 6.4``."""
+    if variant == "cpu":
+        return "CPU only"
+    if variant == "xpu":
+        return "Intel GPU (xpu)"
+    if variant.startswith("cu"):
+        return f"CUDA {cuda} ({variant})" if cuda else variant
+    if variant.startswith("rocm"):
+        return f"ROCm {rocm or variant[4:]}"
+    if variant == "pypi":
+        if cuda:
+            return f"PyPI's default build (CUDA {cuda})"
+        if os == "macos":
+            return "PyPI's default build (CPU, and MPS on Apple silicon)"
+        if os is not None:
+            return "PyPI's default build (CPU only)"
+        return "PyPI's default build"
+    return variant
+
+
+def index_url_for(variant: str, base: str = DEFAULT_INDEX_BASE) -> str | None:
+    """PyTorch's index for a variant: ``<base>/<variant>``; None for PyPI's default build."""
+    if variant == "pypi":
+        return None
+    return f"{base.rstrip('/')}/{variant}"

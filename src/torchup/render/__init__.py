@@ -1,0 +1,119 @@
+"""Rendering: Plan -> the exact command or project file for a package manager.
+
+Pure: every function takes a ``Plan`` and returns text or an argv; running it
+is ``torchup install``'s job.  One module per format; ``render(plan, fmt)`` is
+the single entry point, ``install_argv`` the argv ``install`` runs.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from torchup.plan import Plan
+from torchup.render._common import RenderError, pins
+
+__all__ = [
+    "FORMATS",
+    "INSTALL_MANAGERS",
+    "RenderError",
+    "install_argv",
+    "render",
+    "render_many",
+    "render_commands",
+    "notes",
+    "pins",
+]
+
+FORMATS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "requirements")
+INSTALL_MANAGERS = ("pip", "uv")
+# the keys of Plan.commands (the JSON contract) and the format each is rendered in
+COMMAND_KEYS = {"pip": "pip", "uv": "uv", "conda": "conda", "pixi": "pixi", "poetry": "poetry"}
+
+
+def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
+    """The argv that installs ``plan`` into ``python``'s environment.
+
+    ``pip``: ``[python, -m, pip, install, (--index-url URL)?, torch==V, ...]``;
+    ``uv``: ``[uv, pip, install, --python, python, (--index-url URL)?, ...]``.
+    Pins are exact; PyTorch's index is always ``--index-url``, never an extra index.
+    """
+    if manager == "pip":
+        from torchup.render import pip
+
+        return pip.argv(plan, python=python)
+    if manager == "uv":
+        from torchup.render import uv
+
+        return uv.argv(plan, python=python)
+    raise RenderError(f"torchup installs with pip or uv, not {manager!r}", hint="render the command with --manager and run it yourself")
+
+
+def render(plan: Plan, fmt: str, *, python: str = "python") -> str:
+    """The text for one format: a command line, or a project-file fragment."""
+    if fmt == "pip":
+        from torchup.render import pip
+
+        return pip.render(plan, python=python)
+    if fmt == "uv":
+        from torchup.render import uv
+
+        return uv.render(plan, python=python)
+    if fmt == "uv-project":
+        from torchup.render import uv
+
+        return uv.render_project([plan])
+    if fmt == "poetry":
+        from torchup.render import poetry
+
+        return poetry.render(plan)
+    if fmt == "pixi":
+        from torchup.render import pixi
+
+        return pixi.render(plan)
+    if fmt in ("conda", "mamba"):
+        from torchup.render import conda
+
+        return conda.render(plan, tool=fmt)
+    if fmt == "requirements":
+        from torchup.render import requirements
+
+        return requirements.render(plan)
+    raise RenderError(f"unknown format {fmt!r}", hint=f"choose one of {', '.join(FORMATS)}")
+
+
+def render_many(plans: Sequence[Plan], fmt: str, *, python: str = "python") -> str:
+    """One text for several machines: a uv project with platform markers, or, for
+    the other formats, one block per machine."""
+    if fmt == "uv-project":
+        from torchup.render import uv
+
+        return uv.render_project(plans)
+    blocks = []
+    for plan in plans:
+        head = f"# {plan.os}/{plan.arch}, Python {plan.python}" if plan.os else "#"
+        blocks.append(head + "\n" + render(plan, fmt, python=python).rstrip("\n"))
+    return "\n\n".join(blocks) + "\n"
+
+
+def render_commands(plan: Plan, *, python: str = "python") -> dict[str, str | None]:
+    """``Plan.commands``: one entry per manager of the contract; None where the
+    plan cannot be expressed (ROCm through conda-forge)."""
+    out: dict[str, str | None] = {}
+    for key, fmt in COMMAND_KEYS.items():
+        try:
+            out[key] = render(plan, fmt, python=python)
+        except RenderError:
+            out[key] = None
+    return out
+
+
+def notes(plan: Plan, fmt: str) -> list[str]:
+    """Caveats to print next to the rendered text of ``fmt``."""
+    if fmt in ("conda", "mamba", "pixi"):
+        from torchup.render import conda
+
+        try:
+            return conda.notes(plan)
+        except RenderError:
+            return []
+    return []

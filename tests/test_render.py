@@ -1,0 +1,161 @@
+"""Rendering: every format for a set of plans, compared with golden text that was
+read line by line against the managers' documented syntax (tests/golden/).
+
+Set TORCHUP_UPDATE_GOLDEN=1 to rewrite the files after an intended change, then
+review the diff: the golden files are the specification, not a snapshot."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from torchup import render
+from torchup.plan import Plan
+from torchup.render import RenderError, install_argv
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+BASE = "https://download.pytorch.org/whl"
+
+PLANS = {
+    "linux-cu126": Plan(
+        torch="2.14.1+cu126", torchvision="0.29.1+cu126", torchaudio=None, variant="cu126",
+        cuda="12.6", index_url=f"{BASE}/cu126", os="linux", arch="x86_64", python="3.12",
+    ),
+    "linux-pypi-cu130": Plan(
+        torch="2.14.1", torchvision="0.29.1", torchaudio=None, variant="pypi",
+        cuda="13.0", index_url=None, os="linux", arch="x86_64", python="3.12",
+    ),
+    "linux-cpu": Plan(
+        torch="2.14.1+cpu", torchvision="0.29.1+cpu", torchaudio=None, variant="cpu",
+        index_url=f"{BASE}/cpu", os="linux", arch="x86_64", python="3.11",
+    ),
+    "macos-arm64": Plan(
+        torch="2.14.1", torchvision="0.29.1", torchaudio=None, variant="pypi",
+        os="macos", arch="aarch64", python="3.13",
+    ),
+    "windows-cu130-audio": Plan(
+        torch="2.11.0+cu130", torchvision="0.26.0+cu130", torchaudio="2.11.0+cu130", variant="cu130",
+        cuda="13.0", index_url=f"{BASE}/cu130", os="windows", arch="x86_64", python="3.12",
+    ),
+    "linux-rocm": Plan(
+        torch="2.14.1+rocm7.2", torchvision="0.29.1+rocm7.2", torchaudio=None, variant="rocm7.2",
+        rocm="7.2", index_url=f"{BASE}/rocm7.2", os="linux", arch="x86_64", python="3.12",
+    ),
+    "linux-xpu": Plan(
+        torch="2.14.1+xpu", torchvision="0.29.1+xpu", torchaudio=None, variant="xpu",
+        index_url=f"{BASE}/xpu", os="linux", arch="x86_64", python="3.12",
+    ),
+    "linux-cu118-kepler": Plan(
+        torch="2.5.1+cu118", torchvision="0.20.1+cu118", torchaudio="2.5.1+cu118", variant="cu118",
+        cuda="11.8", index_url=f"{BASE}/cu118", os="linux", arch="x86_64", python="3.10",
+    ),
+    "linux-freethreaded-cpu": Plan(
+        torch="2.14.1+cpu", torchvision=None, torchaudio=None, variant="cpu",
+        index_url=f"{BASE}/cpu", os="linux", arch="aarch64", python="3.14t",
+    ),
+}
+
+PYTHON = {"windows": r"C:\Users\ana\proj\.venv\Scripts\python.exe"}
+
+
+def _all_formats(plan: Plan) -> str:
+    python = PYTHON.get(plan.os or "", "/home/ana/proj/.venv/bin/python")
+    out = []
+    for fmt in render.FORMATS:
+        try:
+            text = render.render(plan, fmt, python=python)
+        except RenderError as err:
+            text = f"(cannot render: {err.message}; {err.hint})"
+        out.append(f"=== {fmt} ===\n{text.rstrip()}\n")
+        for note in render.notes(plan, fmt):
+            out.append(f"note: {note}\n")
+    return "".join(out)
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.txt"
+    if os.environ.get("TORCHUP_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"missing golden file {path}; TORCHUP_UPDATE_GOLDEN=1 writes it"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+def test_every_format_matches_its_golden_text(name):
+    _check_golden(f"render__{name}", _all_formats(PLANS[name]))
+
+
+def test_uv_project_for_several_machines_uses_platform_markers():
+    plans = [PLANS["linux-cu126"], PLANS["macos-arm64"], PLANS["windows-cu130-audio"]]
+    _check_golden("render__uv-project__three-machines", render.render_many(plans, "uv-project"))
+
+
+def test_uv_project_tells_same_platform_machines_apart_by_python():
+    py310 = Plan(torch="2.14.1+cu126", torchvision="0.29.1+cu126", torchaudio=None, variant="cu126",
+                 cuda="12.6", index_url=f"{BASE}/cu126", os="linux", arch="x86_64", python="3.10")
+    py313 = Plan(torch="2.15.0+cu130", torchvision=None, torchaudio=None, variant="cu130",
+                 cuda="13.0", index_url=f"{BASE}/cu130", os="linux", arch="x86_64", python="3.13")
+    text = render.render_many([py310, py313], "uv-project")
+    assert "\"torch==2.14.1+cu126 ; sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.10'\"" in text
+    assert "{ index = \"pytorch-cu130\", marker = \"sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.13'\" }" in text
+
+
+def test_uv_project_refuses_machines_it_cannot_tell_apart():
+    gpu = PLANS["linux-pypi-cu130"]
+    cpu = Plan(torch="2.14.1+cpu", torchvision="0.29.1+cpu", torchaudio=None, variant="cpu",
+               index_url=f"{BASE}/cpu", os="linux", arch="x86_64", python="3.12")
+    with pytest.raises(RenderError, match="cannot tell them apart"):
+        render.render_many([gpu, cpu], "uv-project")
+
+
+def test_install_argv_pip_is_exact_and_uses_index_url():
+    argv = install_argv(PLANS["linux-cu126"], "pip", python="/p/bin/python")
+    assert argv == [
+        "/p/bin/python", "-m", "pip", "install",
+        "--index-url", f"{BASE}/cu126",
+        "torch==2.14.1+cu126", "torchvision==0.29.1+cu126",
+    ]
+
+
+def test_install_argv_uv_names_the_target_python():
+    argv = install_argv(PLANS["windows-cu130-audio"], "uv", python=r"C:\py\python.exe")
+    assert argv == [
+        "uv", "pip", "install", "--python", r"C:\py\python.exe",
+        "--default-index", f"{BASE}/cu130",
+        "torch==2.11.0+cu130", "torchvision==0.26.0+cu130", "torchaudio==2.11.0+cu130",
+    ]
+
+
+def test_install_argv_for_pypi_default_build_adds_no_index():
+    argv = install_argv(PLANS["linux-pypi-cu130"], "pip", python="python3")
+    assert argv == ["python3", "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1"]
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+@pytest.mark.parametrize("fmt", render.FORMATS)
+def test_no_format_ever_uses_an_extra_index(name, fmt):
+    try:
+        text = render.render(PLANS[name], fmt)
+    except RenderError:
+        return
+    assert "extra-index-url" not in text and "extra_index_url" not in text
+    assert "-c pytorch" not in text and "conda.anaconda.org/pytorch" not in text
+
+
+def test_install_argv_refuses_other_managers():
+    with pytest.raises(RenderError, match="pip or uv"):
+        install_argv(PLANS["linux-cpu"], "conda", python="python")
+
+
+def test_render_commands_fill_the_contract_keys_and_null_what_cannot_be_done():
+    commands = render.render_commands(PLANS["linux-rocm"])
+    assert set(commands) == {"pip", "uv", "conda", "pixi", "poetry"}
+    assert commands["conda"] is None and commands["pixi"] is None
+    assert commands["pip"].endswith("torch==2.14.1+rocm7.2 torchvision==0.29.1+rocm7.2")
+
+
+def test_unknown_format_is_a_user_error():
+    with pytest.raises(RenderError, match="unknown format"):
+        render.render(PLANS["linux-cpu"], "pipenv")

@@ -1,0 +1,122 @@
+"""The rendered text works with the real tools: uv locks the project fragment
+and installs with the argv, pip installs the requirements file, all against a
+package index on 127.0.0.1 that stands in for PyTorch's."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from torchup import render
+from torchup.plan import Plan
+from tests.support.wheels import make_wheel
+
+UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+pytestmark = pytest.mark.skipif(UV is None, reason="uv is a test dependency; install .[test]")
+
+
+def _plan(server, variant, *, version="2.14.1", os="linux", arch="x86_64", vision=True) -> Plan:
+    label = "" if variant == "pypi" else f"+{variant}"
+    return Plan(
+        torch=f"{version}{label}",
+        torchvision=f"0.29.1{label}" if vision else None,
+        torchaudio=None,
+        variant=variant,
+        index_url=None if variant == "pypi" else server.index_url(f"whl/{variant}").rstrip("/"),
+        os=os, arch=arch, python="3.11",
+    )
+
+
+def _serve(server, tmp_path, index, version, tag):
+    server.add_wheel(index, make_wheel(tmp_path / index, "torch", version, tag=tag))
+    server.add_wheel(index, make_wheel(tmp_path / index, "torchvision", version.replace("2.14.1", "0.29.1"),
+                                       tag=tag, requires_dist=[f"torch=={version}"]))
+
+
+def _uv_env(clean_env, server):
+    env = dict(clean_env)
+    env["UV_DEFAULT_INDEX"] = server.index_url("simple")
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_PYTHON"] = sys.executable
+    return env
+
+
+def test_uv_locks_the_project_for_three_machines(index_server, tmp_path, clean_env):
+    _serve(index_server, tmp_path, "whl/cu126", "2.14.1+cu126", "py3-none-manylinux_2_28_x86_64")
+    _serve(index_server, tmp_path, "whl/cu130", "2.14.1+cu130", "py3-none-win_amd64")
+    _serve(index_server, tmp_path, "simple", "2.14.1", "py3-none-macosx_14_0_arm64")
+    plans = [
+        _plan(index_server, "cu126"),
+        _plan(index_server, "pypi", os="macos", arch="aarch64"),
+        _plan(index_server, "cu130", os="windows"),
+    ]
+    fragment = render.render_many(plans, "uv-project")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        fragment.replace("[project]\n", '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.11"\n', 1)
+    )
+    r = subprocess.run([UV, "lock"], cwd=project, env=_uv_env(clean_env, index_server),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lock = (project / "uv.lock").read_text()
+    cu126 = index_server.index_url("whl/cu126")
+    cu130 = index_server.index_url("whl/cu130")
+    assert f'version = "2.14.1+cu126"\nsource = {{ registry = "{cu126.rstrip("/")}" }}' in lock
+    assert f'version = "2.14.1+cu130"\nsource = {{ registry = "{cu130.rstrip("/")}" }}' in lock
+    default = index_server.index_url("simple")
+    assert f'version = "2.14.1"\nsource = {{ registry = "{default}" }}' in lock
+    assert "torch-2.14.1-py3-none-macosx_14_0_arm64.whl" in lock
+    # the lock is limited to the three platforms
+    assert "supported-markers = [" in lock and "sys_platform == 'win32'" in lock
+
+
+def test_uv_pip_installs_with_the_install_argv(index_server, tmp_path, clean_env):
+    clean_env = {k: v for k, v in clean_env.items()}
+    _serve(index_server, tmp_path, "whl/cpu", "2.14.1+cpu", "py3-none-any")
+    venv = tmp_path / "venv"
+    subprocess.run([UV, "venv", "--python", sys.executable, str(venv)], env=_uv_env(clean_env, index_server),
+                   check=True, capture_output=True, timeout=60)
+    python = str(venv / "bin" / "python")
+    argv = render.install_argv(_plan(index_server, "cpu"), "uv", python=python)
+    argv[0] = UV
+    r = subprocess.run(argv, env=_uv_env(clean_env, index_server), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = subprocess.run([python, "-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)"],
+                         capture_output=True, text=True, timeout=30).stdout.split()
+    assert out == ["2.14.1+cpu", "0.29.1+cpu"]
+
+
+def test_pip_installs_the_requirements_file_from_the_variant_index_only(index_server, tmp_path, clean_env):
+    _serve(index_server, tmp_path, "whl/cu126", "2.14.1+cu126", "py3-none-any")
+    # a decoy on another index with the same version: never consulted
+    _serve(index_server, tmp_path, "simple", "2.14.1+cu126", "py3-none-any")
+    req = tmp_path / "requirements.txt"
+    req.write_text(render.render(_plan(index_server, "cu126"), "requirements"))
+    target = tmp_path / "target"
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(target), "-r", str(req)],
+        env=clean_env, capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (target / "torch" / "__init__.py").read_text() == "__version__ = '2.14.1+cu126'\n"
+    paths = [p for p, _ in index_server.requests]
+    assert any(p.startswith("/whl/cu126/torch") for p in paths)
+    assert not any(p.startswith("/simple") for p in paths)
+
+
+def test_uv_argv_keeps_pytorch_index_even_with_uv_default_index_in_the_environment(index_server, tmp_path, clean_env):
+    # uv's older --index-url spelling loses to UV_DEFAULT_INDEX; the argv uses --default-index
+    _serve(index_server, tmp_path, "whl/cpu", "2.14.1+cpu", "py3-none-any")
+    env = _uv_env(clean_env, index_server)  # UV_DEFAULT_INDEX points at /simple, which has no torch
+    venv = tmp_path / "venv"
+    subprocess.run([UV, "venv", "--python", sys.executable, str(venv)], env=env, check=True, capture_output=True, timeout=60)
+    argv = render.install_argv(_plan(index_server, "cpu"), "uv", python=str(venv / "bin" / "python"))
+    argv[0] = UV
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not any(p.startswith("/simple") for p, _ in index_server.requests)
