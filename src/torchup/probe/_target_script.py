@@ -1,0 +1,164 @@
+# Runs INSIDE the target interpreter (``python -c <this text>``), never in torchup.
+# Standard library only, and written so that old interpreters still answer:
+# no f-strings, no annotations, no walrus, no 3.9+ APIs.  It runs on CPython 3.8+
+# and still reports at least the version on 2.7 / 3.5+, so that torchup can say
+# "this Python is too old" instead of failing.  It prints one line:
+#   TORCHUP_TARGET_JSON:{...}
+# Nothing is imported from the user's packages: installed distributions are
+# read from their metadata, torch is never imported.
+import sys
+
+if sys.path and sys.path[0] in ("", "."):
+    del sys.path[0]  # -c puts the working directory first; a stray json.py must not win
+
+import json
+import os
+import platform
+import struct
+import sysconfig
+
+INTEREST = (
+    "torch", "torchvision", "torchaudio", "numpy", "triton", "pytorch-triton",
+    "pytorch-triton-rocm", "pytorch-triton-xpu", "intel-extension-for-pytorch", "pip", "uv",
+)
+
+
+def _libc():
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (AttributeError, ValueError, OSError):
+        value = None
+    if value and len(value.split()) == 2:
+        return value.split()
+    if not sys.platform.startswith("linux"):
+        return None
+    # No glibc: musl (Alpine).  Its loader prints "Version 1.2.4" on stderr.
+    import glob
+    import re
+    import subprocess
+    for loader in sorted(glob.glob("/lib/ld-musl-*.so.1")):
+        try:
+            proc = subprocess.Popen([loader], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            err = proc.communicate()[1].decode("utf-8", "replace")
+        except OSError:
+            continue
+        m = re.search(r"Version (\d+\.\d+(?:\.\d+)?)", err)
+        if m:
+            return ["musl", m.group(1)]
+    return None
+
+
+def _env_kind(prefix, base_prefix):
+    in_venv = prefix != base_prefix or hasattr(sys, "real_prefix")
+    uv_version = None
+    if in_venv:
+        cfg = os.path.join(prefix, "pyvenv.cfg")
+        kind = "venv"
+        try:
+            with open(cfg) as fh:
+                for line in fh:
+                    key, sep, value = line.partition("=")
+                    if sep and key.strip() == "uv":  # uv writes "uv = <version>"
+                        kind = "uv"
+                        uv_version = value.strip()
+        except (IOError, OSError):
+            pass
+        return kind, uv_version
+    if os.path.isdir(os.path.join(prefix, "conda-meta")):
+        if os.path.exists(os.path.join(prefix, "conda-meta", "pixi")):
+            return "pixi", None
+        return "conda", None
+    return "system", None
+
+
+def _installed():
+    names = {}
+    for entry in sys.path:
+        try:
+            listing = os.listdir(entry or ".")
+        except (OSError, TypeError):
+            continue
+        for item in listing:
+            if not item.endswith((".dist-info", ".egg-info")):
+                continue
+            stem = item.rsplit(".", 1)[0]
+            name, _, version = stem.partition("-")
+            norm = name.lower().replace("_", "-").replace(".", "-")
+            if norm not in INTEREST and not norm.startswith("nvidia-"):
+                continue
+            if norm not in names:  # the first on sys.path is what an import would see
+                names[norm] = version.split("-")[0] or None
+    try:
+        from importlib import metadata
+    except ImportError:
+        metadata = None
+    out = {}
+    for norm in sorted(names):
+        version = names[norm]
+        if metadata is not None:
+            try:
+                version = metadata.version(norm)
+            except Exception:  # a broken dist-info must not stop the probe
+                pass
+        if version:
+            out[norm] = version
+    return out
+
+
+def _which(name, extra_dirs):
+    exe = name + (".exe" if os.name == "nt" else "")
+    for d in list(extra_dirs) + os.environ.get("PATH", "").split(os.pathsep):
+        if d and os.path.isfile(os.path.join(d, exe)) and os.access(os.path.join(d, exe), os.X_OK):
+            return os.path.join(d, exe)
+    return None
+
+
+def main():
+    prefix = sys.prefix
+    base_prefix = getattr(sys, "base_prefix", prefix)
+    kind, uv_version = _env_kind(prefix, base_prefix)
+    marker = None
+    if kind not in ("venv", "uv"):  # PEP 668: the marker does not apply inside a venv
+        try:
+            path = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
+            if os.path.isfile(path):
+                marker = path
+        except (KeyError, TypeError):
+            pass
+    try:
+        import importlib.util
+        has_pip = importlib.util.find_spec("pip") is not None
+    except (ImportError, AttributeError, ValueError):
+        has_pip = False
+    try:
+        scripts = sysconfig.get_path("scripts")
+    except KeyError:
+        scripts = None
+    gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
+    facts = {
+        "version": list(sys.version_info[:3]),
+        "releaselevel": sys.version_info[3],
+        "implementation": getattr(getattr(sys, "implementation", None), "name", platform.python_implementation().lower()),
+        "executable": sys.executable,
+        "prefix": prefix,
+        "base_prefix": base_prefix,
+        "bits": struct.calcsize("P") * 8,
+        "free_threaded": bool(gil_disabled),
+        "platform": sys.platform,
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "sysconfig_platform": sysconfig.get_platform(),
+        "soabi": sysconfig.get_config_var("SOABI"),
+        "mac_ver": platform.mac_ver()[0] if sys.platform == "darwin" else None,
+        "libc": _libc(),
+        "env_kind": kind,
+        "uv_venv_version": uv_version,
+        "externally_managed": marker,
+        "pip": has_pip,
+        "uv": _which("uv", [scripts] if scripts else []),
+        "installed": _installed(),
+    }
+    sys.stdout.write("TORCHUP_TARGET_JSON:" + json.dumps(facts) + "\n")
+
+
+main()

@@ -1,0 +1,89 @@
+"""The target Python: facts learned by running ``_target_script.py`` inside it.
+
+Wheel tags are not listed by the script: it reports the facts they derive from
+(version, implementation, free-threading, pointer size, platform, libc, macOS
+version), which the Machine keeps, and torchup computes tags from those with
+``packaging`` (docs/probing.md says why).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from torchup.system import System
+
+__all__ = ["TargetFacts", "parse_target_output", "run_target_script", "TARGET_SCRIPT"]
+
+TARGET_SCRIPT = Path(__file__).with_name("_target_script.py")
+_MARK = "TORCHUP_TARGET_JSON:"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetFacts:
+    version: tuple[int, int, int]
+    implementation: str
+    executable: str
+    prefix: str
+    bits: int
+    free_threaded: bool
+    platform: str  # sys.platform
+    machine: str  # platform.machine() of the target (x86_64 under Rosetta)
+    sysconfig_platform: str
+    libc: tuple[str, str] | None  # ("glibc", "2.36")
+    mac_ver: str | None
+    env_kind: str
+    uv_venv_version: str | None
+    externally_managed: str | None  # path of the PEP 668 marker when it applies
+    pip: bool
+    uv: str | None
+    installed: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_target_output(stdout: str) -> TargetFacts:
+    """The script's answer; ``ValueError`` saying why when it is not usable."""
+    line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith(_MARK)), None)
+    if line is None:
+        raise ValueError("it printed no answer")
+    try:
+        d = json.loads(line[len(_MARK):])
+        version = tuple(int(v) for v in d["version"])
+        libc = d.get("libc")
+        return TargetFacts(
+            version=(version[0], version[1], version[2]),
+            implementation=str(d["implementation"]).lower(),
+            executable=str(d["executable"]),
+            prefix=str(d["prefix"]),
+            bits=int(d["bits"]),
+            free_threaded=bool(d["free_threaded"]),
+            platform=str(d["platform"]),
+            machine=str(d["machine"]),
+            sysconfig_platform=str(d.get("sysconfig_platform") or ""),
+            libc=(str(libc[0]), str(libc[1])) if libc else None,
+            mac_ver=d.get("mac_ver") or None,
+            env_kind=str(d["env_kind"]),
+            uv_venv_version=d.get("uv_venv_version"),
+            externally_managed=d.get("externally_managed"),
+            pip=bool(d["pip"]),
+            uv=d.get("uv"),
+            installed={str(k): str(v) for k, v in (d.get("installed") or {}).items()},
+        )
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"its answer is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def run_target_script(system: System, python: str, *, timeout: float):
+    """Run the script in ``python``; returns ``(TargetFacts | None, error | None)``."""
+    script = TARGET_SCRIPT.read_text(encoding="utf-8")
+    r = system.runner.run([python, "-c", script], timeout=timeout)
+    if r.timed_out:
+        return None, f"{python} did not answer within {timeout:g} s"
+    if r.error:
+        return None, f"{python}: {r.error}"
+    try:
+        return parse_target_output(r.stdout), None
+    except ValueError as exc:
+        detail = (r.stderr.strip().splitlines() or [""])[-1]
+        return None, f"{python} (exit status {r.returncode}): {exc}" + (f": {detail}" if detail else "")
