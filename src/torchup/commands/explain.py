@@ -1,0 +1,119 @@
+"""``torchup explain [FILE|-] [--json]``: turn an error message or a log into causes and fixes.
+
+Exit codes: 0 when something matched, 1 when nothing did (not an error: the
+answer is an empty list), 2 when the input cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from torchup.errors import EXIT_FAILURE, EXIT_OK, InputError, UsageError
+
+# A log bigger than this is read as its head and its tail only: explain looks
+# at no more than that anyway (see torchup.doctor.explain), and a runaway file
+# must not be read whole into memory.
+READ_LIMIT = 64 * 1024 * 1024
+HEAD_BYTES = 1024 * 1024
+TAIL_BYTES = 16 * 1024 * 1024
+HUMAN_LIMIT = 5  # findings shown in text mode; --json lists all
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="the log or error message to explain; '-' or nothing reads standard input "
+        "(any encoding: UTF-8, UTF-16 as PowerShell writes it, cp1252)",
+    )
+    parser.add_argument("--json", action="store_true", help='print {"findings": [...]} (best first)')
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= READ_LIMIT:
+                return fh.read()
+            head = fh.read(HEAD_BYTES)
+            fh.seek((size - TAIL_BYTES) & ~1)  # an even offset keeps UTF-16 aligned
+            tail = fh.read()
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a log file", hint="give the path of a log file, or '-' for standard input")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file", hint="give the path of a log file, or '-' for standard input")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions")
+    return head + b"\n\n" + tail
+
+
+def _read_stdin() -> bytes:
+    stream = sys.stdin
+    if stream is None:
+        raise UsageError("no input: give a FILE or pipe the log into 'torchup explain -'")
+    if stream.isatty():
+        print("Paste the error message, then press Ctrl-D (Ctrl-Z Enter on Windows):", file=sys.stderr)
+    buffer = getattr(stream, "buffer", None)
+    try:
+        if buffer is not None:
+            data = buffer.read(READ_LIMIT + 1)
+            if len(data) > READ_LIMIT:
+                # keep the end, where the error is; drain the rest without holding it
+                total, tail = len(data), data[-TAIL_BYTES:]
+                while chunk := buffer.read(TAIL_BYTES):
+                    total += len(chunk)
+                    tail = (tail + chunk)[-TAIL_BYTES:]
+                # start the tail at an even offset of the stream, so UTF-16 stays aligned
+                data = data[:HEAD_BYTES] + b"\n\n" + tail[(total - len(tail)) & 1 :]
+            return data
+        return stream.read().encode("utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read standard input: {exc.strerror or exc}")
+
+
+def run(args: argparse.Namespace, system) -> int:
+    from torchup.doctor.explain import decode_log, explain
+    from torchup.findings import findings_to_json
+
+    source = args.file
+    data = _read_stdin() if source in (None, "-") else _read_file(source)
+    findings = explain(decode_log(data))
+    if args.json:
+        from torchup.output import emit_json
+
+        emit_json(findings_to_json(findings))
+    else:
+        from torchup.output import style_for
+
+        style = style_for(sys.stdout, system.env)
+        sys.stdout.write(render_text(findings, style))
+    return EXIT_OK if findings else EXIT_FAILURE
+
+
+def render_text(findings, style) -> str:
+    """The findings for a person: best first, each with cause, fix and evidence."""
+    if not findings:
+        return (
+            "torchup explain: no known problem matches this text.\n"
+            "Include the whole error (the traceback and the lines before it), or run 'torchup doctor'.\n"
+        )
+    out: list[str] = []
+    shown = findings[:HUMAN_LIMIT]
+    for n, f in enumerate(shown, 1):
+        if n > 1:
+            out.append("")
+        out.append(style.bold(f"{n}. {f.title}") + style.dim(f"  [{f.id}, {f.family}]"))
+        out.append(f"   Cause: {f.cause}")
+        if f.fix:
+            out.append("   Fix:")
+            out += [f"     {line}" for line in f.fix]
+        if f.evidence:
+            out.append("   Seen in the text:")
+            out += [style.dim(f"     {line}") for line in f.evidence]
+    if len(findings) > len(shown):
+        rest = ", ".join(f.id for f in findings[len(shown) :])
+        out += ["", style.dim(f"Also matched, less likely: {rest} (--json lists them in full)")]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,207 @@
+"""Turn an error message or a whole log into findings, best first.
+
+Pure: bytes or text in, ``Finding`` objects out.  The knowledge lives in the
+problem catalog (``problems.json``, see ``torchup.doctor.problems``); this module
+only decodes, cleans, matches and ranks.
+
+Cost is bounded whatever the input: only the first ``HEAD_CHARS`` and the last
+``TAIL_CHARS`` characters are examined (errors sit at the end of a log; warnings
+printed at start-up, such as an unsupported GPU, at its head), the text is
+lower-cased once and every signature is a precompiled case-sensitive regular
+expression over it, which ``re`` scans with its fast literal search.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from functools import lru_cache
+from typing import Mapping
+
+from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
+from torchup.findings import Finding
+
+__all__ = ["explain", "decode_log", "clean_log", "HEAD_CHARS", "TAIL_CHARS"]
+
+HEAD_CHARS = 256 * 1024
+TAIL_CHARS = 2 * 1024 * 1024
+MAX_EVIDENCE = 6
+MAX_EVIDENCE_LINE = 240
+
+# CSI sequences (colours, cursor moves), OSC sequences (titles, links) and the
+# two-character escapes; then the C0 controls a log has no use for.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NEWLINES = re.compile(r"\r\n?")
+_NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def decode_log(data: bytes) -> str:
+    """Decode a log of unknown encoding; never fails.
+
+    A byte-order mark decides when there is one.  Without one, NUL bytes in
+    alternate positions mean UTF-16 (what Windows PowerShell's ``>`` writes,
+    sometimes without a BOM once cut); otherwise UTF-8, else cp1252, which maps
+    every byte (so a stray Latin-1 byte in a UTF-8 log costs only that byte).
+    """
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    sample = data[:4096]
+    if len(sample) >= 4:
+        even_nul = sample[0::2].count(0)
+        odd_nul = sample[1::2].count(0)
+        half = len(sample) // 2
+        if odd_nul > half * 0.3 and even_nul < half * 0.05:
+            return data[: len(data) & ~1].decode("utf-16-le", errors="replace")
+        if even_nul > half * 0.3 and odd_nul < half * 0.05:
+            return data[: len(data) & ~1].decode("utf-16-be", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Valid multi-byte UTF-8 sequences mean a UTF-8 log with a few broken bytes;
+    # none at all means a legacy code page (cp1252 also covers printable Latin-1).
+    if _UTF8_MULTIBYTE.search(data):
+        return data.decode("utf-8", errors="replace")
+    return data.decode("cp1252", errors="replace")
+
+
+def _window(text: str) -> str:
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    head = text[:HEAD_CHARS]
+    tail = text[-TAIL_CHARS:]
+    # whole lines only, so no half line forms a false match across the cut
+    head = head[: head.rfind("\n") + 1] if "\n" in head else head
+    cut = tail.find("\n")
+    tail = tail[cut + 1 :] if cut >= 0 else tail
+    return head + "\n" + tail
+
+
+def clean_log(text: str) -> str:
+    """Strip ANSI escapes and control bytes; turn CRLF and lone CR (progress bars) into newlines."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if "\r" in text:
+        text = _NEWLINES.sub("\n", text)
+    if _CONTROLS.search(text):
+        text = _CONTROLS.sub("", text)
+    return text
+
+
+def _lower(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    # a few non-ASCII letters change length when lowered; offsets must line up
+    return text.translate(_ASCII_LOWER)
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(lower_pattern(pattern), re.MULTILINE)
+
+
+def _line_of(text: str, start: int, end: int) -> str:
+    first = text.rfind("\n", 0, start) + 1
+    last = text.find("\n", end)
+    last = len(text) if last < 0 else last
+    lines = [ln.strip() for ln in text[first:last].split("\n")]
+    line = " / ".join(ln for ln in lines[:3] if ln)
+    if len(line) > MAX_EVIDENCE_LINE:
+        line = line[: MAX_EVIDENCE_LINE - 3] + "..."
+    return line
+
+
+def _cuda(value: str) -> str:
+    """11040 -> 11.4 (the integer form CUDA reports versions in)."""
+    if value.isdigit() and len(value) >= 4:
+        number = int(value)
+        return f"{number // 1000}.{number % 1000 // 10}"
+    return value
+
+
+_FILTERS = {"cuda": _cuda}
+
+
+def _note(note: str, match: re.Match[str], original: str) -> str:
+    def field(m: re.Match[str]) -> str:
+        name, filt = m.group(1), m.group(2)
+        span = match.span(name)
+        value = original[span[0] : span[1]] if span[0] >= 0 else ""
+        return _FILTERS[filt](value) if filt else value
+
+    return _NOTE_FIELD.sub(field, note)
+
+
+def _score(problem: Problem, text: str, low: str) -> tuple[float, int, list[tuple[int, str]]]:
+    score = 0.0
+    last = -1
+    evidence: list[tuple[int, str]] = []
+    for sig in problem.signatures:
+        match = _compile(sig.pattern).search(low)
+        if match is None:
+            continue
+        score += sig.weight
+        if sig.weight <= 0:
+            continue
+        last = max(last, match.start())
+        evidence.append((match.start(), _line_of(text, match.start(), match.end())))
+        if sig.note:
+            evidence.append((match.start(), _note(sig.note, match, text)))
+    return score, last, evidence
+
+
+def _dedupe(items: list[tuple[int, str]]) -> tuple[str, ...]:
+    seen: list[str] = []
+    for _, line in sorted(items, key=lambda item: item[0]):
+        if line and line not in seen:
+            seen.append(line)
+    return tuple(seen[:MAX_EVIDENCE])
+
+
+def explain(text: str, *, problems: Mapping[str, Problem] | None = None) -> list[Finding]:
+    """The catalogued problems ``text`` shows, best first (empty when none).
+
+    ``text`` may be a single message or a whole log, raw (ANSI colours, CRLF);
+    this is the function ``torchup install`` calls on a failed install.
+    """
+    problems = PROBLEMS if problems is None else problems
+    text = clean_log(_window(text))
+    low = _lower(text)
+    size = max(1, len(text))
+    scored: list[tuple[float, int, Problem, tuple[str, ...]]] = []
+    for order, problem in enumerate(problems.values()):
+        if not problem.signatures:
+            continue
+        score, last, evidence = _score(problem, text, low)
+        if score < problem.min_score or last < 0:
+            continue
+        # a later match ranks a little higher: a log's last error is usually the one that stopped it
+        score += 0.5 * last / size
+        scored.append((score, -order, problem, _dedupe(evidence)))
+    matched = {item[2].id for item in scored}
+    dropped = {other for item in scored for other in item[2].supersedes if other in matched}
+    scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [
+        Finding(
+            id=p.id,
+            family=p.family,
+            title=p.title,
+            cause=p.cause,
+            fix=p.fix,
+            evidence=evidence,
+            score=round(score, 3),
+        )
+        for score, _, p, evidence in scored
+        if p.id not in dropped
+    ]

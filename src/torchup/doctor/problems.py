@@ -1,0 +1,275 @@
+"""The catalog of known problems that ``doctor`` and ``explain`` report.
+
+The catalog is data: ``problems.json`` beside this module, one entry per
+problem with a stable ``id``, a ``family`` (one of ``torchup.findings.FAMILIES``),
+a ``title``, the ``cause``, the ``fix`` (commands, one per line), the
+``sources`` the facts come from, and the ``signatures`` that ``explain`` looks
+for in error text.  ``docs/problems.md`` is rendered from it
+(``python -m torchup.doctor.problems > docs/problems.md``) and a test keeps the
+two equal.
+
+A signature is a regular expression matched case-insensitively against the
+cleaned log, with a ``weight``; a problem's score is the sum of the weights of
+its signatures that match, and it is reported when the score reaches its
+``min_score``.  Weights follow one scale (see docs/problems.md):
+12 = a message only this problem produces; 8 = strong but shared;
+3-5 = context that sharpens a generic message; 1-2 = a bare symptom.
+A signature's ``note`` turns named groups of the match into evidence:
+``"{found|cuda}"`` formats group ``found`` with the ``cuda`` filter.
+
+To add a problem, append an entry to ``problems.json`` (doctor-only problems
+leave ``signatures`` empty) and re-render the docs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from torchup.findings import FAMILIES, Finding
+
+__all__ = [
+    "Signature",
+    "Problem",
+    "PROBLEMS",
+    "finding",
+    "load_problems",
+    "lower_pattern",
+    "render_markdown",
+]
+
+DATA_FILE = Path(__file__).with_name("problems.json")
+DEFAULT_MIN_SCORE = 3.0
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
+NOTE_FILTERS = ("cuda",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signature:
+    """One thing to look for in error text.
+
+    ``pattern`` is a regular expression, matched case-insensitively (write group
+    names in lower case); ``note`` optionally formats its named groups as evidence.
+    """
+
+    pattern: str
+    weight: float
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    id: str
+    family: str
+    title: str
+    cause: str
+    fix: tuple[str, ...] = ()
+    signatures: tuple[Signature, ...] = ()
+    min_score: float = DEFAULT_MIN_SCORE
+    supersedes: tuple[str, ...] = ()  # ids dropped from explain's answer when this one matches
+    sources: tuple[str, ...] = ()
+
+
+def lower_pattern(pattern: str) -> str:
+    """``pattern`` for matching lower-cased text: letters lowered except escapes.
+
+    explain lower-cases the log once and matches case-sensitively, which lets
+    ``re`` use its fast literal search (re.IGNORECASE is ~10x slower on big logs).
+    Escapes such as ``\\S`` or ``\\W`` keep their case, so their meaning survives.
+    """
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if pattern.startswith("(?P", i):  # named groups: (?P<name>...), (?P=name)
+            out.append("(?P")
+            i += 3
+            continue
+        out.append(ch.lower())
+        i += 1
+    return "".join(out)
+
+
+def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) -> Problem | None:
+    known = {"id", "family", "title", "cause", "fix", "signatures", "min_score", "supersedes", "sources"}
+    for key in sorted(set(raw) - known):
+        errors.append(f"{where}: unknown key {key!r}")
+    for key in ("id", "family", "title", "cause"):
+        if not isinstance(raw.get(key), str) or not raw.get(key):
+            errors.append(f"{where}.{key}: required, a non-empty string")
+    pid = raw.get("id") if isinstance(raw.get("id"), str) else "?"
+    if pid != "?" and not _ID.match(pid):
+        errors.append(f"{where}.id: {pid!r} is not lower-case-with-dashes")
+    if raw.get("family") not in FAMILIES:
+        errors.append(f"{where}.family: {raw.get('family')!r} is not one of the families")
+    for key in ("fix", "supersedes", "sources"):
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors.append(f"{where}.{key}: must be a list of strings")
+    sigs = []
+    for n, sig in enumerate(raw.get("signatures", [])):
+        swhere = f"{where}.signatures[{n}]"
+        if not isinstance(sig, dict) or not isinstance(sig.get("re"), str) or not isinstance(sig.get("weight"), (int, float)):
+            errors.append(f"{swhere}: needs 're' (string) and 'weight' (number)")
+            continue
+        for key in sorted(set(sig) - {"re", "weight", "note"}):
+            errors.append(f"{swhere}: unknown key {key!r}")
+        try:
+            compiled = re.compile(lower_pattern(sig["re"]))
+        except re.error as exc:
+            errors.append(f"{swhere}: bad regular expression: {exc}")
+            continue
+        if compiled.match(""):
+            errors.append(f"{swhere}: pattern matches the empty string")
+        note = sig.get("note", "")
+        for name, filt in _NOTE_FIELD.findall(note):
+            if name not in compiled.groupindex:
+                errors.append(f"{swhere}.note: no group named {name!r} (group names are lower case)")
+            if filt and filt not in NOTE_FILTERS:
+                errors.append(f"{swhere}.note: unknown filter {filt!r}")
+        sigs.append(Signature(pattern=sig["re"], weight=float(sig["weight"]), note=note))
+    min_score = raw.get("min_score", DEFAULT_MIN_SCORE)
+    if not isinstance(min_score, (int, float)) or min_score <= 0:
+        errors.append(f"{where}.min_score: must be a positive number")
+        min_score = DEFAULT_MIN_SCORE
+    if sigs and sum(s.weight for s in sigs if s.weight > 0) < min_score:
+        errors.append(f"{where}: its signatures can never reach min_score {min_score}")
+    if errors:
+        return None
+    return Problem(
+        id=raw["id"],
+        family=raw["family"],
+        title=raw["title"],
+        cause=raw["cause"],
+        fix=tuple(raw.get("fix", [])),
+        signatures=tuple(sigs),
+        min_score=float(min_score),
+        supersedes=tuple(raw.get("supersedes", [])),
+        sources=tuple(raw.get("sources", [])),
+    )
+
+
+def load_problems(data: Mapping[str, Any]) -> dict[str, Problem]:
+    """Validate the catalog's JSON and return ``{id: Problem}`` in catalog order.
+
+    Collects every problem before failing; a bad catalog is a bug in torchup,
+    so this raises ``ValueError`` listing them.
+    """
+    errors: list[str] = []
+    problems: dict[str, Problem] = {}
+    entries = data.get("problems") if isinstance(data, Mapping) else None
+    if not isinstance(entries, list):
+        raise ValueError("problems catalog: top level must be {\"problems\": [...]}")
+    for n, raw in enumerate(entries):
+        where = f"problems[{n}]"
+        if not isinstance(raw, dict):
+            errors.append(f"{where}: must be an object")
+            continue
+        own: list[str] = []
+        problem = _problem_from_json(raw, where, own)
+        errors += own
+        if problem is None:
+            continue
+        if problem.id in problems:
+            errors.append(f"{where}.id: duplicate id {problem.id!r}")
+        problems[problem.id] = problem
+    for problem in problems.values():
+        for other in problem.supersedes:
+            if other not in problems:
+                errors.append(f"{problem.id}.supersedes: unknown id {other!r}")
+    if errors:
+        raise ValueError("problems catalog is invalid:\n  " + "\n  ".join(errors))
+    return problems
+
+
+def _load_default() -> Mapping[str, Problem]:
+    return MappingProxyType(load_problems(json.loads(DATA_FILE.read_text(encoding="utf-8"))))
+
+
+PROBLEMS: Mapping[str, Problem] = _load_default()
+
+
+def finding(
+    problem_id: str,
+    *,
+    evidence: Iterable[str] = (),
+    score: float = 0.0,
+    problems: Mapping[str, Problem] | None = None,
+) -> Finding:
+    """The Finding for a catalogued problem, with this case's evidence.
+
+    ``KeyError`` for an unknown id: ids are a contract, a typo is a bug.
+    """
+    problem = (PROBLEMS if problems is None else problems)[problem_id]
+    return Finding(
+        id=problem.id,
+        family=problem.family,
+        title=problem.title,
+        cause=problem.cause,
+        fix=problem.fix,
+        evidence=tuple(evidence),
+        score=score,
+    )
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(problems: Mapping[str, Problem]) -> str:
+    """docs/problems.md, rendered from the catalog (so the docs cannot drift)."""
+    out = [
+        "# Problems torchup knows",
+        "",
+        "<!-- generated by `python -m torchup.doctor.problems > docs/problems.md`;"
+        " edit src/torchup/doctor/problems.json instead -->",
+        "",
+        "`torchup doctor` and `torchup explain` report findings as",
+        '`{"findings": [{"id", "family", "title", "cause", "fix", "evidence"}, ...]}`, best first.',
+        "Each `id` below is stable. `family` is one of: " + ", ".join(f"`{f}`" for f in FAMILIES) + ".",
+        "",
+        "`explain` finds a problem by its signatures: regular expressions matched",
+        "case-insensitively against the log (ANSI colours, CRLF and encodings removed).",
+        "A problem's score is the sum of the weights of its matching signatures; it is",
+        "reported when the score reaches its minimum (default "
+        f"{DEFAULT_MIN_SCORE:g}), highest score first.",
+        "Weights: 12 = a message only this problem produces; 8 = strong but shared;",
+        "3-5 = context that sharpens a generic message; 1-2 = a bare symptom.",
+        "",
+    ]
+    for family in FAMILIES:
+        members = [p for p in problems.values() if p.family == family]
+        if not members:
+            continue
+        out += [f"## {family}", ""]
+        for p in members:
+            out += [f"### `{p.id}`: {p.title}", "", f"**Cause.** {p.cause}", ""]
+            if p.fix:
+                out += ["**Fix.**", "", "```"] + list(p.fix) + ["```", ""]
+            if p.signatures:
+                out += [f"**Signatures** (reported at score >= {p.min_score:g}):", ""]
+                out += ["| weight | pattern |", "|---:|---|"]
+                out += [f"| {s.weight:g} | `{_md_escape(s.pattern)}` |" for s in p.signatures]
+                out.append("")
+            else:
+                out += ["Found by `doctor` from the state of the environment (no text signature).", ""]
+            if p.supersedes:
+                out += ["Replaces when both match: " + ", ".join(f"`{s}`" for s in p.supersedes) + ".", ""]
+            if p.sources:
+                out += ["Sources: " + "; ".join(p.sources) + ".", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - the docs generator
+    import sys
+
+    sys.stdout.write(render_markdown(PROBLEMS))
