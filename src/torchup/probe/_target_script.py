@@ -128,8 +128,9 @@ def main():
     try:
         import importlib.util
         has_pip = importlib.util.find_spec("pip") is not None
-    except (ImportError, AttributeError, ValueError):
-        has_pip = False
+    except (ImportError, AttributeError, ValueError):  # Python 2: no importlib.util
+        import pkgutil
+        has_pip = pkgutil.find_loader("pip") is not None
     try:
         scripts = sysconfig.get_path("scripts")
     except KeyError:
