@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import BinaryIO, Callable, Mapping, Sequence
 
 __all__ = ["Result", "Runner", "probe_env"]
 
@@ -131,6 +131,101 @@ class Runner:
             )
         )
 
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        on_output: Callable[[bytes], None] | None = None,
+        log: BinaryIO | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        tty: bool = False,
+    ) -> Result:
+        """Run ``argv`` with stdout and stderr merged, passing the output on as it comes.
+
+        Every chunk goes to ``log`` (a binary file) and to ``on_output``; the
+        whole output is also returned in ``Result.stdout``.  With ``tty`` the
+        child writes to a pseudo-terminal, so a package manager shows its own
+        progress bars.  A ``KeyboardInterrupt`` kills the child's process group
+        and is re-raised once the child is gone.
+        """
+        argv = tuple(str(a) for a in argv)
+        chunks: list[bytes] = []
+
+        def sink(chunk: bytes) -> None:
+            chunks.append(chunk)
+            if log is not None:
+                log.write(chunk)
+                log.flush()
+            if on_output is not None:
+                on_output(chunk)
+
+        master = slave = None
+        if tty and os.name == "posix":
+            import pty
+
+            master, slave = pty.openpty()
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=slave if slave is not None else subprocess.PIPE,
+                stderr=slave if slave is not None else subprocess.STDOUT,
+                env=dict(self.env if env is None else env),
+                cwd=cwd,
+                start_new_session=os.name == "posix",
+            )
+        except OSError as exc:
+            for fd in (master, slave):
+                if fd is not None:
+                    os.close(fd)
+            error = {FileNotFoundError: "not found", PermissionError: "permission denied"}.get(
+                type(exc), exc.strerror or str(exc)
+            )
+            return self._done(Result(argv=argv, returncode=None, error=error))
+        if slave is not None:
+            os.close(slave)  # the child holds its own copy; EOF comes when it exits
+            reader = threading.Thread(target=_stream_pty, args=(master, sink), daemon=True)
+        else:
+            reader = threading.Thread(target=_stream_pipe, args=(proc, sink), daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            try:
+                returncode: int | None = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc)
+                try:
+                    proc.wait(timeout=_KILL_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    pass
+                returncode = None
+        except KeyboardInterrupt:
+            _kill_group(proc)
+            try:
+                proc.wait(timeout=_KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
+            reader.join(timeout=_KILL_GRACE_S)
+            if master is not None:
+                os.close(master)
+            raise
+        reader.join(timeout=_KILL_GRACE_S if timed_out else 5.0)
+        if master is not None:
+            os.close(master)
+        return self._done(
+            Result(
+                argv=argv,
+                returncode=returncode,
+                stdout=_decode(chunks),
+                timed_out=timed_out,
+                duration_s=time.monotonic() - start,
+            )
+        )
+
     def _done(self, result: Result) -> Result:
         if self.on_run is not None:
             self.on_run(result)
@@ -168,3 +263,23 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def _decode(chunks: list[bytes]) -> str:
     return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def _stream_pipe(proc: subprocess.Popen, on_chunk: Callable[[bytes], None]) -> None:
+    stream = proc.stdout
+    try:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            on_chunk(chunk)
+    except (OSError, ValueError):
+        pass
+
+
+def _stream_pty(master: int, on_chunk: Callable[[bytes], None]) -> None:
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child side closed
+            return
+        if not chunk:
+            return
+        on_chunk(chunk)

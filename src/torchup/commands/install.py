@@ -1,0 +1,122 @@
+"""``torchup install``: choose the build like ``torchup plan`` (same options), or take a
+saved plan (``--plan FILE`` from ``torchup plan --json``), and install it safely."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from torchup.errors import InputError, UsageError
+from torchup.system import System
+
+__all__ = ["add_arguments", "run", "plan_from_json"]
+
+
+def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
+    """Add an option unless ``plan`` already defined it (``--python`` is shared)."""
+    if any(f in parser._option_string_actions for f in flags):
+        return
+    parser.add_argument(*flags, **kwargs)
+
+
+def _plan_module():
+    try:
+        from torchup.commands import plan as plan_cmd
+    except ImportError:
+        return None
+    return plan_cmd if hasattr(plan_cmd, "add_arguments") else None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    plan_cmd = _plan_module()
+    if plan_cmd is not None:
+        plan_cmd.add_arguments(parser)
+    from torchup.install.execute import MANAGERS
+
+    g = parser.add_argument_group("install")
+    _add(g, "--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)")
+    _add(g, "--plan", metavar="FILE", help="install this plan (`torchup plan --json > FILE`) instead of planning again")
+    _add(g, "--manager", choices=MANAGERS, default="auto",
+         help="package manager to run (default: uv when on PATH, else pip)")
+    _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there")
+    _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
+    _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
+    _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
+    _add(g, "--rollback", action="store_true", help="restore the environment saved before the last install")
+    _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
+    _add(g, "--timeout", type=float, default=None, metavar="SECONDS", help="stop the package manager after this long (default: 3600)")
+    _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")
+
+
+def plan_from_json(raw: object):
+    """A ``Plan`` from the JSON of ``torchup plan --json``."""
+    from torchup.plan import Plan
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("torch"), str) or not isinstance(raw.get("variant"), str):
+        raise InputError("the plan file is not a torchup plan (it needs at least 'torch' and 'variant')",
+                         hint="write it with `torchup plan --json > plan.json`")
+    fields = {"torch", "torchvision", "torchaudio", "variant", "cuda", "rocm", "index_url", "os", "arch", "python"}
+    known = {f for f in fields if f in Plan.__dataclass_fields__}
+    kwargs = {k: raw.get(k) for k in known if k in raw}
+    for key in ("torchvision", "torchaudio"):
+        kwargs.setdefault(key, None)
+    if "reasons" in raw:
+        kwargs["reasons"] = tuple(raw["reasons"])
+    return Plan(**kwargs)
+
+
+def _load_plan(path: str):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read the plan file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(f"the plan file {path} is not JSON: {exc}") from None
+    return plan_from_json(raw)
+
+
+def _confirm(question: str) -> bool:
+    try:
+        answer = input(f"torchup: {question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run(args: argparse.Namespace, system: System) -> int:
+    from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install, rollback
+    from torchup.probe.target import find_target_python
+
+    python, _how = find_target_python(system, getattr(args, "python", None))
+    if args.rollback:
+        rollback(python, system)
+        return 0
+    if args.plan:
+        plan = _load_plan(args.plan)
+    else:
+        plan_cmd = _plan_module()
+        make = getattr(plan_cmd, "make_plan", None) if plan_cmd else None
+        if make is None:
+            raise UsageError("this torchup cannot plan here; give a plan with --plan FILE")
+        plan = make(args, system)
+    interactive = sys.stdin.isatty()
+    options = InstallOptions(
+        python=python,
+        manager=args.manager,
+        venv=args.venv,
+        dry_run=args.dry_run,
+        yes=args.yes,
+        verify=not args.no_verify,
+        log_path=args.log,
+        timeout=args.timeout or DEFAULT_TIMEOUT_S,
+        check_network=not args.skip_network_check,
+        tty=sys.stdout.isatty() and os.name == "posix",
+        confirm=_confirm if interactive else None,
+    )
+    report = install(plan, options, system)
+    if report.verified is False:
+        return 1
+    return 0

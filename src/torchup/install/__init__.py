@@ -1,0 +1,329 @@
+"""``torchup install``: carry out a Plan in the target environment, and lose nothing.
+
+Order of work (each step printed as a ``torchup:`` line):
+1. (``--venv``) create the virtual environment;
+2. inspect the target (a script run inside it) and pick the manager;
+3. preflight (``preflight.py``): writable, not externally-managed, index reachable,
+   free disk; name what is replaced and what would break;
+4. confirm (``--yes`` skips; no terminal and no ``--yes`` refuses);
+5. snapshot (``snapshot.py``), run the manager (``execute.py``) with its output
+   teed to a log file;
+6. on any failure restore the snapshot and say so, with the failure's digest,
+   the matching ``explain`` finding and the log path; on success check the
+   installed version and run ``verify``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, TextIO
+
+from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, TorchupError, UsageError
+from torchup.install import preflight as _preflight
+from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
+from torchup.install.snapshot import RestoreReport, Snapshot, load_snapshot, restore, take_snapshot
+from torchup.install.target import TargetEnv, inspect_target
+from torchup.plan import Plan
+from torchup.system import System
+
+__all__ = ["InstallOptions", "InstallReport", "InstallInterrupted", "install", "rollback", "default_log_path"]
+
+DEFAULT_TIMEOUT_S = 3600.0  # a CUDA torch is ~3 GB of wheels; an hour covers a slow link
+
+
+class InstallInterrupted(InstallFailed):
+    exit_code = 130
+    code = "interrupted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallOptions:
+    python: str  # the target interpreter (or the base interpreter for --venv)
+    manager: str = "auto"
+    venv: str | None = None  # create this venv from ``python`` and install there
+    dry_run: bool = False
+    yes: bool = False
+    verify: bool = True
+    log_path: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    check_network: bool = True
+    tty: bool = False  # give the manager a terminal (its own progress bars)
+    uv: str | None = None  # uv's path, when not the one on PATH
+    confirm: Callable[[str], bool] | None = None  # asks the user; None: no terminal
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallReport:
+    python: str
+    manager: str
+    argv: tuple[str, ...]
+    dry_run: bool
+    log: str | None = None
+    snapshot: str | None = None
+    replaced: str | None = None
+    verified: bool | None = None  # None: not run
+
+
+def default_log_path(env) -> str:
+    home = env.get("HOME") or os.path.expanduser("~")
+    base = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return os.path.join(base, "torchup", "logs", f"install-{stamp}-{os.getpid()}.log")
+
+
+class _Out:
+    """torchup's step lines, always shown (and copied into the log once it is open)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.log = None
+
+    def step(self, text: str) -> None:
+        self.line(f"torchup: {text}")
+
+    def line(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+        if self.log is not None:
+            self.log.write((text + "\n").encode())
+            self.log.flush()
+
+    def raw(self, chunk: bytes) -> None:
+        buf = getattr(self.stream, "buffer", None)
+        if buf is not None:
+            self.stream.flush()
+            buf.write(chunk)
+            buf.flush()
+        else:
+            self.stream.write(chunk.decode("utf-8", "replace"))
+            self.stream.flush()
+
+
+def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO | None = None) -> InstallReport:
+    out = _Out(stream or sys.stdout)
+    runner = system.runner
+    python = options.python
+    if options.venv:
+        python = _venv(options, system, out)
+        if options.dry_run and not os.path.exists(python):
+            return _dry_run_new_venv(plan, options, python, out)
+    target = inspect_target(runner, python)
+    out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
+    manager, program = choose_manager(options.manager, target, runner, uv=options.uv)
+    argv = manager_argv(plan, manager, python=target.executable, program=program)
+
+    checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
+                                      check_network=options.check_network)
+    out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
+    if checks.replacing:
+        out.step(checks.replacing)
+    for note in checks.notes:
+        out.step(note)
+    if checks.at_risk:
+        out.step("these installed packages pin torch and would break:")
+        for line in checks.at_risk:
+            out.line(f"  - {line}")
+    if checks.problems:
+        first = checks.problems[0]
+        extra = [f"also: {p.message}" for p in checks.problems[1:]]
+        first.details = tuple(first.details) + tuple(extra)
+        out.step("preflight failed; nothing was changed")
+        raise first
+    if checks.need is not None:
+        out.step(f"preflight ok (about {_preflight._gb(checks.need.download)} to download)")
+    else:
+        out.step("preflight ok")
+    command = shlex.join(argv)
+    if options.dry_run:
+        out.step("dry run: would snapshot " + ", ".join(p for p in (*target.site_dirs, target.scripts) if p))
+        out.step("dry run: would run")
+        out.line(command)
+        return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=True,
+                             replaced=checks.replacing)
+    if not options.yes:
+        if options.confirm is None:
+            raise UsageError(
+                "refusing to change the environment without confirmation: there is no terminal to ask",
+                hint="pass --yes to install without asking, or --dry-run to see what would run",
+                code="needs-confirmation",
+            )
+        question = f"run `{command}`?"
+        if checks.at_risk:
+            question = f"{len(checks.at_risk)} installed package(s) would break; {question}"
+        if not options.confirm(question):
+            out.step("cancelled; nothing was changed")
+            raise UsageError("cancelled by the user", code="cancelled")
+
+    log_path = options.log_path or default_log_path(system.env)
+    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
+    with open(log_path, "ab") as log:
+        out.log = log
+        out.step(f"full log: {log_path}")
+        out.step("snapshot of the environment before the install")
+        snap = take_snapshot(target, plan=plan.to_json(), log=log_path)
+        out.step(f"snapshot: {snap.files} files of {len(snap.distributions)} distributions in {snap.path}")
+        out.step(f"running: {command}")
+        try:
+            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
+        except KeyboardInterrupt:
+            report = restore(snap)
+            _failed(out, ["interrupted: the package manager was stopped"], snap, report, target, runner,
+                    log_path, error=InstallInterrupted)
+        if not result.ok:
+            _failed(out, digest(result), snap, restore(snap), target, runner, log_path)
+        after = inspect_target(runner, target.executable)
+        got = after.find("torch")
+        if got is None or got.version != plan.torch:
+            lines = [f"the manager succeeded but torch is {got.version if got else 'not installed'}, not {plan.torch}"]
+            _failed(out, lines, snap, restore(snap), target, runner, log_path)
+        out.step(f"installed torch {got.version}" + (f" ({checks.replacing})" if checks.replacing else ""))
+        out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
+        verified = None
+        if options.verify:
+            verified = _verify(system, target.executable, out)
+        out.log = None
+    return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
+                         snapshot=snap.path, replaced=checks.replacing, verified=verified)
+
+
+def rollback(python: str, system: System, stream: TextIO | None = None) -> RestoreReport:
+    """Put the environment of ``python`` back to the snapshot of its last install."""
+    out = _Out(stream or sys.stdout)
+    target = inspect_target(system.runner, python)
+    snap = load_snapshot(target.prefix)
+    if snap is None:
+        raise EnvironmentProblem(
+            f"no snapshot to roll back to in {target.prefix}",
+            hint="torchup keeps the snapshot of the last `torchup install` into this environment",
+            code="no-snapshot",
+        )
+    out.step(f"rolling back {target.prefix} to the snapshot of {snap.created}")
+    report = restore(snap)
+    if report.errors:
+        raise EnvironmentProblem("the rollback could not put everything back", details=report.errors[:10],
+                                 hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")
+    after = inspect_target(system.runner, python)
+    if after.freeze() != snap.freeze():
+        raise EnvironmentProblem("after the rollback the installed distributions still differ from the snapshot",
+                                 details=_diff(snap.freeze(), after.freeze()), code="rollback-incomplete")
+    torch = next((d for d in snap.distributions if d.key == "torch"), None)
+    out.step(f"rolled back: {report.removed} entries removed, {report.restored} put back; "
+             + (f"torch {torch.version} is back" if torch else "torch is not installed, as before"))
+    return report
+
+
+# --- helpers --------------------------------------------------------------------
+def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, target: TargetEnv, runner,
+            log_path: str, *, error: type[InstallFailed] = InstallFailed) -> None:
+    for line in lines:
+        out.line(f"  | {line}")
+    details = list(lines)
+    if report.errors:
+        state = "the environment could NOT be fully restored"
+        details += list(report.errors[:10])
+        hint = f"retry `torchup install --rollback --python {shlex.quote(target.executable)}`; log: {log_path}"
+    else:
+        after = inspect_target(runner, target.executable)
+        if after.freeze() == snap.freeze():
+            torch = target.find("torch")
+            state = ("the environment is as it was before" if not report.changed
+                     else f"the environment was restored ({report.removed} entries removed, {report.restored} put back)")
+            state += f"; torch {torch.version} is still installed" if torch else "; torch is not installed, as before"
+        else:
+            state = "the environment differs from the snapshot after restoring"
+            details += _diff(snap.freeze(), after.freeze())
+        hint = f"full log: {log_path}"
+    finding = _explain("\n".join(lines))
+    if finding:
+        details.append(f"likely cause: {finding}")
+    out.step(f"install failed; {state}")
+    out.step(f"full log: {log_path}")
+    exc = error(f"the install failed; {state}", details=details, hint=hint)
+    if error is not InstallInterrupted:
+        exc.exit_code = EXIT_INSTALL
+    raise exc
+
+
+def _explain(text: str) -> str | None:
+    try:
+        from torchup.doctor.explain import explain
+    except ImportError:  # the explain catalog is optional here
+        return None
+    try:
+        findings = explain(text)
+    except Exception:  # a failed diagnosis must not hide the install failure
+        return None
+    if not findings:
+        return None
+    f = findings[0]
+    fix = getattr(f, "fix", None)
+    fix_text = "; ".join(fix) if isinstance(fix, (list, tuple)) else (fix or "")
+    return f"{getattr(f, 'title', '')} [{getattr(f, 'id', '')}]" + (f" — fix: {fix_text}" if fix_text else "")
+
+
+def _diff(before: list[str], after: list[str]) -> list[str]:
+    b, a = set(before), set(after)
+    return [f"missing: {x}" for x in sorted(b - a)] + [f"added: {x}" for x in sorted(a - b)]
+
+
+def _verify(system: System, python: str, out: _Out) -> bool:
+    from torchup.verify import run_verify
+
+    out.step("verify: real computation in the new environment")
+    report = run_verify(system, python)
+    if report.ok:
+        out.step(f"verify ok: torch {report.torch.get('version', '?') if report.torch else '?'} ({report.build_label or '?'})")
+        return True
+    out.step("verify FAILED:")
+    for check in report.failures:
+        out.line(f"  - {check.step}: {check.detail}")
+    if report.crashed:
+        out.line(f"  - {report.crashed}")
+    out.step(f"run `torchup doctor --python {shlex.quote(python)}` for a diagnosis, "
+             f"or `torchup install --rollback --python {shlex.quote(python)}` to undo")
+    return False
+
+
+def _venv_python(venv: str) -> str:
+    return os.path.join(os.path.abspath(venv), "Scripts" if os.name == "nt" else "bin",
+                        "python.exe" if os.name == "nt" else "python")
+
+
+def _venv(options: InstallOptions, system: System, out: _Out) -> str:
+    """Create ``--venv DIR`` from ``options.python`` (when it does not exist yet)."""
+    python = _venv_python(options.venv)
+    if os.path.exists(python):
+        out.step(f"using the existing virtual environment {options.venv}")
+        return python
+    uv = options.uv or system.runner.which("uv")
+    if options.manager in ("uv", "auto") and uv:
+        argv = [uv, "venv", "--python", options.python, options.venv]
+    else:
+        argv = [options.python, "-m", "venv", options.venv]
+    if options.dry_run:
+        out.step("dry run: would create the virtual environment")
+        out.line(shlex.join(argv))
+        return python
+    out.step(f"creating the virtual environment {options.venv}")
+    result = system.runner.run(argv, timeout=300)
+    if not result.ok:
+        raise EnvironmentProblem(
+            f"could not create the virtual environment {options.venv}",
+            details=(result.error or (result.stderr or result.stdout).strip() or "no output").splitlines()[-5:],
+            hint="on Debian/Ubuntu the venv module is in the python3-venv package",
+            code="venv-failed",
+        )
+    return python
+
+
+def _dry_run_new_venv(plan: Plan, options: InstallOptions, python: str, out: _Out) -> InstallReport:
+    manager = "uv" if options.manager in ("uv", "auto") and (options.uv) else options.manager
+    manager = "pip" if manager == "auto" else manager
+    argv = manager_argv(plan, manager, python=python, program=options.uv)
+    out.step("dry run: would run")
+    out.line(shlex.join(argv))
+    return InstallReport(python=python, manager=manager, argv=tuple(argv), dry_run=True)

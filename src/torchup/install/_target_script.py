@@ -1,0 +1,117 @@
+"""Runs INSIDE the target interpreter (stdlib only, any Python >= 3.8) and prints
+one JSON object: where the environment is, whether it may be written, and the
+distributions installed in it.  torchup parses it in ``torchup.install.target``."""
+
+import json
+import os
+import sys
+import sysconfig
+
+
+def _writable(path):
+    """Try to create a file: the only honest test (root ignores mode bits, not chattr +i)."""
+    if not path or not os.path.isdir(path):
+        return "missing"
+    probe = os.path.join(path, ".torchup-write-test-%d" % os.getpid())
+    try:
+        with open(probe, "w") as fh:
+            fh.write("x")
+        os.remove(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _externally_managed(in_venv):
+    if in_venv:
+        return None
+    marker = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
+    if not os.path.isfile(marker):
+        return None
+    message = ""
+    try:
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(marker, encoding="utf-8")
+        message = parser.get("externally-managed", "Error", fallback="")
+    except Exception:  # a malformed marker still marks the environment
+        pass
+    return {"path": marker, "message": message}
+
+
+def _distributions(paths):
+    from importlib import metadata
+
+    out = []
+    for dist in metadata.distributions(path=paths):
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        location = getattr(dist, "_path", None)
+        direct_url = None
+        try:
+            text = dist.read_text("direct_url.json")
+            direct_url = json.loads(text) if text else None
+        except (ValueError, OSError):
+            direct_url = None
+        out.append(
+            {
+                "name": name,
+                "version": dist.version,
+                "requires": list(dist.requires or []),
+                "installer": (dist.read_text("INSTALLER") or "").strip() or None,
+                "direct_url": direct_url,
+                "dist_info": str(location) if location else None,
+            }
+        )
+    return out
+
+
+def main():
+    paths = sysconfig.get_paths()
+    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
+    site_dirs = []
+    for key in ("purelib", "platlib"):
+        if paths.get(key) and paths[key] not in site_dirs:
+            site_dirs.append(paths[key])
+    try:
+        import importlib.util
+
+        has_pip = importlib.util.find_spec("pip") is not None
+    except Exception:
+        has_pip = False
+    import platform
+
+    info = {
+        "executable": sys.executable,
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "in_venv": in_venv,
+        "conda": os.path.isdir(os.path.join(sys.prefix, "conda-meta")),
+        "site_dirs": site_dirs,
+        "scripts": paths.get("scripts"),
+        "stdlib": paths.get("stdlib"),
+        "writable": {p: _writable(p) for p in site_dirs + [paths.get("scripts")] if p},
+        "externally_managed": _externally_managed(in_venv),
+        "has_pip": has_pip,
+        "markers": {
+            "implementation_name": sys.implementation.name,
+            "implementation_version": "%d.%d.%d" % sys.implementation.version[:3],
+            "os_name": os.name,
+            "platform_machine": platform.machine(),
+            "platform_python_implementation": platform.python_implementation(),
+            "platform_release": platform.release(),
+            "platform_system": platform.system(),
+            "platform_version": platform.version(),
+            "python_full_version": platform.python_version(),
+            "python_version": "%d.%d" % sys.version_info[:2],
+            "sys_platform": sys.platform,
+        },
+        "distributions": _distributions(site_dirs),
+    }
+    sys.stdout.write(json.dumps(info))
+
+
+main()

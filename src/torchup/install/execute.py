@@ -1,0 +1,104 @@
+"""Running the package manager: which one, its exact argv, its output teed to the
+terminal and a log file, and a short digest of a failure."""
+
+from __future__ import annotations
+
+import re
+from typing import BinaryIO, Callable
+
+from torchup.errors import EnvironmentProblem, UsageError
+from torchup.install.target import TargetEnv
+from torchup.plan import Plan
+from torchup.runner import Result, Runner
+
+__all__ = ["MANAGERS", "choose_manager", "manager_argv", "run_manager", "digest"]
+
+MANAGERS = ("auto", "pip", "uv", "conda", "mamba", "micromamba", "pixi")
+_RUNNABLE = ("pip", "uv")
+
+
+def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str | None = None) -> tuple[str, str | None]:
+    """``(manager, program)``: uv when it is on PATH and the user did not choose, pip otherwise.
+
+    ``program`` is uv's path (pip runs as ``python -m pip`` in the target)."""
+    uv_path = uv or runner.which("uv")
+    if requested == "auto":
+        if uv_path:
+            return "uv", uv_path
+        if target.has_pip:
+            return "pip", None
+        raise EnvironmentProblem(
+            f"neither uv nor pip is available for {target.executable}",
+            hint=f"install uv, or add pip to the environment: `{target.executable} -m ensurepip`",
+            code="no-manager",
+        )
+    if requested == "uv":
+        if not uv_path:
+            raise EnvironmentProblem("--manager uv: uv is not on PATH", hint="install uv, or use --manager pip", code="no-manager")
+        return "uv", uv_path
+    if requested == "pip":
+        if not target.has_pip:
+            raise EnvironmentProblem(
+                f"--manager pip: {target.executable} has no pip",
+                hint=f"`{target.executable} -m ensurepip`, or use --manager uv",
+                code="no-manager",
+            )
+        return "pip", None
+    if requested in MANAGERS:
+        found = runner.which(requested)
+        if not found:
+            raise EnvironmentProblem(f"--manager {requested}: {requested} is not on PATH", code="no-manager")
+        raise UsageError(
+            f"torchup does not run {requested} itself yet: it installs with pip or uv",
+            hint=f"print the {requested} command with `torchup plan --format {requested}` and run it, "
+            "or install with --manager uv / pip",
+        )
+    raise UsageError(f"unknown --manager {requested!r}", hint=f"choose one of {', '.join(MANAGERS)}")
+
+
+def manager_argv(plan: Plan, manager: str, *, python: str, program: str | None) -> list[str]:
+    """The exact argv, as rendered by ``torchup.render`` (uv by its full path)."""
+    from torchup.render import install_argv
+
+    argv = list(install_argv(plan, manager, python=python))
+    if manager == "uv" and program:
+        argv[0] = program
+    return argv
+
+
+def run_manager(runner: Runner, argv: list[str], *, log: BinaryIO, echo: Callable[[bytes], None] | None,
+                tty: bool, timeout: float) -> Result:
+    return runner.stream(argv, timeout=timeout, on_output=echo, log=log, tty=tty)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_START = re.compile(r"^\s*(ERROR:|error:|×|Error:|  × )")
+
+
+def clean_lines(output: str) -> list[str]:
+    """Output without colour codes, with each progress-bar line reduced to its last state."""
+    lines = []
+    for raw in _ANSI.sub("", output).replace("\r\n", "\n").split("\n"):
+        lines.append(raw.split("\r")[-1].rstrip())
+    return [line for line in lines if line.strip()]
+
+
+def digest(result: Result, *, max_lines: int = 12) -> list[str]:
+    """The few lines that say why the manager failed."""
+    if result.error:
+        return [f"{result.argv[0]}: {result.error}"]
+    lines = clean_lines(result.stdout)
+    head: list[str] = []
+    if result.timed_out:
+        head = ["the package manager ran past its time limit and was stopped"]
+    elif result.returncode is not None and result.returncode < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-result.returncode).name
+        except ValueError:
+            name = f"signal {-result.returncode}"
+        head = [f"the package manager was killed by {name}"]
+    start = next((i for i, line in enumerate(lines) if _START.match(line)), None)
+    body = lines[start:] if start is not None else lines[-6:]
+    return head + body[:max_lines]

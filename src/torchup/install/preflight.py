@@ -1,0 +1,353 @@
+"""Preflight: everything checked before the environment is touched.
+
+Pure judges over plain data (``pep668_problem``, ``writable_problem``,
+``replacing``, ``dependents_at_risk``, ``disk_problems``, ``index_problem``)
+plus the few reads that feed them (free space, index pages).  A problem is a
+``TorchupError`` carrying the message and the fix; notes are sentences.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
+from torchup.install.http import Response, fetch
+from torchup.install.target import TargetEnv
+from torchup.plan import Plan
+
+__all__ = [
+    "Preflight",
+    "DiskNeed",
+    "TORCH_FAMILY",
+    "pep668_problem",
+    "writable_problem",
+    "replacing",
+    "dependents_at_risk",
+    "disk_need",
+    "disk_problems",
+    "index_problem",
+    "find_wheel",
+    "run_preflight",
+]
+
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+INDEX_TIMEOUT_S = 15.0
+# Unpacked size / wheel size of torch 2.13.0+cpu cp311 manylinux_2_28 x86_64, measured on
+# /opt/wheels (191,794,682 bytes -> 699,298,109 bytes in 12,248 files: 3.65x); rounded up,
+# and .pyc files come on top.
+UNPACK_FACTOR = 4.5
+MARGIN = 1.25  # on top of every estimate: the estimate leaves out small unpinned dependencies
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiskNeed:
+    download: int  # bytes of wheels fetched (temp dir)
+    unpacked: int  # bytes written into site-packages
+    cache: int  # bytes kept in the manager's cache
+    wheels: tuple[str, ...] = ()  # the files the estimate counts
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preflight:
+    problems: tuple[TorchupError, ...]
+    notes: tuple[str, ...]
+    replacing: str | None
+    at_risk: tuple[str, ...]
+    need: DiskNeed | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+# --- pure judges ----------------------------------------------------------------
+def venv_command(python: str, where: str = ".venv") -> str:
+    return f"{shlex.quote(python)} -m venv {shlex.quote(where)}"
+
+
+def pep668_problem(target: TargetEnv, *, torchup_args: str = "") -> TorchupError | None:
+    """A system Python marked EXTERNALLY-MANAGED (PEP 668) is not ours to change."""
+    if not target.externally_managed:
+        return None
+    marker = target.externally_managed.get("path", "EXTERNALLY-MANAGED")
+    first = (target.externally_managed.get("message") or "").strip().splitlines()
+    return EnvironmentProblem(
+        f"{target.executable} is a system Python marked externally-managed (PEP 668, {marker}); "
+        "torchup will not install into it",
+        details=first[:1],
+        hint=f"install into a virtual environment: `{venv_command(target.executable)}` then "
+        f"`torchup install --python .venv/bin/python{torchup_args}`, or let torchup create it: "
+        f"`torchup install --venv .venv{torchup_args}`",
+        code="externally-managed",
+    )
+
+
+def writable_problem(target: TargetEnv) -> TorchupError | None:
+    """Every directory the install writes must accept a new file (no sudo, ever)."""
+    if not target.not_writable:
+        return None
+    details = [f"{path}: {why}" for path, why in sorted(target.not_writable.items())]
+    return EnvironmentProblem(
+        f"the environment of {target.executable} cannot be written",
+        details=details,
+        hint="torchup never uses sudo: install into a virtual environment you own "
+        f"(`{venv_command(target.executable)}`, or `torchup install --venv DIR`), "
+        "or fix the permissions / read-only mount of the directories above",
+        code="not-writable",
+    )
+
+
+def replacing(target: TargetEnv, plan: Plan) -> str | None:
+    """'replacing torch 2.9.1+cpu with 2.14.1+cu126', or None when torch is absent or the same."""
+    parts = []
+    for name, new in (("torch", plan.torch), ("torchvision", plan.torchvision), ("torchaudio", plan.torchaudio)):
+        old = target.find(name)
+        if old is not None and new and old.version != new:
+            parts.append(f"{name} {old.version} with {new}")
+    return ("replacing " + ", ".join(parts)) if parts else None
+
+
+def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
+    """Installed packages whose requirements on the torch family the plan breaks."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    new = {"torch": plan.torch, "torchvision": plan.torchvision, "torchaudio": plan.torchaudio}
+    env = dict(target.markers, extra="")
+    out = []
+    for dist in target.distributions:
+        if dist.key in new:
+            continue
+        for text in dist.requires:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            name = str(canonicalize_name(req.name))
+            if name not in new or not new[name]:
+                continue
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            try:
+                ok = req.specifier.contains(Version(new[name]), prereleases=True)
+            except InvalidVersion:
+                continue
+            if not ok:
+                out.append(f"{dist.name} {dist.version} requires {name}{req.specifier}; the plan installs {name} {new[name]}")
+    return out
+
+
+def disk_need(sizes: Mapping[str, int]) -> DiskNeed:
+    """Bytes needed for wheels of the given sizes: downloaded, unpacked and cached."""
+    total = sum(sizes.values())
+    return DiskNeed(
+        download=int(total * MARGIN),
+        unpacked=int(total * UNPACK_FACTOR * MARGIN),
+        cache=int(total * MARGIN),
+        wheels=tuple(sorted(sizes)),
+    )
+
+
+def disk_problems(need: DiskNeed, places: Mapping[str, tuple[str, int, int]]) -> list[TorchupError]:
+    """``places``: role ("site", "temp", "cache") -> (path, device id, free bytes).
+    Roles on the same device add up."""
+    by_dev: dict[int, list[tuple[str, str, int]]] = {}
+    amount = {"site": need.unpacked, "temp": need.download, "cache": need.cache}
+    for role, (path, dev, free) in places.items():
+        by_dev.setdefault(dev, []).append((role, path, free))
+    out = []
+    for roles in by_dev.values():
+        wanted = sum(amount[r] for r, _, _ in roles)
+        free = min(f for _, _, f in roles)
+        if free < wanted:
+            where = ", ".join(f"{r} {p}" for r, p, _ in roles)
+            out.append(
+                EnvironmentProblem(
+                    f"not enough free disk: the install needs about {_gb(wanted)} on the filesystem of "
+                    f"{where}, which has {_gb(free)} free",
+                    hint="free some space, point TMPDIR or the package manager's cache "
+                    "(PIP_CACHE_DIR / UV_CACHE_DIR) at a larger disk, or create the venv there (--venv DIR)",
+                    code="disk-full",
+                )
+            )
+    return out
+
+
+def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupError | None:
+    """Why ``what`` (PyTorch's index, the default index) cannot be used, with a hint."""
+    if resp.ok:
+        return None
+    proxy = [k for k in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY") if env.get(k)]
+    proxy_hint = (f"the proxy from ${proxy[0]} is used; check it" if proxy else
+                  "behind a proxy? set HTTPS_PROXY (pip and uv read it too)")
+    if resp.failure == "certificate":
+        hint = ("a proxy or firewall re-signs TLS: point PIP_CERT / SSL_CERT_FILE at its CA bundle "
+                "(uv: --native-tls or SSL_CERT_FILE)")
+    elif resp.status in (401, 403, 407):
+        hint = f"the server refused access ({resp.status}); {proxy_hint}, or use a mirror with --index-base"
+    elif resp.status is not None and resp.status >= 500:
+        hint = "the index is failing on its side; try again later, or use a mirror with --index-base"
+    elif resp.status is not None:
+        hint = "the index does not have this page; is --index-base right?"
+    else:
+        hint = f"{proxy_hint}; offline? use a mirror with --index-base"
+    why = resp.failure or f"HTTP {resp.status}"
+    return NetworkError(f"{what} did not answer: {resp.url}: {why}" + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
+                        hint=hint, code="index-unreachable")
+
+
+_HREF = re.compile(r"""href=["']([^"']+)["']""", re.I)
+
+
+def find_wheel(page: str, base_url: str, project: str, version: str, markers: Mapping[str, str]) -> str | None:
+    """The URL of the wheel of ``project==version`` that fits the target, from a PEP 503 page."""
+    from urllib.parse import urljoin
+
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
+
+    py = "cp" + markers.get("python_version", "").replace(".", "")
+    machine = markers.get("platform_machine", "")
+    want = Version(version)
+    best = None
+    for href in _HREF.findall(page):
+        url = urljoin(base_url, href)
+        filename = url.split("#")[0].rsplit("/", 1)[-1]
+        from urllib.parse import unquote
+
+        filename = unquote(filename)
+        if not filename.endswith(".whl"):
+            continue
+        try:
+            name, ver, _, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        if canonicalize_name(name) != canonicalize_name(project) or ver != want:
+            continue
+        if any(t.interpreter in (py, "py3") and (t.platform == "any" or t.platform.endswith(machine)) for t in tags):
+            best = url.split("#")[0]
+            break
+    return best
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+# --- reads ------------------------------------------------------------------------
+def _free(path: str) -> tuple[str, int, int]:
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    st = os.statvfs(probe)
+    return path, os.stat(probe).st_dev, st.f_bavail * st.f_frsize
+
+
+def cache_dir(manager: str, env: Mapping[str, str]) -> str:
+    home = env.get("HOME") or os.path.expanduser("~")
+    xdg = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    if manager == "uv":
+        return env.get("UV_CACHE_DIR") or os.path.join(xdg, "uv")
+    return env.get("PIP_CACHE_DIR") or os.path.join(xdg, "pip")
+
+
+def _sizes(plan: Plan, target: TargetEnv, env: Mapping[str, str], notes: list[str]) -> dict[str, int]:
+    """Sizes of the torch-family wheels and their exactly pinned dependencies, from
+    the index (HEAD Content-Length), with the PEP 658 metadata for the pins."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    base = plan.index_url
+    if not base:
+        return {}
+    base = base.rstrip("/") + "/"
+    wanted = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
+    sizes: dict[str, int] = {}
+    seen = set()
+    while wanted:
+        name, version = wanted.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        page = fetch(base + name + "/", timeout=INDEX_TIMEOUT_S, env=env)
+        if not page.ok:
+            continue
+        url = find_wheel(page.body.decode("utf-8", "replace"), page.url, name, version, target.markers)
+        if not url:
+            continue
+        head = fetch(url, timeout=INDEX_TIMEOUT_S, env=env, method="HEAD")
+        try:
+            sizes[url.rsplit("/", 1)[-1]] = int(head.headers.get("Content-Length", ""))
+        except ValueError:
+            pass
+        if name in TORCH_FAMILY:
+            meta = fetch(url + ".metadata", timeout=INDEX_TIMEOUT_S, env=env)
+            if not meta.ok:
+                continue
+            env_m = dict(target.markers, extra="")
+            for line in meta.body.decode("utf-8", "replace").splitlines():
+                if not line.startswith("Requires-Dist:"):
+                    continue
+                try:
+                    req = Requirement(line.split(":", 1)[1].strip())
+                except InvalidRequirement:
+                    continue
+                if req.marker is not None and not req.marker.evaluate(env_m):
+                    continue
+                pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+                if pins and target.find(req.name) is None:
+                    wanted.append((req.name, pins[0]))
+    return sizes
+
+
+def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
+                  check_network: bool = True, torchup_args: str = "") -> Preflight:
+    """Every check, collected (not stopped at the first problem)."""
+    problems: list[TorchupError] = []
+    notes: list[str] = []
+    for p in (pep668_problem(target, torchup_args=torchup_args), writable_problem(target)):
+        if p is not None:
+            problems.append(p)
+    if check_network:
+        if plan.index_url:
+            resp = fetch(plan.index_url.rstrip("/") + "/torch/", timeout=INDEX_TIMEOUT_S, env=env)
+            p = index_problem(resp, "PyTorch's index", env)
+        else:
+            p = _default_index_problem(env)
+        if p is not None:
+            problems.append(p)
+    need = None
+    if check_network and not any(isinstance(p, NetworkError) for p in problems):
+        sizes = _sizes(plan, target, env, notes)
+        if sizes:
+            need = disk_need(sizes)
+            places = {
+                "site": _free(target.site_dirs[0]) if target.site_dirs else _free(target.prefix),
+                "temp": _free(env.get("TMPDIR") or "/tmp"),
+                "cache": _free(cache_dir(manager, env)),
+            }
+            problems += disk_problems(need, places)
+        else:
+            notes.append("the index did not say how large the wheels are: free disk was not checked")
+    return Preflight(
+        problems=tuple(problems),
+        notes=tuple(notes),
+        replacing=replacing(target, plan),
+        at_risk=tuple(dependents_at_risk(target, plan)),
+        need=need,
+    )
+
+
+def _default_index_problem(env: Mapping[str, str]) -> TorchupError | None:
+    """The plan uses the default index: check it when the user's configuration names one."""
+    url = env.get("PIP_INDEX_URL") or env.get("UV_DEFAULT_INDEX") or env.get("UV_INDEX_URL")
+    if not url:
+        return None
+    return index_problem(fetch(url.rstrip("/") + "/torch/", timeout=INDEX_TIMEOUT_S, env=env), "the default index", env)

@@ -1,0 +1,112 @@
+"""What the target environment looks like, learned by running a stdlib-only
+script inside the target interpreter (``_target_script.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from torchup.errors import EnvironmentProblem
+from torchup.runner import Runner
+
+__all__ = ["Distribution", "TargetEnv", "inspect_target", "parse_target"]
+
+_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_script.py")
+_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Distribution:
+    name: str
+    version: str
+    requires: tuple[str, ...] = ()
+    installer: str | None = None  # "pip", "uv", "conda"... (the INSTALLER file)
+    origin: str | None = None  # direct_url.json url: a local path, VCS or wheel URL
+    dist_info: str | None = None
+
+    @property
+    def key(self) -> str:
+        return _normalise(self.name)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "version": self.version, "installer": self.installer, "origin": self.origin}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetEnv:
+    executable: str
+    version: str
+    prefix: str
+    in_venv: bool
+    conda: bool
+    site_dirs: tuple[str, ...]
+    scripts: str | None
+    not_writable: Mapping[str, str]  # path -> why
+    externally_managed: Mapping[str, str] | None  # {"path", "message"} or None
+    has_pip: bool
+    markers: Mapping[str, str]
+    distributions: tuple[Distribution, ...]
+
+    def find(self, name: str) -> Distribution | None:
+        key = _normalise(name)
+        return next((d for d in self.distributions if d.key == key), None)
+
+    def freeze(self) -> list[str]:
+        """``name==version`` lines, sorted: what ``pip freeze`` would show for the site dirs."""
+        return sorted(f"{d.name}=={d.version}" for d in self.distributions)
+
+
+def _normalise(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
+
+
+def inspect_target(runner: Runner, python: str) -> TargetEnv:
+    """Run the inspection script in ``python``; raise ``EnvironmentProblem`` when it cannot."""
+    result = runner.run([python, "-I", _SCRIPT], timeout=_TIMEOUT_S)
+    if not result.ok:
+        why = result.error or ("timed out" if result.timed_out else (result.stderr.strip().splitlines() or ["no output"])[-1])
+        raise EnvironmentProblem(
+            f"cannot inspect the target Python {python}: {why}",
+            hint="check that it runs (`{} -c pass`) or name another with --python".format(python),
+        )
+    return parse_target(result.stdout, python)
+
+
+def parse_target(text: str, python: str = "the target Python") -> TargetEnv:
+    """Pure: the script's JSON to a ``TargetEnv``; garbage gives a clear error."""
+    try:
+        raw: Any = json.loads(text)
+        dists = tuple(
+            Distribution(
+                name=str(d["name"]),
+                version=str(d["version"]),
+                requires=tuple(str(r) for r in d.get("requires") or ()),
+                installer=d.get("installer"),
+                origin=(d.get("direct_url") or {}).get("url") if isinstance(d.get("direct_url"), dict) else None,
+                dist_info=d.get("dist_info"),
+            )
+            for d in raw["distributions"]
+        )
+        return TargetEnv(
+            executable=str(raw["executable"]),
+            version=str(raw["version"]),
+            prefix=str(raw["prefix"]),
+            in_venv=bool(raw["in_venv"]),
+            conda=bool(raw.get("conda")),
+            site_dirs=tuple(str(p) for p in raw["site_dirs"]),
+            scripts=raw.get("scripts"),
+            not_writable={str(k): str(v) for k, v in raw["writable"].items() if v},
+            externally_managed=raw.get("externally_managed"),
+            has_pip=bool(raw.get("has_pip")),
+            markers={str(k): str(v) for k, v in raw["markers"].items()},
+            distributions=tuple(sorted(dists, key=lambda d: d.key)),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EnvironmentProblem(
+            f"{python} answered something torchup cannot read ({type(exc).__name__}: {exc})",
+            hint="run it by hand to see what it prints; is it a real CPython?",
+        ) from None

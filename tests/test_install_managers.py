@@ -1,0 +1,122 @@
+"""`torchup install` driving the real pip and the real uv against a PyTorch-like
+index on 127.0.0.1, with synthetic wheels named and pinned like the real ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.support import install_env as ie
+from tests.support.index_server import IndexServer
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    wheels = ie.build_wheels(tmp_path_factory.mktemp("wheels"))
+    with IndexServer(missing_status=403) as server:  # PyTorch's index answers 403 for missing pages
+        ie.serve(server, wheels)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, index):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    return ie.make_template_venv(tmp_path_factory.mktemp("tpl") / "venv", index, env)
+
+
+@pytest.fixture
+def venv(template, tmp_path):
+    return ie.copy_venv(template, tmp_path / "venv")
+
+
+@pytest.fixture
+def env(clean_env, tmp_path):
+    return ie.tool_env(clean_env, tmp_path)
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_installs_the_cuda_build_with_its_nvidia_dependencies(manager, index, venv, env, tmp_path):
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    log = tmp_path / "install.log"
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes",
+                    "--no-verify", "--log", str(log)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"replacing torch {ie.OLD_TORCH} with {ie.NEW_CU126}" in r.stdout
+    assert f"full log: {log}" in r.stdout
+    after = ie.state(venv, env)
+    assert after["torch"] == ie.NEW_CU126
+    for name, version in ie.NVIDIA.items():
+        assert f"{name}=={version}" in after["freeze"]
+    text = log.read_text()
+    assert "running:" in text and ie.NEW_CU126 in text  # the manager's own output is in the log
+    # PyTorch's index replaces the default index (pip: --index-url; uv: --default-index, its
+    # name for the same thing); it is never an extra index
+    flag = "--index-url" if manager == "pip" else "--default-index"
+    assert f"{flag} {index.index_url('whl/cu126')}" in r.stdout
+    assert "--extra-index-url" not in r.stdout
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_the_hash_of_every_download_is_checked(manager, index, venv, env, tmp_path):
+    """The index publishes sha256 with each link; a file that does not match it is refused."""
+    before = ie.state(venv, env)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    index.fault("/whl/cu126/torch/torch-", corrupt=True)
+    try:
+        r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes",
+                        "--no-verify", "--skip-network-check"], env)
+    finally:
+        index.clear_faults()
+    assert r.returncode == 6, r.stdout + r.stderr
+    assert "hash" in (r.stdout + r.stderr).lower()
+    assert ie.state(venv, env) == before
+
+
+def test_dry_run_prints_the_exact_command_and_changes_nothing(index, venv, env, tmp_path):
+    before = ie.state(venv, env)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--dry-run"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    expected = f"{venv} -m pip install --index-url {index.index_url('whl/cu126')} torch=={ie.NEW_CU126}"
+    assert expected in r.stdout.splitlines()
+    assert ie.state(venv, env) == before
+    assert not (venv.parent.parent / ".torchup").exists()
+
+
+def test_without_a_terminal_and_without_yes_it_refuses(index, venv, env, tmp_path):
+    before = ie.state(venv, env)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip"], env)
+    assert r.returncode == 2
+    assert "--yes" in r.stderr and "without confirmation" in r.stderr
+    assert ie.state(venv, env) == before
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_rollback_restores_the_previous_torch(manager, index, venv, env, tmp_path):
+    before = ie.state(venv, env)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes", "--no-verify"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ie.state(venv, env)["torch"] == ie.NEW_CU126
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"torch {ie.OLD_TORCH} is back" in r.stdout
+    assert ie.state(venv, env) == before
+
+
+def test_packages_that_pin_torch_are_named(index, venv, env, tmp_path):
+    # a package in the env that needs torch<2.10 (as real libraries pin it)
+    site = next((venv.parent.parent / "lib").glob("python3*/site-packages"))
+    info = site / "pinned_lib-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pinned-lib\nVersion: 1.0\nRequires-Dist: torch<2.10,>=2.9\n")
+    (info / "RECORD").write_text("")
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--dry-run"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"pinned-lib 1.0 requires torch<2.10,>=2.9; the plan installs torch {ie.NEW_CU126}" in r.stdout
