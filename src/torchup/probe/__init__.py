@@ -362,24 +362,27 @@ def _pci_gpu(dev: pci.PciDevice, *, driver_loaded: bool) -> Gpu:
 
 
 def _hardware_lookup(pci_id: str) -> dict:
-    """Name / compute capability / gfx of a PCI id from the catalog's hardware
-    table, when the catalog has one; ``{}`` otherwise."""
+    """Name / compute capability / gfx of a PCI id from the catalog's pci.ids
+    table (``torchup.catalog.hardware.lookup_pci``); ``{}`` when unknown.
+
+    The name is the model in brackets of the pci.ids entry ("GA102 [GeForce
+    RTX 3090]" -> "GeForce RTX 3090"), which is what the catalog matches on."""
     try:
-        from torchup.catalog import hardware  # type: ignore[attr-defined]
+        from torchup.catalog.hardware import lookup_pci
     except ImportError:
         return {}
-    lookup = getattr(hardware, "lookup_pci", None) or getattr(hardware, "lookup", None)
-    if lookup is None:
-        return {}
     try:
-        found = lookup(pci_id)
-    except (ValueError, KeyError, TypeError):
+        found = lookup_pci(pci_id)
+    except (OSError, ValueError, KeyError, TypeError):  # no table shipped, or an unreadable one
         return {}
     if found is None:
         return {}
-    if isinstance(found, dict):
-        return found
-    return {k: getattr(found, k, None) for k in ("name", "compute_capability", "gfx")}
+    bracket = re.findall(r"\[([^\]]+)\]", found.name)
+    return {
+        "name": bracket[-1] if bracket else found.name,
+        "compute_capability": found.compute_capability,
+        "gfx": found.gfx,
+    }
 
 
 def _override_driver(acc: _Acc, system: System) -> None:
@@ -390,6 +393,10 @@ def _override_driver(acc: _Acc, system: System) -> None:
         if not _DRIVER_RE.match(value):
             raise InputError(f"{var}={value!r} is not an NVIDIA driver version like 550.54.14", hint=f"unset {var} or fix it")
         acc.set("nvidia_driver", value, f"override:{var}")
+        # what nvidia-smi said describes the real driver, not the one asked for
+        for key in ("cuda_driver_max", "nvidia_driver_userspace"):
+            acc.values.pop(key, None)
+            acc.sources.pop(key, None)
         return
 
 
