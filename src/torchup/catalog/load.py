@@ -1,0 +1,319 @@
+"""Loading the catalog: the snapshot embedded in the package, or a newer refreshed cache.
+
+``load_catalog()`` is the one entry point.  The embedded snapshot is
+``torchup/catalog/data/catalog.json``; ``torchup catalog refresh`` writes
+``catalog.json`` in the user cache directory (``TORCHUP_CACHE_DIR``, else
+``$XDG_CACHE_HOME/torchup``, else ``~/.cache/torchup``; on Windows
+``%LOCALAPPDATA%\\torchup``).  The cache is used when it is readable and its
+``data_date`` is not older than the embedded one; a broken cache is ignored
+with a warning on the returned catalog, never an error.
+
+The file format is documented in ``docs/catalog.md``.  In short: the JSON is
+compact -- keys that are null, empty or false are left out, a build's wheels
+are ``{platform tag: ["cp312", "cp37/cp37m", ...]}`` (``python/abi`` when the
+ABI tag differs), and a provenance is ``"KEY"`` (confirmed) or ``"?KEY"``
+(unconfirmed), ``KEY`` being described in ``sources``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from torchup.catalog.model import (
+    CONFIRMED,
+    UNCONFIRMED,
+    Build,
+    Catalog,
+    Companion,
+    Provenance,
+    Release,
+    Wheel,
+)
+from torchup.errors import InputError
+
+__all__ = [
+    "CATALOG_FORMAT",
+    "STALE_DAYS",
+    "embedded_path",
+    "cache_dir",
+    "cache_path",
+    "load_catalog",
+    "catalog_from_dict",
+    "catalog_to_dict",
+    "read_catalog_file",
+]
+
+CATALOG_FORMAT = 1
+STALE_DAYS = 60  # suggest `torchup catalog refresh` when the data is older than this
+
+
+def embedded_path() -> Path:
+    return Path(__file__).resolve().parent / "data" / "catalog.json"
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where ``catalog refresh`` keeps its data (created by refresh, not here)."""
+    env = os.environ if env is None else env
+    if env.get("TORCHUP_CACHE_DIR"):
+        return Path(env["TORCHUP_CACHE_DIR"])
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "torchup"
+    if os.name == "nt" and env.get("LOCALAPPDATA"):
+        return Path(env["LOCALAPPDATA"]) / "torchup"
+    return Path(env.get("HOME") or os.path.expanduser("~")) / ".cache" / "torchup"
+
+
+def cache_path(env: Mapping[str, str] | None = None) -> Path:
+    return cache_dir(env) / "catalog.json"
+
+
+def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True) -> Catalog:
+    """The catalog torchup should use: the refreshed cache when present and not
+    older than the embedded snapshot, else the embedded snapshot."""
+    embedded = read_catalog_file(embedded_path(), origin="embedded")
+    if not use_cache:
+        return embedded
+    path = cache_path(env)
+    if not path.exists():
+        return embedded
+    try:
+        cached = read_catalog_file(path, origin=str(path))
+    except InputError as err:
+        return _with_warning(embedded, f"ignored the refreshed catalog {path}: {err.message}")
+    if cached.data_date < embedded.data_date:
+        return embedded  # this torchup ships newer data than the old refresh
+    return cached
+
+
+def _with_warning(catalog: Catalog, warning: str) -> Catalog:
+    from dataclasses import replace
+
+    return replace(catalog, warnings=(*catalog.warnings, warning))
+
+
+def read_catalog_file(path: Path, *, origin: str | None = None) -> Catalog:
+    """Parse one catalog file; ``InputError`` when it is unreadable or malformed."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read catalog {path}: {exc}") from None
+    return catalog_from_dict(data, origin=origin or str(path))
+
+
+# --- the compact JSON form ----------------------------------------------------
+
+
+class _Decoder:
+    """Builds the dataclasses, sharing equal Wheel / Provenance objects (speed, memory)."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self._wheels: dict[tuple[str, str], Wheel] = {}
+        self._wheel_sets: dict[str, tuple[Wheel, ...]] = {}
+        self._provs: dict[str, Provenance] = {}
+        self._prov_maps: dict[tuple, dict[str, Provenance]] = {}
+
+    def prov(self, text: str) -> Provenance:
+        p = self._provs.get(text)
+        if p is None:
+            if text.startswith("?"):
+                p = Provenance(source=text[1:], confidence=UNCONFIRMED)
+            else:
+                p = Provenance(source=text, confidence=CONFIRMED)
+            self._provs[text] = p
+        return p
+
+    def provs(self, raw: Mapping[str, str] | None) -> Mapping[str, Provenance]:
+        key = tuple((raw or {}).items())
+        got = self._prov_maps.get(key)
+        if got is None:  # equal maps are shared: they are never mutated
+            got = self._prov_maps[key] = {k: self.prov(v) for k, v in key}
+        return got
+
+    def wheels(self, raw: Mapping[str, list[str]] | None) -> tuple[Wheel, ...]:
+        key = repr(raw)
+        got = self._wheel_sets.get(key)
+        if got is None:
+            got = self._wheel_sets[key] = self._make_wheels(raw)
+        return got
+
+    def _make_wheels(self, raw: Mapping[str, list[str]] | None) -> tuple[Wheel, ...]:
+        out = []
+        for platform, pys in (raw or {}).items():
+            for py in pys:
+                w = self._wheels.get((platform, py))
+                if w is None:
+                    interp, _, abi = py.partition("/")
+                    w = Wheel(python=interp, abi=abi or interp, platform=platform)
+                    self._wheels[(platform, py)] = w
+                out.append(w)
+        return tuple(out)
+
+    def build(self, version: str, released: str | None, rp: str | None, b: Mapping[str, Any]) -> Build:
+        return Build(
+            torch=version,
+            variant=b["variant"],
+            os=b["os"],
+            arch=b["arch"],
+            wheels=self.wheels(b.get("wheels")),
+            released=b.get("released", released),
+            requires_python=b.get("requires_python", rp),
+            glibc_min=b.get("glibc_min"),
+            macos_min=b.get("macos_min"),
+            pypi_default=bool(b.get("pypi_default", False)),
+            local_label=b.get("local_label"),
+            index_suffix=b.get("index_suffix"),
+            cuda=b.get("cuda"),
+            rocm=b.get("rocm"),
+            cudnn=b.get("cudnn"),
+            sass=tuple(b.get("sass", ())),
+            ptx=tuple(b.get("ptx", ())),
+            arch_specific=tuple(b.get("arch_specific", ())),
+            gfx=tuple(b.get("gfx", ())),
+            notes=tuple(b.get("notes", ())),
+            provenance=self.provs(b.get("prov")),
+        )
+
+    def companion(self, c: Mapping[str, Any]) -> Companion:
+        return Companion(
+            name=c["name"],
+            version=c.get("version"),
+            matched=bool(c.get("matched", False)),
+            pythons=tuple(c.get("pythons", ())),
+            requires_torch=c.get("requires_torch"),
+            note=c.get("note"),
+            provenance=self.prov(c.get("prov", "?unknown")),
+        )
+
+    def release(self, r: Mapping[str, Any]) -> Release:
+        version = r["version"]
+        released = r.get("released")
+        rp = r.get("requires_python")
+        return Release(
+            version=version,
+            released=released,
+            requires_python=rp,
+            builds=tuple(self.build(version, released, rp, b) for b in r.get("builds", ())),
+            companions=tuple(self.companion(c) for c in r.get("companions", ())),
+            notes=tuple(r.get("notes", ())),
+            provenance=self.provs(r.get("prov")),
+        )
+
+
+def catalog_from_dict(data: Any, *, origin: str = "embedded") -> Catalog:
+    """Decode the compact JSON form; ``InputError`` naming the bad part when malformed."""
+    if not isinstance(data, dict):
+        raise InputError(f"catalog {origin}: the top level is not an object")
+    if data.get("format") != CATALOG_FORMAT:
+        raise InputError(
+            f"catalog {origin}: format {data.get('format')!r} is not the one this torchup reads ({CATALOG_FORMAT})",
+            hint="run `torchup catalog refresh` again",
+        )
+    if not isinstance(data.get("data_date"), str) or not isinstance(data.get("releases"), list) or not data["releases"]:
+        raise InputError(f"catalog {origin}: data_date or releases missing")
+    dec = _Decoder(origin)
+    releases = []
+    for i, raw in enumerate(data["releases"]):
+        try:
+            releases.append(dec.release(raw))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise InputError(f"catalog {origin}: releases[{i}] is malformed ({type(exc).__name__}: {exc})") from None
+    from torchup.catalog.model import version_tuple
+
+    releases.sort(key=lambda r: version_tuple(r.version))
+    sources = data.get("sources") or {}
+    if not isinstance(sources, dict):
+        raise InputError(f"catalog {origin}: sources is not an object")
+    return Catalog(
+        releases=tuple(releases),
+        data_date=data["data_date"],
+        origin=origin,
+        sources=dict(sources),
+        format=CATALOG_FORMAT,
+    )
+
+
+def _prov_text(p: Provenance) -> str:
+    return p.source if p.confidence == CONFIRMED else "?" + p.source
+
+
+def _wheels_dict(wheels: tuple[Wheel, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for w in wheels:
+        out.setdefault(w.platform, []).append(w.python if w.abi == w.python else f"{w.python}/{w.abi}")
+    return out
+
+
+def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
+    """The compact JSON form (the inverse of ``catalog_from_dict``)."""
+
+    def compact(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if v not in (None, False, (), [], {}, "")}
+
+    releases = []
+    for rel in catalog.releases:
+        builds = []
+        for b in rel.builds:
+            builds.append(
+                compact(
+                    {
+                        "variant": b.variant,
+                        "os": b.os,
+                        "arch": b.arch,
+                        "wheels": _wheels_dict(b.wheels),
+                        "released": b.released if b.released != rel.released else None,
+                        "requires_python": b.requires_python if b.requires_python != rel.requires_python else None,
+                        "glibc_min": b.glibc_min,
+                        "macos_min": b.macos_min,
+                        "pypi_default": b.pypi_default,
+                        "local_label": b.local_label,
+                        "index_suffix": b.index_suffix,
+                        "cuda": b.cuda,
+                        "rocm": b.rocm,
+                        "cudnn": b.cudnn,
+                        "sass": list(b.sass),
+                        "ptx": list(b.ptx),
+                        "arch_specific": list(b.arch_specific),
+                        "gfx": list(b.gfx),
+                        "notes": list(b.notes),
+                        "prov": {k: _prov_text(v) for k, v in b.provenance.items()},
+                    }
+                )
+            )
+        comps = [
+            compact(
+                {
+                    "name": c.name,
+                    "version": c.version,
+                    "matched": c.matched,
+                    "pythons": list(c.pythons),
+                    "requires_torch": c.requires_torch,
+                    "note": c.note,
+                    "prov": _prov_text(c.provenance),
+                }
+            )
+            for c in rel.companions
+        ]
+        releases.append(
+            compact(
+                {
+                    "version": rel.version,
+                    "released": rel.released,
+                    "requires_python": rel.requires_python,
+                    "notes": list(rel.notes),
+                    "prov": {k: _prov_text(v) for k, v in rel.provenance.items()},
+                    "companions": comps,
+                    "builds": builds,
+                }
+            )
+        )
+    return {
+        "format": CATALOG_FORMAT,
+        "data_date": catalog.data_date,
+        "sources": dict(catalog.sources),
+        "releases": releases,
+    }

@@ -1,0 +1,245 @@
+"""Does a build run here?  Pure rules, each answering None (yes) or a reason (no).
+
+- ``why_not_gpu(build, gpu)``: CUDA kernels for the GPU's compute capability
+  (same-major SASS rule; PTX JIT to the same or newer majors; arch-specific
+  ``sm_90a`` cubins never count), a ROCm build's gfx targets, XPU support.
+- ``why_not_driver(build, driver, os)``: the NVIDIA driver against the CUDA
+  toolkit of the build, with the support level reached.
+- ``why_not_python(build, python)``: a wheel for that interpreter tag.
+- ``why_not_platform(build, os, arch, libc, macos_version)``: platform tag floors.
+
+A GPU is a ``torchup.machine.Gpu`` (or anything with ``vendor``, ``name``,
+``compute_capability``, ``gfx``); a missing compute capability is looked up by
+model name in ``torchup.catalog.hardware``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchup.catalog import hardware
+from torchup.catalog.model import Build, cc_tuple, platform_floor, python_tag, version_tuple
+
+__all__ = [
+    "FULL",
+    "MINOR_COMPAT",
+    "why_not_gpu",
+    "why_not_driver",
+    "why_not_python",
+    "why_not_platform",
+    "gpu_compute_capability",
+    "kernel_match",
+    "needs_ptx_jit",
+]
+
+FULL = "full"
+MINOR_COMPAT = "minor-version-compat"
+
+
+def _sm(cc: str) -> str:
+    major, minor = cc_tuple(cc)
+    return f"sm_{major}{minor}{cc[len(str(major)) + 1 + len(str(minor)):]}"
+
+
+def gpu_compute_capability(gpu: Any) -> str | None:
+    """The GPU's compute capability, probed or known from its model name."""
+    cc = getattr(gpu, "compute_capability", None)
+    if cc:
+        return cc
+    name = getattr(gpu, "name", None)
+    if name:
+        model = hardware.gpu_by_name(name)
+        if model and model.compute_capability:
+            return model.compute_capability
+    return None
+
+
+def kernel_match(build: Build, cc: str) -> tuple[str, str] | None:
+    """How a CUDA build serves compute capability ``cc``: ``("sass", "8.6")`` for
+    a cubin of the same major and a minor not above the GPU's, ``("ptx", "8.0")``
+    for PTX of an older-or-equal arch that the driver JIT-compiles; None."""
+    gpu = cc_tuple(cc)
+    sass = [s for s in build.sass if s[-1].isdigit() and cc_tuple(s)[0] == gpu[0] and cc_tuple(s) <= gpu]
+    if sass:
+        return "sass", max(sass, key=cc_tuple)
+    ptx = [p for p in build.ptx if p[-1].isdigit() and cc_tuple(p) <= gpu]
+    if ptx:
+        return "ptx", max(ptx, key=cc_tuple)
+    return None
+
+
+def needs_ptx_jit(build: Build, gpu: Any) -> bool:
+    """True when the build serves this GPU only through PTX JIT (slow first
+    start; and not possible under minor-version compatibility)."""
+    cc = gpu_compute_capability(gpu)
+    if build.kind != "cuda" or cc is None:
+        return False
+    match = kernel_match(build, cc)
+    return bool(match and match[0] == "ptx")
+
+
+def _arch_words(build: Build) -> str:
+    sass = " ".join(_sm(s) for s in build.sass) or "none"
+    ptx = " ".join(_sm(p).replace("sm_", "compute_") for p in build.ptx) or "none"
+    return f"kernels for {sass}; PTX: {ptx}"
+
+
+def why_not_gpu(build: Build, gpu: Any) -> str | None:
+    """None when ``build`` can use ``gpu``; otherwise why not."""
+    vendor = getattr(gpu, "vendor", None)
+    kind = build.kind
+    label = f"torch {build.version_on_index}"
+    if vendor == "apple":
+        if build.os == "macos" and build.arch == "aarch64":
+            return None
+        return f"{label} is not a macOS arm64 build: it cannot use the Apple GPU (MPS)"
+    if vendor == "nvidia":
+        if kind != "cuda":
+            return f"{label} is a {kind.upper() if kind != 'cpu' else 'CPU'} build: it does not use NVIDIA GPUs"
+        cc = gpu_compute_capability(gpu)
+        name = getattr(gpu, "name", None) or "this GPU"
+        if cc is None:
+            return f"the compute capability of {name} is unknown, so it cannot be matched to {label} ({_arch_words(build)})"
+        if not build.sass and not build.ptx:
+            return f"the CUDA architectures compiled into {label} are not known"
+        if kernel_match(build, cc) is not None:
+            return None
+        gpu_t = cc_tuple(cc)
+        lowest = min((cc_tuple(a) for a in (*build.sass, *build.ptx) if a[-1].isdigit()), default=None)
+        fam = hardware.family_of_cc(cc)
+        if lowest is not None and gpu_t < lowest:
+            why = "too old for this build"
+        else:
+            why = f"no {_sm(cc)[:-1]}x kernel and no PTX it could JIT-compile"
+        return f"{label} has {_arch_words(build)}; {name} is {_sm(cc)} ({fam}): {why}"
+    if vendor == "amd":
+        if kind != "rocm":
+            return f"{label} is not a ROCm build: it does not use AMD GPUs"
+        gfx = getattr(gpu, "gfx", None) or (hardware.amd_gfx_by_name(gpu.name) if getattr(gpu, "name", None) else None)
+        if gfx is None:
+            return f"the gfx target of {getattr(gpu, 'name', None) or 'this AMD GPU'} is unknown"
+        if not build.gfx:
+            return f"the gfx targets of {label} are not known"
+        if gfx in build.gfx:
+            return None
+        return f"{label} is built for {', '.join(build.gfx)}; this GPU is {gfx}"
+    if vendor == "intel":
+        if kind != "xpu":
+            return f"{label} is not an XPU build: it does not use Intel GPUs"
+        name = getattr(gpu, "name", None) or ""
+        support = hardware.xpu_support(name) if name else None
+        if support is True:
+            return None
+        if support is False:
+            return f"{name} is not among the Intel GPUs PyTorch's XPU builds support (Arc A/B, Data Center GPU Max, Core Ultra iGPUs)"
+        return f"cannot tell whether {name or 'this Intel GPU'} is supported by PyTorch's XPU builds"
+    return f"unknown GPU vendor {vendor!r}"
+
+
+def why_not_driver(build: Build, driver: str | None, os: str) -> tuple[str | None, str | None]:
+    """``(reason, level)``.  For a CUDA build: ``(None, "full")`` when the driver
+    meets the toolkit's full-support minimum, ``(None, "minor-version-compat")``
+    when it only meets the minor-version-compatibility floor of the major (runs;
+    newest features and JIT of newer PTX may fail), ``(reason, None)`` when too
+    old, unknown, or the OS has no NVIDIA driver for CUDA (macOS).  Non-CUDA
+    builds: ``(None, None)``."""
+    if build.kind != "cuda":
+        return None, None
+    label = f"torch {build.version_on_index}"
+    if build.cuda is None:
+        return f"the CUDA version of {label} is not known", None
+    if os == "macos":
+        return "CUDA is not available on macOS", None
+    floor = hardware.driver_floor(build.cuda, os)
+    if floor is None or floor.compat is None:
+        return f"no driver table for CUDA {build.cuda}", None
+    if not driver:
+        return f"{label} needs an NVIDIA driver >= {floor.compat} (CUDA {floor.cuda}); no driver was found", None
+    have = version_tuple(driver)
+    if not have:
+        return f"driver version {driver!r} is not a version", None
+    if floor.full and have >= version_tuple(floor.full):
+        return None, FULL
+    if have >= version_tuple(floor.compat):
+        return None, MINOR_COMPAT
+    need = floor.full or floor.compat
+    major = build.cuda.split(".")[0]
+    return (
+        f"{label} is built with CUDA {floor.cuda}, which needs an NVIDIA driver >= {floor.compat} "
+        f"(CUDA {major}.x minor-version compatibility; >= {need} for full support); this driver is {driver}",
+        None,
+    )
+
+
+def why_not_python(build: Build, python: str) -> str | None:
+    """None when the build has a wheel for ``python`` (``cp312``, ``3.13t``, ``3.12``)."""
+    tag = python if python.startswith("cp") else python_tag(python)
+    if build.wheel_for(tag) is not None:
+        return None
+    have = ", ".join(_py_words(t) for t in build.pythons) or "none"
+    return f"torch {build.torch} has no wheel for Python {_py_words(tag)} on {build.os} {build.arch} (it has: {have})"
+
+
+def _py_words(tag: str) -> str:
+    digits = tag[2:].rstrip("t")
+    return f"{digits[0]}.{digits[1:]}{'t' if tag.endswith('t') else ''}"
+
+
+def _libc(libc: str | tuple | None) -> tuple[str, tuple[int, ...]] | None:
+    if libc is None:
+        return None
+    if isinstance(libc, tuple):
+        return "glibc", tuple(libc)
+    parts = libc.split()
+    if len(parts) == 2:
+        return parts[0], version_tuple(parts[1])
+    return "glibc", version_tuple(parts[0])
+
+
+def why_not_platform(
+    build: Build,
+    os: str,
+    arch: str,
+    libc: str | tuple | None = None,
+    macos_version: str | None = None,
+    python: str | None = None,
+) -> str | None:
+    """None when the build's wheels install and run on this OS / arch / libc /
+    macOS version.  ``libc`` as in the machine file (``"glibc 2.35"``,
+    ``"musl 1.2.4"``); unknown (None) values are not held against the build.
+    With ``python``, the wheel for that tag is judged; else the most lenient."""
+    label = f"torch {build.version_on_index}"
+    if build.os != os or build.arch != arch:
+        return f"{label} is a {build.os} {build.arch} build, not {os} {arch}"
+    wheels = build.wheels
+    if python is not None:
+        tag = python if python.startswith("cp") else python_tag(python)
+        wheels = tuple(w for w in wheels if w.python == tag) or wheels
+    if os == "linux":
+        lc = _libc(libc)
+        if lc is None:
+            return None
+        name, have = lc
+        if name == "musl":
+            return f"{label} has only glibc (manylinux) wheels; this system uses musl libc"
+        need = build.glibc_min
+        if need is None:
+            floors = [platform_floor(w.platform)[2] for w in wheels]
+            known = [f for f in floors if f is not None]
+            need = ".".join(map(str, min(known))) if known else None
+        if need and have < version_tuple(need):
+            return f"{label} needs glibc >= {need}; this system has glibc {'.'.join(map(str, have))}"
+        return None
+    if os == "macos":
+        if not macos_version:
+            return None
+        floors = [platform_floor(w.platform)[2] for w in wheels]
+        known = [f for f in floors if f is not None]
+        if not known:
+            return None
+        need = min(known)
+        have = version_tuple(macos_version)
+        if have < need:
+            return f"{label} needs macOS >= {need[0]}.{need[1]}; this is macOS {macos_version}"
+        return None
+    return None
