@@ -233,3 +233,16 @@ def test_cli_broken_target_python_is_a_clean_error(tmp_path):
     # the last --python wins in argparse
     assert r.returncode == 4, r.stderr
     assert "cannot learn about the target Python" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_macos_rosetta_python_on_apple_silicon(tmp_path):
+    env = machine_env("macos-rosetta", tmp_path)
+    system = System(root=str(MACHINES / "macos-rosetta" / "root"), env=env, runner=Runner(env))
+    m = probe_machine(system, timeout=10.0)  # python3 found on PATH: the fake
+    assert (m.os, m.arch, m.python) == ("macos", "x86_64", "3.9.6")
+    # the 10.16 the old-SDK interpreter sees is corrected
+    assert (m.macos_version, m.sources["macos_version"]) == ("14.4.1", "sw_vers -productVersion (SYSTEM_VERSION_COMPAT=0)")
+    assert (m.apple_silicon, m.rosetta) == (True, True)
+    assert [n.id for n in m.notes] == ["rosetta-python"]
+    assert m.gpus == (Gpu(vendor="apple", name="Apple silicon GPU (MPS)", driver_loaded=True),)
+    assert m.wsl is None and m.libc is None

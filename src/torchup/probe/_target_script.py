@@ -113,18 +113,23 @@ def _which(name, extra_dirs):
     return None
 
 
+def _pep668_marker(kind, stdlib):
+    """Path of the EXTERNALLY-MANAGED marker when it applies (PEP 668: never in a venv)."""
+    if kind in ("venv", "uv") or not stdlib:
+        return None
+    path = os.path.join(stdlib, "EXTERNALLY-MANAGED")
+    return path if os.path.isfile(path) else None
+
+
 def main():
     prefix = sys.prefix
     base_prefix = getattr(sys, "base_prefix", prefix)
     kind, uv_version = _env_kind(prefix, base_prefix)
-    marker = None
-    if kind not in ("venv", "uv"):  # PEP 668: the marker does not apply inside a venv
-        try:
-            path = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
-            if os.path.isfile(path):
-                marker = path
-        except (KeyError, TypeError):
-            pass
+    try:
+        stdlib = sysconfig.get_path("stdlib")
+    except KeyError:
+        stdlib = None
+    marker = _pep668_marker(kind, stdlib)
     try:
         import importlib.util
         has_pip = importlib.util.find_spec("pip") is not None
@@ -162,4 +167,5 @@ def main():
     sys.stdout.write("TORCHUP_TARGET_JSON:" + json.dumps(facts) + "\n")
 
 
-main()
+if __name__ == "__main__":  # true under "python -c"; tests import the helpers
+    main()
