@@ -36,6 +36,7 @@ __all__ = [
     "family_of_cc",
     "driver_floor",
     "lookup_pci",
+    "classify_pci_name",
     "pci_table",
     "normalise_gpu_name",
 ]
@@ -371,35 +372,42 @@ def pci_table() -> dict[str, str]:
 
 
 _NV_CHIP_CC = (
-    # pci.ids NVIDIA names start with the chip code, which fixes the architecture.
-    (r"^gk2\d\d", "3.7"), (r"^gk1\d\d", "3.5"), (r"^gk", "3.0"),
-    (r"^gm20", "5.2"), (r"^gm", "5.0"),
+    # pci.ids NVIDIA names start with the chip code, which fixes the architecture
+    # (chip -> compute capability as in NVIDIA's CUDA GPUs list).
+    (r"^gk210", "3.7"), (r"^gk(110|208)", "3.5"), (r"^gk20a", "3.2"), (r"^gk", "3.0"),
+    (r"^gm20b", "5.3"), (r"^gm20", "5.2"), (r"^gm", "5.0"),
     (r"^gp100", "6.0"), (r"^gp10b", "6.2"), (r"^gp", "6.1"),
-    (r"^gv", "7.0"), (r"^tu", "7.5"),
+    (r"^gv11b", "7.2"), (r"^gv", "7.0"), (r"^tu", "7.5"),
     (r"^ga100", "8.0"), (r"^ga10b", "8.7"), (r"^ga", "8.6"),
     (r"^ad", "8.9"), (r"^gh", "9.0"),
-    (r"^gb10[0-9]", "10.0"), (r"^gb2", "12.0"),
+    (r"^gb1\d\d", "10.0"), (r"^gb2", "12.0"),
 )
+
+
+def _chip_cc(name: str) -> str | None:
+    chip = name.lower().split()[0].split("[")[0] if name.strip() else ""
+    for rx, cc in _NV_CHIP_CC:
+        if re.match(rx, chip):
+            return cc
+    return None
 
 
 def classify_pci_name(vendor: str, name: str) -> dict:
     """What a pci.ids device name tells: ``compute_capability`` (NVIDIA, from the
-    chip code or the bracketed model), ``gfx`` (AMD), ``xpu`` (Intel)."""
+    chip code, else the bracketed model), ``gfx`` (AMD), ``xpu`` (Intel)."""
     out: dict = {}
     bracket = re.findall(r"\[([^\]]+)\]", name)
     model_text = " ".join(bracket) or name
     if vendor == "nvidia":
-        model = gpu_by_name(model_text)
-        if model and model.vendor == "nvidia":
-            out["compute_capability"] = model.compute_capability
-            out["family"] = model.family
-        else:
-            chip = name.lower().split()[0] if name else ""
-            for rx, cc in _NV_CHIP_CC:
-                if re.match(rx, chip):
-                    out["compute_capability"] = "3.7" if chip.startswith("gk210") else cc
-                    out["family"] = family_of_cc(cc)
-                    break
+        # the chip code names the silicon, so it wins over the marketing name
+        # (pci.ids has "GK107 [GeForce GT 1030]", "GP102 [TITAN X]").
+        cc = _chip_cc(name)
+        if cc is None:
+            model = gpu_by_name(model_text)
+            cc = model.compute_capability if model and model.vendor == "nvidia" else None
+        if cc:
+            out["compute_capability"] = cc
+            out["family"] = family_of_cc(cc)
     elif vendor == "amd":
         model = _amd_match(normalise_gpu_name(name))
         if model:
