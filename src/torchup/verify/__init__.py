@@ -11,13 +11,15 @@ verify tests the torch the user's programs import.  ``isolated=True`` runs
 from __future__ import annotations
 
 import os
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from torchup.system import System
-from torchup.verify.report import VerifyReport, build_report, parse_events
+if TYPE_CHECKING:  # importing torchup.verify.report must stay cheap and host-free
+    from torchup.system import System
+    from torchup.verify.report import VerifyReport
 
-__all__ = ["run_verify", "CHECK_SCRIPT", "DEFAULT_TIMEOUT", "BENCH_TIMEOUT", "LIGHT_TIMEOUT"]
+__all__ = ["run_verify", "run_check", "CheckRun", "CHECK_SCRIPT", "DEFAULT_TIMEOUT", "BENCH_TIMEOUT", "LIGHT_TIMEOUT"]
 
 CHECK_SCRIPT = Path(__file__).with_name("check.py")
 DEFAULT_TIMEOUT = 180.0  # a cold import of a CUDA torch plus CUDA start-up can take a minute
@@ -25,16 +27,56 @@ LIGHT_TIMEOUT = 120.0
 BENCH_TIMEOUT = 420.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class CheckRun:
+    """One run of the check script, raw: what ``doctor --save-state`` records."""
+
+    events: list[dict]
+    returncode: int | None
+    timed_out: bool
+    start_error: str | None
+    stderr: str
+    timeout: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": self.events, "returncode": self.returncode, "timed_out": self.timed_out,
+                "start_error": self.start_error, "stderr": self.stderr[-8000:], "timeout": self.timeout}
+
+    def report(self, python: str) -> "VerifyReport":
+        from torchup.verify.report import build_report
+
+        return build_report(self.events, python_executable=python, returncode=self.returncode,
+                            timed_out=self.timed_out, start_error=self.start_error, stderr=self.stderr,
+                            timeout=self.timeout)
+
+
 def run_verify(
-    system: System,
+    system: "System",
     python: str,
     *,
     bench: bool = False,
     light: bool = False,
     timeout: float | None = None,
     isolated: bool = False,
-) -> VerifyReport:
+) -> "VerifyReport":
     """Run the check script in ``python`` and return what it found (never raises for its failures)."""
+    return run_check(system, python, bench=bench, light=light, timeout=timeout, isolated=isolated).report(python)
+
+
+def run_check(
+    system: "System",
+    python: str,
+    *,
+    bench: bool = False,
+    light: bool = False,
+    timeout: float | None = None,
+    isolated: bool = False,
+) -> CheckRun:
+    """Run the check script in ``python``; the raw result."""
+    import tempfile
+
+    from torchup.verify.report import parse_events
+
     if timeout is None:
         timeout = BENCH_TIMEOUT if bench else LIGHT_TIMEOUT if light else DEFAULT_TIMEOUT
     flags = [f for f, on in (("--light", light), ("--bench", bench)) if on]
@@ -47,9 +89,8 @@ def run_verify(
             fh.write(CHECK_SCRIPT.read_text(encoding="utf-8"))
         argv = [python, *(["-I"] if isolated else []), script, *flags]
         result = system.runner.run(argv, timeout=timeout, env=env, cwd=tmp)
-    return build_report(
-        parse_events(result.stdout),
-        python_executable=python,
+    return CheckRun(
+        events=parse_events(result.stdout),
         returncode=result.returncode,
         timed_out=result.timed_out,
         start_error=result.error,

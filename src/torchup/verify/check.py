@@ -187,6 +187,55 @@ def dist_version(name):
         return None
 
 
+INTEREST_PREFIXES = ("torch", "nvidia-", "pytorch-", "triton", "numpy", "intel-extension", "cuda-")
+
+
+def distributions(step):
+    """Every copy of the packages doctor cares about, on every sys.path entry (metadata only)."""
+    found = []
+    seen_dirs = set()
+    for entry in sys.path:
+        where = os.path.abspath(entry or ".")
+        if where in seen_dirs or not os.path.isdir(where):
+            continue
+        seen_dirs.add(where)
+        try:
+            listing = sorted(os.listdir(where))
+        except OSError:
+            continue
+        for item in listing:
+            if not item.endswith(".dist-info"):
+                continue
+            name, _, version = item[: -len(".dist-info")].partition("-")
+            norm = name.lower().replace("_", "-").replace(".", "-")
+            if not norm.startswith(INTEREST_PREFIXES):
+                continue
+            path = os.path.join(where, item)
+            dist = {"name": norm, "version": version, "location": where, "installer": _read(path, "INSTALLER")}
+            if norm == "torch":
+                meta = _read(path, "METADATA", 200000) or ""
+                dist["requires"] = [ln[len("Requires-Dist:"):].strip() for ln in meta.splitlines()
+                                    if ln.startswith("Requires-Dist:")]
+            found.append(dist)
+    step.data["dists"] = found
+    try:
+        import site
+
+        step.data["site_packages"] = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
+        step.data["user_site"] = site.getusersitepackages()
+        step.data["user_site_enabled"] = bool(site.ENABLE_USER_SITE)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _read(dist_dir, name, limit=4096):
+    try:
+        with open(os.path.join(dist_dir, name), "rb") as fh:
+            return fh.read(limit).decode("utf-8", "replace").strip() or None
+    except (OSError, IOError):
+        return None
+
+
 def companion(step, name):
     step.data["version"] = dist_version(name)  # known even when the import fails
     try:
@@ -438,13 +487,22 @@ def main(argv):
     emit({"event": "hello", "protocol": 1, "light": light, "bench": do_bench})
     with Step("python") as step:
         python_facts(step)
+    with Step("distributions") as step:
+        distributions(step)
     torch = None
     with Step("import-torch") as step:
         t0 = time.perf_counter()
-        import torch  # noqa: F811 - the point of the script
-
-        step.data["import_s"] = round(time.perf_counter() - t0, 4)
-        torch_facts(step, torch)
+        try:
+            import torch  # noqa: F811 - the point of the script
+        except ImportError as exc:
+            if getattr(exc, "name", None) != "torch":
+                raise
+            torch = None
+            step.data["missing"] = True
+            step.fail("torch is not installed in this Python")
+        if torch is not None:
+            step.data["import_s"] = round(time.perf_counter() - t0, 4)
+            torch_facts(step, torch)
     if torch is None or not hasattr(torch, "Tensor"):
         emit({"event": "done"})
         return 0

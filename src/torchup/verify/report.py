@@ -103,6 +103,8 @@ class VerifyReport:
     devices: tuple[Device, ...] = ()
     device_facts: Mapping[str, Any] = field(default_factory=dict)  # cuda_available, warnings...
     libraries: tuple[str, ...] | None = None
+    distributions: tuple[Mapping[str, Any], ...] = ()  # every copy of torch, nvidia-*, numpy... on sys.path
+    site: Mapping[str, Any] = field(default_factory=dict)  # site_packages, user_site, user_site_enabled
     checks: tuple[Check, ...] = ()
     bench: tuple[BenchResult, ...] = ()
     crashed: str | None = None  # how the check process ended abnormally
@@ -136,6 +138,8 @@ class VerifyReport:
             "devices": [d.to_json() for d in self.devices],
             "device_facts": dict(self.device_facts),
             "libraries": None if self.libraries is None else list(self.libraries),
+            "distributions": [dict(d) for d in self.distributions],
+            "site": dict(self.site),
             "checks": [c.to_json() for c in self.checks],
             "bench": [b.to_json() for b in self.bench],
             "crashed": self.crashed,
@@ -303,6 +307,9 @@ def build_report(
     lib_data = results.get("libraries", {}).get("data", {})
     libraries = tuple(lib_data["loaded"]) if isinstance(lib_data.get("loaded"), list) else None
     bench = tuple(_bench(checks, devices, build))
+    dist_data = dict(results.get("distributions", {}).get("data", {}))
+    dists = tuple(d for d in dist_data.pop("dists", []) or [] if isinstance(d, dict) and isinstance(d.get("name"), str))
+    dist_data.pop("warnings", None)
     return VerifyReport(
         python_executable=python_executable,
         light=light,
@@ -314,6 +321,8 @@ def build_report(
         devices=devices,
         device_facts=device_facts,
         libraries=libraries,
+        distributions=dists,
+        site=dist_data,
         checks=tuple(checks),
         bench=bench,
         crashed=crashed,
