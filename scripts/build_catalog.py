@@ -290,11 +290,13 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
     tv = companion(version, day, "torchvision", vision, view)
     comps.append(tv or {"name": "torchvision", "version": None, "note": "no torchvision release admits this torch", "prov": "PYPI-METADATA"})
     ta = companion(version, day, "torchaudio", audio, view)
-    if ta is None and version >= Version("2.12"):
+    if ta is None and version >= Version(F.LAST_TORCHAUDIO):
+        # torchaudio 2.11.0 has no torch requirement at all: pair it by hand
         last = audio[Version(F.LAST_TORCHAUDIO)]
         pys = sorted({t.interpreter + ("t" if t.abi.endswith("t") else "") for f in last for t in f["_tags"]}, key=py_sort)
-        ta = {"name": "torchaudio", "version": F.LAST_TORCHAUDIO, "matched": False, "pythons": pys,
-              "note": F.TORCHAUDIO_NOTE, "prov": "AUDIO-4212"}
+        same = version == Version(F.LAST_TORCHAUDIO)
+        ta = {"name": "torchaudio", "version": F.LAST_TORCHAUDIO, "matched": same, "pythons": pys,
+              "note": F.TORCHAUDIO_LAST_NOTE if same else F.TORCHAUDIO_NOTE, "prov": "AUDIO-4212"}
     comps.append(ta or {"name": "torchaudio", "version": None, "note": "no torchaudio release admits this torch", "prov": "PYPI-METADATA"})
     rel["companions"] = [{k: val for k, val in c.items() if val not in (None, False, [], "")} | {"name": c["name"]} for c in comps]
     if notes:

@@ -183,7 +183,8 @@ CUDNN = {
     **{("2.8", v): "9.10.2.21" for v in ("cu126", "cu128", "cu129")},
     ("2.9", "cu126"): "9.10.2.21", ("2.9", "cu128"): "9.10.2.21", ("2.9", "cu130"): "9.13.0.50",
     ("2.10", "cu126"): "9.10.2.21", ("2.10", "cu130"): "9.15.1.9",
-    ("2.11", "cu126"): "9.10.2.21", ("2.11", "cu128"): "9.17.1.4", ("2.11", "cu130"): "9.17.1.4",
+    ("2.11", "cu126"): "9.10.2.21", ("2.11", "cu128"): "9.17.1.4",
+    ("2.11", "cu130"): "9.19.0.56",  # REL says 9.17.1.4; the PyPI pins of this very binary say 9.19.0.56
     **{(m, v): "9.20.0.48" for m in ("2.12", "2.13") for v in ("cu130", "cu132")},
     **{("2.14", v): "9.24.0.43" for v in ("cu130", "cu132")},
     **{(m, "cu126"): "9.10.2.21" for m in ("2.12", "2.13", "2.14")},
@@ -218,4 +219,8 @@ LAST_TORCHAUDIO = "2.11.0"
 TORCHAUDIO_NOTE = (
     "torchaudio 2.11.0 is the last torchaudio release; pytorch/audio PR #4212 says it supports torch>=2.11 "
     "and its metadata has no torch requirement. It was not built against this torch release."
+)
+TORCHAUDIO_LAST_NOTE = (
+    "torchaudio 2.11.0, released with torch 2.11.0, is the last torchaudio release; its metadata has no torch "
+    "requirement, so pip will not keep it in step with torch."
 )
