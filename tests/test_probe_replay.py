@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import FIXTURES, PROBE_FIXTURES
 from torchup.errors import InputError
 from torchup.machine import Gpu, load_machine
-from torchup.probe import _hardware_lookup, probe_machine
+from torchup.probe import probe_machine
 from torchup.runner import Runner
 from torchup.system import System
 
@@ -40,11 +40,6 @@ def replay(name: str, tmp_path: Path, *, timeout: float = 10.0, **extra: str):
     env = machine_env(name, tmp_path, **extra)
     system = System(root=str(MACHINES / name / "root"), env=env, runner=Runner(env))
     return probe_machine(system, python=sys.executable, timeout=timeout)
-
-
-def pci_name(pci_id: str):
-    """What the catalog's hardware table (when there is one) says about a PCI id."""
-    return _hardware_lookup(pci_id).get("name")
 
 
 def test_linux_rtx4090_driver550(tmp_path):
@@ -92,8 +87,10 @@ def test_r470_rejects_compute_cap_and_the_query_is_retried(tmp_path):
     assert m.nvidia_driver == "470.256.02"
     assert m.cuda_driver_max == "11.4"
     [gpu] = m.gpus
-    assert (gpu.name, gpu.compute_capability, gpu.memory_mib) == ("NVIDIA A10G", None, 22731)
-    assert "compute_cap" not in m.sources["gpus[0]"]
+    # nvidia-smi could not say; the catalog knows the model (NVIDIA's CUDA GPU list: A10G is 8.6)
+    assert (gpu.name, gpu.compute_capability, gpu.memory_mib) == ("NVIDIA A10G", "8.6", 22731)
+    assert m.sources["gpus[0]"] == ("nvidia-smi --query-gpu=index,uuid,pci.bus_id,driver_version,memory.total,name"
+                                    " + compute capability from catalog GPU model table (NV-CUDA-GPUS)")
     assert m.notes == ()
 
 
@@ -101,9 +98,9 @@ def test_gpu_without_driver_is_still_known(tmp_path):
     m = replay("no-driver-2x-rtx3090", tmp_path)
     assert m.nvidia_driver is None and m.cuda_driver_max is None
     # the two HDMI audio functions (class 0x0403, same vendor) are not GPUs
-    assert [(g.vendor, g.pci_id, g.driver_loaded) for g in m.gpus] == [("nvidia", "10de:2204", False)] * 2
-    assert all(g.name == pci_name("10de:2204") for g in m.gpus)
-    assert m.sources["gpus[1]"] == "/sys/bus/pci/devices/0000:0a:00.0"
+    assert m.gpus == (Gpu(vendor="nvidia", name="GeForce RTX 3090", compute_capability="8.6", pci_id="10de:2204",
+                          driver_loaded=False),) * 2
+    assert m.sources["gpus[1]"] == "/sys/bus/pci/devices/0000:0a:00.0 + catalog pci.ids table"
     assert [n.id for n in m.notes] == ["nvidia-gpu-no-driver", "nvidia-gpu-no-driver"]
     assert "0000:05:00.0" in m.notes[0].message
 
@@ -130,8 +127,9 @@ def test_driver_library_mismatch(tmp_path):
 
 def test_amd_mi300x(tmp_path):
     m = replay("amd-mi300x", tmp_path)
-    assert m.gpus == (Gpu(vendor="amd", name=pci_name("1002:74a1"), gfx="gfx942", pci_id="1002:74a1", driver_loaded=True),)
-    assert m.sources["gpus[0]"] == "/sys/bus/pci/devices/0000:0c:00.0 + /sys/class/kfd/kfd/topology"
+    assert m.gpus == (Gpu(vendor="amd", name="Instinct MI300X", gfx="gfx942", pci_id="1002:74a1", driver_loaded=True),)
+    # gfx from KFD, the name from pci.ids ("Aqua Vanjaram [Instinct MI300X]")
+    assert m.sources["gpus[0]"] == "/sys/bus/pci/devices/0000:0c:00.0 + /sys/class/kfd/kfd/topology + catalog pci.ids table"
     assert (m.rocm_version, m.sources["rocm_version"]) == ("6.0.0", "/opt/rocm/.info/version")
     assert m.hsa_override_gfx is None and m.notes == ()
 
@@ -146,7 +144,7 @@ def test_amd_hsa_override_is_reported_beside_the_real_target(tmp_path):
 
 def test_intel_arc_without_level_zero(tmp_path):
     m = replay("intel-arc-a770", tmp_path)
-    assert [(g.vendor, g.pci_id, g.driver_loaded) for g in m.gpus] == [("intel", "8086:56a0", True)]
+    assert m.gpus == (Gpu(vendor="intel", name="Arc A770", pci_id="8086:56a0", driver_loaded=True),)
     assert [n.id for n in m.notes] == ["intel-no-level-zero"]
 
 

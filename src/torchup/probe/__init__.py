@@ -275,11 +275,14 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
         mig = dict(header_h.mig_by_bus) if header_h else {}
         for g in sorted(query.gpus, key=lambda g: (g.index is None, g.index)):
             dev = by_bus.pop(g.bus_id, None) if g.bus_id else None
+            cc, cc_origin = g.compute_capability, ""
+            if cc is None and (found := _cc_by_name(g.name)):
+                cc, cc_origin = found[0], f" + compute capability from {found[1]}"
             gpu = (
                 Gpu(
                     vendor="nvidia",
                     name=g.name,
-                    compute_capability=g.compute_capability,
+                    compute_capability=cc,
                     memory_mib=g.memory_mib,
                     pci_id=dev.pci_id if dev else None,
                     uuid=g.uuid,
@@ -287,7 +290,7 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
                     mig=mig.get(g.bus_id) if g.bus_id else None,
                 )
             )
-            gpus.append((gpu, query.command + (" + sysfs PCI ids" if dev else "")))
+            gpus.append((gpu, query.command + (" + sysfs PCI ids" if dev else "") + cc_origin))
     elif query is not None:
         if query.timed_out:
             acc.note(
@@ -327,7 +330,7 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
     driver_loaded = bool(kernel) or bool(files.proc_driver)
     for dev in by_bus.values():
         bound = dev.driver == "nvidia" if dev.driver else driver_loaded
-        gpus.append((_pci_gpu(dev, driver_loaded=bound), f"{pci.PCI_DEVICES}/{dev.address}"))
+        gpus.append(_pci_gpu(dev, driver_loaded=bound))
         if not bound:
             acc.note(
                 "nvidia-gpu-no-driver",
@@ -349,9 +352,12 @@ def _secs(error: str | None) -> str:
     return m.group(1) if m else "its timeout"
 
 
-def _pci_gpu(dev: pci.PciDevice, *, driver_loaded: bool) -> Gpu:
+_CATALOG_PCI = "catalog pci.ids table"
+
+
+def _pci_gpu(dev: pci.PciDevice, *, driver_loaded: bool) -> tuple[Gpu, str]:
     facts = _hardware_lookup(dev.pci_id)
-    return Gpu(
+    gpu = Gpu(
         vendor=dev.vendor,
         name=facts.get("name"),
         compute_capability=facts.get("compute_capability"),
@@ -359,6 +365,25 @@ def _pci_gpu(dev: pci.PciDevice, *, driver_loaded: bool) -> Gpu:
         pci_id=dev.pci_id,
         driver_loaded=driver_loaded,
     )
+    return gpu, f"{pci.PCI_DEVICES}/{dev.address}" + (f" + {_CATALOG_PCI}" if facts else "")
+
+
+def _cc_by_name(name: str | None) -> tuple[str, str] | None:
+    """Compute capability of a named NVIDIA model from the catalog, for drivers
+    whose nvidia-smi cannot report it (``compute_cap`` arrived after R470)."""
+    if not name:
+        return None
+    try:
+        from torchup.catalog.hardware import gpu_by_name
+    except ImportError:
+        return None
+    try:
+        model = gpu_by_name(name)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if model is None or model.vendor != "nvidia" or not model.compute_capability:
+        return None
+    return model.compute_capability, f"catalog GPU model table ({model.source})"
 
 
 def _hardware_lookup(pci_id: str) -> dict:
@@ -460,7 +485,10 @@ def _amd(acc: _Acc, system: System, files: FileFacts, tool_result) -> list[tuple
         loaded = dev.driver == "amdgpu" if dev.driver else bool(agents)
         gpu = Gpu(vendor="amd", name=(match.name if match and match.name else facts.get("name")),
                   gfx=(match.gfx if match and match.gfx else facts.get("gfx")), pci_id=dev.pci_id, driver_loaded=loaded)
-        gpus.append((gpu, f"{pci.PCI_DEVICES}/{dev.address}" + (f" + {origin}" if match else "")))
+        via = [origin] if match else []
+        if facts and not (match and match.name and match.gfx):
+            via.append(_CATALOG_PCI)
+        gpus.append((gpu, " + ".join([f"{pci.PCI_DEVICES}/{dev.address}", *via])))
         if not loaded:
             acc.note("amd-gpu-no-driver", f"AMD GPU {dev.pci_id} at {dev.address} has no amdgpu driver loaded: ROCm cannot use it")
     if not amd_pci:  # no PCI view (some containers): the agents themselves
@@ -492,11 +520,12 @@ def _intel(acc: _Acc, files: FileFacts, sycl, xpu) -> list[tuple[Gpu, str]]:
     gpus: list[tuple[Gpu, str]] = []
     for dev in devs:
         facts = _hardware_lookup(dev.pci_id)
-        name, origin = facts.get("name"), f"{pci.PCI_DEVICES}/{dev.address}"
+        name, via = facts.get("name"), [_CATALOG_PCI] if facts.get("name") else []
         if dev.address in xpu_by_bus and xpu_by_bus[dev.address].name:
-            name, origin = xpu_by_bus[dev.address].name, origin + " + xpu-smi discovery"
+            name, via = xpu_by_bus[dev.address].name, ["xpu-smi discovery"]
         elif len(devs) == 1 and len(l0_names) == 1:
-            name, origin = l0_names[0], origin + " + sycl-ls"
+            name, via = l0_names[0], ["sycl-ls"]  # one Intel GPU, one Level Zero GPU: the same device
         loaded = dev.driver in ("i915", "xe") if dev.driver else None
+        origin = " + ".join([f"{pci.PCI_DEVICES}/{dev.address}", *via])
         gpus.append((Gpu(vendor="intel", name=name, pci_id=dev.pci_id, driver_loaded=loaded), origin))
     return gpus
