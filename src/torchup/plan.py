@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["PLAN_FORMAT", "Request", "Candidate", "Plan", "Refusal", "describe_variant", "index_url_for"]
-
-DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
+__all__ = ["PLAN_FORMAT", "DEFAULT_INDEX_BASE", "Request", "Candidate", "Plan", "Refusal", "describe_variant", "index_url_for"]
 
 PLAN_FORMAT = 1
+DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +26,11 @@ class Request:
     cpu: bool = False
     with_torchvision: bool = True
     with_torchaudio: bool = True
+    index_base: str = DEFAULT_INDEX_BASE  # PyTorch's index (--index-base / TORCHUP_INDEX_BASE)
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.torch or self.variant or self.cuda or self.cpu)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,9 +40,13 @@ class Candidate:
     torch: str
     variant: str
     rejected: str | None = None  # the reason, in words a user can act on
+    note: str | None = None  # for a kept one: what to know ("leaves out GPU 1", "PTX JIT")
 
     def to_json(self) -> dict:
-        return {"torch": self.torch, "variant": self.variant, "rejected": self.rejected}
+        out = {"torch": self.torch, "variant": self.variant, "rejected": self.rejected}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

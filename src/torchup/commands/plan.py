@@ -1,0 +1,211 @@
+"""``torchup plan`` (and bare ``torchup``): choose the build, say why, print the command.
+
+Wiring only: read the machine (probe, or ``--machine FILE``), load the catalog,
+``resolve``, ``render``, and present the result as text or ``--json``.  The
+exit code comes from the result: 0 with a plan, 3 when no build fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
+
+__all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text"]
+
+MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "requirements")
+_VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
+_CUDA_RE = re.compile(r"^\d+\.\d+$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--machine", metavar="FILE", action="append",
+                        help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
+                        "repeat it to plan for several (with --manager uv-project: one pyproject with platform markers)")
+    parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
+    parser.add_argument("--torch", metavar="SPEC", help="limit torch versions: 2.14, ==2.5.1, '>=2.4,<2.6' (PEP 440)")
+    parser.add_argument("--variant", metavar="NAME", help="the build flavour: cpu, cu126, cu130, rocm6.4, xpu, or pypi (PyPI's default)")
+    parser.add_argument("--cuda", metavar="X.Y", help="only CUDA builds for this toolkit version, e.g. 12.6")
+    parser.add_argument("--cpu", action="store_true", help="only CPU builds")
+    parser.add_argument("--no-torchvision", dest="torchvision", action="store_false", help="leave torchvision out")
+    parser.add_argument("--no-torchaudio", dest="torchaudio", action="store_false", help="leave torchaudio out")
+    parser.add_argument("--manager", choices=MANAGERS, help="the package manager to print the command for (default: the one in use)")
+    parser.add_argument("--index-base", metavar="URL",
+                        help="PyTorch's index base (default: $TORCHUP_INDEX_BASE, else https://download.pytorch.org/whl)")
+    parser.add_argument("--explain", action="store_true", help="also list every build considered and why it was rejected")
+    parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
+
+
+def request_from_args(args: argparse.Namespace, env) -> "Request":
+    from torchup.plan import DEFAULT_INDEX_BASE, Request
+    from torchup.resolve import parse_torch_spec
+
+    if args.torch:
+        try:
+            parse_torch_spec(args.torch)
+        except ValueError as exc:
+            raise UsageError(f"--torch: {exc}") from None
+    variant = args.variant.strip().lower() if args.variant else None
+    if variant and not _VARIANT_RE.match(variant):
+        raise UsageError(f"--variant {args.variant!r} is not a variant name",
+                         hint="cpu, cu126, cu130, rocm6.4, xpu, or pypi")
+    if args.cuda and not _CUDA_RE.match(args.cuda.strip()):
+        raise UsageError(f"--cuda {args.cuda!r} is not a CUDA version like 12.6")
+    if args.cpu and (args.cuda or (variant and variant not in ("cpu", "pypi"))):
+        raise UsageError("--cpu contradicts --cuda / --variant")
+    base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
+    if not re.match(r"^(https?|file)://", base):
+        raise UsageError(f"--index-base {base!r} is not an http(s) URL")
+    return Request(
+        torch=args.torch, variant=variant, cuda=args.cuda.strip() if args.cuda else None, cpu=args.cpu,
+        with_torchvision=args.torchvision, with_torchaudio=args.torchaudio, index_base=base.rstrip("/"),
+    )
+
+
+def detect_manager(machine) -> str:
+    """The package manager in use for the target environment."""
+    managers = set(machine.managers or ())
+    env = machine.python_env
+    if env == "pixi":
+        return "pixi"
+    if env == "conda":
+        return "mamba" if "mamba" in managers and "conda" not in managers else "conda"
+    uv = bool(machine.uv_usable) or "uv" in managers
+    if env == "uv" and uv:
+        return "uv"
+    if machine.pip_usable is False and uv:
+        return "uv"
+    return "pip"
+
+
+def _load_machines(args, system):
+    if args.machine:
+        from torchup.machine import load_machine_file
+
+        machines = []
+        for path in args.machine:
+            machine, warnings = load_machine_file(path)
+            for w in warnings:
+                print(f"torchup: warning: {w}", file=sys.stderr)
+            machines.append(machine)
+        return machines
+    from torchup.probe import probe_machine
+
+    return [probe_machine(system, python=args.python)]
+
+
+def run(args: argparse.Namespace, system) -> int:
+    from datetime import date
+
+    from dataclasses import replace
+
+    from torchup import render
+    from torchup.catalog.load import load_catalog
+    from torchup.plan import Plan
+    from torchup.resolve import resolve
+
+    request = request_from_args(args, system.env)
+    machines = _load_machines(args, system)
+    catalog = load_catalog(system.env)
+    today = date.today()
+    results = [resolve(m, request, catalog, today=today) for m in machines]
+    for w in catalog.warnings:
+        print(f"torchup: warning: {w}", file=sys.stderr)
+
+    plans = []
+    for machine, result in zip(machines, results):
+        if isinstance(result, Plan):
+            python = args.python or machine.python_executable or "python"
+            result = replace(result, commands=render.render_commands(result, python=python))
+        plans.append(result)
+
+    refused = [r for r in plans if not isinstance(r, Plan)]
+    if args.json:
+        from torchup.output import emit_json
+
+        if len(plans) == 1:
+            emit_json(plans[0].to_json())
+        else:
+            emit_json({"plans": [p.to_json() for p in plans]})
+        return EXIT_NO_BUILD if refused else EXIT_OK
+
+    from torchup.output import style_for
+
+    style = style_for(sys.stdout, system.env)
+    out = []
+    for machine, plan in zip(machines, plans):
+        manager = args.manager or detect_manager(machine)
+        out.append(render_text(machine, plan, manager, style, python=args.python or machine.python_executable or "python",
+                               explain=args.explain, several=len(machines) > 1))
+    if len(machines) > 1 and args.manager == "uv-project" and not refused:
+        try:
+            text = render.render_many(plans, "uv-project")
+        except render.RenderError as err:
+            raise UsageError(err.message, hint=err.hint) from None
+        out.append(style.bold("One uv project for all these machines:") + "\n" + _indent(text))
+    sys.stdout.write("\n".join(out))
+    return EXIT_NO_BUILD if refused else EXIT_OK
+
+
+def _indent(text: str, pad: str = "  ") -> str:
+    return "".join(pad + line + "\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
+
+
+def render_text(machine, result, manager: str, style, *, python: str, explain: bool = False, several: bool = False) -> str:
+    """The human answer: machine, recommendation, reasons, command, warnings, alternatives."""
+    from torchup import render
+    from torchup.plan import Plan, describe_variant
+    from torchup.resolve import machine_summary
+
+    lines = [f"{style.dim('Machine:')} {machine_summary(machine)}"]
+    if not isinstance(result, Plan):
+        lines.append(style.red(style.bold(f"No PyTorch build: {result.message}.")))
+        lines += [f"  - {r}" for r in result.reasons]
+        if explain:
+            lines += _explain_lines(result.considered, style)
+        else:
+            lines.append(style.dim("  (torchup plan --explain lists every build considered and why it was rejected)"))
+        return "\n".join(lines) + "\n"
+    plan = result
+    companions = ", ".join(f"{n} {v}" for n, v in (("torchvision", plan.torchvision), ("torchaudio", plan.torchaudio)) if v)
+    what = describe_variant(plan.variant, cuda=plan.cuda, rocm=plan.rocm, os=plan.os)
+    lines.append(f"{style.bold('Recommended:')} {style.green(style.bold('torch ' + plan.base_version))}, {what}"
+                 + (f" (with {companions})" if companions else ""))
+    lines += [f"  - {r}" for r in plan.reasons]
+    fmt = manager
+    try:
+        text = render.render(plan, fmt, python=python)
+        notes = render.notes(plan, fmt)
+    except render.RenderError as err:
+        lines.append(style.yellow(f"{fmt}: {err.message}; the pip command instead:"))
+        fmt, text, notes = "pip", render.render(plan, "pip", python=python), []
+    label = {"requirements": "requirements.txt", "uv-project": "a uv project (pyproject.toml)",
+             "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
+    lines.append(style.bold(f"Install with {label}:"))
+    lines.append(_indent(text).rstrip("\n"))
+    for note in notes:
+        lines.append(style.dim(f"  note: {note}"))
+    if plan.warnings:
+        lines.append(style.bold("Warnings:"))
+        lines += [style.yellow(f"  ! {w}") for w in plan.warnings]
+    if plan.alternatives:
+        lines.append(style.bold("Alternatives:"))
+        for alt in plan.alternatives:
+            lines.append(f"  - torch {alt.torch.split('+')[0]} {alt.variant}" + (f" ({alt.note})" if alt.note else ""))
+    if explain:
+        lines += _explain_lines(plan.considered, style)
+    elif not several:
+        lines.append(style.dim("(--explain lists every build considered and why it was rejected)"))
+    return "\n".join(lines) + "\n"
+
+
+def _explain_lines(considered, style) -> list[str]:
+    lines = [style.bold("Every build considered:")]
+    for c in considered:
+        if c.rejected:
+            lines.append(f"  {style.red('x')} torch {c.torch} [{c.variant}]: {c.rejected}")
+        else:
+            lines.append(f"  {style.green('+')} torch {c.torch} [{c.variant}]" + (f": {c.note}" if c.note else ""))
+    return lines

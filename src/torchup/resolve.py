@@ -1,0 +1,498 @@
+"""resolve: (Machine, Request, Catalog) -> Plan, or a Refusal with the reasons.
+
+Pure.  Every (torch release, variant) build the catalog knows for the machine's
+OS and wheel architecture is a candidate; each is kept or rejected with a
+reason a user can act on (``torchup plan --explain`` lists them all).  The
+checks, in order: the user's constraints, a wheel for this Python, the
+platform floors (glibc / musl / macOS), then the hardware -- the NVIDIA driver
+against the build's CUDA (full support or minor-version compatibility), every
+GPU against the build's kernels (``torchup.catalog.rules``).
+
+Ranking of the kept ones (``_rank``), best first:
+
+1. the number of the machine's GPUs the build can use (a CPU build uses none),
+   so a GPU is never given up for a newer CPU-only release;
+2. the newest torch;
+3. the driver's support level for the build's CUDA: full before
+   minor-version compatibility;
+4. every GPU served by compiled kernels before a GPU served by PTX JIT;
+5. PyPI's default build (no extra index needed);
+6. a build whose existence a primary source confirmed;
+7. the newer toolkit.
+
+A CUDA build is never kept on a machine with no NVIDIA GPU: it would download
+gigabytes of NVIDIA libraries for nothing (PyPI's Linux builds are CUDA builds,
+so the CPU build comes from PyTorch's ``cpu`` index there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from torchup.catalog import rules
+from torchup.catalog.load import STALE_DAYS
+from torchup.catalog.model import Build, Catalog, Release, python_tag, version_tuple
+from torchup.machine import Gpu, Machine
+from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
+
+__all__ = ["resolve", "wheel_arch", "machine_summary", "parse_torch_spec"]
+
+_KIND_VENDOR = {"cuda": "nvidia", "rocm": "amd", "xpu": "intel"}
+# facts whose confidence is worth telling the user about when a choice rests on them
+_FACTS = ("exists", "wheels", "pypi_default", "cuda", "arches", "gfx", "glibc_min")
+_MAX_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Judged:
+    build: Build
+    rejected: str | None = None
+    covered: tuple[int, ...] = ()  # indices into machine.gpus the build can use
+    left_out: tuple[tuple[int, str], ...] = ()  # GPUs of the build's vendor it cannot use
+    level: str | None = None  # driver support level for a CUDA build
+    ptx: tuple[int, ...] = ()  # GPUs served only through PTX JIT
+    hardware: bool = False  # rejected for a hardware reason (driver, GPU, no GPU)
+    driver_only: bool = False  # rejected only because of the driver
+
+
+# --- small public helpers ---------------------------------------------------------
+
+
+def wheel_arch(machine: Machine) -> str:
+    """The architecture pip looks for: a 32-bit Python on a 64-bit OS wants
+    32-bit wheels, an x86_64 Python under Rosetta wants x86_64 wheels."""
+    if machine.python_bits == 32:
+        return {"x86_64": "x86", "aarch64": "armv7l"}.get(machine.arch, machine.arch)
+    if machine.rosetta:
+        return "x86_64"
+    return machine.arch
+
+
+def parse_torch_spec(text: str) -> SpecifierSet:
+    """``2.14``/``2.14.1`` -> ``==2.14.*``/``==2.14.1``; anything else is PEP 440.
+    Raises ``ValueError`` with a readable message."""
+    text = text.strip()
+    try:
+        if text and text[0].isdigit():
+            Version(text)
+            parts = text.split(".")
+            return SpecifierSet(f"=={text}" if len(parts) >= 3 else f"=={text}.*")
+        return SpecifierSet(text)
+    except (InvalidSpecifier, InvalidVersion):
+        raise ValueError(f"{text!r} is not a version or a PEP 440 specifier (e.g. 2.14, ==2.5.1, >=2.4,<2.6)") from None
+
+
+def machine_summary(machine: Machine) -> str:
+    """One line: ``Linux x86_64 (glibc 2.36), Python 3.11 (venv), no GPU``."""
+    os_name = {"linux": "Linux", "windows": "Windows", "macos": "macOS"}.get(machine.os, machine.os)
+    bits = [f"{os_name} {machine.arch}"]
+    extra = []
+    if machine.wsl:
+        extra.append("WSL2" if machine.wsl in (2, True) else "WSL1")
+    if machine.libc:
+        extra.append(machine.libc)
+    if machine.macos_version:
+        extra.append(f"macOS {machine.macos_version}")
+    if machine.jetson_l4t:
+        extra.append(f"Jetson L4T {machine.jetson_l4t}")
+    if extra:
+        bits[0] += f" ({', '.join(extra)})"
+    py = f"Python {machine.python}{'t' if machine.free_threaded else ''}"
+    py_extra = [x for x in (f"{machine.python_bits}-bit" if machine.python_bits == 32 else None,
+                            "under Rosetta" if machine.rosetta else None, machine.python_env) if x]
+    bits.append(py + (f" ({', '.join(py_extra)})" if py_extra else ""))
+    if machine.gpus:
+        names = []
+        for gpu in machine.gpus:
+            label = gpu.name or f"{gpu.vendor} GPU"
+            cc = rules.gpu_compute_capability(gpu) if gpu.vendor == "nvidia" else None
+            detail = f"sm_{cc.replace('.', '')}" if cc else gpu.gfx
+            names.append(f"{label} ({detail})" if detail else label)
+        bits.append(", ".join(names))
+    else:
+        bits.append("no GPU")
+    if machine.nvidia_driver:
+        bits.append(f"NVIDIA driver {machine.nvidia_driver}")
+    elif any(g.vendor == "nvidia" for g in machine.gpus):
+        bits.append("no NVIDIA driver loaded")
+    return ", ".join(bits)
+
+
+# --- judging one build ------------------------------------------------------------
+
+
+def _driver_os(machine: Machine) -> str:
+    # Under WSL the driver is the Windows host's: its version follows Windows numbering.
+    return "windows" if machine.wsl else machine.os
+
+
+def _request_reason(build: Build, request: Request, spec: SpecifierSet | None) -> str | None:
+    if spec is not None and not spec.contains(build.torch, prereleases=True):
+        return f"torch {build.torch} does not match --torch {spec}"
+    if request.cpu and build.kind != "cpu":
+        return f"--cpu was asked for; this is a {describe_variant(build.variant, cuda=build.cuda, rocm=build.rocm)} build"
+    if request.variant:
+        if request.variant == "pypi":
+            if not build.pypi_default:
+                return "--variant pypi was asked for; this build is not PyPI's default"
+        elif build.variant != request.variant:
+            return f"--variant {request.variant} was asked for; this is {build.variant}"
+    if request.cuda:
+        if build.kind != "cuda" or build.cuda is None:
+            return f"--cuda {request.cuda} was asked for; this is not a CUDA build"
+        if version_tuple(build.cuda)[:2] != version_tuple(request.cuda)[:2]:
+            return f"--cuda {request.cuda} was asked for; this build uses CUDA {build.cuda}"
+    return None
+
+
+def _gpu_label(index: int, gpu: Gpu) -> str:
+    cc = rules.gpu_compute_capability(gpu) if gpu.vendor == "nvidia" else None
+    name = gpu.name or f"{gpu.vendor} GPU"
+    detail = f"sm_{cc.replace('.', '')}" if cc else (gpu.gfx or "")
+    return f"GPU {index} ({name}{', ' + detail if detail else ''})"
+
+
+def _jetson_reason(machine: Machine, build: Build, gpus: list[tuple[int, Gpu]]) -> str | None:
+    """PyTorch's aarch64 CUDA wheels are built for SBSA servers (Grace, GH200).
+    Jetson modules before Thor (Orin sm_87, Xavier sm_72, Nano sm_53) run NVIDIA's
+    JetPack builds instead -- conda-forge even keeps a separate Tegra build
+    (compat-facts.md section 7).  Thor (sm_110) is served by the cu130 aarch64
+    wheels, whose arch list names 11.0 (pytorch RELEASE.md, 2.12-2.14)."""
+    if not machine.jetson_l4t or build.kind != "cuda" or build.arch != "aarch64":
+        return None
+    ccs = [rules.gpu_compute_capability(g) for _, g in gpus]
+    if ccs and all(cc and version_tuple(cc) >= (11,) for cc in ccs):
+        return None
+    return (
+        f"torch {build.version_on_index} is built for aarch64 servers (SBSA); this Jetson (L4T {machine.jetson_l4t}) "
+        "needs NVIDIA's JetPack builds of PyTorch, or conda-forge's Tegra build"
+    )
+
+
+def _judge(machine: Machine, build: Build, request: Request, spec: SpecifierSet | None, *, any_driver: bool = False) -> _Judged:
+    reason = _request_reason(build, request, spec)
+    if reason:
+        return _Judged(build=build, rejected=reason)
+    tag = python_tag(machine.python, bool(machine.free_threaded))
+    reason = rules.why_not_python(build, tag) or rules.why_not_platform(
+        build, machine.os, wheel_arch(machine), machine.libc, machine.macos_version, python=tag
+    )
+    if reason:
+        return _Judged(build=build, rejected=reason)
+    kind = build.kind
+    if kind == "cpu":
+        covered = tuple(i for i, g in enumerate(machine.gpus) if g.vendor == "apple" and rules.why_not_gpu(build, g) is None)
+        return _Judged(build=build, covered=covered)
+    vendor = _KIND_VENDOR[kind]
+    gpus = [(i, g) for i, g in enumerate(machine.gpus) if g.vendor == vendor]
+    label = f"torch {build.version_on_index}"
+    if not gpus:
+        what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[kind]
+        cost = " and would download gigabytes of NVIDIA CUDA libraries for nothing" if kind == "cuda" else ""
+        return _Judged(build=build, hardware=True, rejected=f"{label} needs an {what} GPU; none was found{cost}")
+    level = None
+    if kind == "cuda":
+        reason = _jetson_reason(machine, build, gpus)
+        if reason:
+            return _Judged(build=build, rejected=reason, hardware=True)
+        driver = "99999" if any_driver else machine.nvidia_driver
+        reason, level = rules.why_not_driver(build, driver, _driver_os(machine))
+        if reason:
+            return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
+    covered, left_out, ptx = [], [], []
+    for i, gpu in gpus:
+        why = rules.why_not_gpu(build, gpu)
+        if why is None:
+            covered.append(i)
+            if kind == "cuda" and rules.needs_ptx_jit(build, gpu):
+                ptx.append(i)
+        else:
+            left_out.append((i, why))
+    if not covered:
+        return _Judged(build=build, rejected=left_out[0][1], hardware=True)
+    return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx))
+
+
+def _rank(j: _Judged) -> tuple:
+    b = j.build
+    level = {rules.FULL: 2, rules.MINOR_COMPAT: 1}.get(j.level or "", 2)
+    toolkit = version_tuple(b.cuda or b.rocm or "0")
+    return (len(j.covered), version_tuple(b.torch), level, not j.ptx, b.pypi_default, b.fact("exists").confirmed,
+            toolkit, b.variant)
+
+
+# --- the plan ---------------------------------------------------------------------
+
+
+def _alternatives(best: _Judged, kept: list[_Judged]) -> list[_Judged]:
+    """The other variants of the chosen release, then the best of each older
+    minor series (2.13.x, 2.12.x ...), at most ``_MAX_ALTERNATIVES``."""
+    same = [j for j in kept if j.build.torch == best.build.torch and j.build.variant != best.build.variant]
+    series: dict[tuple[int, ...], _Judged] = {}
+    for j in kept:
+        key = version_tuple(j.build.torch)[:2]
+        if key < version_tuple(best.build.torch)[:2]:
+            series.setdefault(key, j)
+    return (same[:2] + list(series.values()))[:_MAX_ALTERNATIVES]
+
+
+
+def _note(machine: Machine, j: _Judged) -> str | None:
+    bits = []
+    if j.left_out:
+        bits.append("leaves out " + ", ".join(_gpu_label(i, machine.gpus[i]) for i, _ in j.left_out))
+    if j.ptx:
+        bits.append("PTX JIT for " + ", ".join(_gpu_label(i, machine.gpus[i]) for i in j.ptx))
+    if j.level == rules.MINOR_COMPAT:
+        bits.append(f"CUDA {j.build.cuda} by minor-version compatibility")
+    if not j.covered and machine.gpus:
+        bits.append("does not use the GPU")
+    return "; ".join(bits) or None
+
+
+def _variant_name(build: Build) -> str:
+    return "pypi" if build.pypi_default else build.variant
+
+
+def _companion(release: Release, name: str, build: Build, tag: str, pypi: bool, warnings: list[str]) -> str | None:
+    comp = release.companion(name)
+    if comp is None or comp.version is None:
+        note = f" ({comp.note})" if comp is not None and comp.note else ""
+        warnings.append(f"no {name} release goes with torch {release.version}{note}: left out")
+        return None
+    if not comp.matched:
+        warnings.append(
+            f"{name} has no release built for torch {release.version} (its last is {comp.version}): left out; "
+            f"add {name}=={comp.version} yourself if you need it"
+        )
+        return None
+    pure = any(p.startswith("py") for p in comp.pythons)
+    if comp.pythons and not pure and tag not in comp.pythons:
+        py = tag[2] + "." + tag[3:]
+        warnings.append(f"{name} {comp.version} has no wheel for Python {py}: left out")
+        return None
+    if pypi or not build.local_label:
+        return comp.version
+    return f"{comp.version}+{build.local_label}"
+
+
+def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
+    names = build.unconfirmed(_FACTS)
+    if build.kind != "cuda":
+        names = tuple(n for n in names if n not in ("cuda", "arches"))
+    if build.kind != "rocm":
+        names = tuple(n for n in names if n != "gfx")
+    if not names:
+        return None
+    words = {"exists": "that the build exists", "wheels": "its Python/platform wheels", "pypi_default": "that PyPI serves it",
+             "cuda": "its CUDA version", "arches": "its GPU architecture list", "gfx": "its AMD gfx list",
+             "glibc_min": "its glibc floor"}
+    parts = [f"{words.get(n, n)} ({catalog.describe_source(build.fact(n).source)})" for n in names]
+    return (f"this choice rests on catalog facts no primary source confirmed for torch {build.version_on_index}: "
+            + "; ".join(parts))
+
+
+def _driver_advice(machine: Machine, better: _Judged, chosen: _Judged | None) -> str | None:
+    from torchup.catalog import hardware
+
+    b = better.build
+    if b.cuda is None:
+        return None
+    floor = hardware.driver_floor(b.cuda, _driver_os(machine))
+    if floor is None:
+        return None
+    need = floor.compat or floor.full
+    full = f" (>= {floor.full} for full CUDA {floor.cuda} support)" if floor.full and floor.full != need else ""
+    what = f"torch {b.torch} for CUDA {b.cuda}"
+    if not machine.nvidia_driver:
+        now = " so the plan is the CPU build for now" if chosen and chosen.build.kind == "cpu" else ""
+        return (f"no NVIDIA driver is loaded{now}: install NVIDIA driver >= {need}{full} "
+                f"and run torchup again to get {what}")
+    return (f"an NVIDIA driver >= {need}{full} would run {what} (this one is {machine.nvidia_driver}): "
+            "update the driver to get it")
+
+
+def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Judged], url: str | None) -> list[str]:
+    b = best.build
+    out = []
+    newer = [j for j in judged if j.rejected and version_tuple(j.build.torch) > version_tuple(b.torch)]
+    newest = catalog.newest().version
+    if not newer and version_tuple(newest) > version_tuple(b.torch) and not any(
+        version_tuple(j.build.torch) > version_tuple(b.torch) for j in judged
+    ):
+        out.append(f"torch {b.torch} is the last release with a {b.os} {b.arch} build "
+                   f"(PyTorch publishes none for it after that; the newest release is {newest})")
+    elif not newer:
+        out.append(f"torch {b.torch} is the newest release with a build for this machine")
+    else:
+        by_release: dict[str, _Judged] = {}
+        for j in newer:
+            by_release.setdefault(j.build.torch, j)
+        for version, j in list(sorted(by_release.items(), key=lambda kv: version_tuple(kv[0]), reverse=True))[:2]:
+            out.append(f"not torch {version}: {j.rejected}")
+    desc = describe_variant(_variant_name(b), cuda=b.cuda, rocm=b.rocm, os=b.os)
+    if best.covered:
+        gpus = ", ".join(_gpu_label(i, machine.gpus[i]) for i in best.covered)
+        if b.kind == "cpu":
+            out.append(f"{desc}: uses {gpus} through MPS")
+        else:
+            out.append(f"{desc}: its kernels cover {gpus}")
+    elif b.kind == "cpu":
+        if machine.gpus:
+            out.append(f"{desc}: no build that uses this machine's GPU fits (see --explain)")
+        else:
+            out.append(f"{desc}: no GPU was found")
+    if best.level == rules.FULL:
+        out.append(f"NVIDIA driver {machine.nvidia_driver} fully supports CUDA {b.cuda}")
+    elif best.level == rules.MINOR_COMPAT:
+        out.append(f"NVIDIA driver {machine.nvidia_driver} runs CUDA {b.cuda} by minor-version compatibility "
+                   "(newer driver features and JIT of newer PTX are not available)")
+    if url is None:
+        out.append("PyPI's default build: no extra index needed")
+    else:
+        out.append(f"from PyTorch's index {url} (as --index-url: every package of the install comes from it)")
+        pypi_cuda = [j for j in judged if j.build.torch == b.torch and j.build.pypi_default and j.build.kind == "cuda" and j.rejected]
+        if b.kind == "cpu" and pypi_cuda and not machine.gpus:
+            out.append("not PyPI's default build: on this platform it is a CUDA build, gigabytes of NVIDIA libraries this machine cannot use")
+    return out
+
+
+def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date | None = None) -> Plan | Refusal:
+    """The newest build that really runs on ``machine`` within ``request``, or why none does."""
+    spec = parse_torch_spec(request.torch) if request.torch else None
+    arch = wheel_arch(machine)
+    builds = catalog.builds(os=machine.os, arch=arch)
+    if not builds:
+        return _refuse_platform(machine, arch, catalog)
+    judged = [_judge(machine, b, request, spec) for b in builds]
+    kept = sorted((j for j in judged if j.rejected is None), key=_rank, reverse=True)
+    considered = tuple(
+        Candidate(torch=j.build.version_on_index, variant=j.build.variant, rejected=j.rejected,
+                  note=None if j.rejected else _note(machine, j))
+        for j in sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.variant), reverse=True)
+    )
+    if not kept:
+        return _refuse(machine, request, catalog, judged, considered, today)
+    best = kept[0]
+    b = best.build
+    release = catalog.release(b.torch)
+    assert release is not None
+    pypi = b.pypi_default
+    url = None if pypi else index_url_for(b.index_suffix or b.variant, request.index_base)
+    warnings: list[str] = []
+    tag = python_tag(machine.python, bool(machine.free_threaded))
+    vision = _companion(release, "torchvision", b, tag, pypi, warnings) if request.with_torchvision else None
+    audio = _companion(release, "torchaudio", b, tag, pypi, warnings) if request.with_torchaudio else None
+    for i, why in best.left_out:
+        warnings.append(f"{_gpu_label(i, machine.gpus[i])} is left out: {why}")
+    for i in best.ptx:
+        warnings.append(f"{_gpu_label(i, machine.gpus[i])} runs through PTX JIT: the first use compiles kernels, which can take minutes")
+    # a better build the driver alone keeps out: say which driver gets it
+    unlimited = [j for j in (_judge(machine, x.build, request, spec, any_driver=True) for x in judged if x.driver_only)
+                 if j.rejected is None]
+    if unlimited:
+        better = max(unlimited, key=_rank)
+        if _rank(better) > _rank(best):
+            advice = _driver_advice(machine, better, best)
+            if advice:
+                warnings.append(advice)
+    if machine.rosetta:
+        warnings.append("this Python runs under Rosetta as x86_64: PyTorch's last Intel-Mac wheel is 2.2.2 and it "
+                        "cannot use the Apple GPU; an arm64 Python gets the newest torch with MPS")
+    unconfirmed = _unconfirmed_warning(catalog, b)
+    if unconfirmed:
+        warnings.append(unconfirmed)
+    age = catalog.age_days(today) if today else None
+    if age is not None and age > STALE_DAYS:
+        warnings.append(f"the catalog data is {age} days old ({catalog.data_date}): run 'torchup catalog refresh'")
+    alternatives = [Candidate(torch=j.build.torch if j.build.pypi_default else j.build.version_on_index,
+                              variant=_variant_name(j.build), note=_note(machine, j))
+                    for j in _alternatives(best, kept)]
+    return Plan(
+        torch=b.torch if pypi or not b.local_label else b.version_on_index,
+        torchvision=vision,
+        torchaudio=audio,
+        variant=_variant_name(b),
+        cuda=b.cuda if b.kind == "cuda" else None,
+        rocm=b.rocm if b.kind == "rocm" else None,
+        index_url=url,
+        reasons=tuple(_reasons(machine, catalog, best, judged, url)),
+        warnings=tuple(warnings),
+        alternatives=tuple(alternatives),
+        considered=considered,
+        catalog_age_days=age,
+        os=machine.os,
+        arch=arch,
+        python=f"{machine.python_minor[0]}.{machine.python_minor[1]}{'t' if machine.free_threaded else ''}",
+    )
+
+
+# --- refusals -----------------------------------------------------------------------
+
+
+def _refuse_platform(machine: Machine, arch: str, catalog: Catalog) -> Refusal:
+    if machine.python_bits == 32:
+        reasons = [f"PyTorch publishes no wheels for 32-bit Python ({machine.os} {arch}); "
+                   "install a 64-bit Python and run torchup with it (--python PATH)"]
+    elif machine.os == "macos" and arch == "x86_64":
+        reasons = ["PyTorch publishes no wheels for Intel Macs in the releases torchup knows"]
+    else:
+        reasons = [f"PyTorch publishes no wheels for {machine.os} {arch}"]
+    return Refusal(code="unsupported-platform", message=f"no PyTorch build exists for {machine.os} {arch}", reasons=tuple(reasons))
+
+
+def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_Judged],
+            considered: tuple[Candidate, ...], today: date | None) -> Refusal:
+    order = sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.pypi_default), reverse=True)
+    # what fails among the builds the user's constraints allow (all of them without constraints)
+    spec = parse_torch_spec(request.torch) if request.torch else None
+    allowed = [j for j in order if _request_reason(j.build, request, spec) is None]
+    free = None
+    if request.constrained:
+        unconstrained = replace(request, torch=None, variant=None, cuda=None, cpu=False)
+        result = resolve(machine, unconstrained, catalog, today=today)
+        free = result if isinstance(result, Plan) else None
+    tag = python_tag(machine.python, bool(machine.free_threaded))
+    this_py = f"{machine.python_minor[0]}.{machine.python_minor[1]}{'t' if machine.free_threaded else ''}"
+    reasons: list[str] = []
+    code = "no-build"
+    if allowed and all(rules.why_not_python(j.build, tag) for j in allowed):
+        code = "no-python-wheel"
+        newest = max(allowed, key=lambda j: version_tuple(j.build.torch)).build
+        pythons = sorted({p for j in allowed if j.build.torch == newest.torch for p in j.build.pythons},
+                         key=lambda p: (version_tuple(p[2] + "." + p[3:].rstrip("t")), p.endswith("t")))
+        words = [p[2] + "." + p[3:] for p in pythons]
+        lowest = words[0].rstrip("t") if words else None
+        line = f"torch {newest.torch} has no wheel for Python {this_py} on {machine.os} {wheel_arch(machine)}"
+        if words:
+            line += f" (it has {', '.join(words)})"
+        fixes = []
+        if free is not None:
+            fixes.append(f"use torch {free.base_version}")
+        if lowest and version_tuple(lowest) > version_tuple(machine.python):
+            fixes.append(f"Python {lowest}+")
+        elif words:
+            fixes.append(f"a Python it has a wheel for ({', '.join(words)})")
+        reasons.append(line + (": " + ", or ".join(fixes) if fixes else ""))
+    else:
+        seen: set[str] = set()
+        for j in allowed or order:
+            if not j.rejected:
+                continue
+            # one line per kind of reason: the same words for another release or variant add nothing
+            key = j.rejected.replace(j.build.version_on_index, "").replace(j.build.torch, "")
+            key = key.replace(j.build.variant, "")
+            if key not in seen:
+                seen.add(key)
+                reasons.append(j.rejected)
+            if len(reasons) == 6:
+                break
+        if free is not None:
+            reasons.append(f"without the constraints you gave, torchup would choose torch {free.base_version} "
+                           f"({describe_variant(free.variant, cuda=free.cuda, rocm=free.rocm, os=free.os)})")
+    message = "no PyTorch build fits this machine" + (" and your constraints" if request.constrained else "")
+    return Refusal(code=code, message=message, reasons=tuple(reasons), considered=considered)
