@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import install_env as ie
 from tests.support.index_server import IndexServer
+from tests.support.wheels import make_wheel
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,26 @@ def test_packages_that_pin_torch_are_named(index, venv, env, tmp_path):
     r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--dry-run"], env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"pinned-lib 1.0 requires torch<2.10,>=2.9; the plan installs torch {ie.NEW_CU126}" in r.stdout
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_a_tampered_wheel_is_refused_by_its_hash(manager, template, env, tmp_path):
+    """The index serves a different, well-formed wheel under the real one's name and hash.
+    PEP 658 metadata is off, so both managers must download the wheel itself to read it."""
+    wheels = ie.build_wheels(tmp_path / "wheels")
+    other = make_wheel(tmp_path / "other", "torch", ie.NEW_CU126, tag=ie.TAG, requires_dist=["filelock"],
+                          files={"torch/evil.py": "print('not the published file')\n"})
+    venv = ie.copy_venv(template, tmp_path / "venv")
+    before = ie.state(venv, env)
+    with IndexServer(missing_status=403) as server:
+        ie.serve(server, wheels)
+        for f in server.indexes["whl/cu126"]["torch"]:
+            f.metadata = None
+        server.fault(f"/whl/cu126/torch/{other.name.replace('+', '%2B')}", body=other.read_bytes())
+        plan = ie.plan_file(tmp_path / "plan.json", server)
+        r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes",
+                        "--no-verify"], env)
+    assert r.returncode == 6, r.stdout + r.stderr
+    text = (r.stdout + r.stderr).lower()
+    assert "hash" in text and "sha256" in text
+    assert ie.state(venv, env) == before

@@ -174,7 +174,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
             _failed(out, ["interrupted: the package manager was stopped"], snap, report, target, runner,
                     log_path, error=InstallInterrupted)
         if not result.ok:
-            _failed(out, digest(result), snap, restore(snap), target, runner, log_path)
+            _failed(out, digest(result), snap, restore(snap), target, runner, log_path, text=result.stdout)
         after = inspect_target(runner, target.executable)
         got = after.find("torch")
         if got is None or got.version != plan.torch:
@@ -218,9 +218,7 @@ def rollback(python: str, system: System, stream: TextIO | None = None) -> Resto
 
 # --- helpers --------------------------------------------------------------------
 def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, target: TargetEnv, runner,
-            log_path: str, *, error: type[InstallFailed] = InstallFailed) -> None:
-    for line in lines:
-        out.line(f"  | {line}")
+            log_path: str, *, error: type[InstallFailed] = InstallFailed, text: str = "") -> None:
     details = list(lines)
     if report.errors:
         state = "the environment could NOT be fully restored"
@@ -237,10 +235,9 @@ def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, 
             state = "the environment differs from the snapshot after restoring"
             details += _diff(snap.freeze(), after.freeze())
         hint = f"full log: {log_path}"
-    finding = _explain("\n".join(lines))
+    finding = _explain(text or "\n".join(lines))
     if finding:
         details.append(f"likely cause: {finding}")
-    out.step(f"install failed; {state}")
     out.step(f"full log: {log_path}")
     exc = error(f"the install failed; {state}", details=details, hint=hint)
     if error is not InstallInterrupted:
@@ -261,7 +258,7 @@ def _explain(text: str) -> str | None:
         return None
     f = findings[0]
     fix = getattr(f, "fix", None)
-    fix_text = "; ".join(fix) if isinstance(fix, (list, tuple)) else (fix or "")
+    fix_text = (fix[0] if fix else "") if isinstance(fix, (list, tuple)) else (fix or "")
     return f"{getattr(f, 'title', '')} [{getattr(f, 'id', '')}]" + (f" — fix: {fix_text}" if fix_text else "")
 
 

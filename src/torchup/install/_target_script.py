@@ -14,11 +14,13 @@ def _writable(path):
         return "missing"
     probe = os.path.join(path, ".torchup-write-test-%d" % os.getpid())
     try:
-        with open(probe, "w") as fh:
-            fh.write("x")
-        os.remove(probe)
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as exc:
         return exc.strerror or str(exc)
+    try:
+        os.remove(probe)
+    except OSError:
+        pass
     return None
 
 
