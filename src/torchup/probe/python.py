@@ -2,8 +2,9 @@
 
 Wheel tags are not listed by the script: it reports the facts they derive from
 (version, implementation, free-threading, pointer size, platform, libc, macOS
-version), which the Machine keeps, and torchup computes tags from those with
-``packaging`` (docs/probing.md says why).
+version), which the Machine keeps, so a hand-written machine file says as much
+as a probed one; the catalog rules match wheel tags against those facts
+(docs/probing.md).
 """
 
 from __future__ import annotations
