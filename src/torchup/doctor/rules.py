@@ -241,7 +241,7 @@ def rule_cpu_build(state: DoctorState, catalog) -> list[Diagnosis]:
         fix = ('conda install -c conda-forge "pytorch=*=cuda*"   # the CUDA variant of the conda-forge package',)
     else:
         fix = _install_fix(state)
-    return [_err("cpu-build-on-gpu-machine", evidence, fix)]
+    return [_err("cpu-build-installed", evidence, fix)]
 
 
 def _arch_flags(state: DoctorState, catalog) -> list[str]:
@@ -282,7 +282,9 @@ def rule_gpu_arch(state: DoctorState, catalog) -> list[Diagnosis]:
             evidence = [f"{name or 'GPU'}: compute capability {cc} (sm_{cc.replace('.', '')})",
                         f"torch {_installed_version(state, 'torch')} is compiled for: {' '.join(flags)}", why]
             evidence += [w for w in _warnings(state) if "not compatible" in w or "no longer supports" in w][:2]
-            out.append(_err("gpu-arch-not-in-build", evidence, _install_fix(state)))
+            listed = [_vt(f.split("_", 1)[1][:-1] + "." + f[-1]) for f in flags if re.fullmatch(r"(sm|compute)_\d+", f)]
+            older = bool(listed) and _vt(cc) < min(listed)
+            out.append(_err("gpu-too-old-for-build" if older else "gpu-arch-not-in-build", evidence, _install_fix(state)))
     return out
 
 
@@ -372,16 +374,18 @@ def rule_cuda_unavailable(state: DoctorState, catalog) -> list[Diagnosis]:
     if cvd is not None:
         why = _visible_devices_hide_all(cvd, len(nv) if nv else None)
         if why:
-            return [_err("cuda-visible-devices-hides-gpus", [why] + [f"GPU: {g.name}" for g in nv])]
+            return [_err("cuda-visible-devices-hides-gpu", [why] + [f"GPU: {g.name}" for g in nv])]
     if m is not None and m.wsl and state.wsl_libcuda is False:
-        return [_err("wsl-without-windows-driver", [f"WSL {m.wsl}: /usr/lib/wsl/lib/libcuda.so is missing"])]
+        return [_err("no-nvidia-driver", [f"WSL {m.wsl}: /usr/lib/wsl/lib/libcuda.so is missing (the Windows NVIDIA driver is not exposed)"],
+                     ("ls -l /usr/lib/wsl/lib/libcuda.so*",
+                      "# install or update the NVIDIA driver on Windows (not inside WSL), then in Windows: wsl --shutdown"))]
     if m is not None and m.container and not nv and not state.dev_nvidia:
         return [_err("container-without-gpu", [f"running in a {m.container} container", "no /dev/nvidia* device nodes",
                                                "no NVIDIA GPU visible"])]
     if not nv or (m is not None and not m.nvidia_driver):
         unloaded = [g for g in nv if g.driver_loaded is False]
         if unloaded:
-            return [_err("no-nvidia-driver", [f"{g.name or g.pci_id or 'NVIDIA GPU'} is on the PCI bus but no driver is loaded" for g in unloaded])]
+            return [_err("driver-not-loaded", [f"{g.name or g.pci_id or 'NVIDIA GPU'} is on the PCI bus but no driver is loaded" for g in unloaded])]
         if not nv:
             return [_warn("no-nvidia-driver", ["no NVIDIA GPU found on this machine",
                                                f"torch {_installed_version(state, 'torch')} is a CUDA build: it works, on the CPU only"],
@@ -432,11 +436,14 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
         evidence = []
         expected, origin = expected_companion(torch_version, name, catalog)
         mismatch = False
+        problem = f"{name}-torch-mismatch"
         if expected and _vt(version)[:2] != _vt(expected)[:2]:
             mismatch = True
             evidence.append(f"{name} {version} is installed; torch {torch_version} goes with {name} {expected} ({origin})")
         t_label, c_label = _label(torch_version), _label(version)
         if t_label and c_label and t_label != c_label:
+            if not mismatch:
+                problem = "companion-variant-mismatch"
             mismatch = True
             evidence.append(f"torch is the {t_label} build, {name} the {c_label} build")
         comp = state.verify.companions.get(name) if state.verify else None
@@ -450,7 +457,7 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
         spec = f"{name}=={pin}" if pin else name
         fix = (f"{_pip(state)} install --force-reinstall --no-deps \"{spec}\"{_index_for(t_label)}",
                f"{shlex.quote(state.python)} -c \"import torch, {name}; print(torch.__version__, {name}.__version__)\"")
-        out.append(_err(f"{name}-mismatch", evidence, fix))
+        out.append(_err(problem, evidence, fix))
     return out
 
 
@@ -477,7 +484,7 @@ def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
         evidence = [f"torch {c.get('version')} in {c.get('location')} (installed by {c.get('installer') or 'unknown'})" for c in copies]
         if v.torch:
             evidence.append(f"import torch loads {v.torch.get('file')}")
-        out.append(_err("torch-installed-twice", evidence))
+        out.append(_err("torch-two-copies-mixed", evidence))
     conda_torch = next((r for r in state.conda if r.name in ("pytorch", "torch")), None)
     pip_copies = [c for c in copies if (c.get("installer") or "").lower() in ("pip", "uv")]
     if conda_torch is not None and pip_copies:
@@ -486,7 +493,7 @@ def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
         fix = (f"{_pip(state)} uninstall -y torch torchvision torchaudio   # repeat until pip says not installed",
                "conda remove --force pytorch torchvision torchaudio",
                *_install_fix(state))
-        out.append(_err("torch-installed-twice", evidence, fix))
+        out.append(_err("torch-two-copies-mixed", evidence, fix))
     return out
 
 
@@ -518,7 +525,7 @@ def rule_ld_library_path(state: DoctorState, catalog) -> list[Diagnosis]:
            f"env -u LD_LIBRARY_PATH {shlex.quote(state.python)} -c \"import torch; print(torch.cuda.is_available())\"",
            "# remove CUDA / cuDNN directories from LD_LIBRARY_PATH (module unload cuda cudnn), or unset it")
     diag = _err if loaded_outside else _warn
-    return [diag("ld-library-path-shadows-bundled", evidence, fix)]
+    return [diag("cuda-libs-shadowed", evidence, fix)]
 
 
 def _marker_env(state: DoctorState) -> dict[str, str]:
@@ -583,7 +590,7 @@ def rule_nvidia_packages(state: DoctorState, catalog) -> list[Diagnosis]:
         return []
     fix = (f"{_pip(state)} install --force-reinstall --no-deps {' '.join(names)}",
            f"# or reinstall torch with its dependencies: {_pip(state)} install --force-reinstall torch=={copies[0].get('version')}")
-    return [_err("nvidia-packages-mismatch", evidence, fix)]
+    return [_err("cuda-libs-missing", evidence, fix)]
 
 
 def rule_numpy(state: DoctorState, catalog) -> list[Diagnosis]:
@@ -599,7 +606,7 @@ def rule_numpy(state: DoctorState, catalog) -> list[Diagnosis]:
             evidence.append(comp["error"])
         fix = (f"{_pip(state)} install \"numpy<2\"   # keeps this torch",
                "# or move to torch >= 2.3 (with its matching torchvision / torchaudio): torchup install")
-        return [_err("numpy2-old-torch", evidence, fix)]
+        return [_err("numpy2-abi", evidence, fix)]
     return []
 
 
@@ -611,7 +618,7 @@ def rule_conda(state: DoctorState, catalog) -> list[Diagnosis]:
         parts = channel.split("/")
         from_pytorch = "pytorch" in parts or "pytorch-nightly" in parts or channel in ("pytorch", "pytorch-nightly")
         if r.name in ("pytorch", "torchvision", "torchaudio") and from_pytorch:
-            out.append(_warn("conda-pytorch-channel", [f"{r.name} {r.version} ({r.build}) comes from {r.channel}",
+            out.append(_warn("conda-pytorch-channel-ended", [f"{r.name} {r.version} ({r.build}) comes from {r.channel}",
                                                        "the pytorch channel stopped at torch 2.5"]))
             break
     cpuonly = next((r for r in state.conda if r.name == "cpuonly"), None)
@@ -642,7 +649,7 @@ def rule_rosetta(state: DoctorState, catalog) -> list[Diagnosis]:
         fix = (f"{shlex.quote(state.python)} -c \"import platform; print(platform.machine())\"   # must print arm64",
                "# install an arm64 Python (python.org universal2, Homebrew, Miniforge arm64), recreate the environment, then:",
                "torchup install")
-        return [_err("rosetta-python", evidence, fix)]
+        return [_err("rosetta-x86-python", evidence, fix)]
     return []
 
 
@@ -651,16 +658,13 @@ def rule_no_wheel(state: DoctorState, catalog) -> list[Diagnosis]:
     m = state.machine
     if m is None:
         return []
-    evidence = []
     if m.python_bits == 32:
-        evidence.append(f"Python {m.python} is 32-bit; torch publishes 64-bit wheels only")
+        return [_err("no-wheel-32bit-python", [f"Python {m.python} is 32-bit; torch publishes 64-bit wheels only"])]
     if m.libc_name == "musl":
-        evidence.append(f"{m.libc}: torch publishes manylinux (glibc) wheels only")
+        return [_err("musl-no-wheels", [f"{m.libc}: torch publishes manylinux (glibc) wheels only"])]
     if m.python_implementation and m.python_implementation != "cpython":
-        evidence.append(f"{m.python_implementation} Python: torch publishes CPython wheels only")
-    if evidence:
-        return [_err("no-wheel-for-python", evidence, ("# install a 64-bit CPython (glibc on Linux), recreate the environment, then:",
-                                                       "torchup install"))]
+        return [_err("no-wheel-for-python", [f"{m.python_implementation} Python: torch publishes CPython wheels only"],
+                     ("# install CPython, recreate the environment, then:", "torchup install"))]
     if catalog is None:
         return []
     tag = m.python_tag

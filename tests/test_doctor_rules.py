@@ -1,0 +1,419 @@
+"""doctor's rules on plain-data states (no GPU, no processes).
+
+States are built from the same event shape the check script prints, so they
+go through the real parser (``build_report``).  GPU and driver values follow
+the recorded captures named beside them (../shared/research/probe-fixtures/)
+and the failure reports in ../shared/research/failure-cases.json; the two
+states recorded on this machine with the real torch 2.13.0 CPU wheel live in
+tests/fixtures/doctor/ (see tests/fixtures/SOURCES.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from torchup.doctor import rules
+from torchup.doctor.problems import PROBLEMS
+from torchup.doctor.rules import CondaRecord, DoctorState, diagnose, expected_companion, state_from_dict, state_to_dict
+from torchup.machine import Gpu, Machine
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "doctor"
+PY = "/env/bin/python"
+
+
+def res(step, status="pass", detail="", data=None, device=None):
+    out = {"event": "result", "step": step, "status": status, "detail": detail, "seconds": 0.01, "data": data or {}}
+    if device:
+        out["device"] = device
+    return out
+
+
+def run_of(*, torch=None, torch_error=None, build=None, devices=None, cuda_available=None, warnings=(),
+           companions=None, dists=(), site=None, libraries=None, python=None, numpy=None):
+    """A light check run, as the check script would print it."""
+    py = {"version": "3.12.3", "implementation": "cpython", "executable": PY, "prefix": "/env", "base_prefix": "/usr",
+          "bits": 64, "platform": "linux", "machine": "x86_64"}
+    py.update(python or {})
+    ev = [{"event": "hello", "protocol": 1, "light": True, "bench": False}, res("python", data=py)]
+    site = site or {"site_packages": ["/env/lib/python3.12/site-packages"], "user_site": "/home/u/.local/lib/python3.12/site-packages",
+                    "user_site_enabled": False}
+    ev.append(res("distributions", data=dict(site, dists=list(dists))))
+    if torch is not None:
+        ev.append(res("import-torch", data=dict({"cuda": None, "hip": None, "file": "/env/lib/python3.12/site-packages/torch/__init__.py"}, **torch)))
+        ev.append(res("build", data=dict({"arch_flags": []}, **(build or {}))))
+        for name in ("torchvision", "torchaudio"):
+            c = (companions or {}).get(name)
+            if c is None:
+                ev.append(res(f"import-{name}", "skip", "not installed"))
+            elif "error" in c:
+                ev.append(res(f"import-{name}", "fail", c["error"], {"version": c.get("version")}))
+            else:
+                ev.append(res(f"import-{name}", data={"version": c["version"]}))
+        ev.append(res("numpy", data={"version": numpy}) if numpy else res("numpy", "skip", "numpy is not installed"))
+        devs = [{"device": "cpu", "type": "cpu"}] + list(devices or [])
+        dev_data = {"cuda_available": bool(cuda_available), "devices": devs}
+        if warnings:
+            dev_data["warnings"] = list(warnings)
+        ev.append(res("devices", data=dev_data))
+        ev.append(res("libraries", data={"loaded": list(libraries or [])}))
+    else:
+        ev.append(res("import-torch", "fail", torch_error or "torch is not installed in this Python",
+                      {"traceback": torch_error} if torch_error else {"missing": True}))
+    ev.append({"event": "done"})
+    return {"events": ev, "returncode": 0, "timed_out": False, "start_error": None, "stderr": ""}
+
+
+def state(machine=None, run=None, **kw) -> DoctorState:
+    run = run or run_of()
+    return DoctorState(python=PY, machine=machine, verify=rules.verify_from_run(run, PY), verify_run=run, **kw)
+
+
+def linux(**kw) -> Machine:
+    base = dict(os="linux", arch="x86_64", python="3.12", python_bits=64, libc="glibc 2.35")
+    base.update(kw)
+    return Machine(**base)
+
+
+# nvidia-smi__rtx4090d__driver550.txt / nvidia-smi-q-x__rtx4090__driver535.xml: an Ada card, CUDA 12.x driver
+RTX4090 = Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090", compute_capability="8.9", memory_mib=24564)
+# failure case pascal-dropped-in-cu128 (turboderp-org/exllamav2#786)
+GTX1080TI = Gpu(vendor="nvidia", name="NVIDIA GeForce GTX 1080 Ti", compute_capability="6.1")
+# nvidia-smi__rtx5090__driver580.txt
+RTX5090 = Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 5090", compute_capability="12.0")
+CU128_28 = ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]  # compat-facts 3: 2.8 cu128, no PTX
+CU126 = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]  # 2.8-2.14 cu126
+TORCH_DIST = {"name": "torch", "version": "2.8.0", "location": "/env/lib/python3.12/site-packages", "installer": "pip"}
+
+
+def ids(diags):
+    return [d.finding.id for d in diags]
+
+
+def one(diags, pid):
+    found = [d for d in diags if d.finding.id == pid]
+    assert len(found) == 1, ids(diags)
+    return found[0]
+
+
+# --- every id a rule emits is catalogued, with its family ------------------------------
+
+RULE_IDS = {
+    "cpu-build-installed": "cpu-build",
+    "gpu-arch-not-in-build": "gpu-arch",
+    "gpu-too-old-for-build": "gpu-arch",
+    "rocm-gfx-unsupported": "rocm",
+    "driver-too-old": "driver",
+    "driver-not-loaded": "driver",
+    "cuda-visible-devices-hides-gpu": "cuda-unavailable",
+    "container-without-gpu": "cuda-unavailable",
+    "no-nvidia-driver": "cuda-unavailable",
+    "torchvision-torch-mismatch": "companion-mismatch",
+    "torchaudio-torch-mismatch": "companion-mismatch",
+    "companion-variant-mismatch": "companion-mismatch",
+    "user-site-shadows-env": "env-mixing",
+    "torch-two-copies-mixed": "env-mixing",
+    "cuda-libs-shadowed": "linux-shared-lib",
+    "cuda-libs-missing": "linux-shared-lib",
+    "numpy2-abi": "numpy",
+    "conda-pytorch-channel-ended": "conda",
+    "conda-cpuonly-pinned": "conda",
+    "rosetta-x86-python": "apple-mps",
+    "no-wheel-for-python": "no-wheel",
+    "no-wheel-32bit-python": "no-wheel",
+    "musl-no-wheels": "platform-abi",
+}
+
+
+def test_every_id_in_the_rules_is_in_the_problem_catalog():
+    source = Path(rules.__file__).read_text()
+    used = set(re.findall(r'"([a-z0-9]+(?:-[a-z0-9]+)+)"', source)) & set(PROBLEMS)
+    used |= {f"{n}-torch-mismatch" for n in ("torchvision", "torchaudio")}
+    assert used == set(RULE_IDS)
+    for pid, family in RULE_IDS.items():
+        assert PROBLEMS[pid].family == family, pid
+
+
+# --- cpu-build ------------------------------------------------------------------------
+
+
+def test_cpu_build_with_a_working_nvidia_gpu():
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", cuda_driver_max="12.4")
+    s = state(m, run_of(torch={"version": "2.8.0+cpu"}), install_commands=("pip install torch==2.8.0 --index-url X/cu126",))
+    d = one(diagnose(s), "cpu-build-installed")
+    assert d.severity == "error"
+    assert any("RTX 4090" in e for e in d.finding.evidence)
+    assert d.finding.fix == ("pip install torch==2.8.0 --index-url X/cu126",)
+
+
+def test_cpu_build_without_gpu_or_without_driver_is_fine():
+    cpu = run_of(torch={"version": "2.13.0+cpu"})
+    assert diagnose(state(linux(), cpu)) == []
+    no_driver = linux(gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090", driver_loaded=False),))
+    assert "cpu-build-installed" not in ids(diagnose(state(no_driver, cpu)))
+
+
+def test_cpu_build_from_conda_forge_gets_the_conda_fix():
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14")
+    rec = CondaRecord(name="pytorch", version="2.0.0", build="cpu_mkl_py311h9b50292_103", channel="https://conda.anaconda.org/conda-forge/linux-64")
+    d = one(diagnose(state(m, run_of(torch={"version": "2.0.0"}), conda=(rec,))), "cpu-build-installed")
+    assert "pytorch=*=cuda*" in d.finding.fix[0]
+
+
+# --- gpu-arch ---------------------------------------------------------------------------
+
+
+def test_pascal_gpu_with_a_cu128_build_is_reported_without_cuda_running():
+    m = linux(gpus=(GTX1080TI,), nvidia_driver="570.86.10", cuda_driver_max="12.8")
+    run = run_of(torch={"version": "2.8.0+cu128", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True,
+                 devices=[{"device": "cuda:0", "type": "cuda", "name": GTX1080TI.name, "capability": "6.1"}],
+                 warnings=["UserWarning: NVIDIA GeForce GTX 1080 Ti with CUDA capability sm_61 is not compatible with the current PyTorch installation."])
+    d = one(diagnose(state(m, run)), "gpu-too-old-for-build")  # 6.1 is below the build's lowest, sm_70
+    assert "compute capability 6.1" in d.finding.evidence[0]
+    assert any("not compatible" in e for e in d.finding.evidence)
+
+
+def test_blackwell_with_cu126_and_ada_with_cu128():
+    bw = linux(gpus=(RTX5090,), nvidia_driver="580.65.06", cuda_driver_max="13.0")
+    run = run_of(torch={"version": "2.8.0+cu126", "cuda": "12.6"}, build={"arch_flags": CU126})
+    assert "gpu-arch-not-in-build" in ids(diagnose(state(bw, run)))
+    ada = linux(gpus=(RTX4090,), nvidia_driver="570.86.10", cuda_driver_max="12.8")
+    run = run_of(torch={"version": "2.8.0+cu128", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True)
+    assert diagnose(state(ada, run)) == []
+
+
+# --- driver -------------------------------------------------------------------------------
+
+
+def test_cuda13_build_on_a_cuda12_driver():
+    # nvidia-smi__rtx4070__driver550.txt: driver 550, CUDA 12.4
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", cuda_driver_max="12.4")
+    run = run_of(torch={"version": "2.11.0", "cuda": "13.0"}, build={"arch_flags": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"]},
+                 warnings=["UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 12040)."])
+    d = one(diagnose(state(m, run)), "driver-too-old")
+    assert any("up to 12.4" in e for e in d.finding.evidence)
+    assert any("below 580" in e for e in d.finding.evidence)
+
+
+def test_minor_version_compatibility_is_not_a_problem():
+    # nvidia-smi-L__2x-quadro-rtx4000__driver535.txt: R535 (CUDA 12.2) runs cu128 wheels by minor-version compatibility
+    m = linux(gpus=(RTX4090,), nvidia_driver="535.104.05", cuda_driver_max="12.2")
+    run = run_of(torch={"version": "2.8.0+cu128", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True)
+    assert "driver-too-old" not in ids(diagnose(state(m, run)))
+    old = linux(gpus=(RTX4090,), nvidia_driver="470.82.01", cuda_driver_max="11.4")
+    assert "driver-too-old" in ids(diagnose(state(old, run)))
+
+
+# --- cuda-unavailable ------------------------------------------------------------------------
+
+CUDA_RUN_NO_GPU = dict(torch={"version": "2.8.0+cu128", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=False)
+
+
+@pytest.mark.parametrize("value, hidden", [("", True), ("-1", True), ("2", True), ("0", False), ("GPU-5f3c", False), ("NoDevFiles", True)])
+def test_cuda_visible_devices(value, hidden):
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", cuda_driver_max="12.4")
+    found = ids(diagnose(state(m, run_of(**CUDA_RUN_NO_GPU), env={"CUDA_VISIBLE_DEVICES": value})))
+    assert ("cuda-visible-devices-hides-gpu" in found) is hidden
+
+
+def test_container_without_gpu_and_wsl_without_driver():
+    box = linux(container="docker")
+    d = one(diagnose(state(box, run_of(**CUDA_RUN_NO_GPU), dev_nvidia=())), "container-without-gpu")
+    assert d.severity == "error"
+    wsl = linux(wsl=2)
+    d = one(diagnose(state(wsl, run_of(**CUDA_RUN_NO_GPU), wsl_libcuda=False)), "no-nvidia-driver")
+    assert "WSL 2: /usr/lib/wsl/lib/libcuda.so is missing" in d.finding.evidence[0] and d.severity == "error"
+    found = diagnose(state(linux(wsl=2, gpus=(RTX4090,), nvidia_driver="555.85"), run_of(**CUDA_RUN_NO_GPU), wsl_libcuda=True))
+    assert "no-nvidia-driver" not in ids(found)
+
+
+def test_no_driver_loaded_and_no_gpu_at_all():
+    unloaded = linux(gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090", pci_id="10de:2684", driver_loaded=False),))
+    assert one(diagnose(state(unloaded, run_of(**CUDA_RUN_NO_GPU))), "driver-not-loaded").severity == "error"
+    d = one(diagnose(state(linux(), run_of(**CUDA_RUN_NO_GPU))), "no-nvidia-driver")
+    assert d.severity == "warning" and "whl/cpu" in d.finding.fix[0]
+
+
+# --- companions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "torch, name, want",
+    [("2.13.0", "torchvision", "0.28"), ("2.0.1", "torchvision", "0.15"), ("1.13.1", "torchvision", "0.14"),
+     ("2.8.0", "torchaudio", "2.8"), ("2.13.0", "torchaudio", "2.11"), ("1.13.1", "torchaudio", "0.13")],
+)
+def test_pairing_scheme_without_catalog(torch, name, want):
+    assert expected_companion(torch, name) == (want, "pairing scheme")
+
+
+def test_torchvision_from_another_release_is_found_with_its_import_error():
+    run = run_of(torch={"version": "2.13.0+cpu"}, companions={"torchvision": {"version": "0.29.1", "error": "RuntimeError: operator torchvision::nms does not exist"}})
+    d = one(diagnose(state(linux(), run)), "torchvision-torch-mismatch")
+    assert any("torch 2.13.0+cpu goes with torchvision 0.28" in e for e in d.finding.evidence)
+    assert any("torchvision::nms does not exist" in e for e in d.finding.evidence)
+    assert d.finding.fix[0] == f'{PY} -m pip install --force-reinstall --no-deps "torchvision==0.28.*" --index-url https://download.pytorch.org/whl/cpu'
+
+
+def test_companion_variant_and_torchaudio():
+    run = run_of(torch={"version": "2.8.0+cu126", "cuda": "12.6"}, build={"arch_flags": CU126}, cuda_available=True,
+                 companions={"torchvision": {"version": "0.23.0+cpu"}, "torchaudio": {"version": "2.8.0+cu126"}})
+    m = linux(gpus=(RTX4090,), nvidia_driver="570.86.10", cuda_driver_max="12.8")
+    found = diagnose(state(m, run))
+    assert ids(found) == ["companion-variant-mismatch"]
+    assert "the cu126 build, torchvision the cpu build" in found[0].finding.evidence[0]
+    late = run_of(torch={"version": "2.13.0+cpu"}, companions={"torchaudio": {"version": "2.11.0"}})
+    assert diagnose(state(linux(), late)) == []  # the last torchaudio serves newer torch
+    bad = run_of(torch={"version": "2.13.0+cpu"}, companions={"torchaudio": {"version": "2.9.0"}})
+    assert ids(diagnose(state(linux(), bad))) == ["torchaudio-torch-mismatch"]
+
+
+# --- env-mixing -------------------------------------------------------------------------------
+
+
+def test_user_site_copy_shadows_a_conda_env():
+    user = "/home/u/.local/lib/python3.12/site-packages"
+    dists = [{"name": "torch", "version": "1.13.1", "location": user, "installer": "pip"},
+             {"name": "torch", "version": "2.1.0", "location": "/env/lib/python3.12/site-packages", "installer": "conda"}]
+    run = run_of(torch={"version": "1.13.1", "file": user + "/torch/__init__.py"}, dists=dists,
+                 site={"site_packages": ["/env/lib/python3.12/site-packages"], "user_site": user, "user_site_enabled": True})
+    d = one(diagnose(state(linux(), run)), "user-site-shadows-env")
+    assert any("import torch loads /home/u/.local" in e for e in d.finding.evidence)
+    assert "torch-two-copies-mixed" not in ids(diagnose(state(linux(), run)))
+
+
+def test_pip_over_conda_and_two_locations():
+    rec = CondaRecord(name="pytorch", version="2.1.0", build="py3.11_cuda12.1_cudnn8.9.2_0", channel="https://conda.anaconda.org/pytorch/linux-64")
+    run = run_of(torch={"version": "2.1.0+cu121", "cuda": "12.1"}, dists=[dict(TORCH_DIST, version="2.1.0+cu121")])
+    found = diagnose(state(linux(), run, conda=(rec,)))
+    d = one(found, "torch-two-copies-mixed")
+    assert any("conda package pytorch 2.1.0" in e for e in d.finding.evidence)
+    assert "conda-pytorch-channel-ended" in ids(found)
+    two = [TORCH_DIST, dict(TORCH_DIST, location="/opt/extra", version="2.5.1")]
+    assert "torch-two-copies-mixed" in ids(diagnose(state(linux(), run_of(torch={"version": "2.8.0"}, dists=two))))
+
+
+# --- linux-shared-lib ----------------------------------------------------------------------------
+
+
+def test_ld_library_path_with_cuda_libs():
+    # failure case cudnn-version-incompat-ld-library-path (pytorch/pytorch#80637)
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", cuda_driver_max="12.4")
+    run = run_of(torch={"version": "2.8.0+cu126", "cuda": "12.6"}, build={"arch_flags": CU126}, cuda_available=True)
+    libs = {"/usr/local/cuda/lib64": ("libcudart.so.12", "libcudnn.so.8")}
+    d = one(diagnose(state(m, run, ld_path_libs=libs)), "cuda-libs-shadowed")
+    assert d.severity == "warning"
+    loaded = run_of(torch={"version": "2.8.0+cu126", "cuda": "12.6"}, build={"arch_flags": CU126}, cuda_available=True,
+                    libraries=["/env/lib/python3.12/site-packages/torch/lib/libtorch_cuda.so", "/usr/local/cuda/lib64/libcudnn.so.8",
+                               "/usr/lib/x86_64-linux-gnu/libcuda.so.1"])
+    d = one(diagnose(state(m, loaded, ld_path_libs=libs)), "cuda-libs-shadowed")
+    assert d.severity == "error" and "torch loaded /usr/local/cuda/lib64/libcudnn.so.8" in d.finding.evidence
+    cpu = diagnose(state(m, run_of(torch={"version": "2.8.0+cpu"}), ld_path_libs=libs))
+    assert "cuda-libs-shadowed" not in ids(cpu)
+
+
+def test_nvidia_pins():
+    requires = ['nvidia-cudnn-cu12==9.10.2.21; platform_system == "Linux" and platform_machine == "x86_64"',
+                'nvidia-nccl-cu12==2.27.3; platform_system == "Linux" and platform_machine == "x86_64"',
+                'nvidia-cufile-cu12==1.13.1.3; platform_system == "Linux" and platform_machine == "aarch64"',
+                "filelock"]
+    torch_dist = dict(TORCH_DIST, requires=requires)
+    good = [torch_dist, {"name": "nvidia-cudnn-cu12", "version": "9.10.2.21"}, {"name": "nvidia-nccl-cu12", "version": "2.27.3"}]
+    run = run_of(torch={"version": "2.8.0", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True, dists=good)
+    m = linux(gpus=(RTX4090,), nvidia_driver="570.86.10", cuda_driver_max="12.8")
+    assert diagnose(state(m, run)) == []
+    bad = [torch_dist, {"name": "nvidia-cudnn-cu12", "version": "9.1.0.70"}]
+    run = run_of(torch={"version": "2.8.0", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True, dists=bad)
+    d = one(diagnose(state(m, run)), "cuda-libs-missing")
+    assert d.finding.evidence == ("nvidia-cudnn-cu12 9.1.0.70 installed; torch 2.8.0 requires ==9.10.2.21",
+                                  "nvidia-nccl-cu12: missing (torch requires ==2.27.3)")
+
+
+# --- numpy, conda, apple, no-wheel -----------------------------------------------------------------
+
+
+def test_numpy2_with_torch_before_2_3():
+    assert "numpy2-abi" in ids(diagnose(state(linux(), run_of(torch={"version": "2.2.2"}, numpy="2.0.1"))))
+    assert diagnose(state(linux(), run_of(torch={"version": "2.3.0"}, numpy="2.0.1"))) == []
+
+
+def test_cpuonly_pinned():
+    rec = CondaRecord(name="cpuonly", version="2.0", build="0", channel="pytorch")
+    gpu = linux(gpus=(RTX4090,), nvidia_driver="550.54.14")
+    run = run_of(torch={"version": "2.5.1"})
+    assert one(diagnose(state(gpu, run, conda=(rec,))), "conda-cpuonly-pinned").severity == "error"
+    assert one(diagnose(state(linux(), run, conda_pinned=("cpuonly",))), "conda-cpuonly-pinned").severity == "warning"
+
+
+def test_rosetta_python():
+    # failure case mps-x86-python-under-rosetta (pytorch/pytorch#146236)
+    mac = Machine(os="macos", arch="x86_64", python="3.11", apple_silicon=True, macos_version="15.3")
+    run = run_of(torch={"version": "2.2.2"}, python={"platform": "darwin", "machine": "x86_64"})
+    assert one(diagnose(state(mac, run)), "rosetta-x86-python").severity == "error"
+    native = Machine(os="macos", arch="aarch64", python="3.11", apple_silicon=True, rosetta=False)
+    assert diagnose(state(native, run_of(torch={"version": "2.9.0", "mps_built": True}, python={"platform": "darwin", "machine": "arm64"}))) == []
+
+
+@pytest.mark.parametrize("machine, pid, words", [
+    (Machine(os="windows", arch="x86", python="3.11", python_bits=32), "no-wheel-32bit-python", "32-bit"),  # milksense/venus#8
+    (linux(libc="musl 1.2.4"), "musl-no-wheels", "musl"),
+    (linux(python_implementation="pypy"), "no-wheel-for-python", "pypy"),
+])
+def test_python_without_wheels(machine, pid, words):
+    d = one(diagnose(state(machine, run_of())), pid)
+    assert words in d.finding.evidence[0] and d.severity == "error"
+
+
+# --- ordering, import failures, recording -----------------------------------------------------------
+
+
+def test_errors_come_first_and_ids_are_unique():
+    rec = CondaRecord(name="pytorch", version="2.2.2", build="py3.11_cpu_0", channel="pytorch")
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14")
+    found = diagnose(state(m, run_of(torch={"version": "2.2.2"}, numpy="2.1.0"), conda=(rec,)))
+    sev = [d.severity for d in found]
+    assert sev == sorted(sev, key=lambda s: s != "error")
+    assert len(ids(found)) == len(set(ids(found)))
+    assert {"cpu-build-installed", "numpy2-abi", "conda-pytorch-channel-ended"} <= set(ids(found))
+
+
+def test_import_failure_is_explained():
+    from torchup.doctor.explain import explain
+
+    text = "Traceback...\nImportError: libcudnn.so.8: cannot open shared object file: No such file or directory"
+    run = run_of(torch_error=text, dists=[TORCH_DIST])
+    found = rules.rule_import_failure(state(linux(), run), None)
+    assert [d.finding.id for d in found] == [f.id for f in explain(text)]
+
+
+def test_state_round_trip():
+    m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", wsl=2)
+    s = state(m, run_of(torch={"version": "2.8.0+cpu"}), conda=(CondaRecord(name="cpuonly", version="2.0"),),
+              env={"LD_LIBRARY_PATH": "/x"}, ld_path_libs={"/x": ("libcudnn.so.9",)}, dev_nvidia=("nvidia0",), wsl_libcuda=True)
+    again = state_from_dict(json.loads(json.dumps(state_to_dict(s))))
+    assert again.machine == s.machine and again.conda == s.conda and again.ld_path_libs == s.ld_path_libs
+    assert ids(diagnose(again)) == ids(diagnose(s))
+    with pytest.raises(ValueError):
+        state_from_dict({"torchup_doctor_state": 99, "python": "x"})
+
+
+# --- states recorded on this machine with the real torch 2.13.0 CPU wheel -------------------------------
+
+
+def _recorded(name):
+    return state_from_dict(json.loads((FIXTURES / name).read_text()), origin=name)
+
+
+def test_recorded_healthy_cpu_environment_has_no_errors():
+    s = _recorded("cpu-torch2.13.0__healthy.json")
+    assert s.verify.ok and s.verify.build_label == "CPU"
+    assert [d for d in diagnose(s) if d.severity == "error"] == []
+
+
+def test_recorded_torchvision_from_pypi_beside_torch_2_13():
+    s = _recorded("cpu-torch2.13.0__torchvision0.29.1-mismatch.json")
+    assert not s.verify.ok
+    d = one(diagnose(s), "torchvision-torch-mismatch")
+    assert any("operator torchvision::nms does not exist" in e for e in d.finding.evidence)
