@@ -29,15 +29,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
 from torchup.catalog.load import STALE_DAYS
 from torchup.catalog.model import Build, Catalog, Release, python_tag, version_tuple
 from torchup.machine import Gpu, Machine
 from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 __all__ = ["resolve", "wheel_arch", "machine_summary", "parse_torch_spec"]
 
@@ -72,9 +73,13 @@ def wheel_arch(machine: Machine) -> str:
     return machine.arch
 
 
-def parse_torch_spec(text: str) -> SpecifierSet:
+def parse_torch_spec(text: str) -> "SpecifierSet":
     """``2.14``/``2.14.1`` -> ``==2.14.*``/``==2.14.1``; anything else is PEP 440.
     Raises ``ValueError`` with a readable message."""
+    # imported here: only --torch needs it, and start-up time counts
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
     text = text.strip()
     try:
         if text and text[0].isdigit():
@@ -130,7 +135,7 @@ def _driver_os(machine: Machine) -> str:
     return "windows" if machine.wsl else machine.os
 
 
-def _request_reason(build: Build, request: Request, spec: SpecifierSet | None) -> str | None:
+def _request_reason(build: Build, request: Request, spec: "SpecifierSet | None") -> str | None:
     if spec is not None and not spec.contains(build.torch, prereleases=True):
         return f"torch {build.torch} does not match --torch {spec}"
     if request.cpu and build.kind != "cpu":
@@ -173,7 +178,7 @@ def _jetson_reason(machine: Machine, build: Build, gpus: list[tuple[int, Gpu]]) 
     )
 
 
-def _judge(machine: Machine, build: Build, request: Request, spec: SpecifierSet | None, *, any_driver: bool = False) -> _Judged:
+def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet | None", *, any_driver: bool = False) -> _Judged:
     reason = _request_reason(build, request, spec)
     if reason:
         return _Judged(build=build, rejected=reason)
@@ -288,12 +293,27 @@ def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
         names = tuple(n for n in names if n != "gfx")
     if not names:
         return None
-    words = {"exists": "that the build exists", "wheels": "its Python/platform wheels", "pypi_default": "that PyPI serves it",
+    words = {"exists": "that the build exists", "wheels": "its Python/platform wheels", "pypi_default": "whether PyPI serves it",
              "cuda": "its CUDA version", "arches": "its GPU architecture list", "gfx": "its AMD gfx list",
              "glibc_min": "its glibc floor"}
-    parts = [f"{words.get(n, n)} ({catalog.describe_source(build.fact(n).source)})" for n in names]
+    by_source: dict[str, list[str]] = {}
+    for n in names:
+        by_source.setdefault(build.fact(n).source, []).append(words.get(n, n))
+    parts = [f"{' and '.join(facts)} [{_short(catalog.describe_source(src))}]" for src, facts in by_source.items()]
     return (f"this choice rests on catalog facts no primary source confirmed for torch {build.version_on_index}: "
-            + "; ".join(parts))
+            + "; ".join(parts) + " ('torchup catalog' shows the sources)")
+
+
+def _short(text: str, limit: int = 70) -> str:
+    """The first clause of a source description."""
+    for sep in (": ", "; "):
+        head = text.split(sep, 1)[0]
+        if head.count("(") > head.count(")"):
+            head = head.split(" (", 1)[0]
+        if len(head) >= 12:
+            text = head
+            break
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _driver_advice(machine: Machine, better: _Judged, chosen: _Judged | None) -> str | None:
@@ -410,7 +430,9 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
     if age is not None and age > STALE_DAYS:
         warnings.append(f"the catalog data is {age} days old ({catalog.data_date}): run 'torchup catalog refresh'")
     alternatives = [Candidate(torch=j.build.torch if j.build.pypi_default else j.build.version_on_index,
-                              variant=_variant_name(j.build), note=_note(machine, j))
+                              variant=_variant_name(j.build),
+                              note="; ".join(x for x in (f"the {j.build.variant} build" if j.build.pypi_default else None,
+                                                         _note(machine, j)) if x) or None)
                     for j in _alternatives(best, kept)]
     return Plan(
         torch=b.torch if pypi or not b.local_label else b.version_on_index,

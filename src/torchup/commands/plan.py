@@ -193,7 +193,8 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
     if plan.alternatives:
         lines.append(style.bold("Alternatives:"))
         for alt in plan.alternatives:
-            lines.append(f"  - torch {alt.torch.split('+')[0]} {alt.variant}" + (f" ({alt.note})" if alt.note else ""))
+            what = "PyPI's default build" if alt.variant == "pypi" else describe_variant(alt.variant)
+            lines.append(f"  - torch {alt.torch.split('+')[0]}, {what}" + (f" ({alt.note})" if alt.note else ""))
     if explain:
         lines += _explain_lines(plan.considered, style)
     elif not several:
