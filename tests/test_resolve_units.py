@@ -1,0 +1,142 @@
+"""resolve's smaller promises: companions, warnings, index base, manager detection,
+wheel architecture, the JSON contract of a refusal."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+
+from torchup.catalog.load import load_catalog
+from torchup.commands.plan import detect_manager
+from torchup.machine import Gpu, Machine
+from torchup.plan import Plan, Refusal, Request
+from torchup.resolve import machine_summary, parse_torch_spec, resolve, wheel_arch
+
+CATALOG = load_catalog(use_cache=False)
+TODAY = date.fromisoformat(CATALOG.data_date)
+CPU_BOX = Machine(os="linux", arch="x86_64", python="3.12", python_bits=64, libc="glibc 2.35")
+RTX4090 = replace(CPU_BOX, nvidia_driver="580.65.06",
+                  gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4090", compute_capability="8.9"),))
+
+
+def plan_for(machine, request=Request(), today=TODAY) -> Plan:
+    result = resolve(machine, request, CATALOG, today=today)
+    assert isinstance(result, Plan), getattr(result, "reasons", result)
+    return result
+
+
+def test_companions_carry_the_build_label_and_torchaudio_after_2_11_is_left_out():
+    plan = plan_for(RTX4090)
+    # torchvision 0.29.2 goes with 2.15.0 in the catalog (PyPI metadata: requires torch >= 2.14.0)
+    assert plan.torchvision == "0.29.2+cu130"
+    assert plan.torchaudio is None
+    assert any("torchaudio" in w and "2.11.0" in w for w in plan.warnings)
+
+
+def test_companions_of_an_older_release_are_pinned_exactly():
+    plan = plan_for(CPU_BOX, Request(torch="==2.5.1"))
+    assert (plan.torch, plan.torchvision, plan.torchaudio) == ("2.5.1+cpu", "0.20.1+cpu", "2.5.1+cpu")
+
+
+def test_pypi_plans_carry_no_local_label_and_no_index():
+    mac = Machine(os="macos", arch="aarch64", python="3.12", python_bits=64, macos_version="15.1")
+    plan = plan_for(mac)
+    assert (plan.torch, plan.variant, plan.index_url, plan.torchvision) == ("2.15.0", "pypi", None, "0.29.2")
+
+
+def test_companions_can_be_left_out_on_request():
+    plan = plan_for(CPU_BOX, Request(with_torchvision=False, with_torchaudio=False))
+    assert plan.torchvision is None and plan.torchaudio is None
+    assert not any("torchaudio" in w for w in plan.warnings)
+
+
+def test_index_base_is_used_for_the_index_url():
+    plan = plan_for(CPU_BOX, Request(index_base="http://127.0.0.1:8080/whl"))
+    assert plan.index_url == "http://127.0.0.1:8080/whl/cpu"
+
+
+def test_stale_catalog_is_reported_with_the_refresh_command():
+    old = plan_for(CPU_BOX, today=TODAY + timedelta(days=200))
+    assert old.catalog_age_days == 200
+    assert any("200 days old" in w and "torchup catalog refresh" in w for w in old.warnings)
+    fresh = plan_for(CPU_BOX)
+    assert not any("catalog refresh" in w for w in fresh.warnings)
+
+
+def test_unconfirmed_facts_are_named_and_confirmed_builds_say_nothing():
+    # 2.15.0's cu130 build rests on an RFC, not on a released matrix (compat-facts 1a: no 2.15 data)
+    plan = plan_for(RTX4090)
+    assert any("no primary source confirmed" in w and "2.15.0+cu130" in w for w in plan.warnings)
+    # 2.5.1's CPU build on macOS arm64 is read from PyPI itself
+    mac = Machine(os="macos", arch="aarch64", python="3.12", python_bits=64, macos_version="15.1")
+    old = plan_for(mac, Request(torch="==2.5.1"))
+    assert not any("no primary source confirmed" in w for w in old.warnings)
+
+
+def test_minor_version_compatibility_is_said_in_the_reasons():
+    machine = replace(RTX4090, nvidia_driver="550.54.14")
+    plan = plan_for(machine)
+    assert plan.variant == "cu126"
+    assert any("by minor-version compatibility" in r for r in plan.reasons)
+
+
+def test_ptx_only_coverage_is_a_warning():
+    # A hypothetical sm_130 GPU: no build has a 13.x cubin; 2.15.0's cu132 build carries compute_120 PTX
+    # (the catalog's arch list), which the driver can JIT for a newer major; its cu130 build has no PTX.
+    gpu = Gpu(vendor="nvidia", name="future GPU", compute_capability="13.0")
+    machine = replace(RTX4090, gpus=(gpu,), nvidia_driver="600.10")
+    plan = plan_for(machine)
+    assert (plan.base_version, plan.variant) == ("2.15.0", "pypi")
+    assert any("PTX JIT" in w for w in plan.warnings)
+
+
+def test_refusal_json_has_the_error_contract():
+    musl = replace(CPU_BOX, libc="musl 1.2.4")
+    result = resolve(musl, Request(), CATALOG, today=TODAY)
+    assert isinstance(result, Refusal)
+    err = result.to_json()["error"]
+    assert err["code"] == "no-build" and err["message"] and err["reasons"]
+
+
+@pytest.mark.parametrize("machine, arch", [
+    (Machine(os="windows", arch="x86_64", python="3.12", python_bits=32), "x86"),
+    (Machine(os="macos", arch="aarch64", python="3.12", rosetta=True), "x86_64"),
+    (Machine(os="linux", arch="aarch64", python="3.12"), "aarch64"),
+])
+def test_wheel_arch(machine, arch):
+    assert wheel_arch(machine) == arch
+
+
+@pytest.mark.parametrize("env, managers, pip_ok, uv_ok, expected", [
+    ("venv", ("pip",), True, False, "pip"),
+    ("uv", ("uv",), None, True, "uv"),
+    ("conda", ("conda", "pip"), True, False, "conda"),
+    ("conda", ("mamba", "pip"), True, False, "mamba"),
+    ("pixi", ("pixi",), True, False, "pixi"),
+    ("venv", ("uv",), False, True, "uv"),
+    ("system", (), None, None, "pip"),
+])
+def test_detect_manager(env, managers, pip_ok, uv_ok, expected):
+    m = replace(CPU_BOX, python_env=env, managers=managers, pip_usable=pip_ok, uv_usable=uv_ok)
+    assert detect_manager(m) == expected
+
+
+@pytest.mark.parametrize("text, ok, bad", [
+    ("2.14", "2.14.1", "2.15.0"), ("2.14.1", "2.14.1", "2.14.0"), (">=2.4,<2.6", "2.5.1", "2.6.0"),
+])
+def test_parse_torch_spec(text, ok, bad):
+    spec = parse_torch_spec(text)
+    assert spec.contains(ok) and not spec.contains(bad)
+
+
+def test_parse_torch_spec_rejects_garbage():
+    with pytest.raises(ValueError, match="not a version"):
+        parse_torch_spec("latest")
+
+
+def test_machine_summary_is_one_line():
+    line = machine_summary(replace(RTX4090, wsl=2, python_env="venv"))
+    assert line == ("Linux x86_64 (WSL2, glibc 2.35), Python 3.12 (venv), "
+                    "NVIDIA GeForce RTX 4090 (sm_89), NVIDIA driver 580.65.06")
