@@ -233,7 +233,7 @@ _NVIDIA: tuple[tuple[str, str, str, str], ...] = (
     (r"\bgtx 750\b", "5.0", _C, _S),
     # Kepler
     (r"\bk80\b", "3.7", _D, _S),
-    (r"\bk20x?\b|\bk40\b|\bquadro k6000\b", "3.5", _D, _S),
+    (r"\bk20x?[mcs]?\b|\bk40[mcst]?\b|\bquadro k6000\b", "3.5", _D, _S),
     (r"\bk10\b", "3.0", _D, _S),
     (r"\bgtx (780|titan)\b|\bgtx titan black\b|\btitan z\b|\bgtx 780 ti\b", "3.5", _C, _S),
     (r"\bgtx 6[5-9]0\b|\bgtx 7[67]0\b", "3.0", _C, _K),

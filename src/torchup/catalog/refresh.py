@@ -1,0 +1,554 @@
+"""``torchup catalog refresh``: learn new releases, variants and wheel tags from the
+real indexes and merge them over the catalog in use, into the user cache.
+
+Sources
+- PyPI's simple API for ``torch`` (PEP 691 JSON, or PEP 503 HTML), at the index
+  the installer is configured with: ``--pypi-index``, else ``PIP_INDEX_URL``,
+  ``UV_DEFAULT_INDEX``, ``UV_INDEX_URL``, else ``pip config get global.index-url``,
+  else pip's own built-in default (asked from pip).  No registry host is written here.
+  For a release the catalog does not know, the PEP 658 metadata of its Linux
+  wheels tells which CUDA the default build carries.
+- PyTorch's per-variant pages ``<index base>/<variant>/torch/`` (PEP 503 HTML;
+  default base https://download.pytorch.org/whl, ``--index-base`` /
+  ``TORCHUP_INDEX_BASE``).  A missing page (PyTorch's index answers 403) means
+  "not on this index" and is reported, not fatal.
+
+Safety: any transport failure, HTTP error other than 403/404, a truncated or
+malformed page stops the refresh with a ``NetworkError`` naming the page; the
+old data is kept.  The cache file is written to a temporary file and renamed.
+
+The pure part (``parse_*``, ``merge``) takes text and data; ``refresh_catalog``
+does the I/O through ``torchup.install.http.fetch`` (the one HTTP helper) and the
+runner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from torchup.catalog.load import cache_path, catalog_to_dict, load_catalog
+from torchup.catalog.model import (
+    CONFIRMED,
+    UNCONFIRMED,
+    Build,
+    Catalog,
+    Provenance,
+    Release,
+    Wheel,
+    platform_floor,
+    variant_kind,
+    version_tuple,
+)
+from torchup.errors import NetworkError, UsageError
+
+__all__ = [
+    "DEFAULT_INDEX_BASE",
+    "RefreshOptions",
+    "RefreshResult",
+    "IndexFile",
+    "parse_simple_page",
+    "files_by_version",
+    "merge",
+    "resolve_pypi_index",
+    "refresh_catalog",
+]
+
+DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+SRC_INDEX = "PYTORCH-INDEX"
+SRC_PYPI = "PYPI-REFRESH"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefreshOptions:
+    index_base: str = DEFAULT_INDEX_BASE
+    pypi_index: str | None = None  # None: from the installer's configuration
+    variants: tuple[str, ...] = ()  # extra variant pages to read
+    timeout: float = 30.0
+    today: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefreshResult:
+    catalog: Catalog
+    path: str
+    changes: tuple[str, ...]
+    notes: tuple[str, ...]  # pages missing on an index, and similar
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexFile:
+    filename: str
+    url: str
+    requires_python: str | None = None
+    upload_time: str | None = None
+    has_metadata: bool = False
+
+
+# --- parsing (pure) ---------------------------------------------------------------
+
+
+class PageError(ValueError):
+    """A page that is not a simple-API page (truncated, corrupted, something else)."""
+
+
+def parse_simple_page(body: bytes, content_type: str, base_url: str) -> list[IndexFile]:
+    """The files of a PEP 691 JSON or PEP 503 HTML project page.  ``PageError`` when
+    the page is truncated or malformed."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PageError("the page is not UTF-8 text (corrupted?)") from None
+    if JSON_TYPE in content_type or content_type.startswith("application/json"):
+        return _parse_json(text, base_url)
+    return _parse_html(text, base_url)
+
+
+def _parse_json(text: str, base_url: str) -> list[IndexFile]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PageError(f"the JSON page does not parse ({exc}); truncated or corrupted") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list) or "meta" not in data:
+        raise PageError("the JSON page has no 'meta' and 'files' (not a PEP 691 project page)")
+    out = []
+    from urllib.parse import urljoin
+
+    for f in data["files"]:
+        if not isinstance(f, dict) or not isinstance(f.get("filename"), str) or not isinstance(f.get("url"), str):
+            raise PageError("a file entry of the JSON page has no filename or url")
+        out.append(
+            IndexFile(
+                filename=f["filename"],
+                url=urljoin(base_url, f["url"]),
+                requires_python=f.get("requires-python") or None,
+                upload_time=f.get("upload-time") or None,
+                has_metadata=bool(f.get("core-metadata") or f.get("dist-info-metadata")),
+            )
+        )
+    return out
+
+
+def _parse_html(text: str, base_url: str) -> list[IndexFile]:
+    import html
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urljoin
+
+    head = text.lstrip()[:64].lower()
+    if not (head.startswith("<!doctype html") or head.startswith("<html")):
+        raise PageError("the page does not start like an HTML index page (corrupted, or not an index)")
+    if "</html>" not in text[-64:].lower():
+        raise PageError("the HTML page ends before </html> (truncated)")
+
+    class _Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.links: list[tuple[dict[str, str | None], str]] = []
+            self._attrs: dict[str, str | None] | None = None
+            self._text: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "a":
+                self._attrs = dict(attrs)
+                self._text = []
+
+        def handle_data(self, data):
+            if self._attrs is not None:
+                self._text.append(data)
+
+        def handle_endtag(self, tag):
+            if tag == "a" and self._attrs is not None:
+                self.links.append((self._attrs, "".join(self._text).strip()))
+                self._attrs = None
+
+    parser = _Links()
+    parser.feed(text)
+    out = []
+    for attrs, label in parser.links:
+        href = attrs.get("href") or ""
+        url = urljoin(base_url, href)
+        filename = label or unquote(href.split("#")[0].rsplit("/", 1)[-1])
+        rp = attrs.get("data-requires-python")
+        meta = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
+        out.append(
+            IndexFile(
+                filename=unquote(filename),
+                url=url,
+                requires_python=html.unescape(rp) if rp else None,
+                has_metadata=bool(meta) and meta != "false",
+            )
+        )
+    return out
+
+
+def files_by_version(files: list[IndexFile]) -> dict[str, dict[str, Any]]:
+    """Group torch wheels: ``{version: {"label": local label or None, "wheels":
+    {(os, arch): {(py, abi, platform)}}, "requires_python", "date", "files"}}``."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    out: dict[str, dict[str, Any]] = {}
+    for f in files:
+        if not f.filename.endswith(".whl"):
+            continue
+        try:
+            name, version, _build, tags = parse_wheel_filename(f.filename)
+        except (InvalidWheelFilename, ValueError):
+            continue
+        if name != "torch" or version.is_prerelease or version.is_devrelease:
+            continue
+        key = version.public
+        entry = out.setdefault(key, {"label": version.local, "wheels": {}, "requires_python": set(), "date": None, "files": []})
+        entry["files"].append(f)
+        if f.requires_python:
+            entry["requires_python"].add(f.requires_python)
+        if f.upload_time:
+            day = f.upload_time[:10]
+            entry["date"] = min(entry["date"] or day, day)
+        for t in tags:
+            try:
+                os_, arch, _ = platform_floor(t.platform)
+            except ValueError:
+                continue
+            py = t.interpreter + ("t" if t.abi.endswith("t") and t.abi.startswith("cp3") else "")
+            entry["wheels"].setdefault((os_, arch), set()).add((py, t.abi, t.platform))
+    return out
+
+
+# --- merging (pure) ------------------------------------------------------------------
+
+
+def _py_key(tag: str) -> tuple:
+    digits = re.sub(r"\D", "", tag)
+    return int(digits[:1] or 0), int(digits[1:] or 0), tag.endswith("t")
+
+
+def _wheels(triples: set[tuple[str, str, str]]) -> tuple[Wheel, ...]:
+    return tuple(Wheel(python=p, abi=a, platform=pl) for p, a, pl in sorted(triples, key=lambda w: (_py_key(w[0]), w[2])))
+
+
+def _glibc(triples: set[tuple[str, str, str]]) -> str | None:
+    floors = [platform_floor(pl)[2] for _, _, pl in triples]
+    known = [f for f in floors if f]
+    if not known:
+        return None
+    lo = min(known)
+    return f"{lo[0]}.{lo[1]}" if lo >= (2, 28) else "2.17"
+
+
+def _template(catalog: Catalog, version: str, variant: str, os_: str, arch: str) -> Build | None:
+    """The same variant on the same platform in the newest older release (arch lists etc.)."""
+    for rel in reversed(catalog.releases):
+        if version_tuple(rel.version) >= version_tuple(version):
+            continue
+        for b in rel.builds:
+            if b.variant == variant and b.os == os_ and b.arch == arch:
+                return b
+    return None
+
+
+def _new_build(catalog: Catalog, version: str, variant: str, os_: str, arch: str, triples, *, source: str,
+               pypi_default: bool, cuda: str | None = None) -> Build:
+    tmpl = _template(catalog, version, variant, os_, arch)
+    guess = Provenance(source="PATTERN", confidence=UNCONFIRMED)
+    seen = Provenance(source=source, confidence=CONFIRMED)
+    prov: dict[str, Provenance] = {"exists": seen, "wheels": seen}
+    kind = variant_kind(variant)
+    fields: dict[str, Any] = {}
+    if kind == "cuda":
+        m = re.fullmatch(r"cu(\d+)(\d)", variant)
+        fields["cuda"] = cuda or (f"{m.group(1)}.{m.group(2)}" if m else None)
+        prov["cuda"] = seen
+        if tmpl is not None:
+            fields.update(sass=tmpl.sass, ptx=tmpl.ptx, arch_specific=tmpl.arch_specific)
+            prov["arches"] = guess
+    if kind == "rocm":
+        fields["rocm"] = variant[4:]
+        prov["rocm"] = seen
+        if tmpl is not None:
+            fields["gfx"] = tmpl.gfx
+            prov["gfx"] = guess
+    glibc = _glibc(triples) if os_ == "linux" else None
+    if glibc:
+        prov["glibc_min"] = seen if glibc == "2.28" else guess
+    macos = None
+    if os_ == "macos":
+        floors = [platform_floor(pl)[2] for _, _, pl in triples]
+        lo = min(f for f in floors if f)
+        macos = f"{lo[0]}.{lo[1]}"
+        prov["macos_min"] = seen
+    if pypi_default:
+        prov["pypi_default"] = seen
+    return Build(
+        torch=version,
+        variant=variant,
+        os=os_,
+        arch=arch,
+        wheels=_wheels(triples),
+        glibc_min=glibc,
+        macos_min=macos,
+        pypi_default=pypi_default,
+        local_label=None if os_ == "macos" else variant,
+        index_suffix=variant,
+        notes=("learnt by `torchup catalog refresh`; arch lists copied from the previous release (unconfirmed)",),
+        provenance=prov,
+        **fields,
+    )
+
+
+def merge(
+    catalog: Catalog,
+    pypi: Mapping[str, dict[str, Any]],
+    index: Mapping[str, Mapping[str, dict[str, Any]]],
+    *,
+    pypi_cuda: Mapping[tuple[str, str, str], str | None] | None = None,
+    today: str,
+) -> tuple[Catalog, list[str]]:
+    """Merge what the indexes show over ``catalog``.
+
+    ``pypi``: ``files_by_version`` of PyPI's torch page.  ``index``: variant ->
+    ``files_by_version`` of ``<base>/<variant>/torch/``.  ``pypi_cuda``:
+    (version, os, arch) -> CUDA major.minor of the PyPI build (from its metadata;
+    None for a CPU build), for releases the catalog does not know.
+    Returns the new catalog and the list of changes, in words."""
+    pypi_cuda = pypi_cuda or {}
+    changes: list[str] = []
+    releases = {r.version: r for r in catalog.releases}
+    for version in sorted(set(pypi) | {v for pages in index.values() for v in pages}, key=version_tuple):
+        if version_tuple(version) < (1, 13):
+            continue
+        rel = releases.get(version)
+        builds = list(rel.builds) if rel else []
+        info = pypi.get(version)
+        if rel is None:
+            if info is None:
+                continue  # only on PyTorch's index (not a PyPI release): not added
+            changes.append(f"new release {version} (PyPI)")
+            for (os_, arch), triples in sorted(info["wheels"].items()):
+                cuda = pypi_cuda.get((version, os_, arch))
+                variant = f"cu{cuda.replace('.', '')}" if cuda else "cpu"
+                builds.append(_new_build(catalog, version, variant, os_, arch, triples, source=SRC_PYPI,
+                                         pypi_default=True, cuda=cuda))
+        elif info is not None:
+            for (os_, arch), triples in sorted(info["wheels"].items()):
+                for i, b in enumerate(builds):
+                    if b.os == os_ and b.arch == arch and b.pypi_default:
+                        have = {(w.python, w.abi, w.platform) for w in b.wheels}
+                        new = triples - have
+                        if new:
+                            builds[i] = replace(b, wheels=_wheels(have | triples))
+                            changes.append(f"{version} PyPI {os_} {arch}: new wheels " + ", ".join(sorted(f"{p}-{pl}" for p, _, pl in new)))
+        for variant, pages in index.items():
+            page = pages.get(version)
+            if page is None:
+                continue
+            for (os_, arch), triples in sorted(page["wheels"].items()):
+                match = [i for i, b in enumerate(builds) if b.variant == variant and b.os == os_ and b.arch == arch]
+                if not match:
+                    builds.append(_new_build(catalog, version, variant, os_, arch, triples, source=SRC_INDEX, pypi_default=False))
+                    changes.append(f"{version}: new build {variant} for {os_} {arch} (PyTorch index)")
+                    continue
+                i = match[0]
+                b = builds[i]
+                have = {(w.python, w.abi, w.platform) for w in b.wheels}
+                prov = dict(b.provenance)
+                confirm = Provenance(source=SRC_INDEX, confidence=CONFIRMED)
+                updated = False
+                if not b.fact("exists").confirmed:
+                    prov["exists"] = confirm
+                    updated = True
+                    changes.append(f"{version} {variant} {os_} {arch}: confirmed on the PyTorch index")
+                if not b.pypi_default and (triples != have or not b.fact("wheels").confirmed):
+                    if triples != have:
+                        added = sorted(f"{p}-{pl}" for p, _, pl in triples - have)
+                        gone = sorted(f"{p}-{pl}" for p, _, pl in have - triples)
+                        changes.append(f"{version} {variant} {os_} {arch}: wheels now as on the index"
+                                       + (f"; added {', '.join(added)}" if added else "")
+                                       + (f"; not listed {', '.join(gone)}" if gone else ""))
+                    prov["wheels"] = confirm
+                    glibc = _glibc(triples) if os_ == "linux" else None
+                    b = replace(b, wheels=_wheels(triples), glibc_min=glibc or b.glibc_min)
+                    updated = True
+                if updated:
+                    builds[i] = replace(b, provenance=prov)
+        if rel is None:
+            rel = Release(version=version, released=info.get("date") if info else None,
+                          requires_python=next(iter(info["requires_python"]), None) if info and len(info["requires_python"]) == 1 else None,
+                          provenance={"released": Provenance(source=SRC_PYPI, confidence=CONFIRMED)},
+                          notes=("learnt by `torchup catalog refresh`: companions unknown",))
+            builds = [replace(b, released=rel.released, requires_python=rel.requires_python) for b in builds]
+        releases[version] = replace(rel, builds=tuple(builds))
+    ordered = tuple(sorted(releases.values(), key=lambda r: version_tuple(r.version)))
+    sources = dict(catalog.sources)
+    sources.setdefault(SRC_INDEX, "PyTorch's per-variant index pages, read by `torchup catalog refresh`")
+    sources.setdefault(SRC_PYPI, "PyPI's simple API and PEP 658 metadata, read by `torchup catalog refresh`")
+    sources.setdefault("PATTERN", "inferred from the neighbouring releases; no source seen")
+    return replace(catalog, releases=ordered, data_date=today, sources=sources), changes
+
+
+# --- I/O ---------------------------------------------------------------------------------
+
+
+def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | None]) -> tuple[str, str]:
+    """The simple-API URL the installer is configured with, and where it came from.
+    ``run(argv)`` runs a command and returns its stdout (None on failure)."""
+    for key in ("PIP_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL"):
+        if env.get(key):
+            return env[key].rstrip("/"), key
+    out = run([sys.executable, "-m", "pip", "config", "get", "global.index-url"])
+    if out and out.strip():
+        return out.strip().rstrip("/"), "pip config global.index-url"
+    out = run([sys.executable, "-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
+    if out and out.strip().startswith(("http://", "https://")):
+        return out.strip().rstrip("/"), "pip's built-in default index"
+    raise UsageError(
+        "no package index is configured and pip could not say its default",
+        hint="pass --pypi-index URL (the simple API of your package index)",
+    )
+
+
+def _get(url: str, env: Mapping[str, str], timeout: float, accept: str):
+    import http.client
+
+    from torchup.install.http import fetch
+
+    try:
+        return fetch(url, timeout=timeout, env=env, accept=accept)
+    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut
+        from torchup.install.http import Response
+
+        return Response(url=url, status=None, failure="cut", detail=f"{type(exc).__name__}: {exc}")
+
+
+def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:
+    """Files of one project page; None when the page is missing (403/404)."""
+    accept = f"{JSON_TYPE}, text/html;q=0.1" if json_ok else "text/html"
+    resp = _get(url, env, timeout, accept)
+    if resp.status in (403, 404):
+        return None
+    if not resp.ok:
+        why = resp.failure or f"HTTP {resp.status}"
+        raise NetworkError(f"could not read {url}: {why}{(' (' + resp.detail + ')') if resp.detail else ''}; "
+                           "the catalog was not changed", hint="check the network or the index URL, then retry")
+    length = resp.headers.get("Content-Length") or resp.headers.get("content-length")
+    if length and length.isdigit() and int(length) != len(resp.body):
+        raise NetworkError(f"{url} was cut off ({len(resp.body)} of {length} bytes); the catalog was not changed")
+    ctype = resp.headers.get("Content-Type") or resp.headers.get("content-type") or "text/html"
+    try:
+        return parse_simple_page(resp.body, ctype, url)
+    except PageError as exc:
+        raise NetworkError(f"{url}: {exc}; the catalog was not changed",
+                           hint="the index answered something that is not a package page; retry later") from None
+
+
+def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], str | None]:
+    """CUDA of the default Linux builds from their PEP 658 metadata."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out: dict[tuple[str, str], str | None] = {}
+    by_platform: dict[tuple[str, str], IndexFile] = {}
+    for f in files:
+        for os_arch in (("linux", "x86_64"), ("linux", "aarch64")):
+            if f.filename.endswith(f"{os_arch[1]}.whl") and "linux" in f.filename and f.has_metadata:
+                by_platform.setdefault(os_arch, f)
+    for (os_, arch), f in by_platform.items():
+        resp = _get(f.url.split("#")[0] + ".metadata", env, timeout, "*/*")
+        if not resp.ok:
+            continue
+        env_m = {"platform_system": "Linux", "platform_machine": arch, "sys_platform": "linux", "python_version": "3.12",
+                 "python_full_version": "3.12.0", "implementation_name": "cpython", "os_name": "posix",
+                 "platform_python_implementation": "CPython", "extra": ""}
+        cuda = None
+        for line in resp.body.decode("utf-8", "replace").splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            try:
+                req = Requirement(line.split(":", 1)[1].strip())
+            except InvalidRequirement:
+                continue
+            if req.marker is not None and not req.marker.evaluate(env_m):
+                continue
+            pins = [s.version for s in req.specifier if s.operator == "=="]
+            if pins and (req.name == "cuda-toolkit" or req.name.startswith("nvidia-cuda-runtime")):
+                cuda = ".".join(pins[0].split(".")[:2])
+        out[(os_, arch)] = cuda
+    return out
+
+
+def _variants_to_read(catalog: Catalog, extra: tuple[str, ...]) -> list[str]:
+    recent = catalog.releases[-3:]
+    names: dict[str, None] = {}
+    for rel in recent:
+        for b in rel.builds:
+            names.setdefault(b.variant, None)
+    cudas = sorted((int(v[2:]) for v in names if re.fullmatch(r"cu\d+", v)), default=[])
+    if cudas:
+        names.setdefault(f"cu{cudas[-1] + 2}", None)  # the next CUDA minor PyTorch would name
+    for v in extra:
+        names.setdefault(v, None)
+    return list(names)
+
+
+def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
+                    run: Callable[[list[str]], str | None]) -> RefreshResult:
+    """Read the indexes, merge, write the cache atomically.  Raises ``NetworkError``
+    (nothing written) when a page cannot be read."""
+    base = options.index_base.rstrip("/")
+    current = load_catalog(env)
+    pypi_url, _how = (options.pypi_index.rstrip("/"), "--pypi-index") if options.pypi_index else resolve_pypi_index(env, run)
+    notes: list[str] = []
+    pypi_files = _page(f"{pypi_url}/torch/", env, options.timeout, json_ok=True)
+    if pypi_files is None:
+        raise NetworkError(f"{pypi_url}/torch/ is missing (HTTP 403/404); the catalog was not changed",
+                           hint="check --pypi-index / the installer's index URL")
+    pypi = files_by_version(pypi_files)
+    if not pypi:
+        raise NetworkError(f"{pypi_url}/torch/ lists no torch wheels; the catalog was not changed")
+    known = set(current.versions())
+    pypi_cuda: dict[tuple[str, str, str], str | None] = {}
+    for version, info in pypi.items():
+        if version not in known and version_tuple(version) >= (1, 13):
+            for (os_, arch), cuda in _pypi_cuda(info["files"], env, options.timeout).items():
+                pypi_cuda[(version, os_, arch)] = cuda
+    index: dict[str, dict[str, dict[str, Any]]] = {}
+    for variant in _variants_to_read(current, options.variants):
+        files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
+        if files is None:
+            notes.append(f"{base}/{variant}/torch/ is not on the index (HTTP 403/404)")
+            continue
+        pages = files_by_version(files)
+        for v, entry in pages.items():
+            if entry["label"] not in (None, variant):
+                entry["wheels"] = {}
+        index[variant] = pages
+    today = (options.today or date.today()).isoformat()
+    merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, today=today)
+    path = cache_path(env)
+    _write_atomic(path, json.dumps(catalog_to_dict(merged), separators=(",", ":")) + "\n")
+    merged = replace(merged, origin=str(path))
+    return RefreshResult(catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".catalog-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
