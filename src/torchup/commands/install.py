@@ -78,6 +78,34 @@ def _load_plan(path: str):
     return plan_from_json(raw)
 
 
+def _make_plan(args: argparse.Namespace, system: System, python: str):
+    """What ``torchup plan`` would choose, with the same options."""
+    from torchup.catalog.load import load_catalog
+    from torchup.commands.plan import request_from_args
+    from torchup.errors import NoBuildError
+    from torchup.plan import Plan
+    from torchup.resolve import resolve
+
+    request = request_from_args(args, system.env)
+    machines = getattr(args, "machine", None) or []
+    if len(machines) > 1:
+        raise UsageError("torchup installs for one machine at a time; give at most one --machine")
+    if machines:
+        from torchup.machine import load_machine_file
+
+        machine, warnings = load_machine_file(machines[0])
+        for w in warnings:
+            print(f"torchup: warning: {w}", file=sys.stderr)
+    else:
+        from torchup.probe import probe_machine
+
+        machine = probe_machine(system, python=python)
+    result = resolve(machine, request, load_catalog(system.env))
+    if not isinstance(result, Plan):
+        raise NoBuildError(result.message, details=result.reasons, code=result.code)
+    return result
+
+
 def _confirm(question: str) -> bool:
     try:
         answer = input(f"torchup: {question} [y/N] ")
@@ -97,15 +125,11 @@ def run(args: argparse.Namespace, system: System) -> int:
     if args.plan:
         plan = _load_plan(args.plan)
     else:
-        plan_cmd = _plan_module()
-        make = getattr(plan_cmd, "make_plan", None) if plan_cmd else None
-        if make is None:
-            raise UsageError("this torchup cannot plan here; give a plan with --plan FILE")
-        plan = make(args, system)
+        plan = _make_plan(args, system, python)
     interactive = sys.stdin.isatty()
     options = InstallOptions(
         python=python,
-        manager=args.manager,
+        manager=args.manager or "auto",
         venv=args.venv,
         dry_run=args.dry_run,
         yes=args.yes,

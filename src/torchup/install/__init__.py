@@ -119,6 +119,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
                                       check_network=options.check_network)
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
+    for reason in plan.reasons[:3]:
+        out.line(f"  - {reason}")
     if checks.replacing:
         out.step(checks.replacing)
     for note in checks.notes:
@@ -136,7 +138,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     if checks.need is not None:
         out.step(f"preflight ok (about {_preflight._gb(checks.need.download)} to download)")
     else:
-        out.step("preflight ok")
+        out.step("preflight ok" if options.check_network else "preflight ok (indexes and disk not checked)")
     command = shlex.join(argv)
     if options.dry_run:
         out.step("dry run: would snapshot " + ", ".join(p for p in (*target.site_dirs, target.scripts) if p))
