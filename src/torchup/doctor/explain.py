@@ -16,6 +16,13 @@ from __future__ import annotations
 import codecs
 import re
 from functools import lru_cache
+
+try:  # the regex parser, to find the literal text a pattern cannot match without
+    from re import _parser as _sre_parse  # Python >= 3.11
+    from re import _constants as _sre_constants
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_constants  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 from typing import Mapping
 
 from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
@@ -23,8 +30,8 @@ from torchup.findings import Finding
 
 __all__ = ["explain", "decode_log", "clean_log", "HEAD_CHARS", "TAIL_CHARS"]
 
-HEAD_CHARS = 256 * 1024
-TAIL_CHARS = 2 * 1024 * 1024
+HEAD_CHARS = 128 * 1024
+TAIL_CHARS = 1024 * 1024
 MAX_EVIDENCE = 6
 MAX_EVIDENCE_LINE = 240
 
@@ -111,6 +118,64 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(lower_pattern(pattern), re.MULTILINE)
 
 
+_MIN_LITERAL = 3
+
+
+def _literal_alternatives(items) -> list[str] | None:
+    """Literal strings of which at least one occurs in every match of ``items``
+    (a parsed regex sequence), choosing the most selective set; None if unknown."""
+    best: list[str] | None = None
+
+    def consider(alts: list[str] | None) -> None:
+        nonlocal best
+        if not alts or min(len(a) for a in alts) < _MIN_LITERAL:
+            return
+        key = (min(len(a) for a in alts), -len(alts))
+        if best is None or key > (min(len(a) for a in best), -len(best)):
+            best = alts
+
+    run: list[str] = []
+    for op, av in items:
+        if op is _sre_constants.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            consider(["".join(run)])
+            run = []
+        if op is _sre_constants.SUBPATTERN:
+            consider(_literal_alternatives(list(av[-1])))
+        elif op is _sre_constants.BRANCH:
+            alts: list[str] | None = []
+            for sub in av[1]:
+                found = _literal_alternatives(list(sub))
+                if found is None:
+                    alts = None
+                    break
+                alts += found
+            consider(alts)
+        elif op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT) and av[0] >= 1:
+            consider(_literal_alternatives(list(av[2])))
+    if run:
+        consider(["".join(run)])
+    return best
+
+
+@lru_cache(maxsize=4096)
+def _prefilter(pattern: str) -> tuple[str, ...] | None:
+    """The literals (lower case) one of which a match of ``pattern`` must contain.
+
+    A substring test costs far less than a regex search that cannot start from a
+    literal prefix; signatures whose literals are absent are skipped.  None means
+    "always run the regex" (no usable literal, or the parser is unavailable).
+    """
+    try:
+        parsed = _sre_parse.parse(lower_pattern(pattern))
+        found = _literal_alternatives(list(parsed))
+    except Exception:  # the parser is CPython-internal: degrade to no prefilter
+        return None
+    return tuple(dict.fromkeys(found)) if found else None
+
+
 def _line_of(text: str, start: int, end: int) -> str:
     first = text.rfind("\n", 0, start) + 1
     last = text.find("\n", end)
@@ -143,11 +208,23 @@ def _note(note: str, match: re.Match[str], original: str) -> str:
     return _NOTE_FIELD.sub(field, note)
 
 
-def _score(problem: Problem, text: str, low: str) -> tuple[float, int, list[tuple[int, str]]]:
+def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tuple[float, int, list[tuple[int, str]]]:
     score = 0.0
     last = -1
     evidence: list[tuple[int, str]] = []
     for sig in problem.signatures:
+        literals = _prefilter(sig.pattern)
+        if literals is not None:
+            present = False
+            for literal in literals:
+                hit = seen.get(literal)
+                if hit is None:
+                    hit = seen[literal] = literal in low
+                if hit:
+                    present = True
+                    break
+            if not present:
+                continue
         match = _compile(sig.pattern).search(low)
         if match is None:
             continue
@@ -180,10 +257,11 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None) -> list
     low = _lower(text)
     size = max(1, len(text))
     scored: list[tuple[float, int, Problem, tuple[str, ...]]] = []
+    seen: dict[str, bool] = {}  # literal -> present in the text, shared by all signatures
     for order, problem in enumerate(problems.values()):
         if not problem.signatures:
             continue
-        score, last, evidence = _score(problem, text, low)
+        score, last, evidence = _score(problem, text, low, seen)
         if score < problem.min_score or last < 0:
             continue
         # a later match ranks a little higher: a log's last error is usually the one that stopped it

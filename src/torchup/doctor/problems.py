@@ -76,23 +76,56 @@ class Problem:
 
 
 def lower_pattern(pattern: str) -> str:
-    """``pattern`` for matching lower-cased text: letters lowered except escapes.
+    """``pattern`` as explain runs it: for lower-cased text, tolerant of line wrapping.
 
     explain lower-cases the log once and matches case-sensitively, which lets
-    ``re`` use its fast literal search (re.IGNORECASE is ~10x slower on big logs).
-    Escapes such as ``\\S`` or ``\\W`` keep their case, so their meaning survives.
+    ``re`` use its fast literal search (re.IGNORECASE is ~10x slower on big logs),
+    so letters are lowered here, except in escapes (``\\S``, ``\\W`` keep their
+    meaning) and ``(?P`` group syntax.  A literal space outside a character class
+    (and not quantified) becomes ``\\s+``: terminals, rich tracebacks and issue
+    trackers wrap long messages, so a word gap may be a newline and indentation.
     """
     out = []
     i = 0
-    while i < len(pattern):
+    n = len(pattern)
+    in_class = False
+    while i < n:
         ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
+        if ch == "\\" and i + 1 < n:
             out.append(pattern[i : i + 2])
             i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            out.append(ch.lower())
+            i += 1
+            continue
+        if ch == "[":
+            in_class = True
+            out.append("[")
+            i += 1
+            # a ']' first in the class (after an optional '^') is a literal
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":
+                out.append("]")
+                i += 1
             continue
         if pattern.startswith("(?P", i):  # named groups: (?P<name>...), (?P=name)
             out.append("(?P")
             i += 3
+            continue
+        if ch == " ":
+            j = i
+            while j < n and pattern[j] == " ":
+                j += 1
+            if j < n and pattern[j] in "?*+{":
+                out.append(pattern[i:j])  # a quantified space keeps its meaning
+            else:
+                out.append("\\s+")
+            i = j
             continue
         out.append(ch.lower())
         i += 1
@@ -221,8 +254,10 @@ def finding(
     )
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+def _md_code(text: str) -> str:
+    """``text`` as a code span inside a table cell (pipes escaped, backticks fenced)."""
+    text = text.replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
 def render_markdown(problems: Mapping[str, Problem]) -> str:
@@ -258,7 +293,7 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
             if p.signatures:
                 out += [f"**Signatures** (reported at score >= {p.min_score:g}):", ""]
                 out += ["| weight | pattern |", "|---:|---|"]
-                out += [f"| {s.weight:g} | `{_md_escape(s.pattern)}` |" for s in p.signatures]
+                out += [f"| {s.weight:g} | {_md_code(s.pattern)} |" for s in p.signatures]
                 out.append("")
             else:
                 out += ["Found by `doctor` from the state of the environment (no text signature).", ""]
