@@ -423,7 +423,7 @@ def _get(url: str, env: Mapping[str, str], timeout: float, accept: str):
     except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut
         from torchup.install.http import Response
 
-        return Response(url=url, status=None, failure="cut", detail=f"{type(exc).__name__}: {exc}")
+        return Response(url=url, status=None, failure="connection cut off", detail=f"{type(exc).__name__}: {exc}")
 
 
 def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:
@@ -487,7 +487,7 @@ def _variants_to_read(catalog: Catalog, extra: tuple[str, ...]) -> list[str]:
     for rel in recent:
         for b in rel.builds:
             names.setdefault(b.variant, None)
-    cudas = sorted((int(v[2:]) for v in names if re.fullmatch(r"cu\d+", v)), default=[])
+    cudas = sorted(int(v[2:]) for v in names if re.fullmatch(r"cu\d+", v))
     if cudas:
         names.setdefault(f"cu{cudas[-1] + 2}", None)  # the next CUDA minor PyTorch would name
     for v in extra:
