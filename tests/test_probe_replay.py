@@ -142,6 +142,21 @@ def test_amd_hsa_override_is_reported_beside_the_real_target(tmp_path):
     assert bad.hsa_override_gfx is None and [n.id for n in bad.notes] == ["hsa-override-invalid"]
 
 
+def test_amd_without_kfd_asks_rocminfo(tmp_path):
+    m = replay("amd-rx7900xtx-rocminfo", tmp_path)
+    # the CPU agent of rocminfo is not a GPU; the GPU agent joins the PCI device by chip id 0x744c
+    assert m.gpus == (Gpu(vendor="amd", name="Radeon RX 7900 XTX", gfx="gfx1100", pci_id="1002:744c", driver_loaded=True),)
+    assert m.sources["gpus[0]"] == "/sys/bus/pci/devices/0000:09:00.0 + rocminfo"
+    assert m.notes == () and m.rocm_version is None
+
+
+def test_intel_arc_with_level_zero(tmp_path):
+    m = replay("intel-arc-a750", tmp_path)
+    assert m.gpus == (Gpu(vendor="intel", name="Intel(R) Arc(TM) A750 Graphics", pci_id="8086:56a1", driver_loaded=True),)
+    assert m.sources["gpus[0]"] == "/sys/bus/pci/devices/0000:03:00.0 + sycl-ls"
+    assert m.notes == ()
+
+
 def test_intel_arc_without_level_zero(tmp_path):
     m = replay("intel-arc-a770", tmp_path)
     assert m.gpus == (Gpu(vendor="intel", name="Arc A770", pci_id="8086:56a0", driver_loaded=True),)
@@ -163,6 +178,31 @@ def test_driver_override(tmp_path):
     assert (m.nvidia_driver, m.sources["nvidia_driver"]) == ("535.104.05", "override:UV_CUDA_DRIVER_VERSION")
     with pytest.raises(InputError, match="TORCHUP_CUDA_DRIVER"):
         replay("no-gpu", tmp_path, TORCHUP_CUDA_DRIVER="latest")
+
+
+def test_this_machine(tmp_path):
+    """The real host, through the real root: facts checked against what this
+    test process can see for itself."""
+    import platform
+    import sysconfig
+
+    from torchup.machine import normalise_arch
+    from torchup.system import system_from_env
+
+    m = probe_machine(system_from_env(), python=sys.executable)
+    assert m.os == {"linux": "linux", "darwin": "macos", "win32": "windows"}[sys.platform]
+    assert m.arch == normalise_arch(platform.machine())
+    assert m.python == "%d.%d.%d" % sys.version_info[:3]
+    assert m.python_env in (("venv", "uv") if sys.prefix != sys.base_prefix else ("system", "conda", "pixi"))
+    if sys.prefix != sys.base_prefix:
+        assert m.externally_managed is False  # PEP 668 never applies inside a venv
+    assert m.free_threaded is bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    if sys.platform.startswith("linux"):
+        assert m.libc == os.confstr("CS_GNU_LIBC_VERSION")
+        if os.path.exists("/.dockerenv") and not os.path.exists("/run/.containerenv") and "KUBERNETES_SERVICE_HOST" not in os.environ:
+            assert (m.container, m.sources["container"]) == ("docker", "/.dockerenv")
+    if not os.path.exists("/sys/module/nvidia") and not os.path.exists("/proc/driver/nvidia"):
+        assert m.nvidia_driver is None
 
 
 def test_kubernetes_hint(tmp_path):
