@@ -37,8 +37,13 @@ def _yes_no(value) -> str:
     return "unknown" if value is None else ("yes" if value else "no")
 
 
+_VENDOR_LABELS = {"nvidia": "NVIDIA", "amd": "AMD", "intel": "Intel", "apple": "Apple"}
+
+
 def _gpu_line(gpu) -> str:
-    parts = [gpu.vendor.upper() if gpu.vendor != "apple" else "Apple", gpu.name or "(unknown model)"]
+    vendor = _VENDOR_LABELS.get(gpu.vendor, gpu.vendor)
+    name = gpu.name or "(unknown model)"
+    parts = [name] if name.lower().startswith(vendor.lower()) else [vendor, name]
     extra = []
     if gpu.compute_capability:
         extra.append(f"compute capability {gpu.compute_capability}")
