@@ -284,3 +284,27 @@ def test_macos_rosetta_python_on_apple_silicon(tmp_path):
     assert [n.id for n in m.notes] == ["rosetta-python"]
     assert m.gpus == (Gpu(vendor="apple", name="Apple silicon GPU (MPS)", driver_loaded=True),)
     assert m.wsl is None and m.libc is None
+
+
+def test_cuda_version_not_available(tmp_path):
+    m = replay("rtx5070-cuda-na", tmp_path)
+    # no kernel-module files under the FreeBSD Linux-compat layer: the driver comes from nvidia-smi
+    assert (m.nvidia_driver, m.cuda_driver_max) == ("575.64.03", None)
+    assert m.sources["nvidia_driver"].startswith("nvidia-smi --query-gpu")
+    assert m.gpus == (Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 5070", compute_capability="12.0", memory_mib=12227,
+                          uuid=MASKED_UUID, driver_loaded=True),)
+    [note] = m.notes
+    assert note.id == "nvidia-cuda-unavailable" and "'CUDA Version: N/A'" in note.message
+
+
+def test_wsl2_nvidia_driver_not_loaded(tmp_path):
+    m = replay("wsl2-driver-not-loaded", tmp_path)
+    assert m.wsl == 2 and m.nvidia_driver is None and m.gpus == ()
+    assert [n.id for n in m.notes] == ["wsl-no-nvidia-driver"]
+    assert "on Windows" in m.notes[0].message
+
+
+def test_wsl2_without_any_nvidia_tooling(tmp_path):
+    m = replay("wsl2-no-nvidia", tmp_path)
+    assert (m.wsl, m.sources["wsl"]) == (2, "/dev/dxg")
+    assert m.gpus == () and [n.id for n in m.notes] == ["wsl-no-nvidia-driver"]
