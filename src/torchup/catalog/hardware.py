@@ -238,7 +238,11 @@ _NVIDIA: tuple[tuple[str, str, str, str], ...] = (
     (r"\bgtx (780|titan)\b|\bgtx titan black\b|\btitan z\b|\bgtx 780 ti\b", "3.5", _C, _S),
     (r"\bgtx 6[5-9]0\b|\bgtx 7[67]0\b", "3.0", _C, _K),
 )
-_NVIDIA_RE = tuple((re.compile(p), cc, seg, src) for p, cc, seg, src in _NVIDIA)
+
+
+@lru_cache(maxsize=None)
+def _nvidia_re():  # compiled on first use: importing the module stays cheap
+    return tuple((re.compile(p), cc, seg, src) for p, cc, seg, src in _NVIDIA)
 
 
 def normalise_gpu_name(name: str) -> str:
@@ -259,7 +263,7 @@ def gpu_by_name(name: str) -> GpuModel | None:
     norm = normalise_gpu_name(name)
     if not norm:
         return None
-    for rx, cc, seg, src in _NVIDIA_RE:
+    for rx, cc, seg, src in _nvidia_re():
         m = rx.search(norm)
         if m:
             return GpuModel(
@@ -301,11 +305,15 @@ _AMD: tuple[tuple[str, str, str, str], ...] = (
     (r"\bvega (56|64)\b|vega 10|\bmi25\b|vega frontier", "gfx900", "Vega 10", _C),
     (r"\brx (470|480|570|580|590)\b|ellesmere|polaris", "gfx803", "Polaris", _C),
 )
-_AMD_RE = tuple((re.compile(p), g, f, s) for p, g, f, s in _AMD)
+
+
+@lru_cache(maxsize=None)
+def _amd_re():
+    return tuple((re.compile(p), g, f, s) for p, g, f, s in _AMD)
 
 
 def _amd_match(norm: str) -> GpuModel | None:
-    for rx, gfx, fam, seg in _AMD_RE:
+    for rx, gfx, fam, seg in _amd_re():
         m = rx.search(norm)
         if m:
             return GpuModel(vendor="amd", name=m.group(0), family=fam, segment=seg, gfx=gfx, source=_A, confidence="unconfirmed")
@@ -333,11 +341,15 @@ _INTEL: tuple[tuple[str, str, str, bool], ...] = (
     (r"data center gpu flex|\bats m\b", "Arctic Sound", _D, False),
     (r"\buhd graphics\b|\biris\b|\bhd graphics\b", "Gen9-Gen12 iGPU", "integrated", False),
 )
-_INTEL_RE = tuple((re.compile(p), f, s, x) for p, f, s, x in _INTEL)
+
+
+@lru_cache(maxsize=None)
+def _intel_re():
+    return tuple((re.compile(p), f, s, x) for p, f, s, x in _INTEL)
 
 
 def _intel_match(norm: str) -> GpuModel | None:
-    for rx, fam, seg, xpu in _INTEL_RE:
+    for rx, fam, seg, xpu in _intel_re():
         m = rx.search(norm)
         if m:
             return GpuModel(vendor="intel", name=m.group(0), family=fam, segment=seg, xpu=xpu, source=_X, confidence="confirmed" if xpu else "unconfirmed")
