@@ -223,3 +223,10 @@ def test_table_header(name, smi, driver, cuda):
 
 def test_table_header_absent():
     assert nv.parse_smi_table_header("No devices were found\n") is None
+
+
+def test_proc_driver_version_custom_suffix():
+    # a custom module build carries a suffix (research/probing.md 1.1: 595.71.05-aorus.14 in /sys)
+    line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  595.71.05-aorus.14  Release Build  (user@host)\n"
+    got = nv.parse_proc_driver_version(line)
+    assert (got.version, got.suffix) == ("595.71.05", "-aorus.14")
