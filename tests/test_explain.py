@@ -1,0 +1,265 @@
+"""explain: real error texts -> findings of the right family, best first.
+
+The 60 research cases (../shared/research/failure-cases.json, read in place) and
+the cases collected for this module (tests/fixtures/explain/*.json, each with its
+source) must each yield a top finding of their family.  The rest checks the
+catalog, decoding, cleaning, ranking, evidence and the cost bound.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO, SHARED_RESEARCH
+from torchup.doctor import explain as explain_mod
+from torchup.doctor.explain import clean_log, decode_log, explain
+from torchup.doctor.problems import PROBLEMS, finding, load_problems, lower_pattern, render_markdown
+from torchup.findings import FAMILIES, Finding
+
+RESEARCH_CASES = SHARED_RESEARCH / "failure-cases.json"
+COLLECTED = sorted((FIXTURES / "explain").glob("*.json"))
+
+
+def _cases(path: Path) -> list:
+    return [pytest.param(c, id=f"{path.stem}:{c['id']}") for c in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _all_cases():
+    out = []
+    if RESEARCH_CASES.exists():
+        out += _cases(RESEARCH_CASES)
+    for path in COLLECTED:
+        out += _cases(path)
+    return out
+
+
+def test_the_case_files_are_there_and_well_formed():
+    assert RESEARCH_CASES.exists(), f"research cases not found at {RESEARCH_CASES} (CI keeps ../shared beside the clone)"
+    assert len(json.loads(RESEARCH_CASES.read_text())) == 60
+    collected = [c for p in COLLECTED for c in json.loads(p.read_text(encoding="utf-8"))]
+    assert len(collected) >= 15
+    for case in collected:
+        assert set(case) >= {"id", "family", "error_text", "cause", "fix", "source"}, case.get("id")
+        assert case["family"] in FAMILIES, case["id"]
+        assert "/" in case["source"] and "#" in case["source"], f"{case['id']}: source must name a public thread"
+
+
+@pytest.mark.parametrize("case", _all_cases())
+def test_real_case_yields_a_top_finding_of_its_family(case):
+    findings = explain(case["error_text"])
+    assert findings, f"{case['id']}: nothing matched"
+    top = findings[0]
+    assert top.family == case["family"], (
+        f"{case['id']}: expected {case['family']}, got {[(f.id, f.family, f.score) for f in findings[:4]]}"
+    )
+    assert top.evidence, "a finding must show the lines it rests on"
+
+
+# --- the catalog -------------------------------------------------------------------
+
+
+def test_every_family_has_problems_and_every_problem_is_complete():
+    assert {p.family for p in PROBLEMS.values()} == set(FAMILIES)
+    for p in PROBLEMS.values():
+        assert p.title and p.cause and p.fix and p.sources, p.id
+        assert p.signatures, f"{p.id}: explain needs at least one signature"
+
+
+def test_docs_problems_md_is_rendered_from_the_catalog():
+    doc = (REPO / "docs" / "problems.md").read_text(encoding="utf-8")
+    assert doc == render_markdown(PROBLEMS), "run: python -m torchup.doctor.problems > docs/problems.md"
+    for p in PROBLEMS.values():
+        assert f"`{p.id}`" in doc and p.cause in doc
+
+
+def test_finding_builds_a_catalogued_finding_with_evidence():
+    f = finding("driver-too-old", evidence=["found version 11040"])
+    assert isinstance(f, Finding)
+    assert (f.id, f.family, f.evidence) == ("driver-too-old", "driver", ("found version 11040",))
+    assert f.fix == PROBLEMS["driver-too-old"].fix
+    with pytest.raises(KeyError):
+        finding("no-such-problem")
+
+
+def _entry(**over):
+    base = {"id": "x-y", "family": "driver", "title": "t", "cause": "c", "fix": ["f"],
+            "signatures": [{"re": "abc", "weight": 5}], "sources": ["s"]}
+    base.update(over)
+    return base
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (_entry(family="gpu"), "is not one of the families"),
+        (_entry(id="Bad_Id"), "lower-case-with-dashes"),
+        (_entry(signatures=[{"re": "(unclosed", "weight": 5}]), "bad regular expression"),
+        (_entry(signatures=[{"re": "a*", "weight": 5}]), "matches the empty string"),
+        (_entry(signatures=[{"re": "abc", "weight": 5, "note": "{missing}"}]), "no group named"),
+        (_entry(signatures=[{"re": "a(?P<v>b)", "weight": 5, "note": "{v|bogus}"}]), "unknown filter"),
+        (_entry(signatures=[{"re": "abc", "weight": 1}]), "can never reach min_score"),
+        (_entry(colour="red"), "unknown key"),
+        (_entry(supersedes=["nope"]), "unknown id"),
+    ],
+)
+def test_load_problems_rejects_bad_entries(entry, message):
+    with pytest.raises(ValueError, match=message):
+        load_problems({"problems": [entry]})
+
+
+def test_load_problems_reports_duplicates_and_all_errors_at_once():
+    with pytest.raises(ValueError) as err:
+        load_problems({"problems": [_entry(), _entry(), _entry(id="z", family="nope")]})
+    text = str(err.value)
+    assert "duplicate id 'x-y'" in text and "'nope' is not one of the families" in text
+
+
+def test_lower_pattern_keeps_escapes_and_tolerates_wrapping():
+    assert lower_pattern(r"No Kernel \S+ (?P<Sm>[0-9]+)") == r"no\s+kernel\s+\S+\s+(?P<sm>[0-9]+)"
+    assert lower_pattern("a ?b [ =]c") == r"a ?b\s+[ =]c"
+
+
+# --- decoding and cleaning ------------------------------------------------------------
+
+ERROR = "RuntimeError: operator torchvision::nms does not exist\n"
+
+
+def _top(data: bytes) -> str:
+    findings = explain(decode_log(data))
+    return findings[0].id if findings else ""
+
+
+def test_utf16_le_with_bom_as_powershell_redirect_writes_it():
+    data = codecs.BOM_UTF16_LE + ("Traceback (most recent call last):\r\n" + ERROR.replace("\n", "\r\n")).encode("utf-16-le")
+    assert _top(data) == "torchvision-torch-mismatch"
+
+
+def test_utf16_without_bom_and_big_endian():
+    assert _top(("x\n" + ERROR).encode("utf-16-le")) == "torchvision-torch-mismatch"
+    assert _top(codecs.BOM_UTF16_BE + ERROR.encode("utf-16-be")) == "torchvision-torch-mismatch"
+
+
+def test_utf8_bom_and_cp1252_and_broken_utf8():
+    assert _top(codecs.BOM_UTF8 + ERROR.encode()) == "torchvision-torch-mismatch"
+    text = "Fehler beim Laden: Zugriff verweigert für Benutzer – ¿qué?\n" + ERROR
+    assert decode_log(text.encode("cp1252")).startswith("Fehler beim Laden: Zugriff verweigert für")
+    assert _top(text.encode("cp1252")) == "torchvision-torch-mismatch"
+    mixed = "progress ━━━ 50%\n".encode() + b"\xff\xfe stray bytes\n" + ERROR.encode()
+    assert "━━━" in decode_log(mixed)
+    assert _top(mixed) == "torchvision-torch-mismatch"
+
+
+def test_ansi_colour_cr_progress_bars_and_nul_bytes_are_cleaned():
+    raw = (
+        "\x1b[31mERROR\x1b[0m: Could not install packages due to an \x1b[1mOSError\x1b[0m: "
+        "[Errno 28] No space \x1b[4mleft\x1b[0m on device\r\n"
+        "     \x1b]8;;https://x\x07link\x1b]8;;\x07 12% eta 0:01\r 50% eta 0:00\r\x00"
+    )
+    cleaned = clean_log(raw)
+    assert "\x1b" not in cleaned and "\r" not in cleaned and "\x00" not in cleaned
+    assert "No space left on device" in cleaned
+    findings = explain(raw)
+    assert findings[0].id == "pip-no-space"
+    assert any("No space left on device" in line for line in findings[0].evidence)
+
+
+def test_decode_never_fails_on_binary_garbage():
+    assert isinstance(decode_log(bytes(range(256)) * 10), str)
+    assert explain(decode_log(bytes(range(256)) * 10)) == []
+    assert explain("") == []
+
+
+# --- ranking and evidence -----------------------------------------------------------------
+
+
+def test_specific_signature_beats_the_generic_symptom():
+    text = (
+        ">>> torch.cuda.is_available()\nFalse\n"
+        "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).\n"
+    )
+    findings = explain(text)
+    assert findings[0].id == "driver-too-old"
+    assert "the driver supports CUDA up to 11.4" in findings[0].evidence
+    ids = [f.id for f in findings]
+    assert "cuda-unavailable-generic" not in ids[:1]
+
+
+def test_generic_symptom_alone_still_answers():
+    findings = explain(">>> torch.cuda.is_available()\nFalse\n")
+    assert findings and findings[0].id == "cuda-unavailable-generic"
+
+
+def test_a_superseding_problem_drops_the_generic_one():
+    findings = explain("* Hardware: NVIDIA Jetson AGX Orin\n>>> torch.cuda.is_available()\nFalse\n")
+    ids = [f.id for f in findings]
+    assert ids[0] == "cpu-build-jetson" and "cuda-unavailable-generic" not in ids
+
+
+def test_evidence_extracts_versions_and_names():
+    text = (
+        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
+        "The current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90.\n"
+    )
+    top = explain(text)[0]
+    assert top.id == "gpu-arch-not-in-build"
+    assert "the GPU is sm_120" in top.evidence
+    assert "the build's architectures: sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90." in top.evidence
+    glibc = explain("ImportError: /lib64/libc.so.6: version `GLIBC_2.28' not found (required by libtorch_cpu.so)")[0]
+    assert glibc.id == "glibc-too-old" and "needs glibc 2.28" in glibc.evidence
+
+
+def test_wrapped_messages_still_match():
+    text = "RuntimeError: Detected that PyTorch and torchvision were compiled with different\nCUDA versions. PyTorch has CUDA"
+    assert explain(text)[0].id == "torchvision-torch-mismatch"
+
+
+def test_benign_logs_give_no_findings():
+    benign = (
+        "$ pip install torch torchvision --index-url https://download.pytorch.org/whl/cu126\n"
+        "Looking in indexes: https://download.pytorch.org/whl/cu126\n"
+        "Collecting torch\n  Downloading https://download.pytorch.org/whl/cu126/torch-2.8.0%2Bcu126-cp312-cp312-manylinux_2_28_x86_64.whl (888.1 MB)\n"
+        "Collecting nvidia-cudnn-cu12==9.10.2.21 (from torch)\n"
+        "Requirement already satisfied: numpy in ./venv/lib/python3.12/site-packages (from torchvision) (2.1.2)\n"
+        "Installing collected packages: nvidia-cudnn-cu12, torch, torchvision\n"
+        "Successfully installed nvidia-cudnn-cu12-9.10.2.21 torch-2.8.0+cu126 torchvision-0.23.0+cu126\n"
+        "$ python -c 'import torch;print(torch.__version__, torch.cuda.is_available(), torch.version.cuda)'\n"
+        "2.8.0+cu126 True 12.6\n"
+        "epoch 1 step 100 loss 0.4312 lr 3.0e-4 GPU memory 8123 MiB\n"
+    )
+    assert explain(benign) == []
+
+
+def test_explain_returns_plain_findings_of_known_families():
+    for f in explain("AssertionError: Torch not compiled with CUDA enabled\nNo space left on device"):
+        assert isinstance(f, Finding) and f.family in FAMILIES and f.id in PROBLEMS
+        assert f.to_json()["fix"] == list(f.fix)
+
+
+# --- big logs: bounded work ---------------------------------------------------------------
+
+NOISE = "Downloading https://example.invalid/wheels/pkg-1.0-py3-none-any.whl (1.2 MB) 55.1 MB/s eta 0:00:01\n"
+
+
+def _noise(size: int) -> str:
+    return NOISE * (size // len(NOISE))
+
+
+def test_multi_megabyte_log_with_the_error_at_the_end():
+    text = _noise(5 * 1024 * 1024) + "OSError: [WinError 1455] The paging file is too small for this operation to complete.\n"
+    assert explain(text)[0].id == "windows-paging-file"
+
+
+def test_start_up_warning_at_the_head_of_a_big_log_is_seen():
+    text = "UserWarning: CUDA initialization: Found no NVIDIA driver on your system.\n" + _noise(5 * 1024 * 1024)
+    assert explain(text)[0].id == "no-nvidia-driver"
+
+
+def test_only_the_head_and_tail_of_a_huge_log_are_read():
+    # the documented bound: the middle of a log beyond HEAD_CHARS + TAIL_CHARS is not examined
+    half = explain_mod.HEAD_CHARS + 10 * len(NOISE)
+    text = _noise(half) + "RuntimeError: operator torchvision::nms does not exist\n" + _noise(explain_mod.TAIL_CHARS + half)
+    assert explain(text) == []

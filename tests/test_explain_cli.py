@@ -1,0 +1,95 @@
+"""`torchup explain [FILE|-] [--json]`: files, stdin, encodings, exit codes."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import subprocess
+import sys
+
+from torchup.commands import explain as cmd
+from torchup.doctor.explain import decode_log, explain
+
+DRIVER = "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).\n"
+
+
+def _run(args, clean_env, stdin: bytes | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "torchup", "explain", *args],
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        env=clean_env,
+        timeout=60,
+    )
+
+
+def test_file_human_output(tmp_path, clean_env):
+    log = tmp_path / "log.txt"
+    log.write_text("Traceback (most recent call last):\n" + DRIVER)
+    res = _run([str(log)], clean_env)
+    out = res.stdout.decode()
+    assert res.returncode == 0, res.stderr
+    assert out.startswith("1. The NVIDIA driver is too old")
+    assert "[driver-too-old, driver]" in out and "Fix:" in out and "torchup plan" in out
+    assert "the driver supports CUDA up to 11.4" in out
+    assert "\x1b[" not in out  # no colour when not a terminal
+
+
+def test_json_shape(tmp_path, clean_env):
+    log = tmp_path / "log.txt"
+    log.write_text(DRIVER + ">>> torch.cuda.is_available()\nFalse\n")
+    res = _run([str(log), "--json"], clean_env)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert list(data) == ["findings"]
+    assert data["findings"][0]["id"] == "driver-too-old"
+    for f in data["findings"]:
+        assert list(f) == ["id", "family", "title", "cause", "fix", "evidence"]
+        assert all(isinstance(x, str) for x in f["fix"] + f["evidence"])
+
+
+def test_stdin_with_dash_and_by_default(clean_env):
+    for args in (["-"], [], ["--json"]):
+        res = _run(args, clean_env, stdin=b"ERROR: No matching distribution found for torch\n(from versions: none)\n")
+        assert res.returncode == 0, (args, res.stderr)
+        assert b"no-wheel" in res.stdout
+
+
+def test_no_match_is_exit_1_and_an_empty_list(clean_env):
+    res = _run(["--json"], clean_env, stdin=b"all good here\n")
+    assert res.returncode == 1
+    assert json.loads(res.stdout) == {"findings": []}
+    res = _run([], clean_env, stdin=b"all good here\n")
+    assert res.returncode == 1 and b"no known problem matches" in res.stdout
+
+
+def test_unreadable_input_is_exit_2_with_a_clear_message(tmp_path, clean_env):
+    res = _run([str(tmp_path / "missing.log")], clean_env)
+    assert res.returncode == 2
+    assert b"no such file" in res.stderr and b"Traceback" not in res.stderr
+    res = _run([str(tmp_path)], clean_env)
+    assert res.returncode == 2 and b"is a directory" in res.stderr
+    res = _run([str(tmp_path / "missing.log"), "--json"], clean_env)
+    assert res.returncode == 2 and json.loads(res.stdout)["error"]["code"] == "bad-input"
+
+
+def test_powershell_utf16_file(tmp_path, clean_env):
+    log = tmp_path / "ps.log"
+    log.write_bytes(codecs.BOM_UTF16_LE + ("PS C:\\> python train.py\r\n" + DRIVER.replace("\n", "\r\n")).encode("utf-16-le"))
+    res = _run([str(log), "--json"], clean_env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["findings"][0]["id"] == "driver-too-old"
+
+
+def test_a_file_over_the_read_limit_is_read_as_head_and_tail(tmp_path, monkeypatch):
+    monkeypatch.setattr(cmd, "READ_LIMIT", 64 * 1024)
+    monkeypatch.setattr(cmd, "HEAD_BYTES", 8 * 1024)
+    monkeypatch.setattr(cmd, "TAIL_BYTES", 16 * 1024)
+    filler = "x" * 99 + "\n"
+    for stray in (b"", b"!"):  # an odd-sized UTF-16 file still decodes aligned
+        text = filler * 2000 + DRIVER
+        log = tmp_path / "big.log"
+        log.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le") + stray)
+        data = cmd._read_file(str(log))
+        assert len(data) < 30 * 1024
+        assert explain(decode_log(data))[0].id == "driver-too-old"
