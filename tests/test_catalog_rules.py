@@ -211,3 +211,13 @@ def test_platform_per_python_wheel():
     assert why_not_platform(b, "macos", "aarch64", macos_version="12.0") is None
     assert why_not_platform(b, "macos", "aarch64", macos_version="12.0", python="3.12") is None
     assert "14.0" in why_not_platform(b, "macos", "aarch64", macos_version="12.0", python="cp313t")
+
+
+def test_jetson_before_thor_needs_jetpack_builds():
+    arm = Build(torch="2.9.0", variant="cu126", os="linux", arch="aarch64", cuda="12.6", sass=("8.0", "9.0"))
+    assert "JetPack" in why_not_gpu(arm, nv(None, "NVIDIA Jetson AGX Orin"))
+    assert "JetPack" in why_not_gpu(arm, nv("8.7", "Orin"))
+    thor = Build(torch="2.9.0", variant="cu130", os="linux", arch="aarch64", cuda="13.0",
+                 sass=("8.0", "9.0", "10.0", "11.0", "12.0"))
+    assert why_not_gpu(thor, nv(None, "NVIDIA Jetson AGX Thor")) is None
+    assert why_not_gpu(arm, nv("8.0", "NVIDIA A100-SXM4-80GB")) is None  # a server GPU is fine

@@ -102,6 +102,13 @@ def why_not_gpu(build: Build, gpu: Any) -> str | None:
             return f"the compute capability of {name} is unknown, so it cannot be matched to {label} ({_arch_words(build)})"
         if not build.sass and not build.ptx:
             return f"the CUDA architectures compiled into {label} are not known"
+        model = hardware.gpu_by_name(name) if getattr(gpu, "name", None) else None
+        if model is not None and model.segment == "embedded" and cc != "11.0":
+            # Jetson before Thor runs the Tegra CUDA stack of JetPack; PyTorch's aarch64
+            # CUDA wheels target server-class (SBSA) Arm systems (knowledge, not re-checked;
+            # conda-forge builds a separate Tegra variant for the same reason).
+            return (f"{name} is a Jetson module: it needs NVIDIA's JetPack builds of torch; "
+                    f"{label} is built for server-class Arm or x86 systems")
         if kernel_match(build, cc) is not None:
             return None
         gpu_t = cc_tuple(cc)
