@@ -1,0 +1,137 @@
+"""verify, doctor and device-check.sh on the REAL torch 2.13.0 CPU wheel (slow).
+
+One venv per test session gets ``pip install torch==2.13.0`` (the local CPU
+wheel, about a minute).  A second venv is a hard-linked copy of it (``cp -al``
+costs a second, not another install) with torchvision 0.29.1 from the package
+index added with ``--no-deps``: a torchvision built for another torch, which
+reproduces "operator torchvision::nms does not exist".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from torchup.doctor.rules import diagnose
+from torchup.doctor.state import gather_state
+from torchup.system import system_from_env
+from torchup.verify import run_verify
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pip_env() -> dict:
+    # keep the machine's pip configuration: it holds the local wheel store and the torch cap
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "TORCHUP_", "VIRTUAL_ENV", "CONDA"))}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def _sh(argv, **kw):
+    out = subprocess.run([str(a) for a in argv], capture_output=True, text=True, env=_pip_env(), timeout=900, **kw)
+    assert out.returncode == 0, f"{argv}\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def torch_venvs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("real-torch")
+    good = base / "torch213"
+    _sh([sys.executable, "-m", "venv", good])
+    _sh([good / "bin" / "python", "-m", "pip", "install", "-q", "torch==2.13.0"])
+    bad = base / "torch213-tv0291"
+    try:
+        _sh(["cp", "-al", good, bad])
+    except AssertionError:  # another file system: a plain copy
+        shutil.copytree(good, bad, symlinks=True)
+    # `bad/bin/pip` would carry good's path in its #! line: run pip through bad's python
+    _sh([bad / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "torchvision==0.29.1"])
+    return {"good": str(good / "bin" / "python"), "bad": str(bad / "bin" / "python")}
+
+
+def _system():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CONDA", "TORCHUP_"))}
+    return system_from_env(env)
+
+
+def test_verify_passes_on_the_real_cpu_torch(torch_venvs):
+    rep = run_verify(_system(), torch_venvs["good"])
+    assert rep.ok, [c.to_json() for c in rep.failures]
+    assert rep.torch["version"] == "2.13.0+cpu" and rep.build_label == "CPU"
+    assert rep.torch["import_s"] > 0
+    assert [d.device for d in rep.devices] == ["cpu"]
+    assert rep.device_facts["cuda_available"] is False
+    for step in ("matmul-exact", "matmul", "conv2d"):
+        assert rep.check(step, "cpu" if step != "matmul-exact" else None).status == "pass"
+    assert rep.check("nms", "cpu").status == "skip"  # no torchvision here
+    assert rep.build["arch_flags"] == [] and rep.build["cudnn_available"] is False
+    dists = {d["name"]: d for d in rep.distributions}
+    assert dists["torch"]["version"] == "2.13.0+cpu" and dists["torch"]["installer"] == "pip"
+
+
+def test_verify_fails_with_torchvision_built_for_another_torch(torch_venvs):
+    rep = run_verify(_system(), torch_venvs["bad"])
+    assert not rep.ok
+    tv = rep.check("import-torchvision")
+    assert tv.status == "fail" and "operator torchvision::nms does not exist" in tv.detail
+    assert rep.companions["torchvision"]["version"] == "0.29.1"
+    assert rep.check("nms", "cpu").status == "fail"
+    assert rep.check("matmul", "cpu").status == "pass"  # torch itself still works
+
+
+def test_verify_bench_measures_the_cpu(torch_venvs):
+    rep = run_verify(_system(), torch_venvs["good"], bench=True)
+    assert rep.ok
+    f32 = [b for b in rep.bench if b.what == "matmul" and b.dtype == "float32"]
+    assert len(f32) == 1 and f32[0].value > 0 and f32[0].expected is not None
+
+
+def test_cli_exit_codes_on_real_torch(torch_venvs, clean_env):
+    for which, code in (("good", 0), ("bad", 1)):
+        out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--json", "--python", torch_venvs[which]],
+                             capture_output=True, text=True, env=clean_env, timeout=300)
+        assert out.returncode == code, out.stderr
+        assert json.loads(out.stdout)["ok"] is (code == 0)
+
+
+def test_doctor_on_the_healthy_and_the_mismatched_environment(torch_venvs, clean_env):
+    healthy = gather_state(_system(), torch_venvs["good"])
+    assert [d.finding.id for d in diagnose(healthy) if d.severity == "error"] == []
+    broken = gather_state(_system(), torch_venvs["bad"])
+    found = {d.finding.id: d for d in diagnose(broken)}
+    assert "torchvision-torch-mismatch" in found
+    assert found["torchvision-torch-mismatch"].finding.family == "companion-mismatch"
+    out = subprocess.run([sys.executable, "-m", "torchup", "doctor", "--json", "--python", torch_venvs["bad"]],
+                         capture_output=True, text=True, env=clean_env, timeout=300)
+    assert out.returncode == 1 and out.stdout.startswith("{"), out.stderr
+    data = json.loads(out.stdout)
+    assert data["findings"][0]["id"] == "torchvision-torch-mismatch"
+    assert data["summary"]["torch"] == "2.13.0+cpu" and data["summary"]["torchvision"] == "0.29.1"
+    out = subprocess.run([sys.executable, "-m", "torchup", "doctor", "--python", torch_venvs["good"]],
+                         capture_output=True, text=True, env=clean_env, timeout=300)
+    assert out.returncode == 0 and "no problems found" in out.stdout
+
+
+def test_device_check_script_runs_without_a_gpu(torch_venvs, tmp_path, clean_env):
+    env = dict(clean_env, TORCHUP_TARGET_PYTHON=torch_venvs["good"], TORCHUP=f"{sys.executable} -m torchup",
+               PATH="/usr/bin:/bin")  # no nvidia-smi here, and none on PATH by accident
+    out = subprocess.run(["bash", str(REPO / "scripts" / "device-check.sh"), str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr
+    d = tmp_path / "out"
+    report = (d / "report.md").read_text()
+    assert "no NVIDIA GPU checked on this machine" in report
+    for name in ("probe.json", "doctor.json", "verify-bench.json", "plan.json", "torch-self.json", "doctor-state.json"):
+        json.loads((d / name).read_text())
+    rows = [ln.split("\t") for ln in (d / "commands.tsv").read_text().splitlines()]
+    assert [r[0] for r in rows] == ["probe", "doctor", "verify-bench", "plan", "torch-self"]
+    assert all(r[1] == "0" for r in rows), rows
+    assert json.loads((d / "verify-bench.json").read_text())["ok"] is True
+    assert json.loads((d / "torch-self.json").read_text())["torch"] == "2.13.0+cpu"
