@@ -312,6 +312,8 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
                 "WSL: nvidia-smi cannot reach the NVIDIA driver. Install or update the NVIDIA driver on "
                 "Windows (not inside WSL), then run 'wsl --shutdown'",
             )
+        elif query.no_driver and not kernel and pci_nv:
+            pass  # said below, per GPU, as nvidia-gpu-no-driver
         elif query.error and query.error != "not found" and (kernel or pci_nv):
             acc.note("nvidia-smi-failed", f"nvidia-smi failed: {query.error}")
     if header and header[0] and header[0].cuda_raw:
