@@ -33,7 +33,8 @@ def res(step, status="pass", detail="", data=None, device=None):
 
 
 def run_of(*, torch=None, torch_error=None, build=None, devices=None, cuda_available=None, warnings=(),
-           companions=None, dists=(), site=None, libraries=None, python=None, numpy=None):
+           companions=None, dists=(), site=None, libraries=None, python=None, numpy=None, mps_available=False,
+           xpu_available=False):
     """A light check run, as the check script would print it."""
     py = {"version": "3.12.3", "implementation": "cpython", "executable": PY, "prefix": "/env", "base_prefix": "/usr",
           "bits": 64, "platform": "linux", "machine": "x86_64"}
@@ -55,7 +56,8 @@ def run_of(*, torch=None, torch_error=None, build=None, devices=None, cuda_avail
                 ev.append(res(f"import-{name}", data={"version": c["version"]}))
         ev.append(res("numpy", data={"version": numpy}) if numpy else res("numpy", "skip", "numpy is not installed"))
         devs = [{"device": "cpu", "type": "cpu"}] + list(devices or [])
-        dev_data = {"cuda_available": bool(cuda_available), "devices": devs}
+        dev_data = {"cuda_available": bool(cuda_available), "mps_available": mps_available, "xpu_available": xpu_available,
+                    "devices": devs}
         if warnings:
             dev_data["warnings"] = list(warnings)
         ev.append(res("devices", data=dev_data))
@@ -125,6 +127,11 @@ RULE_IDS = {
     "no-wheel-for-python": "no-wheel",
     "no-wheel-32bit-python": "no-wheel",
     "musl-no-wheels": "platform-abi",
+    "mps-not-built": "apple-mps",
+    "mps-unavailable": "apple-mps",
+    "mps-macos-too-old": "apple-mps",
+    "xpu-driver-missing": "intel-xpu",
+    "xpu-build-missing": "intel-xpu",
 }
 
 
@@ -353,7 +360,35 @@ def test_rosetta_python():
     run = run_of(torch={"version": "2.2.2"}, python={"platform": "darwin", "machine": "x86_64"})
     assert one(diagnose(state(mac, run)), "rosetta-x86-python").severity == "error"
     native = Machine(os="macos", arch="aarch64", python="3.11", apple_silicon=True, rosetta=False)
-    assert diagnose(state(native, run_of(torch={"version": "2.9.0", "mps_built": True}, python={"platform": "darwin", "machine": "arm64"}))) == []
+    assert diagnose(state(native, run_of(torch={"version": "2.9.0", "mps_built": True}, mps_available=True,
+                                         python={"platform": "darwin", "machine": "arm64"}))) == []
+
+
+def test_mps_on_apple_silicon():
+    # failure case mps-unavailable-in-sandbox (openai/codex#10199): macOS 26.2, M3, torch built with MPS
+    mac = Machine(os="macos", arch="aarch64", python="3.12", apple_silicon=True, rosetta=False, macos_version="26.2")
+    run = run_of(torch={"version": "2.10.0", "mps_built": True}, python={"platform": "darwin", "machine": "arm64"})
+    d = one(diagnose(state(mac, run)), "mps-unavailable")
+    assert "is_available() is False" in d.finding.evidence[0]
+    old = Machine(os="macos", arch="aarch64", python="3.9", apple_silicon=True, macos_version="12.1")
+    assert "mps-macos-too-old" in ids(diagnose(state(old, run)))
+    no_mps = run_of(torch={"version": "2.2.2"}, python={"platform": "darwin", "machine": "arm64"})
+    assert "mps-not-built" in ids(diagnose(state(mac, no_mps)))
+    ok = run_of(torch={"version": "2.10.0", "mps_built": True}, python={"platform": "darwin", "machine": "arm64"},
+                devices=[{"device": "mps", "type": "mps", "name": "Apple MPS"}], mps_available=True)
+    assert diagnose(state(mac, ok)) == []
+
+
+def test_intel_xpu():
+    # failure cases xpu-driver-init-failed (pytorch/pytorch#147226), xpu-cpu-binary-installed (pytorch/pytorch#150260)
+    arc = linux(gpus=(Gpu(vendor="intel", name="Intel(R) Arc(TM) A770 Graphics"),))
+    xpu = run_of(torch={"version": "2.7.0+xpu", "xpu_compiled": True})
+    assert one(diagnose(state(arc, xpu)), "xpu-driver-missing").severity == "error"
+    cpu = run_of(torch={"version": "2.7.0+cpu"})
+    d = one(diagnose(state(arc, cpu)), "xpu-build-missing")
+    assert d.severity == "warning" and d.finding.fix[0].endswith("--index-url https://download.pytorch.org/whl/xpu")
+    igpu = linux(gpus=(Gpu(vendor="intel", name="Intel(R) UHD Graphics 630"),))
+    assert diagnose(state(igpu, cpu)) == []
 
 
 @pytest.mark.parametrize("machine, pid, words", [

@@ -653,6 +653,40 @@ def rule_rosetta(state: DoctorState, catalog) -> list[Diagnosis]:
     return []
 
 
+def rule_apple_mps(state: DoctorState, catalog) -> list[Diagnosis]:
+    """Apple silicon with a native Python whose torch cannot use MPS."""
+    m = state.machine
+    v = state.verify
+    if m is None or v is None or v.torch is None or m.os != "macos" or m.arch != "aarch64" or m.rosetta:
+        return []
+    version = v.torch.get("version")
+    if not v.torch.get("mps_built"):
+        return [_err("mps-not-built", [f"torch {version} was built without MPS"])]
+    if v.device_facts.get("mps_available") is False:
+        mac = m.macos_version
+        evidence = [f"torch {version} has MPS, but torch.backends.mps.is_available() is False"]
+        if mac:
+            evidence.append(f"macOS {mac}")
+        pid = "mps-macos-too-old" if mac and _vt(mac) < (12, 3) else "mps-unavailable"
+        return [_err(pid, evidence)]
+    return []
+
+
+def rule_intel_xpu(state: DoctorState, catalog) -> list[Diagnosis]:
+    """An XPU build that cannot reach the Intel GPU, or a CPU build beside an Intel Arc / Data Center GPU."""
+    kind, _ = torch_build(state)
+    v = state.verify
+    if kind == "xpu" and v is not None and v.device_facts.get("xpu_available") is False:
+        return [_err("xpu-driver-missing", [f"torch {_installed_version(state, 'torch')} is an XPU build, but torch.xpu.is_available() is False"])]
+    if kind == "cpu":
+        arc = [g for g in (state.machine.gpus if state.machine else ()) if g.vendor == "intel" and g.name
+               and re.search(r"\bArc\b|Data Center GPU", g.name)]
+        if arc:
+            return [_warn("xpu-build-missing", [f"torch {_installed_version(state, 'torch')} is a CPU build", f"GPU: {arc[0].name}"],
+                          (f"{_pip(state)} install --force-reinstall torch --index-url {PYTORCH_INDEX}/xpu",))]
+    return []
+
+
 def rule_no_wheel(state: DoctorState, catalog) -> list[Diagnosis]:
     """A Python that PyPI's and PyTorch's wheels do not cover: too old or new, 32-bit, musl, not CPython."""
     m = state.machine
@@ -712,6 +746,8 @@ RULES: tuple[Callable[[DoctorState, Any], list[Diagnosis]], ...] = (
     rule_nvidia_packages,
     rule_numpy,
     rule_conda,
+    rule_apple_mps,
+    rule_intel_xpu,
     rule_import_failure,
 )
 
