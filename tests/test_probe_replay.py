@@ -308,3 +308,18 @@ def test_wsl2_without_any_nvidia_tooling(tmp_path):
     m = replay("wsl2-no-nvidia", tmp_path)
     assert (m.wsl, m.sources["wsl"]) == (2, "/dev/dxg")
     assert m.gpus == () and [n.id for n in m.notes] == ["wsl-no-nvidia-driver"]
+
+
+def test_garbage_from_nvidia_smi_is_a_note(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'Segmentation fault in libfoo'\n")  # exit 0, nothing parseable
+    fake.chmod(0o755)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    system = System(root=str(MACHINES / "h100-mig" / "root"), env=env, runner=Runner(env))
+    m = probe_machine(system, python=sys.executable, timeout=10)
+    assert m.nvidia_driver == "590.48.01"  # the kernel module file still answers
+    assert [(g.pci_id, g.driver_loaded) for g in m.gpus] == [("10de:2330", True)]  # known from the PCI bus
+    [note] = m.notes
+    assert note.id == "nvidia-smi-failed" and "unreadable answer: Segmentation fault in libfoo" in note.message

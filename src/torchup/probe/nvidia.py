@@ -339,6 +339,9 @@ def run_query_gpu(system: System, smi: str, *, timeout: float) -> SmiQuery:
             return SmiQuery(command=command, error=r.error)
         if r.returncode == 0:
             gpus = gpus_from_rows(parse_query_csv(r.stdout, tuple(fields)))
+            first = next((ln.strip() for ln in r.stdout.splitlines() if ln.strip()), "")
+            if not gpus and first:
+                return SmiQuery(command=command, error=f"unreadable answer: {first[:120]}")
             return SmiQuery(command=command, gpus=tuple(gpus))
         bad = parse_invalid_field(r.stdout)
         if bad and bad in fields and bad not in ("index", "name", "driver_version"):
