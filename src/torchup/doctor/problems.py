@@ -279,6 +279,15 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         f"{DEFAULT_MIN_SCORE:g}), highest score first.",
         "Weights: 12 = a message only this problem produces; 8 = strong but shared;",
         "3-5 = context that sharpens a generic message; 1-2 = a bare symptom.",
+        "A space in a pattern matches any run of whitespace, line breaks included, because",
+        "terminals and issue trackers wrap long messages.",
+        "",
+        "`torchup explain [FILE|-] [--json]` reads a file or standard input in any encoding",
+        "(UTF-8, UTF-16 with or without a byte-order mark as PowerShell writes it, cp1252),",
+        "strips ANSI colours and control bytes, and examines the first 128 KB and the last",
+        "1 MB of the text (start-up warnings sit at the head of a log, the fatal error at its",
+        "end). Exit codes: 0 when something matched, 1 when nothing did (an empty list, not",
+        "an error), 2 when the input cannot be read.",
         "",
     ]
     for family in FAMILIES:
