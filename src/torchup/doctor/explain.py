@@ -239,11 +239,14 @@ def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tupl
 
 
 def _dedupe(items: list[tuple[int, str]]) -> tuple[str, ...]:
-    seen: list[str] = []
-    for _, line in sorted(items, key=lambda item: item[0]):
-        if line and line not in seen:
-            seen.append(line)
-    return tuple(seen[:MAX_EVIDENCE])
+    """Evidence in text order, without repeats or lines another line already contains."""
+    lines = [line for _, line in sorted(items, key=lambda item: item[0]) if line]
+    kept: list[str] = []
+    for line in lines:
+        if line in kept or any(line != other and line in other for other in lines):
+            continue
+        kept.append(line)
+    return tuple(kept[:MAX_EVIDENCE])
 
 
 def explain(text: str, *, problems: Mapping[str, Problem] | None = None) -> list[Finding]:
