@@ -26,7 +26,7 @@ from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, Torc
 from torchup.install import preflight as _preflight
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
 from torchup.install.snapshot import RestoreReport, Snapshot, load_snapshot, restore, take_snapshot
-from torchup.install.target import TargetEnv, inspect_target
+from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.plan import Plan
 from torchup.system import System
 
@@ -177,12 +177,11 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
                     log_path, error=InstallInterrupted)
         if not result.ok:
             _failed(out, digest(result), snap, restore(snap), target, runner, log_path, text=result.stdout)
-        after = inspect_target(runner, target.executable)
-        got = after.find("torch")
-        if got is None or got.version != plan.torch:
-            lines = [f"the manager succeeded but torch is {got.version if got else 'not installed'}, not {plan.torch}"]
+        got = installed_versions(target.site_dirs, "torch")
+        if got != [plan.torch]:
+            lines = [f"the manager succeeded but torch is {', '.join(got) or 'not installed'}, not {plan.torch}"]
             _failed(out, lines, snap, restore(snap), target, runner, log_path)
-        out.step(f"installed torch {got.version}" + (f" ({checks.replacing})" if checks.replacing else ""))
+        out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None
         if options.verify:

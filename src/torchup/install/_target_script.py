@@ -42,31 +42,87 @@ def _externally_managed(in_venv):
     return {"path": marker, "message": message}
 
 
-def _distributions(paths):
-    from importlib import metadata
+def _headers(path):
+    """Name, Version and Requires-Dist of a METADATA / PKG-INFO file: its header block
+    only (read by hand: importing importlib.metadata costs more than the whole scan)."""
+    out = {"Name": None, "Version": None, "Requires-Dist": []}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line in ("\n", "\r\n"):
+                break
+            key, sep, value = line.partition(":")
+            if not sep or line[:1] in " \t":
+                continue
+            value = value.strip()
+            if key == "Requires-Dist":
+                out["Requires-Dist"].append(value)
+            elif key in ("Name", "Version") and out[key] is None:
+                out[key] = value
+    return out
 
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _egg_requires(info):
+    text = _read(os.path.join(info, "requires.txt")) or ""
     out = []
-    for dist in metadata.distributions(path=paths):
-        name = dist.metadata["Name"]
-        if not name:
-            continue
-        location = getattr(dist, "_path", None)
-        direct_url = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            break  # extras and marker sections: not unconditional requirements
+        if line:
+            out.append(line)
+    return out
+
+
+def _distributions(paths):
+    out = []
+    for site in paths:
         try:
-            text = dist.read_text("direct_url.json")
-            direct_url = json.loads(text) if text else None
-        except (ValueError, OSError):
+            names = sorted(os.listdir(site))
+        except OSError:
+            continue
+        for entry in names:
+            info = os.path.join(site, entry)
+            if entry.endswith(".dist-info"):
+                meta = os.path.join(info, "METADATA")
+            elif entry.endswith(".egg-info"):
+                meta = os.path.join(info, "PKG-INFO") if os.path.isdir(info) else info
+            else:
+                continue
+            try:
+                head = _headers(meta)
+            except OSError:
+                continue
+            if not head["Name"] or not head["Version"]:
+                continue
+            requires = head["Requires-Dist"]
+            if entry.endswith(".egg-info") and os.path.isdir(info):
+                requires = _egg_requires(info)
             direct_url = None
-        out.append(
-            {
-                "name": name,
-                "version": dist.version,
-                "requires": list(dist.requires or []),
-                "installer": (dist.read_text("INSTALLER") or "").strip() or None,
-                "direct_url": direct_url,
-                "dist_info": str(location) if location else None,
-            }
-        )
+            text = _read(os.path.join(info, "direct_url.json")) if os.path.isdir(info) else None
+            if text:
+                try:
+                    direct_url = json.loads(text)
+                except ValueError:
+                    direct_url = None
+            installer = _read(os.path.join(info, "INSTALLER")) if os.path.isdir(info) else None
+            out.append(
+                {
+                    "name": head["Name"],
+                    "version": head["Version"],
+                    "requires": requires,
+                    "installer": (installer or "").strip() or None,
+                    "direct_url": direct_url,
+                    "dist_info": info,
+                }
+            )
     return out
 
 

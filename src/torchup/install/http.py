@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["Response", "fetch"]
+__all__ = ["Client", "Response", "fetch"]
 
 _MAX_BODY = 16 << 20  # an index page larger than this is not an index page
 
@@ -48,35 +48,63 @@ def _proxies(env: Mapping[str, str], host: str) -> dict[str, str]:
     return out
 
 
+class Client:
+    """Requests with one proxy / CA configuration; the TLS context is built once, when
+    the first https URL is fetched."""
+
+    def __init__(self, env: Mapping[str, str], *, timeout: float) -> None:
+        self.env = env
+        self.timeout = timeout
+        self._context = None
+
+    def _ssl(self):
+        if self._context is None:
+            import ssl
+
+            self._context = ssl.create_default_context(cafile=_ca_file(self.env))
+        return self._context
+
+    def fetch(self, url: str, *, method: str = "GET", accept: str = "text/html") -> Response:
+        """Fetch ``url``; never raises for network trouble."""
+        import socket
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        parts = urllib.parse.urlsplit(url)
+        handlers: list = [urllib.request.ProxyHandler(_proxies(self.env, parts.hostname or ""))]
+        if parts.scheme == "https":
+            handlers.append(urllib.request.HTTPSHandler(context=self._ssl()))
+        opener = urllib.request.build_opener(*handlers)
+        request = urllib.request.Request(url, method=method, headers={"Accept": accept, "User-Agent": "torchup"})
+        try:
+            with opener.open(request, timeout=self.timeout) as resp:
+                body = resp.read(_MAX_BODY) if method == "GET" else b""
+                return Response(url=url, status=resp.status, headers=dict(resp.headers), body=body)
+        except urllib.error.HTTPError as exc:
+            return Response(url=url, status=exc.code, headers=dict(exc.headers or {}), failure=f"HTTP {exc.code}",
+                            detail=str(exc.reason))
+        except urllib.error.URLError as exc:
+            return Response(url=url, status=None, failure=_kind(exc.reason), detail=str(exc.reason))
+        except (socket.timeout, TimeoutError) as exc:
+            return Response(url=url, status=None, failure="timeout", detail=str(exc))
+        except (ConnectionError, OSError, ValueError) as exc:
+            return Response(url=url, status=None, failure=_kind(exc), detail=str(exc))
+
+    def fetch_all(self, urls: list[tuple[str, str]]) -> list[Response]:
+        """``[(method, url), ...]`` fetched concurrently, answers in the same order."""
+        if len(urls) <= 1:
+            return [self.fetch(u, method=m) for m, u in urls]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+            return list(pool.map(lambda mu: self.fetch(mu[1], method=mu[0]), urls))
+
+
 def fetch(url: str, *, timeout: float, env: Mapping[str, str], method: str = "GET",
           accept: str = "text/html") -> Response:
-    """Fetch ``url``; never raises for network trouble."""
-    import socket
-    import ssl
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    host = urllib.parse.urlsplit(url).hostname or ""
-    context = ssl.create_default_context(cafile=_ca_file(env))
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler(_proxies(env, host)),
-        urllib.request.HTTPSHandler(context=context),
-    )
-    request = urllib.request.Request(url, method=method, headers={"Accept": accept, "User-Agent": "torchup"})
-    try:
-        with opener.open(request, timeout=timeout) as resp:
-            body = resp.read(_MAX_BODY) if method == "GET" else b""
-            return Response(url=url, status=resp.status, headers=dict(resp.headers), body=body)
-    except urllib.error.HTTPError as exc:
-        return Response(url=url, status=exc.code, headers=dict(exc.headers or {}), failure=f"HTTP {exc.code}",
-                        detail=str(exc.reason))
-    except urllib.error.URLError as exc:
-        return Response(url=url, status=None, failure=_kind(exc.reason), detail=str(exc.reason))
-    except (socket.timeout, TimeoutError) as exc:
-        return Response(url=url, status=None, failure="timeout", detail=str(exc))
-    except (ConnectionError, OSError, ValueError) as exc:
-        return Response(url=url, status=None, failure=_kind(exc), detail=str(exc))
+    """One request (see ``Client``)."""
+    return Client(env, timeout=timeout).fetch(url, method=method, accept=accept)
 
 
 def _kind(reason: object) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
-from torchup.install.http import Response, fetch
+from torchup.install.http import Client, Response, fetch
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 
@@ -259,51 +259,61 @@ def cache_dir(manager: str, env: Mapping[str, str]) -> str:
     return env.get("PIP_CACHE_DIR") or os.path.join(xdg, "pip")
 
 
-def _sizes(plan: Plan, target: TargetEnv, env: Mapping[str, str], notes: list[str]) -> dict[str, int]:
+def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response | None) -> dict[str, int]:
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
-    the index (HEAD Content-Length), with the PEP 658 metadata for the pins."""
+    the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
+    out concurrently, in two rounds (the family, then its pinned dependencies)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
-    base = plan.index_url
-    if not base:
+    if not plan.index_url:
         return {}
-    base = base.rstrip("/") + "/"
-    wanted = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
+    base = plan.index_url.rstrip("/") + "/"
+    family = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
     sizes: dict[str, int] = {}
-    seen = set()
-    while wanted:
-        name, version = wanted.pop(0)
-        if name in seen:
+    env_m = dict(target.markers, extra="")
+
+    def wheels_of(pairs: list[tuple[str, str]], known: dict[str, Response]) -> list[str]:
+        todo = [(n, v) for n, v in pairs if n not in known]
+        pages = client.fetch_all([("GET", base + n + "/") for n, _ in todo])
+        known.update({n: p for (n, _), p in zip(todo, pages)})
+        urls = []
+        for name, version in pairs:
+            page = known[name]
+            if page.ok:
+                url = find_wheel(page.body.decode("utf-8", "replace"), page.url, name, version, target.markers)
+                if url:
+                    urls.append(url)
+        return urls
+
+    def head(urls: list[str], with_metadata: bool) -> list[Response]:
+        asks = [("HEAD", u) for u in urls] + ([("GET", u + ".metadata") for u in urls] if with_metadata else [])
+        answers = client.fetch_all(asks)
+        for url, resp in zip(urls, answers):
+            try:
+                sizes[url.rsplit("/", 1)[-1]] = int(resp.headers.get("Content-Length", ""))
+            except ValueError:
+                pass
+        return answers[len(urls):]
+
+    pages = {"torch": torch_page} if torch_page is not None else {}
+    metas = head(wheels_of(family, pages), True)
+    pins: list[tuple[str, str]] = []
+    for meta in metas:
+        if not meta.ok:
             continue
-        seen.add(name)
-        page = fetch(base + name + "/", timeout=INDEX_TIMEOUT_S, env=env)
-        if not page.ok:
-            continue
-        url = find_wheel(page.body.decode("utf-8", "replace"), page.url, name, version, target.markers)
-        if not url:
-            continue
-        head = fetch(url, timeout=INDEX_TIMEOUT_S, env=env, method="HEAD")
-        try:
-            sizes[url.rsplit("/", 1)[-1]] = int(head.headers.get("Content-Length", ""))
-        except ValueError:
-            pass
-        if name in TORCH_FAMILY:
-            meta = fetch(url + ".metadata", timeout=INDEX_TIMEOUT_S, env=env)
-            if not meta.ok:
+        for line in meta.body.decode("utf-8", "replace").splitlines():
+            if not line.startswith("Requires-Dist:"):
                 continue
-            env_m = dict(target.markers, extra="")
-            for line in meta.body.decode("utf-8", "replace").splitlines():
-                if not line.startswith("Requires-Dist:"):
-                    continue
-                try:
-                    req = Requirement(line.split(":", 1)[1].strip())
-                except InvalidRequirement:
-                    continue
-                if req.marker is not None and not req.marker.evaluate(env_m):
-                    continue
-                pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
-                if pins and target.find(req.name) is None:
-                    wanted.append((req.name, pins[0]))
+            try:
+                req = Requirement(line.split(":", 1)[1].strip())
+            except InvalidRequirement:
+                continue
+            if req.marker is not None and not req.marker.evaluate(env_m):
+                continue
+            exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+            if exact and target.find(req.name) is None and req.name not in dict(pins):
+                pins.append((req.name, exact[0]))
+    head(wheels_of(pins, {}), False)
     return sizes
 
 
@@ -315,17 +325,19 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
     for p in (pep668_problem(target, torchup_args=torchup_args), writable_problem(target)):
         if p is not None:
             problems.append(p)
+    client = Client(env, timeout=INDEX_TIMEOUT_S)
+    torch_page = None
     if check_network:
         if plan.index_url:
-            resp = fetch(plan.index_url.rstrip("/") + "/torch/", timeout=INDEX_TIMEOUT_S, env=env)
-            p = index_problem(resp, "PyTorch's index", env)
+            torch_page = client.fetch(plan.index_url.rstrip("/") + "/torch/")
+            p = index_problem(torch_page, "PyTorch's index", env)
         else:
             p = _default_index_problem(env)
         if p is not None:
             problems.append(p)
     need = None
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
-        sizes = _sizes(plan, target, env, notes)
+        sizes = _sizes(plan, target, client, torch_page)
         if sizes:
             need = disk_need(sizes)
             places = {

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from torchup.errors import EnvironmentProblem
 from torchup.runner import Runner
 
-__all__ = ["Distribution", "TargetEnv", "inspect_target", "parse_target"]
+__all__ = ["Distribution", "TargetEnv", "inspect_target", "parse_target", "installed_versions"]
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_script.py")
 _TIMEOUT_S = 60.0
@@ -110,3 +110,21 @@ def parse_target(text: str, python: str = "the target Python") -> TargetEnv:
             f"{python} answered something torchup cannot read ({type(exc).__name__}: {exc})",
             hint="run it by hand to see what it prints; is it a real CPython?",
         ) from None
+
+
+def installed_versions(site_dirs: tuple[str, ...], name: str) -> list[str]:
+    """Versions of ``name`` installed in ``site_dirs``, read from the ``.dist-info``
+    directory names (``torch-2.14.1+cu126.dist-info``): a cheap check after an install."""
+    key = _normalise(name)
+    out = []
+    for site in site_dirs:
+        try:
+            entries = os.listdir(site)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info") and "-" in entry:
+                dist, version = entry[: -len(".dist-info")].split("-", 1)
+                if _normalise(dist) == key:
+                    out.append(version)
+    return sorted(out)

@@ -1,0 +1,133 @@
+"""torchup install vs the same install run directly, side by side on the local index.
+
+    .venv/bin/python bench/bench_install.py [--runs 5] [--manager pip|uv|both] [--torch-mb 200]
+    .venv/bin/python bench/bench_install.py --snapshot   # snapshot/restore methods on the real torch
+
+Each run installs torch 2.14.1+cu126 (synthetic wheel of --torch-mb MB, plus three
+NVIDIA stand-ins of a quarter of that each) over torch 2.9.1+cpu in a fresh copy of
+the same venv, from a PyTorch-like index on 127.0.0.1, with a warm package cache
+for both sides.  The two sides alternate; the medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "src"))
+
+from tests.support import install_env as ie  # noqa: E402
+from tests.support.index_server import IndexServer  # noqa: E402
+
+
+def _env(tmp: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TORCHUP_"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", UV_NO_CONFIG="1",
+               UV_CACHE_DIR=str(tmp / "uv-cache"), PIP_CACHE_DIR=str(tmp / "pip-cache"), NO_COLOR="1")
+    return ie.tool_env(env, tmp)
+
+
+def _timed(argv: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if r.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return elapsed
+
+
+def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, tmp: Path, env: dict) -> None:
+    from torchup.install.execute import manager_argv
+    from torchup.commands.install import plan_from_json
+    import json
+
+    plan_path = ie.plan_file(tmp / "plan.json", server)
+    plan = plan_from_json(json.loads(plan_path.read_text()))
+    direct, wrapped = [], []
+    for i in range(runs + 1):  # run 0 warms the cache and is not counted
+        for side in ("direct", "torchup") if i % 2 == 0 else ("torchup", "direct"):
+            dest = tmp / f"{manager}-{side}-{i}"
+            python = ie.copy_venv(template, dest)
+            if side == "direct":
+                argv = manager_argv(plan, manager, python=str(python), program=shutil.which("uv", path=env["PATH"]))
+            else:
+                argv = [sys.executable, "-m", "torchup", "install", "--plan", str(plan_path), "--python", str(python),
+                        "--manager", manager, "--yes", "--no-verify", "--log", str(tmp / f"log-{manager}-{i}")]
+            t = _timed(argv, env)
+            if i:
+                (direct if side == "direct" else wrapped).append(t)
+            shutil.rmtree(dest)
+    d, w = statistics.median(direct), statistics.median(wrapped)
+    print(f"{manager:4}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
+          f"overhead {w - d:+.3f} s ({(w - d) / d * 100:+.1f}%)   runs={runs}")
+    print(f"      direct: {' '.join(f'{x:.3f}' for x in direct)}")
+    print(f"      torchup: {' '.join(f'{x:.3f}' for x in wrapped)}")
+
+
+def bench_snapshot(tmp: Path) -> None:
+    """Three ways to be able to put torch back, on a venv holding the real torch 2.13.0."""
+    from torchup.install.snapshot import restore, take_snapshot
+    from torchup.install.target import inspect_target
+    from torchup.runner import Runner
+
+    wheel = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
+    venv = tmp / "real"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)], check=True)  # host config: local store
+    target = inspect_target(Runner(), str(py))
+    site = Path(target.site_dirs[0])
+    files = sum(len(f) for _, _, f in os.walk(site))
+    print(f"real torch venv: {files} files in site-packages")
+
+    t = time.perf_counter(); snap = take_snapshot(target); t_link = time.perf_counter() - t
+    shutil.rmtree(site / "torch")  # what an uninstall does
+    t = time.perf_counter(); rep = restore(snap); t_restore = time.perf_counter() - t
+    assert not rep.errors
+    print(f"hard-link snapshot: take {t_link:.2f} s, restore after torch/ was deleted {t_restore:.2f} s "
+          f"({rep.restored} entries put back), extra disk ~0 until the originals are replaced")
+
+    t = time.perf_counter(); shutil.copytree(site, tmp / "copy", symlinks=True); t_copy = time.perf_counter() - t
+    print(f"full copy of site-packages: {t_copy:.2f} s (and as much disk again)")
+
+    cache = tmp / "wheels"
+    t = time.perf_counter()
+    subprocess.run([str(py), "-m", "pip", "uninstall", "-y", "-q", "torch"], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    t_pip = time.perf_counter() - t
+    print(f"pip reinstall of the kept wheel (uninstall + install --no-deps --no-index): {t_pip:.2f} s")
+    del cache
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--manager", choices=("pip", "uv", "both"), default="both")
+    ap.add_argument("--torch-mb", type=int, default=200, help="size of the synthetic torch wheel's payload")
+    ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="torchup-bench-") as d:
+        tmp = Path(d)
+        if args.snapshot:
+            bench_snapshot(tmp)
+            return
+        env = _env(tmp)
+        wheels = ie.build_wheels(tmp / "wheels", pad=args.torch_mb << 20, nvidia_pad=(args.torch_mb << 20) // 4)
+        with IndexServer(missing_status=403) as server:
+            ie.serve(server, wheels)
+            template = ie.make_template_venv(tmp / "template", server, env)
+            for manager in ("pip", "uv") if args.manager == "both" else (args.manager,):
+                bench_manager(manager, args.runs, server, template, tmp, env)
+
+
+if __name__ == "__main__":
+    main()
