@@ -155,7 +155,23 @@ CASES = [
     Case("Intel UHD 770 iGPU only: not an XPU target, CPU",
          linux(gpus=(Gpu(vendor="intel", name="Intel(R) UHD Graphics 770"),)),
          "2.15.0", "cpu", "not among the Intel GPUs"),
+    Case("laptop, Python 3.10: RTX 4060 Laptop + Core Ultra iGPU (an XPU target), driver 580.65.06: the discrete "
+         "GPU wins; on Windows only CUDA 12.6 has a known full-support driver floor (560.94), 13.x runs by minor compat",
+         windows("3.10", gpus=(Gpu(vendor="intel", name="Intel(R) Arc(TM) Graphics"), nv("NVIDIA GeForce RTX 4060 Laptop GPU", "8.9")),
+                 nvidia_driver="580.65.06"),
+         "2.14.1", "cu126", "torch 2.15.0 has no wheel for Python 3.10"),
+    Case("laptop, Python 3.12: RTX 4060 Laptop + Core Ultra iGPU, driver 580.65.06: CUDA 13.2 (minor compat) still "
+         "beats the XPU build, because the discrete GPU counts first",
+         windows(gpus=(Gpu(vendor="intel", name="Intel(R) Arc(TM) Graphics"), nv("NVIDIA GeForce RTX 4060 Laptop GPU", "8.9")),
+                 nvidia_driver="580.65.06"),
+         "2.15.0", "cu132", "torch 2.1.2 has no wheel for Python 3.12 on windows x86_64"),
+    Case("Core Ultra iGPU alone on Windows: the XPU build",
+         windows(gpus=(Gpu(vendor="intel", name="Intel(R) Arc(TM) Graphics"),)),
+         "2.15.0", "xpu", "needs an NVIDIA GPU"),
     # --- Windows, WSL2, macOS ---------------------------------------------------------------
+    Case("Windows on Arm (Snapdragon): no release wheel for windows aarch64",
+         Machine(os="windows", arch="aarch64", python="3.12", python_bits=64), None, None,
+         "no wheels for windows aarch64"),
     Case("Windows RTX 3060, driver 546: CUDA 13 needs 580",
          windows("3.11", gpus=(nv("NVIDIA GeForce RTX 3060", "8.6"),), nvidia_driver="546.33"),
          "2.14.1", "cu126", "needs an NVIDIA driver >= 580"),

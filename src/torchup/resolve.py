@@ -11,7 +11,8 @@ GPU against the build's kernels (``torchup.catalog.rules``).
 Ranking of the kept ones (``_rank``), best first:
 
 1. the number of the machine's GPUs the build can use (a CPU build uses none),
-   so a GPU is never given up for a newer CPU-only release;
+   discrete GPUs first (an Intel iGPU or AMD APU counts after them), so a GPU is
+   never given up for a newer CPU-only release;
 2. the newest torch;
 3. the driver's support level for the build's CUDA: full before
    minor-version compatibility;
@@ -222,12 +223,24 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
     return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx))
 
 
-def _rank(j: _Judged) -> tuple:
+def _integrated(gpu: Gpu) -> bool:
+    """An integrated GPU (Intel iGPU, AMD APU) counts after any discrete one: a laptop
+    with an RTX card and a Core Ultra iGPU wants the CUDA build, not the XPU one."""
+    if gpu.vendor not in ("intel", "amd") or not gpu.name:
+        return False
+    from torchup.catalog import hardware
+
+    model = hardware.gpu_by_name(gpu.name)
+    return bool(model and model.segment == "integrated")
+
+
+def _rank(j: _Judged, gpus: tuple[Gpu, ...] = ()) -> tuple:
     b = j.build
     level = {rules.FULL: 2, rules.MINOR_COMPAT: 1}.get(j.level or "", 2)
     toolkit = version_tuple(b.cuda or b.rocm or "0")
-    return (len(j.covered), version_tuple(b.torch), level, not j.ptx, b.pypi_default, b.fact("exists").confirmed,
-            toolkit, b.variant)
+    discrete = sum(1 for i in j.covered if i < len(gpus) and not _integrated(gpus[i]))
+    return (discrete, len(j.covered), version_tuple(b.torch), level, not j.ptx, b.pypi_default,
+            b.fact("exists").confirmed, toolkit, b.variant)
 
 
 # --- the plan ---------------------------------------------------------------------
@@ -389,7 +402,8 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
     if not builds:
         return _refuse_platform(machine, arch, catalog)
     judged = [_judge(machine, b, request, spec) for b in builds]
-    kept = sorted((j for j in judged if j.rejected is None), key=_rank, reverse=True)
+    rank = lambda j: _rank(j, machine.gpus)  # noqa: E731
+    kept = sorted((j for j in judged if j.rejected is None), key=rank, reverse=True)
     considered = tuple(
         Candidate(torch=j.build.version_on_index, variant=j.build.variant, rejected=j.rejected,
                   note=None if j.rejected else _note(machine, j))
@@ -415,8 +429,8 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
     unlimited = [j for j in (_judge(machine, x.build, request, spec, any_driver=True) for x in judged if x.driver_only)
                  if j.rejected is None]
     if unlimited:
-        better = max(unlimited, key=_rank)
-        if _rank(better) > _rank(best):
+        better = max(unlimited, key=rank)
+        if rank(better) > rank(best):
             advice = _driver_advice(machine, better, best)
             if advice:
                 warnings.append(advice)

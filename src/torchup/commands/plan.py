@@ -160,6 +160,7 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
     from torchup.resolve import machine_summary
 
     lines = [f"{style.dim('Machine:')} {machine_summary(machine)}"]
+    lines += [style.dim(f"  note: {n.message}") for n in machine.notes]
     if not isinstance(result, Plan):
         lines.append(style.red(style.bold(f"No PyTorch build: {result.message}.")))
         lines += [f"  - {r}" for r in result.reasons]
@@ -187,9 +188,13 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
     lines.append(_indent(text).rstrip("\n"))
     for note in notes:
         lines.append(style.dim(f"  note: {note}"))
-    if plan.warnings:
+    warnings = list(plan.warnings)
+    if fmt == "pip" and machine.externally_managed and machine.python_env in (None, "system"):
+        warnings.insert(0, "this Python is externally managed (PEP 668): pip will refuse to install into it; "
+                        "create a virtual environment (python3 -m venv .venv) and run torchup --python .venv/bin/python")
+    if warnings:
         lines.append(style.bold("Warnings:"))
-        lines += [style.yellow(f"  ! {w}") for w in plan.warnings]
+        lines += [style.yellow(f"  ! {w}") for w in warnings]
     if plan.alternatives:
         lines.append(style.bold("Alternatives:"))
         for alt in plan.alternatives:
