@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
 from torchup.catalog.load import STALE_DAYS
-from torchup.catalog.model import Build, Catalog, Release, python_tag, version_tuple
+from functools import lru_cache
+
+from torchup.catalog.model import Build, Catalog, Release, python_tag
+from torchup.catalog.model import version_tuple as _version_tuple
 from torchup.machine import Gpu, Machine
 from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
 
@@ -42,6 +45,9 @@ if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
 __all__ = ["resolve", "wheel_arch", "machine_summary", "parse_torch_spec"]
+
+# the same few hundred version strings are compared thousands of times per resolve
+version_tuple = lru_cache(maxsize=4096)(_version_tuple)
 
 _KIND_VENDOR = {"cuda": "nvidia", "rocm": "amd", "xpu": "intel"}
 # facts whose confidence is worth telling the user about when a choice rests on them
@@ -293,7 +299,9 @@ def _companion(release: Release, name: str, build: Build, tag: str, pypi: bool, 
         py = tag[2] + "." + tag[3:]
         warnings.append(f"{name} {comp.version} has no wheel for Python {py}: left out")
         return None
-    if pypi or not build.local_label:
+    # a pure-Python companion carries no build label on any index: pin the bare version
+    # (a bare pin also matches a labelled file, PEP 440 local-version matching)
+    if pypi or not build.local_label or pure:
         return comp.version
     return f"{comp.version}+{build.local_label}"
 
