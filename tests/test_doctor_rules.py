@@ -127,6 +127,7 @@ RULE_IDS = {
     "no-wheel-for-python": "no-wheel",
     "no-wheel-32bit-python": "no-wheel",
     "musl-no-wheels": "platform-abi",
+    "no-wheel-macos-x86": "no-wheel",
     "mps-not-built": "apple-mps",
     "mps-unavailable": "apple-mps",
     "mps-macos-too-old": "apple-mps",
@@ -452,3 +453,20 @@ def test_recorded_torchvision_from_pypi_beside_torch_2_13():
     assert not s.verify.ok
     d = one(diagnose(s), "torchvision-torch-mismatch")
     assert any("operator torchvision::nms does not exist" in e for e in d.finding.evidence)
+
+
+def test_python_versions_against_the_real_catalog():
+    from torchup.catalog.load import load_catalog
+
+    catalog = load_catalog({}, use_cache=False)
+    newest = catalog.newest().version
+    # compat-facts.md 1a: Python 3.8 ends with torch 2.4, 3.9 with 2.8
+    for py, last in (("3.8", "2.4"), ("3.9", "2.8")):
+        d = one(diagnose(state(linux(python=py), run_of()), catalog), "no-wheel-for-python")
+        assert d.severity == "warning"
+        assert re.search(rf"wheel for cp{py.replace('.', '')} is {re.escape(last)}\.\d+; torch {re.escape(newest)} has none", d.finding.evidence[0])
+    assert one(diagnose(state(linux(python="3.16"), run_of()), catalog), "no-wheel-for-python").severity == "error"
+    assert diagnose(state(linux(python="3.12"), run_of()), catalog) == []
+    intel_mac = Machine(os="macos", arch="x86_64", python="3.12", apple_silicon=False)
+    d = one(diagnose(state(intel_mac, run_of(python={"platform": "darwin"})), catalog), "no-wheel-macos-x86")
+    assert "2.2.2" in d.finding.evidence[0]  # no-wheel-macos-x86-after-2.2 (pytorch/pytorch#127870)

@@ -707,6 +707,8 @@ def rule_no_wheel(state: DoctorState, catalog) -> list[Diagnosis]:
         return [_err("no-wheel-for-python", [f"no torch release in the catalog has a {m.os} {m.arch} wheel for {tag} (Python {m.python})"])]
     newest = catalog.newest().version
     best = builds[0].torch
+    if _vt(best) < _vt(newest) and m.os == "macos" and m.arch == "x86_64" and not m.apple_silicon:
+        return [_warn("no-wheel-macos-x86", [f"macOS on an Intel CPU: the newest torch with a wheel is {best}; torch {newest} has none"])]
     if _vt(best) < _vt(newest):
         return [_warn("no-wheel-for-python", [f"the newest torch with a {m.os} {m.arch} wheel for {tag} is {best}; torch {newest} has none"],
                       ("# use a Python that current torch supports (see torchup plan), or stay on torch " + best,))]
