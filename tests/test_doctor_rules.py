@@ -470,3 +470,28 @@ def test_python_versions_against_the_real_catalog():
     intel_mac = Machine(os="macos", arch="x86_64", python="3.12", apple_silicon=False)
     d = one(diagnose(state(intel_mac, run_of(python={"platform": "darwin"})), catalog), "no-wheel-macos-x86")
     assert "2.2.2" in d.finding.evidence[0]  # no-wheel-macos-x86-after-2.2 (pytorch/pytorch#127870)
+
+
+def test_rocm_gfx_target_outside_the_build():
+    # failure case rocm-invalid-device-function (ROCm/legacy-rocm-build#2536): a consumer RDNA2 card
+    m = linux(gpus=(Gpu(vendor="amd", name="AMD Radeon RX 6700 XT", gfx="gfx1031"),), rocm_version="6.3.1")
+    flags = ["gfx900", "gfx906", "gfx908", "gfx90a", "gfx942", "gfx1030", "gfx1100"]
+    run = run_of(torch={"version": "2.8.0+rocm6.3", "hip": "6.3.42131"}, build={"arch_flags": flags}, cuda_available=True)
+    d = one(diagnose(state(m, run, env={"HSA_OVERRIDE_GFX_VERSION": "10.3.1"})), "rocm-gfx-unsupported")
+    assert d.finding.evidence == ("AMD Radeon RX 6700 XT: gfx1031", f"gfx1031 is not among the build's targets ({' '.join(flags)})",
+                                  "HSA_OVERRIDE_GFX_VERSION=10.3.1 is set")
+    ok = linux(gpus=(Gpu(vendor="amd", name="AMD Instinct MI300X", gfx="gfx942"),), rocm_version="6.3.1")
+    assert diagnose(state(ok, run)) == []
+
+
+def test_arch_list_from_the_catalog_when_torch_does_not_import():
+    from torchup.catalog.load import load_catalog
+
+    catalog = load_catalog({}, use_cache=False)
+    # torch 2.8.0 from PyPI (the cu128 build, catalog: no sm_61) that fails to import, on a GTX 1080 Ti
+    m = linux(gpus=(GTX1080TI,), nvidia_driver="570.86.10", cuda_driver_max="12.8")
+    dist = dict(TORCH_DIST, requires=['nvidia-cuda-runtime-cu12==12.8.90; platform_system == "Linux"'])
+    run = run_of(torch_error="ImportError: libcudnn.so.9: cannot open shared object file", dists=[dist])
+    found = diagnose(state(m, run), catalog)
+    d = one(found, "gpu-too-old-for-build")
+    assert "compiled for: sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120" in d.finding.evidence[1]
