@@ -495,3 +495,19 @@ def test_arch_list_from_the_catalog_when_torch_does_not_import():
     found = diagnose(state(m, run), catalog)
     d = one(found, "gpu-too-old-for-build")
     assert "compiled for: sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120" in d.finding.evidence[1]
+
+
+def test_conda_forge_torch_rightly_loads_cuda_from_the_env_lib():
+    m = linux(gpus=(RTX4090,), nvidia_driver="570.86.10", cuda_driver_max="12.8")
+    rec = CondaRecord(name="pytorch", version="2.7.1", build="cuda128_mkl_py312_h1234_300", channel="https://conda.anaconda.org/conda-forge/linux-64")
+    conda_torch = [dict(TORCH_DIST, version="2.7.1", installer="conda")]
+    libs = ["/env/lib/libcudnn.so.9", "/env/lib/libcublas.so.12"]
+    run = run_of(torch={"version": "2.7.1", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True,
+                 dists=conda_torch, libraries=libs)
+    assert diagnose(state(m, run, conda=(rec,), ld_path_libs={"/env/lib": ("libcudnn.so.9",)})) == []
+    # the same directory is foreign to a pip torch (pytorch/pytorch#134929: /opt/conda/lib before the nvidia wheels)
+    pip_torch = [dict(TORCH_DIST, version="2.7.1", installer="pip")]
+    run = run_of(torch={"version": "2.7.1", "cuda": "12.8"}, build={"arch_flags": CU128_28}, cuda_available=True,
+                 dists=pip_torch, libraries=["/env/lib/libnvJitLink.so.12"])
+    d = one(diagnose(state(m, run)), "cuda-libs-shadowed")
+    assert d.severity == "error" and d.finding.evidence == ("torch loaded /env/lib/libnvJitLink.so.12",)

@@ -476,7 +476,8 @@ def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
         if v.torch and user_site and str(v.torch.get("file", "")).startswith(user_site):
             evidence.append(f"import torch loads {v.torch.get('file')}")
         fix = (f"PYTHONNOUSERSITE=1 {shlex.quote(state.python)} -c \"import torch; print(torch.__file__)\"",
-               f"python3 -m pip uninstall torch   # run OUTSIDE the environment: removes the user-site copy",
+               f"python{'.'.join(str(v.python.get('version') or '3').split('.')[:2])} -m pip uninstall torch"
+               "   # run OUTSIDE the environment: removes the user-site copy",
                "# or keep the environment away from it: conda env config vars set PYTHONNOUSERSITE=1")
         out.append(_err("user-site-shadows-env", evidence, fix))
     locations = {c.get("location") for c in copies}
@@ -497,10 +498,27 @@ def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
     return out
 
 
-def _outside_bundle(path: str) -> bool:
-    """A CUDA library loaded from somewhere other than torch/lib or an nvidia-* wheel."""
+def _own_lib_dirs(state: DoctorState) -> tuple[str, ...]:
+    """Where this torch rightly loads its CUDA libraries from, besides site-packages.
+
+    A conda-built torch (conda-forge) links the environment's ``<prefix>/lib``; a pip
+    torch brings its own (torch/lib, nvidia-* wheels), so there ``<prefix>/lib`` is as
+    foreign as any other directory (the Kaggle /opt/conda/lib case).
+    """
+    prefix = str(state.verify.python.get("prefix") or "") if state.verify else ""
+    conda_torch = any(r.name in ("pytorch", "torch", "libtorch") for r in state.conda)
+    pip_torch = any((c.get("installer") or "").lower() in ("pip", "uv") for c in _dists(state, "torch"))
+    if prefix and conda_torch and not pip_torch:
+        return (prefix.rstrip("/") + "/lib",)
+    return ()
+
+
+def _outside_bundle(path: str, own: tuple[str, ...]) -> bool:
+    """A CUDA library loaded from somewhere other than torch/lib, an nvidia-* wheel or ``own``."""
     p = path.replace("\\", "/")
-    return not ("/site-packages/" in p or "/dist-packages/" in p)
+    if "/site-packages/" in p or "/dist-packages/" in p:
+        return False
+    return not any(p.startswith(d.rstrip("/") + "/") for d in own)
 
 
 def rule_ld_library_path(state: DoctorState, catalog) -> list[Diagnosis]:
@@ -508,15 +526,16 @@ def rule_ld_library_path(state: DoctorState, catalog) -> list[Diagnosis]:
     kind, _ = torch_build(state)
     if kind != "cuda":
         return []
+    own = _own_lib_dirs(state)
     evidence = []
     loaded_outside = []
     if state.verify is not None and state.verify.libraries:
         for path in state.verify.libraries:
             base = path.rsplit("/", 1)[-1].lower()
-            if base.startswith(BUNDLED_CUDA_LIBS) and _outside_bundle(path):
+            if base.startswith(BUNDLED_CUDA_LIBS) and _outside_bundle(path, own):
                 loaded_outside.append(path)
     for d, libs in state.ld_path_libs.items():
-        if libs:
+        if libs and d.rstrip("/") not in own:
             evidence.append(f"LD_LIBRARY_PATH has {d} with {', '.join(libs[:5])}")
     evidence += [f"torch loaded {p}" for p in loaded_outside]
     if not evidence:

@@ -166,7 +166,7 @@ def parse_events(stdout: str) -> list[dict]:
     return events
 
 
-def build_label(torch_facts: Mapping[str, Any] | None, python: Mapping[str, Any] | None = None) -> str | None:
+def build_label(torch_facts: Mapping[str, Any] | None) -> str | None:
     """``CUDA 12.8`` / ``ROCm 6.4`` / ``XPU`` / ``MPS`` / ``CPU`` from the build's own version data."""
     if not torch_facts:
         return None
@@ -316,7 +316,7 @@ def build_report(
         python=python,
         torch=torch_facts,
         build=build,
-        build_label=build_label(torch_facts, python),
+        build_label=build_label(torch_facts),
         companions=companions,
         devices=devices,
         device_facts=device_facts,
