@@ -231,7 +231,7 @@ def _apply_host(acc: _Acc, files: FileFacts) -> None:
     if files.wsl:
         acc.set("wsl", files.wsl[0], files.wsl[1])
     else:
-        acc.set("wsl", False, "/proc/sys/kernel/osrelease")
+        acc.set("wsl", False, "no sign in /proc/sys/kernel/osrelease, /proc/version, /dev/dxg")
     if files.container:
         acc.set("container", files.container[0], files.container[1])
 
