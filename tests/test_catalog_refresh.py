@@ -36,6 +36,11 @@ def indexes(tmp_path):
                                             requires_python=">=3.11"))
     for tag in ("cp312-cp312-win_amd64", "cp312-cp312-macosx_14_0_arm64"):
         pypi.add_wheel("simple", make_wheel(wheels / "pypi", "torch", NEW, tag=tag, requires_python=">=3.11"))
+    pypi.add_wheel("simple", make_wheel(wheels / "pypi", "torchvision", "0.31.0", tag="cp312-cp312-manylinux_2_28_x86_64",
+                                        requires_dist=[f"torch=={NEW}"]))
+    pypi.add_wheel("simple", make_wheel(wheels / "pypi", "torchvision", "0.30.0", tag="cp312-cp312-manylinux_2_28_x86_64",
+                                        requires_dist=["torch==2.15.0"]))
+    pypi.add_project("simple", "torchaudio")
     # an already-known release gains a wheel on PyPI
     pypi.add_wheel("simple", make_wheel(wheels / "pypi", "torch", "2.15.0", tag="cp316-cp316-manylinux_2_28_x86_64"))
     for variant in ("cu132", "cu130", "cpu", "xpu", "rocm7.2", "cu126"):  # no rocm7.14 page: 403
@@ -68,6 +73,9 @@ def test_refresh_merges_new_release_variant_and_tags(tmp_path, indexes):
     assert cat.origin == str(cache_path(env)) and cat.newest().version == NEW
     rel = cat.release(NEW)
     assert rel.requires_python == ">=3.11"
+    tv, ta = rel.companions
+    assert (tv.name, tv.version, tv.matched, tv.requires_torch) == ("torchvision", "0.31.0", True, f"=={NEW}")
+    assert (ta.version, ta.matched) == ("2.11.0", False)  # the last torchaudio carries over
     default = [b for b in rel.builds if b.pypi_default and b.os == "linux" and b.arch == "x86_64"][0]
     assert default.variant == "cu132" and default.cuda == "13.2"  # from the PEP 658 metadata pins
     arm = [b for b in rel.builds if b.pypi_default and b.arch == "aarch64"][0]

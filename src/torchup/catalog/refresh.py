@@ -39,6 +39,7 @@ from torchup.catalog.model import (
     UNCONFIRMED,
     Build,
     Catalog,
+    Companion,
     Provenance,
     Release,
     Wheel,
@@ -308,6 +309,7 @@ def merge(
     index: Mapping[str, Mapping[str, dict[str, Any]]],
     *,
     pypi_cuda: Mapping[tuple[str, str, str], str | None] | None = None,
+    companions: Mapping[str, tuple[Companion, ...]] | None = None,
     today: str,
 ) -> tuple[Catalog, list[str]]:
     """Merge what the indexes show over ``catalog``.
@@ -316,7 +318,9 @@ def merge(
     ``files_by_version`` of ``<base>/<variant>/torch/``.  ``pypi_cuda``:
     (version, os, arch) -> CUDA major.minor of the PyPI build (from its metadata;
     None for a CPU build), for releases the catalog does not know.
+    ``companions``: version -> companions found on PyPI for a new release.
     Returns the new catalog and the list of changes, in words."""
+    companions = companions or {}
     pypi_cuda = pypi_cuda or {}
     changes: list[str] = []
     releases = {r.version: r for r in catalog.releases}
@@ -381,7 +385,8 @@ def merge(
             rel = Release(version=version, released=info.get("date") if info else None,
                           requires_python=next(iter(info["requires_python"]), None) if info and len(info["requires_python"]) == 1 else None,
                           provenance={"released": Provenance(source=SRC_PYPI, confidence=CONFIRMED)},
-                          notes=("learnt by `torchup catalog refresh`: companions unknown",))
+                          companions=_companions_of_new(catalog, version, companions.get(version, ())),
+                          notes=("learnt by `torchup catalog refresh`",))
             builds = [replace(b, released=rel.released, requires_python=rel.requires_python) for b in builds]
         releases[version] = replace(rel, builds=tuple(builds))
     ordered = tuple(sorted(releases.values(), key=lambda r: version_tuple(r.version)))
@@ -390,6 +395,26 @@ def merge(
     sources.setdefault(SRC_PYPI, "PyPI's simple API and PEP 658 metadata, read by `torchup catalog refresh`")
     sources.setdefault("PATTERN", "inferred from the neighbouring releases; no source seen")
     return replace(catalog, releases=ordered, data_date=today, sources=sources), changes
+
+
+def _companions_of_new(catalog: Catalog, version: str, found: tuple[Companion, ...]) -> tuple[Companion, ...]:
+    """Companions of a release learnt by refresh: those found on PyPI; else the
+    previous release's unmatched one (torchaudio 2.11.0 goes with every newer torch);
+    else unknown, with a note."""
+    out = []
+    prev = catalog.releases[-1] if catalog.releases else None
+    for name in ("torchvision", "torchaudio"):
+        hit = next((c for c in found if c.name == name), None)
+        if hit is None and prev is not None:
+            old = prev.companion(name)
+            if old is not None and old.version and not old.matched:
+                hit = old
+        if hit is None:
+            hit = Companion(name=name, version=None, matched=False,
+                            note=f"no {name} release on PyPI names torch {version} (checked by `torchup catalog refresh`)",
+                            provenance=Provenance(source=SRC_PYPI, confidence=UNCONFIRMED))
+        out.append(hit)
+    return tuple(out)
 
 
 # --- I/O ---------------------------------------------------------------------------------
@@ -435,7 +460,7 @@ def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) ->
     if not resp.ok:
         why = resp.failure or f"HTTP {resp.status}"
         raise NetworkError(f"could not read {url}: {why}{(' (' + resp.detail + ')') if resp.detail else ''}; "
-                           "the catalog was not changed", hint="check the network or the index URL, then retry")
+                           "the catalog was not changed", hint="check the network, or point --index-base / TORCHUP_INDEX_BASE (or --pypi-index) at a reachable mirror, then retry")
     length = resp.headers.get("Content-Length") or resp.headers.get("content-length")
     if length and length.isdigit() and int(length) != len(resp.body):
         raise NetworkError(f"{url} was cut off ({len(resp.body)} of {length} bytes); the catalog was not changed")
@@ -481,6 +506,60 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
     return out
 
 
+def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout) -> dict[str, tuple[Companion, ...]]:
+    """For new torch releases (version -> release date): the torchvision / torchaudio
+    whose PEP 658 metadata pins that torch (``==``), else one released the same day
+    whose requirement admits it.  Only the five newest releases of each are read."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    from packaging.version import Version
+
+    out: dict[str, list[Companion]] = {v: [] for v in new}
+    for name in ("torchvision", "torchaudio"):
+        files = _page(f"{pypi_url}/{name}/", env, timeout, json_ok=True) or []
+        by_version: dict[Any, list[IndexFile]] = {}
+        for f in files:
+            try:
+                _, ver, _, _ = parse_wheel_filename(f.filename)
+            except (InvalidWheelFilename, ValueError):
+                continue
+            if not ver.is_prerelease:
+                by_version.setdefault(ver, []).append(f)
+        for ver in sorted(by_version, reverse=True)[:5]:
+            group = by_version[ver]
+            meta_file = next((f for f in group if f.has_metadata), None)
+            if meta_file is None:
+                continue
+            resp = _get(meta_file.url.split("#")[0] + ".metadata", env, timeout, "*/*")
+            if not resp.ok:
+                continue
+            spec = None
+            for line in resp.body.decode("utf-8", "replace").splitlines():
+                if line.startswith("Requires-Dist:"):
+                    try:
+                        req = Requirement(line.split(":", 1)[1].strip())
+                    except InvalidRequirement:
+                        continue
+                    if req.name == "torch":
+                        spec = req.specifier
+            if not spec:
+                continue
+            day = min((f.upload_time or "")[:10] for f in group) or None
+            pythons = sorted({t.interpreter + ("t" if t.abi.endswith("t") and t.abi.startswith("cp3") else "")
+                              for f in group for t in parse_wheel_filename(f.filename)[3]}, key=_py_key)
+            for torch_v, torch_day in new.items():
+                if any(c.name == name for c in out[torch_v]) or not spec.contains(Version(torch_v)):
+                    continue
+                pinned = any(s.operator == "==" and Version(s.version) == Version(torch_v) for s in spec)
+                if not pinned and not (day and day == torch_day):
+                    continue
+                out[torch_v].append(Companion(
+                    name=name, version=str(ver), matched=True, pythons=tuple(pythons), requires_torch=str(spec),
+                    note=None if pinned else f"{name} {ver} requires torch {spec}; released with this torch",
+                    provenance=Provenance(source=SRC_PYPI, confidence=CONFIRMED)))
+    return {v: tuple(cs) for v, cs in out.items()}
+
+
 def _variants_to_read(catalog: Catalog, extra: tuple[str, ...]) -> list[str]:
     recent = catalog.releases[-3:]
     names: dict[str, None] = {}
@@ -516,6 +595,8 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
         if version not in known and version_tuple(version) >= (1, 13):
             for (os_, arch), cuda in _pypi_cuda(info["files"], env, options.timeout).items():
                 pypi_cuda[(version, os_, arch)] = cuda
+    new = {v: info.get("date") for v, info in pypi.items() if v not in known and version_tuple(v) >= (1, 13)}
+    companions = _find_companions(pypi_url, new, env, options.timeout) if new else {}
     index: dict[str, dict[str, dict[str, Any]]] = {}
     for variant in _variants_to_read(current, options.variants):
         files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
@@ -528,7 +609,7 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
                 entry["wheels"] = {}
         index[variant] = pages
     today = (options.today or date.today()).isoformat()
-    merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, today=today)
+    merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, companions=companions, today=today)
     path = cache_path(env)
     _write_atomic(path, json.dumps(catalog_to_dict(merged), separators=(",", ":")) + "\n")
     merged = replace(merged, origin=str(path))
