@@ -145,3 +145,38 @@ def test_torchup_on_this_machine_recommends_the_cpu_build_with_the_pip_command(t
     assert f"Recommended: torch {newest}, CPU only" in r.stdout
     assert f"{sys.executable} -m pip install --index-url http://127.0.0.1:9/whl/cpu torch=={newest}+cpu" in r.stdout
     assert r.stdout.splitlines()[0].startswith("Machine: Linux x86_64")
+
+
+def _run_in_pty(args, env):
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "torchup", *args], stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
+    machine = write(tmp_path, "m.json", RTX4090_DRIVER580)
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM") and not k.startswith("TORCHUP_")}
+    env["TERM"] = "xterm"
+    assert "\x1b[" in _run_in_pty(["plan", "--machine", machine], env)
+    assert "\x1b[" not in _run_in_pty(["plan", "--machine", machine], {**env, "NO_COLOR": "1"})
+    assert "\x1b[" not in torchup("plan", "--machine", machine, env={"TERM": "xterm"}).stdout  # a pipe
+
+
+def test_the_catalog_age_is_shown(tmp_path):
+    r = torchup("plan", "--machine", write(tmp_path, "m.json", RTX4090_DRIVER580))
+    assert r.stdout.rstrip().splitlines()[-1].startswith("Catalog data: ")

@@ -139,6 +139,9 @@ def run(args: argparse.Namespace, system) -> int:
         manager = args.manager or detect_manager(machine)
         out.append(render_text(machine, plan, manager, style, python=args.python or machine.python_executable or "python",
                                explain=args.explain, several=len(machines) > 1))
+    age = catalog.age_days(today)
+    out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
+                         + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     if len(machines) > 1 and args.manager == "uv-project" and not refused:
         try:
             text = render.render_many(plans, "uv-project")
