@@ -133,6 +133,7 @@ RULE_IDS = {
     "mps-macos-too-old": "apple-mps",
     "xpu-driver-missing": "intel-xpu",
     "xpu-build-missing": "intel-xpu",
+    "driver-library-mismatch": "driver",
 }
 
 
@@ -511,3 +512,12 @@ def test_conda_forge_torch_rightly_loads_cuda_from_the_env_lib():
                  dists=pip_torch, libraries=["/env/lib/libnvJitLink.so.12"])
     d = one(diagnose(state(m, run)), "cuda-libs-shadowed")
     assert d.severity == "error" and d.finding.evidence == ("torch loaded /env/lib/libnvJitLink.so.12",)
+
+
+def test_probe_notes_become_findings():
+    # nvidia-smi-error__driver-library-mismatch__gt640-driver470.txt: the probe notes it; doctor reports it
+    m = linux(gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce GT 640"),)).with_note(
+        "nvidia-driver-library-mismatch", "nvidia-smi: Failed to initialize NVML: Driver/library version mismatch")
+    d = one(diagnose(state(m, run_of(torch={"version": "2.8.0+cpu"}))), "driver-library-mismatch")
+    assert d.finding.evidence == ("nvidia-smi: Failed to initialize NVML: Driver/library version mismatch",)
+    assert set(rules.PROBE_NOTES.values()) <= set(PROBLEMS)

@@ -71,6 +71,7 @@ def _summary(state) -> dict:
         "torchaudio": (v.companions.get("torchaudio") or {}).get("version") if v else None,
         "plan": state.plan_summary,
         "notes": list(state.notes),
+        "probe_notes": [{"id": n.id, "message": n.message} for n in (state.machine.notes if state.machine else ())],
     }
 
 
@@ -103,6 +104,8 @@ def render_text(state, diagnoses, style) -> str:
         lines.append(style.dim(f"  torchup plan would install: {s['plan']}"))
     for note in state.notes:
         lines.append(style.dim(f"  note: {note}"))
+    for note in s["probe_notes"]:
+        lines.append(style.dim(f"  probe: {note['message']}"))
     if not diagnoses:
         lines.append(style.green("no problems found"))
         return "\n".join(lines) + "\n"

@@ -734,6 +734,26 @@ def rule_no_wheel(state: DoctorState, catalog) -> list[Diagnosis]:
     return []
 
 
+# probe notes (Machine.notes ids, torchup.probe) -> the catalogued problem they are
+PROBE_NOTES = {
+    "nvidia-driver-library-mismatch": "driver-library-mismatch",
+    "nvidia-gpu-no-driver": "driver-not-loaded",
+    "wsl-no-nvidia-driver": "no-nvidia-driver",
+    "rosetta-python": "rosetta-x86-python",
+}
+
+
+def rule_probe_notes(state: DoctorState, catalog) -> list[Diagnosis]:
+    """What the probe already noticed: a driver whose kernel module and library differ, a GPU without driver."""
+    m = state.machine
+    out = []
+    for note in m.notes if m else ():
+        pid = PROBE_NOTES.get(note.id)
+        if pid:
+            out.append(_err(pid, [note.message]))
+    return out
+
+
 def rule_import_failure(state: DoctorState, catalog) -> list[Diagnosis]:
     """torch is installed but does not import, or CUDA start-up warned: explain the text."""
     v = state.verify
@@ -769,6 +789,7 @@ RULES: tuple[Callable[[DoctorState, Any], list[Diagnosis]], ...] = (
     rule_conda,
     rule_apple_mps,
     rule_intel_xpu,
+    rule_probe_notes,
     rule_import_failure,
 )
 
