@@ -76,7 +76,6 @@ def test_uv_locks_the_project_for_three_machines(index_server, tmp_path, clean_e
 
 
 def test_uv_pip_installs_with_the_install_argv(index_server, tmp_path, clean_env):
-    clean_env = {k: v for k, v in clean_env.items()}
     _serve(index_server, tmp_path, "whl/cpu", "2.14.1+cpu", "py3-none-any")
     venv = tmp_path / "venv"
     subprocess.run([UV, "venv", "--python", sys.executable, str(venv)], env=_uv_env(clean_env, index_server),
