@@ -135,3 +135,20 @@ def test_device_check_script_runs_without_a_gpu(torch_venvs, tmp_path, clean_env
     assert all(r[1] == "0" for r in rows), rows
     assert json.loads((d / "verify-bench.json").read_text())["ok"] is True
     assert json.loads((d / "torch-self.json").read_text())["torch"] == "2.13.0+cpu"
+
+
+def test_a_damaged_torch_fails_verify_and_doctor_explains_it(torch_venvs, tmp_path):
+    # a hard-linked copy of the good venv with one of torch's own libraries removed
+    good_env = Path(torch_venvs["good"]).parent.parent
+    broken = tmp_path / "broken"
+    _sh(["cp", "-al", good_env, broken])
+    lib = next((broken / "lib").glob("python3*/site-packages/torch/lib/libtorch_cpu.so"))
+    lib.unlink()
+    python = str(broken / "bin" / "python")
+    rep = run_verify(_system(), python)
+    imp = rep.check("import-torch")
+    assert not rep.ok and imp.status == "fail" and "libtorch_cpu.so: cannot open shared object file" in imp.detail
+    found = diagnose(gather_state(_system(), python, plan=False))
+    top = found[0].finding
+    assert top.id == "torch-libs-missing" and top.family == "linux-shared-lib"
+    assert any("libtorch_cpu.so" in e for e in top.evidence)
