@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from torchup import render  # noqa: E402
 from torchup.catalog.load import load_catalog  # noqa: E402
+from torchup.commands.plan import load_inputs  # noqa: E402
 from torchup.plan import Request  # noqa: E402
 from torchup.probe import probe_machine  # noqa: E402
 from torchup.resolve import resolve  # noqa: E402
@@ -53,8 +54,9 @@ def in_process(runs: int) -> float:
     render_ms, _ = timed(lambda: render.render_commands(plan, python=python), runs)
 
     def whole():
-        m = probe_machine(system, python=python)
-        p = resolve(m, Request(), load_catalog(system.env))
+        # as `torchup` does it: the catalog is parsed while the probe waits on its subprocesses
+        (m,), catalog = load_inputs(system, None, python)
+        p = resolve(m, Request(), catalog)
         return render.render_commands(p, python=python)
 
     total_ms, _ = timed(whole, runs)
