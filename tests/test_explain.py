@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO, SHARED_RESEARCH
+from tests.conftest import FIXTURES, PROBE_FIXTURES, REPO, SHARED_RESEARCH
 from torchup.doctor import explain as explain_mod
 from torchup.doctor.explain import clean_log, decode_log, explain
 from torchup.doctor.problems import PROBLEMS, finding, load_problems, lower_pattern, render_markdown
@@ -240,6 +240,29 @@ def test_benign_logs_give_no_findings():
         "epoch 1 step 100 loss 0.4312 lr 3.0e-4 GPU memory 8123 MiB\n"
     )
     assert explain(benign) == []
+
+
+def _benign_files():
+    # recorded tool output from healthy machines, and torchup's own rendered install commands
+    probes = [p for p in sorted(PROBE_FIXTURES.glob("*")) if p.is_file() and "err" not in p.name and p.name != "SOURCES.md"]
+    golden = sorted((REPO / "tests" / "golden").glob("*.txt"))
+    return probes + golden
+
+
+def test_healthy_tool_output_and_our_own_commands_are_not_diagnosed():
+    files = _benign_files()
+    assert len(files) > 40
+    wrong = {p.name: [f.id for f in explain(decode_log(p.read_bytes()))] for p in files}
+    assert {name: ids for name, ids in wrong.items() if ids} == {}
+
+
+def test_recorded_error_output_is_diagnosed():
+    cases = {
+        "nvidia-smi-error__driver-library-mismatch__gt640-driver470.txt": "driver-library-mismatch",
+        "nvidia-smi-error__wsl2__driver-not-loaded.txt": "driver-not-loaded",
+    }
+    for name, problem in cases.items():
+        assert explain(decode_log((PROBE_FIXTURES / name).read_bytes()))[0].id == problem
 
 
 def test_explain_returns_plain_findings_of_known_families():
