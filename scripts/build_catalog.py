@@ -270,6 +270,16 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 b["cuda"] = cu
                 p["cuda"] = "PYPI-METADATA" if is_default and pypi_cuda else prov(src, ok)
                 arch_data, asrc, aok = arches(minor, v, name, pkey)
+                if is_default and os_ == "linux":
+                    flags = view.fetcher.wheel_arch_flags(meta_file[(os_, arch)])
+                    if len(flags) != 1:
+                        raise SystemExit(f"torch {v} {pkey}: arch flags in libtorch_python.so: {flags}")
+                    sass, ptx = parse_arch_list(flags[0])
+                    real = {"sass": list(sass), "ptx": list(ptx)}
+                    if arch_data and arch_data != real:
+                        print(f"note: torch {v} {pkey} {name}: catalog_facts says {arch_data}, the PyPI wheel has "
+                              f"{flags[0]!r} (the wheel wins)", file=sys.stderr)
+                    arch_data, asrc, aok = real, "PYPI-WHEEL-ARCH", True
                 if arch_data:
                     b.update({k: val for k, val in arch_data.items() if val})
                     p["arches"] = prov(asrc, aok)

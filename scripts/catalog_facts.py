@@ -17,6 +17,8 @@ SOURCES = {
     "WHEEL-2.14.1": "the PyPI torch 2.14.1 cp311 manylinux_2_28_x86_64 wheel installed and inspected: "
     "torch._C._cuda_getArchFlags() = 'sm_75 sm_80 sm_86 sm_90 sm_100 sm_120', torch.version.cuda = 13.0, "
     "cuDNN 92400 (tests/fixtures/torch-2.14.1-pypi-cp311-linux-x86_64__arch-flags.json)",
+    "PYPI-WHEEL-ARCH": "the CUDA_ARCH_FLAGS literal (what torch._C._cuda_getArchFlags() returns) read from "
+    "torch/lib/libtorch_python.so of the PyPI Linux wheel itself, by HTTP range requests (scripts/build_catalog.py)",
     "REL": "pytorch/pytorch RELEASE.md 'Release Compatibility Matrix' and 'PyTorch CUDA Support Matrix' (compat-facts.md 0)",
     "TI": "pytorch/test-infra tools/scripts/generate_binary_build_matrix.py on the release/N branch, 'test' entry "
     "(compat-facts.md 1a/1b)",
@@ -167,10 +169,13 @@ ARCH = {
     ("2.11", "cu128"): ("7.5;8.0;8.6;9.0;10.0;12.0", "8.0;9.0;10.0;12.0", U, "RFC-2.11"),
     **{(m, "cu130"): ("7.5;8.0;8.6;9.0;10.0;12.0", "8.0;9.0;10.0;11.0;12.0", U, "PR-175567") for m in ("2.11", "2.12", "2.13", "2.14", "2.15")},
     **{(m, "cu126"): (M50, "8.0;9.0", C, "REL") for m in ("2.12", "2.13", "2.14")},
-    **{(m, "cu132"): ("7.5;8.0;8.6;9.0;10.0;12.0+PTX", "8.0;9.0;10.0;11.0;12.0+PTX", U, "REL") for m in ("2.12", "2.13", "2.14", "2.15")},
+    # REL says "+PTX" for cu130 and cu132 on Linux, but every cu130 wheel on PyPI (2.11-2.15) and the
+    # 2.15 cu132 PyPI wheel have no PTX (PYPI-WHEEL-ARCH): the lists below follow the wheels.
+    **{(m, "cu132"): ("7.5;8.0;8.6;9.0;10.0;12.0", "8.0;9.0;10.0;11.0;12.0", U, "REL") for m in ("2.12", "2.13", "2.14", "2.15")},
 }
-# a real wheel inspected: overrides for one exact build
-ARCH_EXACT = {("2.14.1", "cu130", X86): ("7.5;8.0;8.6;9.0;10.0;12.0", C, "WHEEL-2.14.1")}
+# a real wheel inspected: overrides for one exact build (the PyPI default builds' lists are read
+# from the wheels themselves by build_catalog.py, which wins over every row here)
+ARCH_EXACT: dict = {}
 
 # --- cuDNN per (minor, variant) (REL 1c); the PyPI default's pin overrides it ------
 CUDNN = {

@@ -61,6 +61,16 @@ CLAIMS = [
     ("compat-facts 1b: 2.11 macOS tag (?) macosx_11_0 (py3.10-3.12) / macosx_12_0 (py3.13+)", "2.11.0", "macos-floor", "11.0 12.0"),
     ("compat-facts 1a: 2.12.0 still shipped cp313t, 2.12.1 dropped it (?)", "2.12.1", "has-cp313t", "False"),
     ("compat-facts 1a: 2.12.0 still shipped cp313t (?)", "2.12.0", "has-cp313t", "True"),
+    ("compat-facts 3: 2.8 cu128 is 7.0;7.5;8.0;8.6;9.0;10.0;12.0 without PTX", "2.8.0", "arch-x86",
+     "sm_70 sm_75 sm_80 sm_86 sm_90 sm_100 sm_120"),
+    ("compat-facts 3: 2.7 cu126 (PyPI) is 5.0...9.0 (?)", "2.7.1", "arch-x86", "sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90"),
+    ("compat-facts 3: 2.11 cu130 has no PTX per PR #175567 (?)", "2.11.0", "arch-x86", "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120"),
+    ("compat-facts 3: 2.12-2.14 cu130 is 7.5...12.0+PTX (REL)", "2.13.0", "arch-x86",
+     "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 compute_120"),
+    ("compat-facts 3: 2.12-2.14 aarch64 cu130 is 8.0;9.0;10.0;11.0;12.0+PTX (REL)", "2.14.1", "arch-arm",
+     "sm_80 sm_90 sm_100 sm_110 sm_120 compute_120"),
+    ("compat-facts 3: 2.11 aarch64 cu130 is 8.0;9.0;10.0;11.0;12.0+PTX (RFC #172663)", "2.11.0", "arch-arm",
+     "sm_80 sm_90 sm_100 sm_110 sm_120 compute_120"),
 ]
 
 
@@ -98,6 +108,8 @@ def observe(view: B.PyPIView) -> dict[str, dict]:
                 key = B.PLATFORM_KEYS[(os_, arch)]
                 py0 = sorted(obs["wheels"][(os_, arch)], key=lambda w: B.py_sort(w[0]))[0][0]
                 obs["pins"][(os_, arch)] = B.cuda_pins(view.metadata(f), key, f"{py0[2]}.{py0[3:].rstrip('t')}")
+                if obs["pins"][(os_, arch)][0]:
+                    obs.setdefault("arch", {})[(os_, arch)] = view.fetcher.wheel_arch_flags(f)
         out[str(version)] = obs
     return out
 
@@ -145,6 +157,12 @@ def check(catalog, view: B.PyPIView, rep: Report) -> dict:
                     rep.bad(f"{v} linux {arch}: default build {b.variant} has CUDA {b.cuda}, PyPI pins say {cuda}")
                 if cuda and b.cudnn != cudnn:
                     rep.bad(f"{v} linux {arch}: default build cuDNN {b.cudnn}, PyPI pins say {cudnn}")
+                flags = o.get("arch", {}).get((os_, arch))
+                if flags is not None:
+                    sass, ptx = B.parse_arch_list(flags[0]) if len(flags) == 1 else ((), ())
+                    if len(flags) != 1 or (tuple(b.sass), tuple(b.ptx)) != (sass, ptx):
+                        rep.bad(f"{v} linux {arch}: default build {b.variant} arches {b.sass}+PTX{b.ptx}, "
+                                f"libtorch_python.so of the PyPI wheel says {flags}")
                 hand = F.CUDNN.get((B.minor_of(v), b.variant))
                 if cudnn and hand and hand != cudnn:
                     rep.note(f"{v} linux {arch}: catalog_facts.CUDNN (REL) says {b.variant} cuDNN {hand}; PyPI pins {cudnn} "
@@ -201,6 +219,10 @@ def claims(obs: dict, catalog, rep: Report) -> None:
         elif kind == "macos-floor":
             floors = sorted({platform_floor(w[2])[2] for w in o["wheels"].get(("macos", "aarch64"), set())})
             got = " ".join(f"{a}.{b}" for a, b in floors)
+        elif kind in ("arch-x86", "arch-arm"):
+            key = ("linux", "x86_64" if kind == "arch-x86" else "aarch64")
+            flags = o.get("arch", {}).get(key)
+            got = " ".join(flags) if flags else "None"
         elif kind == "has-cp313t":
             got = str(any(w[0] == "cp313t" for ws in o["wheels"].values() for w in ws))
         else:

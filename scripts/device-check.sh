@@ -49,11 +49,32 @@ elif command -v torchup >/dev/null 2>&1; then
   torchup=(torchup)
 else
   runner=""
+  shim=""
   for p in "$target" "$(command -v python3 2>/dev/null)"; do
     if [ -n "$p" ] && "$p" -c 'import sys, packaging; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then runner="$p"; break; fi
   done
-  [ -n "$runner" ] || { echo "device-check: no torchup on PATH and no Python >= 3.10 with 'packaging' to run it from $repo/src" >&2; exit 2; }
-  export PYTHONPATH="$repo/src${PYTHONPATH:+:$PYTHONPATH}"
+  if [ -z "$runner" ]; then
+    # A GPU box often has torch but not 'packaging' (torchup's one dependency), and no network
+    # to install it. pip carries a copy: expose it as 'packaging' for this run only.
+    for p in "$target" "$(command -v python3 2>/dev/null)"; do
+      if [ -n "$p" ] && "$p" -c 'import sys, pip._vendor.packaging.requirements; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+        runner="$p"
+        shim="$out/.packaging-shim"
+        mkdir -p "$shim/packaging"
+        cat >"$shim/packaging/__init__.py" <<'SHIM'
+# device-check.sh only: pip's vendored copy of packaging, under its own name
+import importlib, sys
+from pip._vendor.packaging import *  # noqa: F401,F403
+for _name in ("version", "specifiers", "requirements", "utils", "tags", "markers"):
+    sys.modules["packaging." + _name] = importlib.import_module("pip._vendor.packaging." + _name)
+SHIM
+        echo "device-check: using pip's vendored packaging for torchup (no 'packaging' installed)" >&2
+        break
+      fi
+    done
+  fi
+  [ -n "$runner" ] || { echo "device-check: no torchup on PATH and no Python >= 3.10 with 'packaging' (or pip) to run it from $repo/src" >&2; exit 2; }
+  export PYTHONPATH="$repo/src${shim:+:$shim}${PYTHONPATH:+:$PYTHONPATH}"
   torchup=("$runner" -m torchup)
 fi
 

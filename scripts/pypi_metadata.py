@@ -88,6 +88,23 @@ class Fetcher:
         return self._cached("METADATA " + url, produce).decode("utf-8")
 
 
+    def wheel_arch_flags(self, file: dict) -> list[str]:
+        """The CUDA arch flag strings compiled into a torch wheel: the
+        ``CUDA_ARCH_FLAGS`` literal that ``torch._C._cuda_getArchFlags()`` returns
+        lives in ``torch/lib/libtorch_python.so``; read it by range requests."""
+        import re
+
+        url = file["url"].split("#")[0]
+
+        def produce() -> bytes:
+            data = _ranged_member(url, lambda n: n == "torch/lib/libtorch_python.so")
+            found = sorted(set(re.findall(rb"(?:sm_\d+[af]?|compute_\d+[af]?)(?: (?:sm_\d+[af]?|compute_\d+[af]?))+", data)))
+            return b"\n".join(found)
+
+        text = self._cached("ARCHFLAGS " + url, produce).decode()
+        return [line for line in text.splitlines() if line]
+
+
 def _range(url: str, spec: str) -> bytes:
     req = urllib.request.Request(url, headers={"Range": f"bytes={spec}"})
     with urllib.request.urlopen(req, timeout=120) as resp:

@@ -148,9 +148,20 @@ def test_pypi_2_14_1_linux_x86_64_is_cuda_13_0_sm75_to_sm120_without_ptx(catalog
     assert b.cuda == real["torch.version.cuda"] == "13.0"
     assert ["sm_" + s.replace(".", "") for s in b.sass] == flags == ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"]
     assert b.ptx == () and not any(f.startswith("compute_") for f in flags)
-    assert b.fact("arches").confirmed and b.fact("arches").source == "WHEEL-2.14.1"
+    # the snapshot read the list from the wheel's libtorch_python.so; the installed wheel agrees
+    assert b.fact("arches").confirmed and b.fact("arches").source == "PYPI-WHEEL-ARCH"
     assert b.cudnn == "9.24.0.43" and real["torch.backends.cudnn.version()"] == 92400
     assert b.wheel_for("cp311").tag == real["wheel_tag"]
+
+
+def test_arch_lists_of_pypi_linux_cuda_builds_come_from_the_wheels(catalog):
+    n = 0
+    for rel in catalog.releases:
+        for b in rel.builds:
+            if b.pypi_default and b.kind == "cuda":
+                n += 1
+                assert b.fact("arches").confirmed and b.fact("arches").source == "PYPI-WHEEL-ARCH", (rel.version, b.arch)
+    assert n == 30 + 7  # every release on x86_64; on aarch64 2.11.0 2.12.0 2.12.1 2.13.0 2.14.0 2.14.1 2.15.0
 
 
 def test_torch_2_15_needs_python_3_11(catalog):
