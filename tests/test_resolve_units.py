@@ -86,13 +86,17 @@ def test_minor_version_compatibility_is_said_in_the_reasons():
 
 
 def test_ptx_only_coverage_is_a_warning():
-    # A hypothetical sm_130 GPU: no build has a 13.x cubin; 2.15.0's cu132 build carries compute_120 PTX
-    # (the catalog's arch list), which the driver can JIT for a newer major; its cu130 build has no PTX.
+    # A hypothetical sm_130 GPU: no build has a 13.x cubin, so only a build carrying PTX (which the
+    # driver JIT-compiles for a newer major) can serve it: the newest such Linux x86_64 build in the catalog.
+    with_ptx = [b for b in CATALOG.builds(os="linux", arch="x86_64", python="cp312") if b.kind == "cuda" and b.ptx]
+    newest = max(with_ptx, key=lambda b: tuple(int(x) for x in b.torch.split(".")))
     gpu = Gpu(vendor="nvidia", name="future GPU", compute_capability="13.0")
-    machine = replace(RTX4090, gpus=(gpu,), nvidia_driver="600.10")
-    plan = plan_for(machine)
-    assert (plan.base_version, plan.variant) == ("2.15.0", "pypi")
-    assert any("PTX JIT" in w for w in plan.warnings)
+    plan = plan_for(replace(RTX4090, gpus=(gpu,), nvidia_driver="600.10"))
+    assert plan.base_version == newest.torch
+    chosen = CATALOG.builds(os="linux", arch="x86_64", torch=newest.torch,
+                            variant=None if plan.variant == "pypi" else plan.variant)
+    assert any(b.ptx for b in chosen if b.kind == "cuda")
+    assert any("runs through PTX JIT" in w for w in plan.warnings)
 
 
 def test_refusal_json_has_the_error_contract():

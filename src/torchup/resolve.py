@@ -383,7 +383,10 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
         else:
             out.append(f"{desc}: its kernels cover {gpus}")
     elif b.kind == "cpu":
-        if machine.gpus:
+        nvidia = [g for g in machine.gpus if g.vendor == "nvidia"]
+        if nvidia and not machine.nvidia_driver:
+            out.append(f"{desc} for now: the NVIDIA GPU has no driver loaded (the warnings say which driver to install)")
+        elif machine.gpus:
             out.append(f"{desc}: no build that uses this machine's GPU fits (see --explain)")
         else:
             out.append(f"{desc}: no GPU was found")
@@ -395,7 +398,7 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     if url is None:
         out.append("PyPI's default build: no extra index needed")
     else:
-        out.append(f"from PyTorch's index {url} (as --index-url: every package of the install comes from it)")
+        out.append(f"from PyTorch's index {url}, which the commands use in place of the default index")
         pypi_cuda = [j for j in judged if j.build.torch == b.torch and j.build.pypi_default and j.build.kind == "cuda" and j.rejected]
         if b.kind == "cpu" and pypi_cuda and not machine.gpus:
             out.append("not PyPI's default build: on this platform it is a CUDA build, gigabytes of NVIDIA libraries this machine cannot use")
