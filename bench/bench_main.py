@@ -66,6 +66,10 @@ def in_process(runs: int) -> float:
         print(f"  {name:22s} {ms:8.2f} ms")
     verdict = "OK" if total_ms < BUDGET_MS else "OVER BUDGET"
     print(f"  budget {BUDGET_MS:.0f} ms: {verdict}")
+    print(f"  (catalog + resolve + render alone: {catalog_ms + resolve_ms + render_ms:.1f} ms; the rest is the probe,"
+          " mostly the target-Python script)")
+    if hasattr(os, "getloadavg"):
+        print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return total_ms
 
 
