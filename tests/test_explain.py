@@ -48,6 +48,14 @@ def test_the_case_files_are_there_and_well_formed():
         assert "/" in case["source"] and "#" in case["source"], f"{case['id']}: source must name a public thread"
 
 
+def test_no_registry_host_names_in_explain_data():
+    hosts = ("pypi" + ".org", "pythonhosted" + ".org")  # spelled apart: they must not appear in the repo
+    paths = [*COLLECTED, REPO / "src" / "torchup" / "doctor" / "problems.json", REPO / "docs" / "problems.md"]
+    for path in paths:
+        text = path.read_text(encoding="utf-8").lower()
+        assert not any(h in text for h in hosts), path
+
+
 @pytest.mark.parametrize("case", _all_cases())
 def test_real_case_yields_a_top_finding_of_its_family(case):
     findings = explain(case["error_text"])
