@@ -238,6 +238,12 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 p["exists"] = "PYPI"
                 p["wheels"] = "PYPI"
                 p["pypi_default"] = "PYPI-METADATA" if os_ == "linux" else "PYPI-SCRIPT"
+                if name == "cpu" and os_ in ("linux", "windows"):
+                    # a CPU build has no CUDA arch flags in its torch_python library: check it
+                    flags = view.fetcher.wheel_arch_flags(meta_file[(os_, arch)])
+                    if flags:
+                        raise SystemExit(f"torch {v} {pkey}: catalog_facts says CPU, the PyPI wheel has {flags}")
+                    p["pypi_default"] = "PYPI-WHEEL-ARCH"
             else:
                 ws: dict[str, list[str]] = {}
                 conf_plat = None

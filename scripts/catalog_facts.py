@@ -18,7 +18,8 @@ SOURCES = {
     "torch._C._cuda_getArchFlags() = 'sm_75 sm_80 sm_86 sm_90 sm_100 sm_120', torch.version.cuda = 13.0, "
     "cuDNN 92400 (tests/fixtures/torch-2.14.1-pypi-cp311-linux-x86_64__arch-flags.json)",
     "PYPI-WHEEL-ARCH": "the CUDA_ARCH_FLAGS literal (what torch._C._cuda_getArchFlags() returns) read from "
-    "torch/lib/libtorch_python.so of the PyPI Linux wheel itself, by HTTP range requests (scripts/build_catalog.py)",
+    "torch/lib/libtorch_python.so (torch_python.dll on Windows) of the PyPI wheel itself, by HTTP range requests "
+    "(scripts/build_catalog.py); a CPU build has none",
     "REL": "pytorch/pytorch RELEASE.md 'Release Compatibility Matrix' and 'PyTorch CUDA Support Matrix' (compat-facts.md 0)",
     "TI": "pytorch/test-infra tools/scripts/generate_binary_build_matrix.py on the release/N branch, 'test' entry "
     "(compat-facts.md 1a/1b)",

@@ -91,13 +91,15 @@ class Fetcher:
     def wheel_arch_flags(self, file: dict) -> list[str]:
         """The CUDA arch flag strings compiled into a torch wheel: the
         ``CUDA_ARCH_FLAGS`` literal that ``torch._C._cuda_getArchFlags()`` returns
-        lives in ``torch/lib/libtorch_python.so``; read it by range requests."""
+        lives in ``torch/lib/libtorch_python.so`` (``torch_python.dll`` on Windows);
+        read it by range requests.  A CPU build has none (an empty list)."""
         import re
 
         url = file["url"].split("#")[0]
 
         def produce() -> bytes:
-            data = _ranged_member(url, lambda n: n == "torch/lib/libtorch_python.so")
+            member = "torch/lib/torch_python.dll" if "-win" in url.rsplit("/", 1)[-1] else "torch/lib/libtorch_python.so"
+            data = _ranged_member(url, lambda n: n == member)
             found = sorted(set(re.findall(rb"(?:sm_\d+[af]?|compute_\d+[af]?)(?: (?:sm_\d+[af]?|compute_\d+[af]?))+", data)))
             return b"\n".join(found)
 
