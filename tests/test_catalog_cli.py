@@ -86,3 +86,9 @@ def test_stale_data_suggests_a_refresh(env, tmp_path):
 
     view = release_view(replace(cat, data_date="2000-01-01"), cat.newest())
     assert view["catalog"]["stale"] and "torchup catalog refresh" in render_release(view)
+
+
+def test_gpu_view_apple(env):
+    data = json.loads(torchup(env, "--gpu", "Apple M3 Max", "--json").stdout)
+    runs = [(b["variant"], b["os"], b["arch"]) for b in data["gpu"]["builds"] if b["runs"]]
+    assert runs == [("cpu", "macos", "aarch64")]

@@ -92,7 +92,8 @@ class Companion:
     release; False when it is an older release declared compatible (torchaudio
     2.11.0 is the last torchaudio; pytorch/audio PR #4212 says it supports
     torch >= 2.11, so it is the companion of every torch >= 2.12, unmatched).
-    ``pythons`` lists the Python tags that have a wheel (empty: unknown).
+    ``pythons`` lists the Python tags that have a wheel (empty: unknown;
+    ``("py3",)``: a pure-Python wheel that installs on any Python 3).
     """
 
     name: str

@@ -116,6 +116,9 @@ def gpu_view(rel, name: str) -> dict[str, Any]:
     from torchup.catalog import hardware, rules
 
     model = hardware.gpu_by_name(name)
+    if model is None and name.strip().lower().startswith("apple"):
+        model = hardware.GpuModel(vendor="apple", name=name, family="Apple silicon", segment="integrated",
+                                  source="name", confidence="confirmed")
     if model is None:
         raise UsageError(f"unknown GPU model {name!r}",
                          hint='give a model name as nvidia-smi / rocminfo print it, e.g. "NVIDIA GeForce RTX 4090"')
@@ -181,7 +184,8 @@ def render_release(data: dict[str, Any]) -> str:
                 lines.append(f"      unconfirmed: {', '.join(b['unconfirmed'])}")
     if "gpu" in data:
         g = data["gpu"]
-        ident = g["compute_capability"] and f"compute capability {g['compute_capability']}" or g["gfx"] or ("XPU" if g["xpu"] else "")
+        ident = g["compute_capability"] and f"compute capability {g['compute_capability']}" or g["gfx"] or (
+            "XPU" if g["xpu"] else "MPS" if g["vendor"] == "apple" else "")
         lines += ["", f"On {g['name']} ({g['family']}, {ident}):"]
         for v in g["builds"]:
             mark = "runs" if v["runs"] else "no  "
