@@ -119,9 +119,14 @@ def test_doctor_on_the_healthy_and_the_mismatched_environment(torch_venvs, clean
     assert out.returncode == 0 and "no problems found" in out.stdout
 
 
-def test_device_check_script_runs_without_a_gpu(torch_venvs, tmp_path, clean_env):
-    env = dict(clean_env, TORCHUP_TARGET_PYTHON=torch_venvs["good"], TORCHUP=f"{sys.executable} -m torchup",
+@pytest.mark.parametrize("how", ["torchup-given", "found-by-the-script"])
+def test_device_check_script_runs_without_a_gpu(torch_venvs, tmp_path, clean_env, how):
+    env = dict(clean_env, TORCHUP_TARGET_PYTHON=torch_venvs["good"],
                PATH="/usr/bin:/bin")  # no nvidia-smi here, and none on PATH by accident
+    if how == "torchup-given":
+        env["TORCHUP"] = f"{sys.executable} -m torchup"
+    # else the script runs this checkout's src/ with a Python that has 'packaging', or with
+    # pip's vendored copy (the venv has torch and pip, not packaging)
     out = subprocess.run(["bash", str(REPO / "scripts" / "device-check.sh"), str(tmp_path / "out")],
                          capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr
