@@ -230,6 +230,9 @@ CASES = [
     Case("RTX 4090 seen on the PCI bus, no driver loaded: the CPU build now, and which driver to install",
          linux(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9", driver_loaded=False),)),
          "2.15.0", "cpu", "no driver was found", warning="install NVIDIA driver >= 580"),
+    Case("Radeon RX 7900 XTX on the PCI bus only (amdgpu not loaded): the CPU build",
+         linux(gpus=(Gpu(vendor="amd", name="Radeon RX 7900 XTX", gfx="gfx1100", driver_loaded=False),)),
+         "2.15.0", "cpu", "no driver is loaded for it"),
     # --- constraints against the machine ------------------------------------------------------------
     Case("--torch 2.15 on Python 3.10",
          linux("3.10"), None, None, "torch 2.15.0 has no wheel for Python 3.10 on linux x86_64 (it has 3.11, 3.12",

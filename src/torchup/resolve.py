@@ -217,6 +217,9 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
             return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
     covered, left_out, ptx = [], [], []
     for i, gpu in gpus:
+        if gpu.driver_loaded is False and not any_driver:  # any_driver: "were a driver installed"
+            left_out.append((i, f"{gpu.name or 'this GPU'} is seen on the PCI bus but no driver is loaded for it"))
+            continue
         why = rules.why_not_gpu(build, gpu)
         if why is None:
             covered.append(i)
@@ -225,7 +228,10 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         else:
             left_out.append((i, why))
     if not covered:
-        return _Judged(build=build, rejected=left_out[0][1], hardware=True)
+        reason = left_out[0][1]
+        if len(left_out) > 1:
+            reason += f" (and {len(left_out) - 1} more GPU{'s' if len(left_out) > 2 else ''}: see the plan's notes)"
+        return _Judged(build=build, rejected=reason, hardware=True)
     return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx))
 
 
