@@ -521,3 +521,15 @@ def test_probe_notes_become_findings():
     d = one(diagnose(state(m, run_of(torch={"version": "2.8.0+cpu"}))), "driver-library-mismatch")
     assert d.finding.evidence == ("nvidia-smi: Failed to initialize NVML: Driver/library version mismatch",)
     assert set(rules.PROBE_NOTES.values()) <= set(PROBLEMS)
+
+
+def test_companion_import_errors():
+    from torchup.doctor.explain import explain
+
+    major = "RuntimeError: Detected that PyTorch and torchvision were compiled with different CUDA major versions."
+    run = run_of(torch={"version": "2.8.0+cu126", "cuda": "12.6"}, companions={"torchvision": {"version": "0.23.0", "error": major}})
+    assert "torchvision-torch-mismatch" in ids(diagnose(state(linux(), run)))
+    # an import failure that is not a binary mismatch goes to explain instead
+    other = "ModuleNotFoundError: No module named 'PIL'"
+    run = run_of(torch={"version": "2.8.0+cpu"}, companions={"torchvision": {"version": "0.23.0+cpu", "error": other}})
+    assert ids(diagnose(state(linux(), run))) == [f.id for f in explain(other)]

@@ -423,6 +423,16 @@ def expected_companion(torch_version: str, name: str, catalog=None) -> tuple[str
     return None, "unknown"
 
 
+# import errors of torchvision / torchaudio that mean "built against another torch"
+_MISMATCH_ERRORS = ("does not exist", "undefined symbol", "libtorch", "libc10", "different cuda major versions",
+                    "compiled with different cuda")
+
+
+def _is_binary_mismatch(error: str) -> bool:
+    low = error.lower()
+    return any(m in low for m in _MISMATCH_ERRORS)
+
+
 def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
     """torchvision / torchaudio built for another torch (version or variant)."""
     torch_version = _installed_version(state, "torch")
@@ -448,7 +458,7 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
             evidence.append(f"torch is the {t_label} build, {name} the {c_label} build")
         comp = state.verify.companions.get(name) if state.verify else None
         error = comp.get("error") if comp else None
-        if error and ("does not exist" in error or "undefined symbol" in error or "libtorch" in error):
+        if error and _is_binary_mismatch(error):
             mismatch = True
             evidence.append(f"import {name}: {error}")
         if not mismatch:
@@ -763,6 +773,10 @@ def rule_import_failure(state: DoctorState, catalog) -> list[Diagnosis]:
     imp = v.check("import-torch")
     if v.torch is None and imp is not None and imp.status == "fail" and _dists(state, "torch"):
         texts.append(str(imp.data.get("traceback") or imp.detail))
+    for name in ("torchvision", "torchaudio"):
+        c = v.check(f"import-{name}")
+        if c is not None and c.status == "fail" and not _is_binary_mismatch(c.detail):
+            texts.append(str(c.data.get("traceback") or c.detail))  # the mismatch rule has the others
     texts += [w for w in _warnings(state) if "CUDA initialization" in w or "HIP" in w or "XPU" in w]
     if v.crashed:
         texts.append(v.stderr_tail)
