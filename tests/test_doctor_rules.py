@@ -533,3 +533,12 @@ def test_companion_import_errors():
     other = "ModuleNotFoundError: No module named 'PIL'"
     run = run_of(torch={"version": "2.8.0+cpu"}, companions={"torchvision": {"version": "0.23.0+cpu", "error": other}})
     assert ids(diagnose(state(linux(), run))) == [f.id for f in explain(other)]
+
+
+def test_recorded_cuda_torchvision_from_the_index_beside_a_cpu_torch():
+    # same release pair (torch 2.13.0 / torchvision 0.28.0), but the index's torchvision is its CUDA build
+    s = _recorded("cpu-torch2.13.0__torchvision0.28.0-pypi-cuda-build.json")
+    found = diagnose(s)
+    assert ids(found) == ["companion-variant-mismatch"]
+    assert "while torch is the cpu build" in found[0].finding.evidence[0]
+    assert found[0].finding.fix[0].endswith('"torchvision==0.28.*" --index-url https://download.pytorch.org/whl/cpu')

@@ -433,6 +433,15 @@ def _is_binary_mismatch(error: str) -> bool:
     return any(m in low for m in _MISMATCH_ERRORS)
 
 
+def _pypi_is_cuda(state: DoctorState) -> bool:
+    """The unlabelled torch / torchvision wheels of the package index are CUDA builds here.
+
+    True on Linux x86_64 (compat-facts.md 8: PyPI carries the +<stable CUDA> build, label stripped).
+    """
+    py = state.verify.python if state.verify else {}
+    return str(py.get("platform", "")).startswith("linux") and py.get("machine") == "x86_64"
+
+
 def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
     """torchvision / torchaudio built for another torch (version or variant)."""
     torch_version = _installed_version(state, "torch")
@@ -459,6 +468,11 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
         comp = state.verify.companions.get(name) if state.verify else None
         error = comp.get("error") if comp else None
         if error and _is_binary_mismatch(error):
+            if not mismatch and t_label and not c_label and _pypi_is_cuda(state):
+                # same release, but the unlabelled wheel from the package index is its CUDA build
+                problem = "companion-variant-mismatch"
+                evidence.append(f"{name} {version} has no local label: on Linux x86_64 the package index serves "
+                                f"its CUDA build, while torch is the {t_label} build")
             mismatch = True
             evidence.append(f"import {name}: {error}")
         if not mismatch:
