@@ -527,7 +527,11 @@ def test_companion_import_errors():
     from torchup.doctor.explain import explain
 
     major = "RuntimeError: Detected that PyTorch and torchvision were compiled with different CUDA major versions."
-    run = run_of(torch={"version": "2.8.0+cu126", "cuda": "12.6"}, companions={"torchvision": {"version": "0.23.0", "error": major}})
+    # torch from cu118, torchvision unlabelled from the index (its CUDA 12 build): a variant mismatch
+    run = run_of(torch={"version": "2.4.1+cu118", "cuda": "11.8"}, companions={"torchvision": {"version": "0.19.1", "error": major}})
+    assert "companion-variant-mismatch" in ids(diagnose(state(linux(), run)))
+    # both unlabelled: nothing says which variant, the import error says they do not belong together
+    run = run_of(torch={"version": "2.4.1", "cuda": "12.1"}, companions={"torchvision": {"version": "0.19.1", "error": major}})
     assert "torchvision-torch-mismatch" in ids(diagnose(state(linux(), run)))
     # an import failure that is not a binary mismatch goes to explain instead
     other = "ModuleNotFoundError: No module named 'PIL'"
