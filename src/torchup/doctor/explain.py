@@ -208,23 +208,42 @@ def _note(note: str, match: re.Match[str], original: str) -> str:
     return _NOTE_FIELD.sub(field, note)
 
 
+def _present(pattern: str, low: str, seen: dict[str, bool]) -> bool:
+    """False when none of ``pattern``'s required literals occurs in ``low`` (cheap)."""
+    literals = _prefilter(pattern)
+    if literals is None:
+        return True
+    for literal in literals:
+        hit = seen.get(literal)
+        if hit is None:
+            hit = seen[literal] = literal in low
+        if hit:
+            return True
+    return False
+
+
 def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tuple[float, int, list[tuple[int, str]]]:
+    # Branch and bound: strongest signatures first; once the signatures still
+    # possible cannot reach min_score, stop.  Context signatures (common words)
+    # are then never searched for unless an anchor message is present.
+    positive = sorted((sig for sig in problem.signatures if sig.weight > 0), key=lambda sig: -sig.weight)
+    bound = sum(sig.weight for sig in positive)
+    possible = []
+    for sig in positive:
+        if bound < problem.min_score:
+            return 0.0, -1, []
+        if _present(sig.pattern, low, seen):
+            possible.append(sig)
+        else:
+            bound -= sig.weight
+    if bound < problem.min_score:
+        return 0.0, -1, []
     score = 0.0
     last = -1
     evidence: list[tuple[int, str]] = []
-    for sig in problem.signatures:
-        literals = _prefilter(sig.pattern)
-        if literals is not None:
-            present = False
-            for literal in literals:
-                hit = seen.get(literal)
-                if hit is None:
-                    hit = seen[literal] = literal in low
-                if hit:
-                    present = True
-                    break
-            if not present:
-                continue
+    for sig in possible + [sig for sig in problem.signatures if sig.weight <= 0]:
+        if sig.weight <= 0 and not _present(sig.pattern, low, seen):
+            continue
         match = _compile(sig.pattern).search(low)
         if match is None:
             continue
