@@ -102,12 +102,20 @@ def test_uv_project_tells_same_platform_machines_apart_by_python():
     assert "{ index = \"pytorch-cu130\", marker = \"sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.13'\" }" in text
 
 
-def test_uv_project_refuses_machines_it_cannot_tell_apart():
+def test_uv_project_gives_same_platform_machines_one_extra_per_build():
     gpu = PLANS["linux-pypi-cu130"]
     cpu = Plan(torch="2.14.1+cpu", torchvision="0.29.1+cpu", torchaudio=None, variant="cpu",
                index_url=f"{BASE}/cpu", os="linux", arch="x86_64", python="3.12")
-    with pytest.raises(RenderError, match="cannot tell them apart"):
-        render.render_many([gpu, cpu], "uv-project")
+    _check_golden("render__uv-project__gpu-and-cpu-nodes-and-a-mac",
+                  render.render_many([gpu, cpu, PLANS["macos-arm64"]], "uv-project"))
+
+
+def test_uv_project_refuses_what_neither_markers_nor_extras_separate():
+    a = PLANS["linux-cpu"]
+    b = Plan(torch="2.13.0+cpu", torchvision=None, torchaudio=None, variant="cpu",
+             index_url=f"{BASE}/cpu", os="linux", arch="x86_64", python="3.11")
+    with pytest.raises(RenderError, match="markers cannot tell them apart"):
+        render.render_many([a, b], "uv-project")
 
 
 def test_install_argv_pip_is_exact_and_uses_index_url():

@@ -5,6 +5,7 @@ package index on 127.0.0.1 that stands in for PyTorch's."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,31 @@ def test_uv_argv_keeps_pytorch_index_even_with_uv_default_index_in_the_environme
     r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert not any(p.startswith("/simple") for p, _ in index_server.requests)
+
+
+def test_uv_locks_and_syncs_extras_for_a_gpu_node_and_a_cpu_node(index_server, tmp_path, clean_env):
+    # two Linux x86_64 machines, same Python: PyPI's default (CUDA) build on one, the CPU build on the other
+    _serve(index_server, tmp_path, "simple", "2.14.1", "py3-none-any")
+    _serve(index_server, tmp_path, "whl/cpu", "2.14.1+cpu", "py3-none-any")
+    gpu = replace(_plan(index_server, "pypi"), cuda="13.0")
+    cpu = _plan(index_server, "cpu")
+    fragment = render.render_many([gpu, cpu], "uv-project")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.11"\n' + fragment.split("\n\n", 1)[1]
+    )
+    env = _uv_env(clean_env, index_server)
+    r = subprocess.run([UV, "lock"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for extra, version in (("cpu", "2.14.1+cpu"), ("cu130", "2.14.1")):
+        r = subprocess.run([UV, "sync", "--frozen", "--extra", extra], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        python = project / ".venv" / "bin" / "python"
+        out = subprocess.run([str(python), "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+        assert out == version
+    r = subprocess.run([UV, "sync", "--frozen", "--extra", "cpu", "--extra", "cu130"], cwd=project, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "conflict" in r.stderr.lower()

@@ -7,7 +7,11 @@ the packages routed to it in ``[tool.uv.sources]`` are read from it; every
 other dependency keeps the default index.  When the project must serve several
 machines, each source and pin carries an environment marker
 (``sys_platform == 'linux' and platform_machine == 'x86_64'``) and
-``[tool.uv] environments`` limits the lock to those platforms.
+``[tool.uv] environments`` limits the lock to those platforms.  Machines that
+share a platform and a Python but need different builds (a GPU node and a CPU
+node of one cluster) cannot be told apart by markers: the project then gets one
+extra per build (``uv sync --extra cu130`` / ``--extra cpu``), declared as
+conflicting, with each extra's packages routed to its index.
 """
 
 from __future__ import annotations
@@ -59,15 +63,20 @@ def marker_for(plan: Plan, *, with_python: bool = False) -> str:
     return " and ".join(parts)
 
 
-def _markers(plans: Sequence[Plan]) -> list[str | None]:
-    if len(plans) == 1:
+class _Clash(RenderError):
+    """Markers cannot tell two of the machines apart."""
+
+
+def _markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]:
+    """One marker per plan: the platform, refined by the Python version where two
+    plans of one platform differ; ``_Clash`` when even that cannot separate them."""
+    if len(plans) == 1 and not always:
         return [None]
     coarse = [marker_for(p) for p in plans]
     out: list[str | None] = []
     for i, plan in enumerate(plans):
         same_platform = [p for j, p in enumerate(plans) if coarse[j] == coarse[i]]
-        differ = {(p.torch, p.variant) for p in same_platform}
-        if len(differ) == 1:
+        if len({(p.torch, p.variant) for p in same_platform}) == 1:
             out.append(coarse[i])
             continue
         fine = marker_for(plan, with_python=True)
@@ -76,74 +85,141 @@ def _markers(plans: Sequence[Plan]) -> list[str | None]:
             if marker_for(p, with_python=True) == fine and (p.torch, p.variant) != (plan.torch, plan.variant)
         ]
         if clash:
-            raise RenderError(
+            raise _Clash(
                 f"two machines share the platform {fine!r} but need different builds "
-                f"({plan.torch} and {clash[0].torch}); a uv project cannot tell them apart by markers",
+                f"({plan.torch} and {clash[0].torch}); markers cannot tell them apart",
                 hint="plan them separately, or ask for one build for both with --variant",
             )
         out.append(fine)
     return out
 
 
+def _extra_name(plan: Plan) -> str:
+    """``cu130``, ``cpu``, ``rocm7-2``, ``xpu``; PyPI's default build is named by its CUDA."""
+    if plan.variant == "pypi":
+        return "cu" + plan.cuda.replace(".", "")[:3] if plan.cuda else "default"
+    return plan.variant.replace(".", "-")
+
+
 def _toml_list(items: list[str], indent: str = "  ") -> str:
     return "[\n" + "".join(f"{indent}{item},\n" for item in items) + "]"
 
 
-def render_project(plans: Sequence[Plan]) -> str:
-    """A ``pyproject.toml`` fragment (``[project] dependencies`` + uv's index and
-    sources) for one machine, or for several with platform markers."""
-    if not plans:
-        raise RenderError("nothing to render: no plan")
-    markers = _markers(plans)
-    seen: set[tuple[str, str | None]] = set()
-    deps: list[str] = []
-    indexes: dict[str, str] = {}
-    sources: dict[str, list[str]] = {}
-    envs: list[str] = []
-    for plan, marker in zip(plans, markers):
-        if (plan.torch, marker) in seen:
-            continue
-        seen.add((plan.torch, marker))
-        if marker and marker not in envs:
-            envs.append(marker)
+class _Project:
+    """The pieces of the fragment, filled plan by plan."""
+
+    def __init__(self) -> None:
+        self.deps: list[str] = []
+        self.optional: dict[str, list[str]] = {}
+        self.indexes: dict[str, str] = {}
+        self.sources: dict[str, list[str]] = {}
+        self.envs: list[str] = []
+
+    def add(self, plan: Plan, marker: str | None, extra: str | None = None) -> None:
+        if marker:
+            platform = marker.split(" and python_version")[0]
+            if platform not in self.envs:
+                self.envs.append(platform)
         suffix = f" ; {marker}" if marker else ""
         routed = pins(plan) + extra_index_packages(plan)
-        deps += [f'"{req}{suffix}"' for req in routed]
+        reqs = [f'"{req}{suffix}"' for req in routed]
+        if extra is None:
+            self.deps += [r for r in reqs if r not in self.deps]
+        else:
+            target = self.optional.setdefault(extra, [])
+            target += [r for r in reqs if r not in target]
         if plan.index_url:
             name = index_name(plan)
-            indexes[name] = plan.index_url
+            self.indexes[name] = plan.index_url
             for req in routed:
-                pkg = req.split("==", 1)[0]
-                entry = f'{{ index = "{name}"' + (f', marker = "{marker}"' if marker else "") + " }"
-                sources.setdefault(pkg, []).append(entry)
+                entry = f'{{ index = "{name}"' + (f', extra = "{extra}"' if extra else "")
+                entry += (f', marker = "{marker}"' if marker else "") + " }"
+                entries = self.sources.setdefault(req.split("==", 1)[0], [])
+                if entry not in entries:
+                    entries.append(entry)
 
-    title = ", ".join(
-        f"torch {p.base_version}, {describe_variant(p.variant, cuda=p.cuda, rocm=p.rocm, os=p.os)}"
-        + (f" on {p.os}/{p.arch}" if len(plans) > 1 and p.os else "")
-        for p in _unique(plans)
-    )
-    out = [f"# pyproject.toml for uv: {title}", "# merge into your pyproject.toml, then: uv lock && uv sync", ""]
-    out += ["[project]", f"dependencies = {_toml_list(deps)}", ""]
-    if envs:
-        quoted = [f'"{m}"' for m in envs]
-        out += ["[tool.uv]", f"environments = {_toml_list(quoted)}", ""]
-    for name, url in indexes.items():
-        out += ["[[tool.uv.index]]", f'name = "{name}"', f'url = "{url}"', "explicit = true", ""]
-    if sources:
-        out.append("[tool.uv.sources]")
-        for pkg, entries in sources.items():
-            if len(entries) == 1:
-                out.append(f"{pkg} = [{entries[0]}]")
-            else:
-                out.append(f"{pkg} = {_toml_list(entries)}")
-        out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    def text(self, header: list[str]) -> str:
+        out = [*header, ""]
+        if self.deps:
+            out += ["[project]", f"dependencies = {_toml_list(self.deps)}", ""]
+        if self.optional:
+            out.append("[project.optional-dependencies]")
+            out += [f"{extra} = {_toml_list(reqs)}" for extra, reqs in self.optional.items()]
+            out.append("")
+        tool = []
+        if len(self.optional) > 1:
+            tool.append("conflicts = [[" + ", ".join(f'{{ extra = "{e}" }}' for e in self.optional) + "]]")
+        if len(self.envs) > 1:
+            tool.append(f"environments = {_toml_list([chr(34) + m + chr(34) for m in self.envs])}")
+        if tool:
+            out += ["[tool.uv]", *tool, ""]
+        for name, url in self.indexes.items():
+            out += ["[[tool.uv.index]]", f'name = "{name}"', f'url = "{url}"', "explicit = true", ""]
+        if self.sources:
+            out.append("[tool.uv.sources]")
+            for pkg, entries in self.sources.items():
+                out.append(f"{pkg} = [{entries[0]}]" if len(entries) == 1 else f"{pkg} = {_toml_list(entries)}")
+            out.append("")
+        return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_project(plans: Sequence[Plan]) -> str:
+    """A ``pyproject.toml`` fragment (``[project] dependencies`` + uv's index and
+    sources) for one machine, or for several with platform markers; machines that
+    markers cannot separate get one conflicting extra per build."""
+    if not plans:
+        raise RenderError("nothing to render: no plan")
+    plans = _unique(plans)
+    project = _Project()
+    try:
+        for plan, marker in zip(plans, _markers(plans)):
+            project.add(plan, marker)
+        title = ", ".join(
+            f"torch {p.base_version}, {describe_variant(p.variant, cuda=p.cuda, rocm=p.rocm, os=p.os)}"
+            + (f" on {p.os}/{p.arch}" if len(plans) > 1 and p.os else "")
+            for p in plans
+        )
+        return project.text([f"# pyproject.toml for uv: {title}", "# merge into your pyproject.toml, then: uv lock && uv sync"])
+    except _Clash:
+        pass
+    # Some platform holds machines that need different builds: those go to extras.
+    project = _Project()
+    coarse = {id(p): marker_for(p) for p in plans}
+    by_platform: dict[str, list[Plan]] = {}
+    for plan in plans:
+        by_platform.setdefault(coarse[id(plan)], []).append(plan)
+    several = len(by_platform) > 1
+    usage = []
+    for platform, members in by_platform.items():
+        try:
+            markers = _markers(members, always=several)
+        except _Clash:
+            groups: dict[str, list[Plan]] = {}
+            for plan in members:
+                groups.setdefault(_extra_name(plan), []).append(plan)
+            for extra, group in groups.items():
+                try:
+                    group_markers = _markers(group, always=several)
+                except _Clash as err:
+                    raise RenderError(err.message, hint=err.hint) from None
+                for plan, marker in zip(group, group_markers):
+                    project.add(plan, marker, extra)
+                    usage.append(f"--extra {extra} on {plan.os}/{plan.arch} Python {plan.python} (torch {plan.torch})")
+            continue
+        for plan, marker in zip(members, markers):
+            project.add(plan, marker)
+    header = [
+        "# pyproject.toml for uv: machines of one platform need different builds, so each build is an extra",
+        "# merge into your pyproject.toml, then on each machine: uv lock && uv sync --extra NAME",
+        *(f"#   {line}" for line in usage),
+    ]
+    return project.text(header)
 
 
 def _unique(plans: Sequence[Plan]) -> list[Plan]:
     seen, out = set(), []
     for p in plans:
-        key = (p.torch, p.os, p.arch)
+        key = (p.torch, p.variant, p.os, p.arch, p.python)
         if key not in seen:
             seen.add(key)
             out.append(p)
