@@ -146,19 +146,20 @@ def run(args: argparse.Namespace, system) -> int:
 
     style = style_for(sys.stdout, system.env)
     out = []
+    combined = len(machines) > 1 and args.manager == "uv-project" and not refused
     for machine, plan in zip(machines, plans):
         manager = args.manager or detect_manager(machine)
         out.append(render_text(machine, plan, manager, style, python=args.python or machine.python_executable or "python",
-                               explain=args.explain, several=len(machines) > 1))
-    age = catalog.age_days(today)
-    out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
-                         + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
-    if len(machines) > 1 and args.manager == "uv-project" and not refused:
+                               explain=args.explain, several=len(machines) > 1, command=not combined))
+    if combined:
         try:
             text = render.render_many(plans, "uv-project")
         except render.RenderError as err:
             raise UsageError(err.message, hint=err.hint) from None
         out.append(style.bold("One uv project for all these machines:") + "\n" + _indent(text))
+    age = catalog.age_days(today)
+    out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
+                         + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     sys.stdout.write("\n".join(out))
     return EXIT_NO_BUILD if refused else EXIT_OK
 
@@ -167,7 +168,8 @@ def _indent(text: str, pad: str = "  ") -> str:
     return "".join(pad + line + "\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
 
 
-def render_text(machine, result, manager: str, style, *, python: str, explain: bool = False, several: bool = False) -> str:
+def render_text(machine, result, manager: str, style, *, python: str, explain: bool = False, several: bool = False,
+                command: bool = True) -> str:
     """The human answer: machine, recommendation, reasons, command, warnings, alternatives."""
     from torchup import render
     from torchup.plan import Plan, describe_variant
@@ -190,18 +192,19 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
                  + (f" (with {companions})" if companions else ""))
     lines += [f"  - {r}" for r in plan.reasons]
     fmt = manager
-    try:
-        text = render.render(plan, fmt, python=python)
-        notes = render.notes(plan, fmt)
-    except render.RenderError as err:
-        lines.append(style.yellow(f"{fmt}: {err.message}; the pip command instead:"))
-        fmt, text, notes = "pip", render.render(plan, "pip", python=python), []
-    label = {"requirements": "requirements.txt", "uv-project": "a uv project (pyproject.toml)",
-             "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
-    lines.append(style.bold(f"Install with {label}:"))
-    lines.append(_indent(text).rstrip("\n"))
-    for note in notes:
-        lines.append(style.dim(f"  note: {note}"))
+    if command:
+        try:
+            text = render.render(plan, fmt, python=python)
+            notes = render.notes(plan, fmt)
+        except render.RenderError as err:
+            lines.append(style.yellow(f"{fmt}: {err.message}; the pip command instead:"))
+            fmt, text, notes = "pip", render.render(plan, "pip", python=python), []
+        label = {"requirements": "requirements.txt", "uv-project": "a uv project (pyproject.toml)",
+                 "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
+        lines.append(style.bold(f"Install with {label}:"))
+        lines.append(_indent(text).rstrip("\n"))
+        for note in notes:
+            lines.append(style.dim(f"  note: {note}"))
     warnings = list(plan.warnings)
     if fmt == "pip" and machine.externally_managed and machine.python_env in (None, "system"):
         warnings.insert(0, "this Python is externally managed (PEP 668): pip will refuse to install into it; "
