@@ -206,18 +206,16 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[kind]
         cost = " and would download gigabytes of NVIDIA CUDA libraries for nothing" if kind == "cuda" else ""
         return _Judged(build=build, hardware=True, rejected=f"{label} needs an {what} GPU; none was found{cost}")
-    level = None
     if kind == "cuda":
         reason = _jetson_reason(machine, build, gpus)
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True)
-        driver = "99999" if any_driver else machine.nvidia_driver
-        reason, level = rules.why_not_driver(build, driver, _driver_os(machine))
-        if reason:
-            return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
+    # the GPUs first: when the build has no kernels for them, the driver does not matter
     covered, left_out, ptx = [], [], []
     for i, gpu in gpus:
-        if gpu.driver_loaded is False and not any_driver:  # any_driver: "were a driver installed"
+        # an NVIDIA GPU without a driver on a machine with none is the driver check's to report
+        unbound = gpu.driver_loaded is False and not any_driver and (kind != "cuda" or machine.nvidia_driver)
+        if unbound:
             left_out.append((i, f"{gpu.name or 'this GPU'} is seen on the PCI bus but no driver is loaded for it"))
             continue
         why = rules.why_not_gpu(build, gpu)
@@ -232,6 +230,12 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         if len(left_out) > 1:
             reason += f" (and {len(left_out) - 1} more GPU{'s' if len(left_out) > 2 else ''}: see the plan's notes)"
         return _Judged(build=build, rejected=reason, hardware=True)
+    level = None
+    if kind == "cuda":
+        driver = "99999" if any_driver else machine.nvidia_driver
+        reason, level = rules.why_not_driver(build, driver, _driver_os(machine))
+        if reason:
+            return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
     return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx))
 
 
@@ -376,9 +380,16 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     elif not newer:
         out.append(f"torch {b.torch} is the newest release with a build for this machine")
     else:
+        # per newer release, the rejection that matters: of a build of the chosen kind
+        # (the CUDA build, when a CUDA build was chosen), else of PyPI's default build
+        def relevance(j: _Judged) -> tuple:
+            return (j.build.kind == b.kind, j.build.pypi_default)
+
         by_release: dict[str, _Judged] = {}
         for j in newer:
-            by_release.setdefault(j.build.torch, j)
+            have = by_release.get(j.build.torch)
+            if have is None or relevance(j) > relevance(have):
+                by_release[j.build.torch] = j
         for version, j in list(sorted(by_release.items(), key=lambda kv: version_tuple(kv[0]), reverse=True))[:2]:
             out.append(f"not torch {version}: {j.rejected}")
     desc = describe_variant(_variant_name(b), cuda=b.cuda, rocm=b.rocm, os=b.os)
