@@ -296,7 +296,7 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
             continue
         out += [f"## {family}", ""]
         for p in members:
-            out += [f"### `{p.id}`: {p.title}", "", f"**Cause.** {p.cause}", ""]
+            out += [f"### `{p.id}`: {p.title}", "", f"Family: `{p.family}`.", "", f"**Cause.** {p.cause}", ""]
             if p.fix:
                 out += ["**Fix.**", "", "```"] + list(p.fix) + ["```", ""]
             if p.signatures:
