@@ -73,19 +73,35 @@ def cache_path(env: Mapping[str, str] | None = None) -> Path:
 def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True) -> Catalog:
     """The catalog torchup should use: the refreshed cache when present and not
     older than the embedded snapshot, else the embedded snapshot."""
-    embedded = read_catalog_file(embedded_path(), origin="embedded")
-    if not use_cache:
-        return embedded
-    path = cache_path(env)
-    if not path.exists():
-        return embedded
+    path = cache_path(env) if use_cache else None
+    if path is None or not path.exists():
+        return read_catalog_file(embedded_path(), origin="embedded")
     try:
         cached = read_catalog_file(path, origin=str(path))
     except InputError as err:
+        embedded = read_catalog_file(embedded_path(), origin="embedded")
         return _with_warning(embedded, f"ignored the refreshed catalog {path}: {err.message}")
+    embedded_date = _embedded_date()
+    if embedded_date is not None and cached.data_date >= embedded_date:
+        return cached  # parsed once: the embedded snapshot is not needed
+    embedded = read_catalog_file(embedded_path(), origin="embedded")
     if cached.data_date < embedded.data_date:
         return embedded  # this torchup ships newer data than the old refresh
     return cached
+
+
+def _embedded_date() -> str | None:
+    """The embedded snapshot's data_date, read from its first bytes (the build
+    script writes ``format`` and ``data_date`` first); None if not found there."""
+    import re
+
+    try:
+        with open(embedded_path(), "rb") as fh:
+            head = fh.read(256).decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = re.match(r'\{"format":\d+,"data_date":"(\d{4}-\d\d-\d\d)"', head)
+    return m.group(1) if m else None
 
 
 def _with_warning(catalog: Catalog, warning: str) -> Catalog:
