@@ -133,8 +133,10 @@ def test_the_data_file_is_compact_and_dated(catalog):
     assert len(raw) < 400_000
     data = json.loads(raw)
     assert data["data_date"] == catalog.data_date
-    # no registry host names in the shipped data
-    assert "pythonhosted" not in raw and "<PyPI>" not in raw
+    # no index or file URLs in the shipped data (the index comes from the user's configuration)
+    assert not re.search(r"https?://[^\s\"]*(\.whl|/simple)", raw)
+    hosts = set(re.findall(r"https?://([A-Za-z0-9.-]+)", raw))
+    assert hosts <= {"pci-ids.ucw.cz", "docs.pytorch.org", "developer.nvidia.com", "docs.nvidia.com"}, hosts
 
 
 # --- spot checks from primary sources ----------------------------------------------------
