@@ -143,3 +143,19 @@ def test_driver_floor():
     assert f.cuda == "13.0" and f.full is None and f.compat == "580" and not f.compat_confirmed
     assert driver_floor("10.2", "linux") is None
     assert driver_floor("garbage", "linux") is None
+
+
+def test_driver_tables_are_ordered():
+    from torchup.catalog.hardware import CUDA_FULL_SUPPORT, CUDA_MINOR_COMPAT
+    from torchup.catalog.model import version_tuple
+
+    previous = None
+    for cuda, (linux, windows, source, _) in sorted(CUDA_FULL_SUPPORT.items(), key=lambda kv: version_tuple(kv[0])):
+        floor = CUDA_MINOR_COMPAT[int(cuda.split(".")[0])]
+        assert version_tuple(linux) >= version_tuple(floor[0]), cuda
+        if windows:
+            assert version_tuple(windows) >= version_tuple(floor[1]), cuda
+        if previous:
+            assert version_tuple(linux) > version_tuple(previous), cuda  # newer toolkits need newer drivers
+        previous = linux
+        assert source in __import__("torchup.catalog.hardware", fromlist=["SOURCES"]).SOURCES
