@@ -167,3 +167,17 @@ def test_render_commands_fill_the_contract_keys_and_null_what_cannot_be_done():
 def test_unknown_format_is_a_user_error():
     with pytest.raises(RenderError, match="unknown format"):
         render.render(PLANS["linux-cpu"], "pipenv")
+
+
+@pytest.mark.parametrize("os_, arch, variant, cuda, expected", [
+    # conda-forge's CUDA variants (feedstock .ci_support): Linux 12.9 / 13.0, Windows 12.8 / 13.0
+    ("linux", "x86_64", "cu126", "12.6", "cuda-version=12.9"),
+    ("linux", "aarch64", "cu130", "13.0", "cuda-version=13.0"),
+    ("windows", "x86_64", "cu126", "12.6", "cuda-version=12.8"),
+    ("windows", "x86_64", "cu132", "13.2", "cuda-version=13.0"),
+])
+def test_conda_forge_cuda_version_per_os(os_, arch, variant, cuda, expected):
+    plan = Plan(torch=f"2.14.1+{variant}", torchvision=None, torchaudio=None, variant=variant, cuda=cuda,
+                index_url=f"{BASE}/{variant}", os=os_, arch=arch, python="3.12")
+    text = render.render(plan, "conda")
+    assert text.split() == ["conda", "install", "--override-channels", "-c", "conda-forge", "pytorch-gpu==2.14.1", expected]

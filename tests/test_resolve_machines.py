@@ -211,6 +211,8 @@ CASES = [
          linux("3.12", "musl 1.2.4"), None, None, "this system uses musl libc"),
     Case("32-bit Python on 64-bit Windows",
          windows("3.12", python_bits=32), None, None, "no wheels for 32-bit Python"),
+    Case("PyPy 3.10: torch wheels are CPython-only",
+         linux("3.10", python_implementation="pypy"), None, None, "use a CPython interpreter"),
     Case("Intel Mac with Python 3.13: no wheel at all",
          mac("3.13", "14.5", arch="x86_64"), None, None, "no wheel for Python 3.13"),
     # --- several GPUs --------------------------------------------------------------------------------

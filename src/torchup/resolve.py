@@ -425,6 +425,14 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
 def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date | None = None) -> Plan | Refusal:
     """The newest build that really runs on ``machine`` within ``request``, or why none does."""
     spec = parse_torch_spec(request.torch) if request.torch else None
+    impl = (machine.python_implementation or "cpython").lower()
+    if impl != "cpython":
+        return Refusal(
+            code="unsupported-platform",
+            message=f"PyTorch publishes wheels for CPython only; this Python is {machine.python_implementation}",
+            reasons=(f"torch wheels are tagged cp3XX (CPython); {machine.python_implementation} {machine.python} "
+                     "cannot install them: use a CPython interpreter (--python PATH)",),
+        )
     arch = wheel_arch(machine)
     builds = catalog.builds(os=machine.os, arch=arch)
     if not builds:
