@@ -71,7 +71,7 @@ def test_nothing_fits_exits_3_with_reasons(tmp_path):
     assert any("use torch 2.14.1, or Python 3.11+" in reason for reason in err["reasons"]), err["reasons"]
     human = torchup("plan", "--machine", machine, "--torch", "2.15")
     assert human.returncode == 3
-    assert "No PyTorch build" in human.stdout and "use torch 2.14.1, or Python 3.11+" in human.stdout
+    assert "No PyTorch build fits" in human.stdout and "use torch 2.14.1, or Python 3.11+" in human.stdout
 
 
 def test_toml_machine_file_and_manager_choice(tmp_path):

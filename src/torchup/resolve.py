@@ -404,7 +404,10 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
         if nvidia and not machine.nvidia_driver:
             out.append(f"{desc} for now: the NVIDIA GPU has no driver loaded (the warnings say which driver to install)")
         elif machine.gpus:
-            out.append(f"{desc}: no build that uses this machine's GPU fits (see --explain)")
+            gpu_kinds = {k for k, v in _KIND_VENDOR.items() if any(g.vendor == v for g in machine.gpus)}
+            why = next((j.rejected for j in judged if j.build.torch == b.torch and j.build.kind in gpu_kinds
+                        and j.rejected), None)
+            out.append(f"{desc}: no build that uses this machine's GPU fits" + (f" ({why})" if why else ""))
         else:
             out.append(f"{desc}: no GPU was found")
     if best.level == rules.FULL:
@@ -552,7 +555,9 @@ def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_
         reasons.append(line + (": " + ", or ".join(fixes) if fixes else ""))
     else:
         seen: set[str] = set()
-        for j in allowed or order:
+        pool = allowed or order
+        newest_release = pool[0].build.torch if pool else None
+        for j in (j for j in pool if j.build.torch == newest_release):
             if not j.rejected:
                 continue
             # one line per kind of reason: the same words for another release or variant add nothing

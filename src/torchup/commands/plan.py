@@ -160,7 +160,7 @@ def run(args: argparse.Namespace, system) -> int:
     age = catalog.age_days(today)
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
-    sys.stdout.write("\n".join(out))
+    sys.stdout.write("\n".join(out) + "\n")
     return EXIT_NO_BUILD if refused else EXIT_OK
 
 
@@ -178,7 +178,7 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
     lines = [f"{style.dim('Machine:')} {machine_summary(machine)}"]
     lines += [style.dim(f"  note: {n.message}") for n in machine.notes]
     if not isinstance(result, Plan):
-        lines.append(style.red(style.bold(f"No PyTorch build: {result.message}.")))
+        lines.append(style.red(style.bold(result.message[0].upper() + result.message[1:] + ".")))
         lines += [f"  - {r}" for r in result.reasons]
         if explain:
             lines += _explain_lines(result.considered, style)
