@@ -90,3 +90,16 @@ def test_cli_bad_input(clean_env, tmp_path):
     assert out.returncode == 2 and json.loads(out.stdout)["error"]["code"] == "bad-input"
     out = _torchup("doctor", "--state", str(bad), "--python", sys.executable, env=clean_env)
     assert out.returncode == 2 and "--state" in out.stderr
+
+
+def test_cli_a_python_that_cannot_run_the_check(clean_env, tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'broken interpreter' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    saved = tmp_path / "state.json"
+    out = _torchup("doctor", "--json", "--python", str(fake), "--save-state", str(saved), env=clean_env)
+    assert out.returncode == 4, out.stderr
+    err = json.loads(out.stdout)["error"]
+    assert err["code"] == "environment" and "exited with code 3" in err["message"]
+    assert "broken interpreter" in err["reasons"]
+    assert json.loads(saved.read_text())["verify_run"]["returncode"] == 3  # recorded all the same

@@ -42,6 +42,15 @@ def run(args: argparse.Namespace, system) -> int:
                 fh.write("\n")
         except OSError as exc:
             raise UsageError(f"cannot write {args.save_state}: {exc.strerror or exc}") from None
+    v = state.verify
+    if v is not None and not v.python:
+        # the target never ran the check script: there is nothing to diagnose
+        from torchup.errors import EnvironmentProblem
+
+        why = v.crashed or "it printed nothing torchup could read"
+        tail = v.stderr_tail.strip().splitlines()[-5:]
+        raise EnvironmentProblem(f"{state.python} did not run torchup's check: {why}", details=tail,
+                                 hint="is it a working Python? try: {} -c 'import sys; print(sys.version)'".format(state.python))
     catalog = load_catalog_or_none(system)
     diagnoses = diagnose(state, catalog)
     if args.json:
