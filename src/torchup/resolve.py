@@ -33,7 +33,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
-from torchup.catalog.load import STALE_DAYS
 from functools import lru_cache
 
 from torchup.catalog.model import Build, Catalog, Release, python_tag
@@ -480,7 +479,7 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
     if unconfirmed:
         warnings.append(unconfirmed)
     age = catalog.age_days(today) if today else None
-    if age is not None and age > STALE_DAYS:
+    if today is not None and catalog.is_stale(today):
         warnings.append(f"the catalog data is {age} days old ({catalog.data_date}): run 'torchup catalog refresh'")
     alternatives = [Candidate(torch=j.build.torch if j.build.pypi_default else j.build.version_on_index,
                               variant=_variant_name(j.build),
