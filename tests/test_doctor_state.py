@@ -103,3 +103,20 @@ def test_cli_a_python_that_cannot_run_the_check(clean_env, tmp_path):
     assert err["code"] == "environment" and "exited with code 3" in err["message"]
     assert "broken interpreter" in err["reasons"]
     assert json.loads(saved.read_text())["verify_run"]["returncode"] == 3  # recorded all the same
+
+
+def test_cli_torch_that_hangs_on_import_is_not_healthy(clean_env, tmp_path):
+    # the recorded healthy state, cut where a real hang in `import torch` would cut it
+    data = json.loads((FIXTURES / "cpu-torch2.13.0__healthy.json").read_text())
+    events = data["verify_run"]["events"]
+    keep = [e for e in events if e.get("step") in ("python", "distributions") or e["event"] == "hello"]
+    data["verify_run"].update(events=keep + [{"event": "start", "step": "import-torch"}], returncode=None, timed_out=True)
+    path = tmp_path / "hang.json"
+    path.write_text(json.dumps(data))
+    out = _torchup("doctor", "--state", str(path), env=clean_env)
+    assert out.returncode == 1
+    assert "torch is installed but does not import: the check did not finish within its time limit" in out.stdout
+    assert "no known problem matches" in out.stdout
+    out = _torchup("doctor", "--json", "--state", str(path), env=clean_env)
+    summary = json.loads(out.stdout)["summary"]
+    assert summary["torch_imports"] is False and "time limit" in summary["check_crashed"]

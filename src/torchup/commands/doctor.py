@@ -61,7 +61,8 @@ def run(args: argparse.Namespace, system) -> int:
         from torchup.output import style_for
 
         sys.stdout.write(render_text(state, diagnoses, style_for(sys.stdout, system.env)))
-    return EXIT_FAILURE if any(d.severity == "error" for d in diagnoses) else EXIT_OK
+    broken = _summary(state)["torch_imports"] is False or (state.verify is not None and state.verify.crashed is not None)
+    return EXIT_FAILURE if broken or any(d.severity == "error" for d in diagnoses) else EXIT_OK
 
 
 def _summary(state) -> dict:
@@ -69,7 +70,10 @@ def _summary(state) -> dict:
     from torchup.doctor.rules import torch_build
 
     kind, toolkit = torch_build(state)
+    installed = bool(v and any(d.get("name") == "torch" for d in v.distributions))
     return {
+        "torch_imports": (v.torch is not None) if installed else None,
+        "check_crashed": v.crashed if v else None,
         "python": state.python,
         "torch": (v.torch or {}).get("version") if v and v.torch else None,
         "build": v.build_label if v else None,
@@ -115,8 +119,13 @@ def render_text(state, diagnoses, style) -> str:
         lines.append(style.dim(f"  note: {note}"))
     for note in s["probe_notes"]:
         lines.append(style.dim(f"  probe: {note['message']}"))
+    if s["check_crashed"] and s["torch_imports"] is not False:
+        lines.append(style.red(f"  the check in the target failed: {s['check_crashed']}"))
     if not diagnoses:
-        lines.append(style.green("no problems found"))
+        if s["torch_imports"] is False or s["check_crashed"]:
+            lines.append(style.red("torch is broken here and no known problem matches; the error is above"))
+        else:
+            lines.append(style.green("no problems found"))
         return "\n".join(lines) + "\n"
     for d in diagnoses:
         f = d.finding
