@@ -34,7 +34,7 @@ def res(step, status="pass", detail="", data=None, device=None):
 
 def run_of(*, torch=None, torch_error=None, build=None, devices=None, cuda_available=None, warnings=(),
            companions=None, dists=(), site=None, libraries=None, python=None, numpy=None, mps_available=False,
-           xpu_available=False):
+           xpu_available=False, driver_cuda=None):
     """A light check run, as the check script would print it."""
     py = {"version": "3.12.3", "implementation": "cpython", "executable": PY, "prefix": "/env", "base_prefix": "/usr",
           "bits": 64, "platform": "linux", "machine": "x86_64"}
@@ -60,6 +60,8 @@ def run_of(*, torch=None, torch_error=None, build=None, devices=None, cuda_avail
                     "devices": devs}
         if warnings:
             dev_data["warnings"] = list(warnings)
+        if driver_cuda:
+            dev_data["driver_cuda"] = driver_cuda
         ev.append(res("devices", data=dev_data))
         ev.append(res("libraries", data={"loaded": list(libraries or [])}))
     else:
@@ -205,6 +207,15 @@ def test_cuda13_build_on_a_cuda12_driver():
     d = one(diagnose(state(m, run)), "driver-too-old")
     assert any("up to 12.4" in e for e in d.finding.evidence)
     assert any("below 580" in e for e in d.finding.evidence)
+
+
+def test_driver_cuda_from_torch_when_the_probe_has_none():
+    m = linux(gpus=(RTX4090,))  # e.g. nvidia-smi missing in a container: no driver facts probed
+    # torch._C._cuda_getDriverVersion() = 12040, as the devices step reads it
+    run = run_of(torch={"version": "2.11.0", "cuda": "13.0"}, build={"arch_flags": ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90"]},
+                 driver_cuda="12.4")
+    d = one(diagnose(state(m, run)), "driver-too-old")
+    assert d.finding.evidence[0].startswith("the driver supports CUDA up to 12.4")
 
 
 def test_minor_version_compatibility_is_not_a_problem():

@@ -325,9 +325,10 @@ def rule_driver(state: DoctorState, catalog) -> list[Diagnosis]:
         return []
     evidence = []
     too_old = False
-    if m.cuda_driver_max and _vt(m.cuda_driver_max)[:1] < need[:1]:
+    driver_max = m.cuda_driver_max or (state.verify.device_facts.get("driver_cuda") if state.verify else None)
+    if driver_max and _vt(driver_max)[:1] < need[:1]:
         too_old = True
-        evidence.append(f"the driver supports CUDA up to {m.cuda_driver_max}; torch {_installed_version(state, 'torch')} is built with CUDA {toolkit}")
+        evidence.append(f"the driver supports CUDA up to {driver_max}; torch {_installed_version(state, 'torch')} is built with CUDA {toolkit}")
     floor = DRIVER_FLOOR.get(need[0])
     if m.nvidia_driver and floor:
         minimum = floor[1] if m.os == "windows" else floor[0]

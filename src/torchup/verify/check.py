@@ -259,6 +259,10 @@ def list_devices(step, torch):
     data["cuda_available"] = bool(torch.cuda.is_available())
     data["cuda_device_count"] = torch.cuda.device_count() if data["cuda_available"] else 0
     data["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    get_driver = getattr(torch._C, "_cuda_getDriverVersion", None)  # CUDA builds only; 0 without a driver
+    version = _call(get_driver, None) if get_driver is not None and not getattr(torch.version, "hip", None) else None
+    if isinstance(version, int) and version > 0:
+        data["driver_cuda"] = "%d.%d" % (version // 1000, (version % 1000) // 10)
     for i in range(data["cuda_device_count"]):
         props = torch.cuda.get_device_properties(i)
         cap = torch.cuda.get_device_capability(i)
