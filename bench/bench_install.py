@@ -3,9 +3,9 @@
     .venv/bin/python bench/bench_install.py [--runs 5] [--manager pip|uv|both] [--torch-mb 200]
     .venv/bin/python bench/bench_install.py --snapshot   # snapshot/restore methods on the real torch
 
-Each run installs torch 2.14.1+cu126 (synthetic wheel of --torch-mb MB, plus three
-NVIDIA stand-ins of a quarter of that each) over torch 2.9.1+cpu in a fresh copy of
-the same venv, from a PyTorch-like index on 127.0.0.1, with a warm package cache
+Each run installs torch 2.14.1+cu126 (a synthetic wheel shaped like the real one:
+--torch-files files and --torch-mb MB, plus three NVIDIA stand-ins of a quarter of that
+each) over torch 2.9.1+cpu (as many files) in a fresh copy of the same venv, from a PyTorch-like index on 127.0.0.1, with a warm package cache
 for both sides.  The two sides alternate; the medians are compared.
 """
 
@@ -112,7 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--manager", choices=("pip", "uv", "both"), default="both")
-    ap.add_argument("--torch-mb", type=int, default=200, help="size of the synthetic torch wheel's payload")
+    ap.add_argument("--torch-mb", type=int, default=190, help="incompressible payload of the new torch wheel (real 2.13.0 CPU: 192 MB)")
+    ap.add_argument("--torch-files", type=int, default=12000, help="files in each torch wheel (real 2.13.0 CPU: 12,248)")
     ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="torchup-bench-") as d:
@@ -121,7 +122,8 @@ def main() -> None:
             bench_snapshot(tmp)
             return
         env = _env(tmp)
-        wheels = ie.build_wheels(tmp / "wheels", pad=args.torch_mb << 20, nvidia_pad=(args.torch_mb << 20) // 4)
+        wheels = ie.build_wheels(tmp / "wheels", pad=args.torch_mb << 20, nvidia_pad=(args.torch_mb << 20) // 4,
+                                 torch_files=args.torch_files)
         with IndexServer(missing_status=403) as server:
             ie.serve(server, wheels)
             template = ie.make_template_venv(tmp / "template", server, env)

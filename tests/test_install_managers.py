@@ -144,3 +144,25 @@ def test_a_tampered_wheel_is_refused_by_its_hash(manager, template, env, tmp_pat
     text = (r.stdout + r.stderr).lower()
     assert "hash" in text and "sha256" in text
     assert ie.state(venv, env) == before
+
+
+def test_an_install_that_never_finished_must_be_rolled_back_first(index, venv, env, tmp_path):
+    """torchup itself was killed mid-install: its snapshot says 'installing'. The next install
+    refuses (it would overwrite the only good snapshot); --rollback restores it."""
+    from torchup.install.snapshot import take_snapshot
+    from torchup.install.target import inspect_target
+    from torchup.runner import Runner
+
+    before = ie.state(venv, env)
+    take_snapshot(inspect_target(Runner(env), str(venv)))  # left as "installing"
+    site = next((venv.parent.parent / "lib").glob("python3*/site-packages"))
+    (site / "half_written.py").write_text("")  # what the killed install left behind
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--yes", "--no-verify"], env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "never finished" in r.stderr and "--rollback" in r.stderr
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ie.state(venv, env) == before
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--yes", "--no-verify"], env)
+    assert r.returncode == 0, r.stdout + r.stderr

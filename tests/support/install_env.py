@@ -23,19 +23,24 @@ NEW_CU126 = "2.14.1+cu126"
 NVIDIA = {"nvidia-cublas-cu12": "12.6.4.1", "nvidia-cuda-runtime-cu12": "12.6.77", "nvidia-cudnn-cu12": "9.10.2.21"}
 
 
-def build_wheels(directory: Path, *, pad: int = 0, nvidia_pad: int = 0) -> dict[str, list[Path]]:
-    """The wheels of each index: ``{"whl/cpu": [...], "whl/cu126": [...]}``."""
+def build_wheels(directory: Path, *, pad: int = 0, nvidia_pad: int = 0, torch_files: int = 0) -> dict[str, list[Path]]:
+    """The wheels of each index: ``{"whl/cpu": [...], "whl/cu126": [...]}``.
+
+    ``torch_files`` adds that many small modules to every torch wheel (the real torch
+    2.13.0 CPU wheel holds 12,248 files), ``pad`` incompressible bytes to the new ones."""
+    many = {f"torch/_gen/d{i // 500}/m{i}.py": f"X = {i}\n" * 20 for i in range(torch_files)}
     marker = "; platform_system == 'Linux' and platform_machine == 'x86_64'"
     nvidia = [make_wheel(directory / "cu126", n, v, tag="py3-none-manylinux_2_28_x86_64", padding=nvidia_pad)
               for n, v in NVIDIA.items()]
     filelock = make_wheel(directory / "common", "filelock", "3.20.0")
     cu126 = make_wheel(
         directory / "cu126", "torch", NEW_CU126, tag=TAG, requires_python=">=3.10", padding=pad,
-        requires_dist=["filelock", *[f"{n}=={v}{marker}" for n, v in NVIDIA.items()]],
+        requires_dist=["filelock", *[f"{n}=={v}{marker}" for n, v in NVIDIA.items()]], files=many,
     )
-    old = make_wheel(directory / "cpu", "torch", OLD_TORCH, tag=TAG, requires_python=">=3.10", requires_dist=["filelock"])
+    old = make_wheel(directory / "cpu", "torch", OLD_TORCH, tag=TAG, requires_python=">=3.10", requires_dist=["filelock"],
+                     files=many)
     new_cpu = make_wheel(directory / "cpu", "torch", NEW_CPU, tag=TAG, requires_python=">=3.10", padding=pad,
-                         requires_dist=["filelock"])
+                         requires_dist=["filelock"], files=many)
     return {"whl/cpu": [old, new_cpu, filelock], "whl/cu126": [cu126, *nvidia, filelock]}
 
 

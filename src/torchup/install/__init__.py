@@ -25,7 +25,7 @@ from typing import Callable, TextIO
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, TorchupError, UsageError
 from torchup.install import preflight as _preflight
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
-from torchup.install.snapshot import RestoreReport, Snapshot, load_snapshot, restore, take_snapshot
+from torchup.install.snapshot import RestoreReport, Snapshot, load_snapshot, mark, restore, take_snapshot
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.plan import Plan
 from torchup.system import System
@@ -110,7 +110,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     if options.venv:
         python = _venv(options, system, out)
         if options.dry_run and not os.path.exists(python):
-            return _dry_run_new_venv(plan, options, python, out)
+            return _dry_run_new_venv(plan, options, python, system, out)
     target = inspect_target(runner, python)
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
     manager, program = choose_manager(options.manager, target, runner, uv=options.uv)
@@ -139,6 +139,15 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.step(f"preflight ok (about {_preflight._gb(checks.need.download)} to download)")
     else:
         out.step("preflight ok" if options.check_network else "preflight ok (indexes and disk not checked)")
+    previous = load_snapshot(target.prefix)
+    if previous is not None and previous.status == "installing":
+        raise EnvironmentProblem(
+            f"an earlier torchup install into {target.prefix} ({previous.created}) never finished "
+            "(torchup itself was killed?); its snapshot holds the environment from before it",
+            hint=f"restore it first: `torchup install --rollback --python {shlex.quote(target.executable)}`"
+            + (f"; its log: {previous.log}" if previous.log else ""),
+            code="unfinished-install",
+        )
     command = shlex.join(argv)
     if options.dry_run:
         out.step("dry run: would snapshot " + ", ".join(p for p in (*target.site_dirs, target.scripts) if p))
@@ -181,6 +190,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         if got != [plan.torch]:
             lines = [f"the manager succeeded but torch is {', '.join(got) or 'not installed'}, not {plan.torch}"]
             _failed(out, lines, snap, restore(snap), target, runner, log_path)
+        snap = mark(snap, "installed")
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None
@@ -207,6 +217,7 @@ def rollback(python: str, system: System, stream: TextIO | None = None) -> Resto
     if report.errors:
         raise EnvironmentProblem("the rollback could not put everything back", details=report.errors[:10],
                                  hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")
+    mark(snap, "rolled back")
     after = inspect_target(system.runner, python)
     if after.freeze() != snap.freeze():
         raise EnvironmentProblem("after the rollback the installed distributions still differ from the snapshot",
@@ -226,6 +237,7 @@ def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, 
         details += list(report.errors[:10])
         hint = f"retry `torchup install --rollback --python {shlex.quote(target.executable)}`; log: {log_path}"
     else:
+        mark(snap, "restored")
         after = inspect_target(runner, target.executable)
         if after.freeze() == snap.freeze():
             torch = target.find("torch")
@@ -318,10 +330,11 @@ def _venv(options: InstallOptions, system: System, out: _Out) -> str:
     return python
 
 
-def _dry_run_new_venv(plan: Plan, options: InstallOptions, python: str, out: _Out) -> InstallReport:
-    manager = "uv" if options.manager in ("uv", "auto") and (options.uv) else options.manager
-    manager = "pip" if manager == "auto" else manager
-    argv = manager_argv(plan, manager, python=python, program=options.uv)
+def _dry_run_new_venv(plan: Plan, options: InstallOptions, python: str, system: System, out: _Out) -> InstallReport:
+    """The venv does not exist yet, so there is nothing to inspect: print the command only."""
+    uv = options.uv or system.runner.which("uv")
+    manager = "uv" if options.manager in ("uv", "auto") and uv else "pip"
+    argv = manager_argv(plan, manager, python=python, program=uv)
     out.step("dry run: would run")
     out.line(shlex.join(argv))
     return InstallReport(python=python, manager=manager, argv=tuple(argv), dry_run=True)

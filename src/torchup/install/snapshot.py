@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 from torchup.install.target import Distribution, TargetEnv
 
-__all__ = ["Snapshot", "RestoreReport", "take_snapshot", "load_snapshot", "restore", "snapshot_dir"]
+__all__ = ["Snapshot", "RestoreReport", "take_snapshot", "load_snapshot", "restore", "snapshot_dir", "mark"]
 
 SNAPSHOT_FORMAT = 1
+_UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has ended either way
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +42,7 @@ class Snapshot:
     linked: bool  # hard links (True) or copies
     plan: dict | None = None
     log: str | None = None
+    status: str = "installing"  # "installing" until the install ended; then "done"
 
     def tree(self, i: int) -> str:
         return os.path.join(self.path, "trees", str(i))
@@ -89,6 +91,7 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     )
     with open(os.path.join(work, "manifest.json"), "w", encoding="utf-8") as fh:
         json.dump(_to_json(snap), fh, indent=1)
+    open(os.path.join(work, _UNFINISHED), "w").close()
     old = final + ".old"
     if os.path.exists(final):
         _rmtree(old)
@@ -120,7 +123,21 @@ def load_snapshot(prefix: str) -> Snapshot | None:
         linked=raw["linked"],
         plan=raw.get("plan"),
         log=raw.get("log"),
+        status="installing" if os.path.exists(os.path.join(snapshot_dir(prefix), _UNFINISHED)) else "done",
     )
+
+
+def mark(snap: Snapshot, status: str) -> Snapshot:
+    """Record that the install the snapshot belongs to has ended ("installed", "restored",
+    "rolled back").  Only "unfinished or not" is kept, as the presence of an empty marker
+    file: removing it needs no free space, which matters after a disk-full failure."""
+    from dataclasses import replace
+
+    try:
+        os.unlink(os.path.join(snap.path, _UNFINISHED))
+    except FileNotFoundError:
+        pass
+    return replace(snap, status=status)
 
 
 def restore(snap: Snapshot) -> RestoreReport:
