@@ -267,6 +267,19 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _managers_running(venv: Path) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"install" in cmd and str(venv).encode() in cmd:
+                out.append(int(entry))
+    return out
+
+
 def test_sigkill_of_pip_mid_install(template, env, tmp_path):
     """Large wheels: once pip has installed the first NVIDIA wheel (so the environment is
     half-changed), the test kills pip with SIGKILL."""
@@ -321,3 +334,29 @@ def test_sigkill_of_uv_mid_download(faults, venv, env, tmp_path):
     assert proc.returncode == 6, out + err
     assert "killed by SIGKILL" in out + err
     _assert_restored(subprocess.CompletedProcess([], 6, out, err), venv, env, before)
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_ctrl_c_stops_the_manager_and_restores(manager, faults, venv, env, tmp_path):
+    """SIGINT to torchup (what Ctrl-C sends) while the manager waits for the wheel."""
+    before = ie.state(venv, env)
+    faults.fault(WHEEL, delay=3.0)
+    faults.requests.clear()
+    plan = ie.plan_file(tmp_path / "plan.json", faults)
+    proc = subprocess.Popen([sys.executable, "-m", "torchup", "install", "--plan", str(plan), "--python", str(venv),
+                             "--manager", manager, "--yes", "--no-verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
+    sent = False
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len([p for p, _ in faults.requests if p.endswith(".whl") and "/torch/" in p]) >= 2:
+            proc.send_signal(signal.SIGINT)
+            sent = True
+            break
+        time.sleep(0.01)
+    out, err = proc.communicate(timeout=120)
+    assert sent
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in out + err
+    assert not _managers_running(venv)  # the manager was stopped too, not left behind
+    _assert_restored(subprocess.CompletedProcess([], 130, out, err), venv, env, before)
