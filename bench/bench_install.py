@@ -6,7 +6,7 @@
 Each run installs torch 2.14.1+cu126 (a synthetic wheel shaped like the real one:
 --torch-files files and --torch-mb MB, plus three NVIDIA stand-ins of a quarter of that
 each) over torch 2.9.1+cpu (as many files) in a fresh copy of the same venv, from a PyTorch-like index on 127.0.0.1, with a warm package cache
-for both sides.  The two sides alternate; the medians are compared.
+for both sides (``--cold``: an empty one before every install).  The two sides alternate; the medians are compared.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def _timed(argv: list[str], env: dict) -> float:
     return elapsed
 
 
-def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, tmp: Path, env: dict) -> None:
+def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, tmp: Path, env: dict,
+                  cold: bool = False) -> None:
     from torchup.install.execute import manager_argv
     from torchup.commands.install import plan_from_json
     import json
@@ -55,6 +56,9 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
     direct, wrapped = [], []
     for i in range(runs + 1):  # run 0 warms the cache and is not counted
         for side in ("direct", "torchup") if i % 2 == 0 else ("torchup", "direct"):
+            if cold:  # every install downloads and unpacks again, as for a torch not seen before
+                for key in ("PIP_CACHE_DIR", "UV_CACHE_DIR"):
+                    shutil.rmtree(env[key], ignore_errors=True)
             dest = tmp / f"{manager}-{side}-{i}"
             python = ie.copy_venv(template, dest)
             if side == "direct":
@@ -67,7 +71,7 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
                 (direct if side == "direct" else wrapped).append(t)
             shutil.rmtree(dest)
     d, w = statistics.median(direct), statistics.median(wrapped)
-    print(f"{manager:4}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
+    print(f"{manager:4}{' cold' if cold else ' warm'}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
           f"overhead {w - d:+.3f} s ({(w - d) / d * 100:+.1f}%)   runs={runs}")
     print(f"      direct: {' '.join(f'{x:.3f}' for x in direct)}")
     print(f"      torchup: {' '.join(f'{x:.3f}' for x in wrapped)}")
@@ -114,6 +118,7 @@ def main() -> None:
     ap.add_argument("--manager", choices=("pip", "uv", "both"), default="both")
     ap.add_argument("--torch-mb", type=int, default=190, help="incompressible payload of the new torch wheel (real 2.13.0 CPU: 192 MB)")
     ap.add_argument("--torch-files", type=int, default=12000, help="files in each torch wheel (real 2.13.0 CPU: 12,248)")
+    ap.add_argument("--cold", action="store_true", help="empty the package cache before every install")
     ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="torchup-bench-") as d:
@@ -128,7 +133,7 @@ def main() -> None:
             ie.serve(server, wheels)
             template = ie.make_template_venv(tmp / "template", server, env)
             for manager in ("pip", "uv") if args.manager == "both" else (args.manager,):
-                bench_manager(manager, args.runs, server, template, tmp, env)
+                bench_manager(manager, args.runs, server, template, tmp, env, cold=args.cold)
 
 
 if __name__ == "__main__":
