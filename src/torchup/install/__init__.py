@@ -175,7 +175,14 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.log = log
         out.step(f"full log: {log_path}")
         out.step("snapshot of the environment before the install")
-        snap = take_snapshot(target, plan=plan.to_json(), log=log_path)
+        try:
+            snap = take_snapshot(target, plan=plan.to_json(), log=log_path)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"could not take the snapshot of the environment: {exc}; nothing was changed",
+                hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
+                code="snapshot-failed",
+            ) from None
         out.step(f"snapshot: {snap.files} files of {len(snap.distributions)} distributions in {snap.path}")
         out.step(f"running: {command}")
         try:
@@ -187,7 +194,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         if not result.ok:
             _failed(out, digest(result), snap, restore(snap), target, runner, log_path, text=result.stdout)
         got = installed_versions(target.site_dirs, "torch")
-        if got != [plan.torch]:
+        if not _same_versions(got, plan.torch):
             lines = [f"the manager succeeded but torch is {', '.join(got) or 'not installed'}, not {plan.torch}"]
             _failed(out, lines, snap, restore(snap), target, runner, log_path)
         snap = mark(snap, "installed")
@@ -273,6 +280,15 @@ def _explain(text: str) -> str | None:
     fix = getattr(f, "fix", None)
     fix_text = (fix[0] if fix else "") if isinstance(fix, (list, tuple)) else (fix or "")
     return f"{getattr(f, 'title', '')} [{getattr(f, 'id', '')}]" + (f" — fix: {fix_text}" if fix_text else "")
+
+
+def _same_versions(got: list[str], want: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return len(got) == 1 and Version(got[0]) == Version(want)
+    except InvalidVersion:
+        return got == [want]
 
 
 def _diff(before: list[str], after: list[str]) -> list[str]:
