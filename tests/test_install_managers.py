@@ -166,3 +166,29 @@ def test_an_install_that_never_finished_must_be_rolled_back_first(index, venv, e
     assert ie.state(venv, env) == before
     r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--yes", "--no-verify"], env)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_pypi_build_uses_the_configured_default_index(template, env, tmp_path):
+    """variant 'pypi': no --index-url; the default index is the user's (PIP_INDEX_URL here),
+    and the preflight checks that one."""
+    wheels = tmp_path / "wheels"
+    torch = make_wheel(wheels, "torch", "2.14.1", tag=ie.TAG, requires_dist=["filelock"])
+    filelock = make_wheel(wheels, "filelock", "3.20.0")
+    venv = ie.copy_venv(template, tmp_path / "venv")
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"torch": "2.14.1", "variant": "pypi", "index_url": null}')
+    with IndexServer() as server:
+        server.add_wheel("simple", torch)
+        server.add_wheel("simple", filelock)
+        env = dict(env, PIP_INDEX_URL=server.index_url("simple"))
+        server.fault("/simple/torch/", status=500)
+        before = ie.state(venv, env)
+        r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--yes", "--no-verify"], env)
+        assert r.returncode == 5, r.stdout + r.stderr
+        assert "the default index (from PIP_INDEX_URL) did not answer" in r.stderr
+        assert ie.state(venv, env) == before
+        server.clear_faults()
+        r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--yes", "--no-verify"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "--index-url" not in r.stdout and "replacing torch 2.9.1+cpu with 2.14.1" in r.stdout
+    assert ie.state(venv, env)["torch"] == "2.14.1"

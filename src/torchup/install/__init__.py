@@ -117,7 +117,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     argv = manager_argv(plan, manager, python=target.executable, program=program)
 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
-                                      check_network=options.check_network)
+                                      check_network=options.check_network, runner=runner)
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
     for reason in plan.reasons[:3]:
         out.line(f"  - {reason}")

@@ -318,7 +318,7 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response |
 
 
 def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
-                  check_network: bool = True, torchup_args: str = "") -> Preflight:
+                  check_network: bool = True, torchup_args: str = "", runner=None) -> Preflight:
     """Every check, collected (not stopped at the first problem)."""
     problems: list[TorchupError] = []
     notes: list[str] = []
@@ -332,7 +332,7 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
             torch_page = client.fetch(plan.index_url.rstrip("/") + "/torch/")
             p = index_problem(torch_page, "PyTorch's index", env)
         else:
-            p = _default_index_problem(env)
+            p = _default_index_problem(env, client, runner, notes) if runner is not None else None
         if p is not None:
             problems.append(p)
     need = None
@@ -357,9 +357,18 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
     )
 
 
-def _default_index_problem(env: Mapping[str, str]) -> TorchupError | None:
-    """The plan uses the default index: check it when the user's configuration names one."""
-    url = env.get("PIP_INDEX_URL") or env.get("UV_DEFAULT_INDEX") or env.get("UV_INDEX_URL")
-    if not url:
+def _default_index_problem(env: Mapping[str, str], client: Client, runner, notes: list[str]) -> TorchupError | None:
+    """The plan uses the default index (PyPI's build, or the user's mirror): check the one
+    pip/uv are configured with (env, pip config, pip's own default)."""
+    from torchup.catalog.refresh import resolve_pypi_index
+
+    def run(argv: list[str]) -> str | None:
+        result = runner.run(argv, timeout=30)
+        return result.stdout if result.ok else None
+
+    try:
+        url, origin = resolve_pypi_index(env, run)
+    except TorchupError:
+        notes.append("no default index is configured that torchup could find: it was not checked")
         return None
-    return index_problem(fetch(url.rstrip("/") + "/torch/", timeout=INDEX_TIMEOUT_S, env=env), "the default index", env)
+    return index_problem(client.fetch(url.rstrip("/") + "/torch/"), f"the default index (from {origin})", env)
