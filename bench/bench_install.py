@@ -53,7 +53,7 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
 
     plan_path = ie.plan_file(tmp / "plan.json", server)
     plan = plan_from_json(json.loads(plan_path.read_text()))
-    direct, wrapped = [], []
+    direct, wrapped, own = [], [], []
     for i in range(runs + 1):  # run 0 warms the cache and is not counted
         for side in ("direct", "torchup") if i % 2 == 0 else ("torchup", "direct"):
             if cold:  # every install downloads and unpacks again, as for a torch not seen before
@@ -69,12 +69,24 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
             t = _timed(argv, env)
             if i:
                 (direct if side == "direct" else wrapped).append(t)
+                if side == "torchup":
+                    own.append(_before_manager(tmp / f"log-{manager}-{i}"))
             shutil.rmtree(dest)
     d, w = statistics.median(direct), statistics.median(wrapped)
     print(f"{manager:4}{' cold' if cold else ' warm'}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
           f"overhead {w - d:+.3f} s ({(w - d) / d * 100:+.1f}%)   runs={runs}")
+    print(f"      torchup's own time before the manager starts (inspect, preflight, snapshot): "
+          f"median {statistics.median(own):.2f} s")
     print(f"      direct: {' '.join(f'{x:.3f}' for x in direct)}")
     print(f"      torchup: {' '.join(f'{x:.3f}' for x in wrapped)}")
+
+
+def _before_manager(log: Path) -> float:
+    """Seconds from torchup's start to the manager's start, from the log's time stamps."""
+    for line in log.read_text(errors="replace").splitlines():
+        if "torchup: running:" in line and line.startswith("["):
+            return float(line[1:line.index("s]")])
+    return float("nan")
 
 
 def bench_snapshot(tmp: Path) -> None:

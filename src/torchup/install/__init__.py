@@ -81,6 +81,7 @@ class _Out:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.log = None
+        self.start = time.monotonic()
 
     def step(self, text: str) -> None:
         self.line(f"torchup: {text}")
@@ -88,8 +89,8 @@ class _Out:
     def line(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
-        if self.log is not None:
-            self.log.write((text + "\n").encode())
+        if self.log is not None:  # the log's lines carry the time since torchup started
+            self.log.write(f"[{time.monotonic() - self.start:8.2f}s] {text}\n".encode())
             self.log.flush()
 
     def raw(self, chunk: bytes) -> None:
