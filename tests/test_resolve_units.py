@@ -147,3 +147,26 @@ def test_machine_summary_is_one_line():
     line = machine_summary(replace(RTX4090, wsl=2, python_env="venv"))
     assert line == ("Linux x86_64 (WSL2, glibc 2.35), Python 3.12 (venv), "
                     "NVIDIA GeForce RTX 4090 (sm_89), NVIDIA driver 580.65.06")
+
+
+def _refusal(machine, request) -> Refusal:
+    result = resolve(machine, request, CATALOG, today=TODAY)
+    assert isinstance(result, Refusal), result
+    return result
+
+
+def test_a_variant_pytorch_never_published_is_named_with_the_real_list():
+    refusal = _refusal(CPU_BOX, Request(variant="cu999"))
+    assert refusal.code == "unknown-variant"
+    (reason,) = refusal.reasons
+    assert reason.startswith("--variant cu999: the variants for linux x86_64 are cpu, cu116,")
+    assert "cu126" in reason and "xpu" in reason
+
+
+def test_constraints_that_exclude_every_build_name_the_builds_that_exist():
+    refusal = _refusal(CPU_BOX, Request(torch="==2.15.0", variant="cu126"))
+    # RFC pytorch#190385 / PR #196249: CUDA 12.6 builds end with 2.14
+    assert refusal.reasons[0].startswith("--variant cu126: torch 2.15.0 is built for linux x86_64 as cpu, cu130, cu132")
+    assert refusal.reasons[0].endswith("the newest torch with such a build is 2.14.1")
+    too_new = _refusal(CPU_BOX, Request(torch=">=3"))
+    assert too_new.reasons[0].startswith("no torch release for linux x86_64 matches --torch >=3")

@@ -448,6 +448,9 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         for j in sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.variant), reverse=True)
     )
     if not kept:
+        unknown = _unknown_variant(request, builds, machine, arch)
+        if unknown is not None:
+            return unknown
         return _refuse(machine, request, catalog, judged, considered, today)
     best = kept[0]
     b = best.build
@@ -519,6 +522,45 @@ def _refuse_platform(machine: Machine, arch: str, catalog: Catalog) -> Refusal:
     return Refusal(code="unsupported-platform", message=f"no PyTorch build exists for {machine.os} {arch}", reasons=tuple(reasons))
 
 
+def _constraint_conflict(request: Request, spec, order: list[_Judged], machine: Machine) -> list[str]:
+    """Why the user's constraints leave no build at all: name the builds that do exist."""
+    where = f"{machine.os} {wheel_arch(machine)}"
+    releases = sorted({j.build.torch for j in order}, key=version_tuple, reverse=True)
+    if spec is not None:
+        matching = [r for r in releases if spec.contains(r, prereleases=True)]
+        if not matching:
+            return [f"no torch release for {where} matches --torch {request.torch} "
+                    f"(the catalog has {releases[-1]} to {releases[0]}; `torchup catalog refresh` learns newer ones)"]
+    else:
+        matching = releases
+    flavour = [j for j in order if j.build.torch in matching]
+    newest = matching[0]
+    variants = sorted({j.build.variant for j in flavour if j.build.torch == newest})
+    asked = (f"--variant {request.variant}" if request.variant else
+             f"--cuda {request.cuda}" if request.cuda else "--cpu" if request.cpu else "your constraints")
+    line = f"{asked}: torch {newest} is built for {where} as {', '.join(variants)}"
+    with_it = [j.build.torch for j in order if _request_reason(j.build, request, None) is None]
+    if with_it:
+        line += f"; the newest torch with such a build is {max(with_it, key=version_tuple)}"
+    return [line]
+
+
+def _unknown_variant(request: Request, builds, machine: Machine, arch: str) -> Refusal | None:
+    """--variant naming a flavour PyTorch never published for this platform: say so, with the list."""
+    if not request.variant or request.variant == "pypi":
+        return None
+    known = {b.variant for b in builds}
+    if request.variant in known:
+        return None
+    order = sorted(known, key=lambda v: (v[:2], version_tuple("".join(c for c in v if c.isdigit() or c == ".") or "0")))
+    return Refusal(
+        code="unknown-variant",
+        message=f"PyTorch has published no {request.variant} build for {machine.os} {arch}",
+        reasons=(f"--variant {request.variant}: the variants for {machine.os} {arch} are {', '.join(order)} "
+                 "(and pypi, PyPI's default build)",),
+    )
+
+
 def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_Judged],
             considered: tuple[Candidate, ...], today: date | None) -> Refusal:
     order = sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.pypi_default), reverse=True)
@@ -552,6 +594,11 @@ def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_
         elif words:
             fixes.append(f"a Python it has a wheel for ({', '.join(words)})")
         reasons.append(line + (": " + ", or ".join(fixes) if fixes else ""))
+    elif not allowed and request.constrained:
+        reasons.extend(_constraint_conflict(request, spec, order, machine))
+        if free is not None:
+            reasons.append(f"without the constraints you gave, torchup would choose torch {free.base_version} "
+                           f"({describe_variant(free.variant, cuda=free.cuda, rocm=free.rocm, os=free.os)})")
     else:
         seen: set[str] = set()
         pool = allowed or order
