@@ -135,7 +135,7 @@ RULE_IDS = {
     "mps-macos-too-old": "apple-mps",
     "xpu-driver-missing": "intel-xpu",
     "xpu-build-missing": "intel-xpu",
-    "driver-library-mismatch": "driver",
+    "nvidia-smi-failed": "driver",  # a probe note made a warning (the probe notes are tested in test_probe_notes.py)
 }
 
 
@@ -528,10 +528,35 @@ def test_conda_forge_torch_rightly_loads_cuda_from_the_env_lib():
 def test_probe_notes_become_findings():
     # nvidia-smi-error__driver-library-mismatch__gt640-driver470.txt: the probe notes it; doctor reports it
     m = linux(gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce GT 640"),)).with_note(
-        "nvidia-driver-library-mismatch", "nvidia-smi: Failed to initialize NVML: Driver/library version mismatch")
+        "driver-library-mismatch", "nvidia-smi: Failed to initialize NVML: Driver/library version mismatch")
     d = one(diagnose(state(m, run_of(torch={"version": "2.8.0+cpu"}))), "driver-library-mismatch")
+    assert d.severity == "error"
     assert d.finding.evidence == ("nvidia-smi: Failed to initialize NVML: Driver/library version mismatch",)
-    assert set(rules.PROBE_NOTES.values()) <= set(PROBLEMS)
+
+
+def test_probe_notes_of_one_id_are_one_finding_and_severity_follows_the_problem():
+    m = (linux(gpus=(Gpu(vendor="nvidia", name="GeForce RTX 3090", driver_loaded=False),) * 2)
+         .with_note("driver-not-loaded", "NVIDIA GPU 10de:2204 at 0000:05:00.0 has no NVIDIA driver loaded")
+         .with_note("driver-not-loaded", "NVIDIA GPU 10de:2204 at 0000:0a:00.0 has no NVIDIA driver loaded")
+         .with_note("nvidia-smi-failed", "nvidia-smi failed: exit 9")
+         .with_note("driver-unresponsive", "nvidia-smi did not answer within 10 s"))
+    diags = diagnose(state(m, run_of(torch={"version": "2.8.0+cpu"})))
+    d = one(diags, "driver-not-loaded")
+    assert d.severity == "error" and len(d.finding.evidence) == 2 and "0000:0a:00.0" in d.finding.evidence[1]
+    assert one(diags, "driver-unresponsive").severity == "error"
+    assert one(diags, "nvidia-smi-failed").severity == "warning"  # an unknown error text on a GPU that may work
+    assert one(diags, "nvidia-smi-failed").finding.family == PROBLEMS["nvidia-smi-failed"].family
+    # WSL without the Windows driver: an error for a CUDA torch, a warning otherwise (the PC may have no NVIDIA GPU)
+    wsl = linux(wsl=2).with_note("no-nvidia-driver", "WSL: no NVIDIA driver is visible")
+    assert one(diagnose(state(wsl, run_of(torch={"version": "2.8.0+cpu"}))), "no-nvidia-driver").severity == "warning"
+    cuda = run_of(torch={"version": "2.8.0+cu128", "cuda": "12.8"}, cuda_available=True)
+    assert one(diagnose(state(wsl, cuda)), "no-nvidia-driver").severity == "error"
+
+
+def test_a_recorded_state_with_a_note_that_is_no_problem_is_refused():
+    data = state_to_dict(state(linux().with_note("nvidia-smi-timeout", "an id from before the notes were problems")))
+    with pytest.raises(ValueError, match="'nvidia-smi-timeout' is not a problem id"):
+        state_from_dict(data)
 
 
 def test_companion_import_errors():

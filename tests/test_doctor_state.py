@@ -120,3 +120,17 @@ def test_cli_torch_that_hangs_on_import_is_not_healthy(clean_env, tmp_path):
     out = _torchup("doctor", "--json", "--state", str(path), env=clean_env)
     summary = json.loads(out.stdout)["summary"]
     assert summary["torch_imports"] is False and "time limit" in summary["check_crashed"]
+
+
+def test_cli_hung_nvidia_smi_is_a_driver_finding(clean_env, tmp_path):
+    # the replayed machine tests/fixtures/machines/hung-nvidia-smi: its nvidia-smi never answers
+    # (the probe waits its default 10 s for it, as on a real wedged driver)
+    machine = Path(__file__).resolve().parent / "fixtures" / "machines" / "hung-nvidia-smi"
+    env = dict(clean_env, PATH=str(machine / "bin"), TORCHUP_SYSROOT=str(machine / "root"), HOME=str(tmp_path))
+    out = _torchup("doctor", "--json", "--no-plan", "--python", sys.executable, env=env)
+    assert out.returncode == 1, out.stderr
+    data = json.loads(out.stdout)
+    [finding] = [f for f in data["findings"] if f["id"] == "driver-unresponsive"]
+    assert finding["severity"] == "error" and finding["family"] == "driver"
+    assert any("nvidia-smi did not answer within 10 s" in e for e in finding["evidence"])
+    assert [n["id"] for n in data["summary"]["probe_notes"]] == ["driver-unresponsive"]

@@ -11,7 +11,7 @@ MACHINE = Machine(
     gpus=(Gpu(vendor="nvidia", name="NVIDIA GeForce RTX 4070", compute_capability="8.9", memory_mib=12282),
           Gpu(vendor="nvidia", name="GeForce RTX 3090", pci_id="10de:2204", driver_loaded=False)),
     managers=("pip", "uv"), installed={"torch": "2.5.1+cu121", "nvidia-cublas-cu12": "12.1.3.1", "pip": "24.0"},
-    notes=(Note(id="nvidia-gpu-no-driver", message="NVIDIA GPU 10de:2204 has no NVIDIA driver loaded"),),
+    notes=(Note(id="driver-not-loaded", message="NVIDIA GPU 10de:2204 has no NVIDIA driver loaded"),),
     sources={"nvidia_driver": "nvidia-smi --query-gpu=driver_version", "gpus[1]": "/sys/bus/pci/devices/0000:0a:00.0"},
 )
 
@@ -28,7 +28,7 @@ def test_one_line_per_fact_and_every_gpu():
     assert "  nvidia driver:        555.99" in lines and "    newest CUDA:        12.5" in lines
     assert "  gpu 0:                NVIDIA GeForce RTX 4070 (compute capability 8.9, 12 GiB)" in lines
     assert "  gpu 1:                NVIDIA GeForce RTX 3090 (PCI 10de:2204, NO DRIVER)" in lines
-    assert lines[-1] == "  ! NVIDIA GPU 10de:2204 has no NVIDIA driver loaded [nvidia-gpu-no-driver]"
+    assert lines[-1] == "  ! NVIDIA GPU 10de:2204 has no NVIDIA driver loaded [driver-not-loaded]"
     assert "from " not in text
 
 

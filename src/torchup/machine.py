@@ -111,8 +111,8 @@ class Gpu:
 class Note:
     """Something a probe noticed that the user should hear about (a finding-to-be).
 
-    ``id`` is a stable problem id from ``docs/problems.md`` where one fits
-    (``driver-library-mismatch``, ``nvidia-smi-timeout``...).
+    ``id`` is a problem id of ``docs/problems.md`` (``driver-library-mismatch``,
+    ``driver-unresponsive``...): doctor reports each note as that problem.
     """
 
     id: str

@@ -759,24 +759,30 @@ def rule_no_wheel(state: DoctorState, catalog) -> list[Diagnosis]:
     return []
 
 
-# probe notes (Machine.notes ids, torchup.probe) -> the catalogued problem they are
-PROBE_NOTES = {
-    "nvidia-driver-library-mismatch": "driver-library-mismatch",
-    "nvidia-gpu-no-driver": "driver-not-loaded",
-    "wsl-no-nvidia-driver": "no-nvidia-driver",
-    "rosetta-python": "rosetta-x86-python",
-}
+# Probe notes: every Machine.notes id is a problem id of the catalog (a test scans
+# torchup.probe for them).  They are errors, except where the probe cannot tell
+# that the problem matters here:
+# - nvidia-smi-failed: an error text torchup does not know, on a GPU that may still work;
+# - no-nvidia-driver: under WSL without the Windows NVIDIA driver the PC may have no
+#   NVIDIA GPU at all; it is an error only when the installed torch is a CUDA build.
+NOTE_WARNINGS = frozenset({"nvidia-smi-failed"})
+
+
+def _note_severity(state: DoctorState, problem_id: str) -> str:
+    if problem_id in NOTE_WARNINGS:
+        return "warning"
+    if problem_id == "no-nvidia-driver" and torch_build(state)[0] != "cuda":
+        return "warning"
+    return "error"
 
 
 def rule_probe_notes(state: DoctorState, catalog) -> list[Diagnosis]:
-    """What the probe already noticed: a driver whose kernel module and library differ, a GPU without driver."""
+    """What the probe noticed, one finding per note id (its messages are the evidence)."""
     m = state.machine
-    out = []
+    messages: dict[str, list[str]] = {}
     for note in m.notes if m else ():
-        pid = PROBE_NOTES.get(note.id)
-        if pid:
-            out.append(_err(pid, [note.message]))
-    return out
+        messages.setdefault(note.id, []).append(note.message)
+    return [Diagnosis(finding=_f(pid, msgs), severity=_note_severity(state, pid)) for pid, msgs in messages.items()]
 
 
 def rule_import_failure(state: DoctorState, catalog) -> list[Diagnosis]:
@@ -824,15 +830,21 @@ RULES: tuple[Callable[[DoctorState, Any], list[Diagnosis]], ...] = (
 
 
 def diagnose(state: DoctorState, catalog=None) -> list[Diagnosis]:
-    """Every rule's findings, errors first; one finding per id (the first rule's evidence wins)."""
+    """Every rule's findings, errors first; one finding per id (the first rule's evidence wins,
+    except that a probe note's message joins the evidence of the finding it repeats)."""
     out: list[Diagnosis] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for rule in RULES:
         for diag in rule(state, catalog):
-            if diag.finding.id in seen:
-                continue
-            seen.add(diag.finding.id)
-            out.append(diag)
+            at = seen.get(diag.finding.id)
+            if at is None:
+                seen[diag.finding.id] = len(out)
+                out.append(diag)
+            elif rule is rule_probe_notes:
+                first = out[at]
+                extra = tuple(e for e in diag.finding.evidence if e not in first.finding.evidence)
+                severity = "error" if "error" in (first.severity, diag.severity) else first.severity
+                out[at] = Diagnosis(finding=replace(first.finding, evidence=first.finding.evidence + extra), severity=severity)
     return sorted(out, key=lambda d: 0 if d.severity == "error" else 1)
 
 
@@ -881,6 +893,11 @@ def state_from_dict(data: Mapping[str, Any], *, origin: str = "state file") -> D
     machine = None
     if data.get("machine") is not None:
         machine, _warnings_ = machine_from_dict(data["machine"], origin=f"{origin}: machine")
+        from torchup.doctor.problems import PROBLEMS
+
+        unknown = sorted({n.id for n in machine.notes} - set(PROBLEMS))
+        if unknown:
+            raise ValueError(f"{origin}: machine: notes: {', '.join(map(repr, unknown))} is not a problem id of docs/problems.md")
     try:
         conda = tuple(CondaRecord(name=str(r["name"]), version=str(r["version"]), build=str(r.get("build") or ""),
                                   channel=str(r.get("channel") or "")) for r in data.get("conda") or [])

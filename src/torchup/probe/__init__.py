@@ -108,6 +108,7 @@ class _Acc:
         self.sources[key] = source
 
     def note(self, note_id: str, message: str) -> None:
+        """``note_id``: a problem id of torchup/doctor/problems.json, as a literal (tests/test_probe_notes.py)."""
         self.notes.append(Note(id=note_id, message=message))
 
 
@@ -216,7 +217,7 @@ def _probe_macos(acc: _Acc, system: System, t: TargetFacts, timeout: float) -> N
         acc.set("rosetta", rosetta, "sysctl hw.optional.arm64 vs the target's platform.machine()")
         if rosetta:
             acc.note(
-                "rosetta-python",
+                "rosetta-x86-python",
                 f"{t.executable} is an x86_64 Python running under Rosetta on Apple silicon: "
                 "it cannot use the GPU (MPS) and gets no current PyTorch wheels; use an arm64 Python",
             )
@@ -267,7 +268,7 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
         elif smi_driver and kernel and smi_driver != kernel[0]:
             acc.set("nvidia_driver_userspace", smi_driver, query.command)
             acc.note(
-                "nvidia-driver-library-mismatch",
+                "driver-library-mismatch",
                 f"the loaded NVIDIA kernel module is {kernel[0]} but the user-space driver is {smi_driver}: "
                 "a driver update is installed but not loaded; reboot",
             )
@@ -294,26 +295,26 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
     elif query is not None:
         if query.timed_out:
             acc.note(
-                "nvidia-smi-timeout",
+                "driver-unresponsive",
                 f"nvidia-smi did not answer within {_secs(query.error)}: the NVIDIA driver may be wedged "
                 "(check 'dmesg' for Xid / 'fallen off the bus'); a reboot usually clears it",
             )
         elif query.mismatch:
             acc.set("nvidia_driver_userspace", query.mismatch_userspace, "nvidia-smi (NVML library version)")
             acc.note(
-                "nvidia-driver-library-mismatch",
+                "driver-library-mismatch",
                 "nvidia-smi: 'Driver/library version mismatch': the loaded kernel module "
                 f"({kernel[0] if kernel else 'unknown'}) differs from the user-space driver "
                 f"({query.mismatch_userspace or 'unknown'}); reboot to load the updated driver",
             )
         elif query.no_driver and wsl:
             acc.note(
-                "wsl-no-nvidia-driver",
+                "no-nvidia-driver",
                 "WSL: nvidia-smi cannot reach the NVIDIA driver. Install or update the NVIDIA driver on "
                 "Windows (not inside WSL), then run 'wsl --shutdown'",
             )
         elif query.no_driver and not kernel and pci_nv:
-            pass  # said below, per GPU, as nvidia-gpu-no-driver
+            pass  # said below, per GPU, as driver-not-loaded
         elif query.error and query.error != "not found" and (kernel or pci_nv):
             acc.note("nvidia-smi-failed", f"nvidia-smi failed: {query.error}")
     if header and header[0] and header[0].cuda_raw:
@@ -322,7 +323,7 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
             acc.set("cuda_driver_max", h.cuda_version, f"{origin}: CUDA Version")
         elif gpus:
             acc.note(
-                "nvidia-cuda-unavailable",
+                "driver-cuda-unusable",
                 f"nvidia-smi reports 'CUDA Version: {h.cuda_raw}': the driver's CUDA library (libcuda) is not usable here",
             )
         if h.driver_version and "nvidia_driver" not in acc.values:
@@ -335,14 +336,14 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
         gpus.append(_pci_gpu(dev, driver_loaded=bound))
         if not bound:
             acc.note(
-                "nvidia-gpu-no-driver",
+                "driver-not-loaded",
                 f"NVIDIA GPU {dev.pci_id} at {dev.address} has no NVIDIA driver loaded"
                 + (f" (bound to {dev.driver})" if dev.driver else "")
                 + ": install the NVIDIA driver to use CUDA builds of PyTorch",
             )
     if wsl and not gpus and not smi and not files.wsl_smi:
         acc.note(
-            "wsl-no-nvidia-driver",
+            "no-nvidia-driver",
             "WSL: no NVIDIA driver is visible (no /usr/lib/wsl/lib/nvidia-smi). If this PC has an NVIDIA GPU, "
             "install the NVIDIA driver on Windows (not inside WSL)",
         )
@@ -467,7 +468,7 @@ def _amd(acc: _Acc, system: System, files: FileFacts, tool_result) -> list[tuple
         path, r = tool_result
         name = "amd-smi static" if path.endswith("amd-smi") else "rocminfo"
         if r.timed_out:
-            acc.note(f"{name.split()[0]}-timeout", f"{name} did not answer in time; the amdgpu driver may be stuck")
+            acc.note("amd-driver-unresponsive", f"{name} did not answer in time; the amdgpu driver may be stuck")
         elif r.ok:
             agents = amd.parse_amd_smi_static(r.stdout) if name.startswith("amd-smi") else amd.parse_rocminfo(r.stdout)
             origin = name
@@ -492,7 +493,7 @@ def _amd(acc: _Acc, system: System, files: FileFacts, tool_result) -> list[tuple
             via.append(_CATALOG_PCI)
         gpus.append((gpu, " + ".join([f"{pci.PCI_DEVICES}/{dev.address}", *via])))
         if not loaded:
-            acc.note("amd-gpu-no-driver", f"AMD GPU {dev.pci_id} at {dev.address} has no amdgpu driver loaded: ROCm cannot use it")
+            acc.note("amdgpu-driver-not-loaded", f"AMD GPU {dev.pci_id} at {dev.address} has no amdgpu driver loaded: ROCm cannot use it")
     if not amd_pci:  # no PCI view (some containers): the agents themselves
         for a in unmatched:
             gpus.append((Gpu(vendor="amd", name=a.name, gfx=a.gfx, driver_loaded=True), origin))
@@ -512,7 +513,7 @@ def _intel(acc: _Acc, files: FileFacts, sycl, xpu) -> list[tuple[Gpu, str]]:
         l0_names = [d.name for d in found if d.backend == "level_zero" and d.kind == "gpu"]
         if not l0_names:
             acc.note(
-                "intel-no-level-zero",
+                "xpu-driver-missing",
                 "sycl-ls lists no Level Zero GPU: PyTorch XPU builds need the Intel GPU Level Zero runtime "
                 "(packages libze1 and libze-intel-gpu1)",
             )
