@@ -310,3 +310,17 @@ def test_only_the_head_and_tail_of_a_huge_log_are_read():
     half = explain_mod.HEAD_CHARS + 10 * len(NOISE)
     text = _noise(half) + "RuntimeError: operator torchvision::nms does not exist\n" + _noise(explain_mod.TAIL_CHARS + half)
     assert explain(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a wheel that is not a complete archive, worded as uv words it ("invalid zip file")
+        "error: Failed to read `torch-2.14.1+cu126-cp311-cp311-manylinux_2_28_x86_64.whl`\n  Caused by: invalid zip file\n",
+        # Python's zipfile on a truncated archive
+        "zipfile.BadZipFile: File is not a zip file\n",
+    ],
+)
+def test_a_cut_or_corrupt_wheel_is_a_corrupt_download(text):
+    top = explain(text)[0]
+    assert top.id == "pip-hash-mismatch" and top.family == "pip-install"
