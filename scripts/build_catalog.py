@@ -22,9 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-from packaging.markers import Marker
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
@@ -252,7 +250,6 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                         if py.endswith("t"):
                             continue  # no evidence of free-threaded ROCm / XPU wheels
                     iplat, _, _ = index_platform(version, name, os_, arch, plat)
-                    conf_plat = iplat
                     ws.setdefault(iplat, []).append(py if py == abi else f"{py}/{abi}")
                 b["wheels"] = ws
                 p["exists"] = prov(src, ok)

@@ -201,3 +201,17 @@ def test_cli_refresh_and_show(tmp_path, indexes, clean_env):
     assert bad.returncode == 5  # EXIT_NETWORK
     err = json.loads(bad.stdout)["error"]
     assert "truncated" in err["message"] and "Traceback" not in bad.stderr
+
+
+def test_requires_dist_applies_markers_and_skips_garbage():
+    from torchup.metadata import requires_dist
+
+    text = (
+        "Metadata-Version: 2.1\nName: torch\nVersion: 2.14.1\n"
+        "Requires-Dist: filelock\n"
+        "Requires-Dist: nvidia-cublas==13.1.0.3; platform_system == \"Linux\"\n"
+        "Requires-Dist: not a ( requirement\n"
+        "Requires-Dist: pywin32; sys_platform == \"win32\"\n"
+    )
+    linux = {"platform_system": "Linux", "sys_platform": "linux"}
+    assert [str(r) for r in requires_dist(text, linux)] == ["filelock", 'nvidia-cublas==13.1.0.3; platform_system == "Linux"']

@@ -3,9 +3,7 @@ index on 127.0.0.1, with synthetic wheels named and pinned like the real ones.""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 
 import pytest
 

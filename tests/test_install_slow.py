@@ -4,7 +4,6 @@ plan pipeline: probe, catalog, resolve) into a fresh venv, then imported and ver
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path

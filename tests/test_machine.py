@@ -3,7 +3,7 @@ import json
 import pytest
 
 from torchup.errors import InputError
-from torchup.machine import Gpu, Machine, dump_machine, load_machine, load_machine_file
+from torchup.machine import Gpu, dump_machine, load_machine, load_machine_file
 
 
 CONTRACT_EXAMPLE = {

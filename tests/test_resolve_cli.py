@@ -8,7 +8,6 @@ import os
 import platform
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet

@@ -48,6 +48,7 @@ from torchup.catalog.model import (
     version_tuple,
 )
 from torchup.errors import NetworkError, UsageError
+from torchup.metadata import requires_dist
 
 __all__ = [
     "DEFAULT_INDEX_BASE",
@@ -474,8 +475,6 @@ def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) ->
 
 def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], str | None]:
     """CUDA of the default Linux builds from their PEP 658 metadata."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     out: dict[tuple[str, str], str | None] = {}
     by_platform: dict[tuple[str, str], IndexFile] = {}
     for f in files:
@@ -490,15 +489,7 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
                  "python_full_version": "3.12.0", "implementation_name": "cpython", "os_name": "posix",
                  "platform_python_implementation": "CPython", "extra": ""}
         cuda = None
-        for line in resp.body.decode("utf-8", "replace").splitlines():
-            if not line.startswith("Requires-Dist:"):
-                continue
-            try:
-                req = Requirement(line.split(":", 1)[1].strip())
-            except InvalidRequirement:
-                continue
-            if req.marker is not None and not req.marker.evaluate(env_m):
-                continue
+        for req in requires_dist(resp.body.decode("utf-8", "replace"), env_m):
             pins = [s.version for s in req.specifier if s.operator == "=="]
             if pins and (req.name == "cuda-toolkit" or req.name.startswith("nvidia-cuda-runtime")):
                 cuda = ".".join(pins[0].split(".")[:2])
@@ -510,7 +501,6 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
     """For new torch releases (version -> release date): the torchvision / torchaudio
     whose PEP 658 metadata pins that torch (``==``), else one released the same day
     whose requirement admits it.  Only the five newest releases of each are read."""
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     from packaging.version import Version
 
@@ -534,14 +524,9 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
             if not resp.ok:
                 continue
             spec = None
-            for line in resp.body.decode("utf-8", "replace").splitlines():
-                if line.startswith("Requires-Dist:"):
-                    try:
-                        req = Requirement(line.split(":", 1)[1].strip())
-                    except InvalidRequirement:
-                        continue
-                    if req.name == "torch":
-                        spec = req.specifier
+            for req in requires_dist(resp.body.decode("utf-8", "replace"), {}):
+                if req.name == "torch":
+                    spec = req.specifier
             if not spec:
                 continue
             day = min((f.upload_time or "")[:10] for f in group) or None

@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
 
 
-def request_from_args(args: argparse.Namespace, env) -> "Request":
+def request_from_args(args: argparse.Namespace, env):
     from torchup.plan import DEFAULT_INDEX_BASE, Request
     from torchup.resolve import parse_torch_spec
 

@@ -19,10 +19,10 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, TorchupError, UsageError
+from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, UsageError
 from torchup.install import preflight as _preflight
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
 from torchup.install.snapshot import RestoreReport, Snapshot, load_snapshot, mark, restore, take_snapshot

@@ -12,10 +12,11 @@ import os
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
-from torchup.install.http import Client, Response, fetch
+from torchup.install.http import Client, Response
+from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 
@@ -263,7 +264,6 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response |
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
     the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
     out concurrently, in two rounds (the family, then its pinned dependencies)."""
-    from packaging.requirements import InvalidRequirement, Requirement
 
     if not plan.index_url:
         return {}
@@ -301,15 +301,7 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response |
     for meta in metas:
         if not meta.ok:
             continue
-        for line in meta.body.decode("utf-8", "replace").splitlines():
-            if not line.startswith("Requires-Dist:"):
-                continue
-            try:
-                req = Requirement(line.split(":", 1)[1].strip())
-            except InvalidRequirement:
-                continue
-            if req.marker is not None and not req.marker.evaluate(env_m):
-                continue
+        for req in requires_dist(meta.body.decode("utf-8", "replace"), env_m):
             exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
             if exact and target.find(req.name) is None and req.name not in dict(pins):
                 pins.append((req.name, exact[0]))
