@@ -244,7 +244,6 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                     p["pypi_default"] = "PYPI-WHEEL-ARCH"
             else:
                 ws: dict[str, list[str]] = {}
-                conf_plat = None
                 for (py, abi), plat in wlist:
                     if name.startswith("rocm") or name == "xpu":
                         if py.endswith("t"):
