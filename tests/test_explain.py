@@ -324,3 +324,10 @@ def test_only_the_head_and_tail_of_a_huge_log_are_read():
 def test_a_cut_or_corrupt_wheel_is_a_corrupt_download(text):
     top = explain(text)[0]
     assert top.id == "pip-hash-mismatch" and top.family == "pip-install"
+
+
+def test_pip_finding_no_version_of_torch_is_a_no_wheel_finding_even_alone():
+    # pip's first error line names the versions it saw; the second ("No matching
+    # distribution") is often cut off in a pasted log
+    top = explain("ERROR: Could not find a version that satisfies the requirement torch==2.15.0 (from versions: 2.5.0, 2.5.1)\n")[0]
+    assert top.family == "no-wheel"
