@@ -331,3 +331,16 @@ def test_pip_finding_no_version_of_torch_is_a_no_wheel_finding_even_alone():
     # distribution") is often cut off in a pasted log
     top = explain("ERROR: Could not find a version that satisfies the requirement torch==2.15.0 (from versions: 2.5.0, 2.5.1)\n")[0]
     assert top.family == "no-wheel"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # torch's wording (CUDA error 46 through c10's CUDA_CHECK)
+        "RuntimeError: CUDA error: CUDA-capable device(s) is/are busy or unavailable\n",
+        # the CUDA runtime's own string for cudaErrorDevicesUnavailable
+        "all CUDA-capable devices are busy or unavailable\n",
+    ],
+)
+def test_busy_gpu_in_both_wordings(text):
+    assert explain(text)[0].id == "cuda-device-busy"
