@@ -344,3 +344,9 @@ def test_pip_finding_no_version_of_torch_is_a_no_wheel_finding_even_alone():
 )
 def test_busy_gpu_in_both_wordings(text):
     assert explain(text)[0].id == "cuda-device-busy"
+
+
+def test_invalid_device_function_is_gpu_arch_on_cuda_and_rocm_on_hip():
+    # cudaErrorInvalidDeviceFunction (98): the kernel has no code for this GPU's architecture
+    assert explain("RuntimeError: CUDA error: invalid device function\n")[0].id == "gpu-arch-not-in-build"
+    assert explain("RuntimeError: HIP error: invalid device function\n")[0].id == "rocm-gfx-unsupported"
