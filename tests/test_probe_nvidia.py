@@ -230,3 +230,15 @@ def test_proc_driver_version_custom_suffix():
     line = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  595.71.05-aorus.14  Release Build  (user@host)\n"
     got = nv.parse_proc_driver_version(line)
     assert (got.version, got.suffix) == ("595.71.05", "-aorus.14")
+
+
+def test_garbage_driver_field_is_unknown_not_kept():
+    # a broken nvidia-smi printing junk must not put a non-version into the machine
+    # file (which would then fail to load with --machine)
+    from torchup.probe.nvidia import gpus_from_rows, parse_query_csv, QUERY_FIELDS
+
+    rows = parse_query_csv("0, , , 9999.x, abc, -5 MiB, ???\n", QUERY_FIELDS)
+    (gpu,) = gpus_from_rows(rows)
+    assert gpu.driver_version is None and gpu.compute_capability is None and gpu.memory_mib is None
+    (custom,) = gpus_from_rows(parse_query_csv("0, GPU-1, 00000000:01:00.0, 595.71.05-aorus.14, 12.0, 32607 MiB, NVIDIA GeForce RTX 5090\n", QUERY_FIELDS))
+    assert custom.driver_version == "595.71.05"

@@ -161,6 +161,12 @@ def _int_of(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _leading_version(value: str | None) -> str | None:
+    """The ``M.m[.p]`` a driver version starts with; None for anything else (garbage output)."""
+    m = _LEADING_VERSION.match(value) if value else None
+    return m.group(1) if m else None
+
+
 def normalise_bus_id(bus_id: str) -> str:
     """``00000000:01:00.0`` (nvidia-smi) -> ``0000:01:00.0`` (sysfs), lower case."""
     bus_id = bus_id.strip().lower()
@@ -183,7 +189,7 @@ def gpus_from_rows(rows: list[dict[str, str | None]]) -> list[SmiGpu]:
                 name=row.get("name"),
                 uuid=row.get("uuid"),
                 bus_id=normalise_bus_id(bus) if bus else None,
-                driver_version=row.get("driver_version"),
+                driver_version=_leading_version(row.get("driver_version")),
                 compute_capability=cc,
                 memory_mib=_int_of(row.get("memory.total")),
             )
