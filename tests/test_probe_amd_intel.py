@@ -108,3 +108,12 @@ def test_xpu_smi_discovery():
 def test_intel_garbage():
     assert intel.parse_sycl_ls("No platforms found.\n") == []
     assert intel.parse_xpu_smi_discovery("xpu-smi: command failed\n") == []
+
+
+def test_gfx_with_feature_suffix_and_garbage_target_versions():
+    from torchup.probe import amd
+
+    (agent,) = amd.parse_rocminfo("Agent 2\n  Name:                    gfx90a:sramecc+:xnack-\n  Marketing Name:          AMD Instinct MI210\n  Device Type:             GPU\n")
+    assert agent.gfx == "gfx90a"
+    assert amd.decode_gfx_target_version(999999999) is None  # not a target a machine file can hold
+    assert amd.decode_gfx_target_version(120001) == "gfx1201"

@@ -39,13 +39,16 @@ class AmdAgent:
     node: int | None = None  # KFD node
 
 
+_GFX = re.compile(r"^gfx[0-9a-f]{3,4}$")  # what a machine file accepts
+
 def decode_gfx_target_version(value: int) -> str | None:
     """``90402`` -> ``gfx942``, ``90010`` -> ``gfx90a``, as rocm_agent_enumerator
     decodes it (rocminfo@c6f7a17 ``readFromKFD``); 0 (a CPU node) -> None."""
     if value <= 0:
         return None
     major, minor, step = (value // 10000) % 100, (value // 100) % 100, value % 100
-    return f"gfx{major}{minor:x}{step:x}"
+    gfx = f"gfx{major}{minor:x}{step:x}"
+    return gfx if _GFX.match(gfx) else None  # a garbage value is unknown, not a target
 
 
 def parse_kfd_properties(text: str) -> dict[str, int]:
@@ -67,11 +70,12 @@ def parse_rocminfo(text: str) -> list[AmdAgent]:
     def flush() -> None:
         if block.get("Device Type") == "GPU":
             chip = _HEX_IN_PARENS.search(block.get("Chip ID", ""))
-            name = block.get("Name")
+            # "gfx90a:sramecc+:xnack-" names the target with its features: keep the target
+            name = (block.get("Name") or "").split(":", 1)[0].strip().lower()
             node = block.get("Node", "")
             agents.append(
                 AmdAgent(
-                    gfx=name if name and re.match(r"^gfx[0-9a-f]+$", name) else None,
+                    gfx=name if _GFX.match(name) else None,
                     name=block.get("Marketing Name") or None,
                     device_id=chip.group(1).lower().rjust(4, "0") if chip else None,
                     node=int(node) if node.isdigit() else None,
