@@ -323,3 +323,13 @@ def test_garbage_from_nvidia_smi_is_a_note(tmp_path):
     assert [(g.pci_id, g.driver_loaded) for g in m.gpus] == [("10de:2330", True)]  # known from the PCI bus
     [note] = m.notes
     assert note.id == "nvidia-smi-failed" and "unreadable answer: Segmentation fault in libfoo" in note.message
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in MACHINES.iterdir() if (p / "root").is_dir()))
+def test_every_probed_machine_is_a_loadable_machine_file(name, tmp_path):
+    # what `torchup probe --json` writes must be what `--machine FILE` reads back, unchanged
+    from torchup.machine import dump_machine
+
+    m = replay(name, tmp_path, timeout=2.0)
+    again, warnings = load_machine(dump_machine(m))
+    assert warnings == [] and again == m
