@@ -85,3 +85,10 @@ def test_garbage_is_a_clear_input_error(text):
 def test_unreadable_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read machine file"):
         load_machine_file(str(tmp_path / "missing.json"))
+
+
+def test_python_as_a_toml_or_json_number_is_refused_not_misread():
+    # 3.10 as a float is 3.1
+    with pytest.raises(InputError) as err:
+        load_machine('{"os": "linux", "arch": "x86_64", "python": 3.10}')
+    assert err.value.details == ('python: 3.1 is a number; write it as a string, e.g. "3.10"',)

@@ -288,8 +288,11 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
         p.bad("arch", data["arch"], "is not a string")
 
     py = data.get("python")
-    if py is not None:
-        m = _PYTHON_RE.match(str(py)) if isinstance(py, (str, float)) else None
+    if isinstance(py, float):
+        # 3.10 as a number is 3.1: never guess, ask for the string
+        p.bad("python", py, 'is a number; write it as a string, e.g. "3.10"')
+    elif py is not None:
+        m = _PYTHON_RE.match(py) if isinstance(py, str) else None
         if not m:
             p.bad("python", py, 'is not a Python version like "3.12"')
         else:
