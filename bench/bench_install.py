@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/bench_install.py [--runs 5] [--manager pip|uv|both] [--torch-mb 200]
     .venv/bin/python bench/bench_install.py --snapshot   # snapshot/restore methods on the real torch
+    .venv/bin/python bench/bench_install.py --baseline /tmp/old/src   # also an older torchup, same runs
+
+``--baseline`` takes the ``src`` directory of another torchup checkout (``git archive REV src``)
+and times it as a third side in the same alternation, so before/after compare at the same moment.
 
 Each run installs torch 2.14.1+cu126 (a synthetic wheel shaped like the real one:
 --torch-files files and --torch-mb MB, plus three NVIDIA stand-ins of a quarter of that
@@ -46,16 +50,17 @@ def _timed(argv: list[str], env: dict) -> float:
 
 
 def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, tmp: Path, env: dict,
-                  cold: bool = False) -> None:
+                  cold: bool = False, baseline: str | None = None) -> None:
     from torchup.install.execute import manager_argv
     from torchup.commands.install import plan_from_json
     import json
 
     plan_path = ie.plan_file(tmp / "plan.json", server)
     plan = plan_from_json(json.loads(plan_path.read_text()))
-    direct, wrapped, own = [], [], []
+    direct, wrapped, own, base, base_own = [], [], [], [], []
+    sides = ("direct", "torchup", "baseline") if baseline else ("direct", "torchup")
     for i in range(runs + 1):  # run 0 warms the cache and is not counted
-        for side in ("direct", "torchup") if i % 2 == 0 else ("torchup", "direct"):
+        for side in sides[i % len(sides):] + sides[:i % len(sides)]:
             if cold:  # every install downloads and unpacks again, as for a torch not seen before
                 for key in ("PIP_CACHE_DIR", "UV_CACHE_DIR"):
                     shutil.rmtree(env[key], ignore_errors=True)
@@ -63,14 +68,16 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
             python = ie.copy_venv(template, dest)
             if side == "direct":
                 argv = manager_argv(plan, manager, python=str(python), program=shutil.which("uv", path=env["PATH"]))
-            else:
+            else:  # torchup, or the baseline torchup (the same command, another source tree)
                 argv = [sys.executable, "-m", "torchup", "install", "--plan", str(plan_path), "--python", str(python),
                         "--manager", manager, "--yes", "--no-verify", "--log", str(tmp / f"log-{manager}-{i}")]
-            t = _timed(argv, env)
+            if side == "baseline":
+                argv[-1] += "-base"
+            t = _timed(argv, dict(env, PYTHONPATH=baseline) if side == "baseline" else env)
             if i:
-                (direct if side == "direct" else wrapped).append(t)
-                if side == "torchup":
-                    own.append(_before_manager(tmp / f"log-{manager}-{i}"))
+                {"direct": direct, "torchup": wrapped, "baseline": base}[side].append(t)
+                if side != "direct":
+                    (own if side == "torchup" else base_own).append(_before_manager(Path(argv[-1])))
             shutil.rmtree(dest)
     d, w = statistics.median(direct), statistics.median(wrapped)
     print(f"{manager:4}{' cold' if cold else ' warm'}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
@@ -79,6 +86,11 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
           f"median {statistics.median(own):.2f} s")
     print(f"      direct: {' '.join(f'{x:.3f}' for x in direct)}")
     print(f"      torchup: {' '.join(f'{x:.3f}' for x in wrapped)}")
+    if base:
+        b = statistics.median(base)
+        print(f"      baseline torchup ({baseline}): median {b:7.3f} s, overhead {b - d:+.3f} s "
+              f"({(b - d) / d * 100:+.1f}%), before the manager {statistics.median(base_own):.2f} s")
+        print(f"      baseline: {' '.join(f'{x:.3f}' for x in base)}")
 
 
 def _before_manager(log: Path) -> float:
@@ -131,6 +143,7 @@ def main() -> None:
     ap.add_argument("--torch-mb", type=int, default=190, help="incompressible payload of the new torch wheel (real 2.13.0 CPU: 192 MB)")
     ap.add_argument("--torch-files", type=int, default=12000, help="files in each torch wheel (real 2.13.0 CPU: 12,248)")
     ap.add_argument("--cold", action="store_true", help="empty the package cache before every install")
+    ap.add_argument("--baseline", help="src/ of an older torchup to time as a third side (before/after)")
     ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="torchup-bench-") as d:
@@ -145,7 +158,8 @@ def main() -> None:
             ie.serve(server, wheels)
             template = ie.make_template_venv(tmp / "template", server, env)
             for manager in ("pip", "uv") if args.manager == "both" else (args.manager,):
-                bench_manager(manager, args.runs, server, template, tmp, env, cold=args.cold)
+                bench_manager(manager, args.runs, server, template, tmp, env, cold=args.cold,
+                              baseline=os.path.abspath(args.baseline) if args.baseline else None)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ old torch still importing)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -360,3 +361,40 @@ def test_ctrl_c_stops_the_manager_and_restores(manager, faults, venv, env, tmp_p
     assert "interrupted" in out + err
     assert not _managers_running(venv)  # the manager was stopped too, not left behind
     _assert_restored(subprocess.CompletedProcess([], 130, out, err), venv, env, before)
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_a_scoped_snapshot_restores_a_replaced_dependency_and_leaves_the_rest(manager, index, venv, env, tmp_path):
+    """An older nvidia-cublas-cu12 (pinned at another version by the new torch) and an
+    unrelated package are installed; the old torch is immutable, so the manager replaces the
+    NVIDIA wheels and then fails.  The snapshot mirrors only what the new torch's metadata
+    names (plus what the old torch requires): the old cublas comes back, the unrelated
+    package was only listed and is untouched."""
+    from tests.support.wheels import make_wheel
+
+    extra = [make_wheel(tmp_path / "extra", "nvidia-cublas-cu12", "12.4.5.8", tag="py3-none-manylinux_2_28_x86_64"),
+             make_wheel(tmp_path / "extra", "unrelated-pkg", "1.0", files={"unrelated_pkg/__init__.py": "X = 1\n"})]
+    r = subprocess.run([str(venv), "-m", "pip", "install", "-q", "--no-index", "--no-deps", *map(str, extra)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    site = _site(venv)
+    before = ie.state(venv, env)
+    assert "nvidia_cublas_cu12-12.4.5.8-" in before["freeze"]  # pip freeze names the file installed from
+    unrelated = os.stat(site / "unrelated_pkg" / "__init__.py").st_ino
+    torch_dir = site / "torch"
+    try:
+        _chattr("+i", torch_dir)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip("chattr +i does not work on this filesystem")
+    try:
+        r = _install(venv, ie.plan_file(tmp_path / "plan.json", index), env, manager)
+        after = ie.state(venv, env)
+    finally:
+        _chattr("-i", torch_dir)
+    assert r.returncode == 6, r.stdout + r.stderr
+    manifest = json.loads((venv.parent.parent / ".torchup" / "snapshot" / "manifest.json").read_text())
+    assert manifest["scope"] == ["filelock", "nvidia-cublas-cu12", "torch"], manifest["scope"]
+    assert "unrelated_pkg" not in os.listdir(venv.parent.parent / ".torchup" / "snapshot" / "trees" / "0")
+    assert after == before
+    assert os.stat(site / "unrelated_pkg" / "__init__.py").st_ino == unrelated
+    _assert_restored(r, venv, env, before)

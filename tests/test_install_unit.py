@@ -250,3 +250,171 @@ def test_a_plan_file_that_is_not_a_plan_is_bad_input():
         plan_from_json([])
     plan = plan_from_json({"torch": "2.14.1+cu126", "variant": "cu126", "index_url": "u", "commands": {}})
     assert (plan.torch, plan.variant, plan.index_url, plan.torchvision) == ("2.14.1+cu126", "cu126", "u", None)
+
+
+# --- the snapshot's scope -----------------------------------------------------------------
+def _dist(site, name, version, files, requires=()):
+    """An installed distribution: its files and a dist-info with a real RECORD."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+    for rel, text in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    record = [f"{rel},," for rel in files] + [f"{info.name}/METADATA,,", f"{info.name}/RECORD,,",
+                                               f"../../bin/{name}-cli,,"]
+    (info / "RECORD").write_text("\n".join(record) + "\n")
+    return Distribution(name=name, version=version, requires=tuple(requires), dist_info=str(info))
+
+
+def _scoped_env(tmp_path):
+    site, bin_ = tmp_path / "site", tmp_path / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "torchrun").write_text("#!python\n")
+    dists = (
+        _dist(site, "torch", "2.9.1+cpu", {"torch/__init__.py": "old torch\n", "torch/lib/x.so": "old lib\n"},
+              requires=["filelock", "typing-extensions>=4"]),
+        _dist(site, "filelock", "3.19.0", {"filelock/__init__.py": "old filelock\n"}),
+        _dist(site, "typing-extensions", "4.0.0", {"typing_extensions.py": "te\n"}),
+        # needed by the new torch at another version, not by the installed one
+        _dist(site, "mpmath", "1.2.0", {"mpmath/__init__.py": "old mpmath\n"}),
+        # a namespace directory shared by a distribution in scope and one outside it
+        _dist(site, "nvidia-cublas-cu12", "12.4.0", {"nvidia/cublas/lib.so": "old cublas\n"}),
+        _dist(site, "nvidia-other", "1.0", {"nvidia/other/lib.so": "other\n"}),
+        # unrelated to torch
+        _dist(site, "pandas-like", "2.0", {"pandas_like/__init__.py": "p\n", "pandas_like/sub/m.py": "m\n"}),
+        _dist(site, "six", "1.16.0", {"six.py": "six\n"}),
+    )
+    (site / "distutils-precedence.pth").write_text("import os\n")
+    return target(tmp_path, distributions=dists), site
+
+
+def test_the_snapshot_mirrors_only_what_the_install_can_change_and_restores_it(tmp_path):
+    t, site = _scoped_env(tmp_path)
+    before = {"site": _tree(site), "bin": _tree(tmp_path / "bin")}
+    unrelated = {p: os.stat(site / p).st_ino for p in ("six.py", "pandas_like/__init__.py", "pandas_like/sub/m.py")}
+    # what preflight reads from the new torch's metadata: torch, mpmath, nvidia-cublas-cu12, sympy (not installed)
+    snap = take_snapshot(t, touches={"torch", "mpmath", "nvidia-cublas-cu12", "sympy"})
+    assert snap.scope == ("filelock", "mpmath", "nvidia-cublas-cu12", "torch", "typing-extensions")
+    mirror = set(os.listdir(snap.tree(0)))
+    assert "six.py" not in mirror and "pandas_like" not in mirror and "distutils-precedence.pth" not in mirror
+    assert {"torch", "filelock", "mpmath", "nvidia", "typing_extensions.py"} <= mirror
+    assert os.path.exists(os.path.join(snap.tree(0), "nvidia", "other", "lib.so"))  # shared dirs whole
+    assert snap.files == 18  # 5 dists in scope: 16 files with their METADATA and RECORD; nvidia/other; bin/torchrun
+    assert load_snapshot(str(tmp_path)).scope == snap.scope
+    # a half-finished install: torch and mpmath replaced, new projects added, one into a namespace
+    # dir, one file into an unrelated package's directory, a new top-level file
+    for rel, text in {"torch/__init__.py": "new torch\n", "mpmath/__init__.py": "new mpmath\n"}.items():
+        os.unlink(site / rel)
+        (site / rel).write_text(text)
+    import shutil
+
+    shutil.rmtree(site / "filelock")
+    (site / "sympy").mkdir()
+    (site / "sympy" / "__init__.py").write_text("sympy\n")
+    (site / "nvidia" / "cudnn").mkdir()
+    (site / "nvidia" / "cudnn" / "lib.so").write_text("cudnn\n")
+    (site / "pandas_like" / "sub" / "stray.py").write_text("added\n")
+    (site / "new.pth").write_text("x\n")
+    (tmp_path / "bin" / "sympy-cli").write_text("#!python\n")
+    report = restore(snap)
+    assert report.changed and not report.errors
+    assert {"site": _tree(site), "bin": _tree(tmp_path / "bin")} == before
+    assert {p: os.stat(site / p).st_ino for p in unrelated} == unrelated  # never touched
+    assert not restore(snap).changed
+
+
+def test_bytecode_caches_written_into_unrelated_packages_are_left_alone(tmp_path):
+    t, site = _scoped_env(tmp_path)
+    snap = take_snapshot(t, touches={"torch"})
+    (site / "pandas_like" / "__pycache__").mkdir()
+    (site / "pandas_like" / "__pycache__" / "x.pyc").write_bytes(b"c")
+    assert not restore(snap).changed
+
+
+def test_unknown_scope_or_a_missing_record_mirrors_everything(tmp_path):
+    t, site = _scoped_env(tmp_path)
+    everything = sum(len(f) for _, _, f in os.walk(site)) + sum(len(f) for _, _, f in os.walk(tmp_path / "bin"))
+    snap = take_snapshot(t)  # preflight could not read the new wheels' metadata
+    assert snap.scope is None and snap.files == everything
+    (site / "filelock-3.19.0.dist-info" / "RECORD").unlink()
+    snap = take_snapshot(t, touches={"torch"})
+    assert snap.scope is None and snap.files == everything - 1
+    assert "six.py" in os.listdir(snap.tree(0))
+
+
+class _FakeIndex:
+    """Answers like a PEP 503 index with PEP 658 metadata: {project: [(filename, metadata or None)]}."""
+
+    def __init__(self, projects):
+        self.projects = projects
+        self.asked = []
+
+    def fetch(self, url, method="GET"):
+        self.asked.append((method, url))
+        base, _, rest = url.partition("/simple/")
+        parts = rest.strip("/").split("/")
+        files = self.projects.get(parts[0])
+        if files is None:
+            return Response(url=url, status=404)
+        if len(parts) == 1:
+            body = "".join(f'<a href="{f}#sha256=00">{f}</a>\n' for f, _ in files).encode()
+            return Response(url=url if url.endswith("/") else url + "/", status=200, body=body)
+        for f, meta in files:
+            if parts[1] == f:
+                return Response(url=url, status=200, headers={"Content-Length": "1000"})
+            if parts[1] == f + ".metadata" and meta is not None:
+                return Response(url=url, status=200, body=meta.encode())
+        return Response(url=url, status=404)
+
+    def fetch_all(self, asks):
+        return [self.fetch(u, method=m) for m, u in asks]
+
+
+def _meta(name, version, *requires):
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+
+
+TORCH_WHL = "torch-2.14.1+cu126-cp311-cp311-manylinux_2_28_x86_64.whl"
+CUBLAS_WHL = "nvidia_cublas_cu12-12.6.4.1-py3-none-manylinux_2_28_x86_64.whl"
+INSTALLED = (Distribution(name="torch", version="2.9.1+cpu", requires=("filelock",)),
+             Distribution(name="filelock", version="3.20.0"), Distribution(name="mpmath", version="1.3.0"),
+             Distribution(name="nvidia-cublas-cu12", version="12.4.0"))
+CPU_PLAN = Plan(torch="2.14.1+cu126", torchvision=None, torchaudio=None, variant="cu126",
+                index_url="http://127.0.0.1:1/simple/")
+
+
+def test_preflight_names_what_the_new_wheels_require_from_their_metadata():
+    idx = _FakeIndex({
+        "torch": [(TORCH_WHL, _meta("torch", "2.14.1+cu126", "filelock", "mpmath<1.4,>=1.1",
+                                    "nvidia-cublas-cu12==12.6.4.1; platform_system == 'Linux'",
+                                    "numpy; extra == 'opt'"))],
+        "nvidia-cublas-cu12": [(CUBLAS_WHL, _meta("nvidia-cublas-cu12", "12.6.4.1"))],
+    })
+    sizes, touches = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
+    assert touches == {"torch", "filelock", "mpmath", "nvidia-cublas-cu12"}
+    assert ("GET", "http://127.0.0.1:1/simple/nvidia-cublas-cu12/" + CUBLAS_WHL + ".metadata") in idx.asked
+    assert sizes == {TORCH_WHL: 1000}  # the changed pin is installed: no new download counted
+
+
+@pytest.mark.parametrize("why", ["no metadata", "an unpinned new project", "an installed version refused",
+                                 "a pin without metadata"])
+def test_preflight_does_not_scope_what_it_cannot_know(why):
+    reqs = {"no metadata": None, "an unpinned new project": ("sympy>=1.13",),
+            "an installed version refused": ("filelock>=9",),
+            "a pin without metadata": ("nvidia-cublas-cu12==12.6.4.1",)}[why]
+    idx = _FakeIndex({
+        "torch": [(TORCH_WHL, None if reqs is None else _meta("torch", "2.14.1+cu126", *reqs))],
+        "nvidia-cublas-cu12": [(CUBLAS_WHL, None)],
+    })
+    _, touches = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
+    assert touches is None
+
+
+def test_a_listed_file_replaced_by_the_install_is_reported_not_hidden(tmp_path):
+    t, site = _scoped_env(tmp_path)
+    snap = take_snapshot(t, touches={"torch"})
+    (site / "six.tmp").write_text("clobbered\n")  # a new project overwriting another's file
+    os.replace(site / "six.tmp", site / "six.py")
+    report = restore(snap)
+    assert len(report.errors) == 1 and "six.py was replaced" in report.errors[0]

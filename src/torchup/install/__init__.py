@@ -177,14 +177,16 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.step(f"full log: {log_path}")
         out.step("snapshot of the environment before the install")
         try:
-            snap = take_snapshot(target, plan=plan.to_json(), log=log_path)
+            snap = take_snapshot(target, plan=plan.to_json(), log=log_path, touches=checks.touches)
         except OSError as exc:
             raise EnvironmentProblem(
                 f"could not take the snapshot of the environment: {exc}; nothing was changed",
                 hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
                 code="snapshot-failed",
             ) from None
-        out.step(f"snapshot: {snap.files} files of {len(snap.distributions)} distributions in {snap.path}")
+        out.step(f"snapshot: {snap.files} files of {len(snap.distributions)} distributions in {snap.path}"
+                 + (f" (mirrored: {len(snap.scope)} the install can change; the rest listed)"
+                    if snap.scope is not None else ""))
         out.step(f"running: {command}")
         try:
             result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)

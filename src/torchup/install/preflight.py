@@ -59,6 +59,9 @@ class Preflight:
     replacing: str | None
     at_risk: tuple[str, ...]
     need: DiskNeed | None
+    # every project the install can add, replace or remove, as far as the wheels' metadata
+    # tells (the snapshot is scoped to it); None: not known, snapshot everything
+    touches: frozenset[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -260,17 +263,26 @@ def cache_dir(manager: str, env: Mapping[str, str]) -> str:
     return env.get("PIP_CACHE_DIR") or os.path.join(xdg, "pip")
 
 
-def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response | None) -> dict[str, int]:
+def _sizes(plan: Plan, target: TargetEnv, client: Client,
+           torch_page: Response | None) -> tuple[dict[str, int], frozenset[str] | None]:
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
     the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
-    out concurrently, in two rounds (the family, then its pinned dependencies)."""
+    out concurrently, in two rounds (the family, then its pinned dependencies).
+
+    Also what the install can touch (``touches``): the family and every project named in
+    the Requires-Dist of the new family wheels and of the new or changed pinned wheels.
+    None when that is not known for sure: a wheel without metadata, a required project
+    that is not installed and not pinned (its own dependencies are unknown), or an
+    installed one whose version the new requirement does not accept (it would be
+    replaced by a version whose dependencies are unknown)."""
 
     if not plan.index_url:
-        return {}
+        return {}, None
     base = plan.index_url.rstrip("/") + "/"
     family = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
     sizes: dict[str, int] = {}
     env_m = dict(target.markers, extra="")
+    touches: set[str] | None = {_key(n) for n, _ in family}
 
     def wheels_of(pairs: list[tuple[str, str]], known: dict[str, Response]) -> list[str]:
         todo = [(n, v) for n, v in pairs if n not in known]
@@ -285,8 +297,8 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response |
                     urls.append(url)
         return urls
 
-    def head(urls: list[str], with_metadata: bool) -> list[Response]:
-        asks = [("HEAD", u) for u in urls] + ([("GET", u + ".metadata") for u in urls] if with_metadata else [])
+    def head(urls: list[str], meta_urls: list[str]) -> list[Response]:
+        asks = [("HEAD", u) for u in urls] + [("GET", u + ".metadata") for u in meta_urls]
         answers = client.fetch_all(asks)
         for url, resp in zip(urls, answers):
             try:
@@ -295,18 +307,57 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client, torch_page: Response |
                 pass
         return answers[len(urls):]
 
+    def scan(metas: list[Response], expected: int, pinned: set[str]) -> list[tuple[str, str]]:
+        """Add what ``metas`` require to ``touches``; return their changed exact pins."""
+        nonlocal touches
+        if len(metas) != expected or not all(m.ok for m in metas):
+            touches = None
+        out: list[tuple[str, str]] = []
+        for meta in metas:
+            if not meta.ok:
+                continue
+            for req in requires_dist(meta.body.decode("utf-8", "replace"), env_m):
+                key = _key(req.name)
+                exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+                have = target.find(req.name)
+                if touches is not None:
+                    touches.add(key)
+                    if have is None and not exact and key not in pinned:
+                        touches = None
+                    elif have is not None and not _accepts(req, have.version):
+                        if not exact:
+                            touches = None
+                if exact and key not in pinned and (have is None or have.version != exact[0]):
+                    out.append((req.name, exact[0]))
+                    pinned.add(key)
+        return out
+
     pages = {"torch": torch_page} if torch_page is not None else {}
-    metas = head(wheels_of(family, pages), True)
-    pins: list[tuple[str, str]] = []
-    for meta in metas:
-        if not meta.ok:
-            continue
-        for req in requires_dist(meta.body.decode("utf-8", "replace"), env_m):
-            exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
-            if exact and target.find(req.name) is None and req.name not in dict(pins):
-                pins.append((req.name, exact[0]))
-    head(wheels_of(pins, {}), False)
-    return sizes
+    family_urls = wheels_of(family, pages)
+    metas = head(family_urls, family_urls)
+    changed = scan(metas, len(family), set())
+    pins = [(n, v) for n, v in changed if target.find(n) is None]  # new downloads: counted for disk
+    known: dict[str, Response] = {}
+    pin_urls = wheels_of(changed, known)
+    pin_metas = head(wheels_of(pins, known), pin_urls if touches is not None else [])
+    if touches is not None:
+        scan(pin_metas, len(changed), {_key(n) for n, _ in changed})
+    return sizes, (frozenset(touches) if touches is not None else None)
+
+
+def _key(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
+
+
+def _accepts(req, version: str) -> bool:
+    from packaging.version import InvalidVersion
+
+    try:
+        return req.specifier.contains(version, prereleases=True)
+    except InvalidVersion:
+        return False
 
 
 def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
@@ -328,8 +379,9 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         if p is not None:
             problems.append(p)
     need = None
+    touches = None
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
-        sizes = _sizes(plan, target, client, torch_page)
+        sizes, touches = _sizes(plan, target, client, torch_page)
         if sizes:
             need = disk_need(sizes)
             places = {
@@ -346,6 +398,7 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         replacing=replacing(target, plan),
         at_risk=tuple(dependents_at_risk(target, plan)),
         need=need,
+        touches=touches,
     )
 
 

@@ -12,10 +12,22 @@ after a clean failure, a half-finished install (SIGKILL, disk full) or a
 successful install (``torchup install --rollback``), and does nothing when
 nothing changed.  When the filesystem refuses hard links, files are copied
 (with their times) and compared by size and mtime instead.
+
+Scope: an install of exact pins can only add, replace or remove the projects its
+resolution names.  When preflight could tell which those are (``touches``, from the
+PEP 658 metadata of the new wheels), only the site-packages top-level entries that
+hold files of the installed distributions reachable from them (through installed
+Requires-Dist) are mirrored, whole (a namespace directory such as ``nvidia/`` with
+everything in it), plus the whole scripts dir.  Every other entry of site-packages
+is only *listed* (``trees/<i>.keep``, its paths, bytecode caches aside): restoring
+removes whatever is not in the mirror nor in that list, so what the install added
+anywhere goes away, and leaves the listed entries alone.  When the scope is not
+known, or a distribution in it has no RECORD, everything is mirrored.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -43,6 +55,10 @@ class Snapshot:
     plan: dict | None = None
     log: str | None = None
     status: str = "installing"  # "installing" until the install ended; then "done"
+    # keys of the distributions mirrored, None: the whole roots were mirrored
+    scope: tuple[str, ...] | None = None
+    # per root (as a string index): the top-level entries mirrored; a root not named was mirrored whole
+    mirrored: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def tree(self, i: int) -> str:
         return os.path.join(self.path, "trees", str(i))
@@ -66,16 +82,93 @@ def snapshot_dir(prefix: str) -> str:
     return os.path.join(prefix, ".torchup", "snapshot")
 
 
-def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | None = None) -> Snapshot:
-    """Mirror the target's site dirs and scripts dir; replaces the previous snapshot."""
+def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
+    """Pure: keys of the installed distributions reachable from ``touches`` (project
+    names) through installed Requires-Dist (markers ignored: a superset)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    by_key = {d.key: d for d in target.distributions}
+    todo = [str(canonicalize_name(n)) for n in touches]
+    seen: set[str] = set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        dist = by_key.get(key)
+        if dist is None:
+            continue
+        for line in dist.requires:
+            try:
+                todo.append(str(canonicalize_name(Requirement(line).name)))
+            except InvalidRequirement:
+                continue
+    return frozenset(k for k in seen if k in by_key)
+
+
+def _top_entries(dist: Distribution, site: str) -> set[str] | None:
+    """The top-level entries of ``site`` holding files of ``dist`` (from its RECORD);
+    None when the RECORD cannot be read."""
+    info = dist.dist_info
+    if not info or not info.endswith(".dist-info"):
+        return None
+    try:
+        with open(os.path.join(info, "RECORD"), encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    tops = {os.path.basename(info)}
+    for row in rows:
+        if not row or not row[0]:
+            continue
+        path = row[0].replace("\\", "/")
+        if path.startswith("/") or path.startswith("../") or path == "..":
+            continue  # outside site-packages: the scripts dir is mirrored whole
+        tops.add(path.split("/", 1)[0])
+    return tops
+
+
+def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str]) -> dict[int, set[str]] | None:
+    """Per site root index: the top-level entries to mirror; None: mirror everything."""
+    out: dict[int, set[str]] = {i: set() for i, r in enumerate(roots) if r in target.site_dirs}
+    where = {os.path.realpath(r): i for i, r in enumerate(roots) if i in out}
+    for dist in target.distributions:
+        if dist.key not in scope:
+            continue
+        i = where.get(os.path.realpath(os.path.dirname(dist.dist_info or "")))
+        if i is None:
+            return None  # a distribution in scope outside the site dirs torchup mirrors: be whole
+        tops = _top_entries(dist, roots[i])
+        if tops is None:
+            return None
+        out[i] |= tops
+    return out
+
+
+def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | None = None,
+                  touches=None) -> Snapshot:
+    """Mirror the target's site dirs and scripts dir; replaces the previous snapshot.
+
+    ``touches``: the projects the install can change (see the module doc); None mirrors all."""
     final = snapshot_dir(target.prefix)
     work = final + ".new"
     _rmtree(work)
     roots = tuple(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
+    scope = scope_closure(target, touches) if touches is not None else None
+    tops = _scoped_tops(target, roots, scope) if scope is not None else None
+    if tops is None:
+        scope = None
     linked = True
     files = 0
+    mirrored: dict[str, tuple[str, ...]] = {}
     for i, root in enumerate(roots):
-        n, ok = _mirror(root, os.path.join(work, "trees", str(i)))
+        dst = os.path.join(work, "trees", str(i))
+        if tops is not None and i in tops:
+            n, ok, names = _mirror_some(root, dst, tops[i], os.path.join(work, "trees", f"{i}.keep"))
+            mirrored[str(i)] = names
+        else:
+            n, ok = _mirror(root, dst)
         files += n
         linked = linked and ok
     snap = Snapshot(
@@ -88,6 +181,8 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         linked=linked,
         plan=plan,
         log=log,
+        scope=tuple(sorted(scope)) if scope is not None else None,
+        mirrored=mirrored,
     )
     with open(os.path.join(work, "manifest.json"), "w", encoding="utf-8") as fh:
         json.dump(_to_json(snap), fh, indent=1)
@@ -123,6 +218,8 @@ def load_snapshot(prefix: str) -> Snapshot | None:
         linked=raw["linked"],
         plan=raw.get("plan"),
         log=raw.get("log"),
+        scope=tuple(raw["scope"]) if raw.get("scope") is not None else None,
+        mirrored={str(k): tuple(v) for k, v in (raw.get("mirrored") or {}).items()},
         status="installing" if os.path.exists(os.path.join(snapshot_dir(prefix), _UNFINISHED)) else "done",
     )
 
@@ -145,7 +242,17 @@ def restore(snap: Snapshot) -> RestoreReport:
     removed = restored = 0
     errors: list[str] = []
     for i, root in enumerate(snap.roots):
-        r, s = _sync(snap.tree(i), root, snap.linked, errors)
+        names = snap.mirrored.get(str(i))
+        keep = None
+        if names is not None:
+            try:
+                with open(snap.tree(i) + ".keep", encoding="utf-8", errors="surrogateescape") as fh:
+                    listed = dict(p.rsplit("\t", 1) for p in fh.read().split("\0") if p)
+                keep = (frozenset(names), {p: int(ino) for p, ino in listed.items()})
+            except OSError as exc:  # without the list, nothing outside the mirror can be told apart
+                errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
+                continue
+        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep)
         removed += r
         restored += s
     return RestoreReport(removed=removed, restored=restored, errors=tuple(errors))
@@ -173,6 +280,61 @@ def _mirror(src: str, dst: str) -> tuple[int, bool]:
                     if not _link(entry.path, target):
                         linked = False
     return count, linked
+
+
+def _mirror_some(src: str, dst: str, names: set[str], keep_path: str) -> tuple[int, bool, tuple[str, ...]]:
+    """Mirror the top-level entries ``names`` of ``src`` whole; list the paths of every
+    other entry (bytecode caches aside) in ``keep_path``.  Returns (files, all linked,
+    the names mirrored)."""
+    count = 0
+    linked = True
+    done: list[str] = []
+    keep: list[str] = []
+    os.makedirs(dst, exist_ok=True)
+    with os.scandir(src) as it:
+        entries = list(it)
+    for entry in entries:
+        target = os.path.join(dst, entry.name)
+        if entry.name not in names:
+            keep.append(f"{entry.name}\t{entry.inode()}")
+            if entry.is_dir(follow_symlinks=False):
+                _listing(entry.path, entry.name, keep)
+            continue
+        done.append(entry.name)
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir():
+            os.mkdir(target)
+            n, ok = _mirror(entry.path, target)
+            count += n
+            linked = linked and ok
+        else:
+            count += 1
+            if not _link(entry.path, target):
+                linked = False
+    with open(keep_path, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write("\0".join(keep))
+    return count, linked, tuple(sorted(done))
+
+
+def _listing(path: str, rel: str, out: list[str]) -> None:
+    """Append ``relative path<TAB>inode`` of everything under ``path`` (``__pycache__`` dirs
+    skipped) to ``out``."""
+    stack = [(path, rel)]
+    while stack:
+        p, r = stack.pop()
+        try:
+            it = os.scandir(p)
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                if entry.name == "__pycache__":
+                    continue
+                sub = r + os.sep + entry.name
+                out.append(f"{sub}\t{entry.inode()}")
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, sub))
 
 
 def _link(src: str, dst: str) -> bool:
@@ -219,7 +381,12 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
-def _sync(mirror: str, live: str, linked: bool, errors: list[str]) -> tuple[int, int]:
+def _sync(mirror: str, live: str, linked: bool, errors: list[str],
+          keep: tuple[frozenset[str], dict[str, int]] | None = None) -> tuple[int, int]:
+    """Make ``live`` equal to ``mirror``.  With ``keep`` (names mirrored, paths listed) the
+    mirror holds only some top-level entries: listed paths outside them are left alone
+    (and bytecode caches in them), anything else not in the mirror is removed; a listed
+    file the install replaced cannot be put back and is reported."""
     want = _entries(mirror)
     have = _entries(live)
     removed = restored = 0
@@ -227,6 +394,13 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str]) -> tuple[int,
     for rel in sorted(have, key=lambda p: p.count(os.sep), reverse=True):
         st = have[rel]
         w = want.get(rel)
+        if keep is not None and w is None:
+            top, _, rest = rel.partition(os.sep)
+            if top not in keep[0] and (rel in keep[1] or "__pycache__" in rel.split(os.sep)):
+                if rel in keep[1] and keep[1][rel] != st.st_ino and not stat.S_ISDIR(st.st_mode):
+                    errors.append(f"{os.path.join(live, rel)} was replaced by the install and is outside "
+                                  "the snapshot's scope: it cannot be put back")
+                continue
         if w is not None and _same(w, st, linked, os.path.join(mirror, rel), os.path.join(live, rel)):
             continue
         if w is not None and stat.S_ISDIR(w.st_mode) and stat.S_ISDIR(st.st_mode):
@@ -276,4 +450,6 @@ def _to_json(snap: Snapshot) -> dict:
         "linked": snap.linked,
         "plan": snap.plan,
         "log": snap.log,
+        "scope": list(snap.scope) if snap.scope is not None else None,
+        "mirrored": {k: list(v) for k, v in snap.mirrored.items()},
     }
