@@ -93,6 +93,17 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
         print(f"      baseline: {' '.join(f'{x:.3f}' for x in base)}")
 
 
+def _add_unrelated(template: Path, tmp: Path, files: int, env: dict) -> None:
+    """Install a package that torch neither needs nor touches, with ``files`` modules (an
+    environment that also holds pandas, scipy, jupyter...), into the template venv."""
+    from tests.support.wheels import make_wheel
+
+    many = {f"unrelated_big/d{i // 500}/m{i}.py": f"X = {i}\n" * 20 for i in range(files)}
+    wheel = make_wheel(tmp / "extra", "unrelated-big", "1.0", files=many)
+    subprocess.run([str(template / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--no-deps",
+                    str(wheel)], check=True, env=env, timeout=600)
+
+
 def _before_manager(log: Path) -> float:
     """Seconds from torchup's start to the manager's start, from the log's time stamps."""
     for line in log.read_text(errors="replace").splitlines():
@@ -143,6 +154,8 @@ def main() -> None:
     ap.add_argument("--torch-mb", type=int, default=190, help="incompressible payload of the new torch wheel (real 2.13.0 CPU: 192 MB)")
     ap.add_argument("--torch-files", type=int, default=12000, help="files in each torch wheel (real 2.13.0 CPU: 12,248)")
     ap.add_argument("--cold", action="store_true", help="empty the package cache before every install")
+    ap.add_argument("--unrelated-files", type=int, default=0,
+                    help="also install a package of that many files that the install does not touch")
     ap.add_argument("--baseline", help="src/ of an older torchup to time as a third side (before/after)")
     ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
     args = ap.parse_args()
@@ -157,6 +170,8 @@ def main() -> None:
         with IndexServer(missing_status=403) as server:
             ie.serve(server, wheels)
             template = ie.make_template_venv(tmp / "template", server, env)
+            if args.unrelated_files:
+                _add_unrelated(template, tmp, args.unrelated_files, env)
             for manager in ("pip", "uv") if args.manager == "both" else (args.manager,):
                 bench_manager(manager, args.runs, server, template, tmp, env, cold=args.cold,
                               baseline=os.path.abspath(args.baseline) if args.baseline else None)

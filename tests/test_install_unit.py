@@ -418,3 +418,15 @@ def test_a_listed_file_replaced_by_the_install_is_reported_not_hidden(tmp_path):
     os.replace(site / "six.tmp", site / "six.py")
     report = restore(snap)
     assert len(report.errors) == 1 and "six.py was replaced" in report.errors[0]
+
+
+def test_the_top_level_entries_come_from_record_rows_quoted_or_not(tmp_path):
+    from torchup.install.snapshot import _top_entries
+
+    info = tmp_path / "site" / "odd-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "RECORD").write_text('odd/__init__.py,sha256=x,1\n"we,ird/x.py",,\none.py,,\n'
+                                 "../../../bin/odd,,\n/abs/path,,\nodd-1.0.dist-info/RECORD,,\n")
+    d = Distribution(name="odd", version="1.0", dist_info=str(info))
+    assert _top_entries(d, str(tmp_path / "site")) == {"odd", "we,ird", "one.py", "odd-1.0.dist-info"}
+    assert _top_entries(Distribution(name="e", version="1", dist_info=str(tmp_path / "e.egg-info")), "") is None
