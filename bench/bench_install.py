@@ -11,6 +11,10 @@ Each run installs torch 2.14.1+cu126 (a synthetic wheel shaped like the real one
 --torch-files files and --torch-mb MB, plus three NVIDIA stand-ins of a quarter of that
 each) over torch 2.9.1+cpu (as many files) in a fresh copy of the same venv, from a PyTorch-like index on 127.0.0.1, with a warm package cache
 for both sides (``--cold``: an empty one before every install).  The two sides alternate; the medians are compared.
+
+``--previous``: the torchup side's venv also holds the snapshot of an earlier torchup install
+(a hard-link mirror of the whole old environment), as it does from the second install on;
+torchup deletes it while the manager runs.
 """
 
 from __future__ import annotations
@@ -49,8 +53,17 @@ def _timed(argv: list[str], env: dict) -> float:
     return elapsed
 
 
+def _plant_previous_snapshot(python: Path) -> None:
+    """What an earlier ``torchup install`` leaves: the snapshot of the environment before it."""
+    from torchup.install.snapshot import mark, take_snapshot
+    from torchup.install.target import inspect_target
+    from torchup.runner import Runner
+
+    mark(take_snapshot(inspect_target(Runner(), str(python))), "installed")
+
+
 def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, tmp: Path, env: dict,
-                  cold: bool = False, baseline: str | None = None) -> None:
+                  cold: bool = False, baseline: str | None = None, previous: bool = False) -> None:
     from torchup.install.execute import manager_argv
     from torchup.commands.install import plan_from_json
     import json
@@ -66,6 +79,8 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
                     shutil.rmtree(env[key], ignore_errors=True)
             dest = tmp / f"{manager}-{side}-{i}"
             python = ie.copy_venv(template, dest)
+            if previous and side != "direct":
+                _plant_previous_snapshot(python)
             if side == "direct":
                 argv = manager_argv(plan, manager, python=str(python), program=shutil.which("uv", path=env["PATH"]))
             else:  # torchup, or the baseline torchup (the same command, another source tree)
@@ -80,7 +95,7 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
                     (own if side == "torchup" else base_own).append(_before_manager(Path(argv[-1])))
             shutil.rmtree(dest)
     d, w = statistics.median(direct), statistics.median(wrapped)
-    print(f"{manager:4}{' cold' if cold else ' warm'}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
+    print(f"{manager:4}{' cold' if cold else ' warm'}{' previous-snapshot' if previous else ''}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
           f"overhead {w - d:+.3f} s ({(w - d) / d * 100:+.1f}%)   runs={runs}")
     print(f"      torchup's own time before the manager starts (inspect, preflight, snapshot): "
           f"median {statistics.median(own):.2f} s")
@@ -156,6 +171,8 @@ def main() -> None:
     ap.add_argument("--cold", action="store_true", help="empty the package cache before every install")
     ap.add_argument("--unrelated-files", type=int, default=0,
                     help="also install a package of that many files that the install does not touch")
+    ap.add_argument("--previous", action="store_true",
+                    help="give the torchup side the snapshot of an earlier install to delete, as from the second install on")
     ap.add_argument("--baseline", help="src/ of an older torchup to time as a third side (before/after)")
     ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
     args = ap.parse_args()
@@ -174,7 +191,8 @@ def main() -> None:
                 _add_unrelated(template, tmp, args.unrelated_files, env)
             for manager in ("pip", "uv") if args.manager == "both" else (args.manager,):
                 bench_manager(manager, args.runs, server, template, tmp, env, cold=args.cold,
-                              baseline=os.path.abspath(args.baseline) if args.baseline else None)
+                              baseline=os.path.abspath(args.baseline) if args.baseline else None,
+                              previous=args.previous)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,27 @@ def test_rollback_restores_the_previous_torch(manager, index, venv, env, tmp_pat
     assert ie.state(venv, env) == before
 
 
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_a_second_install_sets_the_first_aside_and_drops_the_older_snapshot(manager, index, venv, env, tmp_path):
+    prefix = venv.parent.parent
+    first = None
+    for torch, variant in ((ie.NEW_CPU, "cpu"), (ie.NEW_CU126, "cu126")):
+        plan = ie.plan_file(tmp_path / f"plan-{variant}.json", index, torch=torch, variant=variant)
+        r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes",
+                        "--no-verify"], env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        replaced = ie.OLD_TORCH if variant == "cpu" else ie.NEW_CPU
+        # the old build was moved into the snapshot (the manager had nothing to uninstall)
+        assert f"set aside (moved into it): torch {replaced}" in r.stdout
+        after = ie.state(venv, env)
+        assert after["torch"] == torch
+        first = first if variant == "cu126" else after
+    assert sorted(os.listdir(prefix / ".torchup")) == ["snapshot"]  # the first snapshot is gone
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ie.state(venv, env) == first
+
+
 def test_packages_that_pin_torch_are_named(index, venv, env, tmp_path):
     # a package in the env that needs torch<2.10 (as real libraries pin it)
     site = next((venv.parent.parent / "lib").glob("python3*/site-packages"))

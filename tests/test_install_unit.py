@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from torchup.errors import EnvironmentProblem, InputError, NetworkError, UsageError
+from torchup.errors import EnvironmentProblem, InputError, NetworkError
 from torchup.install import execute, preflight
 from torchup.install.http import Response
 from torchup.install.snapshot import load_snapshot, restore, take_snapshot
@@ -160,9 +160,12 @@ def test_uv_is_preferred_when_present_else_pip():
     with pytest.raises(EnvironmentProblem, match="no pip"):
         execute.choose_manager("pip", target(has_pip=False), _Which({"uv": "/bin/uv"}))
     with pytest.raises(EnvironmentProblem, match="not on PATH"):
-        execute.choose_manager("conda", target(), _Which({}))
-    with pytest.raises(UsageError, match="does not run conda"):
+        execute.choose_manager("conda", target(conda=True), _Which({}))
+    with pytest.raises(EnvironmentProblem, match="not a conda environment"):
         execute.choose_manager("conda", target(), _Which({"conda": "/bin/conda"}))
+    assert execute.choose_manager("mamba", target(conda=True), _Which({"mamba": "/bin/mamba"})) == ("mamba", "/bin/mamba")
+    with pytest.raises(EnvironmentProblem, match="is not a pixi environment"):
+        execute.choose_manager("pixi", target(conda=True), _Which({"pixi": "/bin/pixi"}))
 
 
 def test_manager_argv_comes_from_render_with_uv_by_path():
@@ -391,7 +394,7 @@ def test_preflight_names_what_the_new_wheels_require_from_their_metadata():
                                     "numpy; extra == 'opt'"))],
         "nvidia-cublas-cu12": [(CUBLAS_WHL, _meta("nvidia-cublas-cu12", "12.6.4.1"))],
     })
-    sizes, touches = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
+    sizes, touches, pinned = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
     assert touches == {"torch", "filelock", "mpmath", "nvidia-cublas-cu12"}
     assert ("GET", "http://127.0.0.1:1/simple/nvidia-cublas-cu12/" + CUBLAS_WHL + ".metadata") in idx.asked
     assert sizes == {TORCH_WHL: 1000}  # the changed pin is installed: no new download counted
@@ -407,7 +410,7 @@ def test_preflight_does_not_scope_what_it_cannot_know(why):
         "torch": [(TORCH_WHL, None if reqs is None else _meta("torch", "2.14.1+cu126", *reqs))],
         "nvidia-cublas-cu12": [(CUBLAS_WHL, None)],
     })
-    _, touches = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
+    _, touches, _ = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
     assert touches is None
 
 
@@ -430,3 +433,144 @@ def test_the_top_level_entries_come_from_record_rows_quoted_or_not(tmp_path):
     d = Distribution(name="odd", version="1.0", dist_info=str(info))
     assert _top_entries(d, str(tmp_path / "site")) == {"odd", "we,ird", "one.py", "odd-1.0.dist-info"}
     assert _top_entries(Distribution(name="e", version="1", dist_info=str(tmp_path / "e.egg-info")), "") is None
+
+
+# --- setting aside what the install replaces ------------------------------------------
+def _aside_env(tmp_path, *, plugin=False):
+    """torch 2.9.1+cpu with a script, filelock, and (``plugin``) a distribution that also
+    puts a file into ``torch/``."""
+    t, site = _scoped_env(tmp_path)
+    torch_info = site / "torch-2.9.1+cpu.dist-info"
+    with open(torch_info / "RECORD", "a") as fh:
+        fh.write("../bin/torchrun,,\n")  # site is <tmp>/site, scripts <tmp>/bin
+    dists = t.distributions
+    if plugin:
+        dists += (_dist(site, "torch-plugin", "1.0", {"torch/plugin.py": "plugin\n"}),)
+    return target(tmp_path, distributions=dists), site
+
+
+def _inodes(root):
+    return {p: os.lstat(os.path.join(root, p)).st_ino for p in _tree(root)}
+
+
+def test_what_the_install_replaces_is_moved_into_the_snapshot_not_linked(tmp_path):
+    t, site = _aside_env(tmp_path)
+    before = {"site": _tree(site), "bin": _tree(tmp_path / "bin")}
+    inodes = _inodes(site)
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    assert snap.moved == {"0": ("torch", "torch-2.9.1+cpu.dist-info")}
+    # the manager's uninstall, done first: gone from the live tree, whole in the mirror, script unlinked
+    assert not (site / "torch").exists() and not (site / "torch-2.9.1+cpu.dist-info").exists()
+    assert (tmp_path / "bin" / "torchrun").exists() is False
+    assert os.path.exists(os.path.join(snap.tree(0), "torch", "lib", "x.so"))
+    # linked: the rest of torch's closure (filelock, typing-extensions: 3 files each) and bin/torchrun
+    assert snap.files == 7
+    assert load_snapshot(str(tmp_path)).moved == snap.moved
+    # a failure before the manager wrote anything: everything goes back, the very same files
+    report = restore(snap)
+    assert not report.errors
+    assert {"site": _tree(site), "bin": _tree(tmp_path / "bin")} == before
+    assert _inodes(site) == inodes
+    assert not restore(snap).changed
+
+
+def test_a_half_finished_install_over_what_was_set_aside_is_undone(tmp_path):
+    t, site = _aside_env(tmp_path)
+    before = {"site": _tree(site), "bin": _tree(tmp_path / "bin")}
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    (site / "torch" / "lib").mkdir(parents=True)  # the new torch, half written
+    (site / "torch" / "__init__.py").write_text("new torch\n")
+    (site / "torch-2.14.1+cu126.dist-info").mkdir()
+    (tmp_path / "bin" / "torchrun").write_text("#!new\n")
+    report = restore(snap)
+    assert not report.errors and report.changed
+    assert {"site": _tree(site), "bin": _tree(tmp_path / "bin")} == before
+    assert os.path.exists(os.path.join(snap.tree(0), "torch", "lib", "x.so"))  # a rollback can do it again
+    assert not restore(snap).changed
+
+
+def test_a_rollback_after_a_finished_install_puts_the_old_build_back(tmp_path):
+    t, site = _aside_env(tmp_path)
+    before = _tree(site)
+    take_snapshot(t, touches={"torch"}, replaces={"torch"})  # restored from what is on disk, as --rollback does
+    (site / "torch").mkdir()
+    (site / "torch" / "__init__.py").write_text("new torch\n")
+    (site / "torch-2.14.1+cu126.dist-info").mkdir()
+    (site / "torch-2.14.1+cu126.dist-info" / "RECORD").write_text("torch/__init__.py,,\n")
+    assert not restore(load_snapshot(str(tmp_path))).errors
+    assert _tree(site) == before
+
+
+def test_an_entry_set_aside_but_never_moved_is_left_alone(tmp_path):
+    """torchup killed between writing the manifest and moving: the name is still live."""
+    t, site = _aside_env(tmp_path)
+    before = _tree(site)
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    os.rename(os.path.join(snap.tree(0), "torch"), site / "torch")  # as if never moved
+    os.rename(os.path.join(snap.tree(0), "torch-2.9.1+cpu.dist-info"), site / "torch-2.9.1+cpu.dist-info")
+    report = restore(snap)
+    assert not report.errors and _tree(site) == before
+
+
+def test_a_directory_shared_with_another_distribution_is_linked_not_moved(tmp_path):
+    t, site = _aside_env(tmp_path, plugin=True)
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    assert snap.moved == {"0": ("torch-2.9.1+cpu.dist-info",)}
+    assert (site / "torch" / "plugin.py").exists() and (site / "torch" / "__init__.py").exists()
+    assert os.path.exists(os.path.join(snap.tree(0), "torch", "__init__.py"))
+
+
+def test_moves_work_without_a_scope_too(tmp_path):
+    t, site = _aside_env(tmp_path)
+    before = _tree(site)
+    snap = take_snapshot(t, replaces={"torch"})
+    assert snap.scope is None and snap.moved == {"0": ("torch", "torch-2.9.1+cpu.dist-info")}
+    assert "six.py" in os.listdir(snap.tree(0)) and not (site / "torch").exists()
+    (site / "new.pth").write_text("x\n")
+    assert not restore(snap).errors and _tree(site) == before
+
+
+def test_the_previous_snapshot_can_be_deleted_later(tmp_path):
+    from torchup.install.snapshot import discard_previous_snapshot, snapshot_dir
+
+    t = _env(tmp_path)
+    take_snapshot(t)
+    take_snapshot(t, discard_previous=False)
+    assert sorted(os.listdir(tmp_path / ".torchup")) == ["snapshot", "snapshot.old"]
+    discard_previous_snapshot(str(tmp_path))
+    assert sorted(os.listdir(tmp_path / ".torchup")) == ["snapshot"]
+    assert load_snapshot(str(tmp_path)).path == snapshot_dir(str(tmp_path))
+
+
+@pytest.mark.parametrize("pins, replaced", [
+    ([("torch", "2.14.1+cu126")], {"torch"}),  # another local build: replaced
+    ([("torch", "2.9.1")], set()),  # ==2.9.1 accepts the installed 2.9.1+cpu: the manager keeps it
+    ([("torch", "2.9.1+cpu")], set()),
+    ([("nvidia-cublas-cu12", "12.6.4.1")], {"nvidia-cublas-cu12"}),
+    ([("sympy", "1.13")], set()),  # not installed: nothing to replace
+    ([("torchvision", None)], set()),
+])
+def test_what_exact_pins_replace(pins, replaced):
+    assert preflight.replaced_keys(target(distributions=INSTALLED), pins) == replaced
+
+
+def test_a_snapshot_stopped_after_setting_aside_is_undone(tmp_path):
+    from torchup.install import _undo_partial_snapshot
+
+    t, site = _aside_env(tmp_path)
+    before = _tree(site)
+    assert _undo_partial_snapshot(str(tmp_path)) == "nothing was changed"  # no snapshot at all
+    take_snapshot(t, touches={"torch"}, replaces={"torch"})  # as if interrupted right after
+    assert not (site / "torch").exists()
+    assert _undo_partial_snapshot(str(tmp_path)) == "what it had set aside was put back"
+    assert _tree(site) == before and load_snapshot(str(tmp_path)).status == "done"
+
+
+def test_one_directory_under_two_names_is_mirrored_once(tmp_path):
+    t, site = _aside_env(tmp_path)
+    os.symlink(site, tmp_path / "site64")  # a venv's lib64 -> lib
+    t2 = target(tmp_path, site_dirs=(str(site), str(tmp_path / "site64")), distributions=t.distributions)
+    before = _tree(site)
+    snap = take_snapshot(t2, touches={"torch"}, replaces={"torch"})
+    assert snap.roots == (str(site), str(tmp_path / "bin"))
+    assert not restore(snap).errors and _tree(site) == before

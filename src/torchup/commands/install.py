@@ -38,8 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("install")
     _add(g, "--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)")
     _add(g, "--plan", metavar="FILE", help="install this plan (`torchup plan --json > FILE`) instead of planning again")
-    _add(g, "--manager", choices=MANAGERS, default="auto",
-         help="package manager to run (default: uv when on PATH, else pip)")
+    manager_help = ("package manager to run (default: uv when on PATH, else pip); conda, mamba and "
+                    "micromamba install conda-forge's build into a conda environment, pixi into the "
+                    "default environment of a pixi workspace")
+    shared = parser._option_string_actions.get("--manager")
+    if shared is not None:  # plan's --manager names what to print; here it is what to run
+        shared.choices, shared.default, shared.help = MANAGERS, "auto", manager_help
+    _add(g, "--manager", choices=MANAGERS, default="auto", help=manager_help)
     _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there")
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")

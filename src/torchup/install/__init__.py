@@ -6,8 +6,8 @@ Order of work (each step printed as a ``torchup:`` line):
 3. preflight (``preflight.py``): writable, not externally-managed, index reachable,
    free disk; name what is replaced and what would break;
 4. confirm (``--yes`` skips; no terminal and no ``--yes`` refuses);
-5. snapshot (``snapshot.py``), run the manager (``execute.py``) with its output
-   teed to a log file;
+5. snapshot (``snapshot.py``), run the manager (``execute.py``; ``conda.py`` and
+   ``pixi.py`` for the conda-forge ones) with its output teed to a log file;
 6. on any failure restore the snapshot and say so, with the failure's digest,
    the matching ``explain`` finding and the log path; on success check the
    installed version and run ``verify``.
@@ -18,14 +18,18 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, UsageError
 from torchup.install import preflight as _preflight
+from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
+from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
-from torchup.install.snapshot import RestoreReport, Snapshot, load_snapshot, mark, restore, take_snapshot
+from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, load_snapshot, mark, restore,
+                                      take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.plan import Plan
 from torchup.system import System
@@ -108,14 +112,18 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     out = _Out(stream or sys.stdout)
     runner = system.runner
     python = options.python
+    if options.venv and (options.manager in CONDA_MANAGERS or options.manager == "pixi"):
+        raise UsageError(f"--venv creates a virtual environment, which {options.manager} does not install into",
+                         hint=f"name a conda environment with --python, or drop --manager {options.manager}")
     if options.venv:
         python = _venv(options, system, out)
         if options.dry_run and not os.path.exists(python):
             return _dry_run_new_venv(plan, options, python, system, out)
     target = inspect_target(runner, python)
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
-    manager, program = choose_manager(options.manager, target, runner, uv=options.uv)
-    argv = manager_argv(plan, manager, python=target.executable, program=program)
+    manager, program = choose_manager(options.manager, target, runner, uv=options.uv, env=system.env)
+    argv = manager_argv(plan, manager, python=target.executable, program=program, prefix=target.prefix)
+    conda = manager in CONDA_MANAGERS or manager == "pixi"  # conda-forge packages, the whole prefix
 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
                                       check_network=options.check_network, runner=runner)
@@ -151,7 +159,9 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         )
     command = shlex.join(argv)
     if options.dry_run:
-        out.step("dry run: would snapshot " + ", ".join(p for p in (*target.site_dirs, target.scripts) if p))
+        kept = _pixi_files(target) if manager == "pixi" else ()
+        out.step("dry run: would snapshot " + (", ".join((target.prefix, *kept)) if conda else
+                                               ", ".join(p for p in (*target.site_dirs, target.scripts) if p)))
         out.step("dry run: would run")
         out.line(command)
         return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=True,
@@ -177,29 +187,38 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.step(f"full log: {log_path}")
         out.step("snapshot of the environment before the install")
         try:
-            snap = take_snapshot(target, plan=plan.to_json(), log=log_path, touches=checks.touches)
-        except OSError as exc:
+            snap = take_snapshot(target, plan=plan.to_json(), log=log_path, touches=checks.touches,
+                                 replaces=checks.replaces, discard_previous=False,
+                                 whole_prefix=UNTOUCHED if conda else None, copied=APPENDED if conda else (),
+                                 keep_files=_pixi_files(target) if manager == "pixi" else ())
+        except (OSError, KeyboardInterrupt) as exc:
+            state = _undo_partial_snapshot(target.prefix)
+            if isinstance(exc, KeyboardInterrupt):
+                raise InstallInterrupted(f"interrupted while taking the snapshot; {state}") from None
             raise EnvironmentProblem(
-                f"could not take the snapshot of the environment: {exc}; nothing was changed",
+                f"could not take the snapshot of the environment: {exc}; {state}",
                 hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
                 code="snapshot-failed",
             ) from None
-        out.step(f"snapshot: {snap.files} files of {len(snap.distributions)} distributions in {snap.path}"
-                 + (f" (mirrored: {len(snap.scope)} the install can change; the rest listed)"
-                    if snap.scope is not None else ""))
+        out.step(_snapshot_line(snap, target, checks.replaces))
         out.step(f"running: {command}")
+        # the previous snapshot (the torch before last, often) goes while the manager downloads
+        cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
+        cleanup.start()
         try:
             result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
         except KeyboardInterrupt:
             report = restore(snap)
             _failed(out, ["interrupted: the package manager was stopped"], snap, report, target, runner,
                     log_path, error=InstallInterrupted)
+        finally:
+            cleanup.join()
         if not result.ok:
             _failed(out, digest(result), snap, restore(snap), target, runner, log_path, text=result.stdout)
-        got = installed_versions(target.site_dirs, "torch")
-        if not _same_versions(got, plan.torch):
-            lines = [f"the manager succeeded but torch is {', '.join(got) or 'not installed'}, not {plan.torch}"]
-            _failed(out, lines, snap, restore(snap), target, runner, log_path)
+        problem = _result_problem(plan, target, checks.replaces, conda=conda)
+        if problem:  # the exit code said success; the environment says otherwise
+            _failed(out, [f"{manager} exited 0 but {problem}"], snap, restore(snap), target, runner, log_path,
+                    text=result.stdout)
         snap = mark(snap, "installed")
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
@@ -283,6 +302,51 @@ def _explain(text: str) -> str | None:
     fix = getattr(f, "fix", None)
     fix_text = (fix[0] if fix else "") if isinstance(fix, (list, tuple)) else (fix or "")
     return f"{getattr(f, 'title', '')} [{getattr(f, 'id', '')}]" + (f" — fix: {fix_text}" if fix_text else "")
+
+
+def _pixi_files(target: TargetEnv) -> tuple[str, ...]:
+    """pixi's manifest and lock: `pixi add` puts the manifest back after a failure, but not the lock."""
+    from torchup.install.pixi import find_workspace
+
+    ws = find_workspace(target.prefix)
+    return (ws.manifest, ws.lock)
+
+
+def _undo_partial_snapshot(prefix: str) -> str:
+    """A snapshot stopped half-way may have set entries aside already: put them back."""
+    partial = load_snapshot(prefix)
+    if partial is None or partial.status != "installing":  # stopped before anything was moved
+        return "nothing was changed"
+    report = restore(partial)
+    if report.errors:
+        return ("what it had set aside could not all be put back: "
+                f"`torchup install --rollback` retries ({report.errors[0]})")
+    mark(partial, "restored")
+    return "nothing was changed" if not report.changed else "what it had set aside was put back"
+
+
+def _snapshot_line(snap: Snapshot, target: TargetEnv, replaces) -> str:
+    line = f"snapshot: {snap.files} files of {len(snap.distributions)} distributions linked in {snap.path}"
+    if snap.scope is not None:
+        line += f" ({len(snap.scope)} the install can change; the rest listed)"
+    aside = [f"{d.name} {d.version}" for d in target.distributions if d.key in replaces]
+    if aside and snap.moved:
+        line += "; set aside (moved into it): " + ", ".join(aside)
+    return line
+
+
+def _result_problem(plan: Plan, target: TargetEnv, replaces, *, conda: bool) -> str | None:
+    """Why the environment after a successful run is not what the plan asked for."""
+    if conda:
+        return conda_result_problem(plan, read_records(target.prefix))
+    got = installed_versions(target.site_dirs, "torch")
+    if not _same_versions(got, plan.torch):
+        return f"torch is {', '.join(got) or 'not installed'}, not {plan.torch}"
+    missing = [d.name for d in target.distributions
+               if d.key in replaces and not installed_versions(target.site_dirs, d.name)]
+    if missing:  # set aside for a new version the manager did not install after all
+        return f"it did not install {', '.join(missing)} again"
+    return None
 
 
 def _same_versions(got: list[str], want: str) -> bool:

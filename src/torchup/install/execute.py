@@ -4,9 +4,11 @@ terminal and a log file, and a short digest of a failure."""
 from __future__ import annotations
 
 import re
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Mapping
 
 from torchup.errors import EnvironmentProblem, UsageError
+from torchup.install.conda import CONDA_MANAGERS, conda_argv, find_program
+from torchup.install.pixi import find_workspace, pixi_argv
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 from torchup.runner import Result, Runner
@@ -14,13 +16,15 @@ from torchup.runner import Result, Runner
 __all__ = ["MANAGERS", "choose_manager", "manager_argv", "run_manager", "digest"]
 
 MANAGERS = ("auto", "pip", "uv", "conda", "mamba", "micromamba", "pixi")
-_RUNNABLE = ("pip", "uv")
 
 
-def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str | None = None) -> tuple[str, str | None]:
-    """``(manager, program)``: uv when it is on PATH and the user did not choose, pip otherwise.
+def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str | None = None,
+                   env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """``(manager, program)``: uv when it is on PATH and the user did not choose, pip otherwise;
+    conda, mamba or micromamba when asked for, into a conda environment; pixi into the
+    default environment of a pixi workspace.
 
-    ``program`` is uv's path (pip runs as ``python -m pip`` in the target)."""
+    ``program`` is the tool's path (pip runs as ``python -m pip`` in the target)."""
     uv_path = uv or runner.which("uv")
     if requested == "auto":
         if uv_path:
@@ -44,20 +48,25 @@ def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str
                 code="no-manager",
             )
         return "pip", None
-    if requested in MANAGERS:
-        found = runner.which(requested)
+    if requested in CONDA_MANAGERS:
+        return requested, find_program(requested, target, runner.which, env or {})
+    if requested == "pixi":
+        find_workspace(target.prefix)  # refuses a target that is not a pixi workspace's default env
+        found = runner.which("pixi")
         if not found:
-            raise EnvironmentProblem(f"--manager {requested}: {requested} is not on PATH", code="no-manager")
-        raise UsageError(
-            f"torchup does not run {requested} itself yet: it installs with pip or uv",
-            hint=f"print the {requested} command with `torchup plan --format {requested}` and run it, "
-            "or install with --manager uv / pip",
-        )
+            raise EnvironmentProblem("--manager pixi: pixi is not on PATH", code="no-manager",
+                                     hint="put pixi on PATH, or use --manager uv / pip")
+        return "pixi", found
     raise UsageError(f"unknown --manager {requested!r}", hint=f"choose one of {', '.join(MANAGERS)}")
 
 
-def manager_argv(plan: Plan, manager: str, *, python: str, program: str | None) -> list[str]:
-    """The exact argv, as rendered by ``torchup.render`` (uv by its full path)."""
+def manager_argv(plan: Plan, manager: str, *, python: str, program: str | None, prefix: str | None = None) -> list[str]:
+    """The exact argv: pip and uv as rendered by ``torchup.render`` (uv by its full path);
+    conda, mamba and micromamba into ``prefix`` from conda-forge."""
+    if manager in CONDA_MANAGERS:
+        return conda_argv(plan, program or manager, prefix or "")
+    if manager == "pixi":
+        return pixi_argv(plan, program or "pixi", find_workspace(prefix or "").manifest)
     from torchup.render import install_argv
 
     argv = list(install_argv(plan, manager, python=python))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
+from torchup.install import conda as _conda
 from torchup.install.http import Client, Response
 from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
@@ -62,6 +63,9 @@ class Preflight:
     # every project the install can add, replace or remove, as far as the wheels' metadata
     # tells (the snapshot is scoped to it); None: not known, snapshot everything
     touches: frozenset[str] | None = None
+    # installed distributions the install will surely replace: an exact pin (the plan's, or one
+    # in the new wheels' metadata) that the installed version does not satisfy
+    replaces: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -113,6 +117,26 @@ def replacing(target: TargetEnv, plan: Plan) -> str | None:
         if old is not None and new and old.version != new:
             parts.append(f"{name} {old.version} with {new}")
     return ("replacing " + ", ".join(parts)) if parts else None
+
+
+def replaced_keys(target: TargetEnv, pins) -> frozenset[str]:
+    """Pure: keys of the installed distributions that the exact ``pins`` ((name, version)
+    pairs) will replace: the installed version does not satisfy ``==version``, by the
+    same PEP 440 rule the managers use (``==2.14.1`` accepts ``2.14.1+cpu``)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    out = set()
+    for name, version in pins:
+        have = target.find(name)
+        if have is None or not version:
+            continue
+        try:
+            req = Requirement(f"{name}=={version}")
+        except InvalidRequirement:
+            continue
+        if not _accepts(req, have.version):
+            out.add(have.key)
+    return frozenset(out)
 
 
 def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
@@ -264,7 +288,7 @@ def cache_dir(manager: str, env: Mapping[str, str]) -> str:
 
 
 def _sizes(plan: Plan, target: TargetEnv, client: Client,
-           torch_page: Response | None) -> tuple[dict[str, int], frozenset[str] | None]:
+           torch_page: Response | None) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]]]:
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
     the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
     out concurrently, in two rounds (the family, then its pinned dependencies).
@@ -274,10 +298,12 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client,
     None when that is not known for sure: a wheel without metadata, a required project
     that is not installed and not pinned (its own dependencies are unknown), or an
     installed one whose version the new requirement does not accept (it would be
-    replaced by a version whose dependencies are unknown)."""
+    replaced by a version whose dependencies are unknown).
+
+    And the exact pins found in that metadata whose installed version differs."""
 
     if not plan.index_url:
-        return {}, None
+        return {}, None, []
     base = plan.index_url.rstrip("/") + "/"
     family = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
     sizes: dict[str, int] = {}
@@ -341,8 +367,8 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client,
     pin_urls = wheels_of(changed, known)
     pin_metas = head(wheels_of(pins, known), pin_urls if touches is not None else [])
     if touches is not None:
-        scan(pin_metas, len(changed), {_key(n) for n, _ in changed})
-    return sizes, (frozenset(touches) if touches is not None else None)
+        changed += scan(pin_metas, len(changed), {_key(n) for n, _ in changed})
+    return sizes, (frozenset(touches) if touches is not None else None), changed
 
 
 def _key(name: str) -> str:
@@ -370,6 +396,16 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
             problems.append(p)
     client = Client(env, timeout=INDEX_TIMEOUT_S)
     torch_page = None
+    conda = manager in _conda.CONDA_MANAGERS or manager == "pixi"
+    if conda:  # they read conda-forge, not the wheel indexes
+        if check_network:
+            notes.append(f"{manager} contacts conda-forge and sizes the download itself: "
+                         "torchup did not check the network or the free disk")
+        check_network = False
+    if manager == "pixi":
+        p = _pixi_problem(plan, target)
+        if p is not None:
+            problems.append(p)
     if check_network:
         if plan.index_url:
             torch_page = client.fetch(plan.index_url.rstrip("/") + "/torch/")
@@ -380,8 +416,9 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
             problems.append(p)
     need = None
     touches = None
+    pinned: list[tuple[str, str]] = []
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
-        sizes, touches = _sizes(plan, target, client, torch_page)
+        sizes, touches, pinned = _sizes(plan, target, client, torch_page)
         if sizes:
             need = disk_need(sizes)
             places = {
@@ -395,11 +432,31 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
     return Preflight(
         problems=tuple(problems),
         notes=tuple(notes),
-        replacing=replacing(target, plan),
+        replacing=_conda.replacing(plan, _conda.read_records(target.prefix)) if conda else replacing(target, plan),
         at_risk=tuple(dependents_at_risk(target, plan)),
         need=need,
         touches=touches,
+        replaces=replaced_keys(target, [*zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)), *pinned]),
     )
+
+
+def _pixi_problem(plan: Plan, target: TargetEnv) -> TorchupError | None:
+    """What in the pixi manifest stops ``pixi add`` from installing the plan's build."""
+    from torchup.install.pixi import find_workspace, manifest_problem
+
+    ws = find_workspace(target.prefix)
+    build = _conda.conda_build(plan)
+    try:
+        with open(ws.manifest, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        return EnvironmentProblem(f"cannot read {ws.manifest}: {exc}", code="pixi-manifest")
+    why = manifest_problem(plan, text, pyproject=ws.manifest.endswith("pyproject.toml"),
+                           cuda_major=int(build.cuda.split(".")[0]) if build.cuda else None)
+    if why is None:
+        return None
+    return EnvironmentProblem(f"{ws.manifest}: {why}", code="pixi-manifest",
+                              hint="nothing was changed; fix the manifest and run torchup again")
 
 
 def _default_index_problem(env: Mapping[str, str], client: Client, runner, notes: list[str]) -> TorchupError | None:

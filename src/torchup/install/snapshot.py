@@ -23,6 +23,18 @@ is only *listed* (``trees/<i>.keep``, its paths, bytecode caches aside): restori
 removes whatever is not in the mirror nor in that list, so what the install added
 anywhere goes away, and leaves the listed entries alone.  When the scope is not
 known, or a distribution in it has no RECORD, everything is mirrored.
+
+Set aside: a distribution the install will surely replace (``replaces``: an exact pin
+that its installed version does not satisfy) is not linked file by file: each
+top-level entry that it alone owns (``torch/``, ``torch-2.9.1+cpu.dist-info``...)
+is *renamed* into the mirror, and its scripts are unlinked from the live scripts dir
+(whose mirror keeps them).  That is the manager's uninstall, done first and kept: a
+rename per entry instead of a link per file (the old torch is 24,000 files).  The
+manager then installs into an empty place.  The manifest names the entries before
+they move, so a snapshot interrupted between two renames still restores: a name
+set aside that is not in the mirror is still live and left alone.  An entry another
+distribution also has files in (per its RECORD; distributions without a RECORD are
+taken to keep to their own directories) is linked as usual.
 """
 
 from __future__ import annotations
@@ -38,7 +50,8 @@ from dataclasses import dataclass, field
 
 from torchup.install.target import Distribution, TargetEnv
 
-__all__ = ["Snapshot", "RestoreReport", "take_snapshot", "load_snapshot", "restore", "snapshot_dir", "mark"]
+__all__ = ["Snapshot", "RestoreReport", "take_snapshot", "discard_previous_snapshot", "load_snapshot", "restore",
+           "snapshot_dir", "mark"]
 
 SNAPSHOT_FORMAT = 1
 _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has ended either way
@@ -60,6 +73,14 @@ class Snapshot:
     scope: tuple[str, ...] | None = None
     # per root (as a string index): the top-level entries mirrored; a root not named was mirrored whole
     mirrored: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # per root: the top-level entries set aside (renamed into the mirror, not linked)
+    moved: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # per root: top-level entries neither mirrored nor listed, which restoring leaves alone
+    untouched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # paths in the first root held as copies (the manager changes them in place)
+    copied: tuple[str, ...] = ()
+    # files outside the roots kept as copies (a pixi manifest and lock): path -> existed
+    kept: dict[str, bool] = field(default_factory=dict)
 
     def tree(self, i: int) -> str:
         return os.path.join(self.path, "trees", str(i))
@@ -110,22 +131,17 @@ def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
 
 _TOP = re.compile(r'^([^,/"\n][^,/\n]*)[/,]', re.M)
 _QUOTED = re.compile(r'^"[^\n]*', re.M)
+_OUTSIDE = re.compile(r'^(\.\./[^,\n]*),', re.M)  # rows outside site-packages: scripts, headers, data
 
 
 def _top_entries(dist: Distribution, site: str) -> set[str] | None:
     """The top-level entries of ``site`` holding files of ``dist`` (from its RECORD);
     None when the RECORD cannot be read."""
-    info = dist.dist_info
-    if not info or not info.endswith(".dist-info"):
+    text = _read_record(dist)
+    if text is None:
         return None
-    try:
-        with open(os.path.join(info, "RECORD"), encoding="utf-8", newline="") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError):
-        return None
-    text = text.replace("\\", "/")
     # the first path component of each unquoted row (one regex pass: RECORDs run to 24,000 rows)
-    tops = {os.path.basename(info), *_TOP.findall(text)}
+    tops = {os.path.basename(dist.dist_info), *_TOP.findall(text)}
     for line in _QUOTED.findall(text):  # a quoted path (it holds a comma): the exact reader
         try:
             row = next(csv.reader([line]), [""])
@@ -154,31 +170,117 @@ def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str
     return out
 
 
+def _read_record(dist: Distribution) -> str | None:
+    info = dist.dist_info
+    if not info or not info.endswith(".dist-info"):
+        return None
+    try:
+        with open(os.path.join(info, "RECORD"), encoding="utf-8", newline="") as fh:
+            return fh.read().replace("\\", "/")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces) -> tuple[dict[int, set[str]], list[str]]:
+    """What to rename into the mirror instead of linking: per site root index, the top-level
+    entries owned by distributions in ``replaces`` (keys) and by no other distribution;
+    and the live script files of those distributions (to unlink once mirrored)."""
+    where = {os.path.realpath(r): i for i, r in enumerate(roots) if r in target.site_dirs}
+    scripts = os.path.realpath(target.scripts) if target.scripts and target.scripts in roots else None
+    wanted: dict[int, set[str]] = {}
+    others: dict[int, set[str]] = {}
+    files: list[str] = []
+    for dist in target.distributions:
+        i = where.get(os.path.realpath(os.path.dirname(dist.dist_info or "")))
+        if i is None:
+            continue
+        tops = _top_entries(dist, roots[i])
+        if dist.key not in replaces:
+            others.setdefault(i, set()).update(tops or ())
+            continue
+        if tops is None:
+            continue
+        wanted.setdefault(i, set()).update(tops)
+        text = _read_record(dist) or ""
+        for rel in _OUTSIDE.findall(text):
+            path = os.path.realpath(os.path.join(roots[i], rel))
+            if scripts and os.path.dirname(path) == scripts:
+                files.append(os.path.join(target.scripts, os.path.basename(path)))
+    out = {}
+    for i, names in wanted.items():
+        names = {n for n in names - others.get(i, set()) - {"__pycache__"}
+                 if os.path.lexists(os.path.join(roots[i], n))}
+        if names:
+            out[i] = names
+    return out, files
+
+
 def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | None = None,
-                  touches=None) -> Snapshot:
+                  touches=None, replaces=frozenset(), discard_previous: bool = True,
+                  whole_prefix: tuple[str, ...] | None = None, copied: tuple[str, ...] = (),
+                  keep_files: tuple[str, ...] = ()) -> Snapshot:
     """Mirror the target's site dirs and scripts dir; replaces the previous snapshot.
 
-    ``touches``: the projects the install can change (see the module doc); None mirrors all."""
+    ``touches``: the projects the install can change (see the module doc); None mirrors all.
+    ``replaces``: keys of installed distributions the install will surely replace: set aside.
+    ``discard_previous=False`` leaves the previous snapshot in ``<snapshot>.old`` for
+    ``discard_previous_snapshot`` to delete later (while the manager runs).
+    ``whole_prefix``: mirror the whole prefix instead (a conda install changes more than
+    site-packages), all but these top-level names, which restoring leaves alone.
+    ``copied``: paths (relative to the prefix) that the manager appends to in place
+    (conda's ``conda-meta/history``): copied into the mirror, not linked.
+    ``keep_files``: files elsewhere (pixi's manifest and lock) kept as copies; one that does
+    not exist yet is removed again by restoring."""
     final = snapshot_dir(target.prefix)
     work = final + ".new"
     _rmtree(work)
-    roots = tuple(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
+    if whole_prefix is not None:
+        roots: tuple[str, ...] = (target.prefix,)
+        touches = replaces = None
+    else:
+        roots = _distinct(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
     scope = scope_closure(target, touches) if touches is not None else None
     tops = _scoped_tops(target, roots, scope) if scope is not None else None
     if tops is None:
         scope = None
+    aside, scripts = _set_aside(target, roots, frozenset(replaces)) if replaces else ({}, [])
     linked = True
     files = 0
     mirrored: dict[str, tuple[str, ...]] = {}
+    untouched: dict[str, tuple[str, ...]] = {}
     for i, root in enumerate(roots):
         dst = os.path.join(work, "trees", str(i))
-        if tops is not None and i in tops:
-            n, ok, names = _mirror_some(root, dst, tops[i], os.path.join(work, "trees", f"{i}.keep"))
+        skip = aside.get(i, set())
+        if whole_prefix is not None:
+            left = set(whole_prefix)  # whether there now or not: .torchup is created right here
+            untouched[str(i)] = tuple(sorted(left))
+            n, ok, names = _mirror_some(root, dst, _names(root) - left, os.path.join(work, "trees", f"{i}.keep"),
+                                        skip=left)
             mirrored[str(i)] = names
+        elif tops is not None and i in tops:
+            n, ok, names = _mirror_some(root, dst, tops[i] - skip, os.path.join(work, "trees", f"{i}.keep"),
+                                        skip=skip)
+            mirrored[str(i)] = tuple(sorted({*names, *skip}))
+        elif skip:  # mirrored whole but for what is set aside: an empty .keep lists nothing else
+            n, ok, names = _mirror_some(root, dst, _names(root) - skip, os.path.join(work, "trees", f"{i}.keep"),
+                                        skip=skip)
+            mirrored[str(i)] = tuple(sorted({*names, *skip}))
         else:
             n, ok = _mirror(root, dst)
         files += n
         linked = linked and ok
+    copies = tuple(rel for rel in copied if whole_prefix is not None and os.path.isfile(os.path.join(roots[0], rel)))
+    for rel in copies:  # a link would take the manager's in-place append too
+        dst = os.path.join(work, "trees", "0", rel)
+        os.unlink(dst)
+        shutil.copy2(os.path.join(roots[0], rel), dst)
+    kept: dict[str, bool] = {}
+    if keep_files:
+        os.makedirs(os.path.join(work, "files"))
+    for n, path in enumerate(keep_files):
+        kept[path] = os.path.isfile(path)
+        if kept[path]:
+            shutil.copy2(path, os.path.join(work, "files", str(n)))
     snap = Snapshot(
         path=final,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -191,6 +293,10 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         log=log,
         scope=tuple(sorted(scope)) if scope is not None else None,
         mirrored=mirrored,
+        moved={str(i): tuple(sorted(names)) for i, names in aside.items()},
+        untouched=untouched,
+        copied=copies,
+        kept=kept,
     )
     with open(os.path.join(work, "manifest.json"), "w", encoding="utf-8") as fh:
         json.dump(_to_json(snap), fh, indent=1)
@@ -200,8 +306,43 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         _rmtree(old)
         os.rename(final, old)
     os.rename(work, final)
-    _rmtree(old)
+    if discard_previous:
+        _rmtree(old)
+    # from here the manifest names every entry set aside: move them (the manager's uninstall)
+    for i, names in aside.items():
+        for name in sorted(names):
+            src, dst = os.path.join(roots[i], name), os.path.join(snap.tree(i), name)
+            try:
+                os.rename(src, dst)
+            except OSError:  # another filesystem, a busy directory: keep it live and link it instead
+                if os.path.isdir(src) and not os.path.islink(src):
+                    _mirror(src, dst)
+                else:
+                    _link(src, dst)
+    for path in scripts:
+        try:
+            os.unlink(path)
+        except OSError:  # gone already, or not ours to remove: the manager will see to it
+            pass
     return snap
+
+
+def _distinct(paths) -> tuple[str, ...]:
+    """The paths, each directory once (a venv's lib64 is often a link to lib: purelib and
+    platlib are then one directory under two names)."""
+    seen: set[str] = set()
+    out = []
+    for p in paths:
+        real = os.path.realpath(p)
+        if real not in seen:
+            seen.add(real)
+            out.append(p)
+    return tuple(out)
+
+
+def discard_previous_snapshot(prefix: str) -> None:
+    """Delete the snapshot ``take_snapshot(discard_previous=False)`` left behind."""
+    _rmtree(snapshot_dir(prefix) + ".old")
 
 
 def load_snapshot(prefix: str) -> Snapshot | None:
@@ -228,6 +369,10 @@ def load_snapshot(prefix: str) -> Snapshot | None:
         log=raw.get("log"),
         scope=tuple(raw["scope"]) if raw.get("scope") is not None else None,
         mirrored={str(k): tuple(v) for k, v in (raw.get("mirrored") or {}).items()},
+        moved={str(k): tuple(v) for k, v in (raw.get("moved") or {}).items()},
+        untouched={str(k): tuple(v) for k, v in (raw.get("untouched") or {}).items()},
+        copied=tuple(raw.get("copied") or ()),
+        kept={str(k): bool(v) for k, v in (raw.get("kept") or {}).items()},
         status="installing" if os.path.exists(os.path.join(snapshot_dir(prefix), _UNFINISHED)) else "done",
     )
 
@@ -252,18 +397,57 @@ def restore(snap: Snapshot) -> RestoreReport:
     for i, root in enumerate(snap.roots):
         names = snap.mirrored.get(str(i))
         keep = None
+        moved = snap.moved.get(str(i), ())
+        for name in moved:  # set aside, and nothing took its place: move it back whole
+            src, dst = os.path.join(snap.tree(i), name), os.path.join(root, name)
+            if os.path.lexists(src) and not os.path.lexists(dst):
+                try:
+                    os.rename(src, dst)
+                    restored += 1
+                except OSError:
+                    pass  # linked back below, by the sync
+        # set aside but not in the mirror: moved back above, or never moved (the snapshot was
+        # stopped first): live, as before the install
+        leave = frozenset(n for n in moved if not os.path.lexists(os.path.join(snap.tree(i), n)))
+        leave |= frozenset(snap.untouched.get(str(i), ()))
         if names is not None:
             try:
                 with open(snap.tree(i) + ".keep", encoding="utf-8", errors="surrogateescape") as fh:
                     listed = dict(p.rsplit("\t", 1) for p in fh.read().split("\0") if p)
-                keep = (frozenset(names), {p: int(ino) for p, ino in listed.items()})
+                keep = (frozenset(names) - leave, {p: int(ino) for p, ino in listed.items()})
             except OSError as exc:  # without the list, nothing outside the mirror can be told apart
                 errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
                 continue
-        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep)
+        copies = frozenset(os.path.normpath(c) for c in snap.copied) if i == 0 else frozenset()
+        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies)
+        removed += r
+        restored += s
+    for n, (path, existed) in enumerate(snap.kept.items()):
+        r, s = _put_back(os.path.join(snap.path, "files", str(n)) if existed else None, path, errors)
         removed += r
         restored += s
     return RestoreReport(removed=removed, restored=restored, errors=tuple(errors))
+
+
+def _put_back(copy: str | None, path: str, errors: list[str]) -> tuple[int, int]:
+    """Make the file ``path`` what the snapshot kept of it (``copy``; None: it did not exist)."""
+    try:
+        if copy is None:
+            if os.path.lexists(path):
+                os.unlink(path)
+                return 1, 0
+            return 0, 0
+        if os.path.isfile(path):
+            with open(copy, "rb") as a, open(path, "rb") as b:
+                if a.read() == b.read():
+                    return 0, 0
+        tmp = path + ".torchup-restore"
+        shutil.copy2(copy, tmp)
+        os.replace(tmp, path)
+        return 0, 1
+    except OSError as exc:
+        errors.append(f"cannot restore {path}: {exc.strerror or exc}")
+        return 0, 0
 
 
 # --- mirroring ------------------------------------------------------------------
@@ -290,10 +474,15 @@ def _mirror(src: str, dst: str) -> tuple[int, bool]:
     return count, linked
 
 
-def _mirror_some(src: str, dst: str, names: set[str], keep_path: str) -> tuple[int, bool, tuple[str, ...]]:
+def _names(root: str) -> set[str]:
+    return set(os.listdir(root))
+
+
+def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
+                 skip: set[str] = frozenset()) -> tuple[int, bool, tuple[str, ...]]:
     """Mirror the top-level entries ``names`` of ``src`` whole; list the paths of every
-    other entry (bytecode caches aside) in ``keep_path``.  Returns (files, all linked,
-    the names mirrored)."""
+    other entry (bytecode caches aside) in ``keep_path``, but for ``skip`` (set aside by
+    the caller).  Returns (files, all linked, the names mirrored)."""
     count = 0
     linked = True
     done: list[str] = []
@@ -303,6 +492,8 @@ def _mirror_some(src: str, dst: str, names: set[str], keep_path: str) -> tuple[i
         entries = list(it)
     for entry in entries:
         target = os.path.join(dst, entry.name)
+        if entry.name in skip:
+            continue
         if entry.name not in names:
             keep.append(f"{entry.name}\t{entry.inode()}")
             if entry.is_dir(follow_symlinks=False):
@@ -390,13 +581,17 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
 
 
 def _sync(mirror: str, live: str, linked: bool, errors: list[str],
-          keep: tuple[frozenset[str], dict[str, int]] | None = None) -> tuple[int, int]:
+          keep: tuple[frozenset[str], dict[str, int]] | None = None,
+          leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset()) -> tuple[int, int]:
     """Make ``live`` equal to ``mirror``.  With ``keep`` (names mirrored, paths listed) the
     mirror holds only some top-level entries: listed paths outside them are left alone
     (and bytecode caches in them), anything else not in the mirror is removed; a listed
-    file the install replaced cannot be put back and is reported."""
+    file the install replaced cannot be put back and is reported.  Top-level names in
+    ``leave`` are not looked at; paths in ``copies`` are compared and put back as copies."""
     want = _entries(mirror)
     have = _entries(live)
+    if leave:
+        have = {rel: st for rel, st in have.items() if rel.partition(os.sep)[0] not in leave}
     removed = restored = 0
     # deepest first, so a directory is emptied before it is removed
     for rel in sorted(have, key=lambda p: p.count(os.sep), reverse=True):
@@ -409,7 +604,8 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
                     errors.append(f"{os.path.join(live, rel)} was replaced by the install and is outside "
                                   "the snapshot's scope: it cannot be put back")
                 continue
-        if w is not None and _same(w, st, linked, os.path.join(mirror, rel), os.path.join(live, rel)):
+        if w is not None and _same(w, st, linked and rel not in copies, os.path.join(mirror, rel),
+                                   os.path.join(live, rel)):
             continue
         if w is not None and stat.S_ISDIR(w.st_mode) and stat.S_ISDIR(st.st_mode):
             continue
@@ -432,7 +628,7 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
                 os.symlink(os.readlink(src), dst)
             elif stat.S_ISDIR(w.st_mode):
                 os.mkdir(dst)
-            elif linked:
+            elif linked and rel not in copies:
                 os.link(src, dst)
             else:
                 shutil.copy2(src, dst)
@@ -460,4 +656,8 @@ def _to_json(snap: Snapshot) -> dict:
         "log": snap.log,
         "scope": list(snap.scope) if snap.scope is not None else None,
         "mirrored": {k: list(v) for k, v in snap.mirrored.items()},
+        "moved": {k: list(v) for k, v in snap.moved.items()},
+        "untouched": {k: list(v) for k, v in snap.untouched.items()},
+        "copied": list(snap.copied),
+        "kept": snap.kept,
     }
