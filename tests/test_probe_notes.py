@@ -75,6 +75,8 @@ def replayed_notes(tmp_path: Path) -> dict[str, list]:
         else:
             out[d.name] = replay(d.name, case_dir, timeout=1.0)
     out["amd-mi300x, HSA_OVERRIDE_GFX_VERSION=gfx942"] = replay("amd-mi300x", tmp_path, HSA_OVERRIDE_GFX_VERSION="gfx942")
+    out["rtx4090-driver550, CUDA_VISIBLE_DEVICES=1"] = replay("rtx4090-driver550", tmp_path, CUDA_VISIBLE_DEVICES="1")
+    out["rtx4090-driver550, CUDA_VISIBLE_DEVICES=0"] = replay("rtx4090-driver550", tmp_path, CUDA_VISIBLE_DEVICES="0")
     # nvidia-smi that prints garbage beside a loaded driver
     _fake_tool(tmp_path / "smi-garbage", "nvidia-smi", "echo 'Segmentation fault in libfoo'")
     out["h100-mig, nvidia-smi prints garbage"] = _probe_with(MACHINES / "h100-mig" / "root", tmp_path / "smi-garbage", tmp_path)
@@ -112,6 +114,9 @@ def test_expected_notes_per_case(machines):
     assert notes["amd-mi300x, HSA_OVERRIDE_GFX_VERSION=gfx942"] == ["hsa-override-invalid"]
     assert notes["h100-mig, nvidia-smi prints garbage"] == ["nvidia-smi-failed"]
     assert notes["no-gpu"] == [] and notes["rtx4090-driver550"] == []
+    assert notes["rtx4090-driver550, CUDA_VISIBLE_DEVICES=1"] == ["cuda-visible-devices-hides-gpu"]
+    assert "there is no GPU 1 (this machine has 1)" in machines["rtx4090-driver550, CUDA_VISIBLE_DEVICES=1"].notes[0].message
+    assert notes["rtx4090-driver550, CUDA_VISIBLE_DEVICES=0"] == []
 
 
 def test_doctor_reports_every_note_as_its_problem(machines):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 
 from torchup.findings import Finding
 from torchup.machine import Machine, machine_from_dict, machine_to_dict
+from torchup.probe.nvidia import visible_devices_hide_all
 from torchup.verify.report import VerifyReport, arch_support, build_report
 
 __all__ = [
@@ -345,24 +346,6 @@ def rule_driver(state: DoctorState, catalog) -> list[Diagnosis]:
                                                *_install_fix(state), "# or update the NVIDIA driver"))]
 
 
-def _visible_devices_hide_all(value: str, count: int | None) -> str | None:
-    """Why ``CUDA_VISIBLE_DEVICES=value`` leaves CUDA no device, or None.
-
-    CUDA reads the list up to the first entry that is not a valid index or UUID.
-    """
-    tokens = [t.strip() for t in value.split(",")]
-    if not value.strip():
-        return "CUDA_VISIBLE_DEVICES is set to an empty string"
-    first = tokens[0]
-    if first.startswith(("GPU-", "MIG-")):
-        return None
-    if not re.fullmatch(r"\d+", first):
-        return f"CUDA_VISIBLE_DEVICES={value!r}: {first!r} is not a device index"
-    if count is not None and int(first) >= count:
-        return f"CUDA_VISIBLE_DEVICES={value!r}: there is no GPU {first} (this machine has {count})"
-    return None
-
-
 def rule_cuda_unavailable(state: DoctorState, catalog) -> list[Diagnosis]:
     """A CUDA build that sees no GPU: hidden, not passed into a container or WSL, or no driver."""
     kind, _ = torch_build(state)
@@ -373,7 +356,7 @@ def rule_cuda_unavailable(state: DoctorState, catalog) -> list[Diagnosis]:
     nv = _nvidia_gpus(state)
     cvd = state.env.get("CUDA_VISIBLE_DEVICES")
     if cvd is not None:
-        why = _visible_devices_hide_all(cvd, len(nv) if nv else None)
+        why = visible_devices_hide_all(cvd, len(nv) if nv else None)
         if why:
             return [_err("cuda-visible-devices-hides-gpu", [why] + [f"GPU: {g.name}" for g in nv])]
     if m is not None and m.wsl and state.wsl_libcuda is False:

@@ -163,8 +163,21 @@ def probe_machine(system: System, *, python: str | None = None, timeout: float =
         found.append((Gpu(vendor="apple", name="Apple silicon GPU (MPS)", driver_loaded=True), "sysctl -n hw.optional.arm64"))
     for i, (_gpu, origin) in enumerate(found):
         acc.sources[f"gpus[{i}]"] = origin
+    _visible_devices(acc, system, [g for g, _ in found if g.vendor == "nvidia"])
     _override_driver(acc, system)
     return Machine(**acc.values, gpus=tuple(g for g, _ in found), notes=tuple(acc.notes), sources=dict(acc.sources))
+
+
+def _visible_devices(acc: _Acc, system: System, nvidia_gpus: list[Gpu]) -> None:
+    """CUDA_VISIBLE_DEVICES in torchup's environment (the shell the user will run torch from)
+    that hides every NVIDIA GPU.  The plan still counts the GPUs: the install is for the
+    machine, the variable only for this shell."""
+    value = system.env.get("CUDA_VISIBLE_DEVICES")
+    if value is None or not nvidia_gpus:
+        return
+    why = nvidia.visible_devices_hide_all(value, len(nvidia_gpus))
+    if why:
+        acc.note("cuda-visible-devices-hides-gpu", f"{why}: torch started from this shell will see no GPU")
 
 
 # --- the target Python -------------------------------------------------------------

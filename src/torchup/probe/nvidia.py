@@ -33,6 +33,7 @@ __all__ = [
     "parse_smi_table_header",
     "normalise_bus_id",
     "gpus_from_rows",
+    "visible_devices_hide_all",
     "read_sys_module_version",
     "read_proc_driver_version",
     "find_nvidia_smi",
@@ -387,3 +388,21 @@ def run_smi_table(system: System, smi: str, *, timeout: float) -> SmiHeader | No
 
     r = system.runner.run([smi], timeout=timeout, env=probe_env(system.env))
     return parse_smi_table_header(r.stdout) if r.ok else None
+
+
+def visible_devices_hide_all(value: str, count: int | None) -> str | None:
+    """Why ``CUDA_VISIBLE_DEVICES=value`` leaves CUDA no device, or None.
+
+    CUDA reads the list up to the first entry that is not a valid index or UUID.
+    """
+    tokens = [t.strip() for t in value.split(",")]
+    if not value.strip():
+        return "CUDA_VISIBLE_DEVICES is set to an empty string"
+    first = tokens[0]
+    if first.startswith(("GPU-", "MIG-")):
+        return None
+    if not re.fullmatch(r"\d+", first):
+        return f"CUDA_VISIBLE_DEVICES={value!r}: {first!r} is not a device index"
+    if count is not None and int(first) >= count:
+        return f"CUDA_VISIBLE_DEVICES={value!r}: there is no GPU {first} (this machine has {count})"
+    return None
