@@ -194,6 +194,13 @@ def test_a_manifest_pixi_cannot_solve_the_plan_with_is_refused_first(manifest, w
     assert _ws_state(pixi_ws) == before and not (tmp_path / "argv.json").exists()
 
 
+def test_a_wheel_install_into_a_pixi_environment_says_pixi_will_undo_it(pixi_ws, tools, tmp_path):
+    r = _install(pixi_ws / ".pixi" / "envs" / "default", ie.tool_env(tools, tmp_path), tmp_path, "uv", "--dry-run",
+                 "--skip-network-check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "is a pixi environment: the next `pixi install` there puts back" in r.stdout
+
+
 def test_pixi_needs_the_default_environment_of_a_workspace(conda_env, pixi_ws, tools, tmp_path):
     r = _install(conda_env, tools, tmp_path, "pixi")
     assert r.returncode == 4 and "is not a pixi environment" in r.stderr

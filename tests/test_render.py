@@ -153,7 +153,7 @@ def test_no_format_ever_uses_an_extra_index(name, fmt):
 
 
 def test_install_argv_refuses_other_managers():
-    with pytest.raises(RenderError, match="pip or uv"):
+    with pytest.raises(RenderError, match="this renders pip.s and uv.s"):
         install_argv(PLANS["linux-cpu"], "conda", python="python")
 
 
@@ -181,3 +181,4 @@ def test_conda_forge_cuda_version_per_os(os_, arch, variant, cuda, expected):
                 index_url=f"{BASE}/{variant}", os=os_, arch=arch, python="3.12")
     text = render.render(plan, "conda")
     assert text.split() == ["conda", "install", "--override-channels", "-c", "conda-forge", "pytorch-gpu==2.14.1", expected]
+    assert render.render(plan, "micromamba").split()[0] == "micromamba"

@@ -121,6 +121,8 @@ def test_wheel_arch(machine, arch):
     ("uv", ("uv",), None, True, "uv"),
     ("conda", ("conda", "pip"), True, False, "conda"),
     ("conda", ("mamba", "pip"), True, False, "mamba"),
+    ("conda", ("micromamba", "pip"), True, False, "micromamba"),
+    ("conda", ("conda", "mamba"), True, False, "conda"),
     ("pixi", ("pixi",), True, False, "pixi"),
     ("venv", ("uv",), False, True, "uv"),
     ("system", (), None, None, "pip"),

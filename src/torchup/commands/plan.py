@@ -15,7 +15,7 @@ from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 
 __all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs"]
 
-MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "requirements")
+MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
 _CUDA_RE = re.compile(r"^\d+\.\d+$")
 
@@ -71,7 +71,9 @@ def detect_manager(machine) -> str:
     if env == "pixi":
         return "pixi"
     if env == "conda":
-        return "mamba" if "mamba" in managers and "conda" not in managers else "conda"
+        if "conda" in managers:
+            return "conda"
+        return "mamba" if "mamba" in managers else "micromamba" if "micromamba" in managers else "conda"
     uv = bool(machine.uv_usable) or "uv" in managers
     if env == "uv" and uv:
         return "uv"

@@ -406,6 +406,9 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         p = _pixi_problem(plan, target)
         if p is not None:
             problems.append(p)
+    elif _in_pixi_workspace(target.prefix):
+        notes.append(f"{target.prefix} is a pixi environment: the next `pixi install` there puts back what its "
+                     "pixi.toml says; --manager pixi records the change in the workspace instead")
     if check_network:
         if plan.index_url:
             torch_page = client.fetch(plan.index_url.rstrip("/") + "/torch/")
@@ -438,6 +441,11 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         touches=touches,
         replaces=replaced_keys(target, [*zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)), *pinned]),
     )
+
+
+def _in_pixi_workspace(prefix: str) -> bool:
+    parts = os.path.normpath(prefix).split(os.sep)
+    return len(parts) >= 3 and parts[-3:-1] == [".pixi", "envs"]
 
 
 def _pixi_problem(plan: Plan, target: TargetEnv) -> TorchupError | None:

@@ -14,7 +14,6 @@ from torchup.render._common import RenderError, pins
 
 __all__ = [
     "FORMATS",
-    "INSTALL_MANAGERS",
     "RenderError",
     "install_argv",
     "render",
@@ -24,8 +23,7 @@ __all__ = [
     "pins",
 ]
 
-FORMATS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "requirements")
-INSTALL_MANAGERS = ("pip", "uv")
+FORMATS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
 # the keys of Plan.commands (the JSON contract) and the format each is rendered in
 COMMAND_KEYS = {"pip": "pip", "uv": "uv", "conda": "conda", "pixi": "pixi", "poetry": "poetry"}
 
@@ -45,7 +43,9 @@ def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
         from torchup.render import uv
 
         return uv.argv(plan, python=python)
-    raise RenderError(f"torchup installs with pip or uv, not {manager!r}", hint="render the command with --manager and run it yourself")
+    # conda, mamba, micromamba and pixi need the target's prefix or workspace: torchup.install.conda / .pixi
+    raise RenderError(f"no wheel-install argv for {manager!r}: this renders pip's and uv's",
+                      hint="print the command with `torchup plan --manager NAME`")
 
 
 def render(plan: Plan, fmt: str, *, python: str = "python") -> str:
@@ -70,7 +70,7 @@ def render(plan: Plan, fmt: str, *, python: str = "python") -> str:
         from torchup.render import pixi
 
         return pixi.render(plan)
-    if fmt in ("conda", "mamba"):
+    if fmt in ("conda", "mamba", "micromamba"):
         from torchup.render import conda
 
         return conda.render(plan, tool=fmt)
@@ -109,11 +109,11 @@ def render_commands(plan: Plan, *, python: str = "python") -> dict[str, str | No
 
 def notes(plan: Plan, fmt: str) -> list[str]:
     """Caveats to print next to the rendered text of ``fmt``."""
-    if fmt in ("conda", "mamba", "pixi"):
+    if fmt in ("conda", "mamba", "micromamba", "pixi"):
         from torchup.render import conda
 
         try:
-            return conda.notes(plan)
+            return conda.notes(plan, tool=fmt)
         except RenderError:
             return []
     return []

@@ -95,12 +95,15 @@ def render(plan: Plan, *, tool: str = "conda") -> str:
     return join([tool, "install", "--override-channels", "-c", "conda-forge", *build.specs], windows=plan.os == "windows")
 
 
-def notes(plan: Plan) -> list[str]:
-    """What the user should know about the conda-forge route for this plan."""
+def notes(plan: Plan, *, tool: str = "conda") -> list[str]:
+    """What the user should know about the conda-forge route for this plan (``tool``: the
+    conda, mamba, micromamba or pixi command the user runs)."""
     build = conda_forge_build(plan)
+    package = build.specs[0].split("==")[0]
+    search = f"pixi search {package}" if tool == "pixi" else f"{tool} search -c conda-forge {package}"
     out = [
         f"conda-forge builds PyTorch itself and may not have {plan.base_version} yet: "
-        f"'conda search -c conda-forge {build.specs[0].split('==')[0]}' lists the versions it has",
+        f"'{search}' lists the versions it has",
     ]
     if build.cuda and plan.cuda and build.cuda != plan.cuda:
         out.append(
