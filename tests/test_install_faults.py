@@ -17,6 +17,7 @@ import pytest
 
 from tests.support import install_env as ie
 from tests.support.index_server import IndexServer
+from tests.support.install_fixtures import env, template, venv  # noqa: F401 (fixtures)
 
 WHEEL = f"/whl/cu126/torch/torch-{ie.NEW_CU126.replace('+', '%2B')}-{ie.TAG}.whl"
 
@@ -29,23 +30,6 @@ def index(tmp_path_factory):
     with IndexServer(missing_status=403) as server:
         ie.serve(server, wheels)
         yield server
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory, index):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    return ie.make_template_venv(tmp_path_factory.mktemp("tpl") / "venv", index, env)
-
-
-@pytest.fixture
-def venv(template, tmp_path):
-    return ie.copy_venv(template, tmp_path / "venv")
-
-
-@pytest.fixture
-def env(clean_env, tmp_path):
-    return ie.tool_env(clean_env, tmp_path)
 
 
 @pytest.fixture
