@@ -233,6 +233,10 @@ def test_a_conda_meta_record_is_read_or_refused(text, parsed):
     (CU, {"pytorch": ("2.14.1", "cpu_generic_py311_h0_0")}, "pytorch 2.14.1 is the build cpu_generic_py311_h0_0, not a cuda build"),
     (CU, {"pytorch": ("2.9.1", "cuda129_generic_py311_h0_201")}, "pytorch is 2.9.1, not 2.14.1"),
     (CU, {"pytorch-gpu": ("2.14.1", "h0")}, "pytorch is not installed in the environment"),
+    (Plan(torch="2.14.1+cu126", torchvision="0.29.1+cu126", torchaudio=None, variant="cu126", cuda="12.6"),
+     {"pytorch": ("2.14.1", "cuda129_h0")}, "torchvision is not installed, not 0.29.1"),
+    (Plan(torch="2.14.1+cu126", torchvision="0.29.1+cu126", torchaudio=None, variant="cu126", cuda="12.6"),
+     {"pytorch": ("2.14.1", "cuda129_h0"), "torchvision": ("0.29.1", "cuda129_h1")}, None),
 ])
 def test_the_result_is_judged_from_conda_meta(plan, records, problem):
     assert conda.result_problem(plan, records) == problem

@@ -107,10 +107,25 @@ def test_a_second_install_sets_the_first_aside_and_drops_the_older_snapshot(mana
         after = ie.state(venv, env)
         assert after["torch"] == torch
         first = first if variant == "cu126" else after
-    assert sorted(os.listdir(prefix / ".torchup")) == ["snapshot"]  # the first snapshot is gone
+    assert sorted(os.listdir(prefix / ".torchup")) == ["lock", "snapshot"]  # the first snapshot is gone
     r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert ie.state(venv, env) == first
+
+
+def test_one_install_at_a_time_per_environment(index, venv, env, tmp_path):
+    import fcntl
+
+    before = ie.state(venv, env)
+    lock = venv.parent.parent / ".torchup" / "lock"
+    lock.parent.mkdir()
+    with open(lock, "w") as held:  # another torchup at work in this environment
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = ie.torchup(["install", "--plan", str(ie.plan_file(tmp_path / "plan.json", index)), "--python", str(venv),
+                        "--manager", "uv", "--yes", "--no-verify"], env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "another torchup install or rollback is running" in r.stderr
+    assert ie.state(venv, env) == before
 
 
 def test_packages_that_pin_torch_are_named(index, venv, env, tmp_path):

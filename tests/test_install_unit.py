@@ -450,7 +450,8 @@ def _aside_env(tmp_path, *, plugin=False):
 
 
 def _inodes(root):
-    return {p: os.lstat(os.path.join(root, p)).st_ino for p in _tree(root)}
+    """The inode of every file (directories are made anew when linked back)."""
+    return {p: os.lstat(os.path.join(root, p)).st_ino for p, data in _tree(root).items() if data is not None}
 
 
 def test_what_the_install_replaces_is_moved_into_the_snapshot_not_linked(tmp_path):
@@ -466,7 +467,8 @@ def test_what_the_install_replaces_is_moved_into_the_snapshot_not_linked(tmp_pat
     # linked: the rest of torch's closure (filelock, typing-extensions: 3 files each) and bin/torchrun
     assert snap.files == 7
     assert load_snapshot(str(tmp_path)).moved == snap.moved
-    # a failure before the manager wrote anything: everything goes back, the very same files
+    # a failure before the manager wrote anything: everything goes back, the very same files (linked
+    # back from the mirror, which keeps them for a later rollback)
     report = restore(snap)
     assert not report.errors
     assert {"site": _tree(site), "bin": _tree(tmp_path / "bin")} == before
@@ -512,12 +514,63 @@ def test_an_entry_set_aside_but_never_moved_is_left_alone(tmp_path):
     assert not report.errors and _tree(site) == before
 
 
-def test_a_directory_shared_with_another_distribution_is_linked_not_moved(tmp_path):
+def test_a_distribution_sharing_a_directory_is_not_set_aside_at_all(tmp_path):
+    """Half set aside (its dist-info moved, torch/ left), the manager would find nothing to
+    uninstall and leave the old files in torch/: all of it is linked instead."""
     t, site = _aside_env(tmp_path, plugin=True)
     snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
-    assert snap.moved == {"0": ("torch-2.9.1+cpu.dist-info",)}
-    assert (site / "torch" / "plugin.py").exists() and (site / "torch" / "__init__.py").exists()
+    assert snap.moved == {}
+    assert (site / "torch" / "plugin.py").exists() and (site / "torch-2.9.1+cpu.dist-info").exists()
     assert os.path.exists(os.path.join(snap.tree(0), "torch", "__init__.py"))
+
+
+def test_a_file_no_record_lists_keeps_its_directory_live(tmp_path):
+    """pip and uv uninstall what RECORD lists: a file the user put into torch/ stays live."""
+    t, site = _aside_env(tmp_path)
+    (site / "torch" / "lib" / "libfix.so").write_text("a workaround\n")
+    (site / "torch" / "__pycache__").mkdir()
+    (site / "torch" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"c")
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    assert snap.moved == {} and (site / "torch" / "lib" / "libfix.so").exists()
+    (site / "torch" / "lib" / "libfix.so").unlink()  # bytecode alone does not stop it
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    assert snap.moved == {"0": ("torch", "torch-2.9.1+cpu.dist-info")}
+
+
+def test_a_rename_that_fails_links_the_distribution_instead(tmp_path, monkeypatch):
+    t, site = _aside_env(tmp_path)
+    before = _tree(site)
+    real = os.rename
+    calls = []
+
+    def flaky(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # the second entry of torch: busy
+            raise PermissionError(13, "in use")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "rename", flaky)
+    snap = take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    monkeypatch.setattr(os, "rename", real)
+    assert (site / "torch" / "__init__.py").exists() and (site / "torch-2.9.1+cpu.dist-info").exists()
+    assert os.path.exists(os.path.join(snap.tree(0), "torch", "lib", "x.so"))
+    assert not os.path.exists(os.path.join(snap.path, "partial"))
+    (site / "torch" / "__init__.py").unlink()  # the manager at work
+    assert not restore(snap).errors and _tree(site) == before
+
+
+def test_a_second_rollback_still_has_everything(tmp_path):
+    t, site = _aside_env(tmp_path)
+    before = _tree(site)
+    take_snapshot(t, touches={"torch"}, replaces={"torch"})
+    (site / "torch").mkdir()
+    (site / "torch" / "__init__.py").write_text("new torch\n")
+    assert not restore(load_snapshot(str(tmp_path))).errors and _tree(site) == before
+    import shutil
+
+    shutil.rmtree(site / "torch-2.9.1+cpu.dist-info")  # the user changes things again
+    shutil.rmtree(site / "torch")
+    assert not restore(load_snapshot(str(tmp_path))).errors and _tree(site) == before
 
 
 def test_moves_work_without_a_scope_too(tmp_path):
@@ -542,16 +595,18 @@ def test_the_previous_snapshot_can_be_deleted_later(tmp_path):
     assert load_snapshot(str(tmp_path)).path == snapshot_dir(str(tmp_path))
 
 
-@pytest.mark.parametrize("pins, replaced", [
-    ([("torch", "2.14.1+cu126")], {"torch"}),  # another local build: replaced
-    ([("torch", "2.9.1")], set()),  # ==2.9.1 accepts the installed 2.9.1+cpu: the manager keeps it
-    ([("torch", "2.9.1+cpu")], set()),
-    ([("nvidia-cublas-cu12", "12.6.4.1")], {"nvidia-cublas-cu12"}),
-    ([("sympy", "1.13")], set()),  # not installed: nothing to replace
-    ([("torchvision", None)], set()),
+@pytest.mark.parametrize("family, pins, replaced", [
+    ([("torch", "2.14.1+cu126")], [], {"torch"}),  # another local build: replaced
+    ([("torch", "2.9.1")], [], {"torch"}),  # PyPI's 2.9.1 planned over the installed 2.9.1+cpu
+    ([("torch", "2.9.1+cpu")], [], set()),  # the very build: nothing to do
+    ([], [("torch", "2.9.1")], set()),  # a metadata pin ==2.9.1 accepts 2.9.1+cpu: the manager keeps it
+    ([], [("nvidia-cublas-cu12", "12.6.4.1")], {"nvidia-cublas-cu12"}),
+    ([], [("sympy", "1.13")], set()),  # not installed: nothing to replace
+    ([("torchvision", None)], [], set()),
 ])
-def test_what_exact_pins_replace(pins, replaced):
-    assert preflight.replaced_keys(target(distributions=INSTALLED), pins) == replaced
+def test_what_the_install_replaces(family, pins, replaced):
+    installed = (Distribution(name="torch", version="2.9.1+cpu"), *INSTALLED[1:])
+    assert preflight.replaced_keys(target(distributions=installed), pins, family=family) == replaced
 
 
 def test_a_snapshot_stopped_after_setting_aside_is_undone(tmp_path):

@@ -20,6 +20,7 @@ import shlex
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
@@ -148,15 +149,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.step(f"preflight ok (about {_preflight._gb(checks.need.download)} to download)")
     else:
         out.step("preflight ok" if options.check_network else "preflight ok (indexes and disk not checked)")
-    previous = load_snapshot(target.prefix)
-    if previous is not None and previous.status == "installing":
-        raise EnvironmentProblem(
-            f"an earlier torchup install into {target.prefix} ({previous.created}) never finished "
-            "(torchup itself was killed?); its snapshot holds the environment from before it",
-            hint=f"restore it first: `torchup install --rollback --python {shlex.quote(target.executable)}`"
-            + (f"; its log: {previous.log}" if previous.log else ""),
-            code="unfinished-install",
-        )
+    _refuse_unfinished(target)
     command = shlex.join(argv)
     if options.dry_run:
         kept = _pixi_files(target) if manager == "pixi" else ()
@@ -182,7 +175,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
 
     log_path = options.log_path or default_log_path(system.env)
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    with open(log_path, "ab") as log:
+    with _exclusive(target.prefix), open(log_path, "ab") as log:
+        _refuse_unfinished(target)  # again, now that no other torchup can be at work here
         out.log = log
         out.step(f"full log: {log_path}")
         out.step("snapshot of the environment before the install")
@@ -200,25 +194,31 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
                 hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
                 code="snapshot-failed",
             ) from None
-        out.step(_snapshot_line(snap, target, checks.replaces))
-        out.step(f"running: {command}")
-        # the previous snapshot (the torch before last, often) goes while the manager downloads
-        cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
-        cleanup.start()
+        # from here until the snapshot is marked "installed", anything that stops torchup
+        # (a failure, Ctrl-C, a bug) restores it first
         try:
+            out.step(_snapshot_line(snap, target, checks.replaces))
+            out.step(f"running: {command}")
+            # the previous snapshot (the torch before last, often) goes while the manager downloads
+            cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
+            cleanup.start()
             result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
-        except KeyboardInterrupt:
-            report = restore(snap)
-            _failed(out, ["interrupted: the package manager was stopped"], snap, report, target, runner,
-                    log_path, error=InstallInterrupted)
-        finally:
             cleanup.join()
-        if not result.ok:
-            _failed(out, digest(result), snap, restore(snap), target, runner, log_path, text=result.stdout)
-        problem = _result_problem(plan, target, checks.replaces, conda=conda)
-        if problem:  # the exit code said success; the environment says otherwise
-            _failed(out, [f"{manager} exited 0 but {problem}"], snap, restore(snap), target, runner, log_path,
-                    text=result.stdout)
+            if not result.ok:
+                failure, text = digest(result), result.stdout
+            else:
+                problem = _result_problem(plan, target, checks.replaces, conda=conda)
+                # the exit code said success; the environment says otherwise
+                failure, text = ([f"{manager} exited 0 but {problem}"], result.stdout) if problem else (None, "")
+        except KeyboardInterrupt:
+            _failed(out, ["interrupted: the package manager was stopped"], snap, restore(snap), target, runner,
+                    log_path, error=InstallInterrupted)
+        except BaseException:
+            restore(snap)
+            mark(snap, "restored")
+            raise
+        if failure:
+            _failed(out, failure, snap, restore(snap), target, runner, log_path, text=text)
         snap = mark(snap, "installed")
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
@@ -228,6 +228,46 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.log = None
     return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
+
+
+def _refuse_unfinished(target: TargetEnv) -> None:
+    previous = load_snapshot(target.prefix)
+    if previous is not None and previous.status == "installing":
+        raise EnvironmentProblem(
+            f"an earlier torchup install into {target.prefix} ({previous.created}) never finished "
+            "(torchup itself was killed?); its snapshot holds the environment from before it",
+            hint=f"restore it first: `torchup install --rollback --python {shlex.quote(target.executable)}`"
+            + (f"; its log: {previous.log}" if previous.log else ""),
+            code="unfinished-install",
+        )
+
+
+@contextmanager
+def _exclusive(prefix: str):
+    """Hold ``<prefix>/.torchup/lock``: one torchup install or rollback per environment at a
+    time (two at once could each take the other's snapshot for the previous one)."""
+    path = os.path.join(prefix, ".torchup", "lock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise EnvironmentProblem(
+                f"another torchup install or rollback is running in {prefix}",
+                hint="wait for it to finish, then run this again",
+                code="install-running",
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def rollback(python: str, system: System, stream: TextIO | None = None) -> RestoreReport:
@@ -242,7 +282,8 @@ def rollback(python: str, system: System, stream: TextIO | None = None) -> Resto
             code="no-snapshot",
         )
     out.step(f"rolling back {target.prefix} to the snapshot of {snap.created}")
-    report = restore(snap)
+    with _exclusive(target.prefix):
+        report = restore(snap)
     if report.errors:
         raise EnvironmentProblem("the rollback could not put everything back", details=report.errors[:10],
                                  hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")

@@ -130,8 +130,8 @@ def main():
     paths = sysconfig.get_paths()
     in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
     site_dirs = []
-    for key in ("purelib", "platlib"):
-        if paths.get(key) and paths[key] not in site_dirs:
+    for key in ("purelib", "platlib"):  # one directory under two names (lib64 -> lib) counts once
+        if paths.get(key) and os.path.realpath(paths[key]) not in [os.path.realpath(d) for d in site_dirs]:
             site_dirs.append(paths[key])
     try:
         import importlib.util

@@ -133,6 +133,13 @@ def result_problem(plan: Plan, records: Mapping[str, tuple[str, str]]) -> str | 
     want = "cuda" if plan.cuda else "cpu"
     if not build.startswith(want):
         return f"pytorch {version} is the build {build}, not a {want} build"
+    for name, value in (("torchvision", plan.torchvision), ("torchaudio", plan.torchaudio)):
+        if not value:
+            continue
+        expected = value.split("+", 1)[0]
+        got = records.get(name)
+        if got is None or got[0] != expected:
+            return f"{name} is {got[0] if got else 'not installed'}, not {expected}"
     return None
 
 

@@ -114,18 +114,27 @@ def replacing(target: TargetEnv, plan: Plan) -> str | None:
     parts = []
     for name, new in (("torch", plan.torch), ("torchvision", plan.torchvision), ("torchaudio", plan.torchaudio)):
         old = target.find(name)
-        if old is not None and new and old.version != new:
+        if old is not None and new and not _same_version(old.version, new):
             parts.append(f"{name} {old.version} with {new}")
     return ("replacing " + ", ".join(parts)) if parts else None
 
 
-def replaced_keys(target: TargetEnv, pins) -> frozenset[str]:
-    """Pure: keys of the installed distributions that the exact ``pins`` ((name, version)
-    pairs) will replace: the installed version does not satisfy ``==version``, by the
-    same PEP 440 rule the managers use (``==2.14.1`` accepts ``2.14.1+cpu``)."""
+def replaced_keys(target: TargetEnv, pins, *, family=()) -> frozenset[str]:
+    """Pure: keys of the installed distributions the install replaces.
+
+    ``pins`` ((name, version) pairs, from the new wheels' metadata): replaced when the
+    installed version does not satisfy ``==version``, by the PEP 440 rule the managers use
+    (``==2.14.1`` accepts ``2.14.1+cpu``, so the manager keeps it).  ``family`` (the plan's
+    torch, torchvision, torchaudio): replaced whenever the installed build is not the one
+    planned, ``2.14.1+cpu`` for a plan of PyPI's ``2.14.1`` included: set aside, it no
+    longer satisfies the pin, and the manager installs the planned build."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     out = set()
+    for name, version in family:
+        have = target.find(name)
+        if have is not None and version and not _same_version(have.version, version):
+            out.add(have.key)
     for name, version in pins:
         have = target.find(name)
         if have is None or not version:
@@ -137,6 +146,16 @@ def replaced_keys(target: TargetEnv, pins) -> frozenset[str]:
         if not _accepts(req, have.version):
             out.add(have.key)
     return frozenset(out)
+
+
+def _same_version(a: str, b: str) -> bool:
+    """Equal as PEP 440 versions, local labels included (``2.14.1+cpu`` != ``2.14.1``)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
 
 
 def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
@@ -439,7 +458,7 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         at_risk=tuple(dependents_at_risk(target, plan)),
         need=need,
         touches=touches,
-        replaces=replaced_keys(target, [*zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)), *pinned]),
+        replaces=replaced_keys(target, pinned, family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)))),
     )
 
 

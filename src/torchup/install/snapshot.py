@@ -132,6 +132,7 @@ def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
 _TOP = re.compile(r'^([^,/"\n][^,/\n]*)[/,]', re.M)
 _QUOTED = re.compile(r'^"[^\n]*', re.M)
 _OUTSIDE = re.compile(r'^(\.\./[^,\n]*),', re.M)  # rows outside site-packages: scripts, headers, data
+_PATH = re.compile(r'^([^,"\n][^,\n]*),', re.M)  # the path of an unquoted row
 
 
 def _top_entries(dist: Distribution, site: str) -> set[str] | None:
@@ -181,38 +182,121 @@ def _read_record(dist: Distribution) -> str | None:
         return None
 
 
-def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces) -> tuple[dict[int, set[str]], list[str]]:
-    """What to rename into the mirror instead of linking: per site root index, the top-level
-    entries owned by distributions in ``replaces`` (keys) and by no other distribution;
-    and the live script files of those distributions (to unlink once mirrored)."""
+def _record_paths(text: str) -> set[str]:
+    """The paths a RECORD lists (first column), relative to site-packages."""
+    paths = set(_PATH.findall(text))
+    for line in _QUOTED.findall(text):
+        try:
+            row = next(csv.reader([line]), [""])
+        except csv.Error:
+            continue
+        if row and row[0]:
+            paths.add(row[0])
+    return paths
+
+
+def _only_recorded(root: str, name: str, recorded: set[str]) -> bool:
+    """Whether every file under the top-level entry ``name`` is one the RECORD lists
+    (bytecode caches aside): moving it then takes nothing the manager's uninstall keeps."""
+    path = os.path.join(root, name)
+    if not os.path.isdir(path) or os.path.islink(path):
+        return name in recorded
+    stack = [(path, name)]
+    while stack:
+        p, rel = stack.pop()
+        try:
+            it = os.scandir(p)
+        except OSError:
+            return False
+        with it:
+            for entry in it:
+                sub = rel + "/" + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        stack.append((entry.path, sub))
+                elif sub not in recorded and not entry.name.endswith(".pyc"):
+                    return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Aside:
+    """One distribution to set aside: its top-level entries (site root index, name) and
+    its live script files."""
+
+    entries: tuple[tuple[int, str], ...]
+    scripts: tuple[str, ...]
+
+
+def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_parent: str) -> list[_Aside]:
+    """The distributions in ``replaces`` (keys) that can be set aside whole: every top-level
+    entry they have files in is theirs alone (no other distribution's RECORD names it) and
+    holds nothing their RECORD does not list, and it is on the snapshot's filesystem (a
+    rename).  A distribution that fails any of this is linked as before, all of it: half
+    set aside, the manager would see nothing to uninstall in the entries left live."""
     where = {os.path.realpath(r): i for i, r in enumerate(roots) if r in target.site_dirs}
-    scripts = os.path.realpath(target.scripts) if target.scripts and target.scripts in roots else None
-    wanted: dict[int, set[str]] = {}
-    others: dict[int, set[str]] = {}
-    files: list[str] = []
+    scripts_dir = os.path.realpath(target.scripts) if target.scripts and target.scripts in roots else None
+    try:
+        device = os.stat(snapshot_parent).st_dev
+    except OSError:
+        return []
+    owned: dict[int, dict[str, int]] = {}  # root -> top-level name -> how many distributions have files in it
+    candidates = []
     for dist in target.distributions:
         i = where.get(os.path.realpath(os.path.dirname(dist.dist_info or "")))
         if i is None:
             continue
         tops = _top_entries(dist, roots[i])
-        if dist.key not in replaces:
-            others.setdefault(i, set()).update(tops or ())
-            continue
-        if tops is None:
-            continue
-        wanted.setdefault(i, set()).update(tops)
+        for name in tops or ():
+            owned.setdefault(i, {})[name] = owned.get(i, {}).get(name, 0) + 1
+        if dist.key in replaces and tops is not None:
+            candidates.append((dist, i, tops))
+    out = []
+    for dist, i, tops in candidates:
+        root = roots[i]
+        names = sorted(n for n in tops - {"__pycache__"} if os.path.lexists(os.path.join(root, n)))
         text = _read_record(dist) or ""
+        recorded = _record_paths(text)
+        if (not names or os.stat(root).st_dev != device or any(owned[i][n] > 1 for n in names)
+                or not all(_only_recorded(root, n, recorded) for n in names)):
+            continue
+        scripts = []
         for rel in _OUTSIDE.findall(text):
-            path = os.path.realpath(os.path.join(roots[i], rel))
-            if scripts and os.path.dirname(path) == scripts:
-                files.append(os.path.join(target.scripts, os.path.basename(path)))
-    out = {}
-    for i, names in wanted.items():
-        names = {n for n in names - others.get(i, set()) - {"__pycache__"}
-                 if os.path.lexists(os.path.join(roots[i], n))}
-        if names:
-            out[i] = names
-    return out, files
+            path = os.path.realpath(os.path.join(root, rel))
+            if scripts_dir and os.path.dirname(path) == scripts_dir:
+                scripts.append(os.path.join(target.scripts, os.path.basename(path)))
+        out.append(_Aside(entries=tuple((i, n) for n in names), scripts=tuple(scripts)))
+    return out
+
+
+def _move_aside(group: _Aside, roots: tuple[str, ...], snap: "Snapshot") -> None:
+    """Rename the group's entries into the mirror, then unlink its scripts.  If a rename
+    fails, put back what was moved and link the group instead (built beside the tree and
+    renamed in when complete, so an interrupted copy is never taken for a mirror)."""
+    done: list[tuple[int, str]] = []
+    try:
+        for i, name in group.entries:
+            os.rename(os.path.join(roots[i], name), os.path.join(snap.tree(i), name))
+            done.append((i, name))
+    except OSError:
+        for i, name in reversed(done):
+            os.rename(os.path.join(snap.tree(i), name), os.path.join(roots[i], name))
+        partial = os.path.join(snap.path, "partial")
+        for i, name in group.entries:
+            _rmtree(partial)
+            src = os.path.join(roots[i], name)
+            if os.path.isdir(src) and not os.path.islink(src):
+                _mirror(src, partial)
+            else:
+                os.makedirs(snap.path, exist_ok=True)
+                _link(src, partial)
+            os.rename(partial, os.path.join(snap.tree(i), name))
+        return
+    for path in group.scripts:
+        try:
+            os.unlink(path)
+        except OSError:  # gone already, or not ours to remove: the manager will see to it
+            pass
 
 
 def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | None = None,
@@ -243,7 +327,12 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     tops = _scoped_tops(target, roots, scope) if scope is not None else None
     if tops is None:
         scope = None
-    aside, scripts = _set_aside(target, roots, frozenset(replaces)) if replaces else ({}, [])
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    groups = _set_aside(target, roots, frozenset(replaces), os.path.dirname(final)) if replaces else []
+    aside: dict[int, set[str]] = {}
+    for group in groups:
+        for i, name in group.entries:
+            aside.setdefault(i, set()).add(name)
     linked = True
     files = 0
     mirrored: dict[str, tuple[str, ...]] = {}
@@ -309,21 +398,8 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     if discard_previous:
         _rmtree(old)
     # from here the manifest names every entry set aside: move them (the manager's uninstall)
-    for i, names in aside.items():
-        for name in sorted(names):
-            src, dst = os.path.join(roots[i], name), os.path.join(snap.tree(i), name)
-            try:
-                os.rename(src, dst)
-            except OSError:  # another filesystem, a busy directory: keep it live and link it instead
-                if os.path.isdir(src) and not os.path.islink(src):
-                    _mirror(src, dst)
-                else:
-                    _link(src, dst)
-    for path in scripts:
-        try:
-            os.unlink(path)
-        except OSError:  # gone already, or not ours to remove: the manager will see to it
-            pass
+    for group in groups:
+        _move_aside(group, roots, snap)
     return snap
 
 
@@ -398,16 +474,9 @@ def restore(snap: Snapshot) -> RestoreReport:
         names = snap.mirrored.get(str(i))
         keep = None
         moved = snap.moved.get(str(i), ())
-        for name in moved:  # set aside, and nothing took its place: move it back whole
-            src, dst = os.path.join(snap.tree(i), name), os.path.join(root, name)
-            if os.path.lexists(src) and not os.path.lexists(dst):
-                try:
-                    os.rename(src, dst)
-                    restored += 1
-                except OSError:
-                    pass  # linked back below, by the sync
-        # set aside but not in the mirror: moved back above, or never moved (the snapshot was
-        # stopped first): live, as before the install
+        # set aside but not in the mirror: never moved (the snapshot was stopped first), so
+        # still live as before the install.  What was moved is linked back by the sync, and
+        # stays in the mirror for a later rollback.
         leave = frozenset(n for n in moved if not os.path.lexists(os.path.join(snap.tree(i), n)))
         leave |= frozenset(snap.untouched.get(str(i), ()))
         if names is not None:
@@ -430,7 +499,10 @@ def restore(snap: Snapshot) -> RestoreReport:
 
 
 def _put_back(copy: str | None, path: str, errors: list[str]) -> tuple[int, int]:
-    """Make the file ``path`` what the snapshot kept of it (``copy``; None: it did not exist)."""
+    """Make the file ``path`` what the snapshot kept of it (``copy``; None: it did not exist).
+    A symbolic link is written through, and stays a link."""
+    if copy is not None and os.path.islink(path):
+        path = os.path.realpath(path)
     try:
         if copy is None:
             if os.path.lexists(path):
