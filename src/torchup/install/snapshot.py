@@ -135,10 +135,10 @@ _OUTSIDE = re.compile(r'^(\.\./[^,\n]*),', re.M)  # rows outside site-packages: 
 _PATH = re.compile(r'^([^,"\n][^,\n]*),', re.M)  # the path of an unquoted row
 
 
-def _top_entries(dist: Distribution, site: str) -> set[str] | None:
+def _top_entries(dist: Distribution, site: str, read=None) -> set[str] | None:
     """The top-level entries of ``site`` holding files of ``dist`` (from its RECORD);
-    None when the RECORD cannot be read."""
-    text = _read_record(dist)
+    None when the RECORD cannot be read.  ``read``: how to read a RECORD (a cache)."""
+    text = (read or _read_record)(dist)
     if text is None:
         return None
     # the first path component of each unquoted row (one regex pass: RECORDs run to 24,000 rows)
@@ -154,7 +154,8 @@ def _top_entries(dist: Distribution, site: str) -> set[str] | None:
     return tops
 
 
-def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str]) -> dict[int, set[str]] | None:
+def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str],
+                 read=None) -> dict[int, set[str]] | None:
     """Per site root index: the top-level entries to mirror; None: mirror everything."""
     out: dict[int, set[str]] = {i: set() for i, r in enumerate(roots) if r in target.site_dirs}
     where = {os.path.realpath(r): i for i, r in enumerate(roots) if i in out}
@@ -164,7 +165,7 @@ def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str
         i = where.get(os.path.realpath(os.path.dirname(dist.dist_info or "")))
         if i is None:
             return None  # a distribution in scope outside the site dirs torchup mirrors: be whole
-        tops = _top_entries(dist, roots[i])
+        tops = _top_entries(dist, roots[i], read)
         if tops is None:
             return None
         out[i] |= tops
@@ -228,7 +229,8 @@ class _Aside:
     scripts: tuple[str, ...]
 
 
-def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_parent: str) -> list[_Aside]:
+def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_parent: str,
+               read=None) -> list[_Aside]:
     """The distributions in ``replaces`` (keys) that can be set aside whole: every top-level
     entry they have files in is theirs alone (no other distribution's RECORD names it) and
     holds nothing their RECORD does not list, and it is on the snapshot's filesystem (a
@@ -246,7 +248,7 @@ def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_par
         i = where.get(os.path.realpath(os.path.dirname(dist.dist_info or "")))
         if i is None:
             continue
-        tops = _top_entries(dist, roots[i])
+        tops = _top_entries(dist, roots[i], read)
         for name in tops or ():
             owned.setdefault(i, {})[name] = owned.get(i, {}).get(name, 0) + 1
         if dist.key in replaces and tops is not None:
@@ -255,7 +257,7 @@ def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_par
     for dist, i, tops in candidates:
         root = roots[i]
         names = sorted(n for n in tops - {"__pycache__"} if os.path.lexists(os.path.join(root, n)))
-        text = _read_record(dist) or ""
+        text = (read or _read_record)(dist) or ""
         recorded = _record_paths(text)
         if (not names or os.stat(root).st_dev != device or any(owned[i][n] > 1 for n in names)
                 or not all(_only_recorded(root, n, recorded) for n in names)):
@@ -323,12 +325,19 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         touches = replaces = None
     else:
         roots = _distinct(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
+    records: dict[str | None, str | None] = {}
+
+    def read(dist: Distribution) -> str | None:  # each RECORD once (torch's runs to 24,000 rows)
+        if dist.dist_info not in records:
+            records[dist.dist_info] = _read_record(dist)
+        return records[dist.dist_info]
+
     scope = scope_closure(target, touches) if touches is not None else None
-    tops = _scoped_tops(target, roots, scope) if scope is not None else None
+    tops = _scoped_tops(target, roots, scope, read) if scope is not None else None
     if tops is None:
         scope = None
     os.makedirs(os.path.dirname(final), exist_ok=True)
-    groups = _set_aside(target, roots, frozenset(replaces), os.path.dirname(final)) if replaces else []
+    groups = _set_aside(target, roots, frozenset(replaces), os.path.dirname(final), read) if replaces else []
     aside: dict[int, set[str]] = {}
     for group in groups:
         for i, name in group.entries:
