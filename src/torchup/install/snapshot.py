@@ -24,17 +24,17 @@ removes whatever is not in the mirror nor in that list, so what the install adde
 anywhere goes away, and leaves the listed entries alone.  When the scope is not
 known, or a distribution in it has no RECORD, everything is mirrored.
 
-Set aside: a distribution the install will surely replace (``replaces``: an exact pin
-that its installed version does not satisfy) is not linked file by file: each
-top-level entry that it alone owns (``torch/``, ``torch-2.9.1+cpu.dist-info``...)
-is *renamed* into the mirror, and its scripts are unlinked from the live scripts dir
-(whose mirror keeps them).  That is the manager's uninstall, done first and kept: a
-rename per entry instead of a link per file (the old torch is 24,000 files).  The
-manager then installs into an empty place.  The manifest names the entries before
-they move, so a snapshot interrupted between two renames still restores: a name
-set aside that is not in the mirror is still live and left alone.  An entry another
-distribution also has files in (per its RECORD; distributions without a RECORD are
-taken to keep to their own directories) is linked as usual.
+Set aside: a distribution the install replaces (``replaces``) is not linked file by file
+when it can be set aside whole: each top-level entry it has files in (``torch/``,
+``torch-2.9.1+cpu.dist-info``...) is *renamed* into the mirror, and its scripts are unlinked
+from the live scripts dir (whose mirror keeps them).  That is the manager's uninstall, done
+first and kept: a rename per entry instead of a link per file (the old torch is 24,000
+files).  Only whole distributions: every entry must be theirs alone (no other RECORD names
+it), hold nothing their RECORD does not list (bytecode aside), and sit on the snapshot's
+filesystem; otherwise all of it is linked.  The manifest names the entries before they
+move, so a snapshot interrupted between two renames still restores: a name set aside that
+is not in the mirror is still live and left alone.  Restoring links set-aside files back,
+so the mirror stays whole for a later rollback.
 """
 
 from __future__ import annotations
