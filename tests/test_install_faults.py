@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,19 @@ def _chattr(flag: str, path: Path) -> None:
     subprocess.run(["chattr", flag, str(path)], check=True, capture_output=True)
 
 
+@contextmanager
+def _immutable(path: Path):
+    """``path`` made immutable (chattr +i) for the block; root ignores permission bits, not this."""
+    try:
+        _chattr("+i", path)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip("chattr +i does not work on this filesystem")
+    try:
+        yield
+    finally:
+        _chattr("-i", path)
+
+
 def _site(venv: Path) -> Path:
     return next((venv.parent.parent / "lib").glob("python3*/site-packages"))
 
@@ -138,14 +152,8 @@ def test_read_only_site_packages_is_refused_before_any_change(index, venv, env, 
     """Root ignores permission bits, so the test makes site-packages immutable (chattr +i)."""
     before = ie.state(venv, env)
     site = _site(venv)
-    try:
-        _chattr("+i", site)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.skip("chattr +i does not work on this filesystem")
-    try:
+    with _immutable(site):
         r = _install(venv, ie.plan_file(tmp_path / "plan.json", index), env, "pip")
-    finally:
-        _chattr("-i", site)
     assert r.returncode == 4, r.stdout + r.stderr
     assert "cannot be written" in r.stderr and str(site) in r.stderr and "never uses sudo" in r.stderr
     assert ie.state(venv, env) == before
@@ -157,15 +165,9 @@ def test_read_only_old_torch_fails_mid_install_and_is_restored(manager, index, v
     cannot remove the old torch; torchup takes the new wheels away again."""
     before = ie.state(venv, env)
     torch_dir = _site(venv) / "torch"
-    try:
-        _chattr("+i", torch_dir)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.skip("chattr +i does not work on this filesystem")
-    try:
+    with _immutable(torch_dir):
         r = _install(venv, ie.plan_file(tmp_path / "plan.json", index), env, manager)
         after = ie.state(venv, env)
-    finally:
-        _chattr("-i", torch_dir)
     assert r.returncode == 6, r.stdout + r.stderr
     assert after == before
     _assert_restored(r, venv, env, before)
@@ -366,15 +368,9 @@ def test_a_scoped_snapshot_restores_a_replaced_dependency_and_leaves_the_rest(ma
     assert "nvidia_cublas_cu12-12.4.5.8-" in before["freeze"]  # pip freeze names the file installed from
     unrelated = os.stat(site / "unrelated_pkg" / "__init__.py").st_ino
     torch_dir = site / "torch"
-    try:
-        _chattr("+i", torch_dir)
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.skip("chattr +i does not work on this filesystem")
-    try:
+    with _immutable(torch_dir):
         r = _install(venv, ie.plan_file(tmp_path / "plan.json", index), env, manager)
         after = ie.state(venv, env)
-    finally:
-        _chattr("-i", torch_dir)
     assert r.returncode == 6, r.stdout + r.stderr
     manifest = json.loads((venv.parent.parent / ".torchup" / "snapshot" / "manifest.json").read_text())
     assert manifest["scope"] == ["filelock", "nvidia-cublas-cu12", "torch"], manifest["scope"]
