@@ -15,12 +15,23 @@ for both sides (``--cold``: an empty one before every install).  The two sides a
 ``--previous``: the torchup side's venv also holds the snapshot of an earlier torchup install
 (a hard-link mirror of the whole old environment), as it does from the second install on;
 torchup deletes it while the manager runs.
+
+Besides the medians it prints the median of the paired differences (each round's two runs
+are close in time) and, for uv, uv's own "Prepared" time (download and unpack) per side:
+on a shared disk that phase alone swings from 1.5 to 10 s between runs, whichever side runs
+it.  ``--detail`` prints every run with uv's phases and the page cache not yet written back.
+``TMPDIR=/dev/shm`` puts everything (index files, caches, venvs) in memory, which takes the
+disk out of the comparison.
+
+torchup is timed from compiled bytecode, as installed (the source tree is compiled first).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -44,13 +55,31 @@ def _env(tmp: Path) -> dict:
     return ie.tool_env(env, tmp)
 
 
-def _timed(argv: list[str], env: dict) -> float:
+def _timed(argv: list[str], env: dict) -> tuple[float, str]:
+    """Wall seconds of ``argv`` and its output."""
     start = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
     if r.returncode != 0:
         raise SystemExit(f"failed: {' '.join(argv)}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    return elapsed
+    return elapsed, r.stdout + r.stderr
+
+
+_UV_PHASE = re.compile(r"^(Resolved|Prepared|Uninstalled|Installed) \d+ packages? in ([\d.]+)(ms|s)\b", re.M)
+
+
+def uv_phases(output: str) -> dict[str, float]:
+    """uv's own summary lines ("Prepared 4 packages in 2.31s") as seconds per phase."""
+    return {m[1]: float(m[2]) / (1000 if m[3] == "ms" else 1) for m in _UV_PHASE.finditer(output)}
+
+
+def _dirty_mb() -> float:
+    """Page cache not yet written back (Dirty + Writeback in /proc/meminfo), in MB."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    except OSError:
+        return float("nan")
+    return sum(int(fields.get(k, "0 kB").split()[0]) for k in ("Dirty", "Writeback")) / 1024
 
 
 def _plant_previous_snapshot(python: Path) -> None:
@@ -63,7 +92,8 @@ def _plant_previous_snapshot(python: Path) -> None:
 
 
 def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, tmp: Path, env: dict,
-                  cold: bool = False, baseline: str | None = None, previous: bool = False) -> None:
+                  cold: bool = False, baseline: str | None = None, previous: bool = False,
+                  detail: bool = False) -> None:
     from torchup.install.execute import manager_argv
     from torchup.commands.install import plan_from_json
     import json
@@ -71,6 +101,7 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
     plan_path = ie.plan_file(tmp / "plan.json", server)
     plan = plan_from_json(json.loads(plan_path.read_text()))
     direct, wrapped, own, base, base_own = [], [], [], [], []
+    prepared: dict[str, list[float]] = {}  # uv's own "Prepared N packages in ..." (download, unpack) per side
     sides = ("direct", "torchup", "baseline") if baseline else ("direct", "torchup")
     for i in range(runs + 1):  # run 0 warms the cache and is not counted
         for side in sides[i % len(sides):] + sides[:i % len(sides)]:
@@ -88,17 +119,29 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
                         "--manager", manager, "--yes", "--no-verify", "--log", str(tmp / f"log-{manager}-{i}")]
             if side == "baseline":
                 argv[-1] += "-base"
-            t = _timed(argv, dict(env, PYTHONPATH=baseline) if side == "baseline" else env)
+            dirty = _dirty_mb()
+            t, output = _timed(argv, dict(env, PYTHONPATH=baseline) if side == "baseline" else env)
+            if side != "direct":
+                output = Path(argv[-1]).read_text(errors="replace")
+            phases = uv_phases(output)
+            if detail:
+                print(f"      run {i} {side:8} {t:7.3f} s   dirty+writeback at start {dirty:6.0f} MB   "
+                      + " ".join(f"{k.lower()} {v:.2f}" for k, v in phases.items()), flush=True)
             if i:
                 {"direct": direct, "torchup": wrapped, "baseline": base}[side].append(t)
+                prepared.setdefault(side, []).append(phases.get("Prepared", float("nan")))
                 if side != "direct":
                     (own if side == "torchup" else base_own).append(_before_manager(Path(argv[-1])))
             shutil.rmtree(dest)
     d, w = statistics.median(direct), statistics.median(wrapped)
     print(f"{manager:4}{' cold' if cold else ' warm'}{' previous-snapshot' if previous else ''}  direct median {d:7.3f} s   torchup install median {w:7.3f} s   "
           f"overhead {w - d:+.3f} s ({(w - d) / d * 100:+.1f}%)   runs={runs}")
+    print(f"      paired: median of (torchup - direct) over the {runs} rounds {statistics.median(w - x for w, x in zip(wrapped, direct)):+.3f} s")
     print(f"      torchup's own time before the manager starts (inspect, preflight, snapshot): "
           f"median {statistics.median(own):.2f} s")
+    if manager == "uv":
+        print("      uv's own download-and-unpack phase (Prepared): median "
+              + ", ".join(f"{side} {statistics.median(v):.3f} s" for side, v in prepared.items()))
     print(f"      direct: {' '.join(f'{x:.3f}' for x in direct)}")
     print(f"      torchup: {' '.join(f'{x:.3f}' for x in wrapped)}")
     if base:
@@ -173,9 +216,16 @@ def main() -> None:
                     help="also install a package of that many files that the install does not touch")
     ap.add_argument("--previous", action="store_true",
                     help="give the torchup side the snapshot of an earlier install to delete, as from the second install on")
+    ap.add_argument("--detail", action="store_true",
+                    help="print every run: its time, the unwritten page cache at its start, and uv's own phase times")
     ap.add_argument("--baseline", help="src/ of an older torchup to time as a third side (before/after)")
     ap.add_argument("--snapshot", action="store_true", help="measure the snapshot methods on the real torch instead")
     args = ap.parse_args()
+    # an installed torchup has its bytecode written at install time; a source checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 (as on our development machines) would compile every module on
+    # every run and time that too
+    for src in (REPO / "src", *([Path(args.baseline)] if args.baseline else [])):
+        compileall.compile_dir(str(src), quiet=1)
     with tempfile.TemporaryDirectory(prefix="torchup-bench-") as d:
         tmp = Path(d)
         if args.snapshot:
@@ -192,7 +242,7 @@ def main() -> None:
             for manager in ("pip", "uv") if args.manager == "both" else (args.manager,):
                 bench_manager(manager, args.runs, server, template, tmp, env, cold=args.cold,
                               baseline=os.path.abspath(args.baseline) if args.baseline else None,
-                              previous=args.previous)
+                              previous=args.previous, detail=args.detail)
 
 
 if __name__ == "__main__":

@@ -400,6 +400,22 @@ def test_preflight_names_what_the_new_wheels_require_from_their_metadata():
     assert sizes == {TORCH_WHL: 1000}  # the changed pin is installed: no new download counted
 
 
+def test_the_family_pages_fetched_while_the_target_is_inspected_are_not_asked_for_again():
+    def index():
+        return _FakeIndex({
+            "torch": [(TORCH_WHL, _meta("torch", "2.14.1+cu126", "filelock",
+                                        "nvidia-cublas-cu12==12.6.4.1; platform_system == 'Linux'"))],
+            "nvidia-cublas-cu12": [(CUBLAS_WHL, _meta("nvidia-cublas-cu12", "12.6.4.1"))],
+        })
+    ahead = index()
+    pages = preflight.index_pages(CPU_PLAN, ahead)
+    assert list(pages) == ["torch"] and ahead.asked == [("GET", "http://127.0.0.1:1/simple/torch/")]
+    ahead.asked.clear()
+    with_pages = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), ahead, pages)
+    assert ("GET", "http://127.0.0.1:1/simple/torch/") not in ahead.asked
+    assert with_pages == preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), index(), None)
+
+
 @pytest.mark.parametrize("why", ["no metadata", "an unpinned new project", "an installed version refused",
                                  "a pin without metadata"])
 def test_preflight_does_not_scope_what_it_cannot_know(why):

@@ -28,3 +28,20 @@ def test_timeout_kills_the_whole_group_and_returns_promptly():
 def test_input_is_fed():
     r = Runner().run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], timeout=30, input="abc")
     assert r.stdout.strip() == "ABC"
+
+
+def test_stream_passes_output_on_and_returns_the_exit_code():
+    chunks = []
+    r = Runner().stream([sys.executable, "-c", "import sys; print('one', flush=True); print('two', file=sys.stderr); sys.exit(4)"],
+                        timeout=30, on_output=chunks.append)
+    assert (r.returncode, r.timed_out) == (4, False)
+    assert b"".join(chunks).decode() == r.stdout and "one" in r.stdout and "two" in r.stdout
+
+
+def test_stream_timeout_kills_the_whole_group_and_returns_promptly():
+    code = "import subprocess, signal, time, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); print('started', flush=True); time.sleep(60)"
+    start = time.monotonic()
+    r = Runner().stream([sys.executable, "-c", code], timeout=1.0)
+    assert time.monotonic() - start < 5
+    assert r.timed_out and r.returncode is None
+    assert "started" in r.stdout

@@ -193,9 +193,9 @@ class Runner:
         reader.start()
         timed_out = False
         try:
-            try:
-                returncode: int | None = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            if _exited_within(proc, timeout):
+                returncode: int | None = proc.returncode
+            else:
                 timed_out = True
                 _kill_group(proc)
                 try:
@@ -246,6 +246,18 @@ def _feed(stream, text: str) -> None:
         stream.close()
     except (OSError, ValueError):
         pass
+
+
+def _exited_within(proc: subprocess.Popen, timeout: float) -> bool:
+    """Whether ``proc`` exits within ``timeout`` seconds, noticed the moment it does.
+
+    ``Popen.wait(timeout=...)`` polls, sleeping up to 50 ms between looks; a long-running
+    install would end up to 50 ms late.  A thread blocked in ``wait()`` and joined with a
+    timeout wakes when the child is reaped, and Ctrl-C still reaches this thread."""
+    waiter = threading.Thread(target=proc.wait, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    return not waiter.is_alive()
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

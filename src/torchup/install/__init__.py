@@ -29,6 +29,7 @@ from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
+from torchup.install.http import Client
 from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, load_snapshot, mark, restore,
                                       take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
@@ -120,6 +121,10 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         python = _venv(options, system, out)
         if options.dry_run and not os.path.exists(python):
             return _dry_run_new_venv(plan, options, python, system, out)
+    pages = None
+    if options.check_network and plan.index_url and options.manager not in (*CONDA_MANAGERS, "pixi"):
+        # the family's index pages depend on the plan alone: fetched while the target is inspected
+        pages = _in_background(_preflight.index_pages, plan, Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S))
     target = inspect_target(runner, python)
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
     manager, program = choose_manager(options.manager, target, runner, uv=options.uv, env=system.env)
@@ -127,7 +132,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     conda = manager in CONDA_MANAGERS or manager == "pixi"  # conda-forge packages, the whole prefix
 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
-                                      check_network=options.check_network, runner=runner)
+                                      check_network=options.check_network, runner=runner,
+                                      pages=pages() if pages is not None else None)
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
     for reason in plan.reasons[:3]:
         out.line(f"  - {reason}")
@@ -228,6 +234,27 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.log = None
     return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
+
+
+def _in_background(fn, *args):
+    """Start ``fn(*args)`` in a thread; the returned function waits for its value (None
+    when it raised: the caller then does the work itself)."""
+    box: list = []
+
+    def work() -> None:
+        try:
+            box.append(fn(*args))
+        except Exception:  # noqa: BLE001 - no traceback from a thread; the caller does it again
+            pass
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+
+    def value():
+        thread.join()
+        return box[0] if box else None
+
+    return value
 
 
 def _refuse_unfinished(target: TargetEnv) -> None:

@@ -306,8 +306,18 @@ def cache_dir(manager: str, env: Mapping[str, str]) -> str:
     return env.get("PIP_CACHE_DIR") or os.path.join(xdg, "pip")
 
 
+def index_pages(plan: Plan, client: Client) -> dict[str, Response]:
+    """The index pages of the plan's torch family (``{"torch": page, ...}``), fetched together.
+    They depend on the plan alone, so ``install`` asks for them while it inspects the target."""
+    if not plan.index_url:
+        return {}
+    base = plan.index_url.rstrip("/") + "/"
+    names = [n for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
+    return dict(zip(names, client.fetch_all([("GET", base + n + "/") for n in names])))
+
+
 def _sizes(plan: Plan, target: TargetEnv, client: Client,
-           torch_page: Response | None) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]]]:
+           pages: Mapping[str, Response] | None) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]]]:
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
     the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
     out concurrently, in two rounds (the family, then its pinned dependencies).
@@ -377,8 +387,7 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client,
                     pinned.add(key)
         return out
 
-    pages = {"torch": torch_page} if torch_page is not None else {}
-    family_urls = wheels_of(family, pages)
+    family_urls = wheels_of(family, dict(pages or {}))
     metas = head(family_urls, family_urls)
     changed = scan(metas, len(family), set())
     pins = [(n, v) for n, v in changed if target.find(n) is None]  # new downloads: counted for disk
@@ -406,15 +415,17 @@ def _accepts(req, version: str) -> bool:
 
 
 def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
-                  check_network: bool = True, torchup_args: str = "", runner=None) -> Preflight:
-    """Every check, collected (not stopped at the first problem)."""
+                  check_network: bool = True, torchup_args: str = "", runner=None,
+                  pages: Mapping[str, Response] | None = None) -> Preflight:
+    """Every check, collected (not stopped at the first problem).  ``pages``: the family's
+    index pages when already fetched (``index_pages``)."""
     problems: list[TorchupError] = []
     notes: list[str] = []
     for p in (pep668_problem(target, torchup_args=torchup_args), writable_problem(target)):
         if p is not None:
             problems.append(p)
     client = Client(env, timeout=INDEX_TIMEOUT_S)
-    torch_page = None
+    pages = dict(pages or {})
     conda = manager in _conda.CONDA_MANAGERS or manager == "pixi"
     if conda:  # they read conda-forge, not the wheel indexes
         if check_network:
@@ -430,8 +441,9 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
                      "pixi.toml says; --manager pixi records the change in the workspace instead")
     if check_network:
         if plan.index_url:
-            torch_page = client.fetch(plan.index_url.rstrip("/") + "/torch/")
-            p = index_problem(torch_page, "PyTorch's index", env)
+            if "torch" not in pages:
+                pages["torch"] = client.fetch(plan.index_url.rstrip("/") + "/torch/")
+            p = index_problem(pages["torch"], "PyTorch's index", env)
         else:
             p = _default_index_problem(env, client, runner, notes) if runner is not None else None
         if p is not None:
@@ -440,7 +452,7 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
     touches = None
     pinned: list[tuple[str, str]] = []
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
-        sizes, touches, pinned = _sizes(plan, target, client, torch_page)
+        sizes, touches, pinned = _sizes(plan, target, client, pages)
         if sizes:
             need = disk_need(sizes)
             places = {

@@ -42,7 +42,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import shutil
 import stat
 import time
@@ -129,27 +128,45 @@ def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
     return frozenset(k for k in seen if k in by_key)
 
 
-_TOP = re.compile(r'^([^,/"\n][^,/\n]*)[/,]', re.M)
-_QUOTED = re.compile(r'^"[^\n]*', re.M)
-_OUTSIDE = re.compile(r'^(\.\./[^,\n]*),', re.M)  # rows outside site-packages: scripts, headers, data
-_PATH = re.compile(r'^([^,"\n][^,\n]*),', re.M)  # the path of an unquoted row
+def _record_rows(dist: Distribution) -> tuple[str, ...] | None:
+    """The paths a distribution's RECORD lists (its first column, ``/``-separated, relative
+    to site-packages); None when there is no RECORD, or a row cannot be read.
+
+    One pass over the lines (torch's RECORD runs to 24,000 rows): only a quoted row (a path
+    holding a comma) goes through the csv reader."""
+    info = dist.dist_info
+    if not info or not info.endswith(".dist-info"):
+        return None
+    try:
+        with open(os.path.join(info, "RECORD"), encoding="utf-8", newline="") as fh:
+            text = fh.read().replace("\\", "/")
+    except (OSError, UnicodeDecodeError):
+        return None
+    lines = text.splitlines()
+    if '"' not in text:
+        return tuple(filter(None, [line.partition(",")[0] for line in lines]))
+    rows = []
+    for line in lines:
+        if line.startswith('"'):
+            try:
+                row = next(csv.reader([line]), [""])
+            except csv.Error:
+                return None
+            rows.append(row[0] if row else "")
+        else:
+            rows.append(line.partition(",")[0])
+    return tuple(filter(None, rows))
 
 
 def _top_entries(dist: Distribution, site: str, read=None) -> set[str] | None:
     """The top-level entries of ``site`` holding files of ``dist`` (from its RECORD);
     None when the RECORD cannot be read.  ``read``: how to read a RECORD (a cache)."""
-    text = (read or _read_record)(dist)
-    if text is None:
+    rows = (read or _record_rows)(dist)
+    if rows is None:
         return None
-    # the first path component of each unquoted row (one regex pass: RECORDs run to 24,000 rows)
-    tops = {os.path.basename(dist.dist_info), *_TOP.findall(text)}
-    for line in _QUOTED.findall(text):  # a quoted path (it holds a comma): the exact reader
-        try:
-            row = next(csv.reader([line]), [""])
-        except csv.Error:
-            return None
-        if row and row[0] and not row[0].startswith("/"):
-            tops.add(row[0].split("/", 1)[0])
+    tops = {row.split("/", 1)[0] for row in rows}
+    tops.add(os.path.basename(dist.dist_info))
+    tops.discard("")  # an absolute path (a row starting with "/")
     tops.discard("..")  # outside site-packages: the scripts dir is mirrored whole
     return tops
 
@@ -170,30 +187,6 @@ def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str
             return None
         out[i] |= tops
     return out
-
-
-def _read_record(dist: Distribution) -> str | None:
-    info = dist.dist_info
-    if not info or not info.endswith(".dist-info"):
-        return None
-    try:
-        with open(os.path.join(info, "RECORD"), encoding="utf-8", newline="") as fh:
-            return fh.read().replace("\\", "/")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _record_paths(text: str) -> set[str]:
-    """The paths a RECORD lists (first column), relative to site-packages."""
-    paths = set(_PATH.findall(text))
-    for line in _QUOTED.findall(text):
-        try:
-            row = next(csv.reader([line]), [""])
-        except csv.Error:
-            continue
-        if row and row[0]:
-            paths.add(row[0])
-    return paths
 
 
 def _only_recorded(root: str, name: str, recorded: set[str]) -> bool:
@@ -257,13 +250,13 @@ def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_par
     for dist, i, tops in candidates:
         root = roots[i]
         names = sorted(n for n in tops - {"__pycache__"} if os.path.lexists(os.path.join(root, n)))
-        text = (read or _read_record)(dist) or ""
-        recorded = _record_paths(text)
+        rows = (read or _record_rows)(dist) or ()
+        recorded = set(rows)
         if (not names or os.stat(root).st_dev != device or any(owned[i][n] > 1 for n in names)
                 or not all(_only_recorded(root, n, recorded) for n in names)):
             continue
         scripts = []
-        for rel in _OUTSIDE.findall(text):
+        for rel in (r for r in rows if r.startswith("../")):  # outside site-packages: scripts, headers, data
             path = os.path.realpath(os.path.join(root, rel))
             if scripts_dir and os.path.dirname(path) == scripts_dir:
                 scripts.append(os.path.join(target.scripts, os.path.basename(path)))
@@ -325,11 +318,11 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         touches = replaces = None
     else:
         roots = _distinct(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
-    records: dict[str | None, str | None] = {}
+    records: dict[str | None, tuple[str, ...] | None] = {}
 
-    def read(dist: Distribution) -> str | None:  # each RECORD once (torch's runs to 24,000 rows)
+    def read(dist: Distribution) -> tuple[str, ...] | None:  # each RECORD once (torch's runs to 24,000 rows)
         if dist.dist_info not in records:
-            records[dist.dist_info] = _read_record(dist)
+            records[dist.dist_info] = _record_rows(dist)
         return records[dist.dist_info]
 
     scope = scope_closure(target, touches) if touches is not None else None
