@@ -139,7 +139,8 @@ def bench_manager(manager: str, runs: int, server: IndexServer, template: Path, 
     print(f"      paired: median of (torchup - direct) over the {runs} rounds {statistics.median(w - x for w, x in zip(wrapped, direct)):+.3f} s")
     print(f"      torchup's own time before the manager starts (inspect, preflight, snapshot): "
           f"median {statistics.median(own):.2f} s")
-    if manager == "uv":
+    prepared = {side: [x for x in v if x == x] for side, v in prepared.items()}  # not nan: uv said it
+    if all(prepared.values()) and prepared:  # a warm cache has nothing to prepare
         print("      uv's own download-and-unpack phase (Prepared): median "
               + ", ".join(f"{side} {statistics.median(v):.3f} s" for side, v in prepared.items()))
     print(f"      direct: {' '.join(f'{x:.3f}' for x in direct)}")

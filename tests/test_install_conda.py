@@ -173,6 +173,25 @@ def test_pixi_adds_to_the_workspace_and_rolls_it_back(pixi_ws, tools, tmp_path):
     assert _ws_state(pixi_ws) == before
 
 
+def test_a_rollback_keeps_the_manifest_edited_since_the_install_beside_it(pixi_ws, tools, tmp_path):
+    before = _ws_state(pixi_ws)
+    r = _install(pixi_ws / ".pixi" / "envs" / "default", tools, tmp_path, "pixi")
+    assert r.returncode == 0, r.stdout + r.stderr
+    edited = (pixi_ws / "pixi.toml").read_text() + '\n[tasks]\ntrain = "python train.py"\n'
+    (pixi_ws / "pixi.toml").write_text(edited)  # the user's own change after the install
+    installed_lock = (pixi_ws / "pixi.lock").read_text()
+    r = ie.torchup(["install", "--rollback", "--python", str(pixi_ws / ".pixi/envs/default/bin/python")], tools)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _ws_state(pixi_ws) == before
+    assert (pixi_ws / "pixi.toml.before-rollback").read_text() == edited
+    assert f"{pixi_ws / 'pixi.toml'} changed after the install" in r.stdout
+    assert not (pixi_ws / "pixi.lock.before-rollback").exists()  # as the install left it: nothing to keep
+    assert installed_lock != before["lock"]
+    r = ie.torchup(["install", "--rollback", "--python", str(pixi_ws / ".pixi/envs/default/bin/python")], tools)
+    assert r.returncode == 0 and "changed after the install" not in r.stdout  # already as before: nothing to keep
+    assert not (pixi_ws / "pixi.toml.before-rollback-2").exists()
+
+
 @pytest.mark.parametrize("mode", ["solve-fails", "download-fails"])
 def test_a_failed_pixi_add_leaves_manifest_lock_and_environment_as_they_were(mode, pixi_ws, tools, tmp_path):
     before = _ws_state(pixi_ws)

@@ -30,8 +30,8 @@ from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_reco
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
 from torchup.install.http import Client
-from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, load_snapshot, mark, restore,
-                                      take_snapshot)
+from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, keep_installed_files,
+                                     load_snapshot, mark, restore, save_edited_files, take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.plan import Plan
 from torchup.system import System
@@ -226,6 +226,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         if failure:
             _failed(out, failure, snap, restore(snap), target, runner, log_path, text=text)
         snap = mark(snap, "installed")
+        keep_installed_files(snap)
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None
@@ -310,6 +311,14 @@ def rollback(python: str, system: System, stream: TextIO | None = None) -> Resto
         )
     out.step(f"rolling back {target.prefix} to the snapshot of {snap.created}")
     with _exclusive(target.prefix):
+        try:
+            saved = save_edited_files(snap)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot keep a copy of a file changed since the install: {exc}",
+                                     hint="nothing was rolled back; free some space or fix the permissions and retry",
+                                     code="rollback-incomplete") from None
+        for path, copy in saved:
+            out.step(f"{path} changed after the install; that version is kept as {copy}")
         report = restore(snap)
     if report.errors:
         raise EnvironmentProblem("the rollback could not put everything back", details=report.errors[:10],

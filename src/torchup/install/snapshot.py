@@ -500,6 +500,47 @@ def restore(snap: Snapshot) -> RestoreReport:
     return RestoreReport(removed=removed, restored=restored, errors=tuple(errors))
 
 
+def keep_installed_files(snap: Snapshot) -> None:
+    """After a successful install: copy each kept file as the install left it
+    (``files/<n>.after``), so that a rollback can tell edits made since from the install's."""
+    for n, path in enumerate(snap.kept):
+        try:
+            if os.path.isfile(path):
+                shutil.copy2(path, os.path.join(snap.path, "files", f"{n}.after"))
+        except OSError:  # without the copy a rollback keeps the file as it finds it (see below)
+            pass
+
+
+def save_edited_files(snap: Snapshot) -> list[tuple[str, str]]:
+    """Before a rollback: each kept file changed since the install (it differs from the copy
+    ``keep_installed_files`` made, or there is none, and from the one before the install) is
+    copied to ``<file>.before-rollback``, so that the rollback loses none of the user's edits.
+    Returns (file, its copy) for each."""
+    saved = []
+    for n, (path, existed) in enumerate(snap.kept.items()):
+        if not os.path.isfile(path):
+            continue
+        files = os.path.join(snap.path, "files")
+        if _same_file(os.path.join(files, f"{n}.after"), path) or (existed and _same_file(os.path.join(files, str(n)), path)):
+            continue
+        copy = path + ".before-rollback"
+        k = 1
+        while os.path.lexists(copy):
+            k += 1
+            copy = f"{path}.before-rollback-{k}"
+        shutil.copy2(path, copy)
+        saved.append((path, copy))
+    return saved
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            return fa.read() == fb.read()
+    except OSError:
+        return False
+
+
 def _put_back(copy: str | None, path: str, errors: list[str]) -> tuple[int, int]:
     """Make the file ``path`` what the snapshot kept of it (``copy``; None: it did not exist).
     A symbolic link is written through, and stays a link."""
@@ -511,10 +552,8 @@ def _put_back(copy: str | None, path: str, errors: list[str]) -> tuple[int, int]
                 os.unlink(path)
                 return 1, 0
             return 0, 0
-        if os.path.isfile(path):
-            with open(copy, "rb") as a, open(path, "rb") as b:
-                if a.read() == b.read():
-                    return 0, 0
+        if os.path.isfile(path) and _same_file(copy, path):
+            return 0, 0
         tmp = path + ".torchup-restore"
         shutil.copy2(copy, tmp)
         os.replace(tmp, path)
