@@ -1,6 +1,8 @@
 import sys
 import time
 
+import pytest
+
 from torchup.runner import Runner
 
 
@@ -15,11 +17,12 @@ def test_missing_program_is_data_not_an_exception():
     assert r.returncode is None and r.error == "not found"
 
 
-def test_timeout_kills_the_whole_group_and_returns_promptly():
+@pytest.mark.parametrize("method", ["run", "stream"])
+def test_timeout_kills_the_whole_group_and_returns_promptly(method):
     # a child that ignores SIGTERM and keeps the pipe open through a grandchild
     code = "import subprocess, signal, time, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); print('started', flush=True); time.sleep(60)"
     start = time.monotonic()
-    r = Runner().run([sys.executable, "-c", code], timeout=1.0)
+    r = getattr(Runner(), method)([sys.executable, "-c", code], timeout=1.0)
     assert time.monotonic() - start < 5
     assert r.timed_out and r.returncode is None
     assert "started" in r.stdout
@@ -37,11 +40,3 @@ def test_stream_passes_output_on_and_returns_the_exit_code():
     assert (r.returncode, r.timed_out) == (4, False)
     assert b"".join(chunks).decode() == r.stdout and "one" in r.stdout and "two" in r.stdout
 
-
-def test_stream_timeout_kills_the_whole_group_and_returns_promptly():
-    code = "import subprocess, signal, time, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); print('started', flush=True); time.sleep(60)"
-    start = time.monotonic()
-    r = Runner().stream([sys.executable, "-c", code], timeout=1.0)
-    assert time.monotonic() - start < 5
-    assert r.timed_out and r.returncode is None
-    assert "started" in r.stdout
