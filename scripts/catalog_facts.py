@@ -4,7 +4,7 @@ What PyPI shows (versions, dates, Python / platform tags, Requires-Python, the
 CUDA pins of the default Linux build, companion pins) is read from PyPI by
 ``build_catalog.py``; what PyPI cannot show (download.pytorch.org variants,
 arch lists, ROCm gfx targets) is written here, from
-``../shared/research/compat-facts.md`` and the real wheels we could inspect.
+``docs/research/compat-facts.md`` and the real wheels we could inspect.
 A value the sources did not confirm is marked ``False`` in its ``confirmed``
 slot and becomes an ``unconfirmed`` fact in the catalog.
 """

@@ -40,7 +40,7 @@ import pypi_metadata  # noqa: E402
 from torchup.catalog.load import embedded_path, read_catalog_file  # noqa: E402
 from torchup.catalog.model import platform_floor  # noqa: E402
 
-# Claims of ../shared/research/compat-facts.md that PyPI can judge:
+# Claims of docs/research/compat-facts.md that PyPI can judge:
 # (what, torch version, check name, expected value)
 CLAIMS = [
     ("compat-facts 1a: Python 3.10-3.14 for 2.14", "2.14.1", "pythons-x86", "cp310 cp311 cp312 cp313 cp314 cp314t"),

@@ -1,5 +1,5 @@
-"""Shared fixtures.  Recorded outputs live in tests/fixtures/ (see its SOURCES.md);
-the research captures in ../shared/research/probe-fixtures/ are read in place."""
+"""Shared fixtures.  Every recorded output lives in tests/fixtures/ (see its SOURCES.md):
+the probe captures in tests/fixtures/probe/ (their sources in that folder's SOURCES.md)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from tests.support.index_server import IndexServer
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED_RESEARCH = REPO.parent / "shared" / "research"
-PROBE_FIXTURES = SHARED_RESEARCH / "probe-fixtures"
+PROBE_FIXTURES = FIXTURES / "probe"
 
 
 @pytest.fixture

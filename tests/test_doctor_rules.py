@@ -2,8 +2,8 @@
 
 States are built from the same event shape the check script prints, so they
 go through the real parser (``build_report``).  GPU and driver values follow
-the recorded captures named beside them (../shared/research/probe-fixtures/)
-and the failure reports in ../shared/research/failure-cases.json; the two
+the recorded captures named beside them (tests/fixtures/probe/)
+and the failure reports in tests/fixtures/explain/research-cases.json; the two
 states recorded on this machine with the real torch 2.13.0 CPU wheel live in
 tests/fixtures/doctor/ (see tests/fixtures/SOURCES.md).
 """

@@ -1,8 +1,9 @@
 """explain: real error texts -> findings of the right family, best first.
 
-The 60 research cases (../shared/research/failure-cases.json, read in place) and
-the cases collected for this module (tests/fixtures/explain/*.json, each with its
-source) must each yield a top finding of their family.  The rest checks the
+The 60 research cases (tests/fixtures/explain/research-cases.json, a copy of the
+team's research failure cases) and the cases collected for this module
+(tests/fixtures/explain/collected-cases*.json), each with its source, must each
+yield a top finding of their family.  The rest checks the
 catalog, decoding, cleaning, ranking, evidence and the cost bound.
 """
 
@@ -14,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, PROBE_FIXTURES, REPO, SHARED_RESEARCH
+from tests.conftest import FIXTURES, PROBE_FIXTURES, REPO
 from torchup.doctor import explain as explain_mod
 from torchup.doctor.explain import clean_log, decode_log, explain
 from torchup.doctor.problems import PROBLEMS, finding, load_problems, lower_pattern, render_markdown
 from torchup.findings import FAMILIES, Finding
 
-RESEARCH_CASES = SHARED_RESEARCH / "failure-cases.json"
-COLLECTED = sorted((FIXTURES / "explain").glob("*.json"))
+RESEARCH_CASES = FIXTURES / "explain" / "research-cases.json"
+COLLECTED = sorted((FIXTURES / "explain").glob("collected-cases*.json"))
 
 
 def _cases(path: Path) -> list:
@@ -29,16 +30,13 @@ def _cases(path: Path) -> list:
 
 
 def _all_cases():
-    out = []
-    if RESEARCH_CASES.exists():
-        out += _cases(RESEARCH_CASES)
+    out = _cases(RESEARCH_CASES)
     for path in COLLECTED:
         out += _cases(path)
     return out
 
 
 def test_the_case_files_are_there_and_well_formed():
-    assert RESEARCH_CASES.exists(), f"research cases not found at {RESEARCH_CASES} (CI keeps ../shared beside the clone)"
     assert len(json.loads(RESEARCH_CASES.read_text())) == 60
     collected = [c for p in COLLECTED for c in json.loads(p.read_text(encoding="utf-8"))]
     assert len(collected) >= 15
@@ -50,7 +48,7 @@ def test_the_case_files_are_there_and_well_formed():
 
 def test_no_registry_host_names_in_explain_data():
     hosts = ("pypi" + ".org", "pythonhosted" + ".org")  # spelled apart: they must not appear in the repo
-    paths = [*COLLECTED, REPO / "src" / "torchup" / "doctor" / "problems.json", REPO / "docs" / "problems.md"]
+    paths = [RESEARCH_CASES, *COLLECTED, REPO / "src" / "torchup" / "doctor" / "problems.json", REPO / "docs" / "problems.md"]
     for path in paths:
         text = path.read_text(encoding="utf-8").lower()
         assert not any(h in text for h in hosts), path

@@ -59,3 +59,19 @@ def test_startup_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     for heavy in ("torch", "numpy", "email", "http", "urllib.request", "ssl", "asyncio", "concurrent"):
         assert heavy not in out, heavy
+
+
+def test_nothing_in_the_project_reaches_outside_the_clone():
+    """A fresh clone has nothing beside it: no code, test, fixture or script may point at
+    the team's research folder beside it (read while working, never depended on)."""
+    repo = SRC.parent.parent
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split("\n")
+    needle = "../" + "shared"
+    offenders = []
+    for name in filter(None, tracked):
+        path = repo / name
+        if not path.is_file() or path.suffix in (".whl", ".gz"):
+            continue
+        if needle in path.read_bytes().decode("utf-8", "replace"):
+            offenders.append(name)
+    assert not offenders, offenders

@@ -1,5 +1,5 @@
 """AMD and Intel parsers against every recorded capture a probe reads
-(facts per ``../shared/research/probe-fixtures/SOURCES.md``)."""
+(facts per ``tests/fixtures/probe/SOURCES.md``)."""
 
 import pytest
 

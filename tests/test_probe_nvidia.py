@@ -1,7 +1,7 @@
 """NVIDIA parsers against every recorded capture that a probe reads.
 
 Expected values are the facts stated for each capture in
-``../shared/research/probe-fixtures/SOURCES.md``."""
+``tests/fixtures/probe/SOURCES.md``."""
 
 import pytest
 

@@ -2,7 +2,7 @@
 
 Each row states the build the facts call for and a piece of the reason at least
 one rejected candidate must give.  The expected answers were worked out from
-../shared/research/compat-facts.md and the catalog's rows (named in each
+docs/research/compat-facts.md and the catalog's rows (named in each
 comment), not taken from resolve's output:
 
 - Python: 2.5 drops 3.8, 2.9 drops 3.9, 2.15 needs >= 3.11 (1a; PyPI Requires-Python);

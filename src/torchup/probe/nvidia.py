@@ -2,7 +2,7 @@
 
 Readers (``read_*``, ``run_*``) do the I/O through a ``System``; the
 ``parse_*`` functions are pure and tested against every recorded capture in
-``../shared/research/probe-fixtures/`` (see ``docs/probing.md``).
+``tests/fixtures/probe/`` (see ``docs/probing.md``).
 
 Order: the kernel-module files first (no process), then ``nvidia-smi
 --query-gpu`` in CSV (a stable, documented interface), then ``nvidia-smi -q``
