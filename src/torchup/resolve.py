@@ -196,8 +196,8 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         return _Judged(build=build, rejected=reason)
     kind = build.kind
     if kind == "cpu":
-        covered = tuple(i for i, g in enumerate(machine.gpus) if g.vendor == "apple" and rules.why_not_gpu(build, g) is None)
-        return _Judged(build=build, covered=covered)
+        apple = tuple(i for i, g in enumerate(machine.gpus) if g.vendor == "apple" and rules.why_not_gpu(build, g) is None)
+        return _Judged(build=build, covered=apple)
     vendor = _KIND_VENDOR[kind]
     gpus = [(i, g) for i, g in enumerate(machine.gpus) if g.vendor == vendor]
     label = f"torch {build.version_on_index}"
@@ -210,7 +210,9 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True)
     # the GPUs first: when the build has no kernels for them, the driver does not matter
-    covered, left_out, ptx = [], [], []
+    covered: list[int] = []
+    left_out: list[tuple[int, str]] = []
+    ptx_jit: list[int] = []
     for i, gpu in gpus:
         # an NVIDIA GPU without a driver on a machine with none is the driver check's to report
         unbound = gpu.driver_loaded is False and not any_driver and (kind != "cuda" or machine.nvidia_driver)
@@ -221,7 +223,7 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         if why is None:
             covered.append(i)
             if kind == "cuda" and rules.needs_ptx_jit(build, gpu):
-                ptx.append(i)
+                ptx_jit.append(i)
         else:
             left_out.append((i, why))
     if not covered:
@@ -235,7 +237,7 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         reason, level = rules.why_not_driver(build, driver, _driver_os(machine))
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
-    return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx))
+    return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx_jit))
 
 
 def _integrated(gpu: Gpu) -> bool:

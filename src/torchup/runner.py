@@ -279,8 +279,11 @@ def _decode(chunks: list[bytes]) -> str:
 
 def _stream_pipe(proc: subprocess.Popen, on_chunk: Callable[[bytes], None]) -> None:
     stream = proc.stdout
+    if stream is None:  # started without stdout=PIPE: nothing to copy
+        return
+    read = getattr(stream, "read1", stream.read)  # read1: whatever has arrived, without waiting for 64 KiB
     try:
-        for chunk in iter(lambda: stream.read1(65536), b""):
+        for chunk in iter(lambda: read(65536), b""):
             on_chunk(chunk)
     except (OSError, ValueError):
         pass

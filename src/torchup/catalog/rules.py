@@ -244,9 +244,8 @@ def why_not_platform(
         known = [f for f in floors if f is not None]
         if not known:
             return None
-        need = min(known)
-        have = version_tuple(macos_version)
-        if have < need:
-            return f"{label} needs macOS >= {need[0]}.{need[1]}; this is macOS {macos_version}"
+        macos_need = min(known)
+        if version_tuple(macos_version) < macos_need:
+            return f"{label} needs macOS >= {macos_need[0]}.{macos_need[1]}; this is macOS {macos_version}"
         return None
     return None

@@ -139,7 +139,8 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
     for key in ("id", "family", "title", "cause"):
         if not isinstance(raw.get(key), str) or not raw.get(key):
             errors.append(f"{where}.{key}: required, a non-empty string")
-    pid = raw.get("id") if isinstance(raw.get("id"), str) else "?"
+    raw_id = raw.get("id")
+    pid = raw_id if isinstance(raw_id, str) else "?"
     if pid != "?" and not _ID.match(pid):
         errors.append(f"{where}.id: {pid!r} is not lower-case-with-dashes")
     if raw.get("family") not in FAMILIES:

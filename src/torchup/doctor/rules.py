@@ -239,7 +239,7 @@ def rule_cpu_build(state: DoctorState, catalog) -> list[Diagnosis]:
     pytorch = next((r for r in state.conda if r.name == "pytorch"), None)
     if pytorch is not None and "conda-forge" in pytorch.channel:
         evidence.append(f"conda-forge pytorch {pytorch.version} build {pytorch.build}")
-        fix = ('conda install -c conda-forge "pytorch=*=cuda*"   # the CUDA variant of the conda-forge package',)
+        fix: tuple[str, ...] = ('conda install -c conda-forge "pytorch=*=cuda*"   # the CUDA variant of the conda-forge package',)
     else:
         fix = _install_fix(state)
     return [_err("cpu-build-installed", evidence, fix)]
@@ -483,7 +483,7 @@ def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
         evidence += [f"torch {c.get('version')} in {c.get('location')}" for c in copies if c not in in_user]
         if v.torch and user_site and str(v.torch.get("file", "")).startswith(user_site):
             evidence.append(f"import torch loads {v.torch.get('file')}")
-        fix = (f"PYTHONNOUSERSITE=1 {shlex.quote(state.python)} -c \"import torch; print(torch.__file__)\"",
+        fix: tuple[str, ...] = (f"PYTHONNOUSERSITE=1 {shlex.quote(state.python)} -c \"import torch; print(torch.__file__)\"",
                f"python{'.'.join(str(v.python.get('version') or '3').split('.')[:2])} -m pip uninstall torch"
                "   # run OUTSIDE the environment: removes the user-site copy",
                "# or keep the environment away from it: conda env config vars set PYTHONNOUSERSITE=1")
@@ -583,9 +583,10 @@ def rule_nvidia_packages(state: DoctorState, catalog) -> list[Diagnosis]:
     if not copies:
         return []
     env = _marker_env(state)
-    installed = {}
+    installed: dict[str, str | None] = {}
     for d in state.verify.distributions if state.verify else ():
-        installed.setdefault(canonicalize_name(str(d.get("name"))), d.get("version"))
+        version = d.get("version")
+        installed.setdefault(canonicalize_name(str(d.get("name"))), version if isinstance(version, str) else None)
     evidence = []
     names = []
     for text in copies[0].get("requires") or []:

@@ -97,15 +97,12 @@ def load_catalog_or_none(system: System, notes: list[str] | None = None):
 
 
 def _probe(system: System, python: str, report, notes: list[str]) -> Machine | None:
+    from torchup.probe import probe_machine
+
     try:
-        from torchup.probe import probe_machine
-    except ImportError:
-        probe_machine = None
-    if probe_machine is not None:
-        try:
-            return probe_machine(system, python=python)
-        except TorchupError as exc:
-            notes.append(f"probe failed: {exc.message}")
+        return probe_machine(system, python=python)
+    except TorchupError as exc:
+        notes.append(f"probe failed: {exc.message}")
     return _machine_from_report(report, notes)
 
 

@@ -13,6 +13,7 @@ origin in ``Machine.sources``.  Order, timeouts and overrides:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ def probe_machine(system: System, *, python: str | None = None, timeout: float =
             path = system.runner.which(tool)
             if path:
                 argv = [path] if tool == "sycl-ls" else [path, "discovery"]
-                jobs.start(tool, lambda argv=argv: system.runner.run(argv, timeout=timeout))
+                jobs.start(tool, functools.partial(system.runner.run, argv, timeout=timeout))
     managers = tuple(m for m in MANAGERS if system.runner.which(m) or (m == "pip" and system.runner.which("pip3")))
 
     grace = 2.0  # the runner's kill grace, plus slack

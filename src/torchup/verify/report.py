@@ -46,7 +46,7 @@ class Check:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        out = {"step": self.step, "device": self.device, "status": self.status, "detail": self.detail,
+        out: dict[str, Any] = {"step": self.step, "device": self.device, "status": self.status, "detail": self.detail,
                "seconds": self.seconds}
         extra = {k: v for k, v in self.data.items() if k in ("warnings", "traceback", "max_rel_error", "keep")}
         if extra:
@@ -241,7 +241,7 @@ def build_report(
     timeout: float | None = None,
 ) -> VerifyReport:
     """Fold the events of one check run into a report."""
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, Any]] = {}
     checks: list[Check] = []
     light = False
     started: dict | None = None
@@ -255,8 +255,10 @@ def build_report(
         elif kind == "result":
             started = None
             step = str(ev.get("step"))
-            data = ev.get("data") if isinstance(ev.get("data"), dict) else {}
-            status = ev.get("status") if ev.get("status") in ("pass", "fail", "skip") else "fail"
+            raw_data = ev.get("data")
+            data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+            raw_status = ev.get("status")
+            status = raw_status if isinstance(raw_status, str) and raw_status in ("pass", "fail", "skip") else "fail"
             check = Check(
                 step=step,
                 device=ev.get("device"),
@@ -274,7 +276,7 @@ def build_report(
     crashed = _crash_reason(returncode, timed_out, start_error, done, timeout)
     if crashed is not None:
         where = started.get("step") if started else None
-        if where:
+        if where and started is not None:
             dev = started.get("device")
             crashed = f"{crashed} during step {where}" + (f" on {dev}" if dev else "")
             checks.append(Check(step=str(where), device=dev, status="fail", detail=crashed,
