@@ -140,7 +140,8 @@ def test_driver_floor():
     f = driver_floor("12.6", "linux")
     assert (f.full, f.compat, f.compat_confirmed) == ("560.28.03", "525.60.13", True)
     f = driver_floor("13.0.3", "windows")
-    assert f.cuda == "13.0" and f.full is None and f.compat == "580" and not f.compat_confirmed
+    # NVIDIA gives CUDA 13.x one minor-version floor for every OS, and no Windows full-support row
+    assert f.cuda == "13.0" and f.full is None and f.compat == "580" and f.compat_confirmed
     assert driver_floor("10.2", "linux") is None
     assert driver_floor("garbage", "linux") is None
 

@@ -221,3 +221,30 @@ def test_jetson_before_thor_needs_jetpack_builds():
                  sass=("8.0", "9.0", "10.0", "11.0", "12.0"))
     assert why_not_gpu(thor, nv(None, "NVIDIA Jetson AGX Thor")) is None
     assert why_not_gpu(arm, nv("8.0", "NVIDIA A100-SXM4-80GB")) is None  # a server GPU is fine
+
+
+# The driver's own word (nvidia-smi "CUDA Version", cuDriverGetVersion: "the latest CUDA
+# version supported by driver", NVIDIA Driver API reference) decides before the tables.
+DRIVER_SAYS = [
+    # cuda, driver, os, driver_cuda, refused, level
+    ("13.0", "581.57", "windows", "13.0", False, FULL),  # the tables know no Windows full-support minimum for 13.x
+    ("13.0", None, "linux", "13.0", False, FULL),  # the version unknown, the driver's word enough
+    ("13.2", None, "linux", "13.0", False, MINOR_COMPAT),  # same major, newer minor
+    ("12.6", "550.54.14", "linux", "12.4", False, MINOR_COMPAT),
+    ("13.0", "575.57.08", "linux", "12.9", True, None),  # a newer major never runs
+    ("12.6", "470.82.01", "linux", "11.4", True, None),
+    ("11.8", "450.36.06", "linux", "11.0", True, None),  # 11.x compat starts at 450.80.02
+    ("12.6", "560.94", "windows", "12.6", False, FULL),
+]
+
+
+@pytest.mark.parametrize("cuda,driver,os,driver_cuda,refused,level", DRIVER_SAYS)
+def test_the_drivers_own_word_decides(cuda, driver, os, driver_cuda, refused, level):
+    reason, got = why_not_driver(cuda_build("8.0", cuda=cuda, os=os), driver, os, driver_cuda=driver_cuda)
+    assert (reason is not None) is refused, reason
+    assert got == level
+
+
+def test_a_newer_major_than_the_driver_reports_says_both():
+    reason, _ = why_not_driver(cuda_build("8.0", cuda="13.0"), "575.57.08", "linux", driver_cuda="12.9")
+    assert "needs an NVIDIA driver >= 580" in reason and "runs CUDA up to 12.9" in reason

@@ -179,3 +179,21 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
 def test_the_catalog_age_is_shown(tmp_path):
     r = torchup("plan", "--machine", write(tmp_path, "m.json", RTX4090_DRIVER580))
     assert r.stdout.rstrip().splitlines()[-1].startswith("Catalog data: ")
+
+
+def test_gpu_and_driver_on_the_command_line_describe_the_target(tmp_path):
+    """--gpu / --driver plan for a GPU this host does not have, without a machine file."""
+    ci_host = {k: v for k, v in RTX4090_DRIVER580.items() if k not in ("gpus", "nvidia_driver", "cuda_driver_max")}
+    machine = write(tmp_path, "ci.json", {**ci_host, "gpus": []})
+    r = torchup("plan", "--machine", machine, "--gpu", "RTX 4090", "--driver", "550.54.14", "--json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    # driver 550 runs CUDA 12 builds by minor-version compatibility, never a CUDA 13 one
+    assert plan["cuda"] and plan["cuda"].startswith("12."), plan
+    r = torchup("plan", "--machine", machine, "--gpu", "RTX 4090", "--json")
+    plan = json.loads(r.stdout)
+    assert plan["variant"] != "cpu" and any("driver is not known" in w for w in plan["warnings"]), plan
+    bad = torchup("plan", "--machine", machine, "--gpu", "Voodoo 5 6000")
+    assert bad.returncode == 2 and "not a GPU model torchup knows" in bad.stderr and "Traceback" not in bad.stderr
+    bad = torchup("plan", "--machine", machine, "--driver", "latest")
+    assert bad.returncode == 2 and "not an NVIDIA driver version" in bad.stderr

@@ -242,16 +242,23 @@ CASES = [
     Case("--cuda 12.6 on an RTX 5090: no cu126 build has sm_120",
          linux(gpus=(nv("NVIDIA GeForce RTX 5090", "12.0"),), nvidia_driver="580.65.06"),
          None, None, "sm_120", request=Request(cuda="12.6")),
-    Case("--variant cu126 without a GPU",
-         linux(), None, None, "needs an NVIDIA GPU", request=Request(variant="cu126")),
+    Case("--variant cu126 without a GPU (an image built on a CI host): the newest cu126 build, with a note",
+         linux(), "2.14.1", "cu126", "--variant cu126 was asked for", request=Request(variant="cu126"),
+         warning="no NVIDIA GPU was found here"),
+    Case("--cuda 13.0 without a GPU: the newest cu130 build, and the driver it needs where it runs",
+         linux(), "2.15.0", "cu130", "--cuda 13.0 was asked for", request=Request(cuda="13.0"),
+         warning="an NVIDIA driver >= 580"),
     Case("--cpu on an H100",
          linux(gpus=(nv("NVIDIA H100 80GB HBM3", "9.0"),), nvidia_driver="590.44.01"),
          "2.15.0", "cpu", "--cpu was asked for", request=Request(cpu=True)),
     Case("--torch '<2.10' on an RTX 4090, driver 580.65.06: 2.9.1 from PyPI (cu128)",
          linux(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9"),), nvidia_driver="580.65.06"),
          "2.9.1", "pypi", "does not match --torch <2.10", request=Request(torch="<2.10")),
-    Case("--variant pypi on Linux without GPU: PyPI's Linux builds are all CUDA",
-         linux(), None, None, "needs an NVIDIA GPU", request=Request(variant="pypi")),
+    Case("--variant pypi on Linux without GPU: PyPI's Linux build is CUDA, given because it was asked for",
+         linux(), "2.15.0", "pypi", "this build is not PyPI's default", request=Request(variant="pypi"),
+         warning="asked for by name"),
+    Case("--cpu without a GPU stays the CPU build (no note)",
+         linux(), "2.15.0", "cpu", "--cpu was asked for", request=Request(cpu=True)),
 ]
 
 
@@ -276,3 +283,27 @@ def test_machine(case: Case):
 
 def test_there_are_at_least_forty_machines():
     assert len({c.id for c in CASES}) >= 40
+
+
+def test_a_machine_file_without_a_driver_is_unknown_not_absent():
+    """docs/machine-file.md: a missing nvidia_driver means "unknown". The plan is the best
+    build for the GPU, with the driver it needs stated, never silently the CPU build."""
+    machine = linux(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9"),))
+    plan = resolve(machine, Request(), CATALOG, today=date.fromisoformat(CATALOG.data_date))
+    assert isinstance(plan, Plan) and plan.variant != "cpu" and plan.cuda, plan.reasons
+    assert any("the NVIDIA driver is not known" in w and "driver >= " in w for w in plan.warnings), plan.warnings
+    # the same GPU seen on the PCI bus with no driver bound is absent: the CPU build, and which driver to install
+    absent = linux(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9", driver_loaded=False),))
+    assert resolve(absent, Request(), CATALOG).variant == "cpu"
+
+
+def test_the_driver_reporting_cuda_13_runs_cu130_on_windows():
+    """No Windows full-support minimum for CUDA 13 is in NVIDIA's table (no driver is bundled
+    with the Windows toolkit from 13.0): the driver's own "CUDA Version" decides."""
+    machine = windows(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9"),), nvidia_driver="581.57", cuda_driver_max="13.0")
+    plan = resolve(machine, Request(variant="cu130"), CATALOG)
+    assert isinstance(plan, Plan) and plan.variant == "cu130", plan
+    assert any("fully supports CUDA" in r and "reports CUDA up to 13.0" in r for r in plan.reasons), plan.reasons
+    old = windows(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9"),), nvidia_driver="566.36", cuda_driver_max="12.7")
+    refused = resolve(old, Request(variant="cu130"), CATALOG)
+    assert not isinstance(refused, Plan)

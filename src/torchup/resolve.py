@@ -64,6 +64,7 @@ class _Judged:
     ptx: tuple[int, ...] = ()  # GPUs served only through PTX JIT
     hardware: bool = False  # rejected for a hardware reason (driver, GPU, no GPU)
     driver_only: bool = False  # rejected only because of the driver
+    asked_without_gpu: bool = False  # a GPU build the user asked for by name, on a machine without that GPU
 
 
 # --- small public helpers ---------------------------------------------------------
@@ -141,6 +142,22 @@ def _driver_os(machine: Machine) -> str:
     return "windows" if machine.wsl else machine.os
 
 
+def driver_unknown(machine: Machine) -> bool:
+    """NVIDIA GPUs, and nothing said about their driver: unknown, which is not absent.
+    A probe that finds a GPU with no driver bound says so (``driver_loaded: false``);
+    a machine file may simply leave the driver out (docs/machine-file.md)."""
+    nvidia = [g for g in machine.gpus if g.vendor == "nvidia"]
+    return (bool(nvidia) and not machine.nvidia_driver and not machine.cuda_driver_max
+            and not any(g.driver_loaded is False for g in nvidia))
+
+
+def _asked_for_by_name(build: Build, request: Request) -> bool:
+    """The user named this GPU build (``--variant cu126``, ``--cuda 12.6``, ``--variant pypi``
+    where PyPI's default is a CUDA build): building an image on a host without the GPU is
+    common, so the build is given, with a note, rather than refused."""
+    return build.kind != "cpu" and bool((request.variant and request.variant != "cpu") or request.cuda)
+
+
 def _request_reason(build: Build, request: Request, spec: "SpecifierSet | None") -> str | None:
     if spec is not None and not spec.contains(build.torch, prereleases=True):
         return f"torch {build.torch} does not match --torch {spec}"
@@ -201,6 +218,8 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
     vendor = _KIND_VENDOR[kind]
     gpus = [(i, g) for i, g in enumerate(machine.gpus) if g.vendor == vendor]
     label = f"torch {build.version_on_index}"
+    if not gpus and _asked_for_by_name(build, request):
+        return _Judged(build=build, asked_without_gpu=True)
     if not gpus:
         what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[kind]
         cost = " and would download gigabytes of NVIDIA CUDA libraries for nothing" if kind == "cuda" else ""
@@ -233,8 +252,13 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         return _Judged(build=build, rejected=reason, hardware=True)
     level = None
     if kind == "cuda":
-        driver = "99999" if any_driver else machine.nvidia_driver
-        reason, level = rules.why_not_driver(build, driver, _driver_os(machine))
+        if any_driver:
+            reason, level = rules.why_not_driver(build, "99999", _driver_os(machine))
+        elif driver_unknown(machine):
+            reason, level = None, rules.DRIVER_UNKNOWN
+        else:
+            reason, level = rules.why_not_driver(build, machine.nvidia_driver, _driver_os(machine),
+                                                 driver_cuda=machine.cuda_driver_max)
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
     return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx_jit))
@@ -348,6 +372,24 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _needs(build: Build) -> str:
+    """What a GPU build needs where it runs: the GPU architectures, and for CUDA the driver on each OS."""
+    from torchup.catalog import hardware
+
+    if build.kind == "cuda":
+        arches = ", ".join(f"sm_{cc.replace('.', '')}" for cc in build.sass)
+        bits = [f"an NVIDIA GPU ({arches})" if arches else "an NVIDIA GPU"]
+        if build.cuda:
+            floors = [(os_name, hardware.driver_floor(build.cuda, os_name)) for os_name in ("linux", "windows")]
+            drivers = [f"{floor.compat} on {os_name.capitalize()}" for os_name, floor in floors if floor and floor.compat]
+            if drivers:
+                bits.append(f"an NVIDIA driver >= {' / '.join(drivers)} (CUDA {'.'.join(build.cuda.split('.')[:2])})")
+        return " and ".join(bits)
+    if build.kind == "rocm":
+        return "an AMD GPU with one of " + ", ".join(build.gfx) if build.gfx else "an AMD GPU supported by ROCm"
+    return "an Intel GPU supported by PyTorch's XPU builds"
+
+
 def _driver_advice(machine: Machine, better: _Judged, chosen: _Judged | None) -> str | None:
     from torchup.catalog import hardware
 
@@ -411,11 +453,18 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
             out.append(f"{desc}: no build that uses this machine's GPU fits" + (f" ({why})" if why else ""))
         else:
             out.append(f"{desc}: no GPU was found")
+    if best.asked_without_gpu:
+        out.append(f"{desc}: asked for by name; this machine has no GPU it can use")
+    driver = f"NVIDIA driver {machine.nvidia_driver}" if machine.nvidia_driver else "the NVIDIA driver"
+    if machine.cuda_driver_max:
+        driver += f" (it reports CUDA up to {machine.cuda_driver_max})"
     if best.level == rules.FULL:
-        out.append(f"NVIDIA driver {machine.nvidia_driver} fully supports CUDA {b.cuda}")
+        out.append(f"{driver} fully supports CUDA {b.cuda}")
     elif best.level == rules.MINOR_COMPAT:
-        out.append(f"NVIDIA driver {machine.nvidia_driver} runs CUDA {b.cuda} by minor-version compatibility "
+        out.append(f"{driver} runs CUDA {b.cuda} by minor-version compatibility "
                    "(newer driver features and JIT of newer PTX are not available)")
+    elif best.level == rules.DRIVER_UNKNOWN:
+        out.append(f"the NVIDIA driver is not known: the newest build for the GPU, given a driver that runs CUDA {b.cuda}")
     if url is None:
         out.append("PyPI's default build: no extra index needed")
     else:
@@ -468,6 +517,14 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         warnings.append(f"{_gpu_label(i, machine.gpus[i])} is left out: {why}")
     for i in best.ptx:
         warnings.append(f"{_gpu_label(i, machine.gpus[i])} runs through PTX JIT: the first use compiles kernels, which can take minutes")
+    if best.asked_without_gpu:
+        what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[b.kind]
+        warnings.append(f"no {what} GPU was found here; {describe_variant(b.variant, cuda=b.cuda, rocm=b.rocm, os=b.os)} "
+                        f"is given because it was asked for by name (an image for another machine?): where it runs "
+                        f"it needs {_needs(b)}")
+    if best.level == rules.DRIVER_UNKNOWN:
+        warnings.append(f"the NVIDIA driver is not known (nothing said which one is installed): this build needs "
+                        f"{_needs(b)}; `nvidia-smi` shows the driver and the newest CUDA it runs")
     # a better build the driver alone keeps out: say which driver gets it
     unlimited = [j for j in (_judge(machine, x.build, request, spec, any_driver=True) for x in judged if x.driver_only)
                  if j.rejected is None]

@@ -46,12 +46,15 @@ SOURCES = {
     "(developer.nvidia.com/cuda-legacy-gpus), as gathered in research/compat-facts.md section 5",
     "NV-KNOWLEDGE": "NVIDIA's published compute-capability list, recalled (not re-read against the page)",
     "NV-MINOR-COMPAT": "NVIDIA 'CUDA Minor Version Compatibility' page, Table 1 "
-    "(docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html); "
+    "(docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html; 13.x: '>= 580', one floor for "
+    "every OS; 11.x: 450.80.02 Linux / 452.39 Windows in the note below the table); "
     "Windows values as in arrayfire src/backend/cuda/device_manager.cpp @492718b5",
     "UV-DRIVER-TABLE": "uv crates/uv-torch/src/backend.rs @26a9dd4 (LINUX_CUDA_DRIVERS, WINDOWS_CUDA_VERSIONS)",
     "CUDA-BUNDLED": "driver bundled with the CUDA installer (runfile / Windows installer names in pytorch/builder "
     "and pytorch .ci install_cuda.sh history), research/compat-facts.md 4b: an upper bound of NVIDIA's Table 3 minimum",
-    "NV-TABLE3-3RD": "NVIDIA CUDA release notes Table 3, quoted in a third-party file (research/compat-facts.md 4b)",
+    "NV-TABLE3-3RD": "NVIDIA CUDA release notes 'CUDA Toolkit and Corresponding Driver Versions' table (GA rows), "
+    "as quoted by two third-party copies that agree (research/compat-facts.md 4b); its Windows cells for 13.0 and "
+    "later read N/A: from 13.0 the Windows toolkit bundles no driver",
     "NV-TABLE3-KNOWLEDGE": "NVIDIA CUDA release notes Table 3, recalled (not re-read)",
     "UV-ROCM-TABLE": "uv crates/uv-torch/src/backend.rs @26a9dd4 LINUX_AMD_GPU_DRIVERS (from torch.cuda.get_arch_list() per ROCm wheel)",
     "AMD-KNOWLEDGE": "AMD product -> LLVM gfx target (llvm.org AMDGPU usage table), recalled",
@@ -107,25 +110,31 @@ class DriverFloor:
     compat_confirmed: bool
 
 
-# toolkit major.minor -> (linux full, windows full, source, confirmed)
+# toolkit major.minor -> (linux full, windows full, source, confirmed): the GA row of each.
+# Windows from 13.0 on is None: NVIDIA's table says N/A (no driver bundled); there the
+# driver's own report of the CUDA it runs (Machine.cuda_driver_max) decides instead.
+# The only copy of these tables in torchup: resolve and doctor both read them here.
 CUDA_FULL_SUPPORT: dict[str, tuple[str | None, str | None, str, bool]] = {
     "11.6": ("510.39.01", "511.23", "NV-TABLE3-KNOWLEDGE", False),
     "11.7": ("515.43.04", "516.01", "CUDA-BUNDLED", False),
-    "11.8": ("520.61.05", "520.06", "CUDA-BUNDLED", False),
-    "12.1": ("530.30.02", "531.14", "CUDA-BUNDLED", False),
-    "12.4": ("550.54.14", "551.61", "CUDA-BUNDLED", False),
-    "12.6": ("560.28.03", "560.94", "CUDA-BUNDLED", False),
-    "12.8": ("570.26", "571.96", "NV-TABLE3-3RD", False),
-    "12.9": ("575.57.08", "576.57", "CUDA-BUNDLED", False),
+    "11.8": ("520.61.05", "520.06", "NV-TABLE3-3RD", False),
+    "12.1": ("530.30.02", "531.14", "NV-TABLE3-3RD", False),
+    "12.4": ("550.54.14", "551.61", "NV-TABLE3-3RD", False),
+    "12.6": ("560.28.03", "560.76", "NV-TABLE3-3RD", False),
+    "12.8": ("570.26", "570.65", "NV-TABLE3-3RD", False),
+    "12.9": ("575.51.03", "576.02", "NV-TABLE3-3RD", False),
     "13.0": ("580.65.06", None, "NV-TABLE3-3RD", False),
-    "13.2": ("595.58.03", None, "CUDA-BUNDLED", False),
+    "13.1": ("590.44.01", None, "NV-TABLE3-3RD", False),
+    "13.2": ("595.45.04", None, "NV-TABLE3-3RD", False),
 }
 
-# CUDA major -> (linux floor, windows floor, source, linux confirmed, windows confirmed)
+# CUDA major -> (linux floor, windows floor, source, linux confirmed, windows confirmed).
+# NVIDIA's compatibility guide gives 13.x one floor, ">= 580", with no OS split (the R580
+# branch is one branch on both); 11.x and 12.x have the Linux / Windows pairs.
 CUDA_MINOR_COMPAT: dict[int, tuple[str, str, str, bool, bool]] = {
     11: ("450.80.02", "452.39", "NV-MINOR-COMPAT", True, True),
     12: ("525.60.13", "528.33", "NV-MINOR-COMPAT", True, True),
-    13: ("580", "580", "NV-MINOR-COMPAT", True, False),  # Windows 580: uv's table only
+    13: ("580", "580", "NV-MINOR-COMPAT", True, True),
 }
 
 

@@ -23,6 +23,7 @@ from torchup.catalog.model import Build, cc_tuple, platform_floor, python_tag, v
 __all__ = [
     "FULL",
     "MINOR_COMPAT",
+    "DRIVER_UNKNOWN",
     "why_not_gpu",
     "why_not_driver",
     "why_not_python",
@@ -34,6 +35,7 @@ __all__ = [
 
 FULL = "full"
 MINOR_COMPAT = "minor-version-compat"
+DRIVER_UNKNOWN = "driver-unknown"  # an NVIDIA GPU whose driver nobody told us about: not judged
 
 
 def _sm(cc: str) -> str:
@@ -143,12 +145,20 @@ def why_not_gpu(build: Build, gpu: Any) -> str | None:
     return f"unknown GPU vendor {vendor!r}"
 
 
-def why_not_driver(build: Build, driver: str | None, os: str) -> tuple[str | None, str | None]:
-    """``(reason, level)``.  For a CUDA build: ``(None, "full")`` when the driver
-    meets the toolkit's full-support minimum, ``(None, "minor-version-compat")``
-    when it only meets the minor-version-compatibility floor of the major (runs;
-    newest features and JIT of newer PTX may fail), ``(reason, None)`` when too
-    old, unknown, or the OS has no NVIDIA driver for CUDA (macOS).  Non-CUDA
+def why_not_driver(build: Build, driver: str | None, os: str, *,
+                   driver_cuda: str | None = None) -> tuple[str | None, str | None]:
+    """``(reason, level)`` for a CUDA build on a driver.
+
+    ``driver`` is the driver version (None: no driver); ``driver_cuda`` the newest
+    CUDA the driver itself reports (nvidia-smi's "CUDA Version", cuDriverGetVersion).
+    The driver's own word comes first: a driver that reports CUDA 13.0 runs every
+    13.0 build, whatever our tables know of its version number on this OS; a build
+    of a newer minor of the same major runs by minor-version compatibility, and one
+    of a newer major does not run at all (NVIDIA, "CUDA Compatibility": forward
+    compatibility across majors needs the data-center compat package, not a plain
+    driver).  Without that word, the version tables decide: ``(None, "full")`` at
+    the toolkit's full-support minimum, ``(None, "minor-version-compat")`` at the
+    major's floor, ``(reason, None)`` below it, unknown, or on macOS.  Non-CUDA
     builds: ``(None, None)``."""
     if build.kind != "cuda":
         return None, None
@@ -158,6 +168,17 @@ def why_not_driver(build: Build, driver: str | None, os: str) -> tuple[str | Non
     if os == "macos":
         return "CUDA is not available on macOS", None
     floor = hardware.driver_floor(build.cuda, os)
+    said = version_tuple(driver_cuda or "")[:2]
+    if len(said) == 2:
+        need = version_tuple(build.cuda)[:2]
+        if need <= said:
+            return None, FULL
+        below_floor = bool(driver and floor and floor.compat and version_tuple(driver) < version_tuple(floor.compat))
+        if need[0] == said[0] and not below_floor:
+            return None, MINOR_COMPAT
+        needs = f"an NVIDIA driver >= {floor.compat}" if floor and floor.compat else "a newer NVIDIA driver"
+        return (f"{label} is built with CUDA {build.cuda}, which needs {needs}; this driver"
+                f"{f' ({driver})' if driver else ''} runs CUDA up to {driver_cuda} (its own report)"), None
     if floor is None or floor.compat is None:
         return f"no driver table for CUDA {build.cuda}", None
     if not driver:
@@ -169,11 +190,11 @@ def why_not_driver(build: Build, driver: str | None, os: str) -> tuple[str | Non
         return None, FULL
     if have >= version_tuple(floor.compat):
         return None, MINOR_COMPAT
-    need = floor.full or floor.compat
+    need_driver = floor.full or floor.compat
     major = build.cuda.split(".")[0]
     return (
         f"{label} is built with CUDA {floor.cuda}, which needs an NVIDIA driver >= {floor.compat} "
-        f"(CUDA {major}.x minor-version compatibility; >= {need} for full support); this driver is {driver}",
+        f"(CUDA {major}.x minor-version compatibility; >= {need_driver} for full support); this driver is {driver}",
         None,
     )
 

@@ -105,6 +105,10 @@ def _make_plan(args: argparse.Namespace, system: System, python: str):
         from torchup.probe import probe_machine
 
         machine = probe_machine(system, python=python)
+    if getattr(args, "gpu", None) or getattr(args, "driver", None):
+        from torchup.commands.plan import describe_target
+
+        machine = describe_target(machine, args.gpu, args.driver)
     result = resolve(machine, request, load_catalog(system.env))
     if not isinstance(result, Plan):
         raise NoBuildError(result.message, details=result.reasons, code=result.code)

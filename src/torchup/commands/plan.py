@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
                         "repeat it to plan for several (with --manager uv-project: one pyproject with platform markers)")
     parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
+    parser.add_argument("--gpu", metavar="NAME", action="append",
+                        help="plan for this GPU instead of the ones found (\"RTX 4090\", \"H100\", \"RX 7900 XTX\"); "
+                        "repeat it for several; with no --driver the NVIDIA driver counts as unknown")
+    parser.add_argument("--driver", metavar="VERSION",
+                        help="plan for this NVIDIA driver version (550.54.14) instead of the one found")
     parser.add_argument("--torch", metavar="SPEC", help="limit torch versions: 2.14, ==2.5.1, '>=2.4,<2.6' (PEP 440)")
     parser.add_argument("--variant", metavar="NAME", help="the build flavour: cpu, cu126, cu130, rocm6.4, xpu, or pypi (PyPI's default)")
     parser.add_argument("--cuda", metavar="X.Y", help="only CUDA builds for this toolkit version, e.g. 12.6")
@@ -82,6 +87,37 @@ def detect_manager(machine) -> str:
     return "pip"
 
 
+def describe_target(machine, gpu_names, driver):
+    """The machine with the GPUs and the NVIDIA driver given on the command line in place of
+    the probed or recorded ones (a target described without writing a machine file)."""
+    from dataclasses import replace
+
+    from torchup.catalog.hardware import gpu_by_name
+    from torchup.machine import Gpu
+
+    if driver is not None:
+        driver = driver.strip()
+        if not re.fullmatch(r"\d{1,4}(\.\d{1,4}){0,3}", driver):
+            raise UsageError(f"--driver {driver!r} is not an NVIDIA driver version", hint="like 550.54.14 or 581.57")
+        machine = replace(machine, nvidia_driver=driver, cuda_driver_max=None,
+                          sources={**machine.sources, "nvidia_driver": "--driver"})
+    if gpu_names:
+        gpus = []
+        for name in gpu_names:
+            model = gpu_by_name(name)
+            if model is None:
+                raise UsageError(f"--gpu {name!r} is not a GPU model torchup knows",
+                                 hint="name it as the vendor does (\"GeForce RTX 4090\", \"A100\", \"Radeon RX 7900 XTX\", "
+                                 "\"Arc A770\"); `torchup catalog --gpu NAME` looks one up")
+            loaded = True if model.vendor == "nvidia" and machine.nvidia_driver else None
+            gpus.append(Gpu(vendor=model.vendor, name=name.strip(), compute_capability=model.compute_capability,
+                            gfx=model.gfx, driver_loaded=loaded))
+        sources = {k: v for k, v in machine.sources.items() if not k.startswith("gpus[")}
+        sources.update({f"gpus[{i}]": "--gpu" for i in range(len(gpus))})
+        machine = replace(machine, gpus=tuple(gpus), sources=sources)
+    return machine
+
+
 def _load_machines(system, machine_files, python):
     if machine_files:
         from torchup.machine import load_machine_file
@@ -122,6 +158,8 @@ def run(args: argparse.Namespace, system) -> int:
 
     request = request_from_args(args, system.env)
     machines, catalog = load_inputs(system, args.machine, args.python)
+    if args.gpu or args.driver:
+        machines = [describe_target(m, args.gpu, args.driver) for m in machines]
     today = date.today()
     results = [resolve(m, request, catalog, today=today) for m in machines]
     for w in catalog.warnings:

@@ -20,6 +20,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+from torchup.catalog import hardware
 from torchup.findings import Finding
 from torchup.machine import Machine, machine_from_dict, machine_to_dict
 from torchup.probe.nvidia import visible_devices_hide_all
@@ -47,13 +48,6 @@ PYTORCH_INDEX = "https://download.pytorch.org/whl"
 BUNDLED_CUDA_LIBS = ("libcudart", "libcudnn", "libcublas", "libnccl", "libnvjitlink", "libcusparse", "libcufft",
                      "libcurand", "libnvrtc", "libcusolver", "libcupti", "libnvtoolsext")
 
-# Minimum Linux / Windows driver per CUDA major under minor-version compatibility
-# (compat-facts.md 4a: NVIDIA "Minor Version Compatibility" Table 1; arrayfire table).
-DRIVER_FLOOR = {
-    13: ("580", None),
-    12: ("525.60.13", "528.33"),
-    11: ("450.80.02", "452.39"),
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,9 +324,10 @@ def rule_driver(state: DoctorState, catalog) -> list[Diagnosis]:
     if driver_max and _vt(driver_max)[:1] < need[:1]:
         too_old = True
         evidence.append(f"the driver supports CUDA up to {driver_max}; torch {_installed_version(state, 'torch')} is built with CUDA {toolkit}")
-    floor = DRIVER_FLOOR.get(need[0])
+    # the one driver table (catalog/hardware.py); under WSL the driver is the Windows host's
+    floor = hardware.driver_floor(toolkit, "windows" if m.wsl else m.os)
     if m.nvidia_driver and floor:
-        minimum = floor[1] if m.os == "windows" else floor[0]
+        minimum = floor.compat
         if minimum and _vt(m.nvidia_driver) < _vt(minimum):
             too_old = True
             evidence.append(f"driver {m.nvidia_driver} is below {minimum}, the minimum for CUDA {need[0]}.x")
