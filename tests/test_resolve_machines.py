@@ -307,3 +307,34 @@ def test_the_driver_reporting_cuda_13_runs_cu130_on_windows():
     old = windows(gpus=(nv("NVIDIA GeForce RTX 4090", "8.9"),), nvidia_driver="566.36", cuda_driver_max="12.7")
     refused = resolve(old, Request(variant="cu130"), CATALOG)
     assert not isinstance(refused, Plan)
+
+
+def amd(name, gfx):
+    return Gpu(vendor="amd", name=name, gfx=gfx)
+
+
+def test_an_amd_card_left_out_of_the_builds_names_the_community_override():
+    """gfx1031 (RX 6700 XT) is in no ROCm build; the ROCm community runs it as gfx1030 with
+    HSA_OVERRIDE_GFX_VERSION=10.3.0 (research/probing.md 4.4). Without the override: the CPU
+    build, the reason naming the override as unofficial. With it: the ROCm build, and a warning."""
+    card = amd("AMD Radeon RX 6700 XT", "gfx1031")
+    plain = resolve(linux(gpus=(card,), rocm_version="7.2.0"), Request(), CATALOG)
+    assert isinstance(plain, Plan) and plain.variant == "cpu", plain
+    said = " | ".join(list(plain.reasons) + [c.rejected or "" for c in plain.considered])
+    assert "this GPU is gfx1031" in said and "unofficially, HSA_OVERRIDE_GFX_VERSION=10.3.0" in said, said
+    overridden = resolve(linux(gpus=(card,), rocm_version="7.2.0", hsa_override_gfx="10.3.0"), Request(), CATALOG)
+    assert isinstance(overridden, Plan) and overridden.rocm, overridden
+    assert any("unofficial override" in w and "gfx1030" in w and "gfx1031" in w for w in overridden.warnings)
+    # an override to a target no build has changes nothing but the words
+    odd = resolve(linux(gpus=(card,), rocm_version="7.2.0", hsa_override_gfx="10.1.1"), Request(), CATALOG)
+    assert odd.variant == "cpu"
+
+
+def test_override_values_format_like_rocm():
+    from torchup.catalog.hardware import community_gfx_override, gfx_of_override
+
+    assert gfx_of_override("10.3.0") == "gfx1030" and gfx_of_override("9.0.10") == "gfx90a"
+    assert gfx_of_override("11.0.0") == "gfx1100" and gfx_of_override("64.0.0") is None
+    assert gfx_of_override("10.3") is None
+    assert community_gfx_override("gfx1032") == "10.3.0" and community_gfx_override("gfx1102") == "11.0.0"
+    assert community_gfx_override("gfx942") is None

@@ -65,6 +65,7 @@ class _Judged:
     hardware: bool = False  # rejected for a hardware reason (driver, GPU, no GPU)
     driver_only: bool = False  # rejected only because of the driver
     asked_without_gpu: bool = False  # a GPU build the user asked for by name, on a machine without that GPU
+    gfx_override: str | None = None  # AMD GPUs judged as HSA_OVERRIDE_GFX_VERSION's target (unofficial)
 
 
 # --- small public helpers ---------------------------------------------------------
@@ -217,6 +218,9 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
         return _Judged(build=build, covered=apple)
     vendor = _KIND_VENDOR[kind]
     gpus = [(i, g) for i, g in enumerate(machine.gpus) if g.vendor == vendor]
+    override = _override_target(machine) if kind == "rocm" else None
+    if override:  # ROCm reports the override in place of every GPU's own target
+        gpus = [(i, replace(g, gfx=override)) for i, g in gpus]
     label = f"torch {build.version_on_index}"
     if not gpus and _asked_for_by_name(build, request):
         return _Judged(build=build, asked_without_gpu=True)
@@ -261,7 +265,14 @@ def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet
                                                  driver_cuda=machine.cuda_driver_max)
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
-    return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx_jit))
+    return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx_jit),
+                   gfx_override=override)
+
+
+def _override_target(machine: Machine) -> str | None:
+    from torchup.catalog import hardware
+
+    return hardware.gfx_of_override(machine.hsa_override_gfx) if machine.hsa_override_gfx else None
 
 
 def _integrated(gpu: Gpu) -> bool:
@@ -517,6 +528,12 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         warnings.append(f"{_gpu_label(i, machine.gpus[i])} is left out: {why}")
     for i in best.ptx:
         warnings.append(f"{_gpu_label(i, machine.gpus[i])} runs through PTX JIT: the first use compiles kernels, which can take minutes")
+    if best.gfx_override and best.covered:
+        real = ", ".join(f"{_gpu_label(i, machine.gpus[i])}" for i in best.covered)
+        warnings.append(f"HSA_OVERRIDE_GFX_VERSION={machine.hsa_override_gfx} is set: ROCm runs {real} as "
+                        f"{best.gfx_override}, which this build has. That is an unofficial override AMD does not "
+                        "support: most kernels run, but errors such as HSA_STATUS_ERROR_INVALID_ISA or "
+                        "hipErrorNoBinaryForGpu mean this card needs another value or the CPU build")
     if best.asked_without_gpu:
         what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[b.kind]
         warnings.append(f"no {what} GPU was found here; {describe_variant(b.variant, cuda=b.cuda, rocm=b.rocm, os=b.os)} "

@@ -32,6 +32,8 @@ __all__ = [
     "CUDA_MINOR_COMPAT",
     "gpu_by_name",
     "amd_gfx_by_name",
+    "gfx_of_override",
+    "community_gfx_override",
     "xpu_support",
     "family_of_cc",
     "driver_floor",
@@ -326,6 +328,38 @@ def _amd_match(norm: str) -> GpuModel | None:
         m = rx.search(norm)
         if m:
             return GpuModel(vendor="amd", name=m.group(0), family=fam, segment=seg, gfx=gfx, source=_A, confidence="unconfirmed")
+    return None
+
+
+# The overrides the ROCm community sets for consumer cards ROCm's builds leave out: the
+# real gfx target's family -> the HSA_OVERRIDE_GFX_VERSION value (torchruntime@33277c6
+# configuration.py and README, research/probing.md 4.1 and 4.4).  Unofficial: AMD does
+# not support running one target's kernels on another.
+COMMUNITY_GFX_OVERRIDES: tuple[tuple[str, str], ...] = (
+    (r"gfx103[1-6]", "10.3.0"),  # RDNA2 (Navi 22/23/24, APUs) -> gfx1030
+    (r"gfx101[0-2]", "10.3.0"),  # RDNA1 (Navi 1x) -> gfx1030
+    (r"gfx110[1-3]", "11.0.0"),  # RDNA3 (Navi 32/33, Phoenix APUs) -> gfx1100
+)
+
+
+def gfx_of_override(value: str) -> str | None:
+    """``HSA_OVERRIDE_GFX_VERSION`` (``"10.3.0"``) -> the target ROCm then reports
+    (``gfx1030``): ``gfx`` + major in decimal + minor and stepping in hex, as
+    rocm_agent_enumerator formats a KFD version; None when malformed."""
+    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", value.strip())
+    if not m:
+        return None
+    major, minor, step = (int(g) for g in m.groups())
+    if major > 63 or minor > 255 or step > 255:
+        return None
+    return f"gfx{major}{minor:x}{step:x}"
+
+
+def community_gfx_override(gfx: str) -> str | None:
+    """The unofficial ``HSA_OVERRIDE_GFX_VERSION`` value used for ``gfx``'s family, or None."""
+    for pattern, value in COMMUNITY_GFX_OVERRIDES:
+        if re.fullmatch(pattern, gfx):
+            return value
     return None
 
 

@@ -131,7 +131,12 @@ def why_not_gpu(build: Build, gpu: Any) -> str | None:
             return f"the gfx targets of {label} are not known"
         if gfx in build.gfx:
             return None
-        return f"{label} is built for {', '.join(build.gfx)}; this GPU is {gfx}"
+        reason = f"{label} is built for {', '.join(build.gfx)}; this GPU is {gfx}"
+        override = hardware.community_gfx_override(gfx)
+        if override and hardware.gfx_of_override(override) in build.gfx:
+            reason += (f" (unofficially, HSA_OVERRIDE_GFX_VERSION={override} makes ROCm run it as "
+                       f"{hardware.gfx_of_override(override)}, which this build has; AMD does not support that)")
+        return reason
     if vendor == "intel":
         if kind != "xpu":
             return f"{label} is not an XPU build: it does not use Intel GPUs"
