@@ -13,7 +13,7 @@ import sys
 
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 
-__all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs"]
+__all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs", "plan_json"]
 
 MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
@@ -138,10 +138,8 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        if len(plans) == 1:
-            emit_json(plans[0].to_json())
-        else:
-            emit_json({"plans": [p.to_json() for p in plans]})
+        pythons = [args.python or m.python_executable or "python" for m in machines]
+        emit_json("plan", plan_json(plans, pythons))
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -164,6 +162,28 @@ def run(args: argparse.Namespace, system) -> int:
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_NO_BUILD if refused else EXIT_OK
+
+
+def plan_json(plans, pythons) -> dict:
+    """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
+    for several machines, plus their one combined uv project when every machine has a plan."""
+    from torchup import render
+    from torchup.plan import Plan
+
+    def one(plan, python):
+        if not isinstance(plan, Plan):
+            return plan.to_json()
+        return {**plan.to_json(), "renderings": render.render_all(plan, python=python)}
+
+    if len(plans) == 1:
+        return one(plans[0], pythons[0])
+    out: dict = {"plans": [one(p, py) for p, py in zip(plans, pythons)]}
+    if all(isinstance(p, Plan) for p in plans):
+        try:
+            out["uv_project"] = {"text": render.render_many(plans, "uv-project"), "error": None}
+        except render.RenderError as err:
+            out["uv_project"] = {"text": None, "error": err.message}
+    return out
 
 
 def _indent(text: str, pad: str = "  ") -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "render",
     "render_many",
     "render_commands",
+    "render_all",
     "notes",
     "pins",
 ]
@@ -104,6 +105,18 @@ def render_commands(plan: Plan, *, python: str = "python") -> dict[str, str | No
             out[key] = render(plan, fmt, python=python)
         except RenderError:
             out[key] = None
+    return out
+
+
+def render_all(plan: Plan, *, python: str = "python") -> dict[str, dict]:
+    """Every format of ``FORMATS`` for ``plan --json``: ``{"text", "notes", "error"}`` each;
+    ``text`` is None and ``error`` says why where the plan cannot be expressed in a format."""
+    out: dict[str, dict] = {}
+    for fmt in FORMATS:
+        try:
+            out[fmt] = {"text": render(plan, fmt, python=python), "notes": notes(plan, fmt), "error": None}
+        except RenderError as err:
+            out[fmt] = {"text": None, "notes": [], "error": err.message}
     return out
 
 
