@@ -95,6 +95,7 @@ def test_plan_json_refusal_is_an_error_envelope(tmp_path, env):
     (["--variant", "cu12x"], "usage"),  # not a variant name
     (["--manager", "nope"], "usage"),  # argparse's own usage error
     (["--no-such-option"], "usage"),
+    (["--index-base", 'https://m.example/x"\n[[tool.uv.index]]'], "usage"),  # a line break in a URL
 ])
 def test_plan_json_usage_errors_are_envelopes(tmp_path, env, args, code):
     error(torchup(env, "plan", "--machine", write(tmp_path, "m.json", RTX4090), "--json", *args), "plan", 2, code)

@@ -58,6 +58,9 @@ def request_from_args(args: argparse.Namespace, env):
     base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
     if not re.match(r"^(https?|file)://", base):
         raise UsageError(f"--index-base {base!r} is not an http(s) URL")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in base):
+        raise UsageError(f"--index-base {base!r} contains a line break or another control character",
+                         hint="a URL has none; check how the value was pasted or quoted")
     return Request(
         torch=args.torch, variant=variant, cuda=args.cuda.strip() if args.cuda else None, cpu=args.cpu,
         with_torchvision=args.torchvision, with_torchaudio=args.torchaudio, index_base=base.rstrip("/"),

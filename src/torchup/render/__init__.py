@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from torchup.errors import UsageError
 from torchup.plan import Plan
 from torchup.render._common import RenderError, pins
 
@@ -115,7 +116,7 @@ def render_all(plan: Plan, *, python: str = "python") -> dict[str, dict]:
     for fmt in FORMATS:
         try:
             out[fmt] = {"text": render(plan, fmt, python=python), "notes": notes(plan, fmt), "error": None}
-        except RenderError as err:
+        except (RenderError, UsageError) as err:  # UsageError: a value the format cannot carry
             out[fmt] = {"text": None, "notes": [], "error": err.message}
     return out
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the renderers: the pinned requirement list, quoting, names."""
+"""Helpers shared by the renderers: the pinned requirement list, quoting, TOML, names."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from torchup.errors import TorchupError
 from torchup.plan import Plan
 
-__all__ = ["RenderError", "pins", "quote", "join", "index_name", "extra_index_packages"]
+__all__ = ["RenderError", "pins", "quote", "join", "index_name", "extra_index_packages", "comments", "toml_text", "toml_array_table"]
 
 # Packages that must come from the same PyTorch index as torch when a variant
 # index is used in a *project* file (uv/poetry route only named packages to an
@@ -55,6 +55,27 @@ def quote(arg: str, *, windows: bool = False) -> str:
 
 def join(argv: list[str], *, windows: bool = False) -> str:
     return " ".join(quote(a, windows=windows) for a in argv)
+
+
+def comments(lines: list[str]) -> str:
+    """``# line`` for each line; a line break inside one (from a hostile value) stays inside the comment."""
+    return "".join("# " + " ".join(line.splitlines()) + "\n" for line in lines)
+
+
+def toml_text(data: dict) -> str:
+    """``data`` written by a real TOML writer (tomli-w), every key and value escaped as TOML requires."""
+    import tomli_w
+
+    return tomli_w.dumps(data, indent=2)
+
+
+def toml_array_table(header: str, entry: dict[str, str | bool]) -> str:
+    """One ``[[header]]`` entry of flat scalars (``[[tool.uv.index]]``): tomli-w would write a
+    short list of tables inline (``index = [{...}]`` under ``[tool.uv]``), the fragments keep
+    the form uv's documentation shows.  The header is a constant; the values go through tomli-w."""
+    if any(isinstance(v, (dict, list)) for v in entry.values()):
+        raise ValueError("toml_array_table takes flat tables only")  # nested values need the full path
+    return f"[[{header}]]\n" + toml_text(entry)
 
 
 def index_name(plan: Plan) -> str:
