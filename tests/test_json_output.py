@@ -64,8 +64,9 @@ def test_plan_json_carries_every_rendering_in_full(tmp_path, env):
     data = envelope(torchup(env, "plan", "--machine", write(tmp_path, "m.json", RTX4090), "--json"), "plan", 0)
     assert set(data["renderings"]) == set(render.FORMATS)
     for fmt, r in data["renderings"].items():
-        assert set(r) == {"text", "notes", "error"}
+        assert set(r) == {"text", "notes", "error", "shell"}
         assert (r["text"] is None) != (r["error"] is None), fmt
+        assert r["shell"] == ("posix" if fmt in render.COMMAND_FORMATS else None)
     assert "[[tool.uv.index]]" in data["renderings"]["uv-project"]["text"]
     assert data["renderings"]["requirements"]["text"].splitlines()[2].startswith("--index-url ")
     assert data["renderings"]["pip"]["text"] == data["commands"]["pip"]

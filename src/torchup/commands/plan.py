@@ -228,6 +228,8 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
                  "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
         lines.append(style.bold(f"Install with {label}:"))
         lines.append(_indent(text).rstrip("\n"))
+        if plan.os == "windows" and fmt in render.COMMAND_FORMATS:
+            notes = [*notes, _cmd_note(plan, fmt, python, text)]
         for note in notes:
             lines.append(style.dim(f"  note: {note}"))
     warnings = list(plan.warnings)
@@ -247,6 +249,20 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
     elif not several:
         lines.append(style.dim("(--explain lists every build considered and why it was rejected)"))
     return "\n".join(lines) + "\n"
+
+
+def _cmd_note(plan, fmt: str, python: str, powershell: str) -> str:
+    """Windows commands are written for PowerShell; say what differs in cmd.exe."""
+    from torchup import render
+    from torchup.errors import UsageError
+
+    try:
+        cmd = render.render(plan, fmt, python=python, shell="cmd")
+    except UsageError as err:
+        return f"written for PowerShell; not for cmd.exe: {err.message}"
+    if cmd == powershell:
+        return "runs as written in PowerShell and in cmd.exe"
+    return "written for PowerShell; in cmd.exe: " + cmd.replace("\n", " && ")
 
 
 def _explain_lines(considered, style) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from torchup.plan import Plan, describe_variant
-from torchup.render._common import RenderError, comments, extra_index_packages, index_name, join, pins, toml_array_table, toml_text
+from torchup.render._common import RenderError, comments, extra_index_packages, index_name, join, pins, shell_for, toml_array_table, toml_text
 
 __all__ = ["argv", "render", "render_project", "marker_for"]
 
@@ -46,8 +46,9 @@ def argv(plan: Plan, *, python: str) -> list[str]:
     return ["uv", "pip", "install", "--python", python, *index, *pins(plan)]
 
 
-def render(plan: Plan, *, python: str = "python") -> str:
-    return join(argv(plan, python=python), windows=plan.os == "windows")
+def render(plan: Plan, *, python: str = "python", shell: str | None = None) -> str:
+    """The command line for ``shell`` (default: the plan's, see ``shell_for``)."""
+    return join(argv(plan, python=python), shell=shell or shell_for(plan))
 
 
 def marker_for(plan: Plan, *, with_python: bool = False) -> str:
