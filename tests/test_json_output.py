@@ -201,6 +201,9 @@ def test_a_bug_under_json_is_exit_70_in_the_envelope(monkeypatch, capsys):
     data = json.loads(out)
     assert data["format"] == "torchup/explain" and data["error"]["code"] == "bug"
     assert "RuntimeError: boom" in data["error"]["message"] and "bug in torchup" in err
+    assert cli.main(["explain", "--json", "-v"]) == 70  # -v adds the traceback on stderr, nothing on stdout
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"]["code"] == "bug" and "Traceback" in err
 
 
 def test_without_json_a_usage_error_stays_argparse_text(env):

@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _pick_command(argv)
     verbose = "-v" in argv or "--verbose" in argv
-    json_mode = "--json" in argv
+    json_mode = any(a.startswith("--j") and "--json".startswith(a) for a in argv)  # argparse takes --js too
     try:
         from torchup.system import system_from_env
 
@@ -101,6 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit_error(_json_document(command, argv), {
                 "code": "bug", "message": f"internal error ({type(exc).__name__}: {exc})",
                 "hint": "this is a bug in torchup; run again with -v for the traceback and report it"})
+            if verbose:  # the traceback on stderr; stdout keeps the one envelope and the exit code stays 70
+                import traceback
+
+                traceback.print_exc()
+                return EXIT_BUG
         if verbose:
             raise
         print(
