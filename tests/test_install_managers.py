@@ -92,6 +92,29 @@ def test_json_puts_the_steps_on_stderr_and_one_envelope_on_stdout(index, venv, e
     assert ie.state(venv, env) == before
 
 
+def test_json_asks_its_question_on_stderr(index, venv, env, tmp_path):
+    import json
+    import pty
+    import subprocess
+    import sys
+
+    before = ie.state(venv, env)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    leader, follower = pty.openpty()  # a terminal on stdin: torchup asks
+    try:
+        os.write(leader, b"n\n")
+        r = subprocess.run([sys.executable, "-m", "torchup", "install", "--plan", str(plan), "--python", str(venv),
+                            "--manager", "pip", "--skip-network-check", "--json"],
+                           stdin=follower, capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert json.loads(r.stdout)["error"]["code"] == "cancelled"
+    assert "[y/N]" in r.stderr and "cancelled; nothing was changed" in r.stderr
+    assert ie.state(venv, env) == before
+
+
 def test_without_a_terminal_and_without_yes_it_refuses(index, venv, env, tmp_path):
     before = ie.state(venv, env)
     plan = ie.plan_file(tmp_path / "plan.json", index)
