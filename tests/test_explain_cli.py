@@ -41,7 +41,8 @@ def test_json_shape(tmp_path, clean_env):
     res = _run([str(log), "--json"], clean_env)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
-    assert list(data) == ["findings"]
+    assert list(data) == ["format", "version", "findings"]
+    assert data["format"] == "torchup/explain" and data["version"] == 1
     assert data["findings"][0]["id"] == "driver-too-old"
     for f in data["findings"]:
         assert list(f) == ["id", "family", "title", "cause", "fix", "evidence"]
@@ -58,7 +59,7 @@ def test_stdin_with_dash_and_by_default(clean_env):
 def test_no_match_is_exit_1_and_an_empty_list(clean_env):
     res = _run(["--json"], clean_env, stdin=b"all good here\n")
     assert res.returncode == 1
-    assert json.loads(res.stdout) == {"findings": []}
+    assert json.loads(res.stdout) == {"format": "torchup/explain", "version": 1, "findings": []}
     res = _run([], clean_env, stdin=b"all good here\n")
     assert res.returncode == 1 and b"no known problem matches" in res.stdout
 
@@ -70,7 +71,9 @@ def test_unreadable_input_is_exit_2_with_a_clear_message(tmp_path, clean_env):
     res = _run([str(tmp_path)], clean_env)
     assert res.returncode == 2 and b"is a directory" in res.stderr
     res = _run([str(tmp_path / "missing.log"), "--json"], clean_env)
-    assert res.returncode == 2 and json.loads(res.stdout)["error"]["code"] == "bad-input"
+    data = json.loads(res.stdout)
+    assert res.returncode == 2 and data["error"]["code"] == "bad-input"
+    assert (data["format"], data["version"]) == ("torchup/explain", 1)
 
 
 def test_powershell_utf16_file(tmp_path, clean_env):

@@ -70,6 +70,51 @@ def test_dry_run_prints_the_exact_command_and_changes_nothing(index, venv, env, 
     assert not (venv.parent.parent / ".torchup").exists()
 
 
+def test_json_puts_the_steps_on_stderr_and_one_envelope_on_stdout(index, venv, env, tmp_path):
+    import json
+
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--yes", "--no-verify",
+                    "--json"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)  # stdout is the envelope alone
+    assert (data["format"], data["version"]) == ("torchup/install", 1)
+    assert data["manager"] == "uv" and data["dry_run"] is False and data["snapshot"]
+    assert f"torch=={ie.NEW_CU126}" in data["argv"] and data["plan"]["torch"] == ie.NEW_CU126
+    assert f"replacing torch {ie.OLD_TORCH} with {ie.NEW_CU126}" in r.stderr
+    assert ie.state(venv, env)["torch"] == ie.NEW_CU126
+    # an error is the same envelope, the environment untouched
+    before = ie.state(venv, env)
+    r = ie.torchup(["install", "--plan", str(tmp_path / "missing.json"), "--python", str(venv), "--json"], env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["format"] == "torchup/install" and data["error"]["code"] == "bad-input"
+    assert ie.state(venv, env) == before
+
+
+def test_json_asks_its_question_on_stderr(index, venv, env, tmp_path):
+    import json
+    import pty
+    import subprocess
+    import sys
+
+    before = ie.state(venv, env)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    leader, follower = pty.openpty()  # a terminal on stdin: torchup asks
+    try:
+        os.write(leader, b"n\n")
+        r = subprocess.run([sys.executable, "-m", "torchup", "install", "--plan", str(plan), "--python", str(venv),
+                            "--manager", "pip", "--skip-network-check", "--json"],
+                           stdin=follower, capture_output=True, text=True, env=env, timeout=300)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert json.loads(r.stdout)["error"]["code"] == "cancelled"
+    assert "[y/N]" in r.stderr and "cancelled; nothing was changed" in r.stderr
+    assert ie.state(venv, env) == before
+
+
 def test_without_a_terminal_and_without_yes_it_refuses(index, venv, env, tmp_path):
     before = ie.state(venv, env)
     plan = ie.plan_file(tmp_path / "plan.json", index)

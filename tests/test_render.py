@@ -99,7 +99,11 @@ def test_uv_project_tells_same_platform_machines_apart_by_python():
                  cuda="13.0", index_url=f"{BASE}/cu130", os="linux", arch="x86_64", python="3.13")
     text = render.render_many([py310, py313], "uv-project")
     assert "\"torch==2.14.1+cu126 ; sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.10'\"" in text
-    assert "{ index = \"pytorch-cu130\", marker = \"sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.13'\" }" in text
+    import tomllib
+
+    sources = tomllib.loads(text)["tool"]["uv"]["sources"]["torch"]
+    assert {"index": "pytorch-cu130",
+            "marker": "sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.13'"} in sources
 
 
 def test_uv_project_gives_same_platform_machines_one_extra_per_build():

@@ -148,3 +148,37 @@ def test_uv_locks_and_syncs_extras_for_a_gpu_node_and_a_cpu_node(index_server, t
     r = subprocess.run([UV, "sync", "--frozen", "--extra", "cpu", "--extra", "cu130"], cwd=project, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "conflict" in r.stderr.lower()
+
+
+# an index whose URL needs escaping in TOML and quoting in a requirements file: a quote, an
+# apostrophe, a backslash-free unicode path segment (the server unquotes what the tools send)
+_ODD = "mirr'or\"ü"
+
+
+def test_uv_locks_a_project_whose_index_url_needs_escaping(index_server, tmp_path, clean_env):
+    _serve(index_server, tmp_path, f"{_ODD}/cu126", "2.14.1+cu126", "py3-none-manylinux_2_28_x86_64")
+    plan = replace(_plan(index_server, "cu126"), index_url=f"{index_server.url}/{_ODD}/cu126")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(render.render(plan, "uv-project").replace(
+        "[project]\n", '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.11"\n', 1))
+    r = subprocess.run([UV, "lock"], cwd=project, env=_uv_env(clean_env, index_server),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert 'version = "2.14.1+cu126"' in (project / "uv.lock").read_text()
+    assert any(p.startswith("/mirr") and "/cu126/torch" in p for p, _ in index_server.requests)
+
+
+def test_pip_reads_a_quoted_index_url_from_the_requirements_file(index_server, tmp_path, clean_env):
+    _serve(index_server, tmp_path, f"{_ODD}/cu126", "2.14.1+cu126", "py3-none-any")
+    plan = replace(_plan(index_server, "cu126"), index_url=f"{index_server.url}/{_ODD}/cu126")
+    req = tmp_path / "requirements.txt"
+    req.write_text(render.render(plan, "requirements"))
+    assert "--index-url '" in req.read_text()  # quoted: pip splits option lines like a POSIX shell
+    target = tmp_path / "target"
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(target), "-r", str(req)],
+        env=clean_env, capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (target / "torch" / "__init__.py").read_text() == "__version__ = '2.14.1+cu126'\n"

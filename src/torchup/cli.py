@@ -5,6 +5,9 @@ Each command lives in ``torchup.commands.<name>`` and provides
 the command being run is imported, so ``torchup`` starts fast.
 
 ``torchup`` with no command is the main job: the same as ``torchup plan``.
+
+With ``--json`` every outcome is one JSON envelope on stdout (docs/json.md),
+errors included: a ``TorchupError``, a usage error argparse found, a bug.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from typing import Sequence
 
 from torchup import __version__
-from torchup.errors import EXIT_BUG, TorchupError
+from torchup.errors import EXIT_BUG, TorchupError, UsageError
 
 __all__ = ["main", "COMMANDS"]
 
@@ -41,8 +44,16 @@ def _pick_command(argv: Sequence[str]) -> str:
     return DEFAULT_COMMAND
 
 
-def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
-    parser = argparse.ArgumentParser(
+class _JsonArgumentParser(argparse.ArgumentParser):
+    """Under --json a usage error is a ``UsageError`` (an envelope on stdout), not argparse's text."""
+
+    def error(self, message: str):
+        raise UsageError(message, hint=f"{self.prog} --help lists the options")
+
+
+def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.ArgumentParser, object]:
+    parser_class = _JsonArgumentParser if json_mode else argparse.ArgumentParser
+    parser = parser_class(
         prog="torchup",
         description="How do I install PyTorch here? torchup answers for this machine, "
         "installs it, proves it works and explains what went wrong.",
@@ -67,23 +78,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _pick_command(argv)
     verbose = "-v" in argv or "--verbose" in argv
-    json_mode = "--json" in argv
+    json_mode = any(a.startswith("--j") and "--json".startswith(a) for a in argv)  # argparse takes --js too
     try:
         from torchup.system import system_from_env
 
-        parser, module = build_parser(command)
+        parser, module = build_parser(command, json_mode=json_mode)
         args = parser.parse_args(argv)
         args.verbose = getattr(args, "verbose", False)
         return int(module.run(args, system_from_env()))
     except TorchupError as err:
-        _report_error(err, json_mode)
+        _report_error(err, _json_document(command, argv) if json_mode else None)
         return err.exit_code
     except KeyboardInterrupt:
         print("torchup: interrupted", file=sys.stderr)
+        if json_mode:
+            _emit_error(_json_document(command, argv), {"code": "interrupted", "message": "interrupted"})
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the bug boundary: anything else is ours to fix
+        if json_mode:
+            _emit_error(_json_document(command, argv), {
+                "code": "bug", "message": f"internal error ({type(exc).__name__}: {exc})",
+                "hint": "this is a bug in torchup; run again with -v for the traceback and report it"})
+            if verbose:  # the traceback on stderr; stdout keeps the one envelope and the exit code stays 70
+                import traceback
+
+                traceback.print_exc()
+                return EXIT_BUG
         if verbose:
             raise
         print(
@@ -94,11 +116,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUG
 
 
-def _report_error(err: TorchupError, json_mode: bool) -> None:
-    if json_mode:
-        from torchup.output import emit_json
+def _json_document(command: str, argv: Sequence[str]) -> str:
+    """The name of the --json document the command line asks for (docs/json.md)."""
+    return "catalog-refresh" if command == "catalog" and "refresh" in argv else command
 
-        emit_json({"error": err.to_json()})
+
+def _emit_error(document: str, error: dict) -> None:
+    from torchup.output import emit_json
+
+    emit_json(document, {"error": error})
+
+
+def _report_error(err: TorchupError, document: str | None) -> None:
+    """The error as an envelope on stdout (``document`` set: --json was given), else as text on stderr."""
+    if document is not None:
+        _emit_error(document, err.to_json())
         return
     lines = [f"torchup: {err.message}"]
     lines += [f"  - {d}" for d in err.details]

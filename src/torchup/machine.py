@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from torchup.errors import InputError
 
 __all__ = [
+    "MACHINE_DOCUMENT",
     "MACHINE_FORMAT",
     "Gpu",
     "Machine",
@@ -32,7 +33,11 @@ __all__ = [
     "normalise_arch",
 ]
 
-MACHINE_FORMAT = 1  # bump when a key changes meaning; written as "torchup_machine"
+# The machine file is the JSON of `torchup probe --json`, in the envelope every --json document has
+# (docs/json.md): {"format": "torchup/probe", "version": 1, ...}.  Files written before the envelope
+# carry {"torchup_machine": 1} instead, and hand-written ones often neither: all three load.
+MACHINE_DOCUMENT = "torchup/probe"
+MACHINE_FORMAT = 1  # bump when a key changes meaning
 
 OSES = ("linux", "windows", "macos")
 ARCHES = ("x86_64", "aarch64", "x86", "armv7l", "ppc64le", "s390x", "riscv64")
@@ -184,7 +189,7 @@ class Machine:
 
 def machine_to_dict(machine: Machine) -> dict[str, Any]:
     """The machine-file form: every key written, ``null`` where unknown."""
-    out: dict[str, Any] = {"torchup_machine": MACHINE_FORMAT}
+    out: dict[str, Any] = {"format": MACHINE_DOCUMENT, "version": MACHINE_FORMAT}
     for f in fields(Machine):
         value = getattr(machine, f.name)
         if f.name == "gpus":
@@ -266,13 +271,18 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
     if not isinstance(data, dict):
         raise InputError(f"{origin}: the top level must be an object (a JSON {{...}} or a TOML table)")
     p = _Problems()
-    known = {f.name for f in fields(Machine)} | {"torchup_machine"}
+    document = data.get("format")
+    if document is not None and document != MACHINE_DOCUMENT:
+        raise InputError(f"{origin} is not a machine file: its format is {json.dumps(document)}, not {MACHINE_DOCUMENT!r}",
+                         hint="torchup probe --json > machine.json writes a machine file")
+    known = {f.name for f in fields(Machine)} | {"torchup_machine"} | ({"format", "version"} if document else set())
     for key in data:
         if key not in known:
             p.warnings.append(f"{origin}: unknown key {key!r} ignored")
-    fmt = data.get("torchup_machine", MACHINE_FORMAT)
+    version_key = "version" if document else "torchup_machine"
+    fmt = data.get(version_key, MACHINE_FORMAT)
     if fmt != MACHINE_FORMAT:
-        p.bad("torchup_machine", fmt, f"is not a format this torchup reads (it reads {MACHINE_FORMAT})")
+        p.bad(version_key, fmt, f"is not a format this torchup reads (it reads {MACHINE_FORMAT})")
 
     kw: dict[str, Any] = {}
     for key in ("os", "arch", "python"):

@@ -2,6 +2,9 @@
 
 Colour only when the stream is a TTY and ``NO_COLOR`` is unset
 (https://no-color.org), never in JSON.
+
+Every ``--json`` document, result or error, is one envelope on stdout
+(docs/json.md): ``{"format": "torchup/<command>", "version": N, ...}``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,19 @@ import json
 import sys
 from typing import Any, Mapping, TextIO
 
-__all__ = ["Style", "emit_json", "style_for"]
+__all__ = ["FORMAT_VERSIONS", "Style", "emit_json", "envelope", "style_for"]
+
+# The version of each --json document (docs/json.md); bump one when a key of it changes meaning.
+FORMAT_VERSIONS = {
+    "plan": 1,
+    "probe": 1,
+    "catalog": 1,
+    "catalog-refresh": 1,
+    "install": 1,
+    "verify": 1,
+    "doctor": 1,
+    "explain": 1,
+}
 
 
 class Style:
@@ -34,6 +49,12 @@ def style_for(stream: TextIO, env: Mapping[str, str]) -> Style:
     return Style(enabled)
 
 
-def emit_json(data: Any, stream: TextIO | None = None) -> None:
+def envelope(document: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"format": "torchup/<document>", "version": N, **body}``; ``document`` is a key of FORMAT_VERSIONS."""
+    return {"format": f"torchup/{document}", "version": FORMAT_VERSIONS[document], **body}
+
+
+def emit_json(document: str, body: Mapping[str, Any], stream: TextIO | None = None) -> None:
+    """Write one envelope (see ``envelope``) as indented JSON to stdout."""
     stream = stream or sys.stdout
-    stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    stream.write(json.dumps(envelope(document, body), indent=2, ensure_ascii=False) + "\n")

@@ -1,7 +1,7 @@
 """The Plan: what `resolve` chose, and the Refusal when nothing fits.
 
-The JSON form is a public contract (``torchup plan --json``, documented in
-``docs/plan.md``).  ``commands`` are filled in by ``render``; ``resolve``
+The JSON form is a public contract (the body of ``torchup plan --json``,
+documented in ``docs/plan.md``; the envelope around it in ``docs/json.md``).  ``commands`` are filled in by ``render``; ``resolve``
 leaves them empty.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["PLAN_FORMAT", "DEFAULT_INDEX_BASE", "Request", "Candidate", "Plan", "Refusal", "describe_variant", "index_url_for"]
+__all__ = ["DEFAULT_INDEX_BASE", "Request", "Candidate", "Plan", "Refusal", "describe_variant", "index_url_for"]
 
-PLAN_FORMAT = 1
 DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
 
@@ -76,7 +75,6 @@ class Plan:
 
     def to_json(self) -> dict:
         return {
-            "torchup_plan": PLAN_FORMAT,
             "torch": self.torch,
             "torchvision": self.torchvision,
             "torchaudio": self.torchaudio,

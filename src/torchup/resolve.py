@@ -366,21 +366,10 @@ def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
     by_source: dict[str, list[str]] = {}
     for n in names:
         by_source.setdefault(build.fact(n).source, []).append(words.get(n, n))
-    parts = [f"{' and '.join(facts)} [{_short(catalog.describe_source(src))}]" for src, facts in by_source.items()]
+    # the source's whole description: a warning is never cut (it is also read from --json)
+    parts = [f"{' and '.join(facts)} [{catalog.describe_source(src)}]" for src, facts in by_source.items()]
     return (f"this choice rests on catalog facts no primary source confirmed for torch {build.version_on_index}: "
             + "; ".join(parts) + " ('torchup catalog' shows the sources)")
-
-
-def _short(text: str, limit: int = 70) -> str:
-    """The first clause of a source description."""
-    for sep in (": ", "; "):
-        head = text.split(sep, 1)[0]
-        if head.count("(") > head.count(")"):
-            head = head.split(" (", 1)[0]
-        if len(head) >= 12:
-            text = head
-            break
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _needs(build: Build) -> str:

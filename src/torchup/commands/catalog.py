@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json(data)
+        emit_json("catalog", data)
     else:
         sys.stdout.write(render_release(data))
     return EXIT_OK
@@ -93,7 +93,6 @@ def _build_view(b) -> dict[str, Any]:
 def release_view(catalog, rel) -> dict[str, Any]:
     """Everything about one release, as plain data (the ``--json`` form)."""
     return {
-        "torchup_catalog": 1,
         "catalog": _age(catalog),
         "torch": rel.version,
         "released": rel.released,
@@ -213,7 +212,7 @@ def _refresh(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json({"torchup_catalog_refresh": 1, "path": result.path, "data_date": result.catalog.data_date,
+        emit_json("catalog-refresh", {"path": result.path, "data_date": result.catalog.data_date,
                    "changes": list(result.changes), "notes": list(result.notes),
                    "releases": len(result.catalog.releases), "newest": result.catalog.newest().version})
         return EXIT_OK

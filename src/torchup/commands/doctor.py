@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json(doctor_json(state, diagnoses))
+        emit_json("doctor", doctor_json(state, diagnoses))
     else:
         from torchup.output import style_for
 

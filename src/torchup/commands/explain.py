@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json(findings_to_json(findings))
+        emit_json("explain", findings_to_json(findings))
     else:
         from torchup.output import style_for
 

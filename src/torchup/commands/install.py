@@ -1,5 +1,8 @@
 """``torchup install``: choose the build like ``torchup plan`` (same options), or take a
-saved plan (``--plan FILE`` from ``torchup plan --json``), and install it safely."""
+saved plan (``--plan FILE`` from ``torchup plan --json``), and install it safely.
+
+With ``--json`` the step lines and the package manager's output go to stderr and
+stdout carries only the result envelope (docs/json.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import sys
 from torchup.errors import InputError, UsageError
 from torchup.system import System
 
-__all__ = ["add_arguments", "run", "plan_from_json"]
+__all__ = ["add_arguments", "run", "plan_from_json", "install_json"]
 
 
 def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
@@ -45,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     if shared is not None:  # plan's --manager names what to print; here it is what to run
         shared.choices, shared.default, shared.help = MANAGERS, "auto", manager_help
     _add(g, "--manager", choices=MANAGERS, default="auto", help=manager_help)
+    json_help = "print the result as JSON on stdout (docs/json.md); the progress goes to stderr"
+    if "--json" in parser._option_string_actions:
+        parser._option_string_actions["--json"].help = json_help
+    _add(g, "--json", action="store_true", help=json_help)
     _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there")
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
@@ -59,6 +66,9 @@ def plan_from_json(raw: object):
     """A ``Plan`` from the JSON of ``torchup plan --json``."""
     from torchup.plan import Plan
 
+    if isinstance(raw, dict) and raw.get("format", "torchup/plan") != "torchup/plan":
+        raise InputError(f"the plan file is a {raw['format']} document, not a torchup plan",
+                         hint="write it with `torchup plan --json > plan.json` (for one machine)")
     if not isinstance(raw, dict) or not isinstance(raw.get("torch"), str) or not isinstance(raw.get("variant"), str):
         raise InputError("the plan file is not a torchup plan (it needs at least 'torch' and 'variant')",
                          hint="write it with `torchup plan --json > plan.json`")
@@ -116,20 +126,34 @@ def _make_plan(args: argparse.Namespace, system: System, python: str):
 
 
 def _confirm(question: str) -> bool:
-    try:
-        answer = input(f"torchup: {question} [y/N] ")
-    except EOFError:
-        return False
+    # the question goes to stderr: stdout may be a --json document (input()'s prompt would land there)
+    sys.stderr.write(f"torchup: {question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")
+
+
+def install_json(plan, report) -> dict:
+    """The body of ``install --json``: the plan installed and what happened."""
+    return {"plan": plan.to_json(), "python": report.python, "manager": report.manager, "argv": list(report.argv),
+            "dry_run": report.dry_run, "log": report.log, "snapshot": report.snapshot, "replaced": report.replaced,
+            "verified": report.verified}
 
 
 def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install, rollback
     from torchup.probe.target import find_target_python
 
+    json_mode = getattr(args, "json", False)
+    stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, getattr(args, "python", None))
     if args.rollback:
-        rollback(python, system)
+        restored = rollback(python, system, stream=stream)
+        if json_mode:
+            from torchup.output import emit_json
+
+            emit_json("install", {"rollback": {"python": python, "removed": restored.removed,
+                                               "restored": restored.restored, "errors": list(restored.errors)}})
         return 0
     if args.plan:
         plan = _load_plan(args.plan)
@@ -146,10 +170,14 @@ def run(args: argparse.Namespace, system: System) -> int:
         log_path=args.log,
         timeout=args.timeout or DEFAULT_TIMEOUT_S,
         check_network=not args.skip_network_check,
-        tty=sys.stdout.isatty() and os.name == "posix",
+        tty=stream.isatty() and os.name == "posix",
         confirm=_confirm if interactive else None,
     )
-    report = install(plan, options, system)
+    report = install(plan, options, system, stream=stream)
+    if json_mode:
+        from torchup.output import emit_json
+
+        emit_json("install", install_json(plan, report))
     if report.verified is False:
         return 1
     return 0

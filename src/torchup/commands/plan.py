@@ -13,7 +13,7 @@ import sys
 
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 
-__all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs"]
+__all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs", "plan_json"]
 
 MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
@@ -63,6 +63,9 @@ def request_from_args(args: argparse.Namespace, env):
     base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
     if not re.match(r"^(https?|file)://", base):
         raise UsageError(f"--index-base {base!r} is not an http(s) URL")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in base):
+        raise UsageError(f"--index-base {base!r} contains a line break or another control character",
+                         hint="a URL has none; check how the value was pasted or quoted")
     return Request(
         torch=args.torch, variant=variant, cuda=args.cuda.strip() if args.cuda else None, cpu=args.cpu,
         with_torchvision=args.torchvision, with_torchaudio=args.torchaudio, index_base=base.rstrip("/"),
@@ -176,10 +179,8 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        if len(plans) == 1:
-            emit_json(plans[0].to_json())
-        else:
-            emit_json({"plans": [p.to_json() for p in plans]})
+        pythons = [args.python or m.python_executable or "python" for m in machines]
+        emit_json("plan", plan_json(plans, pythons))
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -202,6 +203,28 @@ def run(args: argparse.Namespace, system) -> int:
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_NO_BUILD if refused else EXIT_OK
+
+
+def plan_json(plans, pythons) -> dict:
+    """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
+    for several machines, plus their one combined uv project when every machine has a plan."""
+    from torchup import render
+    from torchup.plan import Plan
+
+    def one(plan, python):
+        if not isinstance(plan, Plan):
+            return plan.to_json()
+        return {**plan.to_json(), "renderings": render.render_all(plan, python=python)}
+
+    if len(plans) == 1:
+        return one(plans[0], pythons[0])
+    out: dict = {"plans": [one(p, py) for p, py in zip(plans, pythons)]}
+    if all(isinstance(p, Plan) for p in plans):
+        try:
+            out["uv_project"] = {"text": render.render_many(plans, "uv-project"), "error": None}
+        except render.RenderError as err:
+            out["uv_project"] = {"text": None, "error": err.message}
+    return out
 
 
 def _indent(text: str, pad: str = "  ") -> str:
@@ -243,6 +266,8 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
                  "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
         lines.append(style.bold(f"Install with {label}:"))
         lines.append(_indent(text).rstrip("\n"))
+        if plan.os == "windows" and fmt in render.COMMAND_FORMATS:
+            notes = [*notes, _cmd_note(plan, fmt, python, text)]
         for note in notes:
             lines.append(style.dim(f"  note: {note}"))
     warnings = list(plan.warnings)
@@ -262,6 +287,20 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
     elif not several:
         lines.append(style.dim("(--explain lists every build considered and why it was rejected)"))
     return "\n".join(lines) + "\n"
+
+
+def _cmd_note(plan, fmt: str, python: str, powershell: str) -> str:
+    """Windows commands are written for PowerShell; say what differs in cmd.exe."""
+    from torchup import render
+    from torchup.errors import UsageError
+
+    try:
+        cmd = render.render(plan, fmt, python=python, shell="cmd")
+    except UsageError as err:
+        return f"written for PowerShell; not for cmd.exe: {err.message}"
+    if cmd == powershell:
+        return "runs as written in PowerShell and in cmd.exe"
+    return "written for PowerShell; in cmd.exe: " + cmd.replace("\n", " && ")
 
 
 def _explain_lines(considered, style) -> list[str]:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json(report.to_json())
+        emit_json("verify", report.to_json())
     else:
         from torchup.output import style_for
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from torchup.errors import UsageError
 from torchup.plan import Plan
-from torchup.render._common import RenderError, pins
+from torchup.render._common import RenderError, pins, shell_for
 
 __all__ = [
     "FORMATS",
@@ -19,11 +20,13 @@ __all__ = [
     "render",
     "render_many",
     "render_commands",
+    "render_all",
     "notes",
     "pins",
 ]
 
 FORMATS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
+COMMAND_FORMATS = ("pip", "uv", "poetry", "conda", "mamba", "micromamba")  # shell lines; the others are files
 # the keys of Plan.commands (the JSON contract) and the format each is rendered in
 COMMAND_KEYS = {"pip": "pip", "uv": "uv", "conda": "conda", "pixi": "pixi", "poetry": "poetry"}
 
@@ -48,16 +51,19 @@ def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
                       hint="print the command with `torchup plan --manager NAME`")
 
 
-def render(plan: Plan, fmt: str, *, python: str = "python") -> str:
-    """The text for one format: a command line, or a project-file fragment."""
+def render(plan: Plan, fmt: str, *, python: str = "python", shell: str | None = None) -> str:
+    """The text for one format: a command line, or a project-file fragment.
+
+    Command lines are written for ``shell`` (``posix``, ``powershell`` or ``cmd``; default: PowerShell
+    for a Windows plan, else POSIX); a ``UsageError`` says when a value cannot be quoted for it."""
     if fmt == "pip":
         from torchup.render import pip
 
-        return pip.render(plan, python=python)
+        return pip.render(plan, python=python, shell=shell)
     if fmt == "uv":
         from torchup.render import uv
 
-        return uv.render(plan, python=python)
+        return uv.render(plan, python=python, shell=shell)
     if fmt == "uv-project":
         from torchup.render import uv
 
@@ -65,7 +71,7 @@ def render(plan: Plan, fmt: str, *, python: str = "python") -> str:
     if fmt == "poetry":
         from torchup.render import poetry
 
-        return poetry.render(plan)
+        return poetry.render(plan, shell=shell)
     if fmt == "pixi":
         from torchup.render import pixi
 
@@ -73,7 +79,7 @@ def render(plan: Plan, fmt: str, *, python: str = "python") -> str:
     if fmt in ("conda", "mamba", "micromamba"):
         from torchup.render import conda
 
-        return conda.render(plan, tool=fmt)
+        return conda.render(plan, tool=fmt, shell=shell)
     if fmt == "requirements":
         from torchup.render import requirements
 
@@ -97,14 +103,38 @@ def render_many(plans: Sequence[Plan], fmt: str, *, python: str = "python") -> s
 
 def render_commands(plan: Plan, *, python: str = "python") -> dict[str, str | None]:
     """``Plan.commands``: one entry per manager of the contract; None where the
-    plan cannot be expressed (ROCm through conda-forge)."""
+    plan cannot be expressed (ROCm through conda-forge, a path the shell cannot quote)."""
     out: dict[str, str | None] = {}
     for key, fmt in COMMAND_KEYS.items():
         try:
             out[key] = render(plan, fmt, python=python)
-        except RenderError:
+        except (RenderError, UsageError):
             out[key] = None
     return out
+
+
+def render_all(plan: Plan, *, python: str = "python") -> dict[str, dict]:
+    """Every format of ``FORMATS`` for ``plan --json``: ``{"text", "notes", "error", "shell"}`` each;
+    ``text`` is None and ``error`` says why where the plan cannot be expressed in a format.
+    ``shell`` names the shell a command is quoted for (None for a file); a Windows plan's commands,
+    written for PowerShell, also carry ``cmd``: ``{"text", "error"}`` for cmd.exe."""
+    out: dict[str, dict] = {}
+    for fmt in FORMATS:
+        shell = shell_for(plan) if fmt in COMMAND_FORMATS else None
+        entry = _attempt(plan, fmt, python=python, shell=shell)
+        entry["notes"] = notes(plan, fmt) if entry["text"] is not None else []
+        entry["shell"] = shell
+        if shell == "powershell":
+            entry["cmd"] = _attempt(plan, fmt, python=python, shell="cmd")
+        out[fmt] = entry
+    return out
+
+
+def _attempt(plan: Plan, fmt: str, *, python: str, shell: str | None) -> dict:
+    try:
+        return {"text": render(plan, fmt, python=python, shell=shell), "error": None}
+    except (RenderError, UsageError) as err:  # UsageError: a value the format or the shell cannot carry
+        return {"text": None, "error": err.message}
 
 
 def notes(plan: Plan, fmt: str) -> list[str]:

@@ -1,13 +1,13 @@
-"""Helpers shared by the renderers: the pinned requirement list, quoting, names."""
+"""Helpers shared by the renderers: the pinned requirement list, quoting, TOML, names."""
 
 from __future__ import annotations
 
 import re
 
-from torchup.errors import TorchupError
+from torchup.errors import TorchupError, UsageError
 from torchup.plan import Plan
 
-__all__ = ["RenderError", "pins", "quote", "join", "index_name", "extra_index_packages"]
+__all__ = ["RenderError", "SHELLS", "pins", "quote", "join", "shell_for", "index_name", "extra_index_packages", "comments", "toml_text", "toml_array_table"]
 
 # Packages that must come from the same PyTorch index as torch when a variant
 # index is used in a *project* file (uv/poetry route only named packages to an
@@ -16,7 +16,16 @@ __all__ = ["RenderError", "pins", "quote", "join", "index_name", "extra_index_pa
 # (ROCm) and pytorch-triton-xpu (Intel GPU) to the PyTorch index as well.
 _TRITON_FOR = {"rocm": "pytorch-triton-rocm", "xpu": "pytorch-triton-xpu"}
 
-_SAFE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+# Arguments written bare, per shell; anything else is quoted.  PowerShell: no $ ` ' " , ; ( ) { } @ # & | < >,
+# and no non-ASCII (PowerShell reads the typographic quotes and dashes as ' " -).  cmd.exe: no % either.
+_SAFE = {
+    "posix": re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$"),
+    "powershell": re.compile(r"^[A-Za-z0-9_%+=:./\\-]+$"),
+    "cmd": re.compile(r"^[A-Za-z0-9_+=:./\\-]+$"),
+}
+SHELLS = tuple(_SAFE)
+# PowerShell reads these as single quotes too (about_Quoting_Rules); inside '...' each is doubled
+_PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
 class RenderError(TorchupError):
@@ -44,17 +53,78 @@ def extra_index_packages(plan: Plan) -> list[str]:
     return []
 
 
-def quote(arg: str, *, windows: bool = False) -> str:
-    """Quote one argument for a POSIX shell, or for cmd/PowerShell on Windows."""
-    if arg and _SAFE.match(arg) and not (windows and "%" in arg):
-        return arg
-    if windows:
-        return '"' + arg.replace('"', '\\"') + '"'
-    return "'" + arg.replace("'", "'\"'\"'") + "'"
+def shell_for(plan: Plan) -> str:
+    """The shell a plan's commands are written for: PowerShell on Windows (the default shell of
+    Windows Terminal on Windows 10 and 11), a POSIX shell elsewhere."""
+    return "powershell" if plan.os == "windows" else "posix"
 
 
-def join(argv: list[str], *, windows: bool = False) -> str:
-    return " ".join(quote(a, windows=windows) for a in argv)
+def _refuse(arg: str, shell: str, why: str) -> UsageError:
+    name = {"powershell": "PowerShell", "cmd": "cmd.exe"}[shell]
+    shown = arg if arg.isprintable() else repr(arg)
+    return UsageError(f"{shown} cannot be written safely for {name}: {why}",
+                      hint="use a path or URL without it (a Windows path cannot contain '\"' anyway)")
+
+
+def quote(arg: str, *, shell: str = "posix", program: bool = False) -> str:
+    """Quote one argument so that ``shell`` passes it on unchanged; ``UsageError`` where it cannot.
+
+    posix: single quotes, a ``'`` written as ``'"'"'``.  PowerShell: single quotes, which expand
+    nothing, each quote character doubled; ``"`` is refused (Windows PowerShell 5.1 passes it to a
+    program unescaped).  cmd.exe: double quotes, a run of backslashes before the closing quote
+    doubled (the C runtime's argv rules); ``%`` (expanded even inside quotes) and ``"`` (no escape
+    inside quotes) are refused.  Line breaks and control characters are refused on Windows.
+    ``program``: the first word, whose backslashes the C runtime keeps as they are."""
+    if shell == "posix":
+        if arg and _SAFE["posix"].match(arg):
+            return arg
+        return "'" + arg.replace("'", "'\"'\"'") + "'"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
+        raise _refuse(arg, shell, "it contains a line break or a control character")
+    if '"' in arg:
+        raise _refuse(arg, shell, 'it contains a double quote (\'"\'); percent-encode it in a URL (%22)')
+    if shell == "powershell":
+        if arg and arg != "--%" and _SAFE["powershell"].match(arg):
+            return arg
+        return "'" + "".join(ch * 2 if ch in _PS_SINGLE_QUOTES else ch for ch in arg) + "'"
+    if shell == "cmd":
+        if "%" in arg:
+            raise _refuse(arg, shell, "cmd.exe expands %NAME% even inside quotes and has no escape for '%' there")
+        if arg and _SAFE["cmd"].match(arg):
+            return arg
+        tail = 0 if program else len(arg) - len(arg.rstrip("\\"))
+        return '"' + arg + "\\" * tail + '"'
+    raise ValueError(f"unknown shell {shell!r}")
+
+
+def join(argv: list[str], *, shell: str = "posix") -> str:
+    """One command line for ``shell``.  In PowerShell a quoted program name needs the call
+    operator: ``& 'C:\\Program Files\\Python\\python.exe' -m pip ...``."""
+    words = [quote(a, shell=shell, program=i == 0) for i, a in enumerate(argv)]
+    if shell == "powershell" and words and words[0].startswith("'"):
+        words.insert(0, "&")
+    return " ".join(words)
+
+
+def comments(lines: list[str]) -> str:
+    """``# line`` for each line; a line break inside one (from a hostile value) stays inside the comment."""
+    return "".join("# " + " ".join(line.splitlines()) + "\n" for line in lines)
+
+
+def toml_text(data: dict) -> str:
+    """``data`` written by a real TOML writer (tomli-w), every key and value escaped as TOML requires."""
+    import tomli_w
+
+    return tomli_w.dumps(data, indent=2)
+
+
+def toml_array_table(header: str, entry: dict[str, str | bool]) -> str:
+    """One ``[[header]]`` entry of flat scalars (``[[tool.uv.index]]``): tomli-w would write a
+    short list of tables inline (``index = [{...}]`` under ``[tool.uv]``), the fragments keep
+    the form uv's documentation shows.  The header is a constant; the values go through tomli-w."""
+    if any(isinstance(v, (dict, list)) for v in entry.values()):
+        raise ValueError("toml_array_table takes flat tables only")  # nested values need the full path
+    return f"[[{header}]]\n" + toml_text(entry)
 
 
 def index_name(plan: Plan) -> str:

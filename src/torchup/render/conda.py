@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torchup.plan import Plan
-from torchup.render._common import RenderError, join
+from torchup.render._common import RenderError, join, shell_for
 
 __all__ = ["CondaForgeBuild", "conda_forge_build", "render", "notes"]
 
@@ -85,14 +85,14 @@ def conda_forge_build(plan: Plan) -> CondaForgeBuild:
     return CondaForgeBuild(specs=specs, cuda=cf_cuda, subdir=subdir)
 
 
-def render(plan: Plan, *, tool: str = "conda") -> str:
+def render(plan: Plan, *, tool: str = "conda", shell: str | None = None) -> str:
     """``conda install --override-channels -c conda-forge pytorch-gpu==X cuda-version=Y ...``.
 
     ``--override-channels`` keeps every package on conda-forge: mixing it with
     the deprecated ``pytorch`` channel or ``defaults`` is a known source of
     broken environments."""
     build = conda_forge_build(plan)
-    return join([tool, "install", "--override-channels", "-c", "conda-forge", *build.specs], windows=plan.os == "windows")
+    return join([tool, "install", "--override-channels", "-c", "conda-forge", *build.specs], shell=shell or shell_for(plan))
 
 
 def notes(plan: Plan, *, tool: str = "conda") -> list[str]:

@@ -10,7 +10,7 @@ users of the nightly index.
 from __future__ import annotations
 
 from torchup.plan import Plan
-from torchup.render._common import join, pins
+from torchup.render._common import join, pins, shell_for
 
 __all__ = ["argv", "render"]
 
@@ -24,5 +24,6 @@ def argv(plan: Plan, *, python: str) -> list[str]:
     return [python, "-m", "pip", "install", *index_args(plan), *pins(plan)]
 
 
-def render(plan: Plan, *, python: str = "python") -> str:
-    return join(argv(plan, python=python), windows=plan.os == "windows")
+def render(plan: Plan, *, python: str = "python", shell: str | None = None) -> str:
+    """The command line for ``shell`` (default: the plan's, see ``shell_for``)."""
+    return join(argv(plan, python=python), shell=shell or shell_for(plan))

@@ -9,6 +9,7 @@ per-platform ``cuda`` key), otherwise pixi installs the CPU build.
 from __future__ import annotations
 
 from torchup.plan import Plan
+from torchup.render._common import comments, toml_text
 from torchup.render.conda import conda_forge_build
 
 __all__ = ["render"]
@@ -17,18 +18,18 @@ __all__ = ["render"]
 def render(plan: Plan) -> str:
     build = conda_forge_build(plan)
     kind = f"CUDA {build.cuda} build" if build.cuda else "CPU build"
-    out = [f"# pixi.toml: torch {plan.base_version}, conda-forge's {kind}", "# merge into your pixi.toml, then: pixi install", ""]
-    out += ["[workspace]", 'channels = ["conda-forge"]']
+    header = [f"pixi.toml: torch {plan.base_version}, conda-forge's {kind}", "merge into your pixi.toml, then: pixi install"]
+    workspace: dict = {"channels": ["conda-forge"]}
     if build.subdir:
-        out.append(f'platforms = ["{build.subdir}"]')
-    out.append("")
+        workspace["platforms"] = [build.subdir]
+    doc: dict = {"workspace": workspace}
     if build.cuda:
-        out += ["[system-requirements]", f'cuda = "{build.cuda.split(".")[0]}"', ""]
-    out.append("[dependencies]")
+        doc["system-requirements"] = {"cuda": build.cuda.split(".")[0]}
+    deps: dict[str, str] = {}
     if plan.python:
         if plan.python.endswith("t"):
-            out.append("# the plan is for a free-threaded Python; torchup does not track conda-forge's free-threaded builds")
-        out.append(f'python = "{plan.python.rstrip("t")}.*"')
+            header.append("the plan is for a free-threaded Python; torchup does not track conda-forge's free-threaded builds")
+        deps["python"] = f"{plan.python.rstrip('t')}.*"
     for spec in build.specs:
         name, sep, version = spec.partition("==")
         if not sep:
@@ -36,5 +37,6 @@ def render(plan: Plan) -> str:
             version = f"{version}.*"
         else:
             version = f"=={version}"
-        out.append(f'{name} = "{version}"')
-    return "\n".join(out) + "\n"
+        deps[name] = version
+    doc["dependencies"] = deps
+    return comments(header) + "\n" + toml_text(doc)

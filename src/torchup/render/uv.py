@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from torchup.plan import Plan, describe_variant
-from torchup.render._common import RenderError, extra_index_packages, index_name, join, pins
+from torchup.render._common import RenderError, comments, extra_index_packages, index_name, join, pins, shell_for, toml_array_table, toml_text
 
 __all__ = ["argv", "render", "render_project", "marker_for"]
 
@@ -46,8 +46,9 @@ def argv(plan: Plan, *, python: str) -> list[str]:
     return ["uv", "pip", "install", "--python", python, *index, *pins(plan)]
 
 
-def render(plan: Plan, *, python: str = "python") -> str:
-    return join(argv(plan, python=python), windows=plan.os == "windows")
+def render(plan: Plan, *, python: str = "python", shell: str | None = None) -> str:
+    """The command line for ``shell`` (default: the plan's, see ``shell_for``)."""
+    return join(argv(plan, python=python), shell=shell or shell_for(plan))
 
 
 def marker_for(plan: Plan, *, with_python: bool = False) -> str:
@@ -101,18 +102,14 @@ def _extra_name(plan: Plan) -> str:
     return plan.variant.replace(".", "-")
 
 
-def _toml_list(items: list[str], indent: str = "  ") -> str:
-    return "[\n" + "".join(f"{indent}{item},\n" for item in items) + "]"
-
-
 class _Project:
-    """The pieces of the fragment, filled plan by plan."""
+    """The pieces of the fragment, filled plan by plan, as plain data; ``text`` writes them as TOML."""
 
     def __init__(self) -> None:
         self.deps: list[str] = []
         self.optional: dict[str, list[str]] = {}
         self.indexes: dict[str, str] = {}
-        self.sources: dict[str, list[str]] = {}
+        self.sources: dict[str, list[dict[str, str]]] = {}
         self.envs: list[str] = []
 
     def add(self, plan: Plan, marker: str | None, extra: str | None = None) -> None:
@@ -122,7 +119,7 @@ class _Project:
                 self.envs.append(platform)
         suffix = f" ; {marker}" if marker else ""
         routed = pins(plan) + extra_index_packages(plan)
-        reqs = [f'"{req}{suffix}"' for req in routed]
+        reqs = [f"{req}{suffix}" for req in routed]
         if extra is None:
             self.deps += [r for r in reqs if r not in self.deps]
         else:
@@ -132,35 +129,30 @@ class _Project:
             name = index_name(plan)
             self.indexes[name] = plan.index_url
             for req in routed:
-                entry = f'{{ index = "{name}"' + (f', extra = "{extra}"' if extra else "")
-                entry += (f', marker = "{marker}"' if marker else "") + " }"
+                entry = {"index": name, **({"extra": extra} if extra else {}), **({"marker": marker} if marker else {})}
                 entries = self.sources.setdefault(req.split("==", 1)[0], [])
                 if entry not in entries:
                     entries.append(entry)
 
     def text(self, header: list[str]) -> str:
-        out = [*header, ""]
+        doc: dict = {}
         if self.deps:
-            out += ["[project]", f"dependencies = {_toml_list(self.deps)}", ""]
+            doc["project"] = {"dependencies": self.deps}
         if self.optional:
-            out.append("[project.optional-dependencies]")
-            out += [f"{extra} = {_toml_list(reqs)}" for extra, reqs in self.optional.items()]
-            out.append("")
-        tool = []
+            doc.setdefault("project", {})["optional-dependencies"] = self.optional
+        tool: dict = {}
         if len(self.optional) > 1:
-            tool.append("conflicts = [[" + ", ".join(f'{{ extra = "{e}" }}' for e in self.optional) + "]]")
+            tool["conflicts"] = [[{"extra": e} for e in self.optional]]
         if len(self.envs) > 1:
-            tool.append(f"environments = {_toml_list([chr(34) + m + chr(34) for m in self.envs])}")
+            tool["environments"] = self.envs
         if tool:
-            out += ["[tool.uv]", *tool, ""]
-        for name, url in self.indexes.items():
-            out += ["[[tool.uv.index]]", f'name = "{name}"', f'url = "{url}"', "explicit = true", ""]
+            doc["tool"] = {"uv": tool}
+        chunks = [toml_text(doc)] if doc else []
+        chunks += [toml_array_table("tool.uv.index", {"name": name, "url": url, "explicit": True})
+                   for name, url in self.indexes.items()]
         if self.sources:
-            out.append("[tool.uv.sources]")
-            for pkg, entries in self.sources.items():
-                out.append(f"{pkg} = [{entries[0]}]" if len(entries) == 1 else f"{pkg} = {_toml_list(entries)}")
-            out.append("")
-        return "\n".join(out).rstrip("\n") + "\n"
+            chunks.append(toml_text({"tool": {"uv": {"sources": self.sources}}}))
+        return comments(header) + "\n" + "\n".join(c.rstrip("\n") + "\n" for c in chunks)
 
 
 def render_project(plans: Sequence[Plan]) -> str:
@@ -179,7 +171,7 @@ def render_project(plans: Sequence[Plan]) -> str:
             + (f" on {p.os}/{p.arch}" if len(plans) > 1 and p.os else "")
             for p in plans
         )
-        return project.text([f"# pyproject.toml for uv: {title}", "# merge into your pyproject.toml, then: uv lock && uv sync"])
+        return project.text([f"pyproject.toml for uv: {title}", "merge into your pyproject.toml, then: uv lock && uv sync"])
     except _Clash:
         pass
     # Some platform holds machines that need different builds: those go to extras.
@@ -209,9 +201,9 @@ def render_project(plans: Sequence[Plan]) -> str:
         for plan, marker in zip(members, markers):
             project.add(plan, marker)
     header = [
-        "# pyproject.toml for uv: machines of one platform need different builds, so each build is an extra",
-        "# merge into your pyproject.toml, then on each machine: uv lock && uv sync --extra NAME",
-        *(f"#   {line}" for line in usage),
+        "pyproject.toml for uv: machines of one platform need different builds, so each build is an extra",
+        "merge into your pyproject.toml, then on each machine: uv lock && uv sync --extra NAME",
+        *(f"  {line}" for line in usage),
     ]
     return project.text(header)
 

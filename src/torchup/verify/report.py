@@ -17,7 +17,6 @@ from typing import Any, Mapping
 from torchup.verify import peaks
 
 __all__ = [
-    "REPORT_FORMAT",
     "MARK",
     "Check",
     "Device",
@@ -29,7 +28,6 @@ __all__ = [
     "arch_support",
 ]
 
-REPORT_FORMAT = 1  # the "torchup_verify" key of the JSON; bump when a key changes meaning
 MARK = "@@torchup-verify@@ "
 STDERR_TAIL = 4000
 
@@ -127,7 +125,6 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         return {
-            "torchup_verify": REPORT_FORMAT,
             "ok": self.ok,
             "light": self.light,
             "python_executable": self.python_executable,

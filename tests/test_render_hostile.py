@@ -1,0 +1,187 @@
+"""Every rendering with hostile values (backslash, quotes, unicode, '#', '$', a line break in an
+index URL or in the path of the target Python) reads back as exactly those values: TOML through
+tomllib, requirements files the way pip reads them, shell lines by splitting them again."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import replace
+
+import pytest
+from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from torchup import render
+from torchup.errors import UsageError
+from torchup.plan import Plan
+from torchup.render import conda, pip, pixi, poetry, requirements, uv
+from torchup.render._common import extra_index_packages, index_name, pins
+
+HOSTILE_URLS = [
+    r"file:///C:\mirror\whl",
+    'https://mirror.example/wh"l',
+    "https://mirror.example/it's/whl",
+    "https://mirror.example/ünïcödé/whl",
+    "https://mirror.example/whl#frag",
+    "https://mirror.example/$(touch pwned)/`id`/whl",
+    "file:///C:/my mirror/%TEMP%/whl",
+    'https://mirror.example/x"\n[[tool.uv.index]]\nname = "evil"\nurl = "https://evil.example',
+    "https://mirror.example/line\nbreak",
+]
+HOSTILE_PYTHONS = [
+    "/home/ana/my env/bin/python",
+    '/home/ana/"quoted"/bin/python',
+    "/home/ana/it's/bin/python",
+    "/tmp/$(touch pwned)/`id`/python",
+    "/tmp/ünï/#/python",
+    "/tmp/new\nline/python",
+    "/tmp/back\\slash/python",
+]
+
+PLANS = [
+    Plan(torch="2.14.1+cu126", torchvision="0.29.1+cu126", torchaudio="2.9.1+cu126", variant="cu126", cuda="12.6",
+         index_url="https://download.pytorch.org/whl/cu126", os="linux", arch="x86_64", python="3.12"),
+    Plan(torch="2.14.1+rocm7.2", torchvision="0.29.1+rocm7.2", torchaudio=None, variant="rocm7.2", rocm="7.2",
+         index_url="https://download.pytorch.org/whl/rocm7.2", os="linux", arch="x86_64", python="3.13t"),
+    Plan(torch="2.14.1", torchvision="0.29.1", torchaudio=None, variant="pypi", os="macos", arch="aarch64",
+         python="3.13"),
+]
+
+
+def _with_url(plan: Plan, url: str) -> Plan:
+    return replace(plan, index_url=url) if plan.index_url else plan
+
+
+def _toml(text: str) -> dict:
+    # the fragments start with comments; tomllib must read the whole text
+    return tomllib.loads(text)
+
+
+# --- TOML -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize("base", PLANS, ids=lambda p: p.variant)
+def test_uv_project_round_trips_through_tomllib(base, url):
+    plan = _with_url(base, url)
+    doc = _toml(uv.render_project([plan]))
+    routed = pins(plan) + extra_index_packages(plan)
+    assert doc["project"]["dependencies"] == routed
+    if not plan.index_url:
+        assert "tool" not in doc
+        return
+    assert doc["tool"]["uv"]["index"] == [{"name": index_name(plan), "url": url, "explicit": True}]
+    assert doc["tool"]["uv"]["sources"] == {r.split("==")[0]: [{"index": index_name(plan)}] for r in routed}
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_uv_project_for_several_machines_round_trips(url):
+    linux = _with_url(PLANS[0], url)
+    windows = replace(linux, os="windows", python="3.12", torch="2.11.0+cu130", variant="cu130", cuda="13.0",
+                      torchvision="0.26.0+cu130", torchaudio=None, index_url=url + "/cu130")
+    cpu_node = replace(linux, torch="2.14.1+cpu", variant="cpu", cuda=None, torchvision="0.29.1+cpu", torchaudio=None,
+                       index_url=url + "/cpu")
+    mac = PLANS[2]
+    for plans in ([linux, windows, mac], [linux, cpu_node, mac]):
+        text = render.render_many(plans, "uv-project")
+        doc = _toml(text)
+        urls = {i["name"]: i["url"] for i in doc["tool"]["uv"]["index"]}
+        assert urls == {index_name(p): p.index_url for p in plans if p.index_url}
+        for entries in doc["tool"]["uv"]["sources"].values():
+            assert all(e["index"] in urls for e in entries)
+
+
+@pytest.mark.parametrize("base", PLANS[:1] + PLANS[2:], ids=lambda p: p.variant)  # conda-forge has no ROCm build
+@pytest.mark.parametrize("python", ["3.12", "3.13t", "3.14"])
+def test_pixi_round_trips_through_tomllib(base, python):
+    plan = replace(base, python=python)
+    doc = _toml(pixi.render(plan))
+    build = conda.conda_forge_build(plan)
+    assert doc["workspace"]["channels"] == ["conda-forge"]
+    assert doc["dependencies"]["python"] == python.rstrip("t") + ".*"
+    names = [re.split("==?", s, maxsplit=1)[0] for s in build.specs]
+    assert list(doc["dependencies"])[1:] == names
+
+
+# --- requirements ---------------------------------------------------------------------
+
+
+def _pip_read(text: str) -> tuple[list[str], list[Requirement]]:
+    """A requirements file read as pip reads it (pip/_internal/req/req_file.py): drop
+    comments (``#`` at the start or after whitespace), then split an option line like a
+    POSIX shell; every other line is a PEP 508 requirement."""
+    options, reqs = [], []
+    for line in text.splitlines():
+        line = re.sub(r"(^|\s+)#.*$", "", line).strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            options += shlex.split(line)
+        else:
+            reqs.append(Requirement(line))
+    return options, reqs
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize("base", PLANS, ids=lambda p: p.variant)
+def test_requirements_read_back_or_are_refused(base, url):
+    plan = _with_url(base, url)
+    if plan.index_url and ("\n" in url or re.search(r"\s#", url)):
+        with pytest.raises(UsageError, match="cannot carry the index URL"):
+            requirements.render(plan)
+        return
+    options, reqs = _pip_read(requirements.render(plan))
+    assert options == (["--index-url", url] if plan.index_url else [])
+    assert [str(r) for r in reqs] == pins(plan)
+
+
+@pytest.mark.parametrize("url", ["https://m.example/${HOME}/whl", "https://m.example/a #b/whl"])
+def test_requirements_refuse_what_pip_would_rewrite(url):
+    with pytest.raises(UsageError, match="cannot carry the index URL"):
+        requirements.render(replace(PLANS[0], index_url=url))
+
+
+def test_plain_index_urls_stay_unquoted_for_uv_too():
+    # uv's requirements parser takes the value up to whitespace: the usual URL is written bare
+    assert "--index-url https://download.pytorch.org/whl/cu126\n" in requirements.render(PLANS[0])
+
+
+# --- POSIX shell commands ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize("python", HOSTILE_PYTHONS)
+def test_pip_and_uv_commands_split_back_to_their_argv(python, url):
+    plan = _with_url(PLANS[0], url)
+    for module in (pip, uv):
+        assert shlex.split(module.render(plan, python=python)) == module.argv(plan, python=python)
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_poetry_commands_split_back(url):
+    plan = _with_url(PLANS[1], url)
+    name = index_name(plan)
+    first = ["poetry", "source", "add", "--priority=explicit", name, url]
+    second = ["poetry", "add", "--source", name, *pins(plan), "pytorch-triton-rocm>=0"]
+    text = poetry.render(plan)
+    assert shlex.split(text) == first + second  # the two lines, each argument intact
+    assert shlex.split(text.split("\npoetry add ", 1)[0]) == first
+
+
+@pytest.mark.parametrize("tool", ["conda", "mamba", "micromamba"])
+def test_conda_commands_split_back(tool):
+    plan = PLANS[0]
+    expected = [tool, "install", "--override-channels", "-c", "conda-forge", *conda.conda_forge_build(plan).specs]
+    assert shlex.split(conda.render(plan, tool=tool)) == expected
+
+
+def test_render_all_reports_a_refusal_per_format_instead_of_failing():
+    plan = replace(PLANS[0], index_url="https://m.example/line\nbreak")
+    out = render.render_all(plan, python="/usr/bin/python3")
+    assert out["requirements"]["text"] is None and "cannot carry" in out["requirements"]["error"]
+    assert _toml(out["uv-project"]["text"])["tool"]["uv"]["index"][0]["url"] == plan.index_url
