@@ -17,6 +17,15 @@ its signatures that match, and it is reported when the score reaches its
 A signature's ``note`` turns named groups of the match into evidence:
 ``"{found|cuda}"`` formats group ``found`` with the ``cuda`` filter.
 
+Signatures run over logs of a megabyte and more, so each must match in linear
+time (tests/test_explain_linear.py checks every one, by shape and on adversarial
+text): bound every gap (``[^\\n]{0,300}``, never ``[^\\n]*``, ``\\S+`` or
+``.*``); never put two repeats over the same characters side by side (a space is
+``\\s+``: write ``\\s`` next to a gap, ``(?:\\s*=>)?\\s*`` rather than
+``\\s*(?:=>)?\\s*``); no repeated group that holds a repeat; a gap followed by
+another gap stops at its word (``(?:(?!cuda)[^\\n]){0,300}cuda``); a pattern
+that starts with a repeat is guarded by a lookbehind (``(?<![0-9])[0-9]+``).
+
 To add a problem, append an entry to ``problems.json`` (doctor-only problems
 leave ``signatures`` empty) and re-render the docs.
 """
@@ -281,6 +290,8 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         "3-5 = context that sharpens a generic message; 1-2 = a bare symptom.",
         "A space in a pattern matches any run of whitespace, line breaks included, because",
         "terminals and issue trackers wrap long messages.",
+        "Patterns are written to run in linear time whatever the log: every gap is bounded",
+        "(`[^\\n]{0,300}`), and no two neighbouring repeats can match the same text.",
         "",
         "`torchup explain [FILE|-] [--json]` reads a file or standard input in any encoding",
         "(UTF-8, UTF-16 with or without a byte-order mark as PowerShell writes it, cp1252),",
