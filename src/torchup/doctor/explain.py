@@ -39,7 +39,8 @@ MAX_EVIDENCE_LINE = 240
 # two-character escapes; then the C0 controls a log has no use for.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NEWLINES = re.compile(r"\r\n?")
+_CRLF = re.compile(r"(?<!\r)\r+\n")  # the lookbehind: one try per run of CRs, not one per CR
+_LINE_BREAK = re.compile(r"\r\n|[\r\n]")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -82,24 +83,59 @@ def decode_log(data: bytes) -> str:
     return data.decode("cp1252", errors="replace")
 
 
+def _cr_terminated(text: str) -> bool:
+    """True when a lone CR ends the lines: the text has CRs and no LF but trailing ones.
+
+    Old Mac tools and some Windows programs write such logs; elsewhere a lone CR is a
+    progress bar returning to the start of its line.
+    """
+    end = len(text)
+    while end and text[end - 1] in "\r\n":
+        end -= 1
+    return "\r" in text and text.find("\n", 0, end) < 0
+
+
 def _window(text: str) -> str:
     if len(text) <= HEAD_CHARS + TAIL_CHARS:
         return text
     head = text[:HEAD_CHARS]
     tail = text[-TAIL_CHARS:]
-    # whole lines only, so no half line forms a false match across the cut
-    head = head[: head.rfind("\n") + 1] if "\n" in head else head
-    cut = tail.find("\n")
-    tail = tail[cut + 1 :] if cut >= 0 else tail
-    return head + "\n" + tail
+    # whole lines only, so no half line forms a false match across the cut; a CR ends a
+    # line too (a CR-only log has no LF at all, or only a last one)
+    end = max(head.rfind("\n"), head.rfind("\r"))
+    head = head[: end + 1] if end >= 0 else head
+    brk = _LINE_BREAK.search(tail)
+    if brk is not None and brk.end() < len(tail):
+        tail = tail[brk.end() :]
+    return head + ("\r" if _cr_terminated(text) else "\n") + tail
+
+
+def _overlay(line: str) -> str:
+    """A line with CRs as a terminal shows it: each CR returns to column 0 and what follows
+    overwrites (``'abcdef\\rxy'`` shows ``'xycdef'``).  Linear: built from the last write back."""
+    writes = line.split("\r")
+    shown = writes[-1]
+    for earlier in reversed(writes[:-1]):
+        if len(earlier) > len(shown):
+            shown += earlier[len(shown) :]
+    return shown
 
 
 def clean_log(text: str) -> str:
-    """Strip ANSI escapes and control bytes; turn CRLF and lone CR (progress bars) into newlines."""
+    """Strip ANSI escapes and control bytes; line ends as a terminal shows them.
+
+    CRLF (and CR CR LF) is a line end.  In a log with no LF, each lone CR ends a line;
+    otherwise a lone CR redraws its line (progress bars) and only what stays on screen is kept.
+    """
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     if "\r" in text:
-        text = _NEWLINES.sub("\n", text)
+        text = _CRLF.sub("\n", text)
+    if "\r" in text:
+        if _cr_terminated(text):
+            text = text.replace("\r", "\n")
+        else:
+            text = "\n".join(_overlay(line) if "\r" in line else line for line in text.split("\n"))
     if _CONTROLS.search(text):
         text = _CONTROLS.sub("", text)
     return text
