@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -56,6 +56,13 @@ DEFAULT_MIN_SCORE = 3.0
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 NOTE_FILTERS = ("cuda",)
+# the facts of a target a problem can be limited to (``only_on``), with the values each may take
+FACT_KEYS: Mapping[str, tuple[Any, ...]] = MappingProxyType({
+    "os": ("linux", "windows", "macos"),
+    "arch": ("x86_64", "aarch64", "x86", "armv7l", "ppc64le", "s390x", "riscv64"),
+    "python_bits": (32, 64),
+    "free_threaded": (True, False),
+})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +89,12 @@ class Problem:
     min_score: float = DEFAULT_MIN_SCORE
     supersedes: tuple[str, ...] = ()  # ids dropped from explain's answer when this one matches
     sources: tuple[str, ...] = ()
+    # the only targets it can happen on, {fact: allowed values} (see FACT_KEYS); explain drops
+    # the problem when a known fact of the target is not among them
+    only_on: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # the specific causes behind this problem's generic message: one that matched on that
+    # message alone is a guess, dropped; this problem then lists them all as causes checked
+    candidates: tuple[str, ...] = ()
 
 
 def lower_pattern(pattern: str) -> str:
@@ -142,7 +155,8 @@ def lower_pattern(pattern: str) -> str:
 
 
 def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) -> Problem | None:
-    known = {"id", "family", "title", "cause", "fix", "signatures", "min_score", "supersedes", "sources"}
+    known = {"id", "family", "title", "cause", "fix", "signatures", "min_score", "supersedes", "sources", "only_on",
+             "candidates"}
     for key in sorted(set(raw) - known):
         errors.append(f"{where}: unknown key {key!r}")
     for key in ("id", "family", "title", "cause"):
@@ -153,7 +167,7 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
         errors.append(f"{where}.id: {pid!r} is not lower-case-with-dashes")
     if raw.get("family") not in FAMILIES:
         errors.append(f"{where}.family: {raw.get('family')!r} is not one of the families")
-    for key in ("fix", "supersedes", "sources"):
+    for key in ("fix", "supersedes", "sources", "candidates"):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             errors.append(f"{where}.{key}: must be a list of strings")
@@ -179,6 +193,17 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
             if filt and filt not in NOTE_FILTERS:
                 errors.append(f"{swhere}.note: unknown filter {filt!r}")
         sigs.append(Signature(pattern=sig["re"], weight=float(sig["weight"]), note=note))
+    only_on = raw.get("only_on", {})
+    if not isinstance(only_on, dict):
+        errors.append(f"{where}.only_on: must be an object {{fact: [values]}}")
+        only_on = {}
+    for key, values in only_on.items():
+        allowed = FACT_KEYS.get(key)
+        if allowed is None:
+            errors.append(f"{where}.only_on: unknown fact {key!r} (one of {', '.join(FACT_KEYS)})")
+        elif not isinstance(values, list) or not values or any(v not in allowed or type(v) is not type(allowed[0])
+                                                               for v in values):
+            errors.append(f"{where}.only_on.{key}: must be a non-empty list of {list(allowed)}")
     min_score = raw.get("min_score", DEFAULT_MIN_SCORE)
     if not isinstance(min_score, (int, float)) or min_score <= 0:
         errors.append(f"{where}.min_score: must be a positive number")
@@ -197,6 +222,8 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
         min_score=float(min_score),
         supersedes=tuple(raw.get("supersedes", [])),
         sources=tuple(raw.get("sources", [])),
+        only_on=MappingProxyType({k: tuple(v) for k, v in only_on.items()}),
+        candidates=tuple(raw.get("candidates", [])),
     )
 
 
@@ -228,6 +255,9 @@ def load_problems(data: Mapping[str, Any]) -> dict[str, Problem]:
         for other in problem.supersedes:
             if other not in problems:
                 errors.append(f"{problem.id}.supersedes: unknown id {other!r}")
+        for other in problem.candidates:
+            if other not in problems:
+                errors.append(f"{problem.id}.candidates: unknown id {other!r}")
     if errors:
         raise ValueError("problems catalog is invalid:\n  " + "\n  ".join(errors))
     return problems
@@ -261,6 +291,10 @@ def finding(
         evidence=tuple(evidence),
         score=score,
     )
+
+
+def _fact_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _md_code(text: str) -> str:
@@ -321,6 +355,14 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
                 out += ["Found by `doctor` from the state of the environment (no text signature).", ""]
             if p.supersedes:
                 out += ["Replaces when both match: " + ", ".join(f"`{s}`" for s in p.supersedes) + ".", ""]
+            if p.only_on:
+                out += ["Only on: " + "; ".join(f"{k} " + " or ".join(_fact_value(v) for v in vals)
+                                                for k, vals in p.only_on.items())
+                        + " (dropped when what torchup knows of the target says otherwise).", ""]
+            if p.candidates:
+                out += ["A generic message: the specific causes checked are " + ", ".join(f"`{c}`" for c in p.candidates)
+                        + "; one of them found by this message alone is not reported, and this finding lists"
+                        " which are still possible and which the target rules out.", ""]
             if p.sources:
                 out += ["Sources: " + "; ".join(p.sources) + ".", ""]
     return "\n".join(out).rstrip() + "\n"
