@@ -196,7 +196,8 @@ def test_line_ends_read_as_a_terminal_shows_them():
     assert clean_log("first\rsecond\rthird\r") == "first\nsecond\nthird\n"
     # elsewhere a CR returns to column 0 and what follows overwrites: a progress bar keeps its last frame
     assert clean_log("abcdef\rxy\nnext\n") == "xycdef\nnext\n"
-    bar = "Downloading torch (888.1 MB)\n" + "".join(f"\r{p:3d}% |{'#' * (p // 10):<10}|" for p in range(0, 101, 5)) + "\n"
+    frames = "".join(f"\r{p:3d}% |{'#' * (p // 10):<10}|" for p in range(0, 101, 5))
+    bar = "Downloading torch (888.1 MB)\n" + frames + "\n"
     assert clean_log(bar) == "Downloading torch (888.1 MB)\n100% |##########|\n"
     # an error a later redraw did not cover stays visible
     assert "No space left on device" in clean_log("12%\rERROR: [Errno 28] No space left on device\n")

@@ -77,12 +77,14 @@ def test_install_explains_a_failure_with_what_it_knows_of_the_target():
     mac = dict(MARKERS, platform_system="Darwin", sys_platform="darwin", platform_machine="arm64")
     torch = Distribution(name="torch", version="2.5.1")
     line = _explain(WIN32, target(markers=mac, distributions=(torch,)))
-    assert line is not None and line.startswith("No torch wheel for this Python, platform or index [no-wheel-for-python]")
+    assert line is not None
+    assert line.startswith("No torch wheel for this Python, platform or index [no-wheel-for-python]")
     assert _explain(WIN32, target()).startswith("This Python is 32-bit")  # a Linux target: width unknown
 
 
 def test_doctor_explains_import_failures_with_the_machine_it_probed():
-    text = "Traceback (most recent call last):\nOSError: [WinError 126] Error loading \"C:\\env\\Lib\\site-packages\\torch\\lib\\c10.dll\""
+    text = ("Traceback (most recent call last):\n"
+            "OSError: [WinError 126] Error loading \"C:\\env\\Lib\\site-packages\\torch\\lib\\c10.dll\"")
     run = run_of(torch_error=text, dists=[TORCH_DIST])
     assert [d.finding.id for d in rules.rule_import_failure(state(None, run), None)] == ["windows-dll-load-failed"]
     assert rules.rule_import_failure(state(linux(), run), None) == []  # a Windows DLL problem on Linux

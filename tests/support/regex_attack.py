@@ -12,6 +12,10 @@ into such texts:
 - every repeat of the pattern pumped: the witness up to that repeat, then the
   repeated piece over and over, with nothing after it, once and repeated.
 
+``static_problems`` looks at the parsed shape instead: nested quantifiers, unbounded
+repeats of wide classes, neighbouring repeats over the same characters, and a leading
+repeat that can run over the text a match starts with.
+
 Uses the regex parser of the standard library (``re._parser``, ``sre_parse``
 before Python 3.11); it is CPython-internal, which is fine for a test.
 """
@@ -28,10 +32,11 @@ except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as C  # type: ignore[no-redef]
     import sre_parse as P  # type: ignore[no-redef]
 
-__all__ = ["attack_texts", "literal_fragments", "witnesses"]
+__all__ = ["attack_texts", "literal_fragments", "static_problems", "witnesses"]
 
 _CANDIDATES = "a1 x._-/\\:,'\"()=+>#\n" + string.ascii_letters + string.digits + string.punctuation + "→─é"
 _MAX_VARIANTS = 24
+_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")  # by name: POSSESSIVE_ is Python >= 3.11
 
 
 def _in_category(ch: str, cat) -> bool:
@@ -112,7 +117,7 @@ class _Walk:
                 choice = offset if 0 <= offset < len(alts) else 0
                 self.branches += len(alts)
                 self.walk(alts[choice])
-            elif op in (C.MAX_REPEAT, C.MIN_REPEAT) or op.name == "POSSESSIVE_REPEAT":
+            elif op.name in _REPEATS:
                 low, high, sub = av
                 before = len(self.pieces)
                 one = self.text(sub)
@@ -157,7 +162,7 @@ def literal_fragments(pattern: str) -> list[str]:
             if op is C.BRANCH:
                 for sub in av[1]:
                     visit(sub)
-            elif op in (C.SUBPATTERN, C.MAX_REPEAT, C.MIN_REPEAT, C.ASSERT, C.ASSERT_NOT) or op.name == "POSSESSIVE_REPEAT":
+            elif op in (C.SUBPATTERN, C.ASSERT, C.ASSERT_NOT) or op.name in _REPEATS:
                 visit(av[-1])
         if run:
             out.append(run)
@@ -201,7 +206,6 @@ def attack_texts(pattern: str, size: int) -> dict[str, str]:
 # --- static checks: the shapes that backtrack badly ------------------------------------------------
 
 _ALPHABET = string.printable + "→─é\x01"
-_REPEATS = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
 
 
 def _chars(items) -> set[str]:

@@ -318,7 +318,9 @@ def _present(pattern: str, low: str, seen: dict[str, bool]) -> bool:
     return False
 
 
-def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tuple[float, int, list[tuple[int, str]], set[str]]:
+def _score(
+    problem: Problem, text: str, low: str, seen: dict[str, bool]
+) -> tuple[float, int, list[tuple[int, str]], set[str]]:
     # Branch and bound: strongest signatures first; once the signatures still
     # possible cannot reach min_score, stop.  Context signatures (common words)
     # are then never searched for unless an anchor message is present.
