@@ -178,6 +178,39 @@ def test_ansi_colour_cr_progress_bars_and_nul_bytes_are_cleaned():
     assert any("No space left on device" in line for line in findings[0].evidence)
 
 
+@pytest.mark.parametrize("last", ["", "\r", "\r\n", "\n"])
+def test_a_cr_only_log_over_a_megabyte_keeps_its_last_line(last):
+    # issue 19: lines ended by CR alone; the final LF (or CRLF) a file often ends with made
+    # the window drop the whole tail as one partial line, and with it the error
+    line = NOISE.rstrip("\n") + "\r"
+    error = "OSError: [WinError 1455] The paging file is too small for this operation to complete."
+    text = line * (1200 * 1024 // len(line)) + error + last
+    assert len(text) > explain_mod.HEAD_CHARS + explain_mod.TAIL_CHARS
+    top = explain(text)[0]
+    assert top.id == "windows-paging-file" and error in top.evidence
+
+
+def test_line_ends_read_as_a_terminal_shows_them():
+    # CRLF and CR CR LF end lines; a log with no LF at all is ended by its CRs
+    assert clean_log("a\r\nb\r\r\nc") == "a\nb\nc"
+    assert clean_log("first\rsecond\rthird\r") == "first\nsecond\nthird\n"
+    # elsewhere a CR returns to column 0 and what follows overwrites: a progress bar keeps its last frame
+    assert clean_log("abcdef\rxy\nnext\n") == "xycdef\nnext\n"
+    frames = "".join(f"\r{p:3d}% |{'#' * (p // 10):<10}|" for p in range(0, 101, 5))
+    bar = "Downloading torch (888.1 MB)\n" + frames + "\n"
+    assert clean_log(bar) == "Downloading torch (888.1 MB)\n100% |##########|\n"
+    # an error a later redraw did not cover stays visible
+    assert "No space left on device" in clean_log("12%\rERROR: [Errno 28] No space left on device\n")
+
+
+def test_a_long_run_of_carriage_returns_costs_linear_time():
+    import time
+
+    start = time.perf_counter()
+    clean_log("\r" * 1_000_000 + "x\n" + "y\r" * 100_000)
+    assert time.perf_counter() - start < 0.5
+
+
 def test_decode_never_fails_on_binary_garbage():
     assert isinstance(decode_log(bytes(range(256)) * 10), str)
     assert explain(decode_log(bytes(range(256)) * 10)) == []

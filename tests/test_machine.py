@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -92,3 +93,97 @@ def test_python_as_a_toml_or_json_number_is_refused_not_misread():
     with pytest.raises(InputError) as err:
         load_machine('{"os": "linux", "arch": "x86_64", "python": 3.10}')
     assert err.value.details == ('python: 3.1 is a number; write it as a string, e.g. "3.10"',)
+
+
+# --- limits: any file is read in bounded time and memory (issue 19) ------------------------------
+
+HEAD = 'os = "linux"\narch = "x86_64"\npython = "3.12"\n'
+# the file from issue 19's shape: one dotted key of 100,000 parts, 200 KB; tomllib notes every
+# prefix of it as a tuple, n^2 / 2 slots (8,000 parts already took 264 MB, this one 23 GB+)
+DOTTED = HEAD + ".".join(["a"] * 100_000) + " = 1\n"
+
+_PEAK_RSS = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # a regression fails here, not the machine
+from torchup.errors import UsageError
+from torchup.machine import load_machine_file
+try:
+    load_machine_file(sys.argv[1])
+    print("loaded")
+except UsageError as exc:
+    print("refused:", exc.exit_code, exc)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_200_kb_dotted_key_is_refused_fast_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "machine.toml"
+    path.write_text(DOTTED)
+    assert 190_000 < path.stat().st_size < 210_000
+    r = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    verdict, peak_mb = r.stdout.splitlines()
+    assert verdict.startswith("refused: 2 ") and "over 16 dotted parts" in verdict
+    assert int(peak_mb) < 300
+
+
+def test_the_cli_refuses_it_with_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "machine.toml"
+    path.write_text(DOTTED)
+    r = subprocess.run([sys.executable, "-m", "torchup", "plan", "--machine", str(path)], capture_output=True,
+                       text=True, timeout=60, preexec_fn=lambda: __import__("resource").setrlimit(
+                           __import__("resource").RLIMIT_AS, (2 << 30, 2 << 30)))
+    assert r.returncode == 2, r.stderr
+    assert "over 16 dotted parts" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "text, fmt, message",
+    [
+        pytest.param(HEAD + "x = " + "[" * 50_000 + "]" * 50_000 + "\n", "toml", "nests lists or tables over 8 deep",
+                     id="toml-50k-deep"),
+        pytest.param('{"os": "linux", "arch": "x86_64", "python": "3.12", "x": ' + "[" * 50_000 + "]" * 50_000 + "}",
+                     "json", "nests lists or tables over 8 deep", id="json-50k-deep"),
+        pytest.param(HEAD + "x = [[[[[[[[[1]]]]]]]]]\n", "toml", "nests lists or tables over 8 deep", id="toml-9-deep"),
+        pytest.param(HEAD + "[[gpus]]\nvendor = \"nvidia\"\nmemory_mib = 0x" + "f" * 100_000 + "\n", "toml",
+                     "an integer of 400000 bits", id="hex-integer"),
+        pytest.param(HEAD + '[[gpus]]\nvendor = "nvidia"\n' * 65, "toml", "lists 65 GPUs (at most 64)", id="65-gpus"),
+        pytest.param(HEAD + "[" + ".".join(["t"] * 20) + "]\nk = 1\n", "toml", "over 16 dotted parts", id="long-header"),
+        pytest.param(HEAD + 'note = "' + "a" * (1 << 20) + '"\n', "toml", "is over 1024 KB", id="over-1-mb"),
+    ],
+)
+def test_files_beyond_the_limits_are_refused_as_usage_errors(text, fmt, message):
+    from torchup.errors import UsageError
+
+    with pytest.raises(UsageError, match=re.escape(message)) as err:
+        load_machine(text, fmt=fmt)
+    assert err.value.exit_code == 2
+
+
+def test_files_within_the_limits_still_load():
+    gpus = '[[gpus]]\nvendor = "nvidia"\ncompute_capability = "8.9"\nmemory_mib = 0x6000\n' * 64
+    machine, _ = load_machine(HEAD + '"a.b".c.d = 1\n' + gpus, fmt="toml")
+    assert len(machine.gpus) == 64 and machine.gpus[0].memory_mib == 0x6000
+
+
+def test_an_oversized_file_is_not_read_whole(tmp_path):
+    from torchup.errors import UsageError
+
+    path = tmp_path / "machine.json"
+    path.write_bytes(b'{"os": "linux", "arch": "x86_64", "python": "3.12", "x": "' + b"a" * (8 << 20) + b'"}')
+    with pytest.raises(UsageError, match="is over 1024 KB"):
+        load_machine_file(str(path))
+
+
+def test_a_bad_value_is_shown_cut_short():
+    with pytest.raises(InputError) as err:
+        load_machine(json.dumps({"os": "linux", "arch": "x86_64", "python": "3.12", "installed": ["x" * 50] * 1000}))
+    (detail,) = err.value.details
+    assert detail.startswith('installed: ["xxx') and detail.endswith('... is not a table of names to strings')
+    assert len(detail) < 200

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from torchup.errors import InputError
+from torchup.errors import InputError, UsageError
 
 __all__ = [
     "MACHINE_DOCUMENT",
@@ -38,6 +38,14 @@ __all__ = [
 # carry {"torchup_machine": 1} instead, and hand-written ones often neither: all three load.
 MACHINE_DOCUMENT = "torchup/probe"
 MACHINE_FORMAT = 1  # bump when a key changes meaning
+
+# Limits on a machine file, so that any file is read in bounded time and memory (issue 19).
+# A probed file is a few KB; these are far above any real one.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_KEY_PARTS = 16  # dotted parts of one TOML key or table header (tomllib keeps O(parts^2) for each)
+MAX_DEPTH = 8  # nesting of tables and lists in the decoded file (a real one nests 3 deep)
+MAX_GPUS = 64
+MAX_INT_BITS = 64  # TOML's hex, octal and binary integers have no length limit of their own
 
 OSES = ("linux", "windows", "macos")
 ARCHES = ("x86_64", "aarch64", "x86", "armv7l", "ppc64le", "s390x", "riscv64")
@@ -213,28 +221,73 @@ def dump_machine(machine: Machine) -> str:
 def load_machine(text: str, *, fmt: str = "json", origin: str = "machine file") -> tuple[Machine, list[str]]:
     """Parse a machine file.  Returns the machine and warnings (unknown keys).
 
-    Raises ``InputError`` listing every bad field.
+    Raises ``InputError`` listing every bad field, ``UsageError`` for a file beyond the
+    limits (``MAX_*``): it is refused before it can cost much time or memory.
     """
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_big(origin, f"is over {MAX_FILE_BYTES // 1024} KB")
     try:
         if fmt == "toml":
+            _check_toml_keys(text, origin)
             data = _toml_loads(text)
         else:
             data = json.loads(text)
+    except RecursionError:  # both parsers recurse once per nested list or table
+        raise _too_big(origin, f"nests lists or tables over {MAX_DEPTH} deep") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{origin} is not valid {fmt.upper()}: {exc}",
             hint="torchup probe --json > machine.json writes a valid one",
         ) from None
+    _check_shape(data, origin)
     return machine_from_dict(data, origin=origin)
+
+
+def _too_big(origin: str, what: str) -> UsageError:
+    return UsageError(f"{origin} {what}: not a machine file torchup reads",
+                      hint="torchup probe --json > machine.json writes a valid one (a few KB)")
+
+
+def _check_toml_keys(text: str, origin: str) -> None:
+    """Refuse a TOML key or table header of more than MAX_KEY_PARTS dotted parts, before parsing.
+
+    tomllib notes every prefix of a dotted key as a tuple, so a key of n parts costs n^2 / 2
+    tuple slots: a 200 KB file of ``a.a.a...`` took 23 GB.  Counted per line, on what comes
+    before the first ``=`` (or inside a ``[header]``); a dot inside a quoted key counts too,
+    which errs on the safe side.
+    """
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        key = stripped.partition("]")[0] if stripped.startswith("[") else line.partition("=")[0]
+        if key.count(".") >= MAX_KEY_PARTS:
+            raise _too_big(origin, f"has a key of over {MAX_KEY_PARTS} dotted parts ({key.strip()[:40]}...)")
+
+
+def _check_shape(data: Any, origin: str) -> None:
+    """Refuse nesting over MAX_DEPTH, integers over MAX_INT_BITS bits and over MAX_GPUS GPUs."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:  # not recursive: the depth is what is being checked
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise _too_big(origin, f"nests lists or tables over {MAX_DEPTH} deep")
+            stack += [(v, depth + 1) for v in (value.values() if isinstance(value, dict) else value)]
+        elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+            raise _too_big(origin, f"has an integer of {value.bit_length()} bits (at most {MAX_INT_BITS})")
+    gpus = data.get("gpus") if isinstance(data, dict) else None
+    if isinstance(gpus, list) and len(gpus) > MAX_GPUS:
+        raise _too_big(origin, f"lists {len(gpus)} GPUs (at most {MAX_GPUS})")
 
 
 def load_machine_file(path: str) -> tuple[Machine, list[str]]:
     """Read a machine file (JSON, or TOML when the name ends in ``.toml``)."""
     try:
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(MAX_FILE_BYTES + 1)  # never the whole of a runaway file
     except OSError as exc:
         raise InputError(f"cannot read machine file {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _too_big(path, f"is over {MAX_FILE_BYTES // 1024} KB")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -263,7 +316,10 @@ class _Problems:
         self.warnings: list[str] = []
 
     def bad(self, path: str, value: Any, why: str) -> None:
-        self.errors.append(f"{path}: {json.dumps(value, default=str)} {why}")
+        shown = json.dumps(value, default=str)
+        if len(shown) > 120:  # a whole bad list or table would bury the message
+            shown = shown[:117] + "..."
+        self.errors.append(f"{path}: {shown} {why}")
 
 
 def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machine, list[str]]:

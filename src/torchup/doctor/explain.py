@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 try:  # the regex parser, to find the literal text a pattern cannot match without
@@ -23,12 +24,13 @@ try:  # the regex parser, to find the literal text a pattern cannot match withou
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_constants as _sre_constants  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
-from typing import Mapping
+from typing import Any, Mapping
 
 from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
 from torchup.findings import Finding
+from torchup.machine import normalise_arch, normalise_os
 
-__all__ = ["explain", "decode_log", "clean_log", "HEAD_CHARS", "TAIL_CHARS"]
+__all__ = ["explain", "decode_log", "clean_log", "Facts", "HEAD_CHARS", "TAIL_CHARS"]
 
 HEAD_CHARS = 128 * 1024
 TAIL_CHARS = 1024 * 1024
@@ -39,10 +41,69 @@ MAX_EVIDENCE_LINE = 240
 # two-character escapes; then the C0 controls a log has no use for.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NEWLINES = re.compile(r"\r\n?")
+_CRLF = re.compile(r"(?<!\r)\r+\n")  # the lookbehind: one try per run of CRs, not one per CR
+_LINE_BREAK = re.compile(r"\r\n|[\r\n]")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What torchup knows of the target a log came from; None is "unknown".
+
+    explain drops the problems these facts rule out (a catalog entry's ``only_on``):
+    a 32-bit-Python problem on a 64-bit Python, a Windows DLL problem on Linux.
+    """
+
+    os: str | None = None  # "linux", "windows", "macos"
+    arch: str | None = None  # "x86_64", "aarch64", "x86"
+    python: str | None = None  # "3.12"
+    python_bits: int | None = None  # 32, 64
+    free_threaded: bool | None = None
+    torch: str | None = None  # the installed torch version; "" when none is installed
+
+    @classmethod
+    def from_machine(cls, machine: Any) -> Facts:
+        """From a probed ``torchup.machine.Machine`` (doctor has one)."""
+        torch = machine.installed.get("torch", "") if machine.installed else None
+        return cls(os=machine.os, arch=machine.arch, python=machine.python, python_bits=machine.python_bits,
+                   free_threaded=machine.free_threaded, torch=torch)
+
+    @classmethod
+    def from_markers(cls, markers: Mapping[str, str], *, torch: str | None = None) -> Facts:
+        """From the PEP 508 environment markers of the target (what ``install`` inspects).
+
+        The markers name the OS's machine type, not the interpreter's: a 32-bit Python
+        on 64-bit Windows says ``AMD64``.  So the width is known only where it is
+        certain: macOS runs 64-bit programs only, and a 32-bit OS runs 32-bit ones.
+        """
+        os_ = normalise_os(markers.get("platform_system", "") or markers.get("sys_platform", ""))
+        arch = normalise_arch(markers.get("platform_machine", ""))
+        bits = 64 if os_ == "macos" else 32 if arch in ("x86", "armv7l") else None
+        return cls(os=os_, arch=arch, python=markers.get("python_version") or None, python_bits=bits, torch=torch)
+
+    def describe(self) -> str:
+        """``Python 3.12 (64-bit) on linux x86_64, torch 2.5.1``: the known facts, in words."""
+        python = " ".join(filter(None, [f"Python {self.python}" if self.python else "Python",
+                                        f"({self.python_bits}-bit)" if self.python_bits else None,
+                                        "free-threaded" if self.free_threaded else None]))
+        where = " ".join(filter(None, [self.os, self.arch]))
+        torch = None if self.torch is None else f"torch {self.torch}" if self.torch else "no torch installed"
+        return ", ".join(filter(None, [python + (f" on {where}" if where else ""), torch]))
+
+    def what_rules_out(self, problem: Problem) -> str | None:
+        """Why ``problem`` cannot be this target's, or None when nothing known says so."""
+        for key, allowed in problem.only_on.items():
+            value = getattr(self, key)
+            if value is None or value in allowed:
+                continue
+            if key == "python_bits":
+                return f"this Python is {value}-bit"
+            if key == "free_threaded":
+                return "this Python is free-threaded" if value else "this Python is not free-threaded"
+            return f"the target's {'OS' if key == 'os' else 'CPU'} is {value}"
+        return None
 
 
 def decode_log(data: bytes) -> str:
@@ -82,24 +143,59 @@ def decode_log(data: bytes) -> str:
     return data.decode("cp1252", errors="replace")
 
 
+def _cr_terminated(text: str) -> bool:
+    """True when a lone CR ends the lines: the text has CRs and no LF but trailing ones.
+
+    Old Mac tools and some Windows programs write such logs; elsewhere a lone CR is a
+    progress bar returning to the start of its line.
+    """
+    end = len(text)
+    while end and text[end - 1] in "\r\n":
+        end -= 1
+    return "\r" in text and text.find("\n", 0, end) < 0
+
+
 def _window(text: str) -> str:
     if len(text) <= HEAD_CHARS + TAIL_CHARS:
         return text
     head = text[:HEAD_CHARS]
     tail = text[-TAIL_CHARS:]
-    # whole lines only, so no half line forms a false match across the cut
-    head = head[: head.rfind("\n") + 1] if "\n" in head else head
-    cut = tail.find("\n")
-    tail = tail[cut + 1 :] if cut >= 0 else tail
-    return head + "\n" + tail
+    # whole lines only, so no half line forms a false match across the cut; a CR ends a
+    # line too (a CR-only log has no LF at all, or only a last one)
+    end = max(head.rfind("\n"), head.rfind("\r"))
+    head = head[: end + 1] if end >= 0 else head
+    brk = _LINE_BREAK.search(tail)
+    if brk is not None and brk.end() < len(tail):
+        tail = tail[brk.end() :]
+    return head + ("\r" if _cr_terminated(text) else "\n") + tail
+
+
+def _overlay(line: str) -> str:
+    """A line with CRs as a terminal shows it: each CR returns to column 0 and what follows
+    overwrites (``'abcdef\\rxy'`` shows ``'xycdef'``).  Linear: built from the last write back."""
+    writes = line.split("\r")
+    shown = writes[-1]
+    for earlier in reversed(writes[:-1]):
+        if len(earlier) > len(shown):
+            shown += earlier[len(shown) :]
+    return shown
 
 
 def clean_log(text: str) -> str:
-    """Strip ANSI escapes and control bytes; turn CRLF and lone CR (progress bars) into newlines."""
+    """Strip ANSI escapes and control bytes; line ends as a terminal shows them.
+
+    CRLF (and CR CR LF) is a line end.  In a log with no LF, each lone CR ends a line;
+    otherwise a lone CR redraws its line (progress bars) and only what stays on screen is kept.
+    """
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     if "\r" in text:
-        text = _NEWLINES.sub("\n", text)
+        text = _CRLF.sub("\n", text)
+    if "\r" in text:
+        if _cr_terminated(text):
+            text = text.replace("\r", "\n")
+        else:
+            text = "\n".join(_overlay(line) if "\r" in line else line for line in text.split("\n"))
     if _CONTROLS.search(text):
         text = _CONTROLS.sub("", text)
     return text
@@ -222,7 +318,9 @@ def _present(pattern: str, low: str, seen: dict[str, bool]) -> bool:
     return False
 
 
-def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tuple[float, int, list[tuple[int, str]]]:
+def _score(
+    problem: Problem, text: str, low: str, seen: dict[str, bool]
+) -> tuple[float, int, list[tuple[int, str]], set[str]]:
     # Branch and bound: strongest signatures first; once the signatures still
     # possible cannot reach min_score, stop.  Context signatures (common words)
     # are then never searched for unless an anchor message is present.
@@ -231,16 +329,17 @@ def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tupl
     possible = []
     for sig in positive:
         if bound < problem.min_score:
-            return 0.0, -1, []
+            return 0.0, -1, [], set()
         if _present(sig.pattern, low, seen):
             possible.append(sig)
         else:
             bound -= sig.weight
     if bound < problem.min_score:
-        return 0.0, -1, []
+        return 0.0, -1, [], set()
     score = 0.0
     last = -1
     evidence: list[tuple[int, str]] = []
+    matched: set[str] = set()  # the patterns of the positive signatures that matched
     for sig in possible + [sig for sig in problem.signatures if sig.weight <= 0]:
         if sig.weight <= 0 and not _present(sig.pattern, low, seen):
             continue
@@ -250,11 +349,12 @@ def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> tupl
         score += sig.weight
         if sig.weight <= 0:
             continue
+        matched.add(sig.pattern)
         last = max(last, match.start())
         evidence.append((match.start(), _line_of(text, match.start(), match.end())))
         if sig.note:
             evidence.append((match.start(), _note(sig.note, match, text)))
-    return score, last, evidence
+    return score, last, evidence, matched
 
 
 def _dedupe(items: list[tuple[int, str]]) -> tuple[str, ...]:
@@ -268,36 +368,73 @@ def _dedupe(items: list[tuple[int, str]]) -> tuple[str, ...]:
     return tuple(kept[:MAX_EVIDENCE])
 
 
-def explain(text: str, *, problems: Mapping[str, Problem] | None = None) -> list[Finding]:
+def _guesses(problems: Mapping[str, Problem], matched: Mapping[str, set[str]]) -> set[str]:
+    """Candidates of a generic problem that matched on the generic message alone."""
+    out = set()
+    for generic in problems.values():
+        shared = {sig.pattern for sig in generic.signatures}
+        out |= {c for c in generic.candidates if c in matched and matched[c] <= shared}
+    return out
+
+
+def _checked(problem: Problem, problems: Mapping[str, Problem], facts: Facts | None) -> str:
+    """The cause of a generic problem, with the specific causes checked and what ruled some out."""
+    possible, ruled_out = [], []
+    for cid in problem.candidates:
+        why = facts.what_rules_out(problems[cid]) if facts else None
+        if why:
+            ruled_out.append(f"{problems[cid].title} [{cid}]: {why}")
+        else:
+            possible.append(f"{problems[cid].title} [{cid}]")
+    cause = problem.cause
+    if facts is not None:
+        cause += f" The target: {facts.describe()}."
+    if possible:
+        cause += " Causes checked, still possible: " + "; ".join(possible) + "."
+    if ruled_out:
+        cause += " Ruled out by what torchup knows of the target: " + "; ".join(ruled_out) + "."
+    return cause
+
+
+def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: Facts | None = None) -> list[Finding]:
     """The catalogued problems ``text`` shows, best first (empty when none).
 
     ``text`` may be a single message or a whole log, raw (ANSI colours, CRLF);
-    this is the function ``torchup install`` calls on a failed install.
+    this is the function ``torchup install`` calls on a failed install.  ``facts``,
+    what is known of the target the log came from, drops the problems they rule
+    out.  A generic message (pip's "No matching distribution") with nothing more
+    specific gives the generic problem, listing the causes checked, not one guess.
     """
     problems = PROBLEMS if problems is None else problems
     text = clean_log(_window(text))
     low = _lower(text)
     size = max(1, len(text))
     scored: list[tuple[float, int, Problem, tuple[str, ...]]] = []
+    matched: dict[str, set[str]] = {}
     seen: dict[str, bool] = {}  # literal -> present in the text, shared by all signatures
     for order, problem in enumerate(problems.values()):
         if not problem.signatures:
             continue
-        score, last, evidence = _score(problem, text, low, seen)
+        score, last, evidence, patterns = _score(problem, text, low, seen)
         if score < problem.min_score or last < 0:
             continue
         # a later match ranks a little higher: a log's last error is usually the one that stopped it
         score += 0.5 * last / size
         scored.append((score, -order, problem, _dedupe(evidence)))
-    matched = {item[2].id for item in scored}
-    dropped = {other for item in scored for other in item[2].supersedes if other in matched}
+        matched[problem.id] = patterns
+    gone = _guesses(problems, matched)
+    if facts is not None:
+        gone |= {item[2].id for item in scored if facts.what_rules_out(item[2])}
+    scored = [item for item in scored if item[2].id not in gone]
+    kept = {item[2].id for item in scored}
+    dropped = {other for item in scored for other in item[2].supersedes if other in kept}
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [
         Finding(
             id=p.id,
             family=p.family,
             title=p.title,
-            cause=p.cause,
+            cause=_checked(p, problems, facts) if p.candidates else p.cause,
             fix=p.fix,
             evidence=evidence,
             score=round(score, 3),

@@ -17,6 +17,15 @@ its signatures that match, and it is reported when the score reaches its
 A signature's ``note`` turns named groups of the match into evidence:
 ``"{found|cuda}"`` formats group ``found`` with the ``cuda`` filter.
 
+Signatures run over logs of a megabyte and more, so each must match in linear
+time (tests/test_explain_linear.py checks every one, by shape and on adversarial
+text): bound every gap (``[^\\n]{0,300}``, never ``[^\\n]*``, ``\\S+`` or
+``.*``); never put two repeats over the same characters side by side (a space is
+``\\s+``: write ``\\s`` next to a gap, ``(?:\\s*=>)?\\s*`` rather than
+``\\s*(?:=>)?\\s*``); no repeated group that holds a repeat; a gap followed by
+another gap stops at its word (``(?:(?!cuda)[^\\n]){0,300}cuda``); a pattern
+that starts with a repeat is guarded by a lookbehind (``(?<![0-9])[0-9]+``).
+
 To add a problem, append an entry to ``problems.json`` (doctor-only problems
 leave ``signatures`` empty) and re-render the docs.
 """
@@ -25,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -47,6 +56,13 @@ DEFAULT_MIN_SCORE = 3.0
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 NOTE_FILTERS = ("cuda",)
+# the facts of a target a problem can be limited to (``only_on``), with the values each may take
+FACT_KEYS: Mapping[str, tuple[Any, ...]] = MappingProxyType({
+    "os": ("linux", "windows", "macos"),
+    "arch": ("x86_64", "aarch64", "x86", "armv7l", "ppc64le", "s390x", "riscv64"),
+    "python_bits": (32, 64),
+    "free_threaded": (True, False),
+})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +89,12 @@ class Problem:
     min_score: float = DEFAULT_MIN_SCORE
     supersedes: tuple[str, ...] = ()  # ids dropped from explain's answer when this one matches
     sources: tuple[str, ...] = ()
+    # the only targets it can happen on, {fact: allowed values} (see FACT_KEYS); explain drops
+    # the problem when a known fact of the target is not among them
+    only_on: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    # the specific causes behind this problem's generic message: one that matched on that
+    # message alone is a guess, dropped; this problem then lists them all as causes checked
+    candidates: tuple[str, ...] = ()
 
 
 def lower_pattern(pattern: str) -> str:
@@ -133,7 +155,8 @@ def lower_pattern(pattern: str) -> str:
 
 
 def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) -> Problem | None:
-    known = {"id", "family", "title", "cause", "fix", "signatures", "min_score", "supersedes", "sources"}
+    known = {"id", "family", "title", "cause", "fix", "signatures", "min_score", "supersedes", "sources", "only_on",
+             "candidates"}
     for key in sorted(set(raw) - known):
         errors.append(f"{where}: unknown key {key!r}")
     for key in ("id", "family", "title", "cause"):
@@ -145,7 +168,7 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
         errors.append(f"{where}.id: {pid!r} is not lower-case-with-dashes")
     if raw.get("family") not in FAMILIES:
         errors.append(f"{where}.family: {raw.get('family')!r} is not one of the families")
-    for key in ("fix", "supersedes", "sources"):
+    for key in ("fix", "supersedes", "sources", "candidates"):
         value = raw.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             errors.append(f"{where}.{key}: must be a list of strings")
@@ -171,6 +194,17 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
             if filt and filt not in NOTE_FILTERS:
                 errors.append(f"{swhere}.note: unknown filter {filt!r}")
         sigs.append(Signature(pattern=sig["re"], weight=float(sig["weight"]), note=note))
+    only_on = raw.get("only_on", {})
+    if not isinstance(only_on, dict):
+        errors.append(f"{where}.only_on: must be an object {{fact: [values]}}")
+        only_on = {}
+    for key, values in only_on.items():
+        allowed = FACT_KEYS.get(key)
+        if allowed is None:
+            errors.append(f"{where}.only_on: unknown fact {key!r} (one of {', '.join(FACT_KEYS)})")
+        elif not isinstance(values, list) or not values or any(v not in allowed or type(v) is not type(allowed[0])
+                                                               for v in values):
+            errors.append(f"{where}.only_on.{key}: must be a non-empty list of {list(allowed)}")
     min_score = raw.get("min_score", DEFAULT_MIN_SCORE)
     if not isinstance(min_score, (int, float)) or min_score <= 0:
         errors.append(f"{where}.min_score: must be a positive number")
@@ -189,6 +223,8 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
         min_score=float(min_score),
         supersedes=tuple(raw.get("supersedes", [])),
         sources=tuple(raw.get("sources", [])),
+        only_on=MappingProxyType({k: tuple(v) for k, v in only_on.items()}),
+        candidates=tuple(raw.get("candidates", [])),
     )
 
 
@@ -220,6 +256,9 @@ def load_problems(data: Mapping[str, Any]) -> dict[str, Problem]:
         for other in problem.supersedes:
             if other not in problems:
                 errors.append(f"{problem.id}.supersedes: unknown id {other!r}")
+        for other in problem.candidates:
+            if other not in problems:
+                errors.append(f"{problem.id}.candidates: unknown id {other!r}")
     if errors:
         raise ValueError("problems catalog is invalid:\n  " + "\n  ".join(errors))
     return problems
@@ -255,6 +294,10 @@ def finding(
     )
 
 
+def _fact_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _md_code(text: str) -> str:
     """``text`` as a code span inside a table cell (pipes escaped, backticks fenced)."""
     text = text.replace("|", "\\|")
@@ -282,10 +325,14 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         "3-5 = context that sharpens a generic message; 1-2 = a bare symptom.",
         "A space in a pattern matches any run of whitespace, line breaks included, because",
         "terminals and issue trackers wrap long messages.",
+        "Patterns are written to run in linear time whatever the log: every gap is bounded",
+        "(`[^\\n]{0,300}`), and no two neighbouring repeats can match the same text.",
         "",
         "`torchup explain [FILE|-] [--json]` reads a file or standard input in any encoding",
         "(UTF-8, UTF-16 with or without a byte-order mark as PowerShell writes it, cp1252),",
-        "strips ANSI colours and control bytes, and examines the first 128 KB and the last",
+        "strips ANSI colours and control bytes, reads line ends as a terminal shows them (CRLF;",
+        "a lone CR ends a line in a log without LF, and elsewhere redraws its line, so a progress",
+        "bar leaves its last frame), and examines the first 128 KB and the last",
         "1 MB of the text (start-up warnings sit at the head of a log, the fatal error at its",
         "end). Exit codes: 0 when something matched, 1 when nothing did (an empty list, not",
         "an error), 2 when the input cannot be read.",
@@ -309,6 +356,14 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
                 out += ["Found by `doctor` from the state of the environment (no text signature).", ""]
             if p.supersedes:
                 out += ["Replaces when both match: " + ", ".join(f"`{s}`" for s in p.supersedes) + ".", ""]
+            if p.only_on:
+                out += ["Only on: " + "; ".join(f"{k} " + " or ".join(_fact_value(v) for v in vals)
+                                                for k, vals in p.only_on.items())
+                        + " (dropped when what torchup knows of the target says otherwise).", ""]
+            if p.candidates:
+                out += ["A generic message: the specific causes checked are " + ", ".join(f"`{c}`" for c in p.candidates)
+                        + "; one of them found by this message alone is not reported, and this finding lists"
+                        " which are still possible and which the target rules out.", ""]
             if p.sources:
                 out += ["Sources: " + "; ".join(p.sources) + ".", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -782,9 +782,10 @@ def rule_import_failure(state: DoctorState, catalog) -> list[Diagnosis]:
         texts.append(v.stderr_tail)
     if not texts:
         return []
-    from torchup.doctor.explain import explain
+    from torchup.doctor.explain import Facts, explain
 
-    return [Diagnosis(finding=f, severity="error") for f in explain("\n".join(texts))]
+    facts = Facts.from_machine(state.machine) if state.machine else None
+    return [Diagnosis(finding=f, severity="error") for f in explain("\n".join(texts), facts=facts)]
 
 
 RULES: tuple[Callable[[DoctorState, Any], list[Diagnosis]], ...] = (

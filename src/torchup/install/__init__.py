@@ -354,7 +354,7 @@ def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, 
             state = "the environment differs from the snapshot after restoring"
             details += _diff(snap.freeze(), after.freeze())
         hint = f"full log: {log_path}"
-    finding = _explain(text or "\n".join(lines))
+    finding = _explain(text or "\n".join(lines), target)
     if finding:
         details.append(f"likely cause: {finding}")
     out.step(f"full log: {log_path}")
@@ -364,13 +364,15 @@ def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, 
     raise exc
 
 
-def _explain(text: str) -> str | None:
+def _explain(text: str, target: TargetEnv) -> str | None:
     try:
-        from torchup.doctor.explain import explain
+        from torchup.doctor.explain import Facts, explain
     except ImportError:  # the explain catalog is optional here
         return None
     try:
-        findings = explain(text)
+        # what the inspection learned of the target rules out causes it contradicts (issue 11)
+        torch = target.find("torch")
+        findings = explain(text, facts=Facts.from_markers(target.markers, torch=torch.version if torch else ""))
     except Exception:  # a failed diagnosis must not hide the install failure
         return None
     if not findings:
