@@ -645,3 +645,75 @@ def test_one_directory_under_two_names_is_mirrored_once(tmp_path):
     snap = take_snapshot(t2, touches={"torch"}, replaces={"torch"})
     assert snap.roots == (str(site), str(tmp_path / "bin"))
     assert not restore(snap).errors and _tree(site) == before
+
+
+# --- the manifest is trusted only inside its own environment -----------------------------
+def _manifest(prefix):
+    import json
+
+    path = prefix / ".torchup" / "snapshot" / "manifest.json"
+    return path, json.loads(path.read_text())
+
+
+def test_the_manifest_names_paths_relative_to_the_prefix(tmp_path):
+    take_snapshot(_env(tmp_path))
+    _, raw = _manifest(tmp_path)
+    assert raw["roots"] == ["site", "bin"]
+    assert raw["prefix"] == [str(tmp_path), os.stat(tmp_path).st_dev, os.stat(tmp_path).st_ino]
+
+
+def test_a_copied_environment_refuses_the_original_snapshot(tmp_path):
+    import shutil
+
+    take_snapshot(_env(tmp_path / "a"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=True)
+    with pytest.raises(EnvironmentProblem) as err:
+        load_snapshot(str(tmp_path / "b"))
+    assert err.value.code == "snapshot-elsewhere"
+    assert f"taken in {tmp_path / 'a'}" in err.value.message and "is a copy of that one" in err.value.message
+    os.rename(tmp_path / "a", tmp_path / "gone")
+    with pytest.raises(EnvironmentProblem, match="which is gone: this environment .* was moved or copied"):
+        load_snapshot(str(tmp_path / "b"))
+    with pytest.raises(EnvironmentProblem, match="belongs to another environment"):  # the original, moved
+        load_snapshot(str(tmp_path / "gone"))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda raw, tmp: raw.update(roots=["../outside"]), "root '../outside' is outside the environment"),
+    (lambda raw, tmp: raw.update(roots=[str(tmp / "outside")]), "is outside the environment"),
+    (lambda raw, tmp: raw.update(roots=["link"]), "root 'link' is outside the environment"),
+    (lambda raw, tmp: raw["moved"].update({"0": ["../../outside"]}), "which is not an entry of a directory"),
+    (lambda raw, tmp: raw.update(kept={"../outside/x": True}), "is neither inside"),
+    (lambda raw, tmp: raw.update(torchup_snapshot=1), "another version of torchup"),
+])
+def test_an_edited_manifest_cannot_reach_outside_the_prefix(tmp_path, edit, expected):
+    import json
+
+    prefix = tmp_path / "env"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.py").write_text("keep me\n")
+    t = _env(prefix)
+    os.symlink(outside, prefix / "link")  # inside the prefix by name, outside by its target
+    take_snapshot(t)
+    path, raw = _manifest(prefix)
+    raw.setdefault("moved", {})
+    edit(raw, tmp_path)
+    path.write_text(json.dumps(raw))
+    with pytest.raises(EnvironmentProblem) as err:
+        load_snapshot(str(prefix))
+    assert expected in err.value.message + " ".join(err.value.details)
+    assert err.value.code == "snapshot-invalid"
+    assert (outside / "precious.py").read_text() == "keep me\n"
+
+
+def test_a_root_outside_the_prefix_is_refused_before_anything_changes(tmp_path):
+    outside = tmp_path / "outside-site"
+    outside.mkdir()
+    prefix = tmp_path / "env"
+    prefix.mkdir()
+    os.symlink(outside, prefix / "site")  # site-packages is a link out of the environment
+    with pytest.raises(EnvironmentProblem) as err:
+        take_snapshot(target(prefix))
+    assert err.value.code == "outside-prefix" and str(outside) in err.value.message
+    assert not (prefix / ".torchup").exists()

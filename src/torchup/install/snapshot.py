@@ -47,12 +47,13 @@ import stat
 import time
 from dataclasses import dataclass, field
 
+from torchup.errors import EnvironmentProblem
 from torchup.install.target import Distribution, TargetEnv
 
 __all__ = ["Snapshot", "RestoreReport", "take_snapshot", "discard_previous_snapshot", "load_snapshot", "restore",
-           "snapshot_dir", "mark"]
+           "snapshot_dir", "mark", "prefix_identity"]
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: paths relative to the prefix, and the prefix's identity
 _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has ended either way
 
 
@@ -60,6 +61,8 @@ _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has en
 class Snapshot:
     path: str
     created: str
+    prefix: str  # the environment it belongs to; every path below is inside it (pixi's files aside)
+    prefix_id: tuple[str, int, int]  # the prefix's realpath, st_dev and st_ino: a copy or a move differs
     python: str
     roots: tuple[str, ...]  # live directories mirrored, in order: trees/0, trees/1, ...
     distributions: tuple[Distribution, ...]
@@ -312,12 +315,19 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     not exist yet is removed again by restoring."""
     final = snapshot_dir(target.prefix)
     work = final + ".new"
-    _rmtree(work)
     if whole_prefix is not None:
         roots: tuple[str, ...] = (target.prefix,)
         touches = replaces = None
     else:
         roots = _distinct(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
+    identity = prefix_identity(target.prefix)
+    outside = [f"{r} (it resolves to {os.path.realpath(r)})" for r in roots if not _inside(r, identity[0])]
+    if outside:  # a rollback refuses such a snapshot: refuse it before anything changes
+        raise EnvironmentProblem(
+            f"the install would write outside the environment {target.prefix}: {outside[0]}",
+            details=outside[1:], hint="torchup keeps and restores only what is inside the environment; "
+            "install into a virtual environment (`--venv DIR`) instead", code="outside-prefix")
+    _rmtree(work)
     records: dict[str | None, tuple[str, ...] | None] = {}
 
     def read(dist: Distribution) -> tuple[str, ...] | None:  # each RECORD once (torch 2.13.0's has 12,248 rows)
@@ -375,6 +385,8 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     snap = Snapshot(
         path=final,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        prefix=target.prefix,
+        prefix_id=identity,
         python=target.executable,
         roots=roots,
         distributions=target.distributions,
@@ -423,20 +435,86 @@ def discard_previous_snapshot(prefix: str) -> None:
     _rmtree(snapshot_dir(prefix) + ".old")
 
 
+def prefix_identity(prefix: str) -> tuple[str, int, int]:
+    """What tells this environment from a copy of it (``cp -a``) or the same one moved:
+    its real path, and its directory's device and inode."""
+    st = os.stat(prefix)
+    return os.path.realpath(prefix), st.st_dev, st.st_ino
+
+
+def _inside(path: str, real_prefix: str) -> bool:
+    """Whether ``path`` resolves (symbolic links followed) to ``real_prefix`` or below it."""
+    real = os.path.realpath(path)
+    return real == real_prefix or real.startswith(real_prefix.rstrip(os.sep) + os.sep)
+
+
+_PIXI_FILES = ("pixi.toml", "pyproject.toml", "pixi.lock")
+
+
 def load_snapshot(prefix: str) -> Snapshot | None:
+    """The snapshot of the last install into ``prefix``; None when there is none.
+
+    Its manifest names paths relative to ``prefix`` and is trusted only as far as it stays
+    there: ``EnvironmentProblem`` when it was taken in another environment (this one is a copy
+    of it, or was moved) or names a path that resolves outside the prefix (an edited or
+    damaged manifest)."""
     path = os.path.join(snapshot_dir(prefix), "manifest.json")
     try:
         with open(path, encoding="utf-8") as fh:
             raw = json.load(fh)
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
-    if raw.get("torchup_snapshot") != SNAPSHOT_FORMAT:
-        return None
+    except (OSError, ValueError) as exc:
+        raise _bad_manifest(prefix, [f"it cannot be read: {exc}"]) from None
+    if not isinstance(raw, dict) or raw.get("torchup_snapshot") != SNAPSHOT_FORMAT:
+        version = raw.get("torchup_snapshot") if isinstance(raw, dict) else None
+        raise _bad_manifest(prefix, [f"it is in format {version!r}, not {SNAPSHOT_FORMAT}: another version of "
+                                     "torchup wrote it"])
+    try:
+        where = raw["prefix"]
+        recorded = (str(where[0]), int(where[1]), int(where[2]))
+        rel_roots = [str(r) for r in raw["roots"]]
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise _bad_manifest(prefix, ["its 'prefix' or 'roots' is missing or malformed"]) from None
+    identity = prefix_identity(prefix)
+    if recorded != identity:
+        raise EnvironmentProblem(
+            f"the snapshot in {snapshot_dir(prefix)} belongs to another environment: " + _elsewhere(recorded, identity),
+            hint=f"roll back where the snapshot was taken, if it is still there; here it cannot be trusted and "
+            f"nothing was changed: delete {snapshot_dir(prefix)} to drop it",
+            code="snapshot-elsewhere",
+        )
+    roots = tuple(os.path.normpath(os.path.join(prefix, r)) for r in rel_roots)
+    copied = tuple(str(c) for c in raw.get("copied") or ())
+    kept = {os.path.normpath(os.path.join(prefix, str(k))): bool(v) for k, v in (raw.get("kept") or {}).items()}
+    names = {key: {str(k): tuple(str(n) for n in v) for k, v in (raw.get(key) or {}).items()}
+             for key in ("mirrored", "moved", "untouched")}
+    problems = _manifest_problems(identity[0], prefix, rel_roots, roots, copied, kept, names)
+    if problems:
+        raise _bad_manifest(prefix, problems)
+    try:
+        return _snapshot_from(raw, prefix, identity, roots, copied, kept, names)
+    except (KeyError, TypeError, ValueError):
+        raise _bad_manifest(prefix, ["a field is missing or malformed"]) from None
+
+
+def _elsewhere(recorded: tuple[str, int, int], identity: tuple[str, int, int]) -> str:
+    """How the environment the snapshot was taken in relates to this one, in words."""
+    if recorded[0] == identity[0]:
+        return f"{identity[0]} is no longer the directory it was taken in (it was replaced by a copy or recreated)"
+    if os.path.exists(recorded[0]):
+        return f"it was taken in {recorded[0]}, and this environment ({identity[0]}) is a copy of that one"
+    return f"it was taken in {recorded[0]}, which is gone: this environment ({identity[0]}) was moved or copied"
+
+
+def _snapshot_from(raw: dict, prefix: str, identity, roots, copied, kept, names) -> Snapshot:
     return Snapshot(
         path=snapshot_dir(prefix),
         created=raw["created"],
+        prefix=prefix,
+        prefix_id=identity,
         python=raw["python"],
-        roots=tuple(raw["roots"]),
+        roots=roots,
         distributions=tuple(
             Distribution(name=d["name"], version=d["version"], installer=d.get("installer"), origin=d.get("origin"))
             for d in raw["distributions"]
@@ -446,12 +524,50 @@ def load_snapshot(prefix: str) -> Snapshot | None:
         plan=raw.get("plan"),
         log=raw.get("log"),
         scope=tuple(raw["scope"]) if raw.get("scope") is not None else None,
-        mirrored={str(k): tuple(v) for k, v in (raw.get("mirrored") or {}).items()},
-        moved={str(k): tuple(v) for k, v in (raw.get("moved") or {}).items()},
-        untouched={str(k): tuple(v) for k, v in (raw.get("untouched") or {}).items()},
-        copied=tuple(raw.get("copied") or ()),
-        kept={str(k): bool(v) for k, v in (raw.get("kept") or {}).items()},
+        mirrored=names["mirrored"],
+        moved=names["moved"],
+        untouched=names["untouched"],
+        copied=copied,
+        kept=kept,
         status="installing" if os.path.exists(os.path.join(snapshot_dir(prefix), _UNFINISHED)) else "done",
+    )
+
+
+def _manifest_problems(real_prefix: str, prefix: str, rel_roots, roots, copied, kept, names) -> list[str]:
+    """Every path of a manifest that leaves the prefix (symbolic links followed), each as a sentence."""
+    problems = []
+    for rel, root in zip(rel_roots, roots):
+        if os.path.isabs(rel) or not _inside(root, real_prefix):
+            problems.append(f"root {rel!r} is outside the environment")
+    for i in range(len(roots)):
+        tree = os.path.join(snapshot_dir(prefix), "trees", str(i))
+        if not _inside(tree, real_prefix):
+            problems.append(f"trees/{i} resolves outside the environment, to {os.path.realpath(tree)}")
+    for key, per_root in names.items():
+        for i, entries in per_root.items():
+            if not i.isdigit() or int(i) >= len(roots):
+                problems.append(f"{key} names root {i!r}, which does not exist")
+            bad = [n for n in entries if n in ("", ".", "..") or "/" in n or os.sep in n]
+            problems += [f"{key} names {n!r}, which is not an entry of a directory" for n in bad]
+    for rel in copied:
+        if os.path.isabs(rel) or not roots or not _inside(os.path.join(roots[0], rel), real_prefix):
+            problems.append(f"copied file {rel!r} is outside the environment")
+    # pixi's manifest and lock are the only files kept outside the prefix: <workspace>/.pixi/envs/<env>
+    workspace = os.path.dirname(os.path.dirname(os.path.dirname(os.path.normpath(prefix))))
+    for path in kept:
+        if os.path.dirname(path) != workspace or os.path.basename(path) not in _PIXI_FILES:
+            problems.append(f"kept file {path} is neither inside the environment's pixi workspace nor its "
+                            "manifest or lock")
+    return problems
+
+
+def _bad_manifest(prefix: str, problems: list[str]) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"the snapshot's manifest in {snapshot_dir(prefix)} cannot be trusted: {problems[0]}",
+        details=problems[1:],
+        hint=f"nothing was changed; it was edited, damaged or written by another torchup: delete "
+        f"{snapshot_dir(prefix)} to drop it (the environment stays as it is)",
+        code="snapshot-invalid",
     )
 
 
@@ -760,8 +876,10 @@ def _to_json(snap: Snapshot) -> dict:
     return {
         "torchup_snapshot": SNAPSHOT_FORMAT,
         "created": snap.created,
+        "prefix": list(snap.prefix_id),
         "python": snap.python,
-        "roots": list(snap.roots),
+        # relative to the prefix: a copy of the environment does not point back into the original
+        "roots": [os.path.relpath(os.path.realpath(r), snap.prefix_id[0]) for r in snap.roots],
         "distributions": [d.to_json() for d in snap.distributions],
         "files": snap.files,
         "linked": snap.linked,
@@ -772,5 +890,5 @@ def _to_json(snap: Snapshot) -> dict:
         "moved": {k: list(v) for k, v in snap.moved.items()},
         "untouched": {k: list(v) for k, v in snap.untouched.items()},
         "copied": list(snap.copied),
-        "kept": snap.kept,
+        "kept": {os.path.relpath(p, snap.prefix): v for p, v in snap.kept.items()},
     }
