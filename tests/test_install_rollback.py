@@ -43,3 +43,36 @@ def test_a_copy_of_the_environment_does_not_roll_back_the_original(index, venv, 
     assert f"taken in {original}" in r.stderr and "is a copy of that one" in r.stderr
     assert ie.state(venv, env) == installed  # the original is untouched
     assert ie.state(copy, env)["torch"] == ie.NEW_CU126  # and so is the copy
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_a_file_the_install_overwrote_in_another_package_is_named_not_called_restored(manager, template, env,
+                                                                                      tmp_path):
+    """The new torch wheel also ships six/__init__.py (same size as six's own).  six is outside
+    the snapshot's scope, so it is only listed; pip deletes the file and writes it anew, and the
+    filesystem hands the freed inode number to the new file."""
+    from tests.support.wheels import make_wheel
+
+    wheels = ie.build_wheels(tmp_path / "wheels")
+    theirs = "__version__ = '9.9'\n"
+    overwriting = make_wheel(tmp_path / "over", "torch", ie.NEW_CPU, tag=ie.TAG, requires_dist=["filelock"],
+                             files={"six/__init__.py": theirs})
+    wheels["whl/cpu"] = [w for w in wheels["whl/cpu"] if f"-{ie.NEW_CPU}-" not in w.name] + [overwriting]
+    six = make_wheel(tmp_path / "six", "six", "1.0")
+    venv = ie.copy_venv(template, tmp_path / "venv")
+    r = subprocess.run([str(venv), "-m", "pip", "install", "-q", "--no-index", str(six)], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    own = (_site(venv) / "six" / "__init__.py").read_text()
+    assert len(own) == len(theirs) and own != theirs
+    with IndexServer(missing_status=403) as server:
+        ie.serve(server, wheels)
+        r = _install(venv, ie.plan_file(tmp_path / "plan.json", server, torch=ie.NEW_CPU, variant="cpu"), env, manager)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (_site(venv) / "six" / "__init__.py").read_text() == theirs
+    r = ie.torchup(["install", "--rollback", "--python", str(venv), "--yes"], env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "could not put everything back" in r.stderr
+    assert f"{_site(venv) / 'six' / '__init__.py'} was replaced since the snapshot" in r.stderr
+    assert "rolled back:" not in r.stdout
+    assert ie.state(venv, env)["torch"] == ie.OLD_TORCH  # all the rest is back

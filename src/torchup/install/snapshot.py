@@ -601,7 +601,7 @@ def restore(snap: Snapshot) -> RestoreReport:
             try:
                 with open(snap.tree(i) + ".keep", encoding="utf-8", errors="surrogateescape") as fh:
                     listed = dict(p.rsplit("\t", 1) for p in fh.read().split("\0") if p)
-                keep = (frozenset(names) - leave, {p: int(ino) for p, ino in listed.items()})
+                keep = (frozenset(names) - leave, listed)
             except OSError as exc:  # without the list, nothing outside the mirror can be told apart
                 errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
                 continue
@@ -724,7 +724,7 @@ def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
         if entry.name in skip:
             continue
         if entry.name not in names:
-            keep.append(f"{entry.name}\t{entry.inode()}")
+            keep.append(f"{entry.name}\t{_signature(entry.stat(follow_symlinks=False))}")
             if entry.is_dir(follow_symlinks=False):
                 _listing(entry.path, entry.name, keep)
             continue
@@ -760,9 +760,22 @@ def _listing(path: str, rel: str, out: list[str]) -> None:
                 if entry.name == "__pycache__":
                     continue
                 sub = r + os.sep + entry.name
-                out.append(f"{sub}\t{entry.inode()}")
+                try:
+                    out.append(f"{sub}\t{_signature(entry.stat(follow_symlinks=False))}")
+                except OSError:  # gone while listed: then it is not there to keep
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, sub))
+
+
+def _signature(st: os.stat_result) -> str:
+    """What tells a listed entry from the one the install may have put in its place: a
+    directory by its inode, anything else also by size and mtime_ns.  The inode alone is not
+    enough: pip deletes a file it overwrites and writes it anew, and the filesystem reuses
+    the freed inode number; the new file's mtime is the time it was written."""
+    if stat.S_ISDIR(st.st_mode):
+        return str(st.st_ino)
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _link(src: str, dst: str) -> bool:
@@ -829,9 +842,9 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
         if keep is not None and w is None:
             top, _, rest = rel.partition(os.sep)
             if top not in keep[0] and (rel in keep[1] or "__pycache__" in rel.split(os.sep)):
-                if rel in keep[1] and keep[1][rel] != st.st_ino and not stat.S_ISDIR(st.st_mode):
-                    errors.append(f"{os.path.join(live, rel)} was replaced by the install and is outside "
-                                  "the snapshot's scope: it cannot be put back")
+                if rel in keep[1] and not stat.S_ISDIR(st.st_mode) and keep[1][rel] != _signature(st):
+                    errors.append(f"{os.path.join(live, rel)} was replaced since the snapshot and is outside "
+                                  "its scope: it cannot be put back")
                 continue
         if w is not None and _same(w, st, linked and rel not in copies, os.path.join(mirror, rel),
                                    os.path.join(live, rel)):
@@ -847,6 +860,10 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
             removed += 1
         except OSError as exc:
             errors.append(f"cannot remove {os.path.join(live, rel)}: {exc.strerror or exc}")
+    if keep is not None:
+        gone = [rel for rel in keep[1] if rel not in have and rel.partition(os.sep)[0] not in leave | keep[0]]
+        errors += [f"{os.path.join(live, rel)} was removed since the snapshot and is outside its scope: it cannot "
+                   "be put back" for rel in sorted(gone)]
     for rel in sorted(want, key=lambda p: p.count(os.sep)):
         w = want[rel]
         src, dst = os.path.join(mirror, rel), os.path.join(live, rel)
