@@ -76,3 +76,29 @@ def test_a_file_the_install_overwrote_in_another_package_is_named_not_called_res
     assert f"{_site(venv) / 'six' / '__init__.py'} was replaced since the snapshot" in r.stderr
     assert "rolled back:" not in r.stdout
     assert ie.state(venv, env)["torch"] == ie.OLD_TORCH  # all the rest is back
+
+
+def _tree(root):
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_a_package_directory_linked_out_of_the_environment_is_refused_before_anything_changes(manager, index, venv,
+                                                                                              env, tmp_path):
+    """site-packages/torch is a link to a directory outside the environment: pip would write
+    the new torch there and uv delete the old one there, where no snapshot of the prefix reaches."""
+    site = _site(venv)
+    outside = tmp_path / "elsewhere" / "torch"
+    outside.parent.mkdir()
+    os.rename(site / "torch", outside)
+    os.symlink(outside, site / "torch")
+    before, kept = ie.state(venv, env), _tree(outside)
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    r = _install(venv, plan, env, manager, "--dry-run")
+    assert r.returncode == 4, r.stdout + r.stderr
+    r = _install(venv, plan, env, manager)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert f"{site / 'torch'} is a symbolic link to {outside}, outside the environment" in r.stderr
+    assert "preflight failed; nothing was changed" in r.stdout and "--venv" in r.stderr
+    assert ie.state(venv, env) == before and _tree(outside) == kept
+    assert not (venv.parent.parent / ".torchup" / "snapshot").exists()

@@ -717,3 +717,38 @@ def test_a_root_outside_the_prefix_is_refused_before_anything_changes(tmp_path):
         take_snapshot(target(prefix))
     assert err.value.code == "outside-prefix" and str(outside) in err.value.message
     assert not (prefix / ".torchup").exists()
+
+
+def test_restore_never_follows_a_link_out_of_the_prefix(tmp_path):
+    import shutil
+
+    prefix = tmp_path / "env"
+    t = _env(prefix)
+    before = _tree(prefix / "site")
+    snap = take_snapshot(t)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "__init__.py").write_text("not the environment's\n")
+    (outside / "new.py").write_text("")
+    shutil.rmtree(prefix / "site" / "torch")
+    os.symlink(outside, prefix / "site" / "torch")  # what the environment got since the snapshot
+    assert not restore(snap).errors
+    assert _tree(prefix / "site") == before
+    assert sorted(os.listdir(outside)) == ["__init__.py", "new.py"]
+    assert (outside / "__init__.py").read_text() == "not the environment's\n"
+
+
+def test_links_out_of_the_prefix_are_found_in_what_the_install_touches(tmp_path):
+    from torchup.install.snapshot import links_out
+
+    prefix = tmp_path / "env"
+    t = _env(prefix)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    site = prefix / "site"
+    os.symlink(outside, site / "torch" / "lib")  # deep inside torch
+    os.symlink(outside, site / "torchvision")  # not installed: named after a project the install touches
+    os.symlink(outside, site / "unrelated")  # the install does not touch it
+    os.symlink(site / "torch", site / "inside")  # inside the prefix: fine
+    assert sorted(links_out(t, {"torch", "torchvision"})) == [(str(site / "torch" / "lib"), str(outside)),
+                                                              (str(site / "torchvision"), str(outside))]

@@ -192,6 +192,53 @@ def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str
     return out
 
 
+def links_out(target: TargetEnv, touches) -> list[tuple[str, str]]:
+    """(link, where it resolves) for each symbolic link, in the site-packages entries the
+    install can change, that leads outside the prefix: the manager would write or delete
+    there, through it, and no snapshot of the prefix would hold what it changed.
+
+    The entries: those of the installed distributions reachable from ``touches`` (project
+    names; see ``scope_closure``) per their RECORD, and those named after each project (an
+    entry not installed yet, such as a ``torch`` link to a source tree).  The scripts dir is
+    not looked at: a venv's ``bin/python`` is such a link, and pip and uv replace a script
+    rather than write through it."""
+    from packaging.utils import canonicalize_name
+
+    real_prefix = os.path.realpath(target.prefix)
+    scope = scope_closure(target, touches)
+    names = {str(canonicalize_name(n)).replace("-", "_") for n in touches}
+    out = []
+    for root in _distinct(target.site_dirs):
+        tops = set(names)
+        for dist in target.distributions:
+            if dist.key in scope and os.path.realpath(os.path.dirname(dist.dist_info or "")) == os.path.realpath(root):
+                tops |= _top_entries(dist, root) or set()
+        for name in sorted(tops):
+            out += _links_out_under(os.path.join(root, name), real_prefix)
+    return out
+
+
+def _links_out_under(path: str, real_prefix: str) -> list[tuple[str, str]]:
+    """``path`` and everything under it (links not followed): each link resolving outside."""
+    out = []
+    if os.path.islink(path):
+        return [] if _inside(path, real_prefix) else [(path, os.path.realpath(path))]
+    stack = [path] if os.path.isdir(path) else []
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                if entry.is_symlink():
+                    if not _inside(entry.path, real_prefix):
+                        out.append((entry.path, os.path.realpath(entry.path)))
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return out
+
+
 def _only_recorded(root: str, name: str, recorded: set[str]) -> bool:
     """Whether every file under the top-level entry ``name`` is one the RECORD lists
     (bytecode caches aside): moving it then takes nothing the manager's uninstall keeps."""
