@@ -102,3 +102,41 @@ def test_a_package_directory_linked_out_of_the_environment_is_refused_before_any
     assert "preflight failed; nothing was changed" in r.stdout and "--venv" in r.stderr
     assert ie.state(venv, env) == before and _tree(outside) == kept
     assert not (venv.parent.parent / ".torchup" / "snapshot").exists()
+
+
+def test_rollback_honours_its_flags_and_asks_before_removing_what_came_after_the_install(index, venv, env, tmp_path):
+    from tests.support.wheels import make_wheel
+
+    prefix = venv.parent.parent
+    before = ie.state(venv, env)
+    r = _install(venv, ie.plan_file(tmp_path / "plan.json", index), env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    installed = ie.state(venv, env)
+    # flags --rollback does not honour are refused, by name, before anything changes
+    for flags, named in ((["--manager", "uv"], "--manager"), (["--no-verify", "--torch", "2.9"], "--torch, --no-verify")):
+        r = ie.torchup(["install", "--rollback", "--venv", str(prefix), *flags], env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert f"--rollback does not take {named}" in r.stderr
+    # the user adds a distribution and a file after the install
+    extra = make_wheel(tmp_path / "extra", "later-pkg", "1.0")
+    r = subprocess.run([str(venv), "-m", "pip", "install", "-q", "--no-index", str(extra)], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (_site(venv) / "mine.py").write_text("the user's\n")
+    added = ie.state(venv, env)
+    # --dry-run says what it would do and changes nothing
+    r = ie.torchup(["install", "--rollback", "--dry-run", "--venv", str(prefix)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "dry run: would roll back" in r.stdout and f"torch {ie.OLD_TORCH}" in r.stdout
+    assert "would remove the distribution later_pkg 1.0" in r.stdout and f"{_site(venv) / 'mine.py'}" in r.stdout
+    assert ie.state(venv, env) == added
+    # no terminal and no --yes: it names them and refuses, exit 2, nothing changed
+    r = ie.torchup(["install", "--rollback", "--venv", str(prefix)], env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "added after the install without confirmation" in r.stderr and "later_pkg 1.0" in r.stdout
+    assert ie.state(venv, env) == added
+    # --venv names the environment (the default interpreter is another one); --yes agrees
+    r = ie.torchup(["install", "--rollback", "--venv", str(prefix), "--yes"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"rolling back {prefix}" in r.stdout and f"torch {ie.OLD_TORCH} is back" in r.stdout
+    assert ie.state(venv, env) == before != installed

@@ -119,14 +119,49 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def run(args: argparse.Namespace, system: System) -> int:
-    from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install, rollback
+_ROLLBACK_FLAGS = ("rollback", "python", "venv", "dry_run", "yes")  # what --rollback honours
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The install options set on the command line (differing from their defaults), as flags."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
+    defaults = {a.dest: a.default for a in parser._actions if a.option_strings}
+    return [flags[dest] for dest in flags if dest in vars(args) and getattr(args, dest) != defaults[dest]]
+
+
+def _rollback(args: argparse.Namespace, system: System) -> int:
+    from torchup.install import RollbackOptions, rollback
+    from torchup.install import _venv_python
     from torchup.probe.target import find_target_python
 
-    python, _how = find_target_python(system, getattr(args, "python", None))
+    ignored = [f for f in _given(args) if f.lstrip("-").replace("-", "_") not in _ROLLBACK_FLAGS]
+    if ignored:
+        raise UsageError(f"--rollback does not take {', '.join(ignored)}",
+                         hint="--rollback restores the snapshot of the last install; it takes only --python or "
+                         "--venv, --dry-run and --yes")
+    if args.venv and getattr(args, "python", None):
+        raise UsageError("--rollback takes --venv DIR or --python PATH, not both",
+                         hint="name the environment to roll back once")
+    if args.venv:
+        python = _venv_python(args.venv)
+        if not os.path.exists(python):
+            raise UsageError(f"--venv {args.venv}: there is no virtual environment there (no {python})")
+    else:
+        python, _how = find_target_python(system, getattr(args, "python", None))
+    rollback(RollbackOptions(python=python, dry_run=args.dry_run, yes=args.yes,
+                             confirm=_confirm if sys.stdin.isatty() else None), system)
+    return 0
+
+
+def run(args: argparse.Namespace, system: System) -> int:
+    from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install
+    from torchup.probe.target import find_target_python
+
     if args.rollback:
-        rollback(python, system)
-        return 0
+        return _rollback(args, system)
+    python, _how = find_target_python(system, getattr(args, "python", None))
     if args.plan:
         plan = _load_plan(args.plan)
     else:

@@ -96,6 +96,7 @@ class RestoreReport:
     removed: int = 0  # entries the install had added or replaced, taken away
     restored: int = 0  # entries put back from the snapshot
     errors: tuple[str, ...] = field(default_factory=tuple)
+    removing: tuple[str, ...] = ()  # the live paths removed (or, in a dry run, to be removed)
 
     @property
     def changed(self) -> bool:
@@ -631,10 +632,12 @@ def mark(snap: Snapshot, status: str) -> Snapshot:
     return replace(snap, status=status)
 
 
-def restore(snap: Snapshot) -> RestoreReport:
-    """Make every live root equal to its mirror again."""
+def restore(snap: Snapshot, *, dry_run: bool = False) -> RestoreReport:
+    """Make every live root equal to its mirror again (``dry_run``: change nothing, and
+    report what that would take)."""
     removed = restored = 0
     errors: list[str] = []
+    removing: list[str] = []
     for i, root in enumerate(snap.roots):
         names = snap.mirrored.get(str(i))
         keep = None
@@ -653,25 +656,53 @@ def restore(snap: Snapshot) -> RestoreReport:
                 errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
                 continue
         copies = frozenset(os.path.normpath(c) for c in snap.copied) if i == 0 else frozenset()
-        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies)
+        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies, dry=dry_run, removing=removing)
         removed += r
         restored += s
     for n, (path, existed) in enumerate(snap.kept.items()):
+        if dry_run:
+            continue  # a rollback says what it does with them itself (save_edited_files)
         r, s = _put_back(os.path.join(snap.path, "files", str(n)) if existed else None, path, errors)
         removed += r
         restored += s
-    return RestoreReport(removed=removed, restored=restored, errors=tuple(errors))
+    return RestoreReport(removed=removed, restored=restored, errors=tuple(errors), removing=tuple(removing))
 
 
 def keep_installed_files(snap: Snapshot) -> None:
-    """After a successful install: copy each kept file as the install left it
-    (``files/<n>.after``), so that a rollback can tell edits made since from the install's."""
+    """After a successful install: list every path of each root as the install left it
+    (``trees/<i>.after``), and copy each kept file likewise (``files/<n>.after``), so that a
+    rollback can tell what was added or edited since from what the install did."""
+    for i, root in enumerate(snap.roots):
+        paths: list[str] = []
+        _listing(root, "", paths)
+        try:
+            with open(snap.tree(i) + ".after", "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write("\0".join(p.partition("\t")[0].lstrip(os.sep) for p in paths))
+        except OSError:  # without it a rollback cannot tell; it removes what the install did not add unasked
+            pass
     for n, path in enumerate(snap.kept):
         try:
             if os.path.isfile(path):
                 shutil.copy2(path, os.path.join(snap.path, "files", f"{n}.after"))
         except OSError:  # without the copy a rollback keeps the file as it finds it (see below)
             pass
+
+
+def added_since(snap: Snapshot, removing) -> list[str] | None:
+    """Of the paths a restore removes (``removing``), those that were not there when the install
+    ended: added since by someone else, each named once (a directory, not also what it holds).
+    None when the install did not end well (nothing was listed then: all of it is the install's)."""
+    after: set[str] = set()
+    for i, root in enumerate(snap.roots):
+        try:
+            with open(snap.tree(i) + ".after", encoding="utf-8", errors="surrogateescape") as fh:
+                after |= {os.path.join(root, p) for p in fh.read().split("\0") if p}
+        except OSError:
+            return None
+    new = sorted(p for p in removing if p not in after and "__pycache__" not in p.split(os.sep)
+                 and not p.endswith(".pyc"))  # bytecode written since by importing is not the user's
+    tops = set(new)
+    return [p for p in new if os.path.dirname(p) not in tops]
 
 
 def save_edited_files(snap: Snapshot) -> list[tuple[str, str]]:
@@ -793,8 +824,8 @@ def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
 
 
 def _listing(path: str, rel: str, out: list[str]) -> None:
-    """Append ``relative path<TAB>inode`` of everything under ``path`` (``__pycache__`` dirs
-    skipped) to ``out``."""
+    """Append ``relative path<TAB>signature`` of everything under ``path`` (``__pycache__``
+    dirs skipped) to ``out``."""
     stack = [(path, rel)]
     while stack:
         p, r = stack.pop()
@@ -871,8 +902,10 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
 
 def _sync(mirror: str, live: str, linked: bool, errors: list[str],
           keep: tuple[frozenset[str], dict[str, int]] | None = None,
-          leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset()) -> tuple[int, int]:
-    """Make ``live`` equal to ``mirror``.  With ``keep`` (names mirrored, paths listed) the
+          leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset(),
+          dry: bool = False, removing: list[str] | None = None) -> tuple[int, int]:
+    """Make ``live`` equal to ``mirror`` (``dry``: only count what that takes).  Each path
+    removed (or, ``dry``, to be removed) is appended to ``removing``.  With ``keep`` (names mirrored, paths listed) the
     mirror holds only some top-level entries: listed paths outside them are left alone
     (and bytecode caches in them), anything else not in the mirror is removed; a listed
     file the install replaced cannot be put back and is reported.  Top-level names in
@@ -882,6 +915,7 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
     if leave:
         have = {rel: st for rel, st in have.items() if rel.partition(os.sep)[0] not in leave}
     removed = restored = 0
+    taken: set[str] = set()
     # deepest first, so a directory is emptied before it is removed
     for rel in sorted(have, key=lambda p: p.count(os.sep), reverse=True):
         st = have[rel]
@@ -900,11 +934,16 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
             continue
         try:
             path = os.path.join(live, rel)
-            if stat.S_ISDIR(st.st_mode):
+            if dry:
+                pass
+            elif stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 os.unlink(path)
             removed += 1
+            taken.add(rel)
+            if removing is not None:
+                removing.append(path)
         except OSError as exc:
             errors.append(f"cannot remove {os.path.join(live, rel)}: {exc.strerror or exc}")
     if keep is not None:
@@ -914,10 +953,12 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
     for rel in sorted(want, key=lambda p: p.count(os.sep)):
         w = want[rel]
         src, dst = os.path.join(mirror, rel), os.path.join(live, rel)
-        if os.path.lexists(dst):
+        if os.path.lexists(dst) and rel not in taken:
             continue
         try:
-            if stat.S_ISLNK(w.st_mode):
+            if dry:
+                pass
+            elif stat.S_ISLNK(w.st_mode):
                 os.symlink(os.readlink(src), dst)
             elif stat.S_ISDIR(w.st_mode):
                 os.mkdir(dst)
