@@ -50,7 +50,8 @@ def test_a_file_the_install_overwrote_in_another_package_is_named_not_called_res
                                                                                       tmp_path):
     """The new torch wheel also ships six/__init__.py (same size as six's own).  six is outside
     the snapshot's scope, so it is only listed; pip deletes the file and writes it anew, and the
-    filesystem hands the freed inode number to the new file."""
+    filesystem often (not always: it depends on what else runs) hands the freed inode number to
+    the new file.  tests/test_install_unit.py makes the same inode certain."""
     from tests.support.wheels import make_wheel
 
     wheels = ie.build_wheels(tmp_path / "wheels")

@@ -752,3 +752,18 @@ def test_links_out_of_the_prefix_are_found_in_what_the_install_touches(tmp_path)
     os.symlink(site / "torch", site / "inside")  # inside the prefix: fine
     assert sorted(links_out(t, {"torch", "torchvision"})) == [(str(site / "torch" / "lib"), str(outside)),
                                                               (str(site / "torchvision"), str(outside))]
+
+
+def test_a_listed_file_written_anew_under_the_same_inode_number_is_not_called_restored(tmp_path):
+    """pip deletes a file it overwrites and writes it anew; the filesystem often gives the new file
+    the number just freed.  Writing in place keeps the number for sure: the same test, made certain."""
+    t, site = _scoped_env(tmp_path)
+    snap = take_snapshot(t, touches={"torch"})
+    inode = os.stat(site / "six.py").st_ino
+    (site / "six.py").write_text("SIX\n")  # same size, other bytes, same inode
+    (site / "pandas_like" / "sub" / "m.py").unlink()  # and a listed file removed
+    assert os.stat(site / "six.py").st_ino == inode
+    errors = restore(snap).errors
+    assert errors == (f"{site / 'six.py'} was replaced since the snapshot and is outside its scope: it cannot be put "
+                      "back", f"{site / 'pandas_like' / 'sub' / 'm.py'} was removed since the snapshot and is outside "
+                      "its scope: it cannot be put back")

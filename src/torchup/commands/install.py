@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
-    _add(g, "--rollback", action="store_true", help="restore the environment saved before the last install")
+    _add(g, "--rollback", action="store_true",
+         help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)")
     _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
     _add(g, "--timeout", type=float, default=None, metavar="SECONDS", help="stop the package manager after this long (default: 3600)")
     _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")

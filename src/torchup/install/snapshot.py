@@ -21,8 +21,14 @@ Requires-Dist) are mirrored, whole (a namespace directory such as ``nvidia/`` wi
 everything in it), plus the whole scripts dir.  Every other entry of site-packages
 is only *listed* (``trees/<i>.keep``, its paths, bytecode caches aside): restoring
 removes whatever is not in the mirror nor in that list, so what the install added
-anywhere goes away, and leaves the listed entries alone.  When the scope is not
+anywhere goes away, and leaves the listed entries alone; a listed file is known by its inode
+and by an mtime before the listing (pip rewrites a file in a freed inode of the same number),
+so one the install replaced or removed is named, never called restored.  When the scope is not
 known, or a distribution in it has no RECORD, everything is mirrored.
+
+Trust: the manifest names paths relative to the prefix, and the prefix's real path, device
+and inode; ``load_snapshot`` refuses a snapshot taken in another environment (a copy, a move)
+and any path that resolves outside the prefix.  Restoring follows no symbolic link.
 
 Set aside: a distribution the install replaces (``replaces``) is not linked file by file
 when it can be set aside whole: each top-level entry it has files in (``torch/``,
@@ -73,6 +79,7 @@ class Snapshot:
     status: str = "installing"  # "installing" until the install ended; then "done"
     # keys of the distributions mirrored, None: the whole roots were mirrored
     scope: tuple[str, ...] | None = None
+    listed_at: int = 0  # time.time_ns() before the listing (trees/<i>.keep) was taken
     # per root (as a string index): the top-level entries mirrored; a root not named was mirrored whole
     mirrored: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # per root: the top-level entries set aside (renamed into the mirror, not linked)
@@ -395,6 +402,7 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
             aside.setdefault(i, set()).add(name)
     linked = True
     files = 0
+    listed_at = time.time_ns()
     mirrored: dict[str, tuple[str, ...]] = {}
     untouched: dict[str, tuple[str, ...]] = {}
     for i, root in enumerate(roots):
@@ -443,6 +451,7 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         plan=plan,
         log=log,
         scope=tuple(sorted(scope)) if scope is not None else None,
+        listed_at=listed_at,
         mirrored=mirrored,
         moved={str(i): tuple(sorted(names)) for i, names in aside.items()},
         untouched=untouched,
@@ -572,6 +581,7 @@ def _snapshot_from(raw: dict, prefix: str, identity, roots, copied, kept, names)
         plan=raw.get("plan"),
         log=raw.get("log"),
         scope=tuple(raw["scope"]) if raw.get("scope") is not None else None,
+        listed_at=int(raw["listed_at"]),
         mirrored=names["mirrored"],
         moved=names["moved"],
         untouched=names["untouched"],
@@ -656,7 +666,8 @@ def restore(snap: Snapshot, *, dry_run: bool = False) -> RestoreReport:
                 errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
                 continue
         copies = frozenset(os.path.normpath(c) for c in snap.copied) if i == 0 else frozenset()
-        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies, dry=dry_run, removing=removing)
+        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies, dry=dry_run, removing=removing,
+                     since=snap.listed_at)
         removed += r
         restored += s
     for n, (path, existed) in enumerate(snap.kept.items()):
@@ -673,11 +684,9 @@ def keep_installed_files(snap: Snapshot) -> None:
     (``trees/<i>.after``), and copy each kept file likewise (``files/<n>.after``), so that a
     rollback can tell what was added or edited since from what the install did."""
     for i, root in enumerate(snap.roots):
-        paths: list[str] = []
-        _listing(root, "", paths)
         try:
             with open(snap.tree(i) + ".after", "w", encoding="utf-8", errors="surrogateescape") as fh:
-                fh.write("\0".join(p.partition("\t")[0].lstrip(os.sep) for p in paths))
+                fh.write("\0".join(_paths(root, frozenset(snap.untouched.get(str(i), ())))))
         except OSError:  # without it a rollback cannot tell; it removes what the install did not add unasked
             pass
     for n, path in enumerate(snap.kept):
@@ -802,7 +811,7 @@ def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
         if entry.name in skip:
             continue
         if entry.name not in names:
-            keep.append(f"{entry.name}\t{_signature(entry.stat(follow_symlinks=False))}")
+            keep.append(f"{entry.name}\t{entry.inode()}")
             if entry.is_dir(follow_symlinks=False):
                 _listing(entry.path, entry.name, keep)
             continue
@@ -823,9 +832,31 @@ def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
     return count, linked, tuple(sorted(done))
 
 
+def _paths(root: str, leave: frozenset[str] = frozenset()) -> list[str]:
+    """Every path under ``root``, relative, but for bytecode caches and the top-level names
+    ``leave``: names only, no stat (the file type comes with the directory entry)."""
+    out: list[str] = []
+    stack = [("", root)]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            it = os.scandir(path)
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                if entry.name == "__pycache__" or (not rel and entry.name in leave):
+                    continue
+                sub = os.path.join(rel, entry.name) if rel else entry.name
+                out.append(sub)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((sub, entry.path))
+    return out
+
+
 def _listing(path: str, rel: str, out: list[str]) -> None:
-    """Append ``relative path<TAB>signature`` of everything under ``path`` (``__pycache__``
-    dirs skipped) to ``out``."""
+    """Append ``relative path<TAB>inode`` of everything under ``path`` (``__pycache__`` dirs
+    skipped) to ``out``."""
     stack = [(path, rel)]
     while stack:
         p, r = stack.pop()
@@ -838,22 +869,19 @@ def _listing(path: str, rel: str, out: list[str]) -> None:
                 if entry.name == "__pycache__":
                     continue
                 sub = r + os.sep + entry.name
-                try:
-                    out.append(f"{sub}\t{_signature(entry.stat(follow_symlinks=False))}")
-                except OSError:  # gone while listed: then it is not there to keep
-                    continue
+                out.append(f"{sub}\t{entry.inode()}")
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, sub))
 
 
-def _signature(st: os.stat_result) -> str:
-    """What tells a listed entry from the one the install may have put in its place: a
-    directory by its inode, anything else also by size and mtime_ns.  The inode alone is not
-    enough: pip deletes a file it overwrites and writes it anew, and the filesystem reuses
-    the freed inode number; the new file's mtime is the time it was written."""
-    if stat.S_ISDIR(st.st_mode):
-        return str(st.st_ino)
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+def _replaced(st: os.stat_result, inode: str, since: int) -> bool:
+    """Whether a listed file (listed with ``inode`` at ``since``, in ns) is not the one listed.
+    The inode alone does not tell: pip deletes a file it overwrites and writes it anew, and
+    the filesystem gives the new file the number just freed.  But a file written since the
+    listing has an mtime after it (pip and uv write the time of writing, not the wheel's), and
+    comparing it with the listing's time needs no stat while listing (a stat per listed file
+    made listing 30,000 files 2 to 7 times slower, see docs/install.md)."""
+    return str(st.st_ino) != inode or st.st_mtime_ns > since
 
 
 def _link(src: str, dst: str) -> bool:
@@ -903,7 +931,7 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
 def _sync(mirror: str, live: str, linked: bool, errors: list[str],
           keep: tuple[frozenset[str], dict[str, int]] | None = None,
           leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset(),
-          dry: bool = False, removing: list[str] | None = None) -> tuple[int, int]:
+          dry: bool = False, removing: list[str] | None = None, since: int = 0) -> tuple[int, int]:
     """Make ``live`` equal to ``mirror`` (``dry``: only count what that takes).  Each path
     removed (or, ``dry``, to be removed) is appended to ``removing``.  With ``keep`` (names mirrored, paths listed) the
     mirror holds only some top-level entries: listed paths outside them are left alone
@@ -923,7 +951,7 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
         if keep is not None and w is None:
             top, _, rest = rel.partition(os.sep)
             if top not in keep[0] and (rel in keep[1] or "__pycache__" in rel.split(os.sep)):
-                if rel in keep[1] and not stat.S_ISDIR(st.st_mode) and keep[1][rel] != _signature(st):
+                if rel in keep[1] and not stat.S_ISDIR(st.st_mode) and _replaced(st, keep[1][rel], since):
                     errors.append(f"{os.path.join(live, rel)} was replaced since the snapshot and is outside "
                                   "its scope: it cannot be put back")
                 continue
@@ -991,6 +1019,7 @@ def _to_json(snap: Snapshot) -> dict:
         "plan": snap.plan,
         "log": snap.log,
         "scope": list(snap.scope) if snap.scope is not None else None,
+        "listed_at": snap.listed_at,
         "mirrored": {k: list(v) for k, v in snap.mirrored.items()},
         "moved": {k: list(v) for k, v in snap.moved.items()},
         "untouched": {k: list(v) for k, v in snap.untouched.items()},
