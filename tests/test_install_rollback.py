@@ -136,6 +136,19 @@ def test_rollback_honours_its_flags_and_asks_before_removing_what_came_after_the
     assert r.returncode == 2, r.stdout + r.stderr
     assert "added after the install without confirmation" in r.stderr and "later_pkg 1.0" in r.stdout
     assert ie.state(venv, env) == added
+    # with a terminal, the question is asked: "no" changes nothing
+    import io
+
+    from torchup.errors import UsageError
+    from torchup.install import RollbackOptions, rollback
+    from torchup.system import system_from_env
+
+    asked = []
+    with pytest.raises(UsageError) as err:
+        rollback(RollbackOptions(python=str(venv), confirm=lambda q: asked.append(q) or False), system_from_env(env),
+                 io.StringIO())
+    assert err.value.code == "cancelled" and asked == ["remove them and roll back?"]
+    assert ie.state(venv, env) == added
     # --venv names the environment (the default interpreter is another one); --yes agrees
     r = ie.torchup(["install", "--rollback", "--venv", str(prefix), "--yes"], env)
     assert r.returncode == 0, r.stdout + r.stderr
