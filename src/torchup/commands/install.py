@@ -133,8 +133,7 @@ def _given(args: argparse.Namespace) -> list[str]:
 
 
 def _rollback(args: argparse.Namespace, system: System) -> int:
-    from torchup.install import RollbackOptions, rollback
-    from torchup.install import _venv_python
+    from torchup.install import RollbackOptions, _venv_python, rollback
     from torchup.probe.target import find_target_python
 
     ignored = [f for f in _given(args) if f.lstrip("-").replace("-", "_") not in _ROLLBACK_FLAGS]
