@@ -645,3 +645,125 @@ def test_one_directory_under_two_names_is_mirrored_once(tmp_path):
     snap = take_snapshot(t2, touches={"torch"}, replaces={"torch"})
     assert snap.roots == (str(site), str(tmp_path / "bin"))
     assert not restore(snap).errors and _tree(site) == before
+
+
+# --- the manifest is trusted only inside its own environment -----------------------------
+def _manifest(prefix):
+    import json
+
+    path = prefix / ".torchup" / "snapshot" / "manifest.json"
+    return path, json.loads(path.read_text())
+
+
+def test_the_manifest_names_paths_relative_to_the_prefix(tmp_path):
+    take_snapshot(_env(tmp_path))
+    _, raw = _manifest(tmp_path)
+    assert raw["roots"] == ["site", "bin"]
+    assert raw["prefix"] == [str(tmp_path), os.stat(tmp_path).st_dev, os.stat(tmp_path).st_ino]
+
+
+def test_a_copied_environment_refuses_the_original_snapshot(tmp_path):
+    import shutil
+
+    take_snapshot(_env(tmp_path / "a"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=True)
+    with pytest.raises(EnvironmentProblem) as err:
+        load_snapshot(str(tmp_path / "b"))
+    assert err.value.code == "snapshot-elsewhere"
+    assert f"taken in {tmp_path / 'a'}" in err.value.message and "is a copy of that one" in err.value.message
+    os.rename(tmp_path / "a", tmp_path / "gone")
+    with pytest.raises(EnvironmentProblem, match="which is gone: this environment .* was moved or copied"):
+        load_snapshot(str(tmp_path / "b"))
+    with pytest.raises(EnvironmentProblem, match="belongs to another environment"):  # the original, moved
+        load_snapshot(str(tmp_path / "gone"))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda raw, tmp: raw.update(roots=["../outside"]), "root '../outside' is outside the environment"),
+    (lambda raw, tmp: raw.update(roots=[str(tmp / "outside")]), "is outside the environment"),
+    (lambda raw, tmp: raw.update(roots=["link"]), "root 'link' is outside the environment"),
+    (lambda raw, tmp: raw["moved"].update({"0": ["../../outside"]}), "which is not an entry of a directory"),
+    (lambda raw, tmp: raw.update(kept={"../outside/x": True}), "is neither inside"),
+    (lambda raw, tmp: raw.update(torchup_snapshot=1), "another version of torchup"),
+])
+def test_an_edited_manifest_cannot_reach_outside_the_prefix(tmp_path, edit, expected):
+    import json
+
+    prefix = tmp_path / "env"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.py").write_text("keep me\n")
+    t = _env(prefix)
+    os.symlink(outside, prefix / "link")  # inside the prefix by name, outside by its target
+    take_snapshot(t)
+    path, raw = _manifest(prefix)
+    raw.setdefault("moved", {})
+    edit(raw, tmp_path)
+    path.write_text(json.dumps(raw))
+    with pytest.raises(EnvironmentProblem) as err:
+        load_snapshot(str(prefix))
+    assert expected in err.value.message + " ".join(err.value.details)
+    assert err.value.code == "snapshot-invalid"
+    assert (outside / "precious.py").read_text() == "keep me\n"
+
+
+def test_a_root_outside_the_prefix_is_refused_before_anything_changes(tmp_path):
+    outside = tmp_path / "outside-site"
+    outside.mkdir()
+    prefix = tmp_path / "env"
+    prefix.mkdir()
+    os.symlink(outside, prefix / "site")  # site-packages is a link out of the environment
+    with pytest.raises(EnvironmentProblem) as err:
+        take_snapshot(target(prefix))
+    assert err.value.code == "outside-prefix" and str(outside) in err.value.message
+    assert not (prefix / ".torchup").exists()
+
+
+def test_restore_never_follows_a_link_out_of_the_prefix(tmp_path):
+    import shutil
+
+    prefix = tmp_path / "env"
+    t = _env(prefix)
+    before = _tree(prefix / "site")
+    snap = take_snapshot(t)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "__init__.py").write_text("not the environment's\n")
+    (outside / "new.py").write_text("")
+    shutil.rmtree(prefix / "site" / "torch")
+    os.symlink(outside, prefix / "site" / "torch")  # what the environment got since the snapshot
+    assert not restore(snap).errors
+    assert _tree(prefix / "site") == before
+    assert sorted(os.listdir(outside)) == ["__init__.py", "new.py"]
+    assert (outside / "__init__.py").read_text() == "not the environment's\n"
+
+
+def test_links_out_of_the_prefix_are_found_in_what_the_install_touches(tmp_path):
+    from torchup.install.snapshot import links_out
+
+    prefix = tmp_path / "env"
+    t = _env(prefix)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    site = prefix / "site"
+    os.symlink(outside, site / "torch" / "lib")  # deep inside torch
+    os.symlink(outside, site / "torchvision")  # not installed: named after a project the install touches
+    os.symlink(outside, site / "unrelated")  # the install does not touch it
+    os.symlink(site / "torch", site / "inside")  # inside the prefix: fine
+    assert sorted(links_out(t, {"torch", "torchvision"})) == [(str(site / "torch" / "lib"), str(outside)),
+                                                              (str(site / "torchvision"), str(outside))]
+
+
+def test_a_listed_file_written_anew_under_the_same_inode_number_is_not_called_restored(tmp_path):
+    """pip deletes a file it overwrites and writes it anew; the filesystem often gives the new file
+    the number just freed.  Writing in place keeps the number for sure: the same test, made certain."""
+    t, site = _scoped_env(tmp_path)
+    snap = take_snapshot(t, touches={"torch"})
+    inode = os.stat(site / "six.py").st_ino
+    (site / "six.py").write_text("SIX\n")  # same size, other bytes, same inode
+    (site / "pandas_like" / "sub" / "m.py").unlink()  # and a listed file removed
+    assert os.stat(site / "six.py").st_ino == inode
+    errors = restore(snap).errors
+    assert errors == (f"{site / 'six.py'} was replaced since the snapshot and is outside its scope: it cannot be put "
+                      "back", f"{site / 'pandas_like' / 'sub' / 'm.py'} was removed since the snapshot and is outside "
+                      "its scope: it cannot be put back")

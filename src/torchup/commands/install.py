@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
-    _add(g, "--rollback", action="store_true", help="restore the environment saved before the last install")
+    _add(g, "--rollback", action="store_true",
+         help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)")
     _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
     _add(g, "--timeout", type=float, default=None, metavar="SECONDS", help="stop the package manager after this long (default: 3600)")
     _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")
@@ -140,21 +141,57 @@ def install_json(plan, report) -> dict:
             "verified": report.verified}
 
 
-def run(args: argparse.Namespace, system: System) -> int:
-    from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install, rollback
+_ROLLBACK_FLAGS = ("rollback", "python", "venv", "dry_run", "yes", "json")  # what --rollback honours
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The install options set on the command line (differing from their defaults), as flags."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
+    defaults = {a.dest: a.default for a in parser._actions if a.option_strings}
+    return [flags[dest] for dest in flags if dest in vars(args) and getattr(args, dest) != defaults[dest]]
+
+
+def _rollback(args: argparse.Namespace, system: System) -> int:
+    from torchup.install import RollbackOptions, _venv_python, rollback
     from torchup.probe.target import find_target_python
 
+    ignored = [f for f in _given(args) if f.lstrip("-").replace("-", "_") not in _ROLLBACK_FLAGS]
+    if ignored:
+        raise UsageError(f"--rollback does not take {', '.join(ignored)}",
+                         hint="--rollback restores the snapshot of the last install; it takes only --python or "
+                         "--venv, --dry-run and --yes")
+    if args.venv and getattr(args, "python", None):
+        raise UsageError("--rollback takes --venv DIR or --python PATH, not both",
+                         hint="name the environment to roll back once")
+    if args.venv:
+        python = _venv_python(args.venv)
+        if not os.path.exists(python):
+            raise UsageError(f"--venv {args.venv}: there is no virtual environment there (no {python})")
+    else:
+        python, _how = find_target_python(system, getattr(args, "python", None))
+    json_mode = getattr(args, "json", False)
+    stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
+    restored = rollback(RollbackOptions(python=python, dry_run=args.dry_run, yes=args.yes,
+                                        confirm=_confirm if sys.stdin.isatty() else None), system, stream=stream)
+    if json_mode:
+        from torchup.output import emit_json
+
+        emit_json("install", {"rollback": {"python": python, "dry_run": args.dry_run, "removed": restored.removed,
+                                           "restored": restored.restored, "errors": list(restored.errors)}})
+    return 0
+
+
+def run(args: argparse.Namespace, system: System) -> int:
+    from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install
+    from torchup.probe.target import find_target_python
+
+    if args.rollback:
+        return _rollback(args, system)
     json_mode = getattr(args, "json", False)
     stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, getattr(args, "python", None))
-    if args.rollback:
-        restored = rollback(python, system, stream=stream)
-        if json_mode:
-            from torchup.output import emit_json
-
-            emit_json("install", {"rollback": {"python": python, "removed": restored.removed,
-                                               "restored": restored.restored, "errors": list(restored.errors)}})
-        return 0
     if args.plan:
         plan = _load_plan(args.plan)
     else:

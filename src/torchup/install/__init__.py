@@ -30,13 +30,15 @@ from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_reco
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
 from torchup.install.http import Client
-from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, keep_installed_files,
-                                     load_snapshot, mark, restore, save_edited_files, take_snapshot)
+from torchup.install.snapshot import (RestoreReport, Snapshot, added_since, discard_previous_snapshot,
+                                     keep_installed_files, load_snapshot, mark, restore, save_edited_files,
+                                     take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.plan import Plan
 from torchup.system import System
 
-__all__ = ["InstallOptions", "InstallReport", "InstallInterrupted", "install", "rollback", "default_log_path"]
+__all__ = ["InstallOptions", "InstallReport", "InstallInterrupted", "RollbackOptions", "install", "rollback",
+           "default_log_path"]
 
 DEFAULT_TIMEOUT_S = 3600.0  # a CUDA torch is ~3 GB of wheels; an hour covers a slow link
 
@@ -298,9 +300,20 @@ def _exclusive(prefix: str):
         os.close(fd)  # closing releases the lock
 
 
-def rollback(python: str, system: System, stream: TextIO | None = None) -> RestoreReport:
-    """Put the environment of ``python`` back to the snapshot of its last install."""
+@dataclass(frozen=True, kw_only=True)
+class RollbackOptions:
+    python: str  # the target interpreter
+    dry_run: bool = False
+    yes: bool = False
+    confirm: Callable[[str], bool] | None = None  # asks the user; None: no terminal
+
+
+def rollback(options: RollbackOptions, system: System, stream: TextIO | None = None) -> RestoreReport:
+    """Put the environment of ``options.python`` back to the snapshot of its last install.
+    What was added after the install (distributions, files) is named, and removed only once
+    the user agrees (``confirm``, or ``yes``)."""
     out = _Out(stream or sys.stdout)
+    python = options.python
     target = inspect_target(system.runner, python)
     snap = load_snapshot(target.prefix)
     if snap is None:
@@ -309,8 +322,33 @@ def rollback(python: str, system: System, stream: TextIO | None = None) -> Resto
             hint="torchup keeps the snapshot of the last `torchup install` into this environment",
             code="no-snapshot",
         )
-    out.step(f"rolling back {target.prefix} to the snapshot of {snap.created}")
+    torch = next((d for d in snap.distributions if d.key == "torch"), None)
+    back = f"torch {torch.version}" if torch else "no torch"
     with _exclusive(target.prefix):
+        preview = restore(snap, dry_run=True)
+        added = added_since(snap, preview.removing) or []
+        if options.dry_run:
+            out.step(f"dry run: would roll back {target.prefix} to the snapshot of {snap.created} ({back}): "
+                     f"{preview.removed} entries removed, {preview.restored} put back")
+            for path in added:
+                out.line(f"  - would remove {_added_name(path)}, added after the install")
+            for line in preview.errors:
+                out.line(f"  - {line}")
+            return preview
+        if added:
+            out.step(f"the rollback would remove {len(added)} thing(s) added after the install:")
+            for path in added:
+                out.line(f"  - {_added_name(path)}")
+            if not options.yes:
+                if options.confirm is None:
+                    raise UsageError("refusing to remove what was added after the install without confirmation: "
+                                     "there is no terminal to ask", details=[_added_name(p) for p in added[:10]],
+                                     hint="pass --yes to roll back all the same, or --dry-run to see what it would do",
+                                     code="needs-confirmation")
+                if not options.confirm("remove them and roll back?"):
+                    out.step("cancelled; nothing was changed")
+                    raise UsageError("cancelled by the user", code="cancelled")
+        out.step(f"rolling back {target.prefix} to the snapshot of {snap.created}")
         try:
             saved = save_edited_files(snap)
         except OSError as exc:
@@ -321,17 +359,26 @@ def rollback(python: str, system: System, stream: TextIO | None = None) -> Resto
             out.step(f"{path} changed after the install; that version is kept as {copy}")
         report = restore(snap)
     if report.errors:
-        raise EnvironmentProblem("the rollback could not put everything back", details=report.errors[:10],
+        more = [f"and {len(report.errors) - 10} more"] if len(report.errors) > 10 else []
+        raise EnvironmentProblem("the rollback could not put everything back", details=[*report.errors[:10], *more],
                                  hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")
     mark(snap, "rolled back")
     after = inspect_target(system.runner, python)
     if after.freeze() != snap.freeze():
         raise EnvironmentProblem("after the rollback the installed distributions still differ from the snapshot",
                                  details=_diff(snap.freeze(), after.freeze()), code="rollback-incomplete")
-    torch = next((d for d in snap.distributions if d.key == "torch"), None)
     out.step(f"rolled back: {report.removed} entries removed, {report.restored} put back; "
              + (f"torch {torch.version} is back" if torch else "torch is not installed, as before"))
     return report
+
+
+def _added_name(path: str) -> str:
+    """A path added after the install, in words: a distribution by its name and version."""
+    base = os.path.basename(path)
+    if base.endswith(".dist-info"):
+        name, _, version = base[: -len(".dist-info")].partition("-")
+        return f"the distribution {name} {version} ({path})"
+    return path
 
 
 # --- helpers --------------------------------------------------------------------

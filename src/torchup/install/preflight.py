@@ -25,6 +25,7 @@ __all__ = [
     "Preflight",
     "DiskNeed",
     "TORCH_FAMILY",
+    "links_out_problem",
     "pep668_problem",
     "writable_problem",
     "replacing",
@@ -106,6 +107,25 @@ def writable_problem(target: TargetEnv) -> TorchupError | None:
         f"(`{venv_command(target.executable)}`, or `torchup install --venv DIR`), "
         "or fix the permissions / read-only mount of the directories above",
         code="not-writable",
+    )
+
+
+def links_out_problem(target: TargetEnv, touches) -> TorchupError | None:
+    """A symbolic link, in what the install can change, that leads out of the environment:
+    pip would write through it and uv delete through it, where no snapshot reaches."""
+    from torchup.install.snapshot import links_out
+
+    links = links_out(target, touches)
+    if not links:
+        return None
+    where = [f"{link} -> {real}" for link, real in links]
+    return EnvironmentProblem(
+        f"{links[0][0]} is a symbolic link to {links[0][1]}, outside the environment {target.prefix}: the install "
+        "would change files there that torchup cannot snapshot or restore",
+        details=[f"also: {w}" for w in where[1:10]] + ([f"and {len(where) - 10} more"] if len(where) > 10 else []),
+        hint="replace the link with a real copy (or remove it) before installing, or install into a fresh "
+        "environment with --venv DIR",
+        code="link-outside-env",
     )
 
 
@@ -463,6 +483,10 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
             problems += disk_problems(need, places)
         else:
             notes.append("the index did not say how large the wheels are: free disk was not checked")
+    if not conda:
+        p = links_out_problem(target, touches if touches is not None else TORCH_FAMILY)
+        if p is not None:
+            problems.append(p)
     return Preflight(
         problems=tuple(problems),
         notes=tuple(notes),

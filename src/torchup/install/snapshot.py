@@ -21,8 +21,14 @@ Requires-Dist) are mirrored, whole (a namespace directory such as ``nvidia/`` wi
 everything in it), plus the whole scripts dir.  Every other entry of site-packages
 is only *listed* (``trees/<i>.keep``, its paths, bytecode caches aside): restoring
 removes whatever is not in the mirror nor in that list, so what the install added
-anywhere goes away, and leaves the listed entries alone.  When the scope is not
+anywhere goes away, and leaves the listed entries alone; a listed file is known by its inode
+and by an mtime before the listing (pip rewrites a file in a freed inode of the same number),
+so one the install replaced or removed is named, never called restored.  When the scope is not
 known, or a distribution in it has no RECORD, everything is mirrored.
+
+Trust: the manifest names paths relative to the prefix, and the prefix's real path, device
+and inode; ``load_snapshot`` refuses a snapshot taken in another environment (a copy, a move)
+and any path that resolves outside the prefix.  Restoring follows no symbolic link.
 
 Set aside: a distribution the install replaces (``replaces``) is not linked file by file
 when it can be set aside whole: each top-level entry it has files in (``torch/``,
@@ -47,12 +53,13 @@ import stat
 import time
 from dataclasses import dataclass, field
 
+from torchup.errors import EnvironmentProblem
 from torchup.install.target import Distribution, TargetEnv
 
 __all__ = ["Snapshot", "RestoreReport", "take_snapshot", "discard_previous_snapshot", "load_snapshot", "restore",
-           "snapshot_dir", "mark"]
+           "snapshot_dir", "mark", "prefix_identity"]
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: paths relative to the prefix, and the prefix's identity
 _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has ended either way
 
 
@@ -60,6 +67,8 @@ _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has en
 class Snapshot:
     path: str
     created: str
+    prefix: str  # the environment it belongs to; every path below is inside it (pixi's files aside)
+    prefix_id: tuple[str, int, int]  # the prefix's realpath, st_dev and st_ino: a copy or a move differs
     python: str
     roots: tuple[str, ...]  # live directories mirrored, in order: trees/0, trees/1, ...
     distributions: tuple[Distribution, ...]
@@ -70,6 +79,7 @@ class Snapshot:
     status: str = "installing"  # "installing" until the install ended; then "done"
     # keys of the distributions mirrored, None: the whole roots were mirrored
     scope: tuple[str, ...] | None = None
+    listed_at: int = 0  # time.time_ns() before the listing (trees/<i>.keep) was taken
     # per root (as a string index): the top-level entries mirrored; a root not named was mirrored whole
     mirrored: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # per root: the top-level entries set aside (renamed into the mirror, not linked)
@@ -93,6 +103,7 @@ class RestoreReport:
     removed: int = 0  # entries the install had added or replaced, taken away
     restored: int = 0  # entries put back from the snapshot
     errors: tuple[str, ...] = field(default_factory=tuple)
+    removing: tuple[str, ...] = ()  # the live paths removed (or, in a dry run, to be removed)
 
     @property
     def changed(self) -> bool:
@@ -186,6 +197,53 @@ def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str
         if tops is None:
             return None
         out[i] |= tops
+    return out
+
+
+def links_out(target: TargetEnv, touches) -> list[tuple[str, str]]:
+    """(link, where it resolves) for each symbolic link, in the site-packages entries the
+    install can change, that leads outside the prefix: the manager would write or delete
+    there, through it, and no snapshot of the prefix would hold what it changed.
+
+    The entries: those of the installed distributions reachable from ``touches`` (project
+    names; see ``scope_closure``) per their RECORD, and those named after each project (an
+    entry not installed yet, such as a ``torch`` link to a source tree).  The scripts dir is
+    not looked at: a venv's ``bin/python`` is such a link, and pip and uv replace a script
+    rather than write through it."""
+    from packaging.utils import canonicalize_name
+
+    real_prefix = os.path.realpath(target.prefix)
+    scope = scope_closure(target, touches)
+    names = {str(canonicalize_name(n)).replace("-", "_") for n in touches}
+    out = []
+    for root in _distinct(target.site_dirs):
+        tops = set(names)
+        for dist in target.distributions:
+            if dist.key in scope and os.path.realpath(os.path.dirname(dist.dist_info or "")) == os.path.realpath(root):
+                tops |= _top_entries(dist, root) or set()
+        for name in sorted(tops):
+            out += _links_out_under(os.path.join(root, name), real_prefix)
+    return out
+
+
+def _links_out_under(path: str, real_prefix: str) -> list[tuple[str, str]]:
+    """``path`` and everything under it (links not followed): each link resolving outside."""
+    out = []
+    if os.path.islink(path):
+        return [] if _inside(path, real_prefix) else [(path, os.path.realpath(path))]
+    stack = [path] if os.path.isdir(path) else []
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                if entry.is_symlink():
+                    if not _inside(entry.path, real_prefix):
+                        out.append((entry.path, os.path.realpath(entry.path)))
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
     return out
 
 
@@ -312,12 +370,19 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     not exist yet is removed again by restoring."""
     final = snapshot_dir(target.prefix)
     work = final + ".new"
-    _rmtree(work)
     if whole_prefix is not None:
         roots: tuple[str, ...] = (target.prefix,)
         touches = replaces = None
     else:
         roots = _distinct(p for p in (*target.site_dirs, target.scripts) if p and os.path.isdir(p))
+    identity = prefix_identity(target.prefix)
+    outside = [f"{r} (it resolves to {os.path.realpath(r)})" for r in roots if not _inside(r, identity[0])]
+    if outside:  # a rollback refuses such a snapshot: refuse it before anything changes
+        raise EnvironmentProblem(
+            f"the install would write outside the environment {target.prefix}: {outside[0]}",
+            details=outside[1:], hint="torchup keeps and restores only what is inside the environment; "
+            "install into a virtual environment (`--venv DIR`) instead", code="outside-prefix")
+    _rmtree(work)
     records: dict[str | None, tuple[str, ...] | None] = {}
 
     def read(dist: Distribution) -> tuple[str, ...] | None:  # each RECORD once (torch 2.13.0's has 12,248 rows)
@@ -337,6 +402,7 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
             aside.setdefault(i, set()).add(name)
     linked = True
     files = 0
+    listed_at = time.time_ns()
     mirrored: dict[str, tuple[str, ...]] = {}
     untouched: dict[str, tuple[str, ...]] = {}
     for i, root in enumerate(roots):
@@ -375,6 +441,8 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     snap = Snapshot(
         path=final,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        prefix=target.prefix,
+        prefix_id=identity,
         python=target.executable,
         roots=roots,
         distributions=target.distributions,
@@ -383,6 +451,7 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         plan=plan,
         log=log,
         scope=tuple(sorted(scope)) if scope is not None else None,
+        listed_at=listed_at,
         mirrored=mirrored,
         moved={str(i): tuple(sorted(names)) for i, names in aside.items()},
         untouched=untouched,
@@ -423,20 +492,86 @@ def discard_previous_snapshot(prefix: str) -> None:
     _rmtree(snapshot_dir(prefix) + ".old")
 
 
+def prefix_identity(prefix: str) -> tuple[str, int, int]:
+    """What tells this environment from a copy of it (``cp -a``) or the same one moved:
+    its real path, and its directory's device and inode."""
+    st = os.stat(prefix)
+    return os.path.realpath(prefix), st.st_dev, st.st_ino
+
+
+def _inside(path: str, real_prefix: str) -> bool:
+    """Whether ``path`` resolves (symbolic links followed) to ``real_prefix`` or below it."""
+    real = os.path.realpath(path)
+    return real == real_prefix or real.startswith(real_prefix.rstrip(os.sep) + os.sep)
+
+
+_PIXI_FILES = ("pixi.toml", "pyproject.toml", "pixi.lock")
+
+
 def load_snapshot(prefix: str) -> Snapshot | None:
+    """The snapshot of the last install into ``prefix``; None when there is none.
+
+    Its manifest names paths relative to ``prefix`` and is trusted only as far as it stays
+    there: ``EnvironmentProblem`` when it was taken in another environment (this one is a copy
+    of it, or was moved) or names a path that resolves outside the prefix (an edited or
+    damaged manifest)."""
     path = os.path.join(snapshot_dir(prefix), "manifest.json")
     try:
         with open(path, encoding="utf-8") as fh:
             raw = json.load(fh)
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
-    if raw.get("torchup_snapshot") != SNAPSHOT_FORMAT:
-        return None
+    except (OSError, ValueError) as exc:
+        raise _bad_manifest(prefix, [f"it cannot be read: {exc}"]) from None
+    if not isinstance(raw, dict) or raw.get("torchup_snapshot") != SNAPSHOT_FORMAT:
+        version = raw.get("torchup_snapshot") if isinstance(raw, dict) else None
+        raise _bad_manifest(prefix, [f"it is in format {version!r}, not {SNAPSHOT_FORMAT}: another version of "
+                                     "torchup wrote it"])
+    try:
+        where = raw["prefix"]
+        recorded = (str(where[0]), int(where[1]), int(where[2]))
+        rel_roots = [str(r) for r in raw["roots"]]
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise _bad_manifest(prefix, ["its 'prefix' or 'roots' is missing or malformed"]) from None
+    identity = prefix_identity(prefix)
+    if recorded != identity:
+        raise EnvironmentProblem(
+            f"the snapshot in {snapshot_dir(prefix)} belongs to another environment: " + _elsewhere(recorded, identity),
+            hint=f"roll back where the snapshot was taken, if it is still there; here it cannot be trusted and "
+            f"nothing was changed: delete {snapshot_dir(prefix)} to drop it",
+            code="snapshot-elsewhere",
+        )
+    roots = tuple(os.path.normpath(os.path.join(prefix, r)) for r in rel_roots)
+    copied = tuple(str(c) for c in raw.get("copied") or ())
+    kept = {os.path.normpath(os.path.join(prefix, str(k))): bool(v) for k, v in (raw.get("kept") or {}).items()}
+    names = {key: {str(k): tuple(str(n) for n in v) for k, v in (raw.get(key) or {}).items()}
+             for key in ("mirrored", "moved", "untouched")}
+    problems = _manifest_problems(identity[0], prefix, rel_roots, roots, copied, kept, names)
+    if problems:
+        raise _bad_manifest(prefix, problems)
+    try:
+        return _snapshot_from(raw, prefix, identity, roots, copied, kept, names)
+    except (KeyError, TypeError, ValueError):
+        raise _bad_manifest(prefix, ["a field is missing or malformed"]) from None
+
+
+def _elsewhere(recorded: tuple[str, int, int], identity: tuple[str, int, int]) -> str:
+    """How the environment the snapshot was taken in relates to this one, in words."""
+    if recorded[0] == identity[0]:
+        return f"{identity[0]} is no longer the directory it was taken in (it was replaced by a copy or recreated)"
+    if os.path.exists(recorded[0]):
+        return f"it was taken in {recorded[0]}, and this environment ({identity[0]}) is a copy of that one"
+    return f"it was taken in {recorded[0]}, which is gone: this environment ({identity[0]}) was moved or copied"
+
+
+def _snapshot_from(raw: dict, prefix: str, identity, roots, copied, kept, names) -> Snapshot:
     return Snapshot(
         path=snapshot_dir(prefix),
         created=raw["created"],
+        prefix=prefix,
+        prefix_id=identity,
         python=raw["python"],
-        roots=tuple(raw["roots"]),
+        roots=roots,
         distributions=tuple(
             Distribution(name=d["name"], version=d["version"], installer=d.get("installer"), origin=d.get("origin"))
             for d in raw["distributions"]
@@ -446,12 +581,51 @@ def load_snapshot(prefix: str) -> Snapshot | None:
         plan=raw.get("plan"),
         log=raw.get("log"),
         scope=tuple(raw["scope"]) if raw.get("scope") is not None else None,
-        mirrored={str(k): tuple(v) for k, v in (raw.get("mirrored") or {}).items()},
-        moved={str(k): tuple(v) for k, v in (raw.get("moved") or {}).items()},
-        untouched={str(k): tuple(v) for k, v in (raw.get("untouched") or {}).items()},
-        copied=tuple(raw.get("copied") or ()),
-        kept={str(k): bool(v) for k, v in (raw.get("kept") or {}).items()},
+        listed_at=int(raw["listed_at"]),
+        mirrored=names["mirrored"],
+        moved=names["moved"],
+        untouched=names["untouched"],
+        copied=copied,
+        kept=kept,
         status="installing" if os.path.exists(os.path.join(snapshot_dir(prefix), _UNFINISHED)) else "done",
+    )
+
+
+def _manifest_problems(real_prefix: str, prefix: str, rel_roots, roots, copied, kept, names) -> list[str]:
+    """Every path of a manifest that leaves the prefix (symbolic links followed), each as a sentence."""
+    problems = []
+    for rel, root in zip(rel_roots, roots):
+        if os.path.isabs(rel) or not _inside(root, real_prefix):
+            problems.append(f"root {rel!r} is outside the environment")
+    for i in range(len(roots)):
+        tree = os.path.join(snapshot_dir(prefix), "trees", str(i))
+        if not _inside(tree, real_prefix):
+            problems.append(f"trees/{i} resolves outside the environment, to {os.path.realpath(tree)}")
+    for key, per_root in names.items():
+        for i, entries in per_root.items():
+            if not i.isdigit() or int(i) >= len(roots):
+                problems.append(f"{key} names root {i!r}, which does not exist")
+            bad = [n for n in entries if n in ("", ".", "..") or "/" in n or os.sep in n]
+            problems += [f"{key} names {n!r}, which is not an entry of a directory" for n in bad]
+    for rel in copied:
+        if os.path.isabs(rel) or not roots or not _inside(os.path.join(roots[0], rel), real_prefix):
+            problems.append(f"copied file {rel!r} is outside the environment")
+    # pixi's manifest and lock are the only files kept outside the prefix: <workspace>/.pixi/envs/<env>
+    workspace = os.path.dirname(os.path.dirname(os.path.dirname(os.path.normpath(prefix))))
+    for path in kept:
+        if os.path.dirname(path) != workspace or os.path.basename(path) not in _PIXI_FILES:
+            problems.append(f"kept file {path} is neither inside the environment's pixi workspace nor its "
+                            "manifest or lock")
+    return problems
+
+
+def _bad_manifest(prefix: str, problems: list[str]) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"the snapshot's manifest in {snapshot_dir(prefix)} cannot be trusted: {problems[0]}",
+        details=problems[1:],
+        hint=f"nothing was changed; it was edited, damaged or written by another torchup: delete "
+        f"{snapshot_dir(prefix)} to drop it (the environment stays as it is)",
+        code="snapshot-invalid",
     )
 
 
@@ -468,10 +642,12 @@ def mark(snap: Snapshot, status: str) -> Snapshot:
     return replace(snap, status=status)
 
 
-def restore(snap: Snapshot) -> RestoreReport:
-    """Make every live root equal to its mirror again."""
+def restore(snap: Snapshot, *, dry_run: bool = False) -> RestoreReport:
+    """Make every live root equal to its mirror again (``dry_run``: change nothing, and
+    report what that would take)."""
     removed = restored = 0
     errors: list[str] = []
+    removing: list[str] = []
     for i, root in enumerate(snap.roots):
         names = snap.mirrored.get(str(i))
         keep = None
@@ -485,30 +661,57 @@ def restore(snap: Snapshot) -> RestoreReport:
             try:
                 with open(snap.tree(i) + ".keep", encoding="utf-8", errors="surrogateescape") as fh:
                     listed = dict(p.rsplit("\t", 1) for p in fh.read().split("\0") if p)
-                keep = (frozenset(names) - leave, {p: int(ino) for p, ino in listed.items()})
+                keep = (frozenset(names) - leave, listed)
             except OSError as exc:  # without the list, nothing outside the mirror can be told apart
                 errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
                 continue
         copies = frozenset(os.path.normpath(c) for c in snap.copied) if i == 0 else frozenset()
-        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies)
+        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies, dry=dry_run, removing=removing,
+                     since=snap.listed_at)
         removed += r
         restored += s
     for n, (path, existed) in enumerate(snap.kept.items()):
+        if dry_run:
+            continue  # a rollback says what it does with them itself (save_edited_files)
         r, s = _put_back(os.path.join(snap.path, "files", str(n)) if existed else None, path, errors)
         removed += r
         restored += s
-    return RestoreReport(removed=removed, restored=restored, errors=tuple(errors))
+    return RestoreReport(removed=removed, restored=restored, errors=tuple(errors), removing=tuple(removing))
 
 
 def keep_installed_files(snap: Snapshot) -> None:
-    """After a successful install: copy each kept file as the install left it
-    (``files/<n>.after``), so that a rollback can tell edits made since from the install's."""
+    """After a successful install: list every path of each root as the install left it
+    (``trees/<i>.after``), and copy each kept file likewise (``files/<n>.after``), so that a
+    rollback can tell what was added or edited since from what the install did."""
+    for i, root in enumerate(snap.roots):
+        try:
+            with open(snap.tree(i) + ".after", "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write("\0".join(_paths(root, frozenset(snap.untouched.get(str(i), ())))))
+        except OSError:  # without it a rollback cannot tell; it removes what the install did not add unasked
+            pass
     for n, path in enumerate(snap.kept):
         try:
             if os.path.isfile(path):
                 shutil.copy2(path, os.path.join(snap.path, "files", f"{n}.after"))
         except OSError:  # without the copy a rollback keeps the file as it finds it (see below)
             pass
+
+
+def added_since(snap: Snapshot, removing) -> list[str] | None:
+    """Of the paths a restore removes (``removing``), those that were not there when the install
+    ended: added since by someone else, each named once (a directory, not also what it holds).
+    None when the install did not end well (nothing was listed then: all of it is the install's)."""
+    after: set[str] = set()
+    for i, root in enumerate(snap.roots):
+        try:
+            with open(snap.tree(i) + ".after", encoding="utf-8", errors="surrogateescape") as fh:
+                after |= {os.path.join(root, p) for p in fh.read().split("\0") if p}
+        except OSError:
+            return None
+    new = sorted(p for p in removing if p not in after and "__pycache__" not in p.split(os.sep)
+                 and not p.endswith(".pyc"))  # bytecode written since by importing is not the user's
+    tops = set(new)
+    return [p for p in new if os.path.dirname(p) not in tops]
 
 
 def save_edited_files(snap: Snapshot) -> list[tuple[str, str]]:
@@ -629,6 +832,28 @@ def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
     return count, linked, tuple(sorted(done))
 
 
+def _paths(root: str, leave: frozenset[str] = frozenset()) -> list[str]:
+    """Every path under ``root``, relative, but for bytecode caches and the top-level names
+    ``leave``: names only, no stat (the file type comes with the directory entry)."""
+    out: list[str] = []
+    stack = [("", root)]
+    while stack:
+        rel, path = stack.pop()
+        try:
+            it = os.scandir(path)
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                if entry.name == "__pycache__" or (not rel and entry.name in leave):
+                    continue
+                sub = os.path.join(rel, entry.name) if rel else entry.name
+                out.append(sub)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((sub, entry.path))
+    return out
+
+
 def _listing(path: str, rel: str, out: list[str]) -> None:
     """Append ``relative path<TAB>inode`` of everything under ``path`` (``__pycache__`` dirs
     skipped) to ``out``."""
@@ -647,6 +872,16 @@ def _listing(path: str, rel: str, out: list[str]) -> None:
                 out.append(f"{sub}\t{entry.inode()}")
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, sub))
+
+
+def _replaced(st: os.stat_result, inode: str, since: int) -> bool:
+    """Whether a listed file (listed with ``inode`` at ``since``, in ns) is not the one listed.
+    The inode alone does not tell: pip deletes a file it overwrites and writes it anew, and
+    the filesystem gives the new file the number just freed.  But a file written since the
+    listing has an mtime after it (pip and uv write the time of writing, not the wheel's), and
+    comparing it with the listing's time needs no stat while listing (a stat per listed file
+    made listing 30,000 files 2 to 7 times slower, see docs/install.md)."""
+    return str(st.st_ino) != inode or st.st_mtime_ns > since
 
 
 def _link(src: str, dst: str) -> bool:
@@ -695,8 +930,10 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
 
 def _sync(mirror: str, live: str, linked: bool, errors: list[str],
           keep: tuple[frozenset[str], dict[str, int]] | None = None,
-          leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset()) -> tuple[int, int]:
-    """Make ``live`` equal to ``mirror``.  With ``keep`` (names mirrored, paths listed) the
+          leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset(),
+          dry: bool = False, removing: list[str] | None = None, since: int = 0) -> tuple[int, int]:
+    """Make ``live`` equal to ``mirror`` (``dry``: only count what that takes).  Each path
+    removed (or, ``dry``, to be removed) is appended to ``removing``.  With ``keep`` (names mirrored, paths listed) the
     mirror holds only some top-level entries: listed paths outside them are left alone
     (and bytecode caches in them), anything else not in the mirror is removed; a listed
     file the install replaced cannot be put back and is reported.  Top-level names in
@@ -706,6 +943,7 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
     if leave:
         have = {rel: st for rel, st in have.items() if rel.partition(os.sep)[0] not in leave}
     removed = restored = 0
+    taken: set[str] = set()
     # deepest first, so a directory is emptied before it is removed
     for rel in sorted(have, key=lambda p: p.count(os.sep), reverse=True):
         st = have[rel]
@@ -713,9 +951,9 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
         if keep is not None and w is None:
             top, _, rest = rel.partition(os.sep)
             if top not in keep[0] and (rel in keep[1] or "__pycache__" in rel.split(os.sep)):
-                if rel in keep[1] and keep[1][rel] != st.st_ino and not stat.S_ISDIR(st.st_mode):
-                    errors.append(f"{os.path.join(live, rel)} was replaced by the install and is outside "
-                                  "the snapshot's scope: it cannot be put back")
+                if rel in keep[1] and not stat.S_ISDIR(st.st_mode) and _replaced(st, keep[1][rel], since):
+                    errors.append(f"{os.path.join(live, rel)} was replaced since the snapshot and is outside "
+                                  "its scope: it cannot be put back")
                 continue
         if w is not None and _same(w, st, linked and rel not in copies, os.path.join(mirror, rel),
                                    os.path.join(live, rel)):
@@ -724,20 +962,31 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
             continue
         try:
             path = os.path.join(live, rel)
-            if stat.S_ISDIR(st.st_mode):
+            if dry:
+                pass
+            elif stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 os.unlink(path)
             removed += 1
+            taken.add(rel)
+            if removing is not None:
+                removing.append(path)
         except OSError as exc:
             errors.append(f"cannot remove {os.path.join(live, rel)}: {exc.strerror or exc}")
+    if keep is not None:
+        gone = [rel for rel in keep[1] if rel not in have and rel.partition(os.sep)[0] not in leave | keep[0]]
+        errors += [f"{os.path.join(live, rel)} was removed since the snapshot and is outside its scope: it cannot "
+                   "be put back" for rel in sorted(gone)]
     for rel in sorted(want, key=lambda p: p.count(os.sep)):
         w = want[rel]
         src, dst = os.path.join(mirror, rel), os.path.join(live, rel)
-        if os.path.lexists(dst):
+        if os.path.lexists(dst) and rel not in taken:
             continue
         try:
-            if stat.S_ISLNK(w.st_mode):
+            if dry:
+                pass
+            elif stat.S_ISLNK(w.st_mode):
                 os.symlink(os.readlink(src), dst)
             elif stat.S_ISDIR(w.st_mode):
                 os.mkdir(dst)
@@ -760,17 +1009,20 @@ def _to_json(snap: Snapshot) -> dict:
     return {
         "torchup_snapshot": SNAPSHOT_FORMAT,
         "created": snap.created,
+        "prefix": list(snap.prefix_id),
         "python": snap.python,
-        "roots": list(snap.roots),
+        # relative to the prefix: a copy of the environment does not point back into the original
+        "roots": [os.path.relpath(os.path.realpath(r), snap.prefix_id[0]) for r in snap.roots],
         "distributions": [d.to_json() for d in snap.distributions],
         "files": snap.files,
         "linked": snap.linked,
         "plan": snap.plan,
         "log": snap.log,
         "scope": list(snap.scope) if snap.scope is not None else None,
+        "listed_at": snap.listed_at,
         "mirrored": {k: list(v) for k, v in snap.mirrored.items()},
         "moved": {k: list(v) for k, v in snap.moved.items()},
         "untouched": {k: list(v) for k, v in snap.untouched.items()},
         "copied": list(snap.copied),
-        "kept": snap.kept,
+        "kept": {os.path.relpath(p, snap.prefix): v for p, v in snap.kept.items()},
     }
