@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, Mapping, TextIO
 
-__all__ = ["Style", "emit_json", "style_for"]
+__all__ = ["Style", "emit_json", "printable", "style_for"]
 
 
 class Style:
@@ -37,3 +37,11 @@ def style_for(stream: TextIO, env: Mapping[str, str]) -> Style:
 def emit_json(data: Any, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def printable(text: str) -> str:
+    """``text`` from a file, safe to print on one line: what is not printable (escape
+    sequences, carriage returns, newlines, and the Unicode format characters that reorder or
+    hide text, such as U+202E) is shown escaped (``\\x1b``, ``\\n``, ``\\u202e``), so a file
+    cannot forge or hide torchup's own lines."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
