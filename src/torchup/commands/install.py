@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     if shared is not None:  # plan's --manager names what to print; here it is what to run
         shared.choices, shared.default, shared.help = MANAGERS, "auto", manager_help
     _add(g, "--manager", choices=MANAGERS, default="auto", help=manager_help)
-    _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there")
+    _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there "
+         "(created only after the preflight and your yes)")
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")

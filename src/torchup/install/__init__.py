@@ -648,8 +648,9 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
             hint="on Debian/Ubuntu the venv module is in the python3-venv package",
             code="venv-failed",
         )
-    with _exclusive(future.prefix) as lock:
-        target = inspect_target(system.runner, future.executable)
+    # locked by the prefix the new interpreter reports, as every later torchup will lock it
+    with _exclusive(inspect_target(system.runner, future.executable).prefix) as lock:
+        target = inspect_target(system.runner, future.executable)  # again, under the lock
         # the command asked about stays as it was: it names the new venv's python already
         return _carry_out(plan, replace(prepared, target=target), options, system, out, lock)
 
