@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from torchup.errors import InputError, UsageError
+from torchup.errors import UsageError
 from torchup.system import System
 
 __all__ = ["add_arguments", "run"]
