@@ -743,3 +743,41 @@ def test_one_directory_under_two_names_is_mirrored_once(tmp_path):
     snap = take_snapshot(t2, touches={"torch"}, replaces={"torch"})
     assert snap.roots == (str(site), str(tmp_path / "bin"))
     assert not restore(snap).errors and _tree(site) == before
+
+
+# --- the environment's lock -------------------------------------------------------------------
+def test_the_lock_refuses_a_second_holder_and_leaves_no_directory_it_made(tmp_path):
+    from torchup.install import _exclusive
+
+    with _exclusive(str(tmp_path)) as fd:
+        assert json.loads(os.pread(fd, 100, 0)) == {"torchup": os.getpid()}
+        with pytest.raises(EnvironmentProblem, match="another torchup install or rollback is running") as busy:
+            with _exclusive(str(tmp_path)):
+                pass
+        assert busy.value.code == "install-running"
+    assert not (tmp_path / ".torchup").exists()  # made for the lock alone: gone again
+    (tmp_path / ".torchup" / "snapshot").mkdir(parents=True)
+    with _exclusive(str(tmp_path)):
+        pass
+    assert sorted(os.listdir(tmp_path / ".torchup")) == ["lock", "snapshot"]
+
+
+def test_a_lock_held_by_an_orphaned_manager_names_it(tmp_path):
+    """The lock file says torchup (gone) started a manager (still running: here, this process)."""
+    import fcntl
+    import subprocess
+
+    from torchup.install import _exclusive
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock = tmp_path / ".torchup" / "lock"
+    lock.parent.mkdir()
+    lock.write_text(json.dumps({"torchup": gone.pid, "manager": os.getpid()}))
+    with open(lock) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(EnvironmentProblem) as busy:
+            with _exclusive(str(tmp_path)):
+                pass
+    assert f"an earlier install's package manager (pid {os.getpid()}) is still running" in busy.value.message
+    assert f"kill {os.getpid()}" in busy.value.hint and busy.value.code == "install-running"
