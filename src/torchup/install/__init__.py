@@ -627,7 +627,7 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
     after a yes, so a refusal or a "no" leaves nothing behind."""
     create = _venv_argv(options, system)
     base = inspect_target(system.runner, options.python)
-    future = future_venv(base, options.venv, has_pip=create[1:3] == ["-m", "venv"],
+    future = _future_venv(base, options.venv, has_pip=create[1:3] == ["-m", "venv"],
                          not_writable=_unwritable_parent(options.venv))
     out.step(f"{options.venv} does not exist: it will be created from {base.executable} (Python {base.version})")
     prepared = _prepare(plan, options, system, out, future, pages)
@@ -655,7 +655,7 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
         return _carry_out(plan, replace(prepared, target=target), options, system, out, lock)
 
 
-def future_venv(base: TargetEnv, venv: str, *, has_pip: bool, not_writable: Mapping[str, str]) -> TargetEnv:
+def _future_venv(base: TargetEnv, venv: str, *, has_pip: bool, not_writable: Mapping[str, str]) -> TargetEnv:
     """Pure: the environment ``--venv`` will create from ``base``, for the preflight to judge
     before it exists: the base's interpreter and markers, no packages, never externally managed."""
     prefix = os.path.abspath(venv)
