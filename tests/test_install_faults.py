@@ -94,12 +94,12 @@ def test_index_unreachable(venv, env, tmp_path, index):
     plan = tmp_path / "plan.json"
     plan.write_text(f'{{"torch": "{ie.NEW_CU126}", "variant": "cu126", "index_url": "http://127.0.0.1:{port}/whl/cu126/"}}')
     before = ie.state(venv, env)
-    r = _install(venv, plan, env, "pip")
+    r = _install(venv, plan, env, "pip", "--trust-plan-index")  # a port that is not the index of `env`
     assert r.returncode == 5, r.stdout + r.stderr
     assert "refused" in r.stderr and "HTTPS_PROXY" in r.stderr
     assert ie.state(venv, env) == before
     # without the preflight, the manager itself fails, and the environment is restored
-    r = _install(venv, plan, env, "uv", "--skip-network-check")
+    r = _install(venv, plan, env, "uv", "--skip-network-check", "--trust-plan-index")
     assert r.returncode == 6, r.stdout + r.stderr
     _assert_restored(r, venv, env, before)
     del dead
@@ -233,7 +233,7 @@ def test_not_enough_disk_is_refused_by_the_preflight(template, env, tmp_path):
         before = ie.state(venv, env)
         with IndexServer(missing_status=403) as server:
             ie.serve(server, wheels)
-            r = _install(venv, ie.plan_file(tmp_path / "plan.json", server), env, "pip")
+            r = _install(venv, ie.plan_file(tmp_path / "plan.json", server), ie.with_index_base(env, server), "pip")
         assert r.returncode == 4, r.stdout + r.stderr
         assert "not enough free disk" in r.stderr and str(small) in r.stderr
         assert ie.state(venv, env) == before
@@ -279,7 +279,8 @@ def test_sigkill_of_pip_mid_install(template, env, tmp_path):
         plan = ie.plan_file(tmp_path / "plan.json", server)
         proc = subprocess.Popen([sys.executable, "-m", "torchup", "install", "--plan", str(plan), "--python", str(venv),
                                  "--manager", "pip", "--yes", "--no-verify"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.PIPE, text=True, env=ie.with_index_base(env, server),
+                                stdin=subprocess.DEVNULL)
         killed = False
         deadline = time.monotonic() + 240
         while proc.poll() is None and time.monotonic() < deadline:
@@ -321,6 +322,42 @@ def test_sigkill_of_uv_mid_download(faults, venv, env, tmp_path):
     assert proc.returncode == 6, out + err
     assert "killed by SIGKILL" in out + err
     _assert_restored(subprocess.CompletedProcess([], 6, out, err), venv, env, before)
+
+
+def test_sigkill_of_torchup_leaves_its_manager_holding_the_lock(faults, venv, env, tmp_path):
+    """torchup is killed (SIGKILL: no cleanup) while uv waits for the wheel; uv runs on. A
+    rollback started at once must not race it: it is refused, naming uv, until uv has exited;
+    then the unfinished install is found and rolled back."""
+    before = ie.state(venv, env)
+    faults.fault(WHEEL, delay=3.0)
+    faults.requests.clear()
+    plan = ie.plan_file(tmp_path / "plan.json", faults)
+    proc = subprocess.Popen([sys.executable, "-m", "torchup", "install", "--plan", str(plan), "--python", str(venv),
+                             "--manager", "uv", "--yes", "--no-verify"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
+    manager = []
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len([p for p, _ in faults.requests if p.endswith(".whl") and "/torch/" in p]) >= 2:
+            manager = _children(proc.pid)
+            proc.kill()
+            break
+        time.sleep(0.01)
+    proc.communicate(timeout=60)
+    assert len(manager) == 1, manager
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert f"an earlier install's package manager (pid {manager[0]}) is still running" in r.stderr
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{manager[0]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{manager[0]}").exists(), "the orphaned manager never ended"
+    assert ie.state(venv, env)["torch"] == ie.NEW_CU126  # it finished the install on its own
+    r = _install(venv, ie.plan_file(tmp_path / "plan.json", faults), env, "uv")
+    assert r.returncode == 4 and "never finished" in r.stderr, r.stdout + r.stderr
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ie.state(venv, env) == before
 
 
 @pytest.mark.parametrize("manager", ["pip", "uv"])

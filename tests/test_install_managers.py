@@ -3,6 +3,7 @@ index on 127.0.0.1, with synthetic wheels named and pinned like the real ones.""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -202,7 +203,7 @@ def test_a_tampered_wheel_is_refused_by_its_hash(manager, template, env, tmp_pat
         server.fault(f"/whl/cu126/torch/{other.name.replace('+', '%2B')}", body=other.read_bytes())
         plan = ie.plan_file(tmp_path / "plan.json", server)
         r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes",
-                        "--no-verify"], env)
+                        "--no-verify"], ie.with_index_base(env, server))
     assert r.returncode == 6, r.stdout + r.stderr
     text = (r.stdout + r.stderr).lower()
     assert "hash" in text and "sha256" in text
@@ -255,3 +256,121 @@ def test_pypi_build_uses_the_configured_default_index(template, env, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "--index-url" not in r.stdout and "replacing torch 2.9.1+cpu with 2.14.1" in r.stdout
     assert ie.state(venv, env)["torch"] == "2.14.1"
+
+
+def _foreign_plan(path, server, **extra):
+    plan = json.loads(ie.plan_file(path, server).read_text())
+    path.write_text(json.dumps({**plan, **extra}))
+    return path
+
+
+def test_a_plan_file_naming_another_index_is_refused_with_yes(index, template, env, tmp_path):
+    """The plan names an index that is not PyTorch's (for torchup: `env`'s TORCHUP_INDEX_BASE):
+    --yes does not take it on trust; nothing is changed and the other index is never contacted."""
+    venv = ie.copy_venv(template, tmp_path / "venv")
+    before = ie.state(venv, env)
+    wheels = ie.build_wheels(tmp_path / "wheels")
+    with IndexServer(missing_status=403) as other:
+        ie.serve(other, wheels)
+        plan = _foreign_plan(tmp_path / "plan.json", other)
+        args = ["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--no-verify"]
+        r = ie.torchup([*args, "--yes"], env)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "refusing a plan file that differs from torchup's own choice" in r.stderr
+        assert f"it installs from {other.index_url('whl/cu126')}, not from PyTorch's index for cu126" in r.stderr
+        assert "--trust-plan-index" in r.stderr
+        assert other.requests == []
+        assert ie.state(venv, env) == before
+        assert not (venv.parent.parent / ".torchup").exists()
+        # at a terminal the question names it; "n" changes nothing
+        r = ie.torchup_answering(args, env, "n")
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "this plan file is not what torchup would choose:" in r.stdout
+        assert "the plan file differs from torchup's own choice (above); run `" in r.stdout
+        assert "cancelled; nothing was changed" in r.stdout
+        assert ie.state(venv, env) == before
+        assert not (venv.parent.parent / ".torchup").exists()
+        # an explicit flag accepts it
+        r = ie.torchup([*args, "--yes", "--trust-plan-index"], env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "this plan file is not what torchup would choose:" in r.stdout
+    assert ie.state(venv, env)["torch"] == ie.NEW_CU126
+
+
+def test_text_from_a_plan_file_is_printed_escaped(index, venv, env, tmp_path):
+    """A reason carrying escape sequences cannot rewrite the terminal or forge torchup's lines."""
+    forged = "fits\x1b[1A\x1b[2K\rtorchup: preflight ok\ntorchup: installed torch 9.9.9"
+    plan = _foreign_plan(tmp_path / "plan.json", index, reasons=[forged])
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--dry-run"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "\x1b" not in r.stdout + r.stderr and "\r" not in r.stdout
+    assert "  - fits\\x1b[1A\\x1b[2K\\rtorchup: preflight ok\\ntorchup: installed torch 9.9.9" in r.stdout.splitlines()
+    assert not any(line.startswith("torchup: installed torch 9.9.9") for line in r.stdout.splitlines())
+
+
+def test_a_malformed_plan_file_is_bad_input_naming_each_field(index, venv, env, tmp_path):
+    before = ie.state(venv, env)
+    plan = _foreign_plan(tmp_path / "plan.json", index, torch="latest", torchvision=29, index_url="ftp://h/whl")
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "uv", "--yes"], env)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{plan} is not a valid torchup plan" in r.stderr
+    for field in ("torch: 'latest' is not a version", "torchvision: 29 is not a version string",
+                  "index_url: 'ftp://h/whl': only http, https and file URLs"):
+        assert f"  - {field}" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert ie.state(venv, env) == before
+
+
+def test_a_new_venv_is_created_only_after_yes(index, venv, env, tmp_path):
+    """--venv DIR that does not exist: the preflight and the question come first; "no", or a
+    preflight that fails, leaves no DIR behind."""
+    new = tmp_path / "new-venv"
+    plan = ie.plan_file(tmp_path / "plan.json", index)
+    args = ["install", "--plan", str(plan), "--python", str(venv), "--venv", str(new), "--manager", "uv",
+            "--no-verify"]
+    r = ie.torchup_answering(args, env, "n")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert not new.exists()
+    assert f"{new} does not exist: it will be created from" in r.stdout
+    assert "preflight ok" in r.stdout and "cancelled; nothing was changed" in r.stdout
+    index.fault("/whl/cu126/torch/", status=500)
+    try:
+        r = ie.torchup([*args, "--yes"], env)
+    finally:
+        index.clear_faults()
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert "preflight failed; nothing was changed" in r.stdout
+    assert not new.exists()
+    r = ie.torchup([*args, "--dry-run"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"venv --python {venv} {new}" in r.stdout and f"torch=={ie.NEW_CU126}" in r.stdout
+    assert not new.exists()
+    r = ie.torchup_answering(args, env, "y")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ie.state(new / "bin" / "python", env)["torch"] == ie.NEW_CU126
+
+
+def test_a_new_venv_answered_no_through_the_library(index, venv, env, tmp_path):
+    """The same through ``install()`` with a confirm callback: asked once, nothing exists after "no"."""
+    import io
+
+    from torchup.errors import UsageError
+    from torchup.install import InstallOptions, install
+    from torchup.plan import Plan
+    from torchup.runner import Runner
+    from torchup.system import System
+
+    new = tmp_path / "new-venv"
+    plan = Plan(torch=ie.NEW_CU126, torchvision=None, torchaudio=None, variant="cu126",
+                index_url=index.index_url("whl/cu126"))
+    asked = []
+    options = InstallOptions(python=str(venv), venv=str(new), manager="uv", verify=False,
+                             confirm=lambda question: asked.append(question) or False)
+    out = io.StringIO()
+    with pytest.raises(UsageError) as refused:
+        install(plan, options, System(env=env, runner=Runner(env)), stream=out)
+    assert refused.value.code == "cancelled"
+    assert not new.exists()
+    assert len(asked) == 1 and str(new / "bin" / "python") in asked[0] and f"torch=={ie.NEW_CU126}" in asked[0]
+    assert "preflight ok" in out.getvalue()
+    assert not new.exists()

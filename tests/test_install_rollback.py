@@ -68,7 +68,8 @@ def test_a_file_the_install_overwrote_in_another_package_is_named_not_called_res
     assert len(own) == len(theirs) and own != theirs
     with IndexServer(missing_status=403) as server:
         ie.serve(server, wheels)
-        r = _install(venv, ie.plan_file(tmp_path / "plan.json", server, torch=ie.NEW_CPU, variant="cpu"), env, manager)
+        r = _install(venv, ie.plan_file(tmp_path / "plan.json", server, torch=ie.NEW_CPU, variant="cpu"),
+                     ie.with_index_base(env, server), manager)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (_site(venv) / "six" / "__init__.py").read_text() == theirs
     r = ie.torchup(["install", "--rollback", "--python", str(venv), "--yes"], env)

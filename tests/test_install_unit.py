@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -245,14 +246,111 @@ def test_the_snapshot_is_found_again_and_replaces_the_previous_one(tmp_path):
 
 # --- plan files -----------------------------------------------------------------------
 def test_a_plan_file_that_is_not_a_plan_is_bad_input():
-    from torchup.commands.install import plan_from_json
+    from torchup.install.planfile import plan_from_json
 
     with pytest.raises(InputError):
         plan_from_json({"torch": 2})
     with pytest.raises(InputError):
         plan_from_json([])
-    plan = plan_from_json({"torch": "2.14.1+cu126", "variant": "cu126", "index_url": "u", "commands": {}})
-    assert (plan.torch, plan.variant, plan.index_url, plan.torchvision) == ("2.14.1+cu126", "cu126", "u", None)
+    plan = plan_from_json({"torch": "2.14.1+cu126", "variant": "cu126", "index_url": "https://mirror.example/whl/cu126",
+                           "commands": {}, "reasons": ["fits the GPU"]})
+    assert (plan.torch, plan.variant, plan.index_url, plan.torchvision) == ("2.14.1+cu126", "cu126",
+                                                                           "https://mirror.example/whl/cu126", None)
+    assert plan.reasons == ("fits the GPU",)
+
+
+def _bad_fields(raw) -> list[str]:
+    from torchup.install.planfile import plan_from_json
+
+    with pytest.raises(InputError) as caught:
+        plan_from_json(raw)
+    assert caught.value.exit_code == 2
+    return [d.split(":", 1)[0] for d in caught.value.details]
+
+
+GOOD = {"torch": "2.14.1+cu126", "variant": "cu126", "torchvision": "0.29.1+cu126", "torchaudio": None,
+        "cuda": "12.6", "index_url": "https://download.pytorch.org/whl/cu126", "os": "linux", "arch": "x86_64",
+        "python": "3.12", "reasons": ["a"], "warnings": []}
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"torch": "latest"}, "torch"),
+    ({"torch": "2.14.1+cu126; rm -rf /"}, "torch"),
+    ({"torchvision": 29}, "torchvision"),
+    ({"torchaudio": ["2.11.0"]}, "torchaudio"),
+    ({"variant": "cu126 --index-url x"}, "variant"),
+    ({"variant": "cpu"}, "torch"),  # a cu126 torch under another variant
+    ({"index_url": "ftp://mirror/whl"}, "index_url"),
+    ({"index_url": "javascript:alert(1)"}, "index_url"),
+    ({"index_url": "https:///nohost"}, "index_url"),
+    ({"index_url": "https://h/whl\n--trusted-host evil"}, "index_url"),
+    ({"index_url": 7}, "index_url"),
+    ({"cuda": "twelve"}, "cuda"),
+    ({"os": "beos"}, "os"),
+    ({"python": "3.12; x"}, "python"),
+    ({"reasons": "not a list"}, "reasons"),
+    ({"reasons": ["ok", 3]}, "reasons[1]"),
+    ({"reasons": ["x" * 5000]}, "reasons[0]"),
+    ({"torchup_plan": 99}, "torchup_plan"),
+])
+def test_each_bad_field_of_a_plan_file_is_named(change, field):
+    assert _bad_fields({**GOOD, **change}) == [field]
+
+
+def test_a_plan_file_lists_every_bad_field_and_bounds_nesting():
+    assert _bad_fields({**GOOD, "torch": "x", "variant": "gpu", "index_url": "ssh://h/"}) == ["torch", "variant",
+                                                                                              "index_url"]
+    deep: object = 1
+    for _ in range(20):
+        deep = [deep]
+    assert _bad_fields({**GOOD, "considered": deep}) == ["nested more than 8 levels deep (a torchup plan nests 3)"]
+
+
+def test_a_plan_file_too_large_or_too_deep_for_the_parser_is_bad_input(tmp_path):
+    from torchup.install.planfile import MAX_BYTES, load_plan_file
+
+    big = tmp_path / "big.json"
+    big.write_text('{"torch": "2.14.1", "variant": "cpu", "pad": "' + "x" * MAX_BYTES + '"}')
+    with pytest.raises(InputError, match="larger than"):
+        load_plan_file(str(big))
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="not JSON"):
+        load_plan_file(str(deep))
+    assert load_plan_file(str(_write(tmp_path / "ok.json", GOOD))).torch == "2.14.1+cu126"
+
+
+def _write(path, data):
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_where_a_plan_file_departs_from_torchups_own_choice():
+    from torchup.catalog.load import load_catalog
+    from torchup.install.planfile import differences, plan_from_json
+
+    catalog = load_catalog({}, use_cache=False)
+    base = "https://download.pytorch.org/whl"
+    assert differences(plan_from_json(GOOD), catalog, base) == []
+    assert differences(plan_from_json({**GOOD, "index_url": base + "/cu126/"}), catalog, base) == []
+    other = differences(plan_from_json({**GOOD, "index_url": "https://evil.example/simple"}), catalog, base)
+    assert other == [f"it installs from https://evil.example/simple, not from PyTorch's index for cu126, {base}/cu126"]
+    assert differences(plan_from_json({**GOOD, "torchvision": "0.1.0"}), catalog, base) == [
+        "torchvision 0.1.0 is not the one torchup pairs with torch 2.14.1 (0.29.1)"]
+    assert differences(plan_from_json({**GOOD, "torch": "2.99.0+cu126"}), catalog, base)[0] == (
+        "torch 2.99.0+cu126 (cu126) is not a build torchup's catalog knows")
+    pypi = {"torch": "2.14.1", "variant": "pypi", "index_url": None}
+    assert differences(plan_from_json(pypi), catalog, base) == []
+    assert differences(plan_from_json({**pypi, "index_url": base + "/cpu"}), catalog, base) == [
+        f"it installs from {base}/cpu, not from the default index"]
+
+
+def test_printable_escapes_what_could_forge_or_hide_a_line():
+    from torchup.output import printable
+
+    assert printable("fits\x1b[2K\rtorchup: installed torch 9.9") == "fits\\x1b[2K\\rtorchup: installed torch 9.9"
+    assert printable("a\nb\u202ec") == "a\\nb\\u202ec"
+    assert printable("CUDA 12.6 — ok, 日本") == "CUDA 12.6 — ok, 日本"
 
 
 # --- the snapshot's scope -----------------------------------------------------------------
@@ -767,3 +865,41 @@ def test_a_listed_file_written_anew_under_the_same_inode_number_is_not_called_re
     assert errors == (f"{site / 'six.py'} was replaced since the snapshot and is outside its scope: it cannot be put "
                       "back", f"{site / 'pandas_like' / 'sub' / 'm.py'} was removed since the snapshot and is outside "
                       "its scope: it cannot be put back")
+
+
+# --- the environment's lock -------------------------------------------------------------------
+def test_the_lock_refuses_a_second_holder_and_leaves_no_directory_it_made(tmp_path):
+    from torchup.install import _exclusive
+
+    with _exclusive(str(tmp_path)) as fd:
+        assert json.loads(os.pread(fd, 100, 0)) == {"torchup": os.getpid()}
+        with pytest.raises(EnvironmentProblem, match="another torchup install or rollback is running") as busy:
+            with _exclusive(str(tmp_path)):
+                pass
+        assert busy.value.code == "install-running"
+    assert not (tmp_path / ".torchup").exists()  # made for the lock alone: gone again
+    (tmp_path / ".torchup" / "snapshot").mkdir(parents=True)
+    with _exclusive(str(tmp_path)):
+        pass
+    assert sorted(os.listdir(tmp_path / ".torchup")) == ["lock", "snapshot"]
+
+
+def test_a_lock_held_by_an_orphaned_manager_names_it(tmp_path):
+    """The lock file says torchup (gone) started a manager (still running: here, this process)."""
+    import fcntl
+    import subprocess
+
+    from torchup.install import _exclusive
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock = tmp_path / ".torchup" / "lock"
+    lock.parent.mkdir()
+    lock.write_text(json.dumps({"torchup": gone.pid, "manager": os.getpid()}))
+    with open(lock) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(EnvironmentProblem) as busy:
+            with _exclusive(str(tmp_path)):
+                pass
+    assert f"an earlier install's package manager (pid {os.getpid()}) is still running" in busy.value.message
+    assert f"kill {os.getpid()}" in busy.value.hint and busy.value.code == "install-running"

@@ -40,3 +40,21 @@ def test_stream_passes_output_on_and_returns_the_exit_code():
     assert (r.returncode, r.timed_out) == (4, False)
     assert b"".join(chunks).decode() == r.stdout and "one" in r.stdout and "two" in r.stdout
 
+
+
+def test_stream_keeps_the_passed_descriptors_open_in_the_child_and_reports_its_pid():
+    import os
+
+    read_end, write_end = os.pipe()
+    started = []
+    try:
+        code = f"import os; os.write({write_end}, b'held'); print(os.getpid())"
+        r = Runner().stream([sys.executable, "-c", code], timeout=30, pass_fds=(write_end,), on_start=started.append)
+        assert r.ok, r.stdout
+        assert os.read(read_end, 10) == b"held"
+        assert started == [int(r.stdout.strip())]
+        closed = Runner().stream([sys.executable, "-c", code], timeout=30)  # not passed: not open there
+        assert not closed.ok and "Bad file descriptor" in closed.stdout
+    finally:
+        os.close(read_end)
+        os.close(write_end)

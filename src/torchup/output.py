@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any, Mapping, TextIO
 
-__all__ = ["FORMAT_VERSIONS", "Style", "emit_json", "envelope", "style_for"]
+__all__ = ["FORMAT_VERSIONS", "Style", "emit_json", "envelope", "printable", "style_for"]
 
 # The version of each --json document (docs/json.md); bump one when a key of it changes meaning.
 FORMAT_VERSIONS = {
@@ -58,3 +58,11 @@ def emit_json(document: str, body: Mapping[str, Any], stream: TextIO | None = No
     """Write one envelope (see ``envelope``) as indented JSON to stdout."""
     stream = stream or sys.stdout
     stream.write(json.dumps(envelope(document, body), indent=2, ensure_ascii=False) + "\n")
+
+
+def printable(text: str) -> str:
+    """``text`` from a file, safe to print on one line: what is not printable (escape
+    sequences, carriage returns, newlines, and the Unicode format characters that reorder or
+    hide text, such as U+202E) is shown escaped (``\\x1b``, ``\\n``, ``\\u202e``), so a file
+    cannot forge or hide torchup's own lines."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

@@ -141,6 +141,8 @@ class Runner:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         tty: bool = False,
+        pass_fds: Sequence[int] = (),
+        on_start: Callable[[int], None] | None = None,
     ) -> Result:
         """Run ``argv`` with stdout and stderr merged, passing the output on as it comes.
 
@@ -148,7 +150,8 @@ class Runner:
         whole output is also returned in ``Result.stdout``.  With ``tty`` the
         child writes to a pseudo-terminal, so a package manager shows its own
         progress bars.  A ``KeyboardInterrupt`` kills the child's process group
-        and is re-raised once the child is gone.
+        and is re-raised once the child is gone.  ``pass_fds`` stay open in the
+        child (POSIX); ``on_start`` is told the child's pid once it runs.
         """
         argv = tuple(str(a) for a in argv)
         chunks: list[bytes] = []
@@ -176,6 +179,7 @@ class Runner:
                 env=dict(self.env if env is None else env),
                 cwd=cwd,
                 start_new_session=os.name == "posix",
+                pass_fds=tuple(pass_fds),
             )
         except OSError as exc:
             for fd in (master, slave):
@@ -185,6 +189,8 @@ class Runner:
                 type(exc), exc.strerror or str(exc)
             )
             return self._done(Result(argv=argv, returncode=None, error=error))
+        if on_start is not None:
+            on_start(proc.pid)
         if slave is not None:
             os.close(slave)  # the child holds its own copy; EOF comes when it exits
             reader = threading.Thread(target=_stream_pty, args=(master, sink), daemon=True)

@@ -88,9 +88,34 @@ def tool_env(clean_env: dict, tmp_path: Path) -> dict:
     return env
 
 
+def with_index_base(env: dict, server: IndexServer) -> dict:
+    """``env`` in which ``server`` stands for PyTorch's index (``TORCHUP_INDEX_BASE``): a plan
+    file naming it is what torchup itself would choose, not a foreign one."""
+    return dict(env, TORCHUP_INDEX_BASE=f"{server.url}/whl")
+
+
 def torchup(args: list[str], env: dict, *, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def torchup_answering(args: list[str], env: dict, answer: str, *, timeout: float = 300) -> subprocess.CompletedProcess:
+    """torchup with a terminal on stdin (a pseudo-terminal), ``answer`` typed ahead for its question."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "torchup", *args], stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+        os.close(slave)
+        slave = -1
+        os.write(master, (answer + "\n").encode())
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def state(python: Path, env: dict) -> dict:

@@ -28,5 +28,6 @@ def venv(template, tmp_path):
 
 
 @pytest.fixture
-def env(clean_env, tmp_path):
-    return ie.tool_env(clean_env, tmp_path)
+def env(clean_env, tmp_path, index):
+    """The module's index is PyTorch's index for torchup, so its plan files are torchup's own choice."""
+    return ie.with_index_base(ie.tool_env(clean_env, tmp_path), index)

@@ -7,14 +7,13 @@ stdout carries only the result envelope (docs/json.md)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-from torchup.errors import InputError, UsageError
+from torchup.errors import UsageError
 from torchup.system import System
 
-__all__ = ["add_arguments", "run", "plan_from_json", "install_json"]
+__all__ = ["add_arguments", "run", "install_json"]
 
 
 def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
@@ -41,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("install")
     _add(g, "--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)")
     _add(g, "--plan", metavar="FILE", help="install this plan (`torchup plan --json > FILE`) instead of planning again")
+    _add(g, "--trust-plan-index", action="store_true",
+         help="with --plan and --yes: accept a plan whose index or versions differ from torchup's own choice")
     manager_help = ("package manager to run (default: uv when on PATH, else pip); conda, mamba and "
                     "micromamba install conda-forge's build into a conda environment, pixi into the "
                     "default environment of a pixi workspace")
@@ -52,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     if "--json" in parser._option_string_actions:
         parser._option_string_actions["--json"].help = json_help
     _add(g, "--json", action="store_true", help=json_help)
-    _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there")
+    _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there "
+         "(created only after the preflight and your yes)")
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
@@ -61,37 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
     _add(g, "--timeout", type=float, default=None, metavar="SECONDS", help="stop the package manager after this long (default: 3600)")
     _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")
-
-
-def plan_from_json(raw: object):
-    """A ``Plan`` from the JSON of ``torchup plan --json``."""
-    from torchup.plan import Plan
-
-    if isinstance(raw, dict) and raw.get("format", "torchup/plan") != "torchup/plan":
-        raise InputError(f"the plan file is a {raw['format']} document, not a torchup plan",
-                         hint="write it with `torchup plan --json > plan.json` (for one machine)")
-    if not isinstance(raw, dict) or not isinstance(raw.get("torch"), str) or not isinstance(raw.get("variant"), str):
-        raise InputError("the plan file is not a torchup plan (it needs at least 'torch' and 'variant')",
-                         hint="write it with `torchup plan --json > plan.json`")
-    fields = {"torch", "torchvision", "torchaudio", "variant", "cuda", "rocm", "index_url", "os", "arch", "python"}
-    known = {f for f in fields if f in Plan.__dataclass_fields__}
-    kwargs = {k: raw.get(k) for k in known if k in raw}
-    for key in ("torchvision", "torchaudio"):
-        kwargs.setdefault(key, None)
-    if "reasons" in raw:
-        kwargs["reasons"] = tuple(raw["reasons"])
-    return Plan(**kwargs)
-
-
-def _load_plan(path: str):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"cannot read the plan file {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InputError(f"the plan file {path} is not JSON: {exc}") from None
-    return plan_from_json(raw)
 
 
 def _make_plan(args: argparse.Namespace, system: System, python: str):
@@ -192,8 +163,17 @@ def run(args: argparse.Namespace, system: System) -> int:
     json_mode = getattr(args, "json", False)
     stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, getattr(args, "python", None))
+    differences: list[str] = []
     if args.plan:
-        plan = _load_plan(args.plan)
+        from torchup.catalog.load import load_catalog
+        from torchup.install.conda import CONDA_MANAGERS
+        from torchup.install.planfile import differences as plan_differences, load_plan_file
+        from torchup.plan import DEFAULT_INDEX_BASE
+
+        plan = load_plan_file(args.plan)
+        base = getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
+        if args.manager not in (*CONDA_MANAGERS, "pixi"):  # those take only versions, from conda-forge
+            differences = plan_differences(plan, load_catalog(system.env), base.rstrip("/"))
     else:
         plan = _make_plan(args, system, python)
     interactive = sys.stdin.isatty()
@@ -209,6 +189,8 @@ def run(args: argparse.Namespace, system: System) -> int:
         check_network=not args.skip_network_check,
         tty=stream.isatty() and os.name == "posix",
         confirm=_confirm if interactive else None,
+        foreign=tuple(differences),
+        trust_foreign=args.trust_plan_index,
     )
     report = install(plan, options, system, stream=stream)
     if json_mode:

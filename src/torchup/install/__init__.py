@@ -1,11 +1,14 @@
 """``torchup install``: carry out a Plan in the target environment, and lose nothing.
 
 Order of work (each step printed as a ``torchup:`` line):
-1. (``--venv``) create the virtual environment;
-2. inspect the target (a script run inside it) and pick the manager;
+1. (``--venv DIR`` that does not exist) inspect the base interpreter instead: steps 3 and 4
+   judge the empty environment DIR will be, and DIR is created only after the yes;
+2. inspect the target (a script run inside it); take its lock (``<prefix>/.torchup/lock``,
+   held until the manager has exited, see ``_exclusive``), inspect it again, pick the manager;
 3. preflight (``preflight.py``): writable, not externally-managed, index reachable,
    free disk; name what is replaced and what would break;
-4. confirm (``--yes`` skips; no terminal and no ``--yes`` refuses);
+4. confirm (``--yes`` skips; no terminal and no ``--yes`` refuses; a plan file that is not
+   torchup's own choice needs the answer at the terminal or ``--trust-plan-index``);
 5. snapshot (``snapshot.py``), run the manager (``execute.py``; ``conda.py`` and
    ``pixi.py`` for the conda-forge ones) with its output teed to a log file;
 6. on any failure restore the snapshot and say so, with the failure's digest,
@@ -15,14 +18,16 @@ Order of work (each step printed as a ``torchup:`` line):
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Callable, TextIO
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping, TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, UsageError
 from torchup.install import preflight as _preflight
@@ -34,6 +39,7 @@ from torchup.install.snapshot import (RestoreReport, Snapshot, added_since, disc
                                      keep_installed_files, load_snapshot, mark, restore, save_edited_files,
                                      take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
+from torchup.output import printable
 from torchup.plan import Plan
 from torchup.system import System
 
@@ -62,6 +68,10 @@ class InstallOptions:
     tty: bool = False  # give the manager a terminal (its own progress bars)
     uv: str | None = None  # uv's path, when not the one on PATH
     confirm: Callable[[str], bool] | None = None  # asks the user; None: no terminal
+    # how a plan read from a file differs from torchup's own choice (another index...): shown,
+    # and installed only when the user says yes at the prompt, or with trust_foreign
+    foreign: tuple[str, ...] = ()
+    trust_foreign: bool = False  # --trust-plan-index
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,26 +129,72 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     if options.venv and (options.manager in CONDA_MANAGERS or options.manager == "pixi"):
         raise UsageError(f"--venv creates a virtual environment, which {options.manager} does not install into",
                          hint=f"name a conda environment with --python, or drop --manager {options.manager}")
-    if options.venv:
-        python = _venv(options, system, out)
-        if options.dry_run and not os.path.exists(python):
-            return _dry_run_new_venv(plan, options, python, system, out)
+    if not options.dry_run:  # before the preflight contacts the plan's index
+        _refuse_untrusted(options)
     pages = None
     if options.check_network and plan.index_url and options.manager not in (*CONDA_MANAGERS, "pixi"):
         # the family's index pages depend on the plan alone: fetched while the target is inspected
         pages = _in_background(_preflight.index_pages, plan, Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S))
+    if options.venv:
+        python = _venv_python(options.venv)
+        if not os.path.exists(python):
+            return _install_new_venv(plan, options, system, out, pages)
+        out.step(f"using the existing virtual environment {options.venv}")
     target = inspect_target(runner, python)
+    if options.dry_run:
+        return _prepare(plan, options, system, out, target, pages).dry_run_report(out)
+    # one torchup per environment from the preflight on: what the preflight saw and the user
+    # agreed to stays true until the manager (which holds the lock too) has exited
+    with _exclusive(target.prefix) as lock:
+        target = inspect_target(runner, python)  # again: another torchup may have changed it meanwhile
+        prepared = _prepare(plan, options, system, out, target, pages)
+        _confirm(prepared, options, out)
+        return _carry_out(plan, prepared, options, system, out, lock)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Prepared:
+    """What the preflight found and what would run: shown, asked about, then carried out."""
+
+    target: TargetEnv
+    manager: str
+    argv: list[str]
+    conda: bool  # conda-forge packages, the whole prefix
+    checks: _preflight.Preflight
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    def dry_run_report(self, out: _Out) -> InstallReport:
+        target = self.target
+        kept = _pixi_files(target) if self.manager == "pixi" else ()
+        out.step("dry run: would snapshot " + (", ".join((target.prefix, *kept)) if self.conda else
+                                               ", ".join(p for p in (*target.site_dirs, target.scripts) if p)))
+        out.step("dry run: would run")
+        out.line(self.command)
+        return InstallReport(python=target.executable, manager=self.manager, argv=tuple(self.argv), dry_run=True,
+                             replaced=self.checks.replacing)
+
+
+def _prepare(plan: Plan, options: InstallOptions, system: System, out: _Out, target: TargetEnv, pages) -> _Prepared:
+    """Choose the manager, run the preflight and say what will happen; raise when it must not."""
+    runner = system.runner
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
     manager, program = choose_manager(options.manager, target, runner, uv=options.uv, env=system.env)
     argv = manager_argv(plan, manager, python=target.executable, program=program, prefix=target.prefix)
-    conda = manager in CONDA_MANAGERS or manager == "pixi"  # conda-forge packages, the whole prefix
+    conda = manager in CONDA_MANAGERS or manager == "pixi"
 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
                                       check_network=options.check_network, runner=runner,
                                       pages=pages() if pages is not None else None)
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
     for reason in plan.reasons[:3]:
-        out.line(f"  - {reason}")
+        out.line(f"  - {printable(reason)}")
+    if options.foreign:
+        out.step("this plan file is not what torchup would choose:")
+        for line in options.foreign:
+            out.line(f"  - {printable(line)}")
     if checks.replacing:
         out.step(checks.replacing)
     for note in checks.notes:
@@ -158,33 +214,52 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     else:
         out.step("preflight ok" if options.check_network else "preflight ok (indexes and disk not checked)")
     _refuse_unfinished(target)
-    command = shlex.join(argv)
-    if options.dry_run:
-        kept = _pixi_files(target) if manager == "pixi" else ()
-        out.step("dry run: would snapshot " + (", ".join((target.prefix, *kept)) if conda else
-                                               ", ".join(p for p in (*target.site_dirs, target.scripts) if p)))
-        out.step("dry run: would run")
-        out.line(command)
-        return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=True,
-                             replaced=checks.replacing)
-    if not options.yes:
-        if options.confirm is None:
-            raise UsageError(
-                "refusing to change the environment without confirmation: there is no terminal to ask",
-                hint="pass --yes to install without asking, or --dry-run to see what would run",
-                code="needs-confirmation",
-            )
-        question = f"run `{command}`?"
-        if checks.at_risk:
-            question = f"{len(checks.at_risk)} installed package(s) would break; {question}"
-        if not options.confirm(question):
-            out.step("cancelled; nothing was changed")
-            raise UsageError("cancelled by the user", code="cancelled")
+    return _Prepared(target=target, manager=manager, argv=argv, conda=conda, checks=checks)
 
+
+def _refuse_untrusted(options: InstallOptions) -> None:
+    """A plan file that is not torchup's own choice needs a person's yes, not ``--yes``."""
+    if options.foreign and not options.trust_foreign and (options.yes or options.confirm is None):
+        raise UsageError(
+            "refusing a plan file that differs from torchup's own choice without an explicit yes",
+            details=[printable(line) for line in options.foreign],
+            hint="check where it came from; answer the question at a terminal (without --yes), "
+            "or pass --trust-plan-index to install it as it is",
+            code="untrusted-plan",
+        )
+
+
+def _confirm(prepared: _Prepared, options: InstallOptions, out: _Out) -> None:
+    foreign = options.foreign and not options.trust_foreign
+    if options.yes:
+        return
+    if options.confirm is None:
+        raise UsageError(
+            "refusing to change the environment without confirmation: there is no terminal to ask",
+            hint="pass --yes to install without asking, or --dry-run to see what would run",
+            code="needs-confirmation",
+        )
+    question = f"run `{prepared.command}`?"
+    if foreign:
+        question = f"the plan file differs from torchup's own choice (above); {question}"
+    if prepared.checks.at_risk:
+        question = f"{len(prepared.checks.at_risk)} installed package(s) would break; {question}"
+    if not options.confirm(question):
+        out.step("cancelled; nothing was changed")
+        raise UsageError("cancelled by the user", code="cancelled")
+
+
+def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system: System, out: _Out,
+               lock: int) -> InstallReport:
+    """Snapshot, run the manager, check the result; restore the snapshot on any failure.
+    The caller holds the environment's lock (``lock``, its file descriptor)."""
+    runner = system.runner
+    target, manager, argv, conda, checks = (prepared.target, prepared.manager, prepared.argv, prepared.conda,
+                                            prepared.checks)
+    command = prepared.command
     log_path = options.log_path or default_log_path(system.env)
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    with _exclusive(target.prefix), open(log_path, "ab") as log:
-        _refuse_unfinished(target)  # again, now that no other torchup can be at work here
+    with open(log_path, "ab") as log:
         out.log = log
         out.step(f"full log: {log_path}")
         out.step("snapshot of the environment before the install")
@@ -210,7 +285,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
             # the previous snapshot (the torch before last, often) goes while the manager downloads
             cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
             cleanup.start()
-            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
+            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout,
+                                 lock=lock, on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
             cleanup.join()
             if not result.ok:
                 failure, text = digest(result), result.stdout
@@ -274,30 +350,95 @@ def _refuse_unfinished(target: TargetEnv) -> None:
 
 @contextmanager
 def _exclusive(prefix: str):
-    """Hold ``<prefix>/.torchup/lock``: one torchup install or rollback per environment at a
-    time (two at once could each take the other's snapshot for the previous one)."""
-    path = os.path.join(prefix, ".torchup", "lock")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    """Hold ``<prefix>/.torchup/lock`` (yields its file descriptor): one torchup install or
+    rollback per environment at a time, from its preflight until its package manager has
+    exited.  A second one fails at once (``install-running``) rather than wait: it may be
+    waiting for a question at the other's prompt.  A ``.torchup`` directory made only for
+    the lock is removed again, so that a refused or cancelled install leaves nothing."""
+    state = os.path.join(prefix, ".torchup")
+    path = os.path.join(state, "lock")
+    made = os.name == "posix" and not os.path.isdir(state)
+    while True:
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.makedirs(state, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot create {path}: {exc.strerror}",
+                                     hint="torchup keeps its lock and snapshot in <prefix>/.torchup/; "
+                                          "it needs to be writable", code="not-writable") from None
+        try:
+            _lock(fd)
         except OSError:
-            raise EnvironmentProblem(
-                f"another torchup install or rollback is running in {prefix}",
-                hint="wait for it to finish, then run this again",
-                code="install-running",
-            ) from None
-        yield
+            os.close(fd)
+            raise _busy(prefix, path) from None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # its holder removed the file between our open and our lock: lock the new one
+    try:
+        _write_holder(fd, torchup=os.getpid())
+        yield fd
     finally:
-        os.close(fd)  # closing releases the lock
+        if made and os.listdir(state) == ["lock"]:
+            try:  # still locked while removed: whoever opened it meanwhile sees it gone and retries
+                os.unlink(path)
+                os.rmdir(state)
+            except OSError:
+                pass
+        os.close(fd)  # closing releases the lock (unless a running manager holds it too)
+
+
+def _lock(fd: int) -> None:
+    if os.name == "nt":
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _write_holder(fd: int, **pids: int) -> None:
+    """Who holds the lock, for the message of the one refused (the lock itself is the kernel's)."""
+    data = json.dumps(pids).encode()
+    try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+    except OSError:
+        pass  # only the wording of a refusal depends on it
+
+
+def _busy(prefix: str, path: str) -> EnvironmentProblem:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            holder = json.loads(fh.read() or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    holder = holder if isinstance(holder, dict) else {}
+    manager, torchup = holder.get("manager"), holder.get("torchup")
+    if isinstance(manager, int) and isinstance(torchup, int) and not _alive(torchup) and _alive(manager):
+        return EnvironmentProblem(
+            f"an earlier install's package manager (pid {manager}) is still running in {prefix}; "
+            "the torchup that started it was stopped",
+            hint=f"wait for it to finish (or stop it: `kill {manager}`), then run this again; "
+            "`torchup install --rollback` then puts back the environment from before that install",
+            code="install-running",
+        )
+    return EnvironmentProblem(
+        f"another torchup install or rollback is running in {prefix}",
+        hint="wait for it to finish, then run this again",
+        code="install-running",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,16 +456,16 @@ def rollback(options: RollbackOptions, system: System, stream: TextIO | None = N
     out = _Out(stream or sys.stdout)
     python = options.python
     target = inspect_target(system.runner, python)
-    snap = load_snapshot(target.prefix)
-    if snap is None:
-        raise EnvironmentProblem(
-            f"no snapshot to roll back to in {target.prefix}",
-            hint="torchup keeps the snapshot of the last `torchup install` into this environment",
-            code="no-snapshot",
-        )
-    torch = next((d for d in snap.distributions if d.key == "torch"), None)
-    back = f"torch {torch.version}" if torch else "no torch"
-    with _exclusive(target.prefix):
+    with _exclusive(target.prefix):  # the snapshot is read under the lock: an install may be replacing it
+        snap = load_snapshot(target.prefix)
+        if snap is None:
+            raise EnvironmentProblem(
+                f"no snapshot to roll back to in {target.prefix}",
+                hint="torchup keeps the snapshot of the last `torchup install` into this environment",
+                code="no-snapshot",
+            )
+        torch = next((d for d in snap.distributions if d.key == "torch"), None)
+        back = f"torch {torch.version}" if torch else "no torch"
         preview = restore(snap, dry_run=True)
         added = added_since(snap, preview.removing) or []
         if options.dry_run:
@@ -358,12 +499,13 @@ def rollback(options: RollbackOptions, system: System, stream: TextIO | None = N
         for path, copy in saved:
             out.step(f"{path} changed after the install; that version is kept as {copy}")
         report = restore(snap)
-    if report.errors:
-        more = [f"and {len(report.errors) - 10} more"] if len(report.errors) > 10 else []
-        raise EnvironmentProblem("the rollback could not put everything back", details=[*report.errors[:10], *more],
-                                 hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")
-    mark(snap, "rolled back")
-    after = inspect_target(system.runner, python)
+        if report.errors:
+            more = [f"and {len(report.errors) - 10} more"] if len(report.errors) > 10 else []
+            raise EnvironmentProblem("the rollback could not put everything back",
+                                     details=[*report.errors[:10], *more],
+                                     hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")
+        mark(snap, "rolled back")
+        after = inspect_target(system.runner, python)
     if after.freeze() != snap.freeze():
         raise EnvironmentProblem("after the rollback the installed distributions still differ from the snapshot",
                                  details=_diff(snap.freeze(), after.freeze()), code="rollback-incomplete")
@@ -379,6 +521,23 @@ def _added_name(path: str) -> str:
         name, _, version = base[: -len(".dist-info")].partition("-")
         return f"the distribution {name} {version} ({path})"
     return path
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (POSIX; a zombie, dead but not yet reaped, does not)."""
+    if os.name != "posix" or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(0) answered
 
 
 # --- helpers --------------------------------------------------------------------
@@ -512,23 +671,26 @@ def _venv_python(venv: str) -> str:
                         "python.exe" if os.name == "nt" else "python")
 
 
-def _venv(options: InstallOptions, system: System, out: _Out) -> str:
-    """Create ``--venv DIR`` from ``options.python`` (when it does not exist yet)."""
-    python = _venv_python(options.venv)
-    if os.path.exists(python):
-        out.step(f"using the existing virtual environment {options.venv}")
-        return python
-    uv = options.uv or system.runner.which("uv")
-    if options.manager in ("uv", "auto") and uv:
-        argv = [uv, "venv", "--python", options.python, options.venv]
-    else:
-        argv = [options.python, "-m", "venv", options.venv]
+def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: _Out, pages) -> InstallReport:
+    """``--venv DIR`` that does not exist yet: the preflight judges the environment it will be
+    (its base interpreter, empty, at DIR) and the question comes first; DIR is created only
+    after a yes, so a refusal or a "no" leaves nothing behind."""
+    create = _venv_argv(options, system)
+    base = inspect_target(system.runner, options.python)
+    future = _future_venv(base, options.venv, has_pip=create[1:3] == ["-m", "venv"],
+                         not_writable=_unwritable_parent(options.venv))
+    out.step(f"{options.venv} does not exist: it will be created from {base.executable} (Python {base.version})")
+    prepared = _prepare(plan, options, system, out, future, pages)
     if options.dry_run:
         out.step("dry run: would create the virtual environment")
-        out.line(shlex.join(argv))
-        return python
+        out.line(shlex.join(create))
+        out.step("dry run: would run")
+        out.line(prepared.command)
+        return InstallReport(python=future.executable, manager=prepared.manager, argv=tuple(prepared.argv),
+                             dry_run=True)
+    _confirm(prepared, options, out)
     out.step(f"creating the virtual environment {options.venv}")
-    result = system.runner.run(argv, timeout=300)
+    result = system.runner.run(create, timeout=300)
     if not result.ok:
         raise EnvironmentProblem(
             f"could not create the virtual environment {options.venv}",
@@ -536,14 +698,39 @@ def _venv(options: InstallOptions, system: System, out: _Out) -> str:
             hint="on Debian/Ubuntu the venv module is in the python3-venv package",
             code="venv-failed",
         )
-    return python
+    # locked by the prefix the new interpreter reports, as every later torchup will lock it
+    with _exclusive(inspect_target(system.runner, future.executable).prefix) as lock:
+        target = inspect_target(system.runner, future.executable)  # again, under the lock
+        # the command asked about stays as it was: it names the new venv's python already
+        return _carry_out(plan, replace(prepared, target=target), options, system, out, lock)
 
 
-def _dry_run_new_venv(plan: Plan, options: InstallOptions, python: str, system: System, out: _Out) -> InstallReport:
-    """The venv does not exist yet, so there is nothing to inspect: print the command only."""
+def _future_venv(base: TargetEnv, venv: str, *, has_pip: bool, not_writable: Mapping[str, str]) -> TargetEnv:
+    """Pure: the environment ``--venv`` will create from ``base``, for the preflight to judge
+    before it exists: the base's interpreter and markers, no packages, never externally managed."""
+    prefix = os.path.abspath(venv)
+    return replace(base, executable=_venv_python(venv), prefix=prefix, in_venv=True, conda=False, site_dirs=(),
+                   scripts=os.path.dirname(_venv_python(venv)), not_writable=not_writable, externally_managed=None,
+                   has_pip=has_pip, distributions=())
+
+
+def _unwritable_parent(path: str) -> dict[str, str]:
+    """``{directory: why}`` when the nearest existing directory above ``path`` refuses a new file."""
+    probe = os.path.dirname(os.path.abspath(path))
+    while not os.path.isdir(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".torchup-probe-")
+    except OSError as exc:
+        return {probe: exc.strerror or str(exc)}
+    os.close(fd)
+    os.unlink(name)
+    return {}
+
+
+def _venv_argv(options: InstallOptions, system: System) -> list[str]:
+    """How ``--venv DIR`` is created: ``uv venv`` when uv will install, else ``python -m venv`` (with pip)."""
     uv = options.uv or system.runner.which("uv")
-    manager = "uv" if options.manager in ("uv", "auto") and uv else "pip"
-    argv = manager_argv(plan, manager, python=python, program=uv)
-    out.step("dry run: would run")
-    out.line(shlex.join(argv))
-    return InstallReport(python=python, manager=manager, argv=tuple(argv), dry_run=True)
+    if options.manager in ("uv", "auto") and uv:
+        return [uv, "venv", "--python", options.python, options.venv]
+    return [options.python, "-m", "venv", options.venv]

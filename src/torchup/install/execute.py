@@ -3,6 +3,7 @@ terminal and a log file, and a short digest of a failure."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import BinaryIO, Callable, Mapping
 
@@ -76,8 +77,19 @@ def manager_argv(plan: Plan, manager: str, *, python: str, program: str | None, 
 
 
 def run_manager(runner: Runner, argv: list[str], *, log: BinaryIO, echo: Callable[[bytes], None] | None,
-                tty: bool, timeout: float) -> Result:
-    return runner.stream(argv, timeout=timeout, on_output=echo, log=log, tty=tty)
+                tty: bool, timeout: float, lock: int | None = None,
+                on_start: Callable[[int], None] | None = None) -> Result:
+    """Run the manager; ``lock`` (the environment's flock, POSIX) is handed down to it.
+
+    A lock held by an open file is released when its last descriptor closes, so the manager's
+    copy keeps the environment locked for as long as the manager lives, even when torchup
+    itself is killed: a rollback started then is refused instead of racing a manager that
+    is still writing.  The kernel does this bookkeeping, so there is no pid to go stale;
+    a parent-death signal (PR_SET_PDEATHSIG) was the other way, but it is Linux-only, needs
+    a ``preexec_fn`` (unsafe while torchup's threads run) and reaches the manager alone, not
+    the processes it starts, and killing the manager would not undo what it had done."""
+    keep = (lock,) if lock is not None and os.name == "posix" else ()
+    return runner.stream(argv, timeout=timeout, on_output=echo, log=log, tty=tty, pass_fds=keep, on_start=on_start)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
