@@ -903,3 +903,17 @@ def test_a_lock_held_by_an_orphaned_manager_names_it(tmp_path):
                 pass
     assert f"an earlier install's package manager (pid {os.getpid()}) is still running" in busy.value.message
     assert f"kill {os.getpid()}" in busy.value.hint and busy.value.code == "install-running"
+
+
+def test_a_plan_file_in_the_json_envelope_is_read_and_another_document_is_refused():
+    from torchup.install.planfile import plan_from_json
+
+    body = {"torch": "2.14.1+cu126", "variant": "cu126", "index_url": "https://download.pytorch.org/whl/cu126"}
+    assert plan_from_json({"format": "torchup/plan", "version": 1, **body}).torch == "2.14.1+cu126"
+    assert plan_from_json({"torchup_plan": 1, **body}).variant == "cu126"  # written before the envelope
+    with pytest.raises(InputError) as err:
+        plan_from_json({"format": "torchup/probe", "version": 1, **body})
+    assert any("torchup/probe" in d and "not a torchup plan" in d for d in err.value.details)
+    with pytest.raises(InputError) as err:
+        plan_from_json({"format": "torchup/plan", "version": 7, **body})
+    assert any(d.startswith("version: 7") for d in err.value.details)
