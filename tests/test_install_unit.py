@@ -10,7 +10,7 @@ import pytest
 
 from torchup.errors import EnvironmentProblem, InputError, NetworkError
 from torchup.install import execute, preflight
-from torchup.install.http import Response
+from torchup.http import Response
 from torchup.install.snapshot import load_snapshot, restore, take_snapshot
 from torchup.install.target import Distribution, TargetEnv, parse_target
 from torchup.plan import Plan

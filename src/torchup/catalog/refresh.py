@@ -18,7 +18,7 @@ malformed page stops the refresh with a ``NetworkError`` naming the page; the
 old data is kept.  The cache file is written to a temporary file and renamed.
 
 The pure part (``parse_*``, ``merge``) takes text and data; ``refresh_catalog``
-does the I/O through ``torchup.install.http.fetch`` (the one HTTP helper) and the
+does the I/O through ``torchup.http.fetch`` (the one HTTP client) and the
 runner.
 """
 
@@ -48,10 +48,11 @@ from torchup.catalog.model import (
     version_tuple,
 )
 from torchup.errors import NetworkError, UsageError
+from torchup.http import Response, fetch
 from torchup.metadata import requires_dist
+from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = [
-    "DEFAULT_INDEX_BASE",
     "RefreshOptions",
     "RefreshResult",
     "IndexFile",
@@ -62,7 +63,6 @@ __all__ = [
     "refresh_catalog",
 ]
 
-DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 SRC_INDEX = "PYTORCH-INDEX"
 SRC_PYPI = "PYPI-REFRESH"
@@ -442,13 +442,9 @@ def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | 
 def _get(url: str, env: Mapping[str, str], timeout: float, accept: str):
     import http.client
 
-    from torchup.install.http import fetch
-
     try:
         return fetch(url, timeout=timeout, env=env, accept=accept)
     except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut
-        from torchup.install.http import Response
-
         return Response(url=url, status=None, failure="connection cut off", detail=f"{type(exc).__name__}: {exc}")
 
 

@@ -12,6 +12,7 @@ import re
 import sys
 
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
+from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs"]
 
@@ -33,13 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-torchaudio", dest="torchaudio", action="store_false", help="leave torchaudio out")
     parser.add_argument("--manager", choices=MANAGERS, help="the package manager to print the command for (default: the one in use)")
     parser.add_argument("--index-base", metavar="URL",
-                        help="PyTorch's index base (default: $TORCHUP_INDEX_BASE, else https://download.pytorch.org/whl)")
+                        help=f"PyTorch's index base (default: $TORCHUP_INDEX_BASE, else {DEFAULT_INDEX_BASE})")
     parser.add_argument("--explain", action="store_true", help="also list every build considered and why it was rejected")
     parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
 
 
 def request_from_args(args: argparse.Namespace, env):
-    from torchup.plan import DEFAULT_INDEX_BASE, Request
+    from torchup.plan import Request
     from torchup.resolve import parse_torch_spec
 
     if args.torch:

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
 from torchup.install import conda as _conda
-from torchup.install.http import Client, Response
+from torchup.http import Client, Response
 from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan

@@ -1,4 +1,4 @@
-"""The one small HTTP client of ``install``: GET/HEAD with a timeout, the
+"""torchup's one small HTTP client (install preflight, catalog refresh): GET/HEAD with a timeout, the
 caller's proxy and CA settings, and every failure returned as data."""
 
 from __future__ import annotations
