@@ -95,6 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _report_error(err: TorchupError, json_mode: bool) -> None:
+    from torchup.http import redact_url
+
+    # the last guard: an index URL's password is never shown, whichever error names it
+    err.message, err.hint = redact_url(err.message), err.hint and redact_url(err.hint)
+    err.details = tuple(redact_url(d) for d in err.details)
     if json_mode:
         from torchup.output import emit_json
 

@@ -48,7 +48,7 @@ from torchup.catalog.model import (
     version_tuple,
 )
 from torchup.errors import NetworkError, UsageError
-from torchup.http import Response, fetch
+from torchup.http import fetch
 from torchup.metadata import requires_dist
 from torchup.plan import DEFAULT_INDEX_BASE
 
@@ -439,19 +439,10 @@ def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | 
     )
 
 
-def _get(url: str, env: Mapping[str, str], timeout: float, accept: str):
-    import http.client
-
-    try:
-        return fetch(url, timeout=timeout, env=env, accept=accept)
-    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut
-        return Response(url=url, status=None, failure="connection cut off", detail=f"{type(exc).__name__}: {exc}")
-
-
 def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:
     """Files of one project page; None when the page is missing (403/404)."""
     accept = f"{JSON_TYPE}, text/html;q=0.1" if json_ok else "text/html"
-    resp = _get(url, env, timeout, accept)
+    resp = fetch(url, timeout=timeout, env=env, accept=accept)
     if resp.status in (403, 404):
         return None
     if not resp.ok:
@@ -478,7 +469,7 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
             if f.filename.endswith(f"{os_arch[1]}.whl") and "linux" in f.filename and f.has_metadata:
                 by_platform.setdefault(os_arch, f)
     for (os_, arch), f in by_platform.items():
-        resp = _get(f.url.split("#")[0] + ".metadata", env, timeout, "*/*")
+        resp = fetch(f.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
         if not resp.ok:
             continue
         env_m = {"platform_system": "Linux", "platform_machine": arch, "sys_platform": "linux", "python_version": "3.12",
@@ -516,7 +507,7 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
             meta_file = next((f for f in group if f.has_metadata), None)
             if meta_file is None:
                 continue
-            resp = _get(meta_file.url.split("#")[0] + ".metadata", env, timeout, "*/*")
+            resp = fetch(meta_file.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
             if not resp.ok:
                 continue
             spec = None

@@ -24,12 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, UsageError
+from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
-from torchup.http import Client
+from torchup.http import Client, redact_url
 from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, keep_installed_files,
                                      load_snapshot, mark, restore, save_edited_files, take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
@@ -55,7 +55,7 @@ class InstallOptions:
     yes: bool = False
     verify: bool = True
     log_path: str | None = None
-    timeout: float = DEFAULT_TIMEOUT_S
+    timeout: float = DEFAULT_TIMEOUT_S  # one deadline for everything: index checks, then the manager
     check_network: bool = True
     tty: bool = False  # give the manager a terminal (its own progress bars)
     uv: str | None = None  # uv's path, when not the one on PATH
@@ -93,6 +93,7 @@ class _Out:
         self.line(f"torchup: {text}")
 
     def line(self, text: str) -> None:
+        text = redact_url(text)  # an index URL may carry a password: never shown, never logged
         self.stream.write(text + "\n")
         self.stream.flush()
         if self.log is not None:  # the log's lines carry the time since torchup started
@@ -112,6 +113,7 @@ class _Out:
 
 def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO | None = None) -> InstallReport:
     out = _Out(stream or sys.stdout)
+    deadline = time.monotonic() + options.timeout
     runner = system.runner
     python = options.python
     if options.venv and (options.manager in CONDA_MANAGERS or options.manager == "pixi"):
@@ -124,7 +126,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     pages = None
     if options.check_network and plan.index_url and options.manager not in (*CONDA_MANAGERS, "pixi"):
         # the family's index pages depend on the plan alone: fetched while the target is inspected
-        pages = _in_background(_preflight.index_pages, plan, Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S))
+        client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline)
+        pages = _in_background(deadline, _preflight.index_pages, plan, client)
     target = inspect_target(runner, python)
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
     manager, program = choose_manager(options.manager, target, runner, uv=options.uv, env=system.env)
@@ -132,8 +135,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     conda = manager in CONDA_MANAGERS or manager == "pixi"  # conda-forge packages, the whole prefix
 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
-                                      check_network=options.check_network, runner=runner,
-                                      pages=pages() if pages is not None else None)
+                                      check_network=options.check_network, runner=runner, argv=argv,
+                                      pages=pages() if pages is not None else None, deadline=deadline)
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
     for reason in plan.reasons[:3]:
         out.line(f"  - {reason}")
@@ -156,7 +159,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     else:
         out.step("preflight ok" if options.check_network else "preflight ok (indexes and disk not checked)")
     _refuse_unfinished(target)
-    command = shlex.join(argv)
+    command = redact_url(shlex.join(argv))  # what is shown; the manager gets the real argv
     if options.dry_run:
         kept = _pixi_files(target) if manager == "pixi" else ()
         out.step("dry run: would snapshot " + (", ".join((target.prefix, *kept)) if conda else
@@ -175,13 +178,18 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         question = f"run `{command}`?"
         if checks.at_risk:
             question = f"{len(checks.at_risk)} installed package(s) would break; {question}"
+        asked = time.monotonic()
         if not options.confirm(question):
             out.step("cancelled; nothing was changed")
             raise UsageError("cancelled by the user", code="cancelled")
+        deadline += time.monotonic() - asked  # the user's thinking time is not the install's
 
+    if time.monotonic() >= deadline:
+        raise NetworkError(f"the --timeout of {options.timeout:g} s ran out before the package manager started "
+                           "(the index checks took it); nothing was changed", hint="raise --timeout", code="timeout")
     log_path = options.log_path or default_log_path(system.env)
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    with _exclusive(target.prefix), open(log_path, "ab") as log:
+    log = _open_log(log_path)
+    with _exclusive(target.prefix), log:
         _refuse_unfinished(target)  # again, now that no other torchup can be at work here
         out.log = log
         out.step(f"full log: {log_path}")
@@ -208,7 +216,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
             # the previous snapshot (the torch before last, often) goes while the manager downloads
             cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
             cleanup.start()
-            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
+            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty,
+                                 timeout=max(deadline - time.monotonic(), 1.0))
             cleanup.join()
             if not result.ok:
                 failure, text = digest(result), result.stdout
@@ -237,9 +246,9 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
 
 
-def _in_background(fn, *args):
-    """Start ``fn(*args)`` in a thread; the returned function waits for its value (None
-    when it raised: the caller then does the work itself)."""
+def _in_background(deadline: float, fn, *args):
+    """Start ``fn(*args)`` in a thread; the returned function waits for its value, until
+    ``deadline`` at most (None when it raised or is late: the caller then does the work itself)."""
     box: list = []
 
     def work() -> None:
@@ -252,10 +261,34 @@ def _in_background(fn, *args):
     thread.start()
 
     def value():
-        thread.join()
+        # never a join without a timeout: Ctrl-C and the deadline must reach the main thread
+        thread.join(timeout=max(deadline - time.monotonic(), 0.0) + 1.0)
         return box[0] if box else None
 
     return value
+
+
+def _open_log(path: str):
+    """The install log, opened for appending: created 0600 (its directory 0700 when torchup
+    creates it), as it names the indexes used.  An unwritable place is refused before any change."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")
+        try:  # a first line, flushed: a full disk (/dev/full) fails here, not mid-install
+            log.write(f"torchup install log, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC\n".encode())
+            log.flush()
+        except OSError:
+            try:
+                log.close()
+            except OSError:  # closing flushes the same line again
+                pass
+            raise
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write the install log {path}: {exc.strerror or exc}",
+                                 hint="name a writable file with --log FILE; nothing was changed",
+                                 code="log-unwritable") from None
+    return log
 
 
 def _refuse_unfinished(target: TargetEnv) -> None:

@@ -16,7 +16,8 @@ from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
 from torchup.install import conda as _conda
-from torchup.http import Client, Response
+from torchup.http import DEADLINE, Client, Response, redact_url
+from torchup.install import index_check
 from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
@@ -232,7 +233,9 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
     proxy = [k for k in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY") if env.get(k)]
     proxy_hint = (f"the proxy from ${proxy[0]} is used; check it" if proxy else
                   "behind a proxy? set HTTPS_PROXY (pip and uv read it too)")
-    if resp.failure == "certificate":
+    if resp.failure == DEADLINE:
+        hint = "torchup's --timeout covers the index checks too: raise it, or use a faster mirror with --index-base"
+    elif resp.failure == "certificate":
         hint = ("a proxy or firewall re-signs TLS: point PIP_CERT / SSL_CERT_FILE at its CA bundle "
                 "(uv: --native-tls or SSL_CERT_FILE)")
     elif resp.status in (401, 403, 407):
@@ -244,8 +247,9 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
     else:
         hint = f"{proxy_hint}; offline? use a mirror with --index-base"
     why = resp.failure or f"HTTP {resp.status}"
-    return NetworkError(f"{what} did not answer: {resp.url}: {why}" + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
-                        hint=hint, code="index-unreachable")
+    return NetworkError(f"{what} did not answer: {redact_url(resp.url)}: {why}"
+                        + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
+                        hint=hint, code="index-timeout" if resp.failure == DEADLINE else "index-unreachable")
 
 
 _HREF = re.compile(r"""href=["']([^"']+)["']""", re.I)
@@ -415,16 +419,18 @@ def _accepts(req, version: str) -> bool:
 
 
 def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
-                  check_network: bool = True, torchup_args: str = "", runner=None,
-                  pages: Mapping[str, Response] | None = None) -> Preflight:
-    """Every check, collected (not stopped at the first problem).  ``pages``: the family's
-    index pages when already fetched (``index_pages``)."""
+                  check_network: bool = True, torchup_args: str = "", runner=None, argv: list[str] | None = None,
+                  pages: Mapping[str, Response] | None = None, deadline: float | None = None) -> Preflight:
+    """Every check, collected (not stopped at the first problem).  ``argv``: the manager's
+    command, whose every requirement the index must have for this target; ``pages``: the
+    family's index pages when already fetched (``index_pages``); ``deadline``: a
+    ``time.monotonic()`` value no index request outlives."""
     problems: list[TorchupError] = []
     notes: list[str] = []
     for p in (pep668_problem(target, torchup_args=torchup_args), writable_problem(target)):
         if p is not None:
             problems.append(p)
-    client = Client(env, timeout=INDEX_TIMEOUT_S)
+    client = Client(env, timeout=INDEX_TIMEOUT_S, deadline=deadline)
     pages = dict(pages or {})
     conda = manager in _conda.CONDA_MANAGERS or manager == "pixi"
     if conda:  # they read conda-forge, not the wheel indexes
@@ -440,14 +446,19 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         notes.append(f"{target.prefix} is a pixi environment: the next `pixi install` there puts back what its "
                      "pixi.toml says; --manager pixi records the change in the workspace instead")
     if check_network:
+        index_url = plan.index_url
         if plan.index_url:
             if "torch" not in pages:
                 pages["torch"] = client.fetch(plan.index_url.rstrip("/") + "/torch/")
             p = index_problem(pages["torch"], "PyTorch's index", env)
+        elif runner is not None:
+            index_url, p = _default_index_problem(env, client, runner, notes)
         else:
-            p = _default_index_problem(env, client, runner, notes) if runner is not None else None
+            p = None
         if p is not None:
             problems.append(p)
+        elif index_url and argv:
+            problems += _requirement_problems(argv, target, index_url, client, pages, env)
     need = None
     touches = None
     pinned: list[tuple[str, str]] = []
@@ -498,18 +509,46 @@ def _pixi_problem(plan: Plan, target: TargetEnv) -> TorchupError | None:
                               hint="nothing was changed; fix the manifest and run torchup again")
 
 
-def _default_index_problem(env: Mapping[str, str], client: Client, runner, notes: list[str]) -> TorchupError | None:
+def _default_index_problem(env: Mapping[str, str], client: Client, runner,
+                           notes: list[str]) -> tuple[str | None, TorchupError | None]:
     """The plan uses the default index (PyPI's build, or the user's mirror): check the one
-    pip/uv are configured with (env, pip config, pip's own default)."""
+    pip/uv are configured with (env, pip config, pip's own default).  Its URL, and its problem."""
     from torchup.catalog.refresh import resolve_pypi_index
 
     def run(argv: list[str]) -> str | None:
-        result = runner.run(argv, timeout=30)
+        result = runner.run(argv, timeout=max(min(30.0, client.remaining()), 1.0))
         return result.stdout if result.ok else None
 
     try:
         url, origin = resolve_pypi_index(env, run)
     except TorchupError:
         notes.append("no default index is configured that torchup could find: it was not checked")
-        return None
-    return index_problem(client.fetch(url.rstrip("/") + "/torch/"), f"the default index (from {origin})", env)
+        return None, None
+    return url, index_problem(client.fetch(url.rstrip("/") + "/torch/"), f"the default index (from {origin})", env)
+
+
+def _requirement_problems(argv: list[str], target: TargetEnv, index_url: str, client: Client,
+                          pages: dict[str, Response], env: Mapping[str, str]) -> list[TorchupError]:
+    """Every requirement of ``argv`` the index at ``index_url`` cannot give this target.
+    The project pages fetched land in ``pages`` (the size estimate reads them again)."""
+    reqs = index_check.requirements_in(argv)
+    base = index_url.rstrip("/") + "/"
+    todo = [r.name for r in reqs if r.name not in pages]
+    pages.update(zip(todo, client.fetch_all([("GET", base + name + "/") for name in todo])))
+    accepted = index_check.target_tags(target.markers, target.platform)
+    where = f"Python {target.version} on {target.platform.get('platform') or target.markers.get('platform_machine', '?')}"
+    out: list[TorchupError] = []
+    for req in reqs:
+        page = pages[req.name]
+        if page.status in (403, 404):  # PyTorch's index answers 403 for a project it does not have
+            wheels = None
+        elif not page.ok:
+            out.append(index_problem(page, f"the index page of {req.name}", env))
+            continue
+        else:
+            wheels = index_check.page_wheels(page.body.decode("utf-8", "replace"), req.name)
+        p = index_check.missing_problem(req, wheels, index_url=index_url, accepted=accepted,
+                                        python=target.markers.get("python_full_version", ""), where=where)
+        if p is not None:
+            out.append(p)
+    return out
