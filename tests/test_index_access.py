@@ -232,3 +232,31 @@ def test_an_unwritable_log_is_refused_before_any_change(where, server, venv, env
     assert f"cannot write the install log {log}" in r.stderr and "Traceback" not in r.stderr
     assert ie.state(venv, env) == before
     assert not (venv.parent.parent / ".torchup").exists()
+
+
+MACHINE = {"os": "linux", "arch": "x86_64", "python": "3.11", "libc": "glibc 2.36", "nvidia_driver": "580.65.06",
+           "cuda_driver_max": "13.0", "gpus": [{"vendor": "nvidia", "name": "NVIDIA GeForce RTX 4090",
+                                                "compute_capability": "8.9"}]}
+
+
+@pytest.mark.parametrize("manager", ["pip", "uv"])
+def test_a_plan_shows_no_secret_and_its_file_installs_with_the_login_from_netrc(manager, server, venv, env, tmp_path):
+    machine = tmp_path / "machine.json"
+    machine.write_text(json.dumps(MACHINE))
+    base = server.url.replace("http://", f"http://user:{SECRET}@") + "/whl"
+    args = ["plan", "--machine", str(machine), "--torch", "2.14.1", "--variant", "cu126", "--no-torchvision",
+            "--no-torchaudio", "--index-base", base, "--manager", manager]
+    text, js = ie.torchup(args, env), ie.torchup([*args, "--json"], env)
+    assert text.returncode == 0 and js.returncode == 0, text.stdout + text.stderr + js.stderr
+    for where in (text.stdout, text.stderr, js.stdout, js.stderr):
+        assert SECRET not in where
+    assert "user:***@" in text.stdout
+    plan = json.loads(js.stdout)
+    assert plan["index_url"].startswith("http://user:***@127.0.0.1:") and plan["torch"] == ie.NEW_CU126
+    (tmp_path / "plan.json").write_text(js.stdout)
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login user password {SECRET}\n")
+    r = _install(venv, tmp_path / "plan.json", {**env, "NETRC": str(netrc)}, "--yes", manager=manager)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert SECRET not in r.stdout + r.stderr
+    assert ie.state(venv, env)["torch"] == ie.NEW_CU126

@@ -48,7 +48,7 @@ from torchup.catalog.model import (
     version_tuple,
 )
 from torchup.errors import NetworkError, UsageError
-from torchup.http import fetch
+from torchup.http import fetch, redact_url
 from torchup.metadata import requires_dist
 from torchup.plan import DEFAULT_INDEX_BASE
 
@@ -573,7 +573,7 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
     for variant in _variants_to_read(current, options.variants):
         files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
         if files is None:
-            notes.append(f"{base}/{variant}/torch/ is not on the index (HTTP 403/404)")
+            notes.append(f"{redact_url(base)}/{variant}/torch/ is not on the index (HTTP 403/404)")
             continue
         pages = files_by_version(files)
         for v, entry in pages.items():

@@ -69,7 +69,18 @@ def plan_from_json(raw: object):
         kwargs.setdefault(key, None)
     if "reasons" in raw:
         kwargs["reasons"] = tuple(raw["reasons"])
+    if isinstance(kwargs.get("index_url"), str):
+        kwargs["index_url"] = _unredacted(kwargs["index_url"])
     return Plan(**kwargs)
+
+
+def _unredacted(url: str) -> str:
+    """A plan file keeps no password (``torchup plan --json`` writes ``user:***@``): such a
+    URL loses its user part, so torchup, pip and uv take the host's login from ~/.netrc."""
+    from torchup.http import strip_credentials
+
+    bare, credentials = strip_credentials(url)
+    return bare if credentials is not None and "***" in credentials else url
 
 
 def _load_plan(path: str):

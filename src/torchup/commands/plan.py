@@ -12,6 +12,7 @@ import re
 import sys
 
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
+from torchup.http import redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs"]
@@ -140,9 +141,9 @@ def run(args: argparse.Namespace, system) -> int:
         from torchup.output import emit_json
 
         if len(plans) == 1:
-            emit_json(plans[0].to_json())
+            emit_json(_redacted(plans[0].to_json()))
         else:
-            emit_json({"plans": [p.to_json() for p in plans]})
+            emit_json({"plans": [_redacted(p.to_json()) for p in plans]})
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -163,8 +164,20 @@ def run(args: argparse.Namespace, system) -> int:
     age = catalog.age_days(today)
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
-    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.write(redact_url("\n".join(out)) + "\n")
     return EXIT_NO_BUILD if refused else EXIT_OK
+
+
+def _redacted(value):
+    """A plan's JSON with the password of its index URL hidden (``user:***@``): a plan is
+    shown and saved, and the secret belongs in ~/.netrc (``install --plan`` then reads it there)."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def _indent(text: str, pad: str = "  ") -> str:
