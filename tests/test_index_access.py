@@ -119,6 +119,32 @@ def test_the_target_tags_follow_its_glibc():
     assert "cp311-cp311-manylinux_2_34_x86_64" not in tags and "cp312-cp312-manylinux_2_28_x86_64" not in tags
 
 
+def test_a_pinned_version_built_only_for_other_targets_names_the_tags_it_has():
+    from packaging.requirements import Requirement
+
+    page = ('<a href="/whl/cu126/torchvision/torchvision-0.29.1%2Bcu126-cp312-cp312-manylinux_2_28_x86_64.whl#sha256=0">x</a>'
+            '<a href="/whl/cu126/torchvision/torchvision-0.28.0%2Bcu126-cp311-cp311-manylinux_2_28_x86_64.whl'
+            '" data-requires-python="&gt;=3.10">y</a>')
+    wheels = index_check.page_wheels(page, "torchvision")
+    markers = {"implementation_name": "cpython", "python_version": "3.11", "sys_platform": "linux",
+               "platform_machine": "x86_64"}
+    accepted = index_check.target_tags(markers, {"platform": "linux-x86_64", "libc": "glibc 2.36"})
+    err = index_check.missing_problem(Requirement("torchvision==0.29.1+cu126"), wheels, accepted=accepted,
+                                      index_url="http://u:pw@h/whl/cu126", python="3.11.4", where="Python 3.11.4")
+    assert err.exit_code == 5 and "http://u:***@h/whl/cu126 has no wheel of torchvision==0.29.1+cu126" in err.message
+    assert err.details == ("torchvision 0.29.1+cu126 is there only for: cp312-cp312-manylinux_2_28_x86_64",
+                           "versions of torchvision there for this target: 0.28.0+cu126")
+    assert index_check.missing_problem(Requirement("torchvision==0.28.0+cu126"), wheels, accepted=accepted,
+                                       index_url="http://h/", python="3.11.4", where="x") is None
+    assert index_check.missing_problem(Requirement("torchvision==0.28.0+cu126"), wheels, accepted=accepted,
+                                       index_url="http://h/", python="3.9.1", where="x") is not None
+
+
+def test_a_timeout_of_zero_is_a_usage_error(env):
+    r = ie.torchup(["install", "--timeout", "0", "--dry-run"], env)
+    assert r.returncode == 2 and "--timeout 0" in r.stderr and "Traceback" not in r.stderr
+
+
 # --- against the index ----------------------------------------------------------------
 def test_basic_auth_from_the_url_and_from_netrc(server, tmp_path):
     url = _authed(server, "whl/cu126") + "torch/"

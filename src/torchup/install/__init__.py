@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
+from torchup.http import Client, redact_url
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
-from torchup.http import Client, redact_url
 from torchup.install.snapshot import (RestoreReport, Snapshot, discard_previous_snapshot, keep_installed_files,
                                      load_snapshot, mark, restore, save_edited_files, take_snapshot)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
