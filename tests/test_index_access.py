@@ -167,6 +167,17 @@ def test_no_proxy_sends_the_request_past_a_dead_proxy(server):
     assert Client({"http_proxy": dead, "no_proxy": "example.org,.localhost"}, timeout=10).fetch(local).ok
 
 
+def test_the_preflight_uses_the_proxy_rules_too(server, venv, env, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    plan = _plan(tmp_path / "plan.json", server)
+    r = _install(venv, plan, {**env, "HTTP_PROXY": dead}, "--dry-run")
+    assert r.returncode == 5 and "$HTTP_PROXY" in r.stderr, r.stdout + r.stderr
+    r = _install(venv, plan, {**env, "HTTP_PROXY": dead, "NO_PROXY": "localhost,127.0.0.1"}, "--dry-run")
+    assert r.returncode == 0 and "preflight ok" in r.stdout, r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("manager", ["pip", "uv"])
 def test_an_index_behind_basic_auth_installs_and_the_secret_is_never_shown(manager, server, venv, env, tmp_path):
     plan = _plan(tmp_path / "plan.json", server)
@@ -207,14 +218,17 @@ def test_a_version_or_tag_the_index_lacks_is_named_with_what_it_has(server, venv
     assert f"versions of torch there for this target: {ie.NEW_CU126}" in r.stderr
 
 
-def test_a_trickling_index_ends_at_the_deadline(server, venv, env, tmp_path):
+@pytest.mark.parametrize("mode", ["--dry-run", "--yes"])
+def test_a_trickling_index_ends_at_the_deadline(mode, server, venv, env, tmp_path):
+    before = ie.state(venv, env)
     server.fault("/whl/cu126/torch/", trickle=1.0)
     start = time.monotonic()
-    r = _install(venv, _plan(tmp_path / "plan.json", server), env, "--dry-run", "--timeout", "5", timeout=60)
+    r = _install(venv, _plan(tmp_path / "plan.json", server), env, mode, "--timeout", "5", timeout=60)
     took = time.monotonic() - start
     assert r.returncode == 5, r.stdout + r.stderr
     assert "did not answer" in r.stderr and "--timeout" in r.stderr and "Traceback" not in r.stderr
     assert took < 5 + 4, took
+    assert ie.state(venv, env) == before and not (venv.parent.parent / ".torchup").exists()
 
 
 def test_ctrl_c_during_a_slow_metadata_fetch_ends_promptly(server, venv, env, tmp_path):

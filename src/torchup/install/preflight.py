@@ -16,7 +16,7 @@ from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
 from torchup.install import conda as _conda
-from torchup.http import DEADLINE, Client, Response, redact_url
+from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, strip_credentials
 from torchup.install import index_check
 from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
@@ -230,8 +230,13 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
     """Why ``what`` (PyTorch's index, the default index) cannot be used, with a hint."""
     if resp.ok:
         return None
-    proxy = [k for k in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY") if env.get(k)]
-    proxy_hint = (f"the proxy from ${proxy[0]} is used; check it" if proxy else
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(strip_credentials(resp.url)[0])
+    used = proxies_for(env, parts.scheme, parts.netloc) if parts.scheme else {}
+    proxy = [k for k in (f"{parts.scheme}_proxy", f"{parts.scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY")
+             if used and env.get(k)]
+    proxy_hint = (f"the proxy from ${proxy[0]} is used; check it (NO_PROXY names the hosts that go direct)" if proxy else
                   "behind a proxy? set HTTPS_PROXY (pip and uv read it too)")
     if resp.failure == DEADLINE:
         hint = "torchup's --timeout covers the index checks too: raise it, or use a faster mirror with --index-base"
