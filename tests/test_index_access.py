@@ -207,6 +207,16 @@ def test_a_missing_companion_stops_in_preflight_before_any_download(server, venv
     assert ie.state(venv, env) == before
 
 
+def test_a_missing_companion_stops_before_the_venv_is_created(server, venv, env, tmp_path):
+    new = tmp_path / "new-venv"
+    plan = _plan(tmp_path / "plan.json", server, torchvision="0.29.1+cu126")
+    r = _install(venv, plan, env, "--yes", "--venv", str(new))
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert "has no torchvision at all" in r.stderr and "nothing was created" in r.stdout
+    assert not new.exists()
+    assert not [p for m, p in server.calls if m == "GET" and p.split("?")[0].endswith(".whl")]
+
+
 def test_a_version_or_tag_the_index_lacks_is_named_with_what_it_has(server, venv, env, tmp_path):
     plan = _plan(tmp_path / "plan.json", server)
     raw = json.loads(plan.read_text())

@@ -119,6 +119,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     if options.venv and (options.manager in CONDA_MANAGERS or options.manager == "pixi"):
         raise UsageError(f"--venv creates a virtual environment, which {options.manager} does not install into",
                          hint=f"name a conda environment with --python, or drop --manager {options.manager}")
+    if options.venv and options.check_network and not os.path.exists(_venv_python(options.venv)):
+        _index_before_venv(plan, options, system, deadline, out)
     if options.venv:
         python = _venv(options, system, out)
         if options.dry_run and not os.path.exists(python):
@@ -244,6 +246,21 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.log = None
     return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
+
+
+def _index_before_venv(plan: Plan, options: InstallOptions, system: System, deadline: float, out: _Out) -> None:
+    """``--venv`` creates nothing until the index has all the install asks for: the new venv's
+    Python takes the wheel tags of the interpreter it is made from, inspected here."""
+    base = inspect_target(system.runner, options.python)
+    argv = manager_argv(plan, "pip", python=base.executable, program=None)
+    client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline)
+    problems = _preflight.index_problems(plan, base, argv=argv, env=system.env, client=client, pages={},
+                                         runner=system.runner)
+    if problems:
+        first = problems[0]
+        first.details = tuple(first.details) + tuple(f"also: {p.message}" for p in problems[1:])
+        out.step("preflight failed; nothing was created")
+        raise first
 
 
 def _in_background(deadline: float, fn, *args):

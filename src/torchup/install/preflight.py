@@ -33,6 +33,7 @@ __all__ = [
     "disk_need",
     "disk_problems",
     "index_problem",
+    "index_problems",
     "find_wheel",
     "run_preflight",
 ]
@@ -451,19 +452,8 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         notes.append(f"{target.prefix} is a pixi environment: the next `pixi install` there puts back what its "
                      "pixi.toml says; --manager pixi records the change in the workspace instead")
     if check_network:
-        index_url = plan.index_url
-        if plan.index_url:
-            if "torch" not in pages:
-                pages["torch"] = client.fetch(plan.index_url.rstrip("/") + "/torch/")
-            p = index_problem(pages["torch"], "PyTorch's index", env)
-        elif runner is not None:
-            index_url, p = _default_index_problem(env, client, runner, notes)
-        else:
-            p = None
-        if p is not None:
-            problems.append(p)
-        elif index_url and argv:
-            problems += _requirement_problems(argv, target, index_url, client, pages, env)
+        problems += index_problems(plan, target, argv=argv, env=env, client=client, pages=pages, runner=runner,
+                                   notes=notes)
     need = None
     touches = None
     pinned: list[tuple[str, str]] = []
@@ -488,6 +478,25 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         touches=touches,
         replaces=replaced_keys(target, pinned, family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)))),
     )
+
+
+def index_problems(plan: Plan, target: TargetEnv, *, argv: list[str] | None, env: Mapping[str, str], client: Client,
+                   pages: dict[str, Response], runner=None, notes: list[str] | None = None) -> list[TorchupError]:
+    """The index the install reads (PyTorch's, or the configured default one, found with
+    ``runner``): does it answer, and has it every requirement of ``argv`` for ``target``?
+    Pages fetched land in ``pages``."""
+    index_url = plan.index_url
+    if plan.index_url:
+        if "torch" not in pages:
+            pages["torch"] = client.fetch(plan.index_url.rstrip("/") + "/torch/")
+        p = index_problem(pages["torch"], "PyTorch's index", env)
+    elif runner is not None:
+        index_url, p = _default_index_problem(env, client, runner, [] if notes is None else notes)
+    else:
+        p = None
+    if p is not None:
+        return [p]
+    return _requirement_problems(argv, target, index_url, client, pages, env) if index_url and argv else []
 
 
 def _in_pixi_workspace(prefix: str) -> bool:
