@@ -241,6 +241,15 @@ def test_a_trickling_index_ends_at_the_deadline(mode, server, venv, env, tmp_pat
     assert ie.state(venv, env) == before and not (venv.parent.parent / ".torchup").exists()
 
 
+def test_a_trickling_metadata_file_ends_the_dry_run_at_the_deadline_too(server, venv, env, tmp_path):
+    server.fault(f"/whl/cu126/torch/torch-{ie.NEW_CU126.replace('+', '%2B')}-{ie.TAG}.whl.metadata", trickle=1.0)
+    start = time.monotonic()
+    r = _install(venv, _plan(tmp_path / "plan.json", server), env, "--dry-run", "--timeout", "5", timeout=60)
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert "did not finish within --timeout" in r.stderr and "would run" not in r.stdout
+    assert time.monotonic() - start < 5 + 4
+
+
 def test_ctrl_c_during_a_slow_metadata_fetch_ends_promptly(server, venv, env, tmp_path):
     server.fault(f"/whl/cu126/torch/torch-{ie.NEW_CU126.replace('+', '%2B')}-{ie.TAG}.whl.metadata", delay=60)
     proc = subprocess.Popen([sys.executable, "-m", "torchup", "install", "--plan", str(_plan(tmp_path / "p.json", server)),

@@ -459,7 +459,12 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
     pinned: list[tuple[str, str]] = []
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
         sizes, touches, pinned = _sizes(plan, target, client, pages)
-        if sizes:
+        if client.remaining() <= 0:  # some sizes and metadata never came: say so, not "ok"
+            problems.append(NetworkError("the index checks did not finish within --timeout (the wheel sizes and "
+                                         f"metadata from {redact_url(plan.index_url or '')} were still coming)",
+                                         hint="raise --timeout, or use a faster mirror with --index-base",
+                                         code="index-timeout"))
+        elif sizes:
             need = disk_need(sizes)
             places = {
                 "site": _free(target.site_dirs[0]) if target.site_dirs else _free(target.prefix),
