@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
-__all__ = ["Client", "Response", "fetch", "redact_url", "strip_credentials"]
+from torchup.errors import UsageError
+
+__all__ = ["Client", "Response", "fetch", "redact_url", "strip_credentials", "proxies_for", "resolve_pypi_index"]
 
 _MAX_BODY = 16 << 20  # an index page larger than this is not an index page
 _CHUNK = 64 << 10
@@ -250,6 +253,25 @@ def fetch(url: str, *, timeout: float, env: Mapping[str, str], method: str = "GE
           accept: str = "text/html") -> Response:
     """One request (see ``Client``)."""
     return Client(env, timeout=timeout).fetch(url, method=method, accept=accept)
+
+
+def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | None]) -> tuple[str, str]:
+    """The simple-API URL the installer is configured with, and where it came from (the default
+    index of install's preflight and of catalog refresh).  ``run(argv)`` runs a command and
+    returns its stdout (None on failure)."""
+    for key in ("PIP_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL"):
+        if env.get(key):
+            return env[key].rstrip("/"), key
+    out = run([sys.executable, "-m", "pip", "config", "get", "global.index-url"])
+    if out and out.strip():
+        return out.strip().rstrip("/"), "pip config global.index-url"
+    out = run([sys.executable, "-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
+    if out and out.strip().startswith(("http://", "https://")):
+        return out.strip().rstrip("/"), "pip's built-in default index"
+    raise UsageError(
+        "no package index is configured and pip could not say its default",
+        hint="pass --pypi-index URL (the simple API of your package index)",
+    )
 
 
 def _kind(reason: object) -> str:

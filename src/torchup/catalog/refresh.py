@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -47,8 +46,8 @@ from torchup.catalog.model import (
     variant_kind,
     version_tuple,
 )
-from torchup.errors import NetworkError, UsageError
-from torchup.http import fetch, redact_url
+from torchup.errors import NetworkError
+from torchup.http import fetch, redact_url, resolve_pypi_index
 from torchup.metadata import requires_dist
 from torchup.plan import DEFAULT_INDEX_BASE
 
@@ -59,7 +58,6 @@ __all__ = [
     "parse_simple_page",
     "files_by_version",
     "merge",
-    "resolve_pypi_index",
     "refresh_catalog",
 ]
 
@@ -419,24 +417,6 @@ def _companions_of_new(catalog: Catalog, version: str, found: tuple[Companion, .
 
 
 # --- I/O ---------------------------------------------------------------------------------
-
-
-def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | None]) -> tuple[str, str]:
-    """The simple-API URL the installer is configured with, and where it came from.
-    ``run(argv)`` runs a command and returns its stdout (None on failure)."""
-    for key in ("PIP_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL"):
-        if env.get(key):
-            return env[key].rstrip("/"), key
-    out = run([sys.executable, "-m", "pip", "config", "get", "global.index-url"])
-    if out and out.strip():
-        return out.strip().rstrip("/"), "pip config global.index-url"
-    out = run([sys.executable, "-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
-    if out and out.strip().startswith(("http://", "https://")):
-        return out.strip().rstrip("/"), "pip's built-in default index"
-    raise UsageError(
-        "no package index is configured and pip could not say its default",
-        hint="pass --pypi-index URL (the simple API of your package index)",
-    )
 
 
 def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
 from torchup.install import conda as _conda
-from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, strip_credentials
+from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, resolve_pypi_index, strip_credentials
 from torchup.install import index_check
 from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
@@ -532,8 +532,6 @@ def _default_index_problem(env: Mapping[str, str], client: Client, runner,
                            notes: list[str]) -> tuple[str | None, TorchupError | None]:
     """The plan uses the default index (PyPI's build, or the user's mirror): check the one
     pip/uv are configured with (env, pip config, pip's own default).  Its URL, and its problem."""
-    from torchup.catalog.refresh import resolve_pypi_index
-
     def run(argv: list[str]) -> str | None:
         result = runner.run(argv, timeout=max(min(30.0, client.remaining()), 1.0))
         return result.stdout if result.ok else None
