@@ -3,8 +3,9 @@
 Order of work (each step printed as a ``torchup:`` line):
 1. (``--venv``) create the virtual environment;
 2. inspect the target (a script run inside it) and pick the manager;
-3. preflight (``preflight.py``): writable, not externally-managed, index reachable,
-   free disk; name what is replaced and what would break;
+3. preflight (``preflight.py``): writable, not externally-managed, index reachable and
+   holding every requirement for this target (``index_check.py``), free disk; name what is
+   replaced and what would break (with ``--venv``, the index checks come before step 1);
 4. confirm (``--yes`` skips; no terminal and no ``--yes`` refuses);
 5. snapshot (``snapshot.py``), run the manager (``execute.py``; ``conda.py`` and
    ``pixi.py`` for the conda-forge ones) with its output teed to a log file;
