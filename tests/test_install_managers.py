@@ -286,7 +286,7 @@ def test_a_plan_file_naming_another_index_is_refused_with_yes(index, template, e
         r = ie.torchup_answering(args, env, "n")
         assert r.returncode == 2, r.stdout + r.stderr
         assert "this plan file is not what torchup would choose:" in r.stdout
-        assert "the plan file differs from torchup's own choice (above); run `" in r.stdout
+        assert "the plan file differs from torchup's own choice (above); run `" in r.stderr  # the question
         assert "cancelled; nothing was changed" in r.stdout
         assert ie.state(venv, env) == before
         assert not (venv.parent.parent / ".torchup").exists()

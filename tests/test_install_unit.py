@@ -11,7 +11,7 @@ import pytest
 
 from torchup.errors import EnvironmentProblem, InputError, NetworkError
 from torchup.install import execute, preflight
-from torchup.install.http import Response
+from torchup.http import Response
 from torchup.install.snapshot import load_snapshot, restore, take_snapshot
 from torchup.install.target import Distribution, TargetEnv, parse_target
 from torchup.plan import Plan
@@ -129,9 +129,11 @@ def test_index_problems_come_with_a_hint(resp, words):
     assert isinstance(err, NetworkError) and err.exit_code == 5 and words in err.hint
 
 
-def test_a_configured_proxy_is_named():
-    err = preflight.index_problem(Response(url="u", status=None, failure="timeout"), "x", {"HTTPS_PROXY": "http://p:3128"})
-    assert "$HTTPS_PROXY" in err.hint
+def test_a_configured_proxy_is_named_unless_no_proxy_sends_the_index_past_it():
+    resp = Response(url="https://idx.corp.example/whl/torch/", status=None, failure="timeout")
+    assert "$HTTPS_PROXY" in preflight.index_problem(resp, "x", {"HTTPS_PROXY": "http://p:3128"}).hint
+    err = preflight.index_problem(resp, "x", {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": ".corp.example"})
+    assert "$HTTPS_PROXY is used" not in err.hint
 
 
 def test_find_wheel_picks_the_one_for_the_target():

@@ -46,6 +46,14 @@ def test_nothing_below_the_cli_imports_it():
         assert "torchup.cli" not in mods and not any(m.startswith("torchup.commands") for m in mods), f
 
 
+def test_catalog_and_install_do_not_import_each_other():
+    """What both need (the HTTP client, the configured default index) lives in torchup.http."""
+    for package, other in (("catalog", "torchup.install"), ("install", "torchup.catalog")):
+        for f in _files(package):
+            bad = {m for m in _imports(f) if m == other or m.startswith(other + ".")}
+            assert not bad, f"{f.relative_to(SRC)} imports {bad}"
+
+
 def test_torch_is_never_imported_by_torchup_itself():
     for f in SRC.rglob("*.py"):
         if f.parent.name == "verify" and f.name == "check.py":

@@ -129,6 +129,11 @@ def _emit_error(document: str, error: dict) -> None:
 
 def _report_error(err: TorchupError, document: str | None) -> None:
     """The error as an envelope on stdout (``document`` set: --json was given), else as text on stderr."""
+    from torchup.http import redact_url
+
+    # the last guard: an index URL's password is never shown, whichever error names it
+    err.message, err.hint = redact_url(err.message), err.hint and redact_url(err.hint)
+    err.details = tuple(redact_url(d) for d in err.details)
     if document is not None:
         _emit_error(document, err.to_json())
         return

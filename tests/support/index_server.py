@@ -10,8 +10,10 @@ Serves any number of indexes, each a URL prefix (``whl/cu126``, ``simple``):
 
 Faults are set per URL path prefix (``server.fault("/whl/cu126/torch/", status=403)``):
 a status code, a connection cut after N bytes, a corrupted body (hash mismatch),
-a truncated page, a delay.  Missing pages answer ``missing_status`` (PyTorch's
-index answers 403, PyPI 404).  Every request is recorded in ``requests``.
+a truncated page, a delay, a trickle (one byte at a time).  Missing pages answer
+``missing_status`` (PyTorch's index answers 403, PyPI 404).  Every request is recorded in
+``requests`` (path, Accept) and ``calls`` (method, path).  ``auth=(user, password)`` makes
+every page ask for HTTP Basic auth (401 without it).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Fault:
     truncate: int | None = None  # serve only the first N bytes, with a matching Content-Length
     delay: float = 0.0  # sleep before answering
     body: bytes | None = None  # serve this body instead
+    trickle: float | None = None  # send the body one byte every this many seconds
 
 
 @dataclass
@@ -55,10 +58,13 @@ class _File:
 
 
 class IndexServer:
-    def __init__(self, *, missing_status: int = 404, json_api: bool = True) -> None:
+    def __init__(self, *, missing_status: int = 404, json_api: bool = True,
+                 auth: tuple[str, str] | None = None) -> None:
         self.indexes: dict[str, dict[str, list[_File]]] = {}
         self.faults: dict[str, Fault] = {}
         self.requests: list[tuple[str, str]] = []  # (path, accept header)
+        self.calls: list[tuple[str, str]] = []  # (method, path)
+        self.auth = auth
         self.missing_status = missing_status
         self.json_api = json_api
         self._httpd: ThreadingHTTPServer | None = None
@@ -196,6 +202,12 @@ class IndexServer:
         return 200, "text/html", page.encode()
 
 
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: IndexServer
     protocol_version = "HTTP/1.1"
@@ -213,6 +225,13 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.owner
         accept = self.headers.get("Accept", "")
         owner.requests.append((self.path, accept))
+        owner.calls.append((self.command, self.path))
+        if owner.auth is not None and self.headers.get("Authorization") != _basic(*owner.auth):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="test index"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         fault = None
         for prefix in sorted(owner.faults, key=len, reverse=True):
             if self.path.startswith(prefix):
@@ -239,6 +258,12 @@ class _Handler(BaseHTTPRequestHandler):
         if head:
             return
         try:
+            if fault and fault.trickle is not None:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.trickle)
+                return
             if fault and fault.cut_after is not None:
                 self.wfile.write(body[: fault.cut_after])
                 self.wfile.flush()

@@ -18,7 +18,7 @@ malformed page stops the refresh with a ``NetworkError`` naming the page; the
 old data is kept.  The cache file is written to a temporary file and renamed.
 
 The pure part (``parse_*``, ``merge``) takes text and data; ``refresh_catalog``
-does the I/O through ``torchup.install.http.fetch`` (the one HTTP helper) and the
+does the I/O through ``torchup.http.fetch`` (the one HTTP client) and the
 runner.
 """
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -47,22 +46,21 @@ from torchup.catalog.model import (
     variant_kind,
     version_tuple,
 )
-from torchup.errors import NetworkError, UsageError
+from torchup.errors import NetworkError
+from torchup.http import fetch, redact_url, resolve_pypi_index
 from torchup.metadata import requires_dist
+from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = [
-    "DEFAULT_INDEX_BASE",
     "RefreshOptions",
     "RefreshResult",
     "IndexFile",
     "parse_simple_page",
     "files_by_version",
     "merge",
-    "resolve_pypi_index",
     "refresh_catalog",
 ]
 
-DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 SRC_INDEX = "PYTORCH-INDEX"
 SRC_PYPI = "PYPI-REFRESH"
@@ -421,41 +419,10 @@ def _companions_of_new(catalog: Catalog, version: str, found: tuple[Companion, .
 # --- I/O ---------------------------------------------------------------------------------
 
 
-def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | None]) -> tuple[str, str]:
-    """The simple-API URL the installer is configured with, and where it came from.
-    ``run(argv)`` runs a command and returns its stdout (None on failure)."""
-    for key in ("PIP_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL"):
-        if env.get(key):
-            return env[key].rstrip("/"), key
-    out = run([sys.executable, "-m", "pip", "config", "get", "global.index-url"])
-    if out and out.strip():
-        return out.strip().rstrip("/"), "pip config global.index-url"
-    out = run([sys.executable, "-c", "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"])
-    if out and out.strip().startswith(("http://", "https://")):
-        return out.strip().rstrip("/"), "pip's built-in default index"
-    raise UsageError(
-        "no package index is configured and pip could not say its default",
-        hint="pass --pypi-index URL (the simple API of your package index)",
-    )
-
-
-def _get(url: str, env: Mapping[str, str], timeout: float, accept: str):
-    import http.client
-
-    from torchup.install.http import fetch
-
-    try:
-        return fetch(url, timeout=timeout, env=env, accept=accept)
-    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut
-        from torchup.install.http import Response
-
-        return Response(url=url, status=None, failure="connection cut off", detail=f"{type(exc).__name__}: {exc}")
-
-
 def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:
     """Files of one project page; None when the page is missing (403/404)."""
     accept = f"{JSON_TYPE}, text/html;q=0.1" if json_ok else "text/html"
-    resp = _get(url, env, timeout, accept)
+    resp = fetch(url, timeout=timeout, env=env, accept=accept)
     if resp.status in (403, 404):
         return None
     if not resp.ok:
@@ -482,7 +449,7 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
             if f.filename.endswith(f"{os_arch[1]}.whl") and "linux" in f.filename and f.has_metadata:
                 by_platform.setdefault(os_arch, f)
     for (os_, arch), f in by_platform.items():
-        resp = _get(f.url.split("#")[0] + ".metadata", env, timeout, "*/*")
+        resp = fetch(f.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
         if not resp.ok:
             continue
         env_m = {"platform_system": "Linux", "platform_machine": arch, "sys_platform": "linux", "python_version": "3.12",
@@ -520,7 +487,7 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
             meta_file = next((f for f in group if f.has_metadata), None)
             if meta_file is None:
                 continue
-            resp = _get(meta_file.url.split("#")[0] + ".metadata", env, timeout, "*/*")
+            resp = fetch(meta_file.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
             if not resp.ok:
                 continue
             spec = None
@@ -586,7 +553,7 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
     for variant in _variants_to_read(current, options.variants):
         files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
         if files is None:
-            notes.append(f"{base}/{variant}/torch/ is not on the index (HTTP 403/404)")
+            notes.append(f"{redact_url(base)}/{variant}/torch/ is not on the index (HTTP 403/404)")
             continue
         pages = files_by_version(files)
         for v, entry in pages.items():

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from torchup.errors import EXIT_OK, UsageError
+from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "run", "release_view", "gpu_view", "render_release"]
 
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", metavar="NAME", help="which builds of the release run on this GPU (a model name)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--index-base", metavar="URL",
-                        help="PyTorch's index base for refresh (default: $TORCHUP_INDEX_BASE or https://download.pytorch.org/whl)")
+                        help=f"PyTorch's index base for refresh (default: $TORCHUP_INDEX_BASE or {DEFAULT_INDEX_BASE})")
     parser.add_argument("--pypi-index", metavar="URL", help="the PyPI simple-API URL for refresh (default: the installer's configured index)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME",
                         help="also read this variant's page on refresh (e.g. cu134); repeatable")
@@ -199,7 +200,7 @@ def render_release(data: dict[str, Any]) -> str:
 
 
 def _refresh(args: argparse.Namespace, system) -> int:
-    from torchup.catalog.refresh import DEFAULT_INDEX_BASE, RefreshOptions, refresh_catalog
+    from torchup.catalog.refresh import RefreshOptions, refresh_catalog
 
     base = args.index_base or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
     options = RefreshOptions(index_base=base, pypi_index=args.pypi_index, variants=tuple(args.variant))

@@ -60,8 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
     _add(g, "--rollback", action="store_true",
          help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)")
-    _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
-    _add(g, "--timeout", type=float, default=None, metavar="SECONDS", help="stop the package manager after this long (default: 3600)")
+    _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/); created private (0600)")
+    _add(g, "--timeout", type=float, default=None, metavar="SECONDS",
+         help="one deadline for the whole install: the index checks, then the package manager (default: 3600)")
     _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")
 
 
@@ -158,6 +159,8 @@ def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install
     from torchup.probe.target import find_target_python
 
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
     if args.rollback:
         return _rollback(args, system)
     json_mode = getattr(args, "json", False)

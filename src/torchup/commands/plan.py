@@ -12,6 +12,8 @@ import re
 import sys
 
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
+from torchup.http import redact_url
+from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs", "plan_json"]
 
@@ -38,13 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-torchaudio", dest="torchaudio", action="store_false", help="leave torchaudio out")
     parser.add_argument("--manager", choices=MANAGERS, help="the package manager to print the command for (default: the one in use)")
     parser.add_argument("--index-base", metavar="URL",
-                        help="PyTorch's index base (default: $TORCHUP_INDEX_BASE, else https://download.pytorch.org/whl)")
+                        help=f"PyTorch's index base (default: $TORCHUP_INDEX_BASE, else {DEFAULT_INDEX_BASE})")
     parser.add_argument("--explain", action="store_true", help="also list every build considered and why it was rejected")
     parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
 
 
 def request_from_args(args: argparse.Namespace, env):
-    from torchup.plan import DEFAULT_INDEX_BASE, Request
+    from torchup.plan import Request
     from torchup.resolve import parse_torch_spec
 
     if args.torch:
@@ -180,7 +182,7 @@ def run(args: argparse.Namespace, system) -> int:
         from torchup.output import emit_json
 
         pythons = [args.python or m.python_executable or "python" for m in machines]
-        emit_json("plan", plan_json(plans, pythons))
+        emit_json("plan", _redacted(plan_json(plans, pythons)))
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -201,7 +203,7 @@ def run(args: argparse.Namespace, system) -> int:
     age = catalog.age_days(today)
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
-    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.write(redact_url("\n".join(out)) + "\n")
     return EXIT_NO_BUILD if refused else EXIT_OK
 
 
@@ -225,6 +227,18 @@ def plan_json(plans, pythons) -> dict:
         except render.RenderError as err:
             out["uv_project"] = {"text": None, "error": err.message}
     return out
+
+
+def _redacted(value):
+    """A plan's JSON with the password of its index URL hidden (``user:***@``): a plan is
+    shown and saved, and the secret belongs in ~/.netrc (``install --plan`` then reads it there)."""
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def _indent(text: str, pad: str = "  ") -> str:

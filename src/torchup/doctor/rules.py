@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 from torchup.catalog import hardware
 from torchup.findings import Finding
 from torchup.machine import Machine, machine_from_dict, machine_to_dict
+from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.probe.nvidia import visible_devices_hide_all
 from torchup.verify.report import VerifyReport, arch_support, build_report
 
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 STATE_FORMAT = 1
-PYTORCH_INDEX = "https://download.pytorch.org/whl"
+PYTORCH_INDEX = DEFAULT_INDEX_BASE
 
 # CUDA libraries a torch wheel brings itself (in torch/lib or the nvidia-* wheels).
 # A copy found first on LD_LIBRARY_PATH replaces them.  The driver (libcuda,

@@ -5,8 +5,9 @@ Order of work (each step printed as a ``torchup:`` line):
    judge the empty environment DIR will be, and DIR is created only after the yes;
 2. inspect the target (a script run inside it); take its lock (``<prefix>/.torchup/lock``,
    held until the manager has exited, see ``_exclusive``), inspect it again, pick the manager;
-3. preflight (``preflight.py``): writable, not externally-managed, index reachable,
-   free disk; name what is replaced and what would break;
+3. preflight (``preflight.py``): writable, not externally-managed, index reachable and
+   holding every requirement for this target (``index_check.py``), free disk; name what is
+   replaced and what would break;
 4. confirm (``--yes`` skips; no terminal and no ``--yes`` refuses; a plan file that is not
    torchup's own choice needs the answer at the terminal or ``--trust-plan-index``);
 5. snapshot (``snapshot.py``), run the manager (``execute.py``; ``conda.py`` and
@@ -29,12 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping, TextIO
 
-from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, UsageError
+from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
+from torchup.http import Client, redact_url
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
-from torchup.install.http import Client
 from torchup.install.snapshot import (RestoreReport, Snapshot, added_since, discard_previous_snapshot,
                                      keep_installed_files, load_snapshot, mark, restore, save_edited_files,
                                      take_snapshot)
@@ -63,7 +64,7 @@ class InstallOptions:
     yes: bool = False
     verify: bool = True
     log_path: str | None = None
-    timeout: float = DEFAULT_TIMEOUT_S
+    timeout: float = DEFAULT_TIMEOUT_S  # one deadline for everything: index checks, then the manager
     check_network: bool = True
     tty: bool = False  # give the manager a terminal (its own progress bars)
     uv: str | None = None  # uv's path, when not the one on PATH
@@ -105,6 +106,7 @@ class _Out:
         self.line(f"torchup: {text}")
 
     def line(self, text: str) -> None:
+        text = redact_url(text)  # an index URL may carry a password: never shown, never logged
         self.stream.write(text + "\n")
         self.stream.flush()
         if self.log is not None:  # the log's lines carry the time since torchup started
@@ -124,6 +126,7 @@ class _Out:
 
 def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO | None = None) -> InstallReport:
     out = _Out(stream or sys.stdout)
+    deadline = time.monotonic() + options.timeout
     runner = system.runner
     python = options.python
     if options.venv and (options.manager in CONDA_MANAGERS or options.manager == "pixi"):
@@ -134,22 +137,23 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     pages = None
     if options.check_network and plan.index_url and options.manager not in (*CONDA_MANAGERS, "pixi"):
         # the family's index pages depend on the plan alone: fetched while the target is inspected
-        pages = _in_background(_preflight.index_pages, plan, Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S))
+        client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline)
+        pages = _in_background(deadline, _preflight.index_pages, plan, client)
     if options.venv:
         python = _venv_python(options.venv)
         if not os.path.exists(python):
-            return _install_new_venv(plan, options, system, out, pages)
+            return _install_new_venv(plan, options, system, out, pages, deadline)
         out.step(f"using the existing virtual environment {options.venv}")
     target = inspect_target(runner, python)
     if options.dry_run:
-        return _prepare(plan, options, system, out, target, pages).dry_run_report(out)
+        return _prepare(plan, options, system, out, target, pages, deadline).dry_run_report(out)
     # one torchup per environment from the preflight on: what the preflight saw and the user
     # agreed to stays true until the manager (which holds the lock too) has exited
     with _exclusive(target.prefix) as lock:
         target = inspect_target(runner, python)  # again: another torchup may have changed it meanwhile
-        prepared = _prepare(plan, options, system, out, target, pages)
-        _confirm(prepared, options, out)
-        return _carry_out(plan, prepared, options, system, out, lock)
+        prepared = _prepare(plan, options, system, out, target, pages, deadline)
+        deadline += _confirm(prepared, options, out)
+        return _carry_out(plan, prepared, options, system, out, lock, deadline)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +168,7 @@ class _Prepared:
 
     @property
     def command(self) -> str:
-        return shlex.join(self.argv)
+        return redact_url(shlex.join(self.argv))  # what is shown; the manager gets the real argv
 
     def dry_run_report(self, out: _Out) -> InstallReport:
         target = self.target
@@ -177,7 +181,8 @@ class _Prepared:
                              replaced=self.checks.replacing)
 
 
-def _prepare(plan: Plan, options: InstallOptions, system: System, out: _Out, target: TargetEnv, pages) -> _Prepared:
+def _prepare(plan: Plan, options: InstallOptions, system: System, out: _Out, target: TargetEnv, pages,
+             deadline: float) -> _Prepared:
     """Choose the manager, run the preflight and say what will happen; raise when it must not."""
     runner = system.runner
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
@@ -186,8 +191,8 @@ def _prepare(plan: Plan, options: InstallOptions, system: System, out: _Out, tar
     conda = manager in CONDA_MANAGERS or manager == "pixi"
 
     checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
-                                      check_network=options.check_network, runner=runner,
-                                      pages=pages() if pages is not None else None)
+                                      check_network=options.check_network, runner=runner, argv=argv,
+                                      pages=pages() if pages is not None else None, deadline=deadline)
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
     for reason in plan.reasons[:3]:
         out.line(f"  - {printable(reason)}")
@@ -229,10 +234,11 @@ def _refuse_untrusted(options: InstallOptions) -> None:
         )
 
 
-def _confirm(prepared: _Prepared, options: InstallOptions, out: _Out) -> None:
+def _confirm(prepared: _Prepared, options: InstallOptions, out: _Out) -> float:
+    """Ask, unless ``--yes``; the seconds spent asking (the user's thinking time is not the install's)."""
     foreign = options.foreign and not options.trust_foreign
     if options.yes:
-        return
+        return 0.0
     if options.confirm is None:
         raise UsageError(
             "refusing to change the environment without confirmation: there is no terminal to ask",
@@ -244,22 +250,26 @@ def _confirm(prepared: _Prepared, options: InstallOptions, out: _Out) -> None:
         question = f"the plan file differs from torchup's own choice (above); {question}"
     if prepared.checks.at_risk:
         question = f"{len(prepared.checks.at_risk)} installed package(s) would break; {question}"
+    asked = time.monotonic()
     if not options.confirm(question):
         out.step("cancelled; nothing was changed")
         raise UsageError("cancelled by the user", code="cancelled")
+    return time.monotonic() - asked
 
 
 def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system: System, out: _Out,
-               lock: int) -> InstallReport:
+               lock: int, deadline: float) -> InstallReport:
     """Snapshot, run the manager, check the result; restore the snapshot on any failure.
     The caller holds the environment's lock (``lock``, its file descriptor)."""
     runner = system.runner
     target, manager, argv, conda, checks = (prepared.target, prepared.manager, prepared.argv, prepared.conda,
                                             prepared.checks)
     command = prepared.command
+    if time.monotonic() >= deadline:
+        raise NetworkError(f"the --timeout of {options.timeout:g} s ran out before the package manager started "
+                           "(the index checks took it); nothing was changed", hint="raise --timeout", code="timeout")
     log_path = options.log_path or default_log_path(system.env)
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    with open(log_path, "ab") as log:
+    with _open_log(log_path) as log:
         out.log = log
         out.step(f"full log: {log_path}")
         out.step("snapshot of the environment before the install")
@@ -285,8 +295,9 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
             # the previous snapshot (the torch before last, often) goes while the manager downloads
             cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
             cleanup.start()
-            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout,
-                                 lock=lock, on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
+            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty,
+                                 timeout=max(deadline - time.monotonic(), 1.0), lock=lock,
+                                 on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
             cleanup.join()
             if not result.ok:
                 failure, text = digest(result), result.stdout
@@ -315,9 +326,9 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
 
 
-def _in_background(fn, *args):
-    """Start ``fn(*args)`` in a thread; the returned function waits for its value (None
-    when it raised: the caller then does the work itself)."""
+def _in_background(deadline: float, fn, *args):
+    """Start ``fn(*args)`` in a thread; the returned function waits for its value, until
+    ``deadline`` at most (None when it raised or is late: the caller then does the work itself)."""
     box: list = []
 
     def work() -> None:
@@ -330,10 +341,34 @@ def _in_background(fn, *args):
     thread.start()
 
     def value():
-        thread.join()
+        # never a join without a timeout: Ctrl-C and the deadline must reach the main thread
+        thread.join(timeout=max(deadline - time.monotonic(), 0.0) + 1.0)
         return box[0] if box else None
 
     return value
+
+
+def _open_log(path: str):
+    """The install log, opened for appending: created 0600 (its directory 0700 when torchup
+    creates it), as it names the indexes used.  An unwritable place is refused before any change."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log = os.fdopen(fd, "ab")
+        try:  # a first line, flushed: a full disk (/dev/full) fails here, not mid-install
+            log.write(f"torchup install log, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC\n".encode())
+            log.flush()
+        except OSError:
+            try:
+                log.close()
+            except OSError:  # closing flushes the same line again
+                pass
+            raise
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write the install log {path}: {exc.strerror or exc}",
+                                 hint="name a writable file with --log FILE; nothing was changed",
+                                 code="log-unwritable") from None
+    return log
 
 
 def _refuse_unfinished(target: TargetEnv) -> None:
@@ -671,7 +706,8 @@ def _venv_python(venv: str) -> str:
                         "python.exe" if os.name == "nt" else "python")
 
 
-def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: _Out, pages) -> InstallReport:
+def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: _Out, pages,
+                      deadline: float) -> InstallReport:
     """``--venv DIR`` that does not exist yet: the preflight judges the environment it will be
     (its base interpreter, empty, at DIR) and the question comes first; DIR is created only
     after a yes, so a refusal or a "no" leaves nothing behind."""
@@ -680,7 +716,7 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
     future = _future_venv(base, options.venv, has_pip=create[1:3] == ["-m", "venv"],
                          not_writable=_unwritable_parent(options.venv))
     out.step(f"{options.venv} does not exist: it will be created from {base.executable} (Python {base.version})")
-    prepared = _prepare(plan, options, system, out, future, pages)
+    prepared = _prepare(plan, options, system, out, future, pages, deadline)
     if options.dry_run:
         out.step("dry run: would create the virtual environment")
         out.line(shlex.join(create))
@@ -688,7 +724,7 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
         out.line(prepared.command)
         return InstallReport(python=future.executable, manager=prepared.manager, argv=tuple(prepared.argv),
                              dry_run=True)
-    _confirm(prepared, options, out)
+    deadline += _confirm(prepared, options, out)
     out.step(f"creating the virtual environment {options.venv}")
     result = system.runner.run(create, timeout=300)
     if not result.ok:
@@ -702,7 +738,7 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
     with _exclusive(inspect_target(system.runner, future.executable).prefix) as lock:
         target = inspect_target(system.runner, future.executable)  # again, under the lock
         # the command asked about stays as it was: it names the new venv's python already
-        return _carry_out(plan, replace(prepared, target=target), options, system, out, lock)
+        return _carry_out(plan, replace(prepared, target=target), options, system, out, lock, deadline)
 
 
 def _future_venv(base: TargetEnv, venv: str, *, has_pip: bool, not_writable: Mapping[str, str]) -> TargetEnv:

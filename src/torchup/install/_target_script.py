@@ -168,6 +168,13 @@ def main():
             "sys_platform": sys.platform,
         },
         "distributions": _distributions(site_dirs),
+        # what the wheel tags of this interpreter are made of (packaging.tags, computed by torchup)
+        "platform": {
+            "platform": sysconfig.get_platform(),
+            "libc": " ".join(platform.libc_ver()).strip(),
+            "mac_version": platform.mac_ver()[0],
+            "abiflags": getattr(sys, "abiflags", ""),
+        },
     }
     sys.stdout.write(json.dumps(info))
 

@@ -53,10 +53,21 @@ def plan_from_json(raw: object, *, source: str = "the plan") -> Plan:
     problems = _problems(raw)
     if problems:
         raise InputError(f"{source} is not a valid torchup plan", details=problems, hint=_HINT)
+    index_url = raw.get("index_url")
     return Plan(torch=raw["torch"], torchvision=raw.get("torchvision"), torchaudio=raw.get("torchaudio"),
-                variant=raw["variant"], cuda=raw.get("cuda"), rocm=raw.get("rocm"), index_url=raw.get("index_url"),
+                variant=raw["variant"], cuda=raw.get("cuda"), rocm=raw.get("rocm"),
+                index_url=_unredacted(index_url) if isinstance(index_url, str) else index_url,
                 os=raw.get("os"), arch=raw.get("arch"), python=raw.get("python"),
                 reasons=tuple(raw.get("reasons") or ()), warnings=tuple(raw.get("warnings") or ()))
+
+
+def _unredacted(url: str) -> str:
+    """A plan file keeps no password (``torchup plan --json`` writes ``user:***@``): such a
+    URL loses its user part, so torchup, pip and uv take the host's login from ~/.netrc."""
+    from torchup.http import strip_credentials
+
+    bare, credentials = strip_credentials(url)
+    return bare if credentials is not None and "***" in credentials else url
 
 
 def _problems(raw: dict) -> list[str]:
@@ -163,6 +174,16 @@ def _show(value: Any) -> str:
     return printable(text if len(text) <= 80 else text[:77] + "...")
 
 
+def _index_identity(url: str | None) -> str:
+    """An index as the comparison sees it: without the login (the user's own credentials for the
+    same index change nothing about which index it is) and without a trailing slash."""
+    if not url:
+        return ""
+    from torchup.http import strip_credentials
+
+    return strip_credentials(url)[0].rstrip("/")
+
+
 def differences(plan: Plan, catalog, index_base: str) -> list[str]:
     """Where a plan read from a file departs from what torchup would choose for its variant:
     its index, and versions of the family the catalog does not know or pair.  Pure."""
@@ -177,7 +198,7 @@ def differences(plan: Plan, catalog, index_base: str) -> list[str]:
         out.append(f"torch {plan.torch} ({plan.variant}) is not a build torchup's catalog knows")
     expected = None if plan.variant == "pypi" else index_url_for(
         build.index_suffix or plan.variant if build else plan.variant, index_base)
-    if (plan.index_url or "").rstrip("/") != (expected or "").rstrip("/"):
+    if _index_identity(plan.index_url) != _index_identity(expected):
         where = f"PyTorch's index for {plan.variant}, {expected}" if expected else "the default index"
         out.append(f"it installs from {plan.index_url or 'the default index'}, not from {where}")
     for name in ("torchvision", "torchaudio"):

@@ -16,7 +16,8 @@ from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
 from torchup.install import conda as _conda
-from torchup.install.http import Client, Response
+from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, resolve_pypi_index, strip_credentials
+from torchup.install import index_check
 from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
@@ -33,6 +34,7 @@ __all__ = [
     "disk_need",
     "disk_problems",
     "index_problem",
+    "index_problems",
     "find_wheel",
     "run_preflight",
 ]
@@ -249,10 +251,17 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
     """Why ``what`` (PyTorch's index, the default index) cannot be used, with a hint."""
     if resp.ok:
         return None
-    proxy = [k for k in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY") if env.get(k)]
-    proxy_hint = (f"the proxy from ${proxy[0]} is used; check it" if proxy else
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(strip_credentials(resp.url)[0])
+    used = proxies_for(env, parts.scheme, parts.netloc) if parts.scheme else {}
+    proxy = [k for k in (f"{parts.scheme}_proxy", f"{parts.scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY")
+             if used and env.get(k)]
+    proxy_hint = (f"the proxy from ${proxy[0]} is used; check it (NO_PROXY names the hosts that go direct)" if proxy else
                   "behind a proxy? set HTTPS_PROXY (pip and uv read it too)")
-    if resp.failure == "certificate":
+    if resp.failure == DEADLINE:
+        hint = "torchup's --timeout covers the index checks too: raise it, or use a faster mirror with --index-base"
+    elif resp.failure == "certificate":
         hint = ("a proxy or firewall re-signs TLS: point PIP_CERT / SSL_CERT_FILE at its CA bundle "
                 "(uv: --native-tls or SSL_CERT_FILE)")
     elif resp.status in (401, 403, 407):
@@ -264,8 +273,9 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
     else:
         hint = f"{proxy_hint}; offline? use a mirror with --index-base"
     why = resp.failure or f"HTTP {resp.status}"
-    return NetworkError(f"{what} did not answer: {resp.url}: {why}" + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
-                        hint=hint, code="index-unreachable")
+    return NetworkError(f"{what} did not answer: {redact_url(resp.url)}: {why}"
+                        + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
+                        hint=hint, code="index-timeout" if resp.failure == DEADLINE else "index-unreachable")
 
 
 _HREF = re.compile(r"""href=["']([^"']+)["']""", re.I)
@@ -435,16 +445,18 @@ def _accepts(req, version: str) -> bool:
 
 
 def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
-                  check_network: bool = True, torchup_args: str = "", runner=None,
-                  pages: Mapping[str, Response] | None = None) -> Preflight:
-    """Every check, collected (not stopped at the first problem).  ``pages``: the family's
-    index pages when already fetched (``index_pages``)."""
+                  check_network: bool = True, torchup_args: str = "", runner=None, argv: list[str] | None = None,
+                  pages: Mapping[str, Response] | None = None, deadline: float | None = None) -> Preflight:
+    """Every check, collected (not stopped at the first problem).  ``argv``: the manager's
+    command, whose every requirement the index must have for this target; ``pages``: the
+    family's index pages when already fetched (``index_pages``); ``deadline``: a
+    ``time.monotonic()`` value no index request outlives."""
     problems: list[TorchupError] = []
     notes: list[str] = []
     for p in (pep668_problem(target, torchup_args=torchup_args), writable_problem(target)):
         if p is not None:
             problems.append(p)
-    client = Client(env, timeout=INDEX_TIMEOUT_S)
+    client = Client(env, timeout=INDEX_TIMEOUT_S, deadline=deadline)
     pages = dict(pages or {})
     conda = manager in _conda.CONDA_MANAGERS or manager == "pixi"
     if conda:  # they read conda-forge, not the wheel indexes
@@ -460,20 +472,19 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         notes.append(f"{target.prefix} is a pixi environment: the next `pixi install` there puts back what its "
                      "pixi.toml says; --manager pixi records the change in the workspace instead")
     if check_network:
-        if plan.index_url:
-            if "torch" not in pages:
-                pages["torch"] = client.fetch(plan.index_url.rstrip("/") + "/torch/")
-            p = index_problem(pages["torch"], "PyTorch's index", env)
-        else:
-            p = _default_index_problem(env, client, runner, notes) if runner is not None else None
-        if p is not None:
-            problems.append(p)
+        problems += index_problems(plan, target, argv=argv, env=env, client=client, pages=pages, runner=runner,
+                                   notes=notes)
     need = None
     touches = None
     pinned: list[tuple[str, str]] = []
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
         sizes, touches, pinned = _sizes(plan, target, client, pages)
-        if sizes:
+        if client.remaining() <= 0:  # some sizes and metadata never came: say so, not "ok"
+            problems.append(NetworkError("the index checks did not finish within --timeout (the wheel sizes and "
+                                         f"metadata from {redact_url(plan.index_url or '')} were still coming)",
+                                         hint="raise --timeout, or use a faster mirror with --index-base",
+                                         code="index-timeout"))
+        elif sizes:
             need = disk_need(sizes)
             places = {
                 "site": _free(target.site_dirs[0]) if target.site_dirs else _free(target.prefix),
@@ -496,6 +507,25 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         touches=touches,
         replaces=replaced_keys(target, pinned, family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)))),
     )
+
+
+def index_problems(plan: Plan, target: TargetEnv, *, argv: list[str] | None, env: Mapping[str, str], client: Client,
+                   pages: dict[str, Response], runner=None, notes: list[str] | None = None) -> list[TorchupError]:
+    """The index the install reads (PyTorch's, or the configured default one, found with
+    ``runner``): does it answer, and has it every requirement of ``argv`` for ``target``?
+    Pages fetched land in ``pages``."""
+    index_url = plan.index_url
+    if plan.index_url:
+        if "torch" not in pages:
+            pages["torch"] = client.fetch(plan.index_url.rstrip("/") + "/torch/")
+        p = index_problem(pages["torch"], "PyTorch's index", env)
+    elif runner is not None:
+        index_url, p = _default_index_problem(env, client, runner, [] if notes is None else notes)
+    else:
+        p = None
+    if p is not None:
+        return [p]
+    return _requirement_problems(argv, target, index_url, client, pages, env) if index_url and argv else []
 
 
 def _in_pixi_workspace(prefix: str) -> bool:
@@ -522,18 +552,44 @@ def _pixi_problem(plan: Plan, target: TargetEnv) -> TorchupError | None:
                               hint="nothing was changed; fix the manifest and run torchup again")
 
 
-def _default_index_problem(env: Mapping[str, str], client: Client, runner, notes: list[str]) -> TorchupError | None:
+def _default_index_problem(env: Mapping[str, str], client: Client, runner,
+                           notes: list[str]) -> tuple[str | None, TorchupError | None]:
     """The plan uses the default index (PyPI's build, or the user's mirror): check the one
-    pip/uv are configured with (env, pip config, pip's own default)."""
-    from torchup.catalog.refresh import resolve_pypi_index
-
+    pip/uv are configured with (env, pip config, pip's own default).  Its URL, and its problem."""
     def run(argv: list[str]) -> str | None:
-        result = runner.run(argv, timeout=30)
+        result = runner.run(argv, timeout=max(min(30.0, client.remaining()), 1.0))
         return result.stdout if result.ok else None
 
     try:
         url, origin = resolve_pypi_index(env, run)
     except TorchupError:
         notes.append("no default index is configured that torchup could find: it was not checked")
-        return None
-    return index_problem(client.fetch(url.rstrip("/") + "/torch/"), f"the default index (from {origin})", env)
+        return None, None
+    return url, index_problem(client.fetch(url.rstrip("/") + "/torch/"), f"the default index (from {origin})", env)
+
+
+def _requirement_problems(argv: list[str], target: TargetEnv, index_url: str, client: Client,
+                          pages: dict[str, Response], env: Mapping[str, str]) -> list[TorchupError]:
+    """Every requirement of ``argv`` the index at ``index_url`` cannot give this target.
+    The project pages fetched land in ``pages`` (the size estimate reads them again)."""
+    reqs = index_check.requirements_in(argv)
+    base = index_url.rstrip("/") + "/"
+    todo = [r.name for r in reqs if r.name not in pages]
+    pages.update(zip(todo, client.fetch_all([("GET", base + name + "/") for name in todo])))
+    accepted = index_check.target_tags(target.markers, target.platform)
+    where = f"Python {target.version} on {target.platform.get('platform') or target.markers.get('platform_machine', '?')}"
+    out: list[TorchupError] = []
+    for req in reqs:
+        page = pages[req.name]
+        if page.status in (403, 404):  # PyTorch's index answers 403 for a project it does not have
+            wheels = None
+        elif not page.ok:
+            out.append(index_problem(page, f"the index page of {req.name}", env))
+            continue
+        else:
+            wheels = index_check.page_wheels(page.body.decode("utf-8", "replace"), req.name)
+        p = index_check.missing_problem(req, wheels, index_url=index_url, accepted=accepted,
+                                        python=target.markers.get("python_full_version", ""), where=where)
+        if p is not None:
+            out.append(p)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from torchup.errors import EnvironmentProblem
@@ -48,6 +48,8 @@ class TargetEnv:
     has_pip: bool
     markers: Mapping[str, str]
     distributions: tuple[Distribution, ...]
+    # sysconfig.get_platform(), libc ("glibc 2.35"), mac_version, abiflags: for its wheel tags
+    platform: Mapping[str, str] = field(default_factory=dict)
 
     def find(self, name: str) -> Distribution | None:
         key = _normalise(name)
@@ -104,6 +106,7 @@ def parse_target(text: str, python: str = "the target Python") -> TargetEnv:
             has_pip=bool(raw.get("has_pip")),
             markers={str(k): str(v) for k, v in raw["markers"].items()},
             distributions=tuple(sorted(dists, key=lambda d: d.key)),
+            platform={str(k): str(v) for k, v in (raw.get("platform") or {}).items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise EnvironmentProblem(

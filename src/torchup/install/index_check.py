@@ -1,0 +1,186 @@
+"""Does the index have every requirement of the install for this target?  Pure: the
+requirements of a pip / uv argv, the target's wheel tags (``packaging.tags`` from what the
+target inspection reported), the wheels of a PEP 503 page, and the reason one is missing.
+
+A miss is found here, before pip or uv download anything: without it, an index holding
+torch but not the pinned torchvision let pip fetch torch's 190 MB and then fail.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from torchup.errors import NetworkError, TorchupError
+from torchup.http import redact_url
+
+__all__ = ["IndexWheel", "requirements_in", "target_tags", "page_wheels", "missing_problem"]
+
+# options of the rendered pip / uv argv that take a value (the next word)
+_VALUE_OPTIONS = frozenset({"--index-url", "-i", "--extra-index-url", "--default-index", "--index", "--python", "-p",
+                            "--find-links", "-f", "-c", "--constraint", "-r", "--requirement"})
+_ANCHOR = re.compile(r"<a\s([^>]*)>", re.I)
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*["']([^"']*)["']""")
+# manylinux's legacy names (PEP 600): the glibc each one stands for
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexWheel:
+    filename: str
+    version: object  # packaging.version.Version
+    tags: frozenset
+    requires_python: str | None = None
+
+
+def requirements_in(argv: list[str] | tuple[str, ...]) -> list:
+    """The requirements (``packaging.requirements.Requirement``) a pip or uv install argv asks
+    for: the words after ``install`` that are neither options nor option values."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    words = list(argv)
+    if "install" not in words:
+        return []
+    out, skip = [], False
+    for word in words[words.index("install") + 1:]:
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in _VALUE_OPTIONS  # "--option=value" carries its own
+        else:
+            try:
+                out.append(Requirement(word))
+            except InvalidRequirement:
+                continue
+    return out
+
+
+def _linux_platforms(machine: str, libc: str) -> list[str]:
+    kind, _, version = libc.partition(" ")
+    try:
+        major, minor = (int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return []
+    out = []
+    if kind == "glibc" and major == 2:
+        floor = 5 if machine in ("x86_64", "i686") else 17
+        for m in range(minor, floor - 1, -1):
+            out.append(f"manylinux_2_{m}_{machine}")
+            if (2, m) in _LEGACY_MANYLINUX:
+                out.append(f"{_LEGACY_MANYLINUX[(2, m)]}_{machine}")
+    elif kind == "musl" and major == 1:
+        out += [f"musllinux_1_{m}_{machine}" for m in range(minor, -1, -1)]
+    return out + [f"linux_{machine}"]
+
+
+def target_tags(markers: Mapping[str, str], platform: Mapping[str, str]) -> frozenset | None:
+    """The wheel tags the target accepts, or None when its inspection did not say enough
+    (then only versions are checked).  CPython only: the builds torchup installs are CPython's."""
+    from packaging import tags
+
+    if markers.get("implementation_name") != "cpython" or not platform.get("platform"):
+        return None
+    try:
+        version = tuple(int(x) for x in markers.get("python_version", "").split(".")[:2])
+    except ValueError:
+        return None
+    plat = platform["platform"].replace("-", "_").replace(".", "_")
+    system, machine = markers.get("sys_platform", ""), markers.get("platform_machine", "")
+    if system == "linux":
+        platforms = _linux_platforms(machine, platform.get("libc", ""))
+    elif system == "darwin":
+        try:
+            mac = tuple(int(x) for x in platform.get("mac_version", "").split(".")[:2])
+        except ValueError:
+            return None
+        platforms = list(tags.mac_platforms(mac, machine)) if len(mac) == 2 else []
+    else:
+        platforms = [plat]
+    if not platforms:
+        return None
+    nodot = "".join(map(str, version))
+    abis = [f"cp{nodot}{platform.get('abiflags', '')}"]
+    found = set(tags.cpython_tags(version, abis=abis, platforms=platforms))
+    found |= set(tags.compatible_tags(version, interpreter=f"cp{nodot}", platforms=platforms))
+    return frozenset(found)
+
+
+def page_wheels(page: str, project: str) -> list[IndexWheel]:
+    """The wheels of ``project`` listed on a PEP 503 page."""
+    from urllib.parse import unquote
+
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+    out = []
+    for attrs_text in _ANCHOR.findall(page):
+        attrs = {k.lower(): html.unescape(v) for k, v in _ATTR.findall(attrs_text)}
+        filename = unquote(attrs.get("href", "").split("#")[0].rsplit("/", 1)[-1])
+        if not filename.endswith(".whl"):
+            continue
+        try:
+            name, version, _, wheel_tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        if canonicalize_name(name) == canonicalize_name(project):
+            out.append(IndexWheel(filename=filename, version=version, tags=frozenset(wheel_tags),
+                                  requires_python=attrs.get("data-requires-python") or None))
+    return out
+
+
+def _fits_python(wheel: IndexWheel, python: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    if not wheel.requires_python or not python:
+        return True
+    try:
+        return SpecifierSet(wheel.requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def missing_problem(req, wheels: list[IndexWheel] | None, *, index_url: str, accepted: frozenset | None,
+                    python: str, where: str) -> TorchupError | None:
+    """Why the index at ``index_url`` cannot give ``req`` to this target (None: it can).
+    ``wheels``: the project's wheels there, None when the index has no page for it;
+    ``accepted``: the target's tags (None: unknown, versions only); ``where``: the target, in words."""
+    index = redact_url(index_url)
+    hint = ("nothing was downloaded or changed; plan a release this index serves (`torchup plan --torch ...`), "
+            "leave the companion out (--no-torchvision / --no-torchaudio), or use another index (--index-base)")
+    if wheels is None:
+        return NetworkError(f"{index} has no {req.name} at all (no project page): the install asks for {req}",
+                            hint=hint, code="not-on-index")
+    matching = [w for w in wheels if req.specifier.contains(w.version, prereleases=True)]
+    usable = [w for w in matching if _fits_python(w, python) and (accepted is None or w.tags & accepted)]
+    if usable:
+        return None
+    details = []
+    if matching:
+        tags = sorted({str(t) for w in matching for t in w.tags})
+        shown = ", ".join(tags[:6]) + (f" and {len(tags) - 6} more" if len(tags) > 6 else "")
+        details.append(f"{req.name} {matching[0].version} is there only for: {shown}")
+    fitting = sorted({w.version for w in wheels if _fits_python(w, python) and (accepted is None or w.tags & accepted)})
+    if fitting:
+        details.append(f"versions of {req.name} there for this target: {', '.join(str(v) for v in _nearest(fitting, req))}")
+    elif not matching:
+        versions = sorted({w.version for w in wheels})
+        details.append(f"versions of {req.name} there: {', '.join(str(v) for v in versions[-6:]) or 'none'}")
+    return NetworkError(f"{index} has no wheel of {req} for this target ({where})", details=details, hint=hint,
+                        code="not-on-index")
+
+
+def _nearest(versions: list, req, count: int = 6) -> list:
+    """Up to ``count`` of the sorted ``versions``, around the pinned one when there is a pin."""
+    pinned = [s.version for s in req.specifier if s.operator in ("==", "===")]
+    if not pinned:
+        return versions[-count:]
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        want = Version(pinned[0].rstrip(".*"))
+    except InvalidVersion:
+        return versions[-count:]
+    below = [v for v in versions if v < want][-(count // 2):]
+    above = [v for v in versions if v >= want][: count - len(below)]
+    return below + above
