@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import catalog_facts as F  # noqa: E402
 import pypi_metadata  # noqa: E402
 
+from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags  # noqa: E402
 from torchup.catalog.load import catalog_from_dict  # noqa: E402
 from torchup.catalog.model import parse_arch_list, platform_floor  # noqa: E402
 
@@ -145,40 +146,30 @@ def arches(minor: str, version: str, variant: str, pkey: str) -> tuple[dict, str
     return out, src, ok
 
 
-def companion(torch_v: Version, torch_day: str, project: str, files: dict[Version, list[dict]], view: PyPIView) -> dict | None:
-    """The companion release of ``project`` for ``torch_v`` from the torch pins in its metadata."""
-    compatible = []
-    for ver, fs in files.items():
-        if ver.is_prerelease:
-            continue
-        meta = view.metadata(fs[0])
+def companion_releases(files: dict[Version, list[dict]], view: PyPIView) -> list[CompanionRelease]:
+    """What PyPI shows of each torchvision / torchaudio release: first upload day, the torch
+    requirement in its metadata, its wheels' Python tags."""
+    out = []
+    for ver, fs in sorted(files.items()):
         spec = None
-        for line in meta.splitlines():
+        for line in view.metadata(fs[0]).splitlines():
             if line.startswith("Requires-Dist:"):
                 req = Requirement(line.split(":", 1)[1].strip())
                 if req.name == "torch":
-                    spec = req.specifier
-        day = min(f["upload-time"][:10] for f in fs)
-        if not spec or not spec.contains(torch_v):
-            continue  # no torch requirement (or an empty one): no evidence of a pairing
-        pinned = any(s.operator == "==" and Version(s.version) == torch_v for s in spec)
-        compatible.append((pinned, day == torch_day, ver, spec, fs))
-    if not compatible:
-        return None
-    pinned = [c for c in compatible if c[0]]
-    same_day = [c for c in compatible if c[1]]
-    pick = max(pinned or same_day or compatible, key=lambda c: c[2])
-    is_pinned, is_same_day, ver, spec, fs = pick
-    pythons = sorted({t.interpreter + ("t" if t.abi.endswith("t") and t.abi.startswith("cp3") else "")
-                      for f in fs for t in f["_tags"]}, key=lambda t: py_sort(t) if t.startswith("cp") else (0, 0, False))
-    out = {"name": project, "version": str(ver), "matched": is_pinned or is_same_day, "pythons": pythons,
-           "requires_torch": str(spec), "prov": "PYPI-METADATA"}
-    if not is_pinned:
-        why = "released with this torch" if is_same_day else "the newest release whose torch requirement admits it"
-        out["note"] = f"{project} {ver} requires torch {spec}; {why}"
-        if pythons == ["py3"]:
-            out["note"] += " (a pure-Python wheel, any Python 3)"
+                    spec = str(req.specifier) or None
+        out.append(CompanionRelease(version=str(ver), released=min(f["upload-time"][:10] for f in fs),
+                                    requires_torch=spec, pythons=pythons_of_tags(t for f in fs for t in f["_tags"])))
     return out
+
+
+def companion(torch_v: Version, torch_day: str, project: str, releases: list[CompanionRelease]) -> dict:
+    """The companion of ``torch_v`` as catalog JSON, by the rule shared with the refresh."""
+    comp = pick_companion(project, str(torch_v), torch_day, releases, source="PYPI-METADATA")
+    if comp is None:
+        return {"name": project, "version": None, "note": f"no {project} release admits this torch",
+                "prov": "PYPI-METADATA"}
+    return {"name": project, "version": comp.version, "matched": comp.matched, "pythons": list(comp.pythons),
+            "requires_torch": comp.requires_torch, "note": comp.note, "prov": "PYPI-METADATA"}
 
 
 def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, audio) -> dict:
@@ -298,18 +289,7 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 p["gfx"] = prov(gsrc, gok)
             builds.append(b)
     rel["builds"] = builds
-    comps = []
-    tv = companion(version, day, "torchvision", vision, view)
-    comps.append(tv or {"name": "torchvision", "version": None, "note": "no torchvision release admits this torch", "prov": "PYPI-METADATA"})
-    ta = companion(version, day, "torchaudio", audio, view)
-    if ta is None and version >= Version(F.LAST_TORCHAUDIO):
-        # torchaudio 2.11.0 has no torch requirement at all: pair it by hand
-        last = audio[Version(F.LAST_TORCHAUDIO)]
-        pys = sorted({t.interpreter + ("t" if t.abi.endswith("t") else "") for f in last for t in f["_tags"]}, key=py_sort)
-        same = version == Version(F.LAST_TORCHAUDIO)
-        ta = {"name": "torchaudio", "version": F.LAST_TORCHAUDIO, "matched": same, "pythons": pys,
-              "note": F.TORCHAUDIO_LAST_NOTE if same else F.TORCHAUDIO_NOTE, "prov": "AUDIO-4212"}
-    comps.append(ta or {"name": "torchaudio", "version": None, "note": "no torchaudio release admits this torch", "prov": "PYPI-METADATA"})
+    comps = [companion(version, day, "torchvision", vision), companion(version, day, "torchaudio", audio)]
     rel["companions"] = [{k: val for k, val in c.items() if val not in (None, False, [], "")} | {"name": c["name"]} for c in comps]
     if notes:
         rel["notes"] = notes
@@ -326,8 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     fetcher = pypi_metadata.Fetcher(args.cache, offline=args.offline)
     view = PyPIView(fetcher, pypi_metadata.index_url())
     tfiles = view.files("torch")
-    vision = view.files("torchvision")
-    audio = view.files("torchaudio")
+    vision = companion_releases(view.files("torchvision"), view)
+    audio = companion_releases(view.files("torchaudio"), view)
     releases = [build_release(v, fs, view, vision, audio) for v, fs in sorted(tfiles.items())
                 if v >= FIRST and not v.is_prerelease]
     from torchup.catalog import hardware

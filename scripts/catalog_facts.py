@@ -45,8 +45,6 @@ SOURCES = {
     "#51039, #123649)",
     "MANYLINUX-2.28": "pytorch issues #123649, #126551, PR #143423: manylinux_2_28 (glibc 2.28, CXX11 ABI) "
     "builds from 2.6 (compat-facts.md 6)",
-    "AUDIO-4212": "pytorch/audio PR #4212: 'torchaudio 2.11 supports torch>=2.11'; torchaudio 2.11.0 is the "
-    "last release (compat-facts.md 2) and its metadata has no torch requirement",
     "PATTERN": "inferred from the neighbouring releases (same minor series); no source seen",
 }
 
@@ -218,15 +216,3 @@ ROCM_GFX = {
     "7.2": (_G7 + " gfx1150 gfx1151", C, "UV-ROCM-TABLE"),
     "7.14": (_G7 + " gfx1150 gfx1151", U, "PATTERN"),
 }
-
-# --- companions -----------------------------------------------------------------------
-# Chosen from PyPI metadata (see build_catalog.py); these are the facts PyPI cannot give.
-LAST_TORCHAUDIO = "2.11.0"
-TORCHAUDIO_NOTE = (
-    "torchaudio 2.11.0 is the last torchaudio release; pytorch/audio PR #4212 says it supports torch>=2.11 "
-    "and its metadata has no torch requirement. It was not built against this torch release."
-)
-TORCHAUDIO_LAST_NOTE = (
-    "torchaudio 2.11.0, released with torch 2.11.0, is the last torchaudio release; its metadata has no torch "
-    "requirement, so pip will not keep it in step with torch."
-)

@@ -243,11 +243,17 @@ def test_companions(catalog):
     assert comp("2.5.1", "torchvision").version == "0.20.1" and comp("2.5.1", "torchvision").matched
     assert comp("2.0.0", "torchaudio").version == "2.0.1"  # torchaudio 2.0.1 requires torch==2.0.0
     assert comp("1.13.1", "torchaudio").version == "0.13.1"
-    assert comp("2.11.0", "torchaudio").version == "2.11.0" and comp("2.11.0", "torchaudio").matched
-    for v in ("2.12.0", "2.13.0", "2.14.1", "2.15.0"):
+    # torchaudio 2.11.0 has no torch requirement but came out the same day as torch 2.11.0
+    ta = comp("2.11.0", "torchaudio")
+    assert (ta.version, ta.matched, ta.requires_torch) == ("2.11.0", True, None) and "no torch requirement" in ta.note
+    # torchaudio 2.11.1 (py3 wheels, torch>=2.11) came out with torch 2.15.0; the newest that admits 2.12-2.14
+    for v in ("2.12.0", "2.13.0", "2.14.1"):
         ta = comp(v, "torchaudio")
-        assert ta.version == "2.11.0" and not ta.matched and "4212" in ta.note
-    # torchvision 0.29.2 (pure Python, torch>=2.14.0) came out with torch 2.15.0
+        assert (ta.version, ta.matched, ta.requires_torch) == ("2.11.1", False, ">=2.11"), v
+    ta = comp("2.15.0", "torchaudio")
+    assert (ta.version, ta.matched, ta.pythons) == ("2.11.1", True, ("py3",))
+    assert all(c.provenance.source == "PYPI-METADATA" for r in catalog.releases for c in r.companions)
+    # torchvision 0.29.2 (py3 wheels, torch>=2.14.0) came out with torch 2.15.0
     tv = comp("2.15.0", "torchvision")
     assert tv.version == "0.29.2" and tv.pythons == ("py3",)
     # no free-threaded 3.13 torchvision once torch dropped it (2.12.1)

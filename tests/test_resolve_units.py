@@ -27,15 +27,16 @@ def plan_for(machine, request=Request(), today=TODAY) -> Plan:
     return result
 
 
-def test_companions_carry_the_build_label_and_torchaudio_after_2_11_is_left_out():
+def test_companions_carry_the_build_label_and_an_unmatched_torchaudio_is_left_out():
     plan = plan_for(RTX4090)
-    # torchvision 0.29.2 goes with 2.15.0 in the catalog (PyPI metadata: requires torch >= 2.14.0); it is a
-    # pure-Python wheel, so no +cu130 label: the bare pin matches whatever file the index has
-    assert plan.torchvision == "0.29.2"
+    # torchvision 0.29.2 and torchaudio 2.11.1 came out with 2.15.0 (PyPI metadata: torch >= 2.14.0 / >= 2.11);
+    # each is one py3 wheel per platform, so no +cu130 label: the bare pin matches whatever file the index has
+    assert (plan.torchvision, plan.torchaudio) == ("0.29.2", "2.11.1")
     older = plan_for(RTX4090, Request(torch="2.14.1", variant="cu126"))
     assert (older.torch, older.torchvision) == ("2.14.1+cu126", "0.29.1+cu126")
-    assert plan.torchaudio is None
-    assert any("torchaudio" in w and "2.11.0" in w for w in plan.warnings)
+    # no torchaudio was built for 2.14.1: the newest that admits it (2.11.1) is named, not installed
+    assert older.torchaudio is None
+    assert any("torchaudio" in w and "2.11.1" in w for w in older.warnings)
 
 
 def test_companions_of_an_older_release_are_pinned_exactly():
