@@ -113,10 +113,30 @@ def index_platform(version: Version, variant: str, os_: str, arch: str, pypi_pla
     """Platform tag of a download.pytorch.org build: (tag, confirmed, source)."""
     if os_ != "linux" or variant == "cpu" and arch == "aarch64":
         return pypi_platform, False, "PATTERN"
-    if version < Version("2.6") or (version < Version("2.7") and variant in ("cu118", "cu124") or
+    if version < Version("2.6") or (version < Version("2.7") and variant in ("cu118", "cu124", "cpu") or
                                     version < Version("2.7") and variant.startswith("rocm")):
         return f"linux_{arch}", False, "GLIBC-2.17"
     return f"manylinux_2_28_{arch}", False, "MANYLINUX-2.28"
+
+
+def ti_validates(minor: str, variant: str, pkey: str, wheels: dict[str, list[str]]) -> bool:
+    """Whether test-infra's release matrix lists this variant on this platform and validates every Python
+    version of its wheels ({platform: ["cp312", "cp313t", ...]})."""
+    row = F.TI_PYTHONS.get(minor)
+    if row is None or variant not in F.TI_VARIANTS[minor].get(pkey, "").split():
+        return False
+    listed = set(row[1].split())
+    tags = {t.split("/")[0] for tags in wheels.values() for t in tags}
+    return bool(tags) and all(f"{t[2]}.{t[3:]}" in listed for t in tags)
+
+
+def ti_glibc(minor: str, variant: str, pkey: str) -> str | None:
+    """The glibc of the builder image test-infra's release matrix names for this build, or None."""
+    if variant not in F.TI_VARIANTS.get(minor, {}).get(pkey, "").split():
+        return None
+    if variant in F.TI_GLIBC_2_17.get(minor, {}).get(pkey, "").split():
+        return "2.17"
+    return "2.28" if pkey == F.X86 or variant == "cpu" else None
 
 
 def glibc_for(platform: str) -> tuple[str, bool, str]:
@@ -217,6 +237,7 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 variants.append((name, ok, src))
         if default != "cpu" and os_ == "linux":
             variants.append(("cpu", True, "TI"))
+        default_prov = None  # the evidence for which build PyPI serves here: it also says the others are not
         for name, ok, src in variants:
             is_default = name == default
             b: dict = {"variant": name, "os": os_, "arch": arch, "prov": {}}
@@ -233,17 +254,21 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                     if flags:
                         raise SystemExit(f"torch {v} {pkey}: catalog_facts says CPU, the PyPI wheel has {flags}")
                     p["pypi_default"] = "PYPI-WHEEL-ARCH"
+                default_prov = p["pypi_default"]
             else:
                 ws: dict[str, list[str]] = {}
+                platform_src = "PATTERN"
                 for (py, abi), plat in wlist:
                     if name.startswith("rocm") or name == "xpu":
                         if py.endswith("t"):
                             continue  # no evidence of free-threaded ROCm / XPU wheels
-                    iplat, _, _ = index_platform(version, name, os_, arch, plat)
+                    iplat, _, platform_src = index_platform(version, name, os_, arch, plat)
                     ws.setdefault(iplat, []).append(py if py == abi else f"{py}/{abi}")
                 b["wheels"] = ws
                 p["exists"] = prov(src, ok)
-                p["wheels"] = "?PATTERN"
+                p["wheels"] = "TI-PY" if ti_validates(minor, name, pkey, ws) else "?PATTERN"
+                if default_prov:
+                    p["pypi_default"] = default_prov
             if os_ != "macos":
                 b["local_label"] = name
             b["index_suffix"] = name
@@ -251,7 +276,14 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 plat0 = next(iter(b["wheels"]))
                 g, gok, gsrc = glibc_for(plat0)
                 b["glibc_min"] = g
-                p["glibc_min"] = prov(gsrc, gok)
+                # a build only on PyTorch's index has an inferred platform tag: its floor is no surer than the tag
+                p["glibc_min"] = prov(gsrc, gok) if is_default else prov(platform_src if gsrc == "PYPI" else gsrc, False)
+                image = ti_glibc(minor, name, pkey)
+                if is_default and image and image != g:
+                    # the release matrix's image must agree with the PyPI wheel of the same build, or it is no source
+                    raise SystemExit(f"torch {v} {pkey} {name}: PyPI's tag says glibc {g}, the test-infra image {image}")
+                if p["glibc_min"].startswith("?") and image == g:
+                    p["glibc_min"] = "TI-IMAGE"
             if os_ == "macos":
                 floors = [platform_floor(pl)[2] for pl in b["wheels"]]
                 lo = min(f for f in floors if f)

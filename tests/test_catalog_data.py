@@ -267,3 +267,21 @@ def test_unconfirmed_facts_are_marked(catalog):
     assert not b.fact("exists").confirmed and "exists" in b.unconfirmed()
     # the PyPI default build's existence and wheels are confirmed
     assert build(catalog, "2.10.0", "cu128").unconfirmed(["exists", "wheels", "cuda"]) == ()
+
+
+def test_index_builds_confirmed_by_the_release_matrix(catalog):
+    # test-infra's release/2.14 matrix validates Python 3.10-3.15t for cu126, on a manylinux2_28 image
+    b = build(catalog, "2.14.1", "cu126")
+    assert (b.fact("wheels").source, b.fact("glibc_min").source) == ("TI-PY", "TI-IMAGE")
+    assert "wheels" not in b.unconfirmed() and "glibc_min" not in b.unconfirmed()
+    # release/2.12 lists no 3.13t, and 2.12.0's wheels include cp313t: not confirmed
+    assert "wheels" in build(catalog, "2.12.0", "cu126").unconfirmed()
+    # no release/2.15 branch was read: 2.15's index builds stay as they were
+    assert {"exists", "wheels"} <= set(build(catalog, "2.15.0", "cu130").unconfirmed())
+    # 2.6's CPU build was made on manylinux2014 (pytorch PR #141565): glibc 2.17, not 2.28
+    cpu26 = build(catalog, "2.6.0", "cpu")
+    assert cpu26.glibc_min == "2.17" and {w.platform for w in cpu26.wheels} == {"linux_x86_64"}
+    # PyPI's pins name the build PyPI serves, so "not PyPI's" is confirmed for the others
+    assert build(catalog, "2.14.1", "cu130").pypi_default
+    assert build(catalog, "2.14.1", "cu126").fact("pypi_default").source == "PYPI-METADATA"
+    assert build(catalog, "2.14.1", "cu126", os="windows").fact("pypi_default").source == "PYPI-WHEEL-ARCH"

@@ -217,12 +217,12 @@ def test_pytorch_index_down_learns_what_pypi_tells(tmp_path, indexes):
 def test_a_complete_index_page_confirms_the_wheel_list(tmp_path, indexes):
     pypi, pt = indexes
     catalog = load_catalog(use_cache=False)
-    b126 = [b for b in catalog.release("2.14.1").builds if b.variant == "cu126" and b.os == "linux" and b.arch == "x86_64"][0]
+    b126 = [b for b in catalog.release("2.12.0").builds if b.variant == "cu126" and b.os == "linux" and b.arch == "x86_64"][0]
     assert "wheels" in b126.unconfirmed()
     for w in b126.wheels:
-        pt.add_wheel("whl/cu126", make_wheel(tmp_path / "w126", "torch", "2.14.1+cu126", tag=w.tag))
+        pt.add_wheel("whl/cu126", make_wheel(tmp_path / "w126", "torch", "2.12.0+cu126", tag=w.tag))
     refresh_catalog({"TORCHUP_CACHE_DIR": str(tmp_path / "cache")}, options(pypi, pt), no_run)
-    after = [b for b in load_catalog({"TORCHUP_CACHE_DIR": str(tmp_path / "cache")}).release("2.14.1").builds
+    after = [b for b in load_catalog({"TORCHUP_CACHE_DIR": str(tmp_path / "cache")}).release("2.12.0").builds
              if b.variant == "cu126" and b.os == "linux" and b.arch == "x86_64"][0]
     assert after.wheels == b126.wheels and after.fact("wheels").source == "PYTORCH-INDEX"
     assert "wheels" not in after.unconfirmed()

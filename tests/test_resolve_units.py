@@ -3,6 +3,7 @@ wheel architecture, the JSON contract of a refusal."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -77,6 +78,28 @@ def test_unconfirmed_facts_are_named_and_confirmed_builds_say_nothing():
     mac = Machine(os="macos", arch="aarch64", python="3.12", python_bits=64, macos_version="15.1")
     old = plan_for(mac, Request(torch="==2.5.1"))
     assert not any("no primary source confirmed" in w for w in old.warnings)
+
+
+def test_the_unconfirmed_warning_names_sources_in_whole_words_and_only_facts_the_build_has():
+    from torchup.resolve import _short
+
+    # whole clauses: a parenthetical goes before anything is cut, and nothing ends mid-word or with "…"
+    assert _short(CATALOG.sources["GLIBC-2.17"]) == "Linux x86_64 wheels up to 2.5 were built on manylinux2014 / CentOS 7"
+    assert _short(CATALOG.sources["PATTERN"]) == "inferred from the neighbouring releases (same minor series)"
+    for key, text in CATALOG.sources.items():
+        short = _short(text)
+        assert "…" not in short and short.count("(") == short.count(")"), key
+        words = set(re.split(r"[\s(),;:]+", text)) - {""}
+        assert set(re.split(r"[\s(),;:]+", short)) - {""} <= words, key
+    plan = plan_for(RTX4090)
+    said = next(w for w in plan.warnings if "no primary source confirmed" in w)
+    assert "…" not in said and "[inferred from the neighbouring releases (same minor series)]" in said
+    # PyPI's pins say which build PyPI serves: that is no longer put down as unconfirmed for the others
+    assert "whether PyPI serves it" not in said
+    # a Windows build has no glibc floor to be unsure of
+    win = plan_for(Machine(os="windows", arch="x86_64", python="3.12", python_bits=64,
+                           gpus=(Gpu(vendor="intel", name="Intel(R) Arc(TM) 140V GPU"),)))
+    assert not any("glibc" in w for w in win.warnings)
 
 
 def test_minor_version_compatibility_is_said_in_the_reasons():

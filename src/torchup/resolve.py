@@ -342,14 +342,12 @@ def _companion(release: Release, name: str, build: Build, tag: str, pypi: bool, 
 
 
 def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
-    names = build.unconfirmed(_FACTS)
-    if build.kind != "cuda":
-        names = tuple(n for n in names if n not in ("cuda", "arches"))
-    if build.kind != "rocm":
-        names = tuple(n for n in names if n != "gfx")
+    # only the facts this build has: a Windows build has no glibc floor, a CPU build no arch list
+    has = {"cuda": build.cuda, "arches": build.sass or build.ptx, "gfx": build.gfx, "glibc_min": build.glibc_min}
+    names = tuple(n for n in build.unconfirmed(_FACTS) if has.get(n, True))
     if not names:
         return None
-    words = {"exists": "that the build exists", "wheels": "its Python/platform wheels", "pypi_default": "whether PyPI serves it",
+    words = {"exists": "that the build exists", "wheels": "the Python versions of its wheels", "pypi_default": "whether PyPI serves it",
              "cuda": "its CUDA version", "arches": "its GPU architecture list", "gfx": "its AMD gfx list",
              "glibc_min": "its glibc floor"}
     by_source: dict[str, list[str]] = {}
@@ -360,16 +358,34 @@ def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
             + "; ".join(parts) + " ('torchup catalog' shows the sources)")
 
 
-def _short(text: str, limit: int = 70) -> str:
-    """The first clause of a source description."""
+def _short(text: str, limit: int = 80) -> str:
+    """A source description's first clause in whole words: cut at ": " or "; "; while longer than
+    ``limit``, drop its last parenthetical, else cut at its last ", ".  Never inside a word, never
+    with an ellipsis: a clause that cannot be shortened so stays whole."""
     for sep in (": ", "; "):
         head = text.split(sep, 1)[0]
-        if head.count("(") > head.count(")"):
-            head = head.split(" (", 1)[0]
-        if len(head) >= 12:
+        if len(head) >= 12 and head.count("(") == head.count(")"):
             text = head
+    while len(text) > limit:
+        shorter = _drop_last_parenthetical(text)
+        if shorter == text:
+            cut = text.rfind(", ")
+            shorter = text[:cut] if cut >= 12 else text
+        if shorter == text:
             break
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+        text = shorter
+    return text
+
+
+def _drop_last_parenthetical(text: str) -> str:
+    """``"a (b (c)) d (e)"`` -> ``"a (b (c)) d"``; the text itself when it has none."""
+    end = text.rfind(")")
+    depth = 0
+    for i in range(end, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return (text[:i].rstrip() + text[end + 1:]).strip() if i > 0 else text
+    return text
 
 
 def _needs(build: Build) -> str:
