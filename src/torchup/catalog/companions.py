@@ -54,7 +54,9 @@ def pick_companion(name: str, torch_version: str, torch_day: str | None, release
     from packaging.version import InvalidVersion, Version
 
     torch_v = Version(torch_version)
-    pinned, same_day, admits = [], [], []
+    pinned: list[tuple[Version, CompanionRelease]] = []
+    same_day: list[tuple[Version, CompanionRelease]] = []
+    admits: list[tuple[Version, CompanionRelease]] = []
     for rel in releases:
         try:
             ver = Version(rel.version)
