@@ -303,3 +303,16 @@ def test_requires_dist_applies_markers_and_skips_garbage():
     )
     linux = {"platform_system": "Linux", "sys_platform": "linux"}
     assert [str(r) for r in requires_dist(text, linux)] == ["filelock", 'nvidia-cublas==13.1.0.3; platform_system == "Linux"']
+
+
+def test_a_new_release_whose_metadata_cannot_be_read_is_not_guessed_cpu(tmp_path, indexes):
+    pypi, pt = indexes
+    pypi.fault(f"/simple/torch/torch-{NEW}-", status=500)  # the PEP 658 files of the new release
+    env = {"TORCHUP_CACHE_DIR": str(tmp_path / "cache")}
+    result = refresh_catalog(env, options(pypi, pt), no_run)
+    rel = load_catalog(env).release(NEW)
+    assert not [b for b in rel.builds if b.os == "linux" and b.pypi_default]
+    assert [b.variant for b in rel.builds if b.os == "windows"] == ["cpu"]
+    said = "\n".join(result.unconfirmed)
+    for arch in ("x86_64", "aarch64"):
+        assert f"torch {NEW} on PyPI for linux {arch}: its metadata could not be read" in said

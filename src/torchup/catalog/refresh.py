@@ -13,9 +13,13 @@ Sources
   ``TORCHUP_INDEX_BASE``).  A missing page (PyTorch's index answers 403) means
   "not on this index" and is reported, not fatal.
 
-Safety: any transport failure, HTTP error other than 403/404, a truncated or
-malformed page stops the refresh with a ``NetworkError`` naming the page; the
-old data is kept.  The cache file is written to a temporary file and renamed.
+Safety: PyPI is the ground.  Any transport failure, HTTP error other than
+403/404, a truncated or malformed PyPI page stops the refresh with a
+``NetworkError`` naming the page; the old data is kept.  PyTorch's index is a
+second source: a page of it that cannot be read is a note, the refresh learns
+what PyPI tells, and ``RefreshResult.unconfirmed`` says what it could not learn
+or confirm.  A page that lacks some wheels (a partial mirror) removes nothing.
+The cache file is written to a temporary file and renamed.
 
 The pure part (``parse_*``, ``merge``) takes text and data; ``refresh_catalog``
 does the I/O through ``torchup.install.http.fetch`` (the one HTTP helper) and the
