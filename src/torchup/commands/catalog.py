@@ -222,7 +222,8 @@ def _refresh(args: argparse.Namespace, system) -> int:
         out.append(f"{len(result.changes)} change(s):")
         out += [f"  {c}" for c in result.changes]
     else:
-        out.append("no changes: the indexes show nothing the catalog did not know")
+        read = "what could be read of the indexes shows" if result.unconfirmed else "the indexes show"
+        out.append(f"no changes: {read} nothing the catalog did not know")
     out += [f"note: {n}" for n in result.notes]
     out += [f"not confirmed: {u}" for u in result.unconfirmed]
     sys.stdout.write("\n".join(out) + "\n")
