@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import catalog_facts as F  # noqa: E402
 import pypi_metadata  # noqa: E402
 
+from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags  # noqa: E402
 from torchup.catalog.load import catalog_from_dict  # noqa: E402
 from torchup.catalog.model import parse_arch_list, platform_floor  # noqa: E402
 
@@ -112,10 +113,30 @@ def index_platform(version: Version, variant: str, os_: str, arch: str, pypi_pla
     """Platform tag of a download.pytorch.org build: (tag, confirmed, source)."""
     if os_ != "linux" or variant == "cpu" and arch == "aarch64":
         return pypi_platform, False, "PATTERN"
-    if version < Version("2.6") or (version < Version("2.7") and variant in ("cu118", "cu124") or
+    if version < Version("2.6") or (version < Version("2.7") and variant in ("cu118", "cu124", "cpu") or
                                     version < Version("2.7") and variant.startswith("rocm")):
         return f"linux_{arch}", False, "GLIBC-2.17"
     return f"manylinux_2_28_{arch}", False, "MANYLINUX-2.28"
+
+
+def ti_validates(minor: str, variant: str, pkey: str, wheels: dict[str, list[str]]) -> bool:
+    """Whether test-infra's release matrix lists this variant on this platform and validates every Python
+    version of its wheels ({platform: ["cp312", "cp313t", ...]})."""
+    row = F.TI_PYTHONS.get(minor)
+    if row is None or variant not in F.TI_VARIANTS[minor].get(pkey, "").split():
+        return False
+    listed = set(row[1].split())
+    tags = {t.split("/")[0] for tags in wheels.values() for t in tags}
+    return bool(tags) and all(f"{t[2]}.{t[3:]}" in listed for t in tags)
+
+
+def ti_glibc(minor: str, variant: str, pkey: str) -> str | None:
+    """The glibc of the builder image test-infra's release matrix names for this build, or None."""
+    if variant not in F.TI_VARIANTS.get(minor, {}).get(pkey, "").split():
+        return None
+    if variant in F.TI_GLIBC_2_17.get(minor, {}).get(pkey, "").split():
+        return "2.17"
+    return "2.28" if pkey == F.X86 or variant == "cpu" else None
 
 
 def glibc_for(platform: str) -> tuple[str, bool, str]:
@@ -145,40 +166,30 @@ def arches(minor: str, version: str, variant: str, pkey: str) -> tuple[dict, str
     return out, src, ok
 
 
-def companion(torch_v: Version, torch_day: str, project: str, files: dict[Version, list[dict]], view: PyPIView) -> dict | None:
-    """The companion release of ``project`` for ``torch_v`` from the torch pins in its metadata."""
-    compatible = []
-    for ver, fs in files.items():
-        if ver.is_prerelease:
-            continue
-        meta = view.metadata(fs[0])
+def companion_releases(files: dict[Version, list[dict]], view: PyPIView) -> list[CompanionRelease]:
+    """What PyPI shows of each torchvision / torchaudio release: first upload day, the torch
+    requirement in its metadata, its wheels' Python tags."""
+    out = []
+    for ver, fs in sorted(files.items()):
         spec = None
-        for line in meta.splitlines():
+        for line in view.metadata(fs[0]).splitlines():
             if line.startswith("Requires-Dist:"):
                 req = Requirement(line.split(":", 1)[1].strip())
                 if req.name == "torch":
-                    spec = req.specifier
-        day = min(f["upload-time"][:10] for f in fs)
-        if not spec or not spec.contains(torch_v):
-            continue  # no torch requirement (or an empty one): no evidence of a pairing
-        pinned = any(s.operator == "==" and Version(s.version) == torch_v for s in spec)
-        compatible.append((pinned, day == torch_day, ver, spec, fs))
-    if not compatible:
-        return None
-    pinned = [c for c in compatible if c[0]]
-    same_day = [c for c in compatible if c[1]]
-    pick = max(pinned or same_day or compatible, key=lambda c: c[2])
-    is_pinned, is_same_day, ver, spec, fs = pick
-    pythons = sorted({t.interpreter + ("t" if t.abi.endswith("t") and t.abi.startswith("cp3") else "")
-                      for f in fs for t in f["_tags"]}, key=lambda t: py_sort(t) if t.startswith("cp") else (0, 0, False))
-    out = {"name": project, "version": str(ver), "matched": is_pinned or is_same_day, "pythons": pythons,
-           "requires_torch": str(spec), "prov": "PYPI-METADATA"}
-    if not is_pinned:
-        why = "released with this torch" if is_same_day else "the newest release whose torch requirement admits it"
-        out["note"] = f"{project} {ver} requires torch {spec}; {why}"
-        if pythons == ["py3"]:
-            out["note"] += " (a pure-Python wheel, any Python 3)"
+                    spec = str(req.specifier) or None
+        out.append(CompanionRelease(version=str(ver), released=min(f["upload-time"][:10] for f in fs),
+                                    requires_torch=spec, pythons=pythons_of_tags(t for f in fs for t in f["_tags"])))
     return out
+
+
+def companion(torch_v: Version, torch_day: str, project: str, releases: list[CompanionRelease]) -> dict:
+    """The companion of ``torch_v`` as catalog JSON, by the rule shared with the refresh."""
+    comp = pick_companion(project, str(torch_v), torch_day, releases, source="PYPI-METADATA")
+    if comp is None:
+        return {"name": project, "version": None, "note": f"no {project} release admits this torch",
+                "prov": "PYPI-METADATA"}
+    return {"name": project, "version": comp.version, "matched": comp.matched, "pythons": list(comp.pythons),
+            "requires_torch": comp.requires_torch, "note": comp.note, "prov": "PYPI-METADATA"}
 
 
 def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, audio) -> dict:
@@ -226,6 +237,7 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 variants.append((name, ok, src))
         if default != "cpu" and os_ == "linux":
             variants.append(("cpu", True, "TI"))
+        default_prov = None  # the evidence for which build PyPI serves here: it also says the others are not
         for name, ok, src in variants:
             is_default = name == default
             b: dict = {"variant": name, "os": os_, "arch": arch, "prov": {}}
@@ -242,17 +254,21 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                     if flags:
                         raise SystemExit(f"torch {v} {pkey}: catalog_facts says CPU, the PyPI wheel has {flags}")
                     p["pypi_default"] = "PYPI-WHEEL-ARCH"
+                default_prov = p["pypi_default"]
             else:
                 ws: dict[str, list[str]] = {}
+                platform_src = "PATTERN"
                 for (py, abi), plat in wlist:
                     if name.startswith("rocm") or name == "xpu":
                         if py.endswith("t"):
                             continue  # no evidence of free-threaded ROCm / XPU wheels
-                    iplat, _, _ = index_platform(version, name, os_, arch, plat)
+                    iplat, _, platform_src = index_platform(version, name, os_, arch, plat)
                     ws.setdefault(iplat, []).append(py if py == abi else f"{py}/{abi}")
                 b["wheels"] = ws
                 p["exists"] = prov(src, ok)
-                p["wheels"] = "?PATTERN"
+                p["wheels"] = "TI-PY" if ti_validates(minor, name, pkey, ws) else "?PATTERN"
+                if default_prov:
+                    p["pypi_default"] = default_prov
             if os_ != "macos":
                 b["local_label"] = name
             b["index_suffix"] = name
@@ -260,7 +276,14 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 plat0 = next(iter(b["wheels"]))
                 g, gok, gsrc = glibc_for(plat0)
                 b["glibc_min"] = g
-                p["glibc_min"] = prov(gsrc, gok)
+                # a build only on PyTorch's index has an inferred platform tag: its floor is no surer than the tag
+                p["glibc_min"] = prov(gsrc, gok) if is_default else prov(platform_src if gsrc == "PYPI" else gsrc, False)
+                image = ti_glibc(minor, name, pkey)
+                if is_default and image and image != g:
+                    # the release matrix's image must agree with the PyPI wheel of the same build, or it is no source
+                    raise SystemExit(f"torch {v} {pkey} {name}: PyPI's tag says glibc {g}, the test-infra image {image}")
+                if p["glibc_min"].startswith("?") and image == g:
+                    p["glibc_min"] = "TI-IMAGE"
             if os_ == "macos":
                 floors = [platform_floor(pl)[2] for pl in b["wheels"]]
                 lo = min(f for f in floors if f)
@@ -298,18 +321,7 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                 p["gfx"] = prov(gsrc, gok)
             builds.append(b)
     rel["builds"] = builds
-    comps = []
-    tv = companion(version, day, "torchvision", vision, view)
-    comps.append(tv or {"name": "torchvision", "version": None, "note": "no torchvision release admits this torch", "prov": "PYPI-METADATA"})
-    ta = companion(version, day, "torchaudio", audio, view)
-    if ta is None and version >= Version(F.LAST_TORCHAUDIO):
-        # torchaudio 2.11.0 has no torch requirement at all: pair it by hand
-        last = audio[Version(F.LAST_TORCHAUDIO)]
-        pys = sorted({t.interpreter + ("t" if t.abi.endswith("t") else "") for f in last for t in f["_tags"]}, key=py_sort)
-        same = version == Version(F.LAST_TORCHAUDIO)
-        ta = {"name": "torchaudio", "version": F.LAST_TORCHAUDIO, "matched": same, "pythons": pys,
-              "note": F.TORCHAUDIO_LAST_NOTE if same else F.TORCHAUDIO_NOTE, "prov": "AUDIO-4212"}
-    comps.append(ta or {"name": "torchaudio", "version": None, "note": "no torchaudio release admits this torch", "prov": "PYPI-METADATA"})
+    comps = [companion(version, day, "torchvision", vision), companion(version, day, "torchaudio", audio)]
     rel["companions"] = [{k: val for k, val in c.items() if val not in (None, False, [], "")} | {"name": c["name"]} for c in comps]
     if notes:
         rel["notes"] = notes
@@ -326,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     fetcher = pypi_metadata.Fetcher(args.cache, offline=args.offline)
     view = PyPIView(fetcher, pypi_metadata.index_url())
     tfiles = view.files("torch")
-    vision = view.files("torchvision")
-    audio = view.files("torchaudio")
+    vision = companion_releases(view.files("torchvision"), view)
+    audio = companion_releases(view.files("torchaudio"), view)
     releases = [build_release(v, fs, view, vision, audio) for v, fs in sorted(tfiles.items())
                 if v >= FIRST and not v.is_prerelease]
     from torchup.catalog import hardware

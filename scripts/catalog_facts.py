@@ -40,13 +40,19 @@ SOURCES = {
     "torch.cuda.get_arch_list() of each ROCm wheel (probing.md 4.5)",
     "ROCM-KNOWLEDGE": "gfx targets of PyTorch's ROCm 5.x wheels (PYTORCH_ROCM_ARCH of the builder images), "
     "recalled, not re-read",
-    "GLIBC-2.17": "Linux x86_64 wheels up to 2.5 (and the cu118/cu124 builds of 2.6) were built on "
+    "GLIBC-2.17": "Linux x86_64 wheels up to 2.5 (and the cpu/cu118/cu124 builds of 2.6) were built on "
     "manylinux2014 / CentOS 7: glibc 2.17 whatever the manylinux1 tag says (compat-facts.md 6; pytorch issue "
     "#51039, #123649)",
     "MANYLINUX-2.28": "pytorch issues #123649, #126551, PR #143423: manylinux_2_28 (glibc 2.28, CXX11 ABI) "
     "builds from 2.6 (compat-facts.md 6)",
-    "AUDIO-4212": "pytorch/audio PR #4212: 'torchaudio 2.11 supports torch>=2.11'; torchaudio 2.11.0 is the "
-    "last release (compat-facts.md 2) and its metadata has no torch requirement",
+    "TI-PY": "pytorch/test-infra tools/scripts/generate_binary_build_matrix.py run at the head of release/N "
+    "(commits in scripts/catalog_facts.py TI_PYTHONS), 'test' channel, for linux, linux-aarch64 and windows: the "
+    "Python versions every download.pytorch.org build of the release is validated for; the platform tag is "
+    "inferred, and its floor is the glibc fact",
+    "TI-IMAGE": "the builder image of each Linux variant in pytorch/test-infra tools/scripts/"
+    "generate_binary_build_matrix.py at the head of release/N (commits in scripts/catalog_facts.py TI_PYTHONS): "
+    "pytorch/manylinux2_28-builder (glibc 2.28), or pytorch/manylinux-builder (manylinux2014, glibc 2.17) for 2.6's "
+    "cpu, cu118 and cu124 builds, as pytorch PR #141565 ('Use Manylinux2014 for CPU, CUDA11.8, CUDA12.4') says",
     "PATTERN": "inferred from the neighbouring releases (same minor series); no source seen",
 }
 
@@ -127,6 +133,50 @@ VARIANTS = {
 }
 # the cu129 side-channel wheels of 2.12.1 only (not 2.12.0)
 VARIANTS_PATCH = {"2.12.1": {X86: _v("cu129", U, "THIRD-PARTY-MATRIX")}}
+
+# --- Python versions of the builds on download.pytorch.org, per release branch (TI-PY) ---------
+# pytorch/test-infra tools/scripts/generate_binary_build_matrix.py at the head of release/N (commit), run with
+# --package-type wheel --channel test --with-cpu/--with-cuda/--with-rocm/--with-xpu enable
+# --limit-pr-builds false --build-python-only disable, for --operating-system linux, linux-aarch64 and windows
+# (2026-12-03): every variant of a release gets the same Python versions on all three.  A build's Python
+# tags are confirmed when every one is in this list (2.12 lists no 3.13t although PyPI's 2.12.0 has cp313t:
+# those builds stay unconfirmed).  No release/2.15 branch was in the snapshot read.
+TI_PYTHONS = {
+    "2.6": ("89df92f1427b3bab8eba64dc75c3be48de52007e", "3.9 3.10 3.11 3.12 3.13"),
+    "2.7": ("b4870dd25914dbc61267c945726717f74207c0ef", "3.9 3.10 3.11 3.12 3.13 3.13t"),
+    "2.8": ("e521879ff780e43e34c73c67922b35a44b8db1d3", "3.9 3.10 3.11 3.12 3.13 3.13t"),
+    "2.9": ("f3ee5ce046963b83b12b2e394f220b4a3a69409b", "3.10 3.11 3.12 3.13 3.13t 3.14 3.14t"),
+    "2.10": ("f8efba230a913340f882a883f58ac60bc13b6472", "3.10 3.11 3.12 3.13 3.13t 3.14 3.14t"),
+    "2.11": ("2121ac63e9cd7b82fec80a79fc24b6e3ddec2a86", "3.10 3.11 3.12 3.13 3.13t 3.14 3.14t"),
+    "2.12": ("a0027c564f070cccd8a71ac186473ca478ddb1f7", "3.10 3.11 3.12 3.13 3.14 3.14t"),
+    "2.13": ("d499353b668b5d51090a41b8a91d4be39bc188ca", "3.10 3.11 3.12 3.13 3.14 3.14t"),
+    "2.14": ("c840391a15b90d8bc60be5667e7612fbb90b6bfe", "3.10 3.11 3.12 3.13 3.14 3.14t 3.15 3.15t"),
+}
+# the variants that same run lists per platform: a build's Pythons count as validated only for these.
+# (It also lists cu129 for linux-x86_64 2.9-2.13 and linux-aarch64 2.9-2.13, 'test' channel only, which VARIANTS
+# above does not all carry; not taken over here: see docs/catalog.md.)
+TI_VARIANTS = {
+    "2.6": {X86: "cpu cu118 cu124 cu126 rocm6.1 rocm6.2.4 xpu", ARM: "cpu cu126", WIN: "cpu cu118 cu124 cu126 xpu"},
+    "2.7": {X86: "cpu cu118 cu126 cu128 rocm6.2.4 rocm6.3 xpu", ARM: "cpu cu128", WIN: "cpu cu118 cu126 cu128 xpu"},
+    "2.8": {X86: "cpu cu126 cu128 cu129 rocm6.3 rocm6.4 xpu", ARM: "cpu cu129", WIN: "cpu cu126 cu128 cu129 xpu"},
+    "2.9": {X86: "cpu cu126 cu128 cu129 cu130 rocm6.3 rocm6.4 xpu", ARM: "cpu cu126 cu128 cu129 cu130",
+            WIN: "cpu cu126 cu128 cu130 xpu"},
+    "2.10": {X86: "cpu cu126 cu128 cu129 cu130 rocm7.0 rocm7.1 xpu", ARM: "cpu cu126 cu128 cu129 cu130",
+             WIN: "cpu cu126 cu128 cu130 xpu"},
+    "2.11": {X86: "cpu cu126 cu128 cu129 cu130 rocm7.1 rocm7.2 xpu", ARM: "cpu cu126 cu128 cu129 cu130",
+             WIN: "cpu cu126 cu128 cu130 xpu"},
+    "2.12": {X86: "cpu cu126 cu129 cu130 cu132 rocm7.1 rocm7.2 xpu", ARM: "cpu cu126 cu129 cu130 cu132",
+             WIN: "cpu cu126 cu130 cu132 xpu"},
+    "2.13": {X86: "cpu cu126 cu129 cu130 cu132 rocm7.1 rocm7.2 xpu", ARM: "cpu cu126 cu129 cu130 cu132",
+             WIN: "cpu cu126 cu130 cu132 xpu"},
+    "2.14": {X86: "cpu cu126 cu130 cu132 rocm7.14 rocm7.2 xpu", ARM: "cpu cu126 cu130 cu132", WIN: "cpu cu126 cu130 cu132 xpu"},
+}
+
+# the builder image of each variant in the same run: pytorch/manylinux2_28-builder (glibc 2.28) for every Linux
+# x86_64 variant in TI_VARIANTS but these, on pytorch/manylinux-builder (manylinux2014, glibc 2.17); on aarch64 only
+# the CPU build names a 2.28 image (manylinux2_28_aarch64-builder; the CUDA ones manylinuxaarch64-builder, which
+# does not say).  The 2.6 ROCm builds are on manylinux2_28-builder there, against GLIBC-2.17: left unconfirmed.
+TI_GLIBC_2_17 = {"2.6": {X86: "cpu cu118 cu124"}}
 
 # --- PyPI's default build per platform (checked against the metadata pins) -------
 # minor -> {platform: variant}
@@ -218,15 +268,3 @@ ROCM_GFX = {
     "7.2": (_G7 + " gfx1150 gfx1151", C, "UV-ROCM-TABLE"),
     "7.14": (_G7 + " gfx1150 gfx1151", U, "PATTERN"),
 }
-
-# --- companions -----------------------------------------------------------------------
-# Chosen from PyPI metadata (see build_catalog.py); these are the facts PyPI cannot give.
-LAST_TORCHAUDIO = "2.11.0"
-TORCHAUDIO_NOTE = (
-    "torchaudio 2.11.0 is the last torchaudio release; pytorch/audio PR #4212 says it supports torch>=2.11 "
-    "and its metadata has no torch requirement. It was not built against this torch release."
-)
-TORCHAUDIO_LAST_NOTE = (
-    "torchaudio 2.11.0, released with torch 2.11.0, is the last torchaudio release; its metadata has no torch "
-    "requirement, so pip will not keep it in step with torch."
-)

@@ -10,8 +10,10 @@ Checked, per torch release from 1.13 on:
   floors they imply (glibc for manylinux, macOS for macosx tags);
 - for Linux x86_64 / aarch64, the CUDA and cuDNN the Requires-Dist pins reveal
   (marker-evaluated for that platform) against the build marked pypi_default;
-- each companion: that version exists, its torch requirement admits the release,
-  and its Python tags;
+- each companion (torchvision, torchaudio): the release PyPI's metadata gives by the
+  rule the snapshot and the refresh share (torchup.catalog.companions: a torch== pin,
+  else released the same day, else the newest whose torch requirement admits it),
+  whether it is matched, its torch requirement and its Python tags;
 - the hand tables of scripts/catalog_facts.py that PyPI can judge (cuDNN of the
   default variant) and the claims of the research notes listed in CLAIMS.
 Exit status 1 when the catalog disagrees with PyPI (refuted research claims
@@ -26,8 +28,6 @@ import json
 import sys
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.version import Version
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -37,6 +37,7 @@ import build_catalog as B  # noqa: E402
 import catalog_facts as F  # noqa: E402
 import pypi_metadata  # noqa: E402
 
+from torchup.catalog.companions import CompanionRelease, pick_companion  # noqa: E402
 from torchup.catalog.load import embedded_path, read_catalog_file  # noqa: E402
 from torchup.catalog.model import platform_floor  # noqa: E402
 
@@ -123,8 +124,8 @@ def check(catalog, view: B.PyPIView, rep: Report) -> dict:
     for v in known:
         if v not in obs:
             rep.bad(f"{v}: in the catalog, not on PyPI")
-    vision = view.files("torchvision")
-    audio = view.files("torchaudio")
+    vision = B.companion_releases(view.files("torchvision"), view)
+    audio = B.companion_releases(view.files("torchaudio"), view)
     for v, o in obs.items():
         rel = known.get(v)
         if rel is None:
@@ -167,28 +168,31 @@ def check(catalog, view: B.PyPIView, rep: Report) -> dict:
                 if cudnn and hand and hand != cudnn:
                     rep.note(f"{v} linux {arch}: catalog_facts.CUDNN (REL) says {b.variant} cuDNN {hand}; PyPI pins {cudnn} "
                              f"(the PyPI value is used for this build)")
-        for comp in rel.companions:
-            files = (vision if comp.name == "torchvision" else audio).get(Version(comp.version)) if comp.version else None
-            if comp.version is None:
-                rep.note(f"{v}: no {comp.name} ({comp.note})")
-                continue
-            if not files:
-                rep.bad(f"{v}: companion {comp.name} {comp.version} is not on PyPI")
-                continue
-            spec = None
-            for line in view.metadata(files[0]).splitlines():
-                if line.startswith("Requires-Dist:"):
-                    req = Requirement(line.split(":", 1)[1].strip())
-                    if req.name == "torch":
-                        spec = req.specifier
-            if spec is not None and not spec.contains(Version(v)):
-                rep.bad(f"{v}: companion {comp.name} {comp.version} requires torch {spec}")
-            pys = {t.interpreter + ("t" if t.abi.endswith("t") and t.abi.startswith("cp3") else "") for f in files for t in f["_tags"]}
-            if comp.pythons and set(comp.pythons) != pys:
-                rep.bad(f"{v}: companion {comp.name} {comp.version} Pythons {sorted(comp.pythons)} vs PyPI {sorted(pys)}")
-            if not comp.matched:
-                rep.note(f"{v}: {comp.name} {comp.version} is not built for this release ({comp.note})")
+        for name, releases in (("torchvision", vision), ("torchaudio", audio)):
+            check_companion(v, o["released"], name, rel.companion(name), releases, rep)
     return obs
+
+
+def check_companion(v: str, day: str, name: str, comp, releases: list[CompanionRelease], rep: Report) -> None:
+    """The catalog's companion against the one PyPI's metadata gives by the shared rule
+    (torchup.catalog.companions): version, matched, torch requirement, Python tags."""
+    want = pick_companion(name, v, day, releases, source="PYPI-METADATA")
+    if comp is None:
+        rep.bad(f"{v}: no {name} entry in the catalog; PyPI gives {want.version if want else None}")
+        return
+    if want is None:
+        if comp.version is not None:
+            rep.bad(f"{v}: companion {name} {comp.version} in the catalog; no {name} release on PyPI admits this torch")
+        else:
+            rep.note(f"{v}: no {name} ({comp.note})")
+        return
+    got = (comp.version, comp.matched, comp.requires_torch, tuple(comp.pythons))
+    expected = (want.version, want.matched, want.requires_torch, tuple(want.pythons))
+    if got != expected:
+        rep.bad(f"{v}: companion {name} (version, matched, requires torch, Pythons) is {got} in the catalog, "
+                f"{expected} from PyPI's metadata")
+    elif not comp.matched:
+        rep.note(f"{v}: {name} {comp.version} is not built for this release ({comp.note})")
 
 
 def claims(obs: dict, catalog, rep: Report) -> None:

@@ -25,13 +25,14 @@ def test_show_newest_by_default(env):
     text = out.stdout
     assert text.startswith("torch 2.15.0  released 2026-10-28  Requires-Python >=3.11")
     assert "cu132     [PyPI default] CUDA 13.2, cuDNN 9.26.0.51  glibc>=2.28" in text
-    assert "torchaudio: 2.11.0  (not built for this release)" in text
+    assert "torchaudio: 2.11.1\n" in text  # released with 2.15.0 (py3 wheels, torch>=2.11)
     assert "data from " in text and "embedded" in text
 
 
 def test_show_a_release_with_arch_lists(env):
     text = torchup(env, "--torch", "2.14.1").stdout
     assert "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 (no PTX)" in text
+    assert "torchaudio: 2.11.1  (not built for this release)" in text
     assert "Python 3.10 3.11 3.12 3.13 3.14 3.14t" in text
     assert "macOS>=14.0" in text
 

@@ -243,11 +243,17 @@ def test_companions(catalog):
     assert comp("2.5.1", "torchvision").version == "0.20.1" and comp("2.5.1", "torchvision").matched
     assert comp("2.0.0", "torchaudio").version == "2.0.1"  # torchaudio 2.0.1 requires torch==2.0.0
     assert comp("1.13.1", "torchaudio").version == "0.13.1"
-    assert comp("2.11.0", "torchaudio").version == "2.11.0" and comp("2.11.0", "torchaudio").matched
-    for v in ("2.12.0", "2.13.0", "2.14.1", "2.15.0"):
+    # torchaudio 2.11.0 has no torch requirement but came out the same day as torch 2.11.0
+    ta = comp("2.11.0", "torchaudio")
+    assert (ta.version, ta.matched, ta.requires_torch) == ("2.11.0", True, None) and "no torch requirement" in ta.note
+    # torchaudio 2.11.1 (py3 wheels, torch>=2.11) came out with torch 2.15.0; the newest that admits 2.12-2.14
+    for v in ("2.12.0", "2.13.0", "2.14.1"):
         ta = comp(v, "torchaudio")
-        assert ta.version == "2.11.0" and not ta.matched and "4212" in ta.note
-    # torchvision 0.29.2 (pure Python, torch>=2.14.0) came out with torch 2.15.0
+        assert (ta.version, ta.matched, ta.requires_torch) == ("2.11.1", False, ">=2.11"), v
+    ta = comp("2.15.0", "torchaudio")
+    assert (ta.version, ta.matched, ta.pythons) == ("2.11.1", True, ("py3",))
+    assert all(c.provenance.source == "PYPI-METADATA" for r in catalog.releases for c in r.companions)
+    # torchvision 0.29.2 (py3 wheels, torch>=2.14.0) came out with torch 2.15.0
     tv = comp("2.15.0", "torchvision")
     assert tv.version == "0.29.2" and tv.pythons == ("py3",)
     # no free-threaded 3.13 torchvision once torch dropped it (2.12.1)
@@ -261,3 +267,21 @@ def test_unconfirmed_facts_are_marked(catalog):
     assert not b.fact("exists").confirmed and "exists" in b.unconfirmed()
     # the PyPI default build's existence and wheels are confirmed
     assert build(catalog, "2.10.0", "cu128").unconfirmed(["exists", "wheels", "cuda"]) == ()
+
+
+def test_index_builds_confirmed_by_the_release_matrix(catalog):
+    # test-infra's release/2.14 matrix validates Python 3.10-3.15t for cu126, on a manylinux2_28 image
+    b = build(catalog, "2.14.1", "cu126")
+    assert (b.fact("wheels").source, b.fact("glibc_min").source) == ("TI-PY", "TI-IMAGE")
+    assert "wheels" not in b.unconfirmed() and "glibc_min" not in b.unconfirmed()
+    # release/2.12 lists no 3.13t, and 2.12.0's wheels include cp313t: not confirmed
+    assert "wheels" in build(catalog, "2.12.0", "cu126").unconfirmed()
+    # no release/2.15 branch was read: 2.15's index builds stay as they were
+    assert {"exists", "wheels"} <= set(build(catalog, "2.15.0", "cu130").unconfirmed())
+    # 2.6's CPU build was made on manylinux2014 (pytorch PR #141565): glibc 2.17, not 2.28
+    cpu26 = build(catalog, "2.6.0", "cpu")
+    assert cpu26.glibc_min == "2.17" and {w.platform for w in cpu26.wheels} == {"linux_x86_64"}
+    # PyPI's pins name the build PyPI serves, so "not PyPI's" is confirmed for the others
+    assert build(catalog, "2.14.1", "cu130").pypi_default
+    assert build(catalog, "2.14.1", "cu126").fact("pypi_default").source == "PYPI-METADATA"
+    assert build(catalog, "2.14.1", "cu126", os="windows").fact("pypi_default").source == "PYPI-WHEEL-ARCH"

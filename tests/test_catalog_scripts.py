@@ -87,3 +87,13 @@ def test_pci_table_keeps_gpus_only(scripts):
         "1002": {"744c": "Navi 31 [Radeon RX 7900 XT/7900 XTX/7900 GRE/7900M]"},
         "8086": {"56a0": "DG2 [Arc A770]", "9a49": "TigerLake-LP GT2 [Iris Xe Graphics]"},
     }
+
+
+def test_release_matrix_checks(scripts):
+    b, _ = scripts
+    assert b.ti_validates("2.14", "cu126", b.F.X86, {"manylinux_2_28_x86_64": ["cp310", "cp314t"]})
+    assert not b.ti_validates("2.12", "cu126", b.F.X86, {"manylinux_2_28_x86_64": ["cp313", "cp313t"]})
+    assert not b.ti_validates("2.14", "cu129", b.F.X86, {"manylinux_2_28_x86_64": ["cp312"]})  # not in the matrix
+    assert not b.ti_validates("2.15", "cu130", b.F.X86, {"manylinux_2_28_x86_64": ["cp312"]})  # no branch read
+    assert [b.ti_glibc("2.6", v, b.F.X86) for v in ("cpu", "cu118", "cu126")] == ["2.17", "2.17", "2.28"]
+    assert b.ti_glibc("2.14", "cu130", b.F.ARM) is None and b.ti_glibc("2.14", "cpu", b.F.ARM) == "2.28"

@@ -148,8 +148,10 @@ def test_catalog_json_unknown_release_is_an_envelope(env):
 
 
 def test_catalog_refresh_json_network_error_is_its_envelope(env):
-    # port 9 (discard) on 127.0.0.1: nothing listens, the connection is refused at once
-    error(torchup(env, "catalog", "refresh", "--json", "--index-base", "http://127.0.0.1:9"), "catalog-refresh", 5, "network")
+    # port 9 (discard) on 127.0.0.1: nothing listens, the connection is refused at once. PyTorch's
+    # index down alone is a note (the refresh learns what PyPI tells); the package index down fails
+    error(torchup(env, "catalog", "refresh", "--json", "--index-base", "http://127.0.0.1:9",
+                  "--pypi-index", "http://127.0.0.1:9/simple"), "catalog-refresh", 5, "network")
 
 
 # --- verify, doctor, explain ---------------------------------------------------

@@ -47,7 +47,7 @@ def test_plan_json_for_a_machine_file_follows_the_contract(tmp_path):
     assert plan["index_url"] == "https://download.pytorch.org/whl/cu130"
     assert set(plan["commands"]) == {"pip", "uv", "conda", "pixi", "poetry"}
     assert plan["commands"]["pip"] == ("python -m pip install --index-url https://download.pytorch.org/whl/cu130 "
-                                       "torch==2.15.0+cu130 torchvision==0.29.2")
+                                       "torch==2.15.0+cu130 torchvision==0.29.2 torchaudio==2.11.1")
     assert "extra-index-url" not in json.dumps(plan)
     assert all(isinstance(s, str) and s for s in plan["reasons"] + plan["warnings"])
 

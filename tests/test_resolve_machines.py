@@ -12,7 +12,7 @@ comment), not taken from resolve's output:
   7.5; cu118 is the last with sm_37 (2.7.1); sm_120 only in cu128+ builds;
 - PyPI's default: Linux CUDA (cu132 for 2.15 in the catalog, cu130 before),
   Windows / macOS CPU; macOS >= 14 from 2.12, Intel Macs end at 2.2.2;
-  glibc 2.28 from 2.6 (2.17 before, and the 2.6 cu118/cu124 builds).
+  glibc 2.28 from 2.6 (2.17 before, and the 2.6 cpu/cu118/cu124 builds on PyTorch's index).
 
 When several builds fit, the ranking of resolve.py decides: GPUs covered, then
 newest torch, then full driver support over minor-version compatibility, then
@@ -200,8 +200,9 @@ CASES = [
     Case("free-threaded Python 3.13t: 2.12.0 still shipped cp313t, 2.12.1 dropped it (third-party matrix)",
          linux("3.13", free_threaded=True), "2.12.0", "cpu", "torch 2.12.1 has no wheel for Python 3.13t"),
     # --- libc ----------------------------------------------------------------------------------------
-    Case("CentOS 7 (glibc 2.17), no GPU: manylinux_2_28 from 2.6",
-         linux("3.10", "glibc 2.17"), "2.5.1", "cpu", "needs glibc >= 2.28"),
+    Case("CentOS 7 (glibc 2.17), no GPU: 2.6's CPU build was still made on manylinux2014 (pytorch PR #141565, "
+         "test-infra release/2.6), manylinux_2_28 from 2.7",
+         linux("3.10", "glibc 2.17"), "2.6.0", "cpu", "needs glibc >= 2.28"),
     Case("CentOS 7 with a V100, driver 535: 2.6's cu118/cu124 builds still need only glibc 2.17",
          linux("3.10", "glibc 2.17", gpus=(nv("Tesla V100-PCIE-16GB", "7.0"),), nvidia_driver="535.183.01"),
          "2.6.0", "cu118", "needs glibc >= 2.28"),

@@ -3,6 +3,7 @@ wheel architecture, the JSON contract of a refusal."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -27,15 +28,16 @@ def plan_for(machine, request=Request(), today=TODAY) -> Plan:
     return result
 
 
-def test_companions_carry_the_build_label_and_torchaudio_after_2_11_is_left_out():
+def test_companions_carry_the_build_label_and_an_unmatched_torchaudio_is_left_out():
     plan = plan_for(RTX4090)
-    # torchvision 0.29.2 goes with 2.15.0 in the catalog (PyPI metadata: requires torch >= 2.14.0); it is a
-    # pure-Python wheel, so no +cu130 label: the bare pin matches whatever file the index has
-    assert plan.torchvision == "0.29.2"
+    # torchvision 0.29.2 and torchaudio 2.11.1 came out with 2.15.0 (PyPI metadata: torch >= 2.14.0 / >= 2.11);
+    # each is one py3 wheel per platform, so no +cu130 label: the bare pin matches whatever file the index has
+    assert (plan.torchvision, plan.torchaudio) == ("0.29.2", "2.11.1")
     older = plan_for(RTX4090, Request(torch="2.14.1", variant="cu126"))
     assert (older.torch, older.torchvision) == ("2.14.1+cu126", "0.29.1+cu126")
-    assert plan.torchaudio is None
-    assert any("torchaudio" in w and "2.11.0" in w for w in plan.warnings)
+    # no torchaudio was built for 2.14.1: the newest that admits it (2.11.1) is named, not installed
+    assert older.torchaudio is None
+    assert any("torchaudio" in w and "2.11.1" in w for w in older.warnings)
 
 
 def test_companions_of_an_older_release_are_pinned_exactly():
@@ -76,6 +78,19 @@ def test_unconfirmed_facts_are_named_and_confirmed_builds_say_nothing():
     mac = Machine(os="macos", arch="aarch64", python="3.12", python_bits=64, macos_version="15.1")
     old = plan_for(mac, Request(torch="==2.5.1"))
     assert not any("no primary source confirmed" in w for w in old.warnings)
+
+
+def test_the_unconfirmed_warning_names_sources_in_whole_words_and_only_facts_the_build_has():
+    # a source is named by its whole description: nothing is cut, nothing ends with "…"
+    plan = plan_for(RTX4090)
+    said = next(w for w in plan.warnings if "no primary source confirmed" in w)
+    assert "…" not in said and f"[{CATALOG.describe_source('PATTERN')}]" in said
+    # PyPI's pins say which build PyPI serves: that is no longer put down as unconfirmed for the others
+    assert "whether PyPI serves it" not in said
+    # a Windows build has no glibc floor to be unsure of
+    win = plan_for(Machine(os="windows", arch="x86_64", python="3.12", python_bits=64,
+                           gpus=(Gpu(vendor="intel", name="Intel(R) Arc(TM) 140V GPU"),)))
+    assert not any("glibc" in w for w in win.warnings)
 
 
 def test_minor_version_compatibility_is_said_in_the_reasons():

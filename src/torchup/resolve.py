@@ -353,14 +353,12 @@ def _companion(release: Release, name: str, build: Build, tag: str, pypi: bool, 
 
 
 def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
-    names = build.unconfirmed(_FACTS)
-    if build.kind != "cuda":
-        names = tuple(n for n in names if n not in ("cuda", "arches"))
-    if build.kind != "rocm":
-        names = tuple(n for n in names if n != "gfx")
+    # only the facts this build has: a Windows build has no glibc floor, a CPU build no arch list
+    has = {"cuda": build.cuda, "arches": build.sass or build.ptx, "gfx": build.gfx, "glibc_min": build.glibc_min}
+    names = tuple(n for n in build.unconfirmed(_FACTS) if has.get(n, True))
     if not names:
         return None
-    words = {"exists": "that the build exists", "wheels": "its Python/platform wheels", "pypi_default": "whether PyPI serves it",
+    words = {"exists": "that the build exists", "wheels": "the Python versions of its wheels", "pypi_default": "whether PyPI serves it",
              "cuda": "its CUDA version", "arches": "its GPU architecture list", "gfx": "its AMD gfx list",
              "glibc_min": "its glibc floor"}
     by_source: dict[str, list[str]] = {}

@@ -80,7 +80,9 @@ class Wheel:
 
     @property
     def tag(self) -> str:
-        return f"{self.python}-{self.abi}-{self.platform}"
+        """The tag in the wheel's file name: ``cp314-cp314t-...`` for the free-threaded ``cp314t``."""
+        python = self.python[:-1] if self.python.endswith("t") and self.abi.endswith("t") else self.python
+        return f"{python}-{self.abi}-{self.platform}"
 
 
 @dataclass(frozen=True, kw_only=True)

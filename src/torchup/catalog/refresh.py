@@ -13,9 +13,13 @@ Sources
   ``TORCHUP_INDEX_BASE``).  A missing page (PyTorch's index answers 403) means
   "not on this index" and is reported, not fatal.
 
-Safety: any transport failure, HTTP error other than 403/404, a truncated or
-malformed page stops the refresh with a ``NetworkError`` naming the page; the
-old data is kept.  The cache file is written to a temporary file and renamed.
+Safety: PyPI is the ground.  Any transport failure, HTTP error other than
+403/404, a truncated or malformed PyPI page stops the refresh with a
+``NetworkError`` naming the page; the old data is kept.  PyTorch's index is a
+second source: a page of it that cannot be read is a note, the refresh learns
+what PyPI tells, and ``RefreshResult.unconfirmed`` says what it could not learn
+or confirm.  A page that lacks some wheels (a partial mirror) removes nothing.
+The cache file is written to a temporary file and renamed.
 
 The pure part (``parse_*``, ``merge``) takes text and data; ``refresh_catalog``
 does the I/O through ``torchup.http.fetch`` (the one HTTP client) and the
@@ -32,6 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags
 from torchup.catalog.load import cache_path, catalog_to_dict, load_catalog
 from torchup.catalog.model import (
     CONFIRMED,
@@ -80,7 +85,8 @@ class RefreshResult:
     catalog: Catalog
     path: str
     changes: tuple[str, ...]
-    notes: tuple[str, ...]  # pages missing on an index, and similar
+    notes: tuple[str, ...]  # pages missing on an index, pages that could not be read
+    unconfirmed: tuple[str, ...] = ()  # what the refresh could not confirm, in words
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,16 +373,16 @@ def merge(
                     prov["exists"] = confirm
                     updated = True
                     changes.append(f"{version} {variant} {os_} {arch}: confirmed on the PyTorch index")
-                if not b.pypi_default and (triples != have or not b.fact("wheels").confirmed):
-                    if triples != have:
-                        added = sorted(f"{p}-{pl}" for p, _, pl in triples - have)
-                        gone = sorted(f"{p}-{pl}" for p, _, pl in have - triples)
-                        changes.append(f"{version} {variant} {os_} {arch}: wheels now as on the index"
-                                       + (f"; added {', '.join(added)}" if added else "")
-                                       + (f"; not listed {', '.join(gone)}" if gone else ""))
+                if not b.pypi_default and triples - have:
+                    changes.append(f"{version} {variant} {os_} {arch}: wheels added as on the index: "
+                                   + ", ".join(sorted(f"{p}-{pl}" for p, _, pl in triples - have)))
+                    glibc = _glibc(triples | have) if os_ == "linux" else None
+                    b = replace(b, wheels=_wheels(triples | have), glibc_min=glibc or b.glibc_min)
+                    updated = True
+                # the page confirms the wheels only when it lists every one the catalog has: a page
+                # without some (a partial mirror) says nothing about PyTorch, so nothing is dropped
+                if not b.pypi_default and not b.fact("wheels").confirmed and have <= triples:
                     prov["wheels"] = confirm
-                    glibc = _glibc(triples) if os_ == "linux" else None
-                    b = replace(b, wheels=_wheels(triples), glibc_min=glibc or b.glibc_min)
                     updated = True
                 if updated:
                     builds[i] = replace(b, provenance=prov)
@@ -384,7 +390,7 @@ def merge(
             rel = Release(version=version, released=info.get("date") if info else None,
                           requires_python=next(iter(info["requires_python"]), None) if info and len(info["requires_python"]) == 1 else None,
                           provenance={"released": Provenance(source=SRC_PYPI, confidence=CONFIRMED)},
-                          companions=_companions_of_new(catalog, version, companions.get(version, ())),
+                          companions=_companions_of_new(version, companions.get(version, ())),
                           notes=("learnt by `torchup catalog refresh`",))
             builds = [replace(b, released=rel.released, requires_python=rel.requires_python) for b in builds]
         releases[version] = replace(rel, builds=tuple(builds))
@@ -396,21 +402,14 @@ def merge(
     return replace(catalog, releases=ordered, data_date=today, sources=sources), changes
 
 
-def _companions_of_new(catalog: Catalog, version: str, found: tuple[Companion, ...]) -> tuple[Companion, ...]:
-    """Companions of a release learnt by refresh: those found on PyPI; else the
-    previous release's unmatched one (torchaudio 2.11.0 goes with every newer torch);
-    else unknown, with a note."""
+def _companions_of_new(version: str, found: tuple[Companion, ...]) -> tuple[Companion, ...]:
+    """Companions of a release learnt by refresh: those found on PyPI, else unknown with a note."""
     out = []
-    prev = catalog.releases[-1] if catalog.releases else None
     for name in ("torchvision", "torchaudio"):
         hit = next((c for c in found if c.name == name), None)
-        if hit is None and prev is not None:
-            old = prev.companion(name)
-            if old is not None and old.version and not old.matched:
-                hit = old
         if hit is None:
             hit = Companion(name=name, version=None, matched=False,
-                            note=f"no {name} release on PyPI names torch {version} (checked by `torchup catalog refresh`)",
+                            note=f"no {name} release on PyPI admits torch {version} (checked by `torchup catalog refresh`)",
                             provenance=Provenance(source=SRC_PYPI, confidence=UNCONFIRMED))
         out.append(hit)
     return tuple(out)
@@ -419,25 +418,42 @@ def _companions_of_new(catalog: Catalog, version: str, found: tuple[Companion, .
 # --- I/O ---------------------------------------------------------------------------------
 
 
+class _Unread(Exception):
+    """A page that could not be read: ``why`` names the page and the failure."""
+
+    def __init__(self, why: str, hint: str | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.hint = hint
+
+
 def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:
-    """Files of one project page; None when the page is missing (403/404)."""
+    """Files of one project page; None when the page is missing (403/404).  ``_Unread`` when
+    it cannot be read: a transport failure, another HTTP error, a cut, truncated or malformed page."""
     accept = f"{JSON_TYPE}, text/html;q=0.1" if json_ok else "text/html"
     resp = fetch(url, timeout=timeout, env=env, accept=accept)
     if resp.status in (403, 404):
         return None
     if not resp.ok:
         why = resp.failure or f"HTTP {resp.status}"
-        raise NetworkError(f"could not read {url}: {why}{(' (' + resp.detail + ')') if resp.detail else ''}; "
-                           "the catalog was not changed", hint="check the network, or point --index-base / TORCHUP_INDEX_BASE (or --pypi-index) at a reachable mirror, then retry")
+        raise _Unread(f"could not read {url}: {why}{(' (' + resp.detail + ')') if resp.detail else ''}",
+                      "check the network, or point --index-base / TORCHUP_INDEX_BASE (or --pypi-index) at a reachable mirror, then retry")
     length = resp.headers.get("Content-Length") or resp.headers.get("content-length")
     if length and length.isdigit() and int(length) != len(resp.body):
-        raise NetworkError(f"{url} was cut off ({len(resp.body)} of {length} bytes); the catalog was not changed")
+        raise _Unread(f"{url} was cut off ({len(resp.body)} of {length} bytes)")
     ctype = resp.headers.get("Content-Type") or resp.headers.get("content-type") or "text/html"
     try:
         return parse_simple_page(resp.body, ctype, url)
     except PageError as exc:
-        raise NetworkError(f"{url}: {exc}; the catalog was not changed",
-                           hint="the index answered something that is not a package page; retry later") from None
+        raise _Unread(f"{url}: {exc}", "the index answered something that is not a package page; retry later") from None
+
+
+def _pypi_page(url: str, env: Mapping[str, str], timeout: float) -> list[IndexFile] | None:
+    """A PyPI page: everything rests on it, so a page that cannot be read stops the refresh."""
+    try:
+        return _page(url, env, timeout, json_ok=True)
+    except _Unread as exc:
+        raise NetworkError(f"{exc.why}; the catalog was not changed", hint=exc.hint) from None
 
 
 def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], str | None]:
@@ -465,26 +481,27 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
 
 
 def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout) -> dict[str, tuple[Companion, ...]]:
-    """For new torch releases (version -> release date): the torchvision / torchaudio
-    whose PEP 658 metadata pins that torch (``==``), else one released the same day
-    whose requirement admits it.  Only the five newest releases of each are read."""
+    """For new torch releases (version -> release date): torchvision / torchaudio by the rule the
+    snapshot uses (``torchup.catalog.companions``), from the PEP 658 metadata of their five newest
+    releases."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
     from packaging.version import Version
 
     out: dict[str, list[Companion]] = {v: [] for v in new}
     for name in ("torchvision", "torchaudio"):
-        files = _page(f"{pypi_url}/{name}/", env, timeout, json_ok=True) or []
-        by_version: dict[Any, list[IndexFile]] = {}
+        files = _pypi_page(f"{pypi_url}/{name}/", env, timeout) or []
+        by_version: dict[Version, list[tuple[IndexFile, Any]]] = {}
         for f in files:
             try:
-                _, ver, _, _ = parse_wheel_filename(f.filename)
+                _, ver, _, tags = parse_wheel_filename(f.filename)
             except (InvalidWheelFilename, ValueError):
                 continue
             if not ver.is_prerelease:
-                by_version.setdefault(ver, []).append(f)
+                by_version.setdefault(ver, []).append((f, tags))
+        seen = []
         for ver in sorted(by_version, reverse=True)[:5]:
             group = by_version[ver]
-            meta_file = next((f for f in group if f.has_metadata), None)
+            meta_file = next((f for f, _ in group if f.has_metadata), None)
             if meta_file is None:
                 continue
             resp = fetch(meta_file.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
@@ -493,22 +510,14 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
             spec = None
             for req in requires_dist(resp.body.decode("utf-8", "replace"), {}):
                 if req.name == "torch":
-                    spec = req.specifier
-            if not spec:
-                continue
-            day = min((f.upload_time or "")[:10] for f in group) or None
-            pythons = sorted({t.interpreter + ("t" if t.abi.endswith("t") and t.abi.startswith("cp3") else "")
-                              for f in group for t in parse_wheel_filename(f.filename)[3]}, key=_py_key)
-            for torch_v, torch_day in new.items():
-                if any(c.name == name for c in out[torch_v]) or not spec.contains(Version(torch_v)):
-                    continue
-                pinned = any(s.operator == "==" and Version(s.version) == Version(torch_v) for s in spec)
-                if not pinned and not (day and day == torch_day):
-                    continue
-                out[torch_v].append(Companion(
-                    name=name, version=str(ver), matched=True, pythons=tuple(pythons), requires_torch=str(spec),
-                    note=None if pinned else f"{name} {ver} requires torch {spec}; released with this torch",
-                    provenance=Provenance(source=SRC_PYPI, confidence=CONFIRMED)))
+                    spec = str(req.specifier) or None
+            days = [f.upload_time[:10] for f, _ in group if f.upload_time]
+            seen.append(CompanionRelease(version=str(ver), released=min(days) if days else None, requires_torch=spec,
+                                         pythons=pythons_of_tags(t for _, tags in group for t in tags)))
+        for torch_v, torch_day in new.items():
+            hit = pick_companion(name, torch_v, torch_day, seen, source=SRC_PYPI)
+            if hit is not None:
+                out[torch_v].append(hit)
     return {v: tuple(cs) for v, cs in out.items()}
 
 
@@ -534,7 +543,7 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
     current = load_catalog(env)
     pypi_url, _how = (options.pypi_index.rstrip("/"), "--pypi-index") if options.pypi_index else resolve_pypi_index(env, run)
     notes: list[str] = []
-    pypi_files = _page(f"{pypi_url}/torch/", env, options.timeout, json_ok=True)
+    pypi_files = _pypi_page(f"{pypi_url}/torch/", env, options.timeout)
     if pypi_files is None:
         raise NetworkError(f"{pypi_url}/torch/ is missing (HTTP 403/404); the catalog was not changed",
                            hint="check --pypi-index / the installer's index URL")
@@ -542,16 +551,29 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
     if not pypi:
         raise NetworkError(f"{pypi_url}/torch/ lists no torch wheels; the catalog was not changed")
     known = set(current.versions())
+    unconfirmed: list[str] = []
     pypi_cuda: dict[tuple[str, str, str], str | None] = {}
     for version, info in pypi.items():
         if version not in known and version_tuple(version) >= (1, 13):
-            for (os_, arch), cuda in _pypi_cuda(info["files"], env, options.timeout).items():
+            read = _pypi_cuda(info["files"], env, options.timeout)
+            for (os_, arch), cuda in read.items():
                 pypi_cuda[(version, os_, arch)] = cuda
+            for os_, arch in [k for k in info["wheels"] if k[0] == "linux" and k not in read]:
+                # without the metadata pins a CUDA build cannot be told from a CPU one: learn nothing of it
+                del info["wheels"][(os_, arch)]
+                unconfirmed.append(f"torch {version} on PyPI for linux {arch}: its metadata could not be read, "
+                                   "so which build PyPI serves (CUDA or CPU) is unknown; that build was not added")
     new = {v: info.get("date") for v, info in pypi.items() if v not in known and version_tuple(v) >= (1, 13)}
     companions = _find_companions(pypi_url, new, env, options.timeout) if new else {}
     index: dict[str, dict[str, dict[str, Any]]] = {}
+    unread: list[str] = []
     for variant in _variants_to_read(current, options.variants):
-        files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
+        try:
+            files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
+        except _Unread as exc:
+            unread.append(variant)  # PyTorch's index is a second source: go on with what PyPI tells
+            notes.append(exc.why)
+            continue
         if files is None:
             notes.append(f"{redact_url(base)}/{variant}/torch/ is not on the index (HTTP 403/404)")
             continue
@@ -562,10 +584,34 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
         index[variant] = pages
     today = (options.today or date.today()).isoformat()
     merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, companions=companions, today=today)
+    unconfirmed += _unconfirmed_after(merged, new, unread, base)
     path = cache_path(env)
     _write_atomic(path, json.dumps(catalog_to_dict(merged), separators=(",", ":")) + "\n")
     merged = replace(merged, origin=str(path))
-    return RefreshResult(catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes))
+    return RefreshResult(catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes),
+                         unconfirmed=tuple(unconfirmed))
+
+
+def _unconfirmed_after(catalog: Catalog, new: Mapping[str, str | None], unread: list[str], base: str) -> list[str]:
+    """What a refresh could not confirm, in words: PyTorch's pages it could not read, and for
+    each new release the builds only PyTorch's index would show and the copied arch lists."""
+    out = []
+    if unread:
+        out.append(f"PyTorch's index ({base}) could not be read for {', '.join(unread)}: the builds of those variants "
+                   "were neither learnt nor confirmed; the catalog keeps what it knew of them")
+    for version in sorted(new, key=version_tuple):
+        rel = catalog.release(version)
+        if rel is None:
+            continue
+        if unread:
+            learnt = sorted({b.variant for b in rel.builds})
+            out.append(f"torch {version}: only the builds seen were learnt ({', '.join(learnt)}); its other builds on "
+                       "PyTorch's index are unknown until a refresh reads that index")
+        copied = sorted({b.variant for b in rel.builds if "arches" in b.unconfirmed() or "gfx" in b.unconfirmed()})
+        if copied:
+            out.append(f"torch {version}: the GPU architecture lists of {', '.join(copied)} are copied from the previous "
+                       "release, not confirmed")
+    return out
 
 
 def _write_atomic(path: Path, text: str) -> None:

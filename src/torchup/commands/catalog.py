@@ -214,7 +214,7 @@ def _refresh(args: argparse.Namespace, system) -> int:
         from torchup.output import emit_json
 
         emit_json("catalog-refresh", {"path": result.path, "data_date": result.catalog.data_date,
-                   "changes": list(result.changes), "notes": list(result.notes),
+                   "changes": list(result.changes), "notes": list(result.notes), "unconfirmed": list(result.unconfirmed),
                    "releases": len(result.catalog.releases), "newest": result.catalog.newest().version})
         return EXIT_OK
     out = [f"catalog refreshed: {result.path} (data {result.catalog.data_date}, newest torch {result.catalog.newest().version})"]
@@ -222,7 +222,9 @@ def _refresh(args: argparse.Namespace, system) -> int:
         out.append(f"{len(result.changes)} change(s):")
         out += [f"  {c}" for c in result.changes]
     else:
-        out.append("no changes: the indexes show nothing the catalog did not know")
+        read = "what could be read of the indexes shows" if result.unconfirmed else "the indexes show"
+        out.append(f"no changes: {read} nothing the catalog did not know")
     out += [f"note: {n}" for n in result.notes]
+    out += [f"not confirmed: {u}" for u in result.unconfirmed]
     sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
