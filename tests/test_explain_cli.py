@@ -45,8 +45,10 @@ def test_json_shape(tmp_path, clean_env):
     assert data["format"] == "torchup/explain" and data["version"] == 1
     assert data["findings"][0]["id"] == "driver-too-old"
     for f in data["findings"]:
-        assert list(f) == ["id", "family", "title", "cause", "fix", "evidence"]
+        assert list(f) == ["id", "family", "title", "cause", "fix", "evidence", "confidence", "basis"]
         assert all(isinstance(x, str) for x in f["fix"] + f["evidence"])
+        assert f["confidence"] in ("high", "medium", "low") and f["basis"]
+    assert data["findings"][0]["confidence"] == "high"  # the driver's own message
 
 
 def test_stdin_with_dash_and_by_default(clean_env):

@@ -106,6 +106,8 @@ def render_text(findings, style) -> str:
         if n > 1:
             out.append("")
         out.append(style.bold(f"{n}. {f.title}") + style.dim(f"  [{f.id}, {f.family}]"))
+        if f.confidence:
+            out.append(f"   Confidence: {f.confidence} ({f.basis})")
         out.append(f"   Cause: {f.cause}")
         if f.fix:
             out.append("   Fix:")
