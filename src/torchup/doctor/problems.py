@@ -344,6 +344,12 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         "end). Exit codes: 0 when something matched, 1 when nothing did (an empty list, not",
         "an error), 2 when the input cannot be read.",
         "",
+        "What is known of the machine the log came from ranks the causes: a problem's `Only on` line",
+        "below drops it when the target is another OS, CPU or Python width, and a generic finding says",
+        "which of its causes the target rules out. `--machine FILE` reads it from a machine file",
+        "(`torchup probe --json`); `--context` probes the target Python of this machine (`--python PATH`",
+        "names another). Context is opt-in: the probe adds 0.2-0.5 s, more than explain itself takes.",
+        "",
     ]
     for family in FAMILIES:
         members = [p for p in problems.values() if p.family == family]
