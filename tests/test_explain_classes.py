@@ -139,3 +139,22 @@ def test_a_verbose_uv_log_with_the_reason_far_from_its_end():
     text = debug + _text("uv-split-win-cu128-no-wheels") + "\n" + debug + "DEBUG Released lock at `/tmp/uv.lock`\n"
     assert len(text) > 600_000
     assert _ids(text)[0] == "uv-lock-platform-split"
+
+
+def test_uvs_platform_tag_hint_names_the_platform_that_has_no_wheel():
+    # uv says which tag it looked for: an Intel Mac's, so the generic 'no wheel' finding is not needed
+    findings = explain(_text("uv-pip-macos-x86-no-platform-tag"))
+    assert findings[0].id == "no-wheel-macos-x86"
+    assert "no-wheel-macos-x86" not in _ids(_text("uv-pip-macos-x86-no-platform-tag"), facts=Facts(os="linux"))
+
+
+# --- environment mixing: the package list says torch is there -----------------------------------
+
+
+def test_torch_listed_as_installed_but_not_importable_sharpens_the_generic_finding():
+    top = explain(_text("conda-list-has-torch-pip-other-python"))[0]
+    assert top.id == "torch-not-in-this-python"
+    assert "pytorch-cpu 0.4.1 is listed as installed, yet this Python cannot import it" in top.evidence
+    assert top.confidence == "medium"
+    # the list row alone is no problem at all
+    assert _ids("Package    Version\n---------- -------\ntorch      2.9.1+cu130\n") == []
