@@ -158,3 +158,21 @@ def test_torch_listed_as_installed_but_not_importable_sharpens_the_generic_findi
     assert top.confidence == "medium"
     # the list row alone is no problem at all
     assert _ids("Package    Version\n---------- -------\ntorch      2.9.1+cu130\n") == []
+
+
+def test_a_real_verbose_uv_log_garbled_by_cmd_exe():
+    # cmd.exe printed uv's colour escapes as '←[34m'; the reason sits after the DEBUG lines
+    findings = explain(_text("uv-sync-verbose-cu124-lock-linux-aarch64-only"))
+    assert findings[0].id == "uv-lock-pytorch-index-no-wheel-here"
+    assert findings[0].confidence == "high"
+
+
+def test_uv_sync_without_the_pytorch_index_is_the_missing_index():
+    assert _ids(_text("uv-sync-pip-section-index-ignored"))[0] == "pypi-resolver-without-pytorch-index"
+
+
+def test_pixi_on_a_jetson_cannot_take_conda_forges_sbsa_cuda_build():
+    text = _text("pixi-jetson-pytorch-gpu-needs-sbsa")
+    assert _ids(text)[0] == "conda-forge-aarch64-cuda-is-sbsa"
+    # known to be an x86_64 target: not this cause, and the solver failure stays generic
+    assert _ids(text, facts=Facts(os="linux", arch="x86_64"))[0] == "conda-unsatisfiable"
