@@ -88,7 +88,7 @@ def test_every_recorded_case_is_rated_and_the_top_finding_is_not_low_when_its_ow
             assert f.confidence in levels and f.basis, (case["id"], f.id)
         levels[explain(case["error_text"])[0].confidence] += 1
     # most real cases carry a message of their own; a catalog that rated them all low would say nothing
-    assert levels["high"] > levels["medium"] > levels["low"] > 0, levels
+    assert levels["high"] > max(levels["medium"], levels["low"]) and levels["low"] > 0, levels
 
 
 def test_doctor_findings_keep_their_json_shape():
