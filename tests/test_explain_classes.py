@@ -67,7 +67,8 @@ def test_a_long_path_failure_without_pips_hint_is_a_long_path_finding(case_id):
 
 
 def test_a_short_missing_file_is_not_a_long_path_problem():
-    text = "ERROR: Could not install packages due to an OSError: [Errno 2] No such file or directory: 'C:\\\\tmp\\\\x.whl'\n"
+    text = ("ERROR: Could not install packages due to an OSError: [Errno 2] No such file or directory:"
+            " 'C:\\\\tmp\\\\x.whl'\n")
     assert "windows-long-paths" not in _ids(text)
 
 

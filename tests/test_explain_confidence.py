@@ -28,7 +28,8 @@ def _all_cases():
 def test_a_message_only_one_cause_produces_is_high_and_says_so():
     top = explain(DRIVER)[0]
     assert (top.id, top.confidence) == ("driver-too-old", "high")
-    assert top.basis == "'NVIDIA driver on your system is too old (found version 11040)' is a message only this cause produces"
+    assert top.basis == ("'NVIDIA driver on your system is too old (found version 11040)'"
+                         " is a message only this cause produces")
 
 
 @pytest.mark.parametrize("text, generic", [
@@ -47,7 +48,8 @@ def test_a_generic_signal_alone_is_a_low_generic_finding_listing_the_causes_that
 
 def test_a_generic_message_with_its_own_corroboration_is_medium():
     text = ("ModuleNotFoundError: No module named 'torch'\n"
-            "Requirement already satisfied: torch in /anaconda/envs/azureml_py38/lib/python3.8/site-packages (1.12.0)\n")
+            "Requirement already satisfied: torch in /anaconda/envs/azureml_py38/lib/python3.8/site-packages"
+            " (1.12.0)\n")
     top = explain(text)[0]
     assert (top.id, top.confidence) == ("torch-not-in-this-python", "medium")
 

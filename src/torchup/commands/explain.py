@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--machine", metavar="FILE",
                        help="the machine the log came from, as 'torchup probe --json' wrote it (JSON or TOML); "
                        "its facts rank the causes as --context does, without probing")
-    parser.add_argument("--python", metavar="PATH", help="the Python whose environment the log is from (implies --context)")
+    parser.add_argument("--python", metavar="PATH",
+                        help="the Python whose environment the log is from (implies --context)")
 
 
 def _read_file(path: str) -> bytes:
