@@ -45,8 +45,10 @@ def test_json_shape(tmp_path, clean_env):
     assert data["format"] == "torchup/explain" and data["version"] == 1
     assert data["findings"][0]["id"] == "driver-too-old"
     for f in data["findings"]:
-        assert list(f) == ["id", "family", "title", "cause", "fix", "evidence"]
+        assert list(f) == ["id", "family", "title", "cause", "fix", "evidence", "confidence", "basis"]
         assert all(isinstance(x, str) for x in f["fix"] + f["evidence"])
+        assert f["confidence"] in ("high", "medium", "low") and f["basis"]
+    assert data["findings"][0]["confidence"] == "high"  # the driver's own message
 
 
 def test_stdin_with_dash_and_by_default(clean_env):
@@ -96,3 +98,65 @@ def test_a_file_over_the_read_limit_is_read_as_head_and_tail(tmp_path, monkeypat
         data = cmd._read_file(str(log))
         assert len(data) < 30 * 1024
         assert explain(decode_log(data))[0].id == "driver-too-old"
+
+
+# --- context: what is known of the machine the log came from (issue 12) -------------------------
+
+# the same pip error after a 32-bit Windows Python's banner: on a 64-bit target that banner is not the cause
+WIN32_LOG = ("Python 3.12.1 (tags/v3.12.1:2305ca5, Dec  7 2023) [MSC v.1937 32 bit (Intel)] on win32\n"
+             "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+             "ERROR: No matching distribution found for torch\n")
+
+
+def _top_ids(res) -> list[str]:
+    assert res.returncode == 0, res.stderr
+    return [f["id"] for f in json.loads(res.stdout)["findings"]]
+
+
+def test_without_context_nothing_is_probed_and_the_banner_decides(tmp_path, clean_env):
+    log = tmp_path / "log.txt"
+    log.write_text(WIN32_LOG)
+    assert _top_ids(_run([str(log), "--json"], clean_env))[0] == "no-wheel-32bit-python"
+
+
+def test_a_machine_file_rules_causes_out(tmp_path, clean_env):
+    log = tmp_path / "log.txt"
+    log.write_text(WIN32_LOG)
+    machine = tmp_path / "m.json"
+    machine.write_text(json.dumps({"os": "windows", "arch": "x86_64", "python": "3.12", "python_bits": 64}))
+    res = _run([str(log), "--json", "--machine", str(machine)], clean_env)
+    ids = _top_ids(res)
+    assert ids[0] == "no-wheel-for-python" and "no-wheel-32bit-python" not in ids
+    cause = json.loads(res.stdout)["findings"][0]["cause"]
+    assert "The target: Python 3.12 (64-bit) on windows x86_64." in cause
+
+
+def test_context_probes_the_target_python(tmp_path, clean_env):
+    # the real probe of this test's own interpreter: a 64-bit Python, so the 32-bit cause goes
+    log = tmp_path / "log.txt"
+    log.write_text(WIN32_LOG)
+    res = _run([str(log), "--json", "--python", sys.executable], clean_env)  # --python implies --context
+    ids = _top_ids(res)
+    assert "no-wheel-32bit-python" not in ids
+    import platform
+
+    assert f"Python {platform.python_version()} (64-bit)" in json.loads(res.stdout)["findings"][0]["cause"]
+
+
+def test_a_target_that_cannot_be_probed_costs_the_context_not_the_answer(tmp_path, clean_env):
+    log = tmp_path / "log.txt"
+    log.write_text(WIN32_LOG)
+    res = _run([str(log), "--json", "--context", "--python", str(tmp_path / "no-such-python")], clean_env)
+    assert _top_ids(res)[0] == "no-wheel-32bit-python"
+    assert "explaining without context" in res.stderr.decode()
+
+
+def test_context_options_are_checked(tmp_path, clean_env):
+    log = tmp_path / "log.txt"
+    log.write_text(WIN32_LOG)
+    res = _run([str(log), "--python", sys.executable, "--machine", str(tmp_path / "m.json")], clean_env)
+    assert res.returncode == 2 and b"give one" in res.stderr
+    res = _run([str(log), "--context", "--machine", str(tmp_path / "m.json")], clean_env)
+    assert res.returncode == 2 and b"Traceback" not in res.stderr
+    res = _run([str(log), "--machine", str(tmp_path / "missing.json")], clean_env)
+    assert res.returncode == 2 and b"cannot read machine file" in res.stderr and b"Traceback" not in res.stderr

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FAMILIES", "Finding", "findings_to_json"]
+__all__ = ["CONFIDENCE_LEVELS", "FAMILIES", "Finding", "findings_to_json"]
+
+CONFIDENCE_LEVELS = ("", "high", "medium", "low")
 
 FAMILIES = (
     "cpu-build",
@@ -41,13 +43,19 @@ class Finding:
     fix: tuple[str, ...] = ()  # commands or steps, one per line
     evidence: tuple[str, ...] = ()  # the lines / facts that triggered it
     score: float = 0.0  # ranking weight; higher is a better match (not serialised)
+    # how sure explain is ("high", "medium", "low") and the evidence that set it; "" when not rated
+    # (doctor's findings rest on probed state, not on matched text)
+    confidence: str = ""
+    basis: str = ""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"finding {self.id!r}: unknown family {self.family!r}")
+        if self.confidence not in CONFIDENCE_LEVELS:
+            raise ValueError(f"finding {self.id!r}: unknown confidence {self.confidence!r}")
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "id": self.id,
             "family": self.family,
             "title": self.title,
@@ -55,6 +63,10 @@ class Finding:
             "fix": list(self.fix),
             "evidence": list(self.evidence),
         }
+        if self.confidence:
+            out["confidence"] = self.confidence
+            out["basis"] = self.basis
+        return out
 
 
 def findings_to_json(findings: list[Finding] | tuple[Finding, ...]) -> dict:

@@ -36,6 +36,10 @@ HEAD_CHARS = 128 * 1024
 TAIL_CHARS = 1024 * 1024
 MAX_EVIDENCE = 6
 MAX_EVIDENCE_LINE = 240
+# the catalog's weight scale (docs/problems.md): a message only one problem produces, a strong shared one
+ANCHOR_WEIGHT = 12
+SHARED_WEIGHT = 8
+CORROBORATING_WEIGHT = 5  # a context signal that sharpens a strong one (3-5 on the scale)
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, links) and the
 # two-character escapes; then the C0 controls a log has no use for.
@@ -318,9 +322,23 @@ def _present(pattern: str, low: str, seen: dict[str, bool]) -> bool:
     return False
 
 
-def _score(
-    problem: Problem, text: str, low: str, seen: dict[str, bool]
-) -> tuple[float, int, list[tuple[int, str]], set[str]]:
+@dataclass(frozen=True)
+class _Match:
+    """What a problem's signatures found in one log."""
+
+    score: float
+    last: int  # offset of the latest positive match, -1 when none
+    evidence: list[tuple[int, str]]
+    patterns: set[str]  # the patterns of the positive signatures that matched
+    strongest: tuple[float, str]  # the weight of the strongest positive match and the text it matched
+    weights: tuple[float, ...]  # of every positive match, strongest first
+    against: tuple[str, ...]  # what negative signatures matched: evidence against the problem
+
+
+_NO_MATCH = _Match(0.0, -1, [], set(), (0.0, ""), (), ())
+
+
+def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> _Match:
     # Branch and bound: strongest signatures first; once the signatures still
     # possible cannot reach min_score, stop.  Context signatures (common words)
     # are then never searched for unless an anchor message is present.
@@ -329,17 +347,19 @@ def _score(
     possible = []
     for sig in positive:
         if bound < problem.min_score:
-            return 0.0, -1, [], set()
+            return _NO_MATCH
         if _present(sig.pattern, low, seen):
             possible.append(sig)
         else:
             bound -= sig.weight
     if bound < problem.min_score:
-        return 0.0, -1, [], set()
+        return _NO_MATCH
     score = 0.0
     last = -1
     evidence: list[tuple[int, str]] = []
     matched: set[str] = set()  # the patterns of the positive signatures that matched
+    strongest = (0.0, "")
+    against: list[str] = []
     for sig in possible + [sig for sig in problem.signatures if sig.weight <= 0]:
         if sig.weight <= 0 and not _present(sig.pattern, low, seen):
             continue
@@ -347,14 +367,19 @@ def _score(
         if match is None:
             continue
         score += sig.weight
+        if sig.weight < 0:
+            against.append(_matched_text(text, match))
         if sig.weight <= 0:
             continue
         matched.add(sig.pattern)
         last = max(last, match.start())
         evidence.append((match.start(), _line_of(text, match.start(), match.end())))
+        if sig.weight > strongest[0]:
+            strongest = (sig.weight, _matched_text(text, match))
         if sig.note:
             evidence.append((match.start(), _note(sig.note, match, text)))
-    return score, last, evidence, matched
+    weights = tuple(sorted((sig.weight for sig in possible if sig.pattern in matched), reverse=True))
+    return _Match(score, last, evidence, matched, strongest, weights, tuple(against))
 
 
 def _dedupe(items: list[tuple[int, str]]) -> tuple[str, ...]:
@@ -396,6 +421,50 @@ def _checked(problem: Problem, problems: Mapping[str, Problem], facts: Facts | N
     return cause
 
 
+def _confidence(problem: Problem, match: _Match, rivals: list[tuple[str, str]]) -> tuple[str, str]:
+    """How sure a finding is, and the evidence that says so; pure.
+
+    high: a message only this cause produces (weight >= 12), or a strong shared signal (>= 8)
+    that another signal of weight >= 5 corroborates; in both cases with nothing against it
+    and no other family's own message in the log.  medium: such evidence while another
+    family's own message is also there, a strong shared signal alone, or several weaker ones
+    that agree.  low: a generic message (the finding lists the causes that fit), one context
+    signal or symptom, or evidence against the cause.  Wrong and confident is worse than no
+    answer, so every doubt lowers the level.
+    """
+    weights = match.weights
+    line = _quote(match.strongest[1])
+    if problem.candidates:
+        if len(weights) > 1:
+            return "medium", (f"{line} is a generic message several causes produce, sharpened by"
+                              f" {len(weights) - 1} more signal(s); the cause lists the causes that fit")
+        return "low", f"{line} is a generic message several causes produce; the cause lists those that fit"
+    if match.against:
+        return "low", f"{line} fits, but the log also shows {_quote(match.against[0])}, which argues against it"
+    corroborated = len(weights) > 1 and weights[0] >= SHARED_WEIGHT and weights[1] >= CORROBORATING_WEIGHT
+    if weights[0] >= ANCHOR_WEIGHT or corroborated:
+        why = (f"{line} is a message only this cause produces" if weights[0] >= ANCHOR_WEIGHT
+               else f"{line} and {len(weights) - 1} more signal(s) of this cause agree")
+        if rivals:
+            other, other_line = rivals[0]
+            return "medium", f"{why}, but the log also shows {_quote(other_line)} [{other}]"
+        return "high", why
+    if weights[0] >= SHARED_WEIGHT:
+        return "medium", f"{line} is a strong signal, but other causes share it"
+    if len(weights) > 1:
+        return "medium", f"{len(weights)} weaker signals agree, the strongest: {line}"
+    return "low", f"only one context signal or symptom matched: {line}"
+
+
+def _quote(line: str, limit: int = 120) -> str:
+    return "'" + (line if len(line) <= limit else line[: limit - 3] + "...") + "'"
+
+
+def _matched_text(text: str, match: re.Match[str]) -> str:
+    """What a signature matched, as the log has it, on one line."""
+    return " ".join(text[match.start() : match.end()].split())
+
+
 def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: Facts | None = None) -> list[Finding]:
     """The catalogued problems ``text`` shows, best first (empty when none).
 
@@ -409,36 +478,40 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
     text = clean_log(_window(text))
     low = _lower(text)
     size = max(1, len(text))
-    scored: list[tuple[float, int, Problem, tuple[str, ...]]] = []
+    scored: list[tuple[float, int, Problem, _Match]] = []
     matched: dict[str, set[str]] = {}
     seen: dict[str, bool] = {}  # literal -> present in the text, shared by all signatures
     for order, problem in enumerate(problems.values()):
         if not problem.signatures:
             continue
-        score, last, evidence, patterns = _score(problem, text, low, seen)
-        if score < problem.min_score or last < 0:
+        match = _score(problem, text, low, seen)
+        if match.score < problem.min_score or match.last < 0:
             continue
         # a later match ranks a little higher: a log's last error is usually the one that stopped it
-        score += 0.5 * last / size
-        scored.append((score, -order, problem, _dedupe(evidence)))
-        matched[problem.id] = patterns
+        scored.append((match.score + 0.5 * match.last / size, -order, problem, match))
+        matched[problem.id] = match.patterns
     gone = _guesses(problems, matched)
     if facts is not None:
         gone |= {item[2].id for item in scored if facts.what_rules_out(item[2])}
     scored = [item for item in scored if item[2].id not in gone]
     kept = {item[2].id for item in scored}
     dropped = {other for item in scored for other in item[2].supersedes if other in kept}
+    scored = [item for item in scored if item[2].id not in dropped]
     scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [
-        Finding(
+    anchored = [(p.family, p.id, m.strongest[1]) for _, _, p, m in scored if m.strongest[0] >= ANCHOR_WEIGHT]
+    findings = []
+    for score, _, p, match in scored:
+        rivals = [(pid, line) for family, pid, line in anchored if family != p.family]
+        confidence, basis = _confidence(p, match, rivals)
+        findings.append(Finding(
             id=p.id,
             family=p.family,
             title=p.title,
             cause=_checked(p, problems, facts) if p.candidates else p.cause,
             fix=p.fix,
-            evidence=evidence,
+            evidence=_dedupe(match.evidence),
             score=round(score, 3),
-        )
-        for score, _, p, evidence in scored
-        if p.id not in dropped
-    ]
+            confidence=confidence,
+            basis=basis,
+        ))
+    return findings
