@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
+    _add(g, "--no-guard", action="store_true",
+         help="do not pin the installed torch stack for later pip installs (docs/install.md, \"The guard\")")
     _add(g, "--rollback", action="store_true", help="restore the environment saved before the last install")
     _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
     _add(g, "--timeout", type=float, default=None, metavar="SECONDS", help="stop the package manager after this long (default: 3600)")
@@ -172,6 +174,7 @@ def run(args: argparse.Namespace, system: System) -> int:
         check_network=not args.skip_network_check,
         tty=stream.isatty() and os.name == "posix",
         confirm=_confirm if interactive else None,
+        guard=not args.no_guard,
     )
     report = install(plan, options, system, stream=stream)
     if json_mode:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, UsageError
+from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
@@ -60,6 +61,7 @@ class InstallOptions:
     tty: bool = False  # give the manager a terminal (its own progress bars)
     uv: str | None = None  # uv's path, when not the one on PATH
     confirm: Callable[[str], bool] | None = None  # asks the user; None: no terminal
+    guard: bool = True  # pin the installed stack for later pip installs (install/guard.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,7 +192,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
             snap = take_snapshot(target, plan=plan.to_json(), log=log_path, touches=checks.touches,
                                  replaces=checks.replaces, discard_previous=False,
                                  whole_prefix=UNTOUCHED if conda else None, copied=APPENDED if conda else (),
-                                 keep_files=_pixi_files(target) if manager == "pixi" else ())
+                                 keep_files=_pixi_files(target) if manager == "pixi" else
+                                 () if conda else _guard.guard_files(target.prefix))
         except (OSError, KeyboardInterrupt) as exc:
             state = _undo_partial_snapshot(target.prefix)
             if isinstance(exc, KeyboardInterrupt):
@@ -208,6 +211,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
             # the previous snapshot (the torch before last, often) goes while the manager downloads
             cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
             cleanup.start()
+            if not conda:
+                _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
             result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
             cleanup.join()
             if not result.ok:
@@ -232,6 +237,10 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         verified = None
         if options.verify:
             verified = _verify(system, target.executable, out)
+        if not conda:
+            for line in _guard.after_install(target, enabled=options.guard, verified=verified, manager=manager):
+                out.step(line)
+            keep_installed_files(snap)  # the guard as written, so a rollback tells it from a later edit
         out.log = None
     return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)

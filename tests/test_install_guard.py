@@ -1,0 +1,216 @@
+"""The guard and `torchup add`, with the real pip and uv against a PyTorch-like index on
+127.0.0.1: after `torchup install`, a package whose metadata pins another torch (as xformers
+does) must not replace the installed stack unless the user says so."""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import install_env as ie
+from tests.support.index_server import IndexServer
+from tests.support.install_fixtures import template, venv  # noqa: F401 (fixtures)
+from tests.support.wheels import make_wheel
+from torchup.install.guard import (conf_constraints, constraints_text, parse_constraints, with_constraint,
+                                   without_constraint)
+from torchup.install.add import Change, changes, parse_uv_dry_run, stack_changes, unguarded_env
+
+# pins the old torch exactly, the way xformers pins the torch it was built against
+XFOO = ("xfoo", "1.0", f"torch=={ie.OLD_TORCH}")
+GUARD = Path(".torchup") / "constraints.txt"
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wheels")
+    wheels = ie.build_wheels(d)
+    wheels["whl/cpu"].append(make_wheel(d / "extra", XFOO[0], XFOO[1], requires_dist=[XFOO[2]]))
+    with IndexServer(missing_status=403) as server:
+        ie.serve(server, wheels)
+        yield server
+
+
+@pytest.fixture
+def env(clean_env, tmp_path):
+    """The tools' environment with pip's config files read (the site pip.conf is the guard):
+    PIP_CONFIG_FILE names an empty file instead of os.devnull, which turns all of them off."""
+    out = ie.tool_env(clean_env, tmp_path)
+    empty = tmp_path / "empty-pip.conf"
+    empty.write_text("")
+    out["PIP_CONFIG_FILE"] = str(empty)
+    return out
+
+
+def _install(index, venv, env, tmp_path, manager="pip", *extra):
+    plan = ie.plan_file(tmp_path / "plan.json", index, torch=ie.NEW_CPU, variant="cpu")
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", manager, "--yes",
+                    "--no-verify", *extra], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def _pip(venv, env, *args):
+    return subprocess.run([str(venv), "-m", "pip", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def _prefix(venv: Path) -> Path:
+    return venv.parent.parent
+
+
+def test_after_install_pip_refuses_a_package_that_needs_another_torch(index, venv, env, tmp_path):
+    r = _install(index, venv, env, tmp_path)
+    prefix = _prefix(venv)
+    assert "guard:" in r.stdout
+    assert parse_constraints((prefix / GUARD).read_text()) == {"torch": ie.NEW_CPU}
+    assert conf_constraints((prefix / "pip.conf").read_text()) == [str(prefix / GUARD)]
+    before = ie.state(venv, env)
+    plain = _pip(venv, env, "install", "--index-url", index.index_url("whl/cpu"), XFOO[0])
+    assert plain.returncode != 0, plain.stdout + plain.stderr
+    assert "ResolutionImpossible" in plain.stderr or "conflict" in (plain.stdout + plain.stderr).lower()
+    assert ie.state(venv, env) == before
+    # the same with the guard off (PIP_CONFIG_FILE=os.devnull reads no config): pip would have replaced torch
+    off = dict(env, PIP_CONFIG_FILE="/dev/null")
+    dry = _pip(venv, off, "install", "--dry-run", "--index-url", index.index_url("whl/cpu"), XFOO[0])
+    assert dry.returncode == 0 and f"torch-{ie.OLD_TORCH}" in dry.stdout, dry.stdout + dry.stderr
+
+
+def test_add_shows_the_torch_change_refuses_then_installs_with_allow_and_rollback_restores(index, venv, env,
+                                                                                            tmp_path):
+    _install(index, venv, env, tmp_path)
+    prefix = _prefix(venv)
+    guard_after_install = (prefix / GUARD).read_text()
+    conf_after_install = (prefix / "pip.conf").read_text()
+    before = ie.state(venv, env)
+    args = ["add", XFOO[0], "--python", str(venv), "--manager", "pip", "--index-url", index.index_url("whl/cpu"),
+            "--yes", "--no-verify"]
+    r = ie.torchup(args, env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert f"would replace torch {ie.NEW_CPU} with {ie.OLD_TORCH}" in r.stdout
+    assert "--allow-torch-change" in r.stderr and "refused; nothing was changed" in r.stdout
+    assert ie.state(venv, env) == before
+    assert (prefix / GUARD).read_text() == guard_after_install
+
+    r = ie.torchup([*args, "--allow-torch-change"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = ie.state(venv, env)
+    assert after["torch"] == ie.OLD_TORCH and f"{XFOO[0]}==1.0" in after["freeze"]
+    assert parse_constraints((prefix / GUARD).read_text()) == {"torch": ie.OLD_TORCH}  # the new stack is guarded
+    assert (prefix / "pip.conf").read_text() == conf_after_install
+
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert ie.state(venv, env) == before
+    assert (prefix / GUARD).read_text() == guard_after_install
+    assert (prefix / "pip.conf").read_text() == conf_after_install
+    assert not list(prefix.glob("pip.conf.before-rollback*"))
+
+
+def test_add_with_uv_refuses_and_a_harmless_package_installs_under_the_guard(index, venv, env, tmp_path):
+    r = _install(index, venv, env, tmp_path, "uv")
+    prefix = _prefix(venv)
+    assert f"--constraint {prefix / GUARD}" in r.stdout  # uv reads no pip.conf: the step line says what to pass
+    before = ie.state(venv, env)
+    args = ["add", "--python", str(venv), "--manager", "uv", "--index-url", index.index_url("whl/cpu"), "--yes",
+            "--no-verify"]
+    r = ie.torchup([*args, XFOO[0]], env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert f"would replace torch {ie.NEW_CPU} with {ie.OLD_TORCH}" in r.stdout
+    assert ie.state(venv, env) == before
+    r = ie.torchup([*args, "filelock"], env)  # already there: nothing to do
+    assert r.returncode == 0 and "nothing to change" in r.stdout, r.stdout + r.stderr
+
+
+def test_the_users_pip_conf_is_kept_and_a_rollback_of_the_install_restores_it(index, venv, env, tmp_path):
+    prefix = _prefix(venv)
+    mine = "# my settings\n[global]\ntimeout = 60\n\n[install]\nno-compile = true\n"
+    (prefix / "pip.conf").write_text(mine)
+    _install(index, venv, env, tmp_path)
+    text = (prefix / "pip.conf").read_text()
+    assert "# my settings" in text and "torchup" in text
+    parser = configparser.RawConfigParser()
+    parser.read_string(text)
+    assert parser.get("global", "timeout") == "60" and parser.get("install", "no-compile") == "true"
+    assert parser.get("global", "constraint") == str(prefix / GUARD)
+    r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (prefix / "pip.conf").read_text() == mine
+    assert not (prefix / GUARD).exists()
+
+
+def test_no_guard_writes_nothing_and_removes_an_earlier_guard(index, venv, env, tmp_path):
+    prefix = _prefix(venv)
+    _install(index, venv, env, tmp_path)
+    assert (prefix / GUARD).exists()
+    r = _install(index, venv, env, tmp_path, "pip", "--no-guard")
+    assert "guard: off" in r.stdout
+    assert not (prefix / GUARD).exists() and not (prefix / "pip.conf").exists()
+
+
+# --- pure -----------------------------------------------------------------------
+CONFS = [
+    "",
+    "[global]\ntimeout = 60\n",
+    "# top\n[install]\nno-compile = true\n",
+    "[global]\nconstraint = /etc/mine.txt\n# after\n[install]\nuser = false\n",
+    "[global]\nconstraint =\n    /a.txt\n    /b.txt\nindex-url = http://127.0.0.1/simple\n",
+    "[global]\ntimeout = 60",  # no final newline
+]
+
+
+@pytest.mark.parametrize("text", CONFS)
+def test_with_constraint_adds_the_path_keeps_every_key_and_without_undoes_it(text):
+    path = "/env/.torchup/constraints.txt"
+    new = with_constraint(text, path)
+    before = configparser.RawConfigParser()
+    before.read_string(text)
+    after = configparser.RawConfigParser()
+    after.read_string(new)
+    assert conf_constraints(new) == conf_constraints(text) + [path]
+    for section in before.sections():
+        for key, value in before.items(section):
+            if (section, key) != ("global", "constraint"):
+                assert after.get(section, key) == value
+    assert with_constraint(new, path) == new  # once only
+    back = without_constraint(new, path)
+    assert conf_constraints(back) == conf_constraints(text)
+    # the text as it was; a [global] header torchup added may stay, empty
+    assert back.rstrip("\n").removesuffix("[global]").rstrip("\n") == text.rstrip("\n")
+
+
+def test_without_constraint_keeps_a_users_key_of_the_same_line():
+    assert without_constraint("[global]\nconstraint = /mine.txt /env/c.txt\n", "/env/c.txt") == \
+        "[global]\nconstraint = /mine.txt\n"
+
+
+def test_constraints_text_pins_exactly_with_local_labels():
+    text = constraints_text({"torch": "2.14.1+cu126", "torchvision": "0.29.1+cu126"}, "/env/pip.conf")
+    assert parse_constraints(text) == {"torch": "2.14.1+cu126", "torchvision": "0.29.1+cu126"}
+    assert "torch==2.14.1+cu126\ntorchvision==0.29.1+cu126\n" in text
+
+
+def test_changes_and_the_torch_stack():
+    installed = {"torch": "2.14.1+cpu", "filelock": "3.20.0", "numpy": "2.0.0"}
+    found = changes(installed, {"xfoo": "1.0", "torch": "2.9.1+cpu", "filelock": "3.20.0"})
+    assert [str(c) for c in found] == ["replace torch 2.14.1+cpu with 2.9.1+cpu", "install xfoo 1.0"]
+    assert stack_changes(found) == [Change(name="torch", before="2.14.1+cpu", after="2.9.1+cpu")]
+    assert stack_changes(changes({}, {"torch": "2.9.1+cpu"})) == []  # a first torch is no change of a stack
+    assert [str(c) for c in changes(installed, {}, {"numpy": "2.0.0"})] == ["remove numpy 2.0.0"]
+
+
+def test_parse_uv_dry_run():
+    text = ("Using Python 3.11.7 environment at: /tmp/v\nResolved 3 packages in 267ms\nWould download 2 packages\n"
+            "Would uninstall 1 package\nWould install 2 packages\n - torch==2.14.1+cpu\n + torch==2.9.1+cpu\n"
+            " + xfoo==1.0\n")
+    assert parse_uv_dry_run(text) == ({"torch": "2.9.1+cpu", "xfoo": "1.0"}, {"torch": "2.14.1+cpu"})
+
+
+def test_unguarded_env_lifts_only_the_guard():
+    guard = "/env/.torchup/constraints.txt"
+    assert unguarded_env({}, guard, [guard])["PIP_CONSTRAINT"] == "/dev/null"
+    assert unguarded_env({}, guard, ["/mine.txt", guard])["PIP_CONSTRAINT"] == "/mine.txt"
+    assert "PIP_CONSTRAINT" not in unguarded_env({}, guard, ["/mine.txt"])
+    assert unguarded_env({"PIP_CONSTRAINT": "/x"}, guard, [guard])["PIP_CONSTRAINT"] == "/x"
+    assert "UV_CONSTRAINT" not in unguarded_env({"UV_CONSTRAINT": guard}, guard, [])
