@@ -5,6 +5,7 @@ does) must not replace the installed stack unless the user says so."""
 from __future__ import annotations
 
 import configparser
+import json
 import subprocess
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def index(tmp_path_factory):
     d = tmp_path_factory.mktemp("wheels")
     wheels = ie.build_wheels(d)
     wheels["whl/cpu"].append(make_wheel(d / "extra", XFOO[0], XFOO[1], requires_dist=[XFOO[2]]))
+    wheels["whl/cpu"].append(make_wheel(d / "extra", "yfine", "1.0", requires_dist=["torch>=2"]))
     with IndexServer(missing_status=403) as server:
         ie.serve(server, wheels)
         yield server
@@ -92,6 +94,11 @@ def test_add_shows_the_torch_change_refuses_then_installs_with_allow_and_rollbac
     assert "--allow-torch-change" in r.stderr and "refused; nothing was changed" in r.stdout
     assert ie.state(venv, env) == before
     assert (prefix / GUARD).read_text() == guard_after_install
+    r = ie.torchup([*args, "--json"], env)  # the same refusal as the one JSON envelope
+    assert r.returncode == 4, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["format"] == "torchup/add" and data["error"]["code"] == "torch-change"
+    assert f"would replace torch {ie.NEW_CPU} with {ie.OLD_TORCH}" in r.stderr
 
     r = ie.torchup([*args, "--allow-torch-change"], env)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -121,6 +128,11 @@ def test_add_with_uv_refuses_and_a_harmless_package_installs_under_the_guard(ind
     assert ie.state(venv, env) == before
     r = ie.torchup([*args, "filelock"], env)  # already there: nothing to do
     assert r.returncode == 0 and "nothing to change" in r.stdout, r.stdout + r.stderr
+    r = ie.torchup([*args, "yfine"], env)  # any torch 2 will do: installed, under the guard uv is given
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"--constraint {prefix / GUARD} yfine" in r.stdout
+    after = ie.state(venv, env)
+    assert after["torch"] == ie.NEW_CPU and "yfine==1.0" in after["freeze"]
 
 
 def test_the_users_pip_conf_is_kept_and_a_rollback_of_the_install_restores_it(index, venv, env, tmp_path):
@@ -140,11 +152,22 @@ def test_the_users_pip_conf_is_kept_and_a_rollback_of_the_install_restores_it(in
     assert not (prefix / GUARD).exists()
 
 
-def test_no_guard_writes_nothing_and_removes_an_earlier_guard(index, venv, env, tmp_path):
+def _install_plan(index, venv, env, tmp_path, torch, variant, *extra):
+    plan = ie.plan_file(tmp_path / f"plan-{variant}.json", index, torch=torch, variant=variant)
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--yes", "--no-verify",
+                    *extra], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def test_torchups_own_install_is_not_blocked_and_no_guard_removes_it(index, venv, env, tmp_path):
     prefix = _prefix(venv)
     _install(index, venv, env, tmp_path)
-    assert (prefix / GUARD).exists()
-    r = _install(index, venv, env, tmp_path, "pip", "--no-guard")
+    assert parse_constraints((prefix / GUARD).read_text()) == {"torch": ie.NEW_CPU}
+    _install_plan(index, venv, env, tmp_path, ie.NEW_CU126, "cu126")  # another torch, through the guard
+    assert ie.state(venv, env)["torch"] == ie.NEW_CU126
+    assert parse_constraints((prefix / GUARD).read_text()) == {"torch": ie.NEW_CU126}
+    r = _install_plan(index, venv, env, tmp_path, ie.NEW_CPU, "cpu", "--no-guard")
     assert "guard: off" in r.stdout
     assert not (prefix / GUARD).exists() and not (prefix / "pip.conf").exists()
 

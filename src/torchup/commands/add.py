@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="install even when torch, torchvision or torchaudio would be replaced (exit 4 without it)")
     parser.add_argument("--index-url", metavar="URL", help="the package index to resolve from (default: the manager's own)")
     parser.add_argument("--dry-run", action="store_true", help="show what would change and the command; change nothing")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON on stdout (docs/json.md); the progress goes to stderr")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--no-verify", action="store_true", help="skip `torchup verify` after the install")
     parser.add_argument("--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
@@ -34,6 +36,7 @@ def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install.add import AddOptions, add
     from torchup.probe.target import find_target_python
 
+    stream = sys.stderr if args.json else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, args.python)
     options = AddOptions(
         python=python,
@@ -46,8 +49,12 @@ def run(args: argparse.Namespace, system: System) -> int:
         verify=not args.no_verify,
         log_path=args.log,
         timeout=args.timeout or DEFAULT_TIMEOUT_S,
-        tty=sys.stdout.isatty() and os.name == "posix",
+        tty=stream.isatty() and os.name == "posix",
         confirm=_confirm if sys.stdin.isatty() else None,
     )
-    report = add(options, system)
+    report = add(options, system, stream=stream)
+    if args.json:
+        from torchup.output import emit_json
+
+        emit_json("add", report.to_json())
     return 1 if report.verified is False else 0

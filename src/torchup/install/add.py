@@ -84,6 +84,14 @@ class AddReport:
     snapshot: str | None = None
     verified: bool | None = None
 
+    def to_json(self) -> dict:
+        def change(c: Change) -> dict:
+            return {"name": c.name, "before": c.before, "after": c.after}
+
+        return {"python": self.python, "manager": self.manager, "argv": list(self.argv), "dry_run": self.dry_run,
+                "changes": [change(c) for c in self.changes], "torch_changes": [change(c) for c in self.torch_changes],
+                "log": self.log, "snapshot": self.snapshot, "verified": self.verified}
+
 
 # --- pure -----------------------------------------------------------------------
 def resolve_argv(manager: str, *, python: str, program: str | None, packages, index_url: str | None) -> list[str]:
