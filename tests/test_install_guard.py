@@ -73,10 +73,15 @@ def test_after_install_pip_refuses_a_package_that_needs_another_torch(index, ven
     assert plain.returncode != 0, plain.stdout + plain.stderr
     assert "ResolutionImpossible" in plain.stderr or "conflict" in (plain.stdout + plain.stderr).lower()
     assert ie.state(venv, env) == before
-    # the same with the guard off (PIP_CONFIG_FILE=os.devnull reads no config): pip would have replaced torch
+    # around the guard (PIP_CONFIG_FILE=os.devnull reads no config) pip replaces torch, and doctor says so
     off = dict(env, PIP_CONFIG_FILE="/dev/null")
-    dry = _pip(venv, off, "install", "--dry-run", "--index-url", index.index_url("whl/cpu"), XFOO[0])
-    assert dry.returncode == 0 and f"torch-{ie.OLD_TORCH}" in dry.stdout, dry.stdout + dry.stderr
+    around = _pip(venv, off, "install", "--index-url", index.index_url("whl/cpu"), XFOO[0])
+    assert around.returncode == 0 and ie.state(venv, env)["torch"] == ie.OLD_TORCH, around.stdout + around.stderr
+    r = ie.torchup(["doctor", "--python", str(venv), "--no-plan", "--json"], env)
+    found = {f["id"]: f for f in json.loads(r.stdout)["findings"]}
+    assert found["torch-replaced-by-install"]["evidence"] == [
+        f"torch {ie.OLD_TORCH} is installed; torchup installed and pinned torch {ie.NEW_CPU}"]
+    assert f'-m pip install "torch=={ie.NEW_CPU}"' in found["torch-replaced-by-install"]["fix"][0]
 
 
 def test_add_shows_the_torch_change_refuses_then_installs_with_allow_and_rollback_restores(index, venv, env,
