@@ -185,6 +185,7 @@ CONFS = [
     "[global]\nconstraint = /etc/mine.txt\n# after\n[install]\nuser = false\n",
     "[global]\nconstraint =\n    /a.txt\n    /b.txt\nindex-url = http://127.0.0.1/simple\n",
     "[global]\ntimeout = 60",  # no final newline
+    "[install]\nconstraint = /mine.txt\n",  # pip install takes [install]'s value instead of [global]'s
 ]
 
 
@@ -197,9 +198,13 @@ def test_with_constraint_adds_the_path_keeps_every_key_and_without_undoes_it(tex
     after = configparser.RawConfigParser()
     after.read_string(new)
     assert conf_constraints(new) == conf_constraints(text) + [path]
+    if before.has_option("install", "constraint"):
+        assert after.get("install", "constraint").split() == before.get("install", "constraint").split() + [path]
+    else:
+        assert not after.has_option("install", "constraint")
     for section in before.sections():
         for key, value in before.items(section):
-            if (section, key) != ("global", "constraint"):
+            if key != "constraint":
                 assert after.get(section, key) == value
     assert with_constraint(new, path) == new  # once only
     back = without_constraint(new, path)

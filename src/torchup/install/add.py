@@ -21,7 +21,7 @@ from typing import Callable, Mapping, TextIO
 
 from torchup.errors import EnvironmentProblem, InstallFailed, UsageError
 from torchup.install import (DEFAULT_TIMEOUT_S, InstallInterrupted, _exclusive, _failed, _Out, _refuse_unfinished,
-                             _same_versions, _verify, default_log_path)
+                             _same_versions, _undo_partial_snapshot, _verify, default_log_path)
 from torchup.install import guard as _guard
 from torchup.install.execute import choose_manager, clean_lines, digest, run_manager
 from torchup.install.preflight import pep668_problem, writable_problem
@@ -204,7 +204,7 @@ def add(options: AddOptions, system: System, stream: TextIO | None = None) -> Ad
     if torch and not options.allow_torch_change:
         out.step("refused; nothing was changed")
         raise EnvironmentProblem(
-            "this would change the verified torch stack: " + "; ".join(str(c) for c in torch),
+            "this would change the installed torch stack: " + "; ".join(str(c) for c in torch),
             hint="pin a version of the package that works with the installed torch, or pass --allow-torch-change "
             f"(undo with `torchup install --rollback --python {shlex.quote(target.executable)}`)",
             code="torch-change",
@@ -285,8 +285,11 @@ def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: l
             snap = take_snapshot(target, plan={"add": list(options.packages)}, log=log_path,
                                  touches=[c.name for c in report.changes], discard_previous=False,
                                  keep_files=_guard.guard_files(target.prefix))
-        except OSError as exc:
-            raise EnvironmentProblem(f"could not take the snapshot of the environment: {exc}; nothing was changed",
+        except (OSError, KeyboardInterrupt) as exc:
+            state = _undo_partial_snapshot(target.prefix)
+            if isinstance(exc, KeyboardInterrupt):
+                raise InstallInterrupted(f"interrupted while taking the snapshot; {state}") from None
+            raise EnvironmentProblem(f"could not take the snapshot of the environment: {exc}; {state}",
                                      hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
                                      code="snapshot-failed") from None
         try:

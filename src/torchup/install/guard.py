@@ -75,38 +75,49 @@ def _parse(text: str) -> configparser.RawConfigParser:
 
 
 def conf_constraints(text: str) -> list[str]:
-    """The constraint files named in ``[global]`` (pip splits the value on whitespace).
-    Raises ``configparser.Error`` for text pip could not read either."""
+    """The constraint files ``pip install`` takes from this pip.conf: ``[install]``'s, else
+    ``[global]``'s (pip splits the value on whitespace).  Raises ``configparser.Error`` for text
+    pip could not read either."""
     parser = _parse(text)
-    if not parser.has_option("global", "constraint"):
-        return []
-    return parser.get("global", "constraint").split()
+    for section in ("install", "global"):
+        if parser.has_option(section, "constraint"):
+            return parser.get(section, "constraint").split()
+    return []
 
 
 def with_constraint(text: str, path: str) -> str:
-    """``text`` (a pip.conf) with ``path`` added to ``[global] constraint``, every other line kept.
+    """``text`` (a pip.conf) with ``path`` added to ``[global] constraint``, every other line kept;
+    also to an ``[install] constraint``, which pip takes instead of the global one for ``pip install``.
     Raises ``configparser.Error`` for text pip could not read either."""
-    if path in conf_constraints(text):
-        return text
+    parser = _parse(text)
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    start = next((i for i, line in enumerate(lines) if _section(line) == "global"), None)
+    for section in ("install", "global"):
+        has = parser.has_option(section, "constraint")
+        if path in (parser.get(section, "constraint").split() if has else ()) or (section == "install" and not has):
+            continue
+        lines = _add_path(lines, section, path)
+    return "".join(lines)
+
+
+def _add_path(lines: list[str], section: str, path: str) -> list[str]:
+    start = next((i for i, line in enumerate(lines) if _section(line) == section), None)
     if start is None:
-        return "".join(lines) + ("\n" if "".join(lines).strip() else "") + "[global]\n" + _comment() \
-            + f"constraint = {path}\n"
+        return lines + (["\n"] if "".join(lines).strip() else []) + [f"[{section}]\n", _comment(),
+                                                                      f"constraint = {path}\n"]
     end = next((i for i in range(start + 1, len(lines)) if _section(lines[i]) is not None), len(lines))
     key = next((i for i in range(start + 1, end) if _KEY.match(lines[i])), None)
     if key is None:
-        return "".join(lines[:start + 1] + [_comment(), f"constraint = {path}\n"] + lines[start + 1:])
+        return lines[:start + 1] + [_comment(), f"constraint = {path}\n"] + lines[start + 1:]
     last = key  # the value's continuation lines are indented
     while last + 1 < end and lines[last + 1].strip() and lines[last + 1][:1] in " \t":
         last += 1
-    return "".join(lines[:key] + [_comment(appended=True)] + lines[key:last + 1] + [f"    {path}\n"] + lines[last + 1:])
+    return lines[:key] + [_comment(appended=True)] + lines[key:last + 1] + [f"    {path}\n"] + lines[last + 1:]
 
 
 def without_constraint(text: str, path: str) -> str:
-    """``text`` without ``path`` in ``[global] constraint`` and without torchup's comments;
+    """``text`` without ``path`` in any ``constraint`` and without torchup's comments;
     a ``constraint`` left with no value goes too.  The inverse of ``with_constraint``."""
     out: list[str] = []
     for line in text.splitlines(keepends=True):
