@@ -133,9 +133,17 @@ def test_add_with_uv_refuses_and_a_harmless_package_installs_under_the_guard(ind
     assert ie.state(venv, env) == before
     r = ie.torchup([*args, "filelock"], env)  # already there: nothing to do
     assert r.returncode == 0 and "nothing to change" in r.stdout, r.stdout + r.stderr
-    r = ie.torchup([*args, "yfine"], env)  # any torch 2 will do: installed, under the guard uv is given
+    r = ie.torchup([*args, "yfine", "--dry-run"], env)  # any torch 2 will do
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"--constraint {prefix / GUARD} yfine" in r.stdout
+    assert "would install yfine 1.0" in r.stdout and "dry run: would run" in r.stdout
+    assert ie.state(venv, env) == before
+    r = ie.torchup([*args, "yfine", "--json"], env)  # installed, under the guard uv is given
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["format"] == "torchup/add" and data["torch_changes"] == [] and data["snapshot"]
+    assert data["changes"] == [{"name": "yfine", "before": None, "after": "1.0"}]
+    assert data["argv"][-3:] == ["--constraint", str(prefix / GUARD), "yfine"]
+    assert "added yfine 1.0" in r.stderr
     after = ie.state(venv, env)
     assert after["torch"] == ie.NEW_CPU and "yfine==1.0" in after["freeze"]
 

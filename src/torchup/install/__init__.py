@@ -10,7 +10,8 @@ Order of work (each step printed as a ``torchup:`` line):
    ``pixi.py`` for the conda-forge ones) with its output teed to a log file;
 6. on any failure restore the snapshot and say so, with the failure's digest,
    the matching ``explain`` finding and the log path; on success check the
-   installed version and run ``verify``.
+   installed version and run ``verify``;
+7. (pip and uv) pin the installed stack for later pip installs (``guard.py``).
 """
 
 from __future__ import annotations
