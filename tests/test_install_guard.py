@@ -185,6 +185,27 @@ def test_torchups_own_install_is_not_blocked_and_no_guard_removes_it(index, venv
     assert not (prefix / GUARD).exists() and not (prefix / "pip.conf").exists()
 
 
+def test_guard_command_shows_lifts_and_sets_the_pins(index, venv, env, tmp_path):
+    prefix = _prefix(venv)
+    _install(index, venv, env, tmp_path)
+    r = ie.torchup(["guard", "--python", str(venv), "--json"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["on"] is True and data["pins"] == {"torch": ie.NEW_CPU} and data["changed"] == []
+    r = ie.torchup(["guard", "--off", "--python", str(venv)], env)
+    assert r.returncode == 0 and "guard: off" in r.stdout, r.stdout + r.stderr
+    assert not (prefix / "pip.conf").exists() and not (prefix / GUARD).exists()
+    dry = _pip(venv, env, "install", "--dry-run", "--index-url", index.index_url("whl/cpu"), XFOO[0])
+    assert dry.returncode == 0 and f"torch-{ie.OLD_TORCH}" in dry.stdout, dry.stdout + dry.stderr  # pip is free
+    r = ie.torchup(["guard", "--python", str(venv)], env)
+    assert r.returncode == 0 and "off:" in r.stdout, r.stdout + r.stderr
+    r = ie.torchup(["guard", "--on", "--python", str(venv)], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert parse_constraints((prefix / GUARD).read_text()) == {"torch": ie.NEW_CPU}
+    plain = _pip(venv, env, "install", "--index-url", index.index_url("whl/cpu"), XFOO[0])
+    assert plain.returncode != 0 and ie.state(venv, env)["torch"] == ie.NEW_CPU, plain.stdout + plain.stderr
+
+
 # --- pure -----------------------------------------------------------------------
 CONFS = [
     "",

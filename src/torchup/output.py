@@ -23,6 +23,7 @@ FORMAT_VERSIONS = {
     "catalog-refresh": 1,
     "install": 1,
     "add": 1,
+    "guard": 1,
     "verify": 1,
     "doctor": 1,
     "explain": 1,

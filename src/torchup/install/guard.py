@@ -19,13 +19,14 @@ from __future__ import annotations
 import configparser
 import os
 import re
+from dataclasses import dataclass
 from typing import Mapping
 
 from torchup.install.target import TargetEnv, installed_versions
 
 __all__ = ["STACK", "constraints_path", "pip_conf_path", "guard_files", "constraints_text", "parse_constraints",
            "conf_constraints", "with_constraint", "without_constraint", "stack_pins", "relax", "write_guard",
-           "remove_guard", "after_install", "uv_hint"]
+           "remove_guard", "after_install", "uv_hint", "GuardStatus", "guard_status"]
 
 STACK = ("torch", "torchvision", "torchaudio")
 _MARK = "# torchup:"  # the comment lines torchup writes into pip.conf start so; removing the guard removes them
@@ -252,3 +253,34 @@ def uv_hint(prefix: str) -> str:
     path = constraints_path(prefix)
     return (f"uv reads no pip.conf: keep the guard with `uv pip install --constraint {path} ...` "
             f"or UV_CONSTRAINT={path}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardStatus:
+    prefix: str
+    pip_conf: str
+    constraints: str
+    on: bool  # the site pip.conf names the constraints file, and the file exists
+    pins: Mapping[str, str]  # what the constraints file pins (empty: none, or relaxed)
+    installed: Mapping[str, str]  # the installed members of the stack
+
+    @property
+    def changed(self) -> list[str]:
+        """The pinned members whose installed version differs."""
+        return [name for name, version in self.pins.items() if self.installed.get(name) != version]
+
+    def to_json(self) -> dict:
+        return {"prefix": self.prefix, "pip_conf": self.pip_conf, "constraints": self.constraints, "on": self.on,
+                "pins": dict(self.pins), "installed": dict(self.installed), "changed": self.changed}
+
+
+def guard_status(target: TargetEnv) -> GuardStatus:
+    """Whether pip is guarded in ``target``, and what it pins against what is installed."""
+    conf, path = guard_files(target.prefix)
+    try:
+        named = path in conf_constraints(_read(conf) or "")
+    except configparser.Error:  # pip cannot read it either: no guard
+        named = False
+    text = _read(path)
+    return GuardStatus(prefix=target.prefix, pip_conf=conf, constraints=path, on=named and text is not None,
+                       pins=parse_constraints(text or ""), installed=stack_pins(target))
