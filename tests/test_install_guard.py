@@ -120,6 +120,26 @@ def test_add_shows_the_torch_change_refuses_then_installs_with_allow_and_rollbac
     assert not list(prefix.glob("pip.conf.before-rollback*"))
 
 
+def test_a_failed_add_puts_back_the_environment_and_the_pins_it_relaxed(index, venv, env, tmp_path):
+    _install(index, venv, env, tmp_path)
+    prefix = _prefix(venv)
+    pins = (prefix / GUARD).read_text()
+    before = ie.state(venv, env)
+    wheel = f"/whl/cpu/torch/torch-{ie.OLD_TORCH.replace('+', '%2B')}-{ie.TAG}.whl"
+    index.fault(wheel, corrupt=True)  # the download fails its hash...
+    index.fault(wheel + ".metadata")  # ...not the metadata the dry run resolves with
+    try:
+        # uv: its dry run reads the metadata alone (pip 23.2's downloads the wheels)
+        r = ie.torchup(["add", XFOO[0], "--python", str(venv), "--manager", "uv", "--index-url",
+                        index.index_url("whl/cpu"), "--yes", "--no-verify", "--allow-torch-change"], env)
+    finally:
+        index.clear_faults()
+    assert r.returncode == 6, r.stdout + r.stderr
+    assert "the install failed; the environment was restored" in r.stderr
+    assert ie.state(venv, env) == before
+    assert (prefix / GUARD).read_text() == pins
+
+
 def test_add_with_uv_refuses_and_a_harmless_package_installs_under_the_guard(index, venv, env, tmp_path):
     r = _install(index, venv, env, tmp_path, "uv")
     prefix = _prefix(venv)
