@@ -233,7 +233,10 @@ def after_install(target: TargetEnv, *, enabled: bool, verified: bool | None, ma
     the step lines to print.  A guard that cannot be written is said, not raised: the install
     itself succeeded."""
     if not enabled:
-        return ["guard: off (--no-guard); an earlier guard was removed"] if remove_guard(target.prefix) else []
+        try:
+            return ["guard: off (--no-guard); an earlier guard was removed"] if remove_guard(target.prefix) else []
+        except OSError as exc:
+            return [f"guard: the earlier guard could not be removed: {exc.strerror or exc}; `torchup guard --off` retries"]
     if verified is False:
         return ["guard: not set, the stack did not verify"]
     path = constraints_path(target.prefix)
