@@ -118,6 +118,7 @@ RULE_IDS = {
     "torchvision-torch-mismatch": "companion-mismatch",
     "torchaudio-torch-mismatch": "companion-mismatch",
     "companion-variant-mismatch": "companion-mismatch",
+    "torch-replaced-by-install": "pip-install",
     "user-site-shadows-env": "env-mixing",
     "torch-two-copies-mixed": "env-mixing",
     "cuda-libs-shadowed": "linux-shared-lib",
@@ -436,12 +437,33 @@ def test_import_failure_is_explained():
     assert [d.finding.id for d in found] == [f.id for f in explain(text)]
 
 
+def test_a_stack_changed_since_torchups_install_is_reported_with_the_command_that_restores_it():
+    pins = {"torch": "2.14.1+cu126", "torchvision": "0.29.1+cu126"}
+    # `pip install xfoo` (PIP_CONFIG_FILE=/dev/null) put a CPU torch in place of the pinned CUDA one
+    s = state(linux(), run_of(torch={"version": "2.9.1+cpu"}, companions={"torchvision": {"version": "0.29.1+cu126"}}),
+              guard=pins)
+    d = one(diagnose(s), "torch-replaced-by-install")
+    assert d.severity == "warning"
+    assert d.finding.evidence == ("torch 2.9.1+cpu is installed; torchup installed and pinned torch 2.14.1+cu126",)
+    assert d.finding.fix[0] == (f'{PY} -m pip install "torch==2.14.1+cu126" "torchvision==0.29.1+cu126" '
+                                "--index-url https://download.pytorch.org/whl/cu126")
+    same = state(linux(), run_of(torch={"version": "2.14.1+cu126"}, companions={"torchvision": {"version": "0.29.1+cu126"}}),
+                 guard=pins)
+    assert "torch-replaced-by-install" not in ids(diagnose(same))
+    assert "torch-replaced-by-install" not in ids(diagnose(state(linux(), run_of(torch={"version": "2.9.1+cpu"}))))
+    gone = state(linux(), run_of(), guard={"torch": "2.14.1+cpu"})  # torch uninstalled since
+    assert one(diagnose(gone), "torch-replaced-by-install").finding.evidence == (
+        "torch is not installed any more; torchup installed and pinned torch 2.14.1+cpu",)
+
+
 def test_state_round_trip():
     m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", wsl=2)
     s = state(m, run_of(torch={"version": "2.8.0+cpu"}), conda=(CondaRecord(name="cpuonly", version="2.0"),),
-              env={"LD_LIBRARY_PATH": "/x"}, ld_path_libs={"/x": ("libcudnn.so.9",)}, dev_nvidia=("nvidia0",), wsl_libcuda=True)
+              env={"LD_LIBRARY_PATH": "/x"}, ld_path_libs={"/x": ("libcudnn.so.9",)}, dev_nvidia=("nvidia0",), wsl_libcuda=True,
+              guard={"torch": "2.14.1+cpu"})
     again = state_from_dict(json.loads(json.dumps(state_to_dict(s))))
     assert again.machine == s.machine and again.conda == s.conda and again.ld_path_libs == s.ld_path_libs
+    assert again.guard == s.guard
     assert ids(diagnose(again)) == ids(diagnose(s))
     with pytest.raises(ValueError):
         state_from_dict({"torchup_doctor_state": 99, "python": "x"})

@@ -63,6 +63,17 @@ def test_gather_state_for_a_python_without_torch(tmp_path):
     assert state.verify_run["events"]  # the raw run is kept, to record
 
 
+def test_gather_state_reads_the_pins_of_torchups_guard(tmp_path):
+    prefix = sys.prefix  # the check script reports it; the file is read under the system root
+    pins = tmp_path / prefix.lstrip("/") / ".torchup" / "constraints.txt"
+    pins.parent.mkdir(parents=True)
+    pins.write_text("# written by torchup\ntorch==2.14.1+cu126\ntorchvision==0.29.1+cu126\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "CONDA", "TORCHUP_"))}
+    system = System(root=str(tmp_path), env=env, runner=system_from_env(env).runner)
+    state = gather_state(system, sys.executable, plan=False)
+    assert state.guard == {"torch": "2.14.1+cu126", "torchvision": "0.29.1+cu126"}
+
+
 def _torchup(*args, env):
     return subprocess.run([sys.executable, "-m", "torchup", *args], capture_output=True, text=True, env=env, timeout=120)
 

@@ -381,3 +381,20 @@ def test_invalid_device_function_is_gpu_arch_on_cuda_and_rocm_on_hip():
     # cudaErrorInvalidDeviceFunction (98): the kernel has no code for this GPU's architecture
     assert explain("RuntimeError: CUDA error: invalid device function\n")[0].id == "gpu-arch-not-in-build"
     assert explain("RuntimeError: HIP error: invalid device function\n")[0].id == "rocm-gfx-unsupported"
+
+
+def test_a_log_where_the_install_replaced_torch():
+    pip_log = ("Collecting xformers==0.0.30\nCollecting torch==2.7.0 (from xformers==0.0.30)\n"
+               "  Attempting uninstall: torch\n    Found existing installation: torch 2.14.1+cu126\n"
+               "    Uninstalling torch-2.14.1+cu126:\n      Successfully uninstalled torch-2.14.1+cu126\n"
+               "Successfully installed torch-2.7.0 xformers-0.0.30\n")
+    found = {f.id: f for f in explain(pip_log)}
+    # a CUDA build replaced by an unlabelled one is the more specific cause, and comes first
+    assert explain(pip_log)[0].id == "cuda-torch-replaced-by-later-install"
+    assert "this install replaced torch 2.14.1+cu126" in found["torch-replaced-by-install"].evidence
+    uv_log = ("Resolved 3 packages in 267ms\nUninstalled 1 package in 9ms\nInstalled 2 packages in 11ms\n"
+              " - torch==2.14.1+cpu\n + torch==2.9.1+cpu\n + xfoo==1.0\n")
+    top = explain(uv_log)[0]
+    assert top.id == "torch-replaced-by-install" and "uv replaced torch 2.14.1+cpu with 2.9.1+cpu" in top.evidence
+    # installing torch where there was none is no replacement
+    assert "torch-replaced-by-install" not in [f.id for f in explain("Successfully installed torch-2.7.0\n")]

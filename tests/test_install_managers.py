@@ -153,7 +153,8 @@ def test_a_second_install_sets_the_first_aside_and_drops_the_older_snapshot(mana
         after = ie.state(venv, env)
         assert after["torch"] == torch
         first = first if variant == "cu126" else after
-    assert sorted(os.listdir(prefix / ".torchup")) == ["lock", "snapshot"]  # the first snapshot is gone
+    # the first snapshot is gone (constraints.txt: the guard's pins, install/guard.py)
+    assert sorted(os.listdir(prefix / ".torchup")) == ["constraints.txt", "lock", "snapshot"]
     r = ie.torchup(["install", "--rollback", "--python", str(venv)], env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert ie.state(venv, env) == first

@@ -28,6 +28,8 @@ COMMANDS = {
     "probe": "show what torchup knows about this machine (--json: the machine file)",
     "catalog": "show PyTorch releases, builds and what they run on; 'catalog refresh' updates it",
     "install": "install the chosen build with your package manager, safely",
+    "add": "install more packages without replacing the verified torch stack by surprise",
+    "guard": "show, lift (--off) or set (--on) the pins that keep pip from replacing torch",
     "verify": "prove the installed torch works: real computation on every device",
     "doctor": "diagnose the torch installation of an environment",
     "explain": "turn a pasted error message or log into a cause and a fix",

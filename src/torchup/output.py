@@ -22,6 +22,8 @@ FORMAT_VERSIONS = {
     "catalog": 1,
     "catalog-refresh": 1,
     "install": 1,
+    "add": 1,
+    "guard": 1,
     "verify": 1,
     "doctor": 1,
     "explain": 1,

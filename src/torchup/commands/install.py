@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
+    _add(g, "--no-guard", action="store_true",
+         help="do not pin the installed torch stack for later pip installs (docs/install.md, \"The guard\")")
     _add(g, "--rollback", action="store_true",
          help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)")
     _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/); created private (0600)")
@@ -194,6 +196,7 @@ def run(args: argparse.Namespace, system: System) -> int:
         confirm=_confirm if interactive else None,
         foreign=tuple(differences),
         trust_foreign=args.trust_plan_index,
+        guard=not args.no_guard,
     )
     report = install(plan, options, system, stream=stream)
     if json_mode:

@@ -76,6 +76,8 @@ class DoctorState:
     install_commands: tuple[str, ...] = ()  # what `torchup plan` gives for this machine
     plan_summary: str | None = None  # "torch 2.14.1 (cu130)"
     notes: tuple[str, ...] = ()  # what could not be gathered, and why
+    # the stack torchup pinned after its last install (<prefix>/.torchup/constraints.txt): name -> version
+    guard: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -465,6 +467,24 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
     return out
 
 
+def rule_stack_changed(state: DoctorState, catalog) -> list[Diagnosis]:
+    """torch, torchvision or torchaudio differ from what torchup pinned after its last install."""
+    if not state.guard or state.verify is None:
+        return []
+    evidence = []
+    for name, pinned in state.guard.items():
+        now = _installed_version(state, name)
+        if now != pinned:
+            evidence.append(f"{name} {now} is installed; torchup installed and pinned {name} {pinned}" if now else
+                            f"{name} is not installed any more; torchup installed and pinned {name} {pinned}")
+    if not evidence:
+        return []
+    pins = " ".join(f"\"{name}=={version}\"" for name, version in state.guard.items())
+    fix = (f"{_pip(state)} install {pins}{_index_for(_label(state.guard.get('torch')))}",
+           f"torchup verify --python {shlex.quote(state.python)}")
+    return [_warn("torch-replaced-by-install", evidence, fix)]
+
+
 def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
     """torch installed twice: two sys.path entries, pip over conda, or the user site shadowing the env."""
     v = state.verify
@@ -798,6 +818,7 @@ RULES: tuple[Callable[[DoctorState, Any], list[Diagnosis]], ...] = (
     rule_driver,
     rule_cuda_unavailable,
     rule_companions,
+    rule_stack_changed,
     rule_two_copies,
     rule_ld_library_path,
     rule_nvidia_packages,
@@ -848,6 +869,7 @@ def state_to_dict(state: DoctorState) -> dict:
         "install_commands": list(state.install_commands),
         "plan_summary": state.plan_summary,
         "notes": list(state.notes),
+        "guard": dict(state.guard),
     }
 
 
@@ -900,4 +922,5 @@ def state_from_dict(data: Mapping[str, Any], *, origin: str = "state file") -> D
         install_commands=tuple(data.get("install_commands") or []),
         plan_summary=data.get("plan_summary"),
         notes=tuple(data.get("notes") or []),
+        guard={str(k): str(v) for k, v in (data.get("guard") or {}).items()},
     )

@@ -48,6 +48,7 @@ def gather_state(system: System, python: str, *, timeout: float | None = None, p
     if machine is not None and machine.wsl:
         wsl_libcuda = any(n.startswith("libcuda.so") for n in system.listdir("/usr/lib/wsl/lib"))
     commands, summary = _plan(system, machine, python, notes) if plan and machine is not None else ((), None)
+    guard = _guard_pins(system, prefix) if prefix else {}
     return DoctorState(
         python=python,
         machine=machine,
@@ -62,7 +63,16 @@ def gather_state(system: System, python: str, *, timeout: float | None = None, p
         install_commands=commands,
         plan_summary=summary,
         notes=tuple(notes),
+        guard=guard,
     )
+
+
+def _guard_pins(system: System, prefix: str) -> dict[str, str]:
+    """What torchup pinned after its last install into ``prefix`` (install/guard.py); empty: no guard."""
+    from torchup.install.guard import constraints_path, parse_constraints
+
+    text = system.read_text(constraints_path(prefix))
+    return parse_constraints(text) if text else {}
 
 
 def load_state_file(path: str) -> DoctorState:

@@ -14,7 +14,8 @@ Order of work (each step printed as a ``torchup:`` line):
    ``pixi.py`` for the conda-forge ones) with its output teed to a log file;
 6. on any failure restore the snapshot and say so, with the failure's digest,
    the matching ``explain`` finding and the log path; on success check the
-   installed version and run ``verify``.
+   installed version and run ``verify``;
+7. (pip and uv) pin the installed stack for later pip installs (``guard.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Callable, Mapping, TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
 from torchup.http import Client, redact_url
+from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
@@ -73,6 +75,7 @@ class InstallOptions:
     # and installed only when the user says yes at the prompt, or with trust_foreign
     foreign: tuple[str, ...] = ()
     trust_foreign: bool = False  # --trust-plan-index
+    guard: bool = True  # pin the installed stack for later pip installs (install/guard.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -277,7 +280,8 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
             snap = take_snapshot(target, plan=plan.to_json(), log=log_path, touches=checks.touches,
                                  replaces=checks.replaces, discard_previous=False,
                                  whole_prefix=UNTOUCHED if conda else None, copied=APPENDED if conda else (),
-                                 keep_files=_pixi_files(target) if manager == "pixi" else ())
+                                 keep_files=_pixi_files(target) if manager == "pixi" else
+                                 () if conda else _guard.guard_files(target.prefix))
         except (OSError, KeyboardInterrupt) as exc:
             state = _undo_partial_snapshot(target.prefix)
             if isinstance(exc, KeyboardInterrupt):
@@ -295,6 +299,8 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
             # the previous snapshot (the torch before last, often) goes while the manager downloads
             cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
             cleanup.start()
+            if not conda:
+                _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
             result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty,
                                  timeout=max(deadline - time.monotonic(), 1.0), lock=lock,
                                  on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
@@ -321,6 +327,10 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
         verified = None
         if options.verify:
             verified = _verify(system, target.executable, out)
+        if not conda:
+            for line in _guard.after_install(target, enabled=options.guard, verified=verified, manager=manager):
+                out.step(line)
+            keep_installed_files(snap)  # the guard as written, so a rollback tells it from a later edit
         out.log = None
     return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
