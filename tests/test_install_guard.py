@@ -36,10 +36,11 @@ def index(tmp_path_factory):
 
 
 @pytest.fixture
-def env(clean_env, tmp_path):
+def env(clean_env, tmp_path, index):
     """The tools' environment with pip's config files read (the site pip.conf is the guard):
-    PIP_CONFIG_FILE names an empty file instead of os.devnull, which turns all of them off."""
-    out = ie.tool_env(clean_env, tmp_path)
+    PIP_CONFIG_FILE names an empty file instead of os.devnull, which turns all of them off.
+    The module's index stands for PyTorch's, so its plan files are torchup's own choice."""
+    out = ie.with_index_base(ie.tool_env(clean_env, tmp_path), index)
     empty = tmp_path / "empty-pip.conf"
     empty.write_text("")
     out["PIP_CONFIG_FILE"] = str(empty)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, TextIO
 
 from torchup.errors import EnvironmentProblem, InstallFailed, UsageError
-from torchup.install import (DEFAULT_TIMEOUT_S, InstallInterrupted, _exclusive, _failed, _Out, _refuse_unfinished,
-                             _same_versions, _undo_partial_snapshot, _verify, default_log_path)
+from torchup.install import (DEFAULT_TIMEOUT_S, InstallInterrupted, _exclusive, _failed, _open_log, _Out,
+                             _refuse_unfinished, _same_versions, _undo_partial_snapshot, _verify, _write_holder,
+                             default_log_path)
 from torchup.install import guard as _guard
 from torchup.install.execute import choose_manager, clean_lines, digest, run_manager
 from torchup.install.preflight import pep668_problem, writable_problem
@@ -275,8 +276,7 @@ def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: l
 
     runner = system.runner
     log_path = options.log_path or default_log_path(system.env)
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    with _exclusive(target.prefix), open(log_path, "ab") as log:
+    with _exclusive(target.prefix) as lock, _open_log(log_path) as log:  # private log, as install's
         _refuse_unfinished(target)
         out.log = log
         out.step(f"full log: {log_path}")
@@ -298,7 +298,9 @@ def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: l
             cleanup.start()
             if relax:
                 _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
-            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout)
+            # the manager holds the lock too: a killed torchup's manager keeps the environment locked
+            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout,
+                                 lock=lock, on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
             cleanup.join()
             if not result.ok:
                 failure, text = digest(result), result.stdout

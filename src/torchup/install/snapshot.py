@@ -610,11 +610,14 @@ def _manifest_problems(real_prefix: str, prefix: str, rel_roots, roots, copied, 
     for rel in copied:
         if os.path.isabs(rel) or not roots or not _inside(os.path.join(roots[0], rel), real_prefix):
             problems.append(f"copied file {rel!r} is outside the environment")
-    # pixi's manifest and lock are the only files kept outside the prefix: <workspace>/.pixi/envs/<env>
+    # a kept file is inside the prefix (the guard's pip.conf and constraints), or it is pixi's
+    # manifest or lock, the only files kept outside it: <workspace>/.pixi/envs/<env>
     workspace = os.path.dirname(os.path.dirname(os.path.dirname(os.path.normpath(prefix))))
     for path in kept:
+        if os.path.isabs(path) and _inside(path, real_prefix):
+            continue
         if os.path.dirname(path) != workspace or os.path.basename(path) not in _PIXI_FILES:
-            problems.append(f"kept file {path} is neither inside the environment's pixi workspace nor its "
+            problems.append(f"kept file {path} is neither inside the environment nor its pixi workspace's "
                             "manifest or lock")
     return problems
 
