@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from types import ModuleType
 
 from torchup import __version__
 from torchup.errors import EXIT_BUG, TorchupError, UsageError
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["COMMANDS", "main"]
 
 # name -> one-line help; the module is torchup.commands.<name>
 COMMANDS = {
@@ -53,7 +54,7 @@ class _JsonArgumentParser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"{self.prog} --help lists the options")
 
 
-def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.ArgumentParser, object]:
+def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.ArgumentParser, ModuleType]:
     parser_class = _JsonArgumentParser if json_mode else argparse.ArgumentParser
     parser = parser_class(
         prog="torchup",

@@ -8,21 +8,21 @@ shows its traceback only with ``-v``.
 from __future__ import annotations
 
 __all__ = [
-    "EXIT_OK",
-    "EXIT_FAILURE",
-    "EXIT_USAGE",
-    "EXIT_NO_BUILD",
     "EXIT_BUG",
+    "EXIT_ENV",
+    "EXIT_FAILURE",
+    "EXIT_INSTALL",
+    "EXIT_NETWORK",
+    "EXIT_NO_BUILD",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "EnvironmentProblem",
+    "InputError",
+    "InstallFailed",
+    "NetworkError",
+    "NoBuildError",
     "TorchupError",
     "UsageError",
-    "InputError",
-    "NoBuildError",
-    "EnvironmentProblem",
-    "NetworkError",
-    "InstallFailed",
-    "EXIT_ENV",
-    "EXIT_NETWORK",
-    "EXIT_INSTALL",
 ]
 
 EXIT_OK = 0

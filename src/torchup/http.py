@@ -23,12 +23,12 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from torchup.errors import UsageError
 
-__all__ = ["Client", "Response", "fetch", "redact_url", "strip_credentials", "proxies_for", "resolve_pypi_index"]
+__all__ = ["Client", "Response", "fetch", "proxies_for", "redact_url", "resolve_pypi_index", "strip_credentials"]
 
 _MAX_BODY = 16 << 20  # an index page larger than this is not an index page
 _CHUNK = 64 << 10
@@ -90,10 +90,11 @@ def _proxy_setting(env: Mapping[str, str], name: str) -> str | None:
 def proxies_for(env: Mapping[str, str], scheme: str, netloc: str) -> dict[str, str]:
     """The ``{scheme: proxy}`` a request to ``netloc`` goes through: none when ``no_proxy``
     covers the host (the standard library's rules), else ``<scheme>_proxy``, else ``all_proxy``."""
-    import urllib.request
+    # documented in urllib.request, though typeshed leaves it out
+    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
     no_proxy = _proxy_setting(env, "no")
-    if no_proxy and urllib.request.proxy_bypass_environment(netloc, {"no": no_proxy}):
+    if no_proxy and proxy_bypass_environment(netloc, {"no": no_proxy}):
         return {}
     proxy = _proxy_setting(env, scheme) or _proxy_setting(env, "all")
     return {scheme: proxy} if proxy else {}
@@ -191,7 +192,6 @@ class Client:
     def _request(self, url: str, *, method: str, accept: str) -> Response:
         import base64
         import http.client
-        import socket
         import urllib.error
         import urllib.parse
         import urllib.request
@@ -224,7 +224,7 @@ class Client:
                             detail=str(exc.reason))
         except urllib.error.URLError as exc:
             return Response(url=url, status=None, failure=_kind(exc.reason), detail=redact_url(str(exc.reason)))
-        except (socket.timeout, TimeoutError) as exc:
+        except TimeoutError as exc:
             return self._late(url) if time.monotonic() >= end else Response(url=url, status=None, failure="timeout",
                                                                            detail=str(exc))
         except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from torchup.errors import InputError, UsageError
 
@@ -24,13 +26,13 @@ __all__ = [
     "Gpu",
     "Machine",
     "Note",
-    "machine_from_dict",
-    "machine_to_dict",
+    "dump_machine",
     "load_machine",
     "load_machine_file",
-    "dump_machine",
-    "normalise_os",
+    "machine_from_dict",
+    "machine_to_dict",
     "normalise_arch",
+    "normalise_os",
 ]
 
 # The machine file is the JSON of `torchup probe --json`, in the envelope every --json document has
@@ -188,7 +190,7 @@ class Machine:
         parts = self.libc.split()[1].split(".")
         return int(parts[0]), int(parts[1])
 
-    def with_note(self, note_id: str, message: str) -> "Machine":
+    def with_note(self, note_id: str, message: str) -> Machine:
         return replace(self, notes=(*self.notes, Note(id=note_id, message=message)))
 
 
@@ -296,17 +298,17 @@ def load_machine_file(path: str) -> tuple[Machine, list[str]]:
     if fmt == "json" and not text.lstrip().startswith("{") and "=" in text:
         fmt = "toml"
     machine, warnings = load_machine(text, fmt=fmt, origin=path)
-    sources = {k: v for k, v in machine.sources.items()}
+    sources = dict(machine.sources)
     for key in ("os", "arch", "python"):
         sources.setdefault(key, f"machine-file:{path}")
     return replace(machine, sources=sources), warnings
 
 
 def _toml_loads(text: str) -> dict:
-    try:
-        import tomllib  # type: ignore[import-not-found]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10
+        import tomli as tomllib
     return tomllib.loads(text)
 
 
@@ -345,11 +347,15 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
         if key not in data or data[key] in (None, ""):
             p.errors.append(f"{key}: required")
     if isinstance(data.get("os"), str):
-        kw["os"] = normalise_os(data["os"]) or p.bad("os", data["os"], f"is not one of {', '.join(OSES)}")
+        kw["os"] = normalise_os(data["os"])
+        if kw["os"] is None:
+            p.bad("os", data["os"], f"is not one of {', '.join(OSES)}")
     elif "os" in data and data["os"] is not None:
         p.bad("os", data["os"], "is not a string")
     if isinstance(data.get("arch"), str):
-        kw["arch"] = normalise_arch(data["arch"]) or p.bad("arch", data["arch"], f"is not one of {', '.join(ARCHES)}")
+        kw["arch"] = normalise_arch(data["arch"])
+        if kw["arch"] is None:
+            p.bad("arch", data["arch"], f"is not one of {', '.join(ARCHES)}")
     elif "arch" in data and data["arch"] is not None:
         p.bad("arch", data["arch"], "is not a string")
 

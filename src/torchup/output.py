@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Mapping, TextIO
+from collections.abc import Mapping
+from typing import Any, ClassVar, TextIO
 
 __all__ = ["FORMAT_VERSIONS", "Style", "emit_json", "envelope", "printable", "style_for"]
 
@@ -33,7 +34,7 @@ FORMAT_VERSIONS = {
 class Style:
     """ANSI styling that collapses to plain text when colour is off."""
 
-    _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+    _CODES: ClassVar[dict[str, str]] = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled

@@ -7,10 +7,10 @@ leaves them empty.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
-__all__ = ["DEFAULT_INDEX_BASE", "Request", "Candidate", "Plan", "Refusal", "describe_variant", "index_url_for"]
+__all__ = ["DEFAULT_INDEX_BASE", "Candidate", "Plan", "Refusal", "Request", "describe_variant", "index_url_for"]
 
 DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 

@@ -30,11 +30,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
-from functools import lru_cache
-
 from torchup.catalog.model import Build, Catalog, Release, python_tag
 from torchup.catalog.model import version_tuple as _version_tuple
 from torchup.machine import Gpu, Machine
@@ -43,7 +42,7 @@ from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, in
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
-__all__ = ["resolve", "wheel_arch", "machine_summary", "parse_torch_spec"]
+__all__ = ["machine_summary", "parse_torch_spec", "resolve", "wheel_arch"]
 
 # the same few hundred version strings are compared thousands of times per resolve
 version_tuple = lru_cache(maxsize=4096)(_version_tuple)
@@ -81,7 +80,7 @@ def wheel_arch(machine: Machine) -> str:
     return machine.arch
 
 
-def parse_torch_spec(text: str) -> "SpecifierSet":
+def parse_torch_spec(text: str) -> SpecifierSet:
     """``2.14``/``2.14.1`` -> ``==2.14.*``/``==2.14.1``; anything else is PEP 440.
     Raises ``ValueError`` with a readable message."""
     # imported here: only --torch needs it, and start-up time counts
@@ -159,7 +158,7 @@ def _asked_for_by_name(build: Build, request: Request) -> bool:
     return build.kind != "cpu" and bool((request.variant and request.variant != "cpu") or request.cuda)
 
 
-def _request_reason(build: Build, request: Request, spec: "SpecifierSet | None") -> str | None:
+def _request_reason(build: Build, request: Request, spec: SpecifierSet | None) -> str | None:
     if spec is not None and not spec.contains(build.torch, prereleases=True):
         return f"torch {build.torch} does not match --torch {spec}"
     if request.cpu and build.kind != "cpu":
@@ -202,7 +201,7 @@ def _jetson_reason(machine: Machine, build: Build, gpus: list[tuple[int, Gpu]]) 
     )
 
 
-def _judge(machine: Machine, build: Build, request: Request, spec: "SpecifierSet | None", *, any_driver: bool = False) -> _Judged:
+def _judge(machine: Machine, build: Build, request: Request, spec: SpecifierSet | None, *, any_driver: bool = False) -> _Judged:
     reason = _request_reason(build, request, spec)
     if reason:
         return _Judged(build=build, rejected=reason)
@@ -431,7 +430,7 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
             have = by_release.get(j.build.torch)
             if have is None or relevance(j) > relevance(have):
                 by_release[j.build.torch] = j
-        for version, j in list(sorted(by_release.items(), key=lambda kv: version_tuple(kv[0]), reverse=True))[:2]:
+        for version, j in sorted(by_release.items(), key=lambda kv: version_tuple(kv[0]), reverse=True)[:2]:
             out.append(f"not torch {version}: {j.rejected}")
     desc = describe_variant(_variant_name(b), cuda=b.cuda, rocm=b.rocm, os=b.os)
     if best.covered:

@@ -16,8 +16,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Mapping, Sequence
+from typing import BinaryIO
 
 __all__ = ["Result", "Runner", "probe_env"]
 

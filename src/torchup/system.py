@@ -9,8 +9,8 @@ over a fake root and a ``PATH`` whose first entries are fake tools.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from torchup.runner import Runner
 

@@ -17,8 +17,8 @@ nothing about which torch it works with.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from torchup.catalog.model import Companion, Provenance
 

@@ -20,27 +20,27 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 __all__ = [
-    "SOURCES",
-    "GpuModel",
-    "PciDevice",
-    "DriverFloor",
     "CUDA_FULL_SUPPORT",
     "CUDA_MINOR_COMPAT",
-    "gpu_by_name",
+    "SOURCES",
+    "DriverFloor",
+    "GpuModel",
+    "PciDevice",
     "amd_gfx_by_name",
-    "gfx_of_override",
-    "community_gfx_override",
-    "xpu_support",
-    "family_of_cc",
-    "driver_floor",
-    "lookup_pci",
     "classify_pci_name",
-    "pci_table",
+    "community_gfx_override",
+    "driver_floor",
+    "family_of_cc",
+    "gfx_of_override",
+    "gpu_by_name",
+    "lookup_pci",
     "normalise_gpu_name",
+    "pci_table",
+    "xpu_support",
 ]
 
 SOURCES = {
@@ -251,7 +251,7 @@ _NVIDIA: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _nvidia_re():  # compiled on first use: importing the module stays cheap
     return tuple((re.compile(p), cc, seg, src) for p, cc, seg, src in _NVIDIA)
 
@@ -318,7 +318,7 @@ _AMD: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _amd_re():
     return tuple((re.compile(p), g, f, s) for p, g, f, s in _AMD)
 
@@ -386,7 +386,7 @@ _INTEL: tuple[tuple[str, str, str, bool], ...] = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _intel_re():
     return tuple((re.compile(p), f, s, x) for p, f, s, x in _INTEL)
 

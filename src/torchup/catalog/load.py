@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from torchup.catalog.model import (
     CONFIRMED,
@@ -37,12 +38,12 @@ from torchup.errors import InputError
 __all__ = [
     "CATALOG_FORMAT",
     "STALE_DAYS",
-    "embedded_path",
     "cache_dir",
     "cache_path",
-    "load_catalog",
     "catalog_from_dict",
     "catalog_to_dict",
+    "embedded_path",
+    "load_catalog",
     "read_catalog_file",
 ]
 

@@ -27,27 +27,27 @@ suffix, ``"9.0a"``.  ``parse_arch`` reads every spelling found in the wild
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Mapping
 
 __all__ = [
     "CONFIRMED",
-    "UNCONFIRMED",
     "KINDS",
-    "Provenance",
-    "Wheel",
-    "Companion",
+    "UNCONFIRMED",
     "Build",
-    "Release",
     "Catalog",
-    "variant_kind",
+    "Companion",
+    "Provenance",
+    "Release",
+    "Wheel",
+    "cc_tuple",
     "parse_arch",
     "parse_arch_list",
-    "cc_tuple",
-    "version_tuple",
-    "python_tag",
     "platform_floor",
+    "python_tag",
+    "variant_kind",
+    "version_tuple",
 ]
 
 CONFIRMED = "confirmed"

@@ -31,10 +31,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags
 from torchup.catalog.load import cache_path, catalog_to_dict, load_catalog
@@ -57,12 +58,12 @@ from torchup.metadata import requires_dist
 from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = [
+    "IndexFile",
     "RefreshOptions",
     "RefreshResult",
-    "IndexFile",
-    "parse_simple_page",
     "files_by_version",
     "merge",
+    "parse_simple_page",
     "refresh_catalog",
 ]
 
@@ -578,7 +579,7 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
             notes.append(f"{redact_url(base)}/{variant}/torch/ is not on the index (HTTP 403/404)")
             continue
         pages = files_by_version(files)
-        for v, entry in pages.items():
+        for entry in pages.values():
             if entry["label"] not in (None, variant):
                 entry["wheels"] = {}
         index[variant] = pages

@@ -21,16 +21,16 @@ from torchup.catalog import hardware
 from torchup.catalog.model import Build, cc_tuple, platform_floor, python_tag, version_tuple
 
 __all__ = [
+    "DRIVER_UNKNOWN",
     "FULL",
     "MINOR_COMPAT",
-    "DRIVER_UNKNOWN",
-    "why_not_gpu",
-    "why_not_driver",
-    "why_not_python",
-    "why_not_platform",
     "gpu_compute_capability",
     "kernel_match",
     "needs_ptx_jit",
+    "why_not_driver",
+    "why_not_gpu",
+    "why_not_platform",
+    "why_not_python",
 ]
 
 FULL = "full"

@@ -18,7 +18,7 @@ from typing import Any
 from torchup.errors import EXIT_OK, UsageError
 from torchup.plan import DEFAULT_INDEX_BASE
 
-__all__ = ["add_arguments", "run", "release_view", "gpu_view", "render_release"]
+__all__ = ["add_arguments", "gpu_view", "release_view", "render_release", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -184,7 +184,7 @@ def render_release(data: dict[str, Any]) -> str:
                 lines.append(f"      unconfirmed: {', '.join(b['unconfirmed'])}")
     if "gpu" in data:
         g = data["gpu"]
-        ident = g["compute_capability"] and f"compute capability {g['compute_capability']}" or g["gfx"] or (
+        ident = (g["compute_capability"] and f"compute capability {g['compute_capability']}") or g["gfx"] or (
             "XPU" if g["xpu"] else "MPS" if g["vendor"] == "apple" else "")
         lines += ["", f"On {g['name']} ({g['family']}, {ident}):"]
         for v in g["builds"]:

@@ -8,7 +8,7 @@ import sys
 
 from torchup.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
-__all__ = ["add_arguments", "run", "render_text", "doctor_json"]
+__all__ = ["add_arguments", "doctor_json", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, system) -> int:
         why = v.crashed or "it printed nothing torchup could read"
         tail = v.stderr_tail.strip().splitlines()[-5:]
         raise EnvironmentProblem(f"{state.python} did not run torchup's check: {why}", details=tail,
-                                 hint="is it a working Python? try: {} -c 'import sys; print(sys.version)'".format(state.python))
+                                 hint=f"is it a working Python? try: {state.python} -c 'import sys; print(sys.version)'")
     catalog = load_catalog_or_none(system)
     diagnoses = diagnose(state, catalog)
     if args.json:

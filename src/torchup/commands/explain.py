@@ -57,11 +57,12 @@ def _read_file(path: str) -> bytes:
             fh.seek((size - TAIL_BYTES) & ~1)  # an even offset keeps UTF-16 aligned
             tail = fh.read()
     except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a log file", hint="give the path of a log file, or '-' for standard input")
+        raise InputError(f"{path} is a directory, not a log file",
+                         hint="give the path of a log file, or '-' for standard input") from None
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file", hint="give the path of a log file, or '-' for standard input")
+        raise InputError(f"{path}: no such file", hint="give the path of a log file, or '-' for standard input") from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions")
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions") from None
     return head + b"\n\n" + tail
 
 
@@ -86,7 +87,7 @@ def _read_stdin() -> bytes:
             return data
         return stream.read().encode("utf-8", errors="replace")
     except OSError as exc:
-        raise InputError(f"cannot read standard input: {exc.strerror or exc}")
+        raise InputError(f"cannot read standard input: {exc.strerror or exc}") from None
 
 
 def run(args: argparse.Namespace, system) -> int:

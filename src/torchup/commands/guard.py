@@ -8,7 +8,7 @@ import sys
 
 from torchup.system import System
 
-__all__ = ["add_arguments", "run", "render_text"]
+__all__ = ["add_arguments", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

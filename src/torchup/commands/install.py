@@ -13,10 +13,10 @@ import sys
 from torchup.errors import UsageError
 from torchup.system import System
 
-__all__ = ["add_arguments", "run", "install_json"]
+__all__ = ["add_arguments", "install_json", "run"]
 
 
-def _add(parser: argparse.ArgumentParser, *flags: str, **kwargs) -> None:
+def _add(parser: argparse._ActionsContainer, *flags: str, **kwargs) -> None:
     """Add an option unless ``plan`` already defined it (``--python`` is shared)."""
     if any(f in parser._option_string_actions for f in flags):
         return
@@ -172,7 +172,8 @@ def run(args: argparse.Namespace, system: System) -> int:
     if args.plan:
         from torchup.catalog.load import load_catalog
         from torchup.install.conda import CONDA_MANAGERS
-        from torchup.install.planfile import differences as plan_differences, load_plan_file
+        from torchup.install.planfile import differences as plan_differences
+        from torchup.install.planfile import load_plan_file
         from torchup.plan import DEFAULT_INDEX_BASE
 
         plan = load_plan_file(args.plan)

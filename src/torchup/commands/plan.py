@@ -15,7 +15,7 @@ from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.http import redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
 
-__all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs", "plan_json"]
+__all__ = ["add_arguments", "detect_manager", "load_inputs", "plan_json", "render_text", "request_from_args", "run"]
 
 MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
@@ -153,9 +153,8 @@ def load_inputs(system, machine_files=None, python=None):
 
 
 def run(args: argparse.Namespace, system) -> int:
-    from datetime import date
-
     from dataclasses import replace
+    from datetime import date
 
     from torchup import render
     from torchup.plan import Plan
@@ -196,7 +195,7 @@ def run(args: argparse.Namespace, system) -> int:
                                explain=args.explain, several=len(machines) > 1, command=not combined))
     if combined:
         try:
-            text = render.render_many(plans, "uv-project")
+            text = render.render_many([p for p in plans if isinstance(p, Plan)], "uv-project")  # none refused here
         except render.RenderError as err:
             raise UsageError(err.message, hint=err.hint) from None
         out.append(style.bold("One uv project for all these machines:") + "\n" + _indent(text))

@@ -7,7 +7,7 @@ import sys
 
 from torchup.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
-__all__ = ["add_arguments", "run", "render_text"]
+__all__ = ["add_arguments", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,22 +15,25 @@ from __future__ import annotations
 
 import codecs
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-try:  # the regex parser, to find the literal text a pattern cannot match without
-    from re import _parser as _sre_parse  # Python >= 3.11
-    from re import _constants as _sre_constants
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_constants  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
-from typing import Any, Mapping
+# the regex parser, to find the literal text a pattern cannot match without
+if sys.version_info >= (3, 11):
+    from re import _constants as _sre_constants  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+else:  # pragma: no cover - Python 3.10
+    import sre_constants as _sre_constants
+    import sre_parse as _sre_parse
+from collections.abc import Mapping
+from typing import Any
 
 from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
 from torchup.findings import Finding
 from torchup.machine import normalise_arch, normalise_os
 
-__all__ = ["explain", "decode_log", "clean_log", "Facts", "HEAD_CHARS", "TAIL_CHARS"]
+__all__ = ["HEAD_CHARS", "TAIL_CHARS", "Facts", "clean_log", "decode_log", "explain"]
 
 HEAD_CHARS = 128 * 1024
 TAIL_CHARS = 1024 * 1024
@@ -245,14 +248,15 @@ def _literal_alternatives(items) -> list[str] | None:
         if op is _sre_constants.SUBPATTERN:
             consider(_literal_alternatives(list(av[-1])))
         elif op is _sre_constants.BRANCH:
-            alts: list[str] | None = []
+            collected: list[str] = []
+            complete = True
             for sub in av[1]:
                 found = _literal_alternatives(list(sub))
                 if found is None:
-                    alts = None
+                    complete = False
                     break
-                alts += found
-            consider(alts)
+                collected += found
+            consider(collected if complete else None)
         elif op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT) and av[0] >= 1:
             consider(_literal_alternatives(list(av[2])))
     if run:
@@ -271,7 +275,7 @@ def _prefilter(pattern: str) -> tuple[str, ...] | None:
     try:
         parsed = _sre_parse.parse(lower_pattern(pattern))
         found = _literal_alternatives(list(parsed))
-    except Exception:  # the parser is CPython-internal: degrade to no prefilter
+    except Exception:  # noqa: BLE001 - the parser is CPython-internal: any failure degrades to no prefilter
         return None
     return tuple(dict.fromkeys(found)) if found else None
 

@@ -34,17 +34,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from torchup.findings import FAMILIES, Finding
 
 __all__ = [
-    "Signature",
-    "Problem",
     "PROBLEMS",
+    "Problem",
+    "Signature",
     "finding",
     "load_problems",
     "lower_pattern",
@@ -359,7 +360,7 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         for p in members:
             out += [f"### `{p.id}`: {p.title}", "", f"Family: `{p.family}`.", "", f"**Cause.** {p.cause}", ""]
             if p.fix:
-                out += ["**Fix.**", "", "```"] + list(p.fix) + ["```", ""]
+                out += ["**Fix.**", "", "```", *p.fix, "```", ""]
             if p.signatures:
                 out += [f"**Signatures** (reported at score >= {p.min_score:g}):", ""]
                 out += ["| weight | pattern |", "|---:|---|"]

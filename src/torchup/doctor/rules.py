@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from torchup.catalog import hardware
 from torchup.findings import Finding
@@ -28,15 +29,15 @@ from torchup.probe.nvidia import visible_devices_hide_all
 from torchup.verify.report import VerifyReport, arch_support, build_report
 
 __all__ = [
+    "RULES",
     "STATE_FORMAT",
     "CondaRecord",
     "Diagnosis",
     "DoctorState",
-    "RULES",
     "diagnose",
-    "state_to_dict",
-    "state_from_dict",
     "expected_companion",
+    "state_from_dict",
+    "state_to_dict",
     "torch_build",
 ]
 
@@ -246,7 +247,7 @@ def _arch_flags(state: DoctorState, catalog) -> list[str]:
     """The build's compiled architectures: from torch itself, else from the catalog."""
     if state.verify is not None and state.verify.build.get("arch_flags"):
         return list(state.verify.build["arch_flags"])
-    kind, toolkit = torch_build(state)
+    kind, _toolkit = torch_build(state)
     version = _installed_version(state, "torch")
     m = state.machine
     if catalog is None or version is None or m is None or kind not in ("cuda", "rocm"):
@@ -616,7 +617,7 @@ def rule_nvidia_packages(state: DoctorState, catalog) -> list[Diagnosis]:
         try:
             if req.marker is not None and not req.marker.evaluate(env):
                 continue
-        except Exception:  # an unknown marker variable: do not guess
+        except ValueError:  # an unknown marker variable (packaging's UndefinedEnvironmentName): do not guess
             continue
         have = installed.get(name)
         if have is None:
@@ -895,7 +896,7 @@ def state_from_dict(data: Mapping[str, Any], *, origin: str = "state file") -> D
         raise ValueError(f"{origin}: python: required, a string")
     machine = None
     if data.get("machine") is not None:
-        machine, _warnings_ = machine_from_dict(data["machine"], origin=f"{origin}: machine")
+        machine, _ = machine_from_dict(data["machine"], origin=f"{origin}: machine")
         from torchup.doctor.problems import PROBLEMS
 
         unknown = sorted({n.id for n in machine.notes} - set(PROBLEMS))

@@ -21,7 +21,7 @@ from torchup.errors import InputError, TorchupError
 from torchup.machine import Machine, normalise_arch, normalise_os
 from torchup.system import System
 
-__all__ = ["gather_state", "load_state_file", "parse_conda_record", "ENV_KEYS", "CONDA_NAMES", "load_catalog_or_none"]
+__all__ = ["CONDA_NAMES", "ENV_KEYS", "gather_state", "load_catalog_or_none", "load_state_file", "parse_conda_record"]
 
 ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "HSA_OVERRIDE_GFX_VERSION",
             "PYTHONNOUSERSITE", "PYTHONPATH", "CONDA_PREFIX", "VIRTUAL_ENV", "CONDA_OVERRIDE_CUDA")

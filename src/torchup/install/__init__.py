@@ -27,9 +27,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping, TextIO
+from typing import TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
 from torchup.http import Client, redact_url
@@ -38,16 +39,32 @@ from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
 from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
-from torchup.install.snapshot import (RestoreReport, Snapshot, added_since, discard_previous_snapshot,
-                                     keep_installed_files, load_snapshot, mark, restore, save_edited_files,
-                                     take_snapshot)
+from torchup.install.snapshot import (
+    RestoreReport,
+    Snapshot,
+    added_since,
+    discard_previous_snapshot,
+    keep_installed_files,
+    load_snapshot,
+    mark,
+    restore,
+    save_edited_files,
+    take_snapshot,
+)
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.output import printable
 from torchup.plan import Plan
 from torchup.system import System
 
-__all__ = ["InstallOptions", "InstallReport", "InstallInterrupted", "RollbackOptions", "install", "rollback",
-           "default_log_path"]
+__all__ = [
+    "InstallInterrupted",
+    "InstallOptions",
+    "InstallReport",
+    "RollbackOptions",
+    "default_log_path",
+    "install",
+    "rollback",
+]
 
 DEFAULT_TIMEOUT_S = 3600.0  # a CUDA torch is ~3 GB of wheels; an hour covers a slow link
 
@@ -305,6 +322,7 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
                                  timeout=max(deadline - time.monotonic(), 1.0), lock=lock,
                                  on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
             cleanup.join()
+            failure: list[str] | None
             if not result.ok:
                 failure, text = digest(result), result.stdout
             else:
@@ -433,7 +451,7 @@ def _exclusive(prefix: str):
 
 
 def _lock(fd: int) -> None:
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -624,7 +642,7 @@ def _explain(text: str, target: TargetEnv) -> str | None:
         # what the inspection learned of the target rules out causes it contradicts (issue 11)
         torch = target.find("torch")
         findings = explain(text, facts=Facts.from_markers(target.markers, torch=torch.version if torch else ""))
-    except Exception:  # a failed diagnosis must not hide the install failure
+    except Exception:  # noqa: BLE001 - a failed diagnosis must not hide the install failure
         return None
     if not findings:
         return None
@@ -721,10 +739,11 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
     """``--venv DIR`` that does not exist yet: the preflight judges the environment it will be
     (its base interpreter, empty, at DIR) and the question comes first; DIR is created only
     after a yes, so a refusal or a "no" leaves nothing behind."""
-    create = _venv_argv(options, system)
+    venv = options.venv
+    assert venv is not None  # install() comes here for --venv only
+    create = _venv_argv(options, system, venv)
     base = inspect_target(system.runner, options.python)
-    future = _future_venv(base, options.venv, has_pip=create[1:3] == ["-m", "venv"],
-                         not_writable=_unwritable_parent(options.venv))
+    future = _future_venv(base, venv, has_pip=create[1:3] == ["-m", "venv"], not_writable=_unwritable_parent(venv))
     out.step(f"{options.venv} does not exist: it will be created from {base.executable} (Python {base.version})")
     prepared = _prepare(plan, options, system, out, future, pages, deadline)
     if options.dry_run:
@@ -774,9 +793,9 @@ def _unwritable_parent(path: str) -> dict[str, str]:
     return {}
 
 
-def _venv_argv(options: InstallOptions, system: System) -> list[str]:
+def _venv_argv(options: InstallOptions, system: System, venv: str) -> list[str]:
     """How ``--venv DIR`` is created: ``uv venv`` when uv will install, else ``python -m venv`` (with pip)."""
     uv = options.uv or system.runner.which("uv")
     if options.manager in ("uv", "auto") and uv:
-        return [uv, "venv", "--python", options.python, options.venv]
-    return [options.python, "-m", "venv", options.venv]
+        return [uv, "venv", "--python", options.python, venv]
+    return [options.python, "-m", "venv", venv]

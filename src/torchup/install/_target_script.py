@@ -37,7 +37,7 @@ def _externally_managed(in_venv):
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(marker, encoding="utf-8")
         message = parser.get("externally-managed", "Error", fallback="")
-    except Exception:  # a malformed marker still marks the environment
+    except Exception:  # noqa: BLE001 - a malformed marker still marks the environment
         pass
     return {"path": marker, "message": message}
 
@@ -137,7 +137,7 @@ def main():
         import importlib.util
 
         has_pip = importlib.util.find_spec("pip") is not None
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken pip install is no pip
         has_pip = False
     import platform
 
@@ -151,7 +151,7 @@ def main():
         "site_dirs": site_dirs,
         "scripts": paths.get("scripts"),
         "stdlib": paths.get("stdlib"),
-        "writable": {p: _writable(p) for p in site_dirs + [paths.get("scripts")] if p},
+        "writable": {p: _writable(p) for p in [*site_dirs, paths.get("scripts")] if p},
         "externally_managed": _externally_managed(in_venv),
         "has_pip": has_pip,
         "markers": {

@@ -16,13 +16,25 @@ import os
 import shlex
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, TextIO
+from typing import TextIO
 
 from torchup.errors import EnvironmentProblem, InstallFailed, UsageError
-from torchup.install import (DEFAULT_TIMEOUT_S, InstallInterrupted, _exclusive, _failed, _open_log, _Out,
-                             _refuse_unfinished, _same_versions, _undo_partial_snapshot, _verify, _write_holder,
-                             default_log_path)
+from torchup.install import (
+    DEFAULT_TIMEOUT_S,
+    InstallInterrupted,
+    _exclusive,
+    _failed,
+    _open_log,
+    _Out,
+    _refuse_unfinished,
+    _same_versions,
+    _undo_partial_snapshot,
+    _verify,
+    _write_holder,
+    default_log_path,
+)
 from torchup.install import guard as _guard
 from torchup.install.execute import choose_manager, clean_lines, digest, run_manager
 from torchup.install.preflight import pep668_problem, writable_problem
@@ -30,8 +42,19 @@ from torchup.install.snapshot import discard_previous_snapshot, keep_installed_f
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.system import System
 
-__all__ = ["AddOptions", "AddReport", "Change", "add", "parse_pip_report", "parse_uv_dry_run", "changes",
-           "stack_changes", "resolve_argv", "add_argv", "unguarded_env"]
+__all__ = [
+    "AddOptions",
+    "AddReport",
+    "Change",
+    "add",
+    "add_argv",
+    "changes",
+    "parse_pip_report",
+    "parse_uv_dry_run",
+    "resolve_argv",
+    "stack_changes",
+    "unguarded_env",
+]
 
 _RESOLVE_TIMEOUT_S = 600.0
 
@@ -302,6 +325,7 @@ def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: l
             result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout,
                                  lock=lock, on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
             cleanup.join()
+            failure: list[str] | None
             if not result.ok:
                 failure, text = digest(result), result.stdout
             else:

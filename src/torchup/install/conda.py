@@ -19,14 +19,25 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from torchup.errors import EnvironmentProblem, NoBuildError
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 
-__all__ = ["APPENDED", "CONDA_MANAGERS", "UNTOUCHED", "find_program", "conda_build", "conda_specs", "conda_argv", "read_records", "parse_record",
-           "result_problem", "replacing"]
+__all__ = [
+    "APPENDED",
+    "CONDA_MANAGERS",
+    "UNTOUCHED",
+    "conda_argv",
+    "conda_build",
+    "conda_specs",
+    "find_program",
+    "parse_record",
+    "read_records",
+    "replacing",
+    "result_problem",
+]
 
 CONDA_MANAGERS = ("conda", "mamba", "micromamba")
 # top-level entries of a prefix that an install into it never changes and the snapshot

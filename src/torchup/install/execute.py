@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import BinaryIO, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import BinaryIO
 
 from torchup.errors import EnvironmentProblem, UsageError
 from torchup.install.conda import CONDA_MANAGERS, conda_argv, find_program
@@ -14,7 +15,7 @@ from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 from torchup.runner import Result, Runner
 
-__all__ = ["MANAGERS", "choose_manager", "manager_argv", "run_manager", "digest"]
+__all__ = ["MANAGERS", "choose_manager", "digest", "manager_argv", "run_manager"]
 
 MANAGERS = ("auto", "pip", "uv", "conda", "mamba", "micromamba", "pixi")
 

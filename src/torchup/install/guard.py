@@ -19,14 +19,30 @@ from __future__ import annotations
 import configparser
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from torchup.install.target import TargetEnv, installed_versions
 
-__all__ = ["STACK", "constraints_path", "pip_conf_path", "guard_files", "constraints_text", "parse_constraints",
-           "conf_constraints", "with_constraint", "without_constraint", "stack_pins", "relax", "write_guard",
-           "remove_guard", "after_install", "uv_hint", "GuardStatus", "guard_status"]
+__all__ = [
+    "STACK",
+    "GuardStatus",
+    "after_install",
+    "conf_constraints",
+    "constraints_path",
+    "constraints_text",
+    "guard_files",
+    "guard_status",
+    "parse_constraints",
+    "pip_conf_path",
+    "relax",
+    "remove_guard",
+    "stack_pins",
+    "uv_hint",
+    "with_constraint",
+    "without_constraint",
+    "write_guard",
+]
 
 STACK = ("torch", "torchvision", "torchaudio")
 _MARK = "# torchup:"  # the comment lines torchup writes into pip.conf start so; removing the guard removes them
@@ -110,11 +126,11 @@ def _add_path(lines: list[str], section: str, path: str) -> list[str]:
     end = next((i for i in range(start + 1, len(lines)) if _section(lines[i]) is not None), len(lines))
     key = next((i for i in range(start + 1, end) if _KEY.match(lines[i])), None)
     if key is None:
-        return lines[:start + 1] + [_comment(), f"constraint = {path}\n"] + lines[start + 1:]
+        return [*lines[:start + 1], _comment(), f"constraint = {path}\n", *lines[start + 1:]]
     last = key  # the value's continuation lines are indented
     while last + 1 < end and lines[last + 1].strip() and lines[last + 1][:1] in " \t":
         last += 1
-    return lines[:key] + [_comment(appended=True)] + lines[key:last + 1] + [f"    {path}\n"] + lines[last + 1:]
+    return [*lines[:key], _comment(appended=True), *lines[key:last + 1], f"    {path}\n", *lines[last + 1:]]
 
 
 def without_constraint(text: str, path: str) -> str:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING
 
 from torchup.errors import NetworkError, TorchupError
 from torchup.http import redact_url
 
-__all__ = ["IndexWheel", "requirements_in", "target_tags", "page_wheels", "missing_problem"]
+if TYPE_CHECKING:  # imported where used: only an install's preflight needs packaging here
+    from packaging.version import Version
+
+__all__ = ["IndexWheel", "missing_problem", "page_wheels", "requirements_in", "target_tags"]
 
 # options of the rendered pip / uv argv that take a value (the next word)
 _VALUE_OPTIONS = frozenset({"--index-url", "-i", "--extra-index-url", "--default-index", "--index", "--python", "-p",
@@ -30,7 +34,7 @@ _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5):
 @dataclass(frozen=True, kw_only=True)
 class IndexWheel:
     filename: str
-    version: object  # packaging.version.Version
+    version: Version
     tags: frozenset
     requires_python: str | None = None
 
@@ -72,7 +76,7 @@ def _linux_platforms(machine: str, libc: str) -> list[str]:
                 out.append(f"{_LEGACY_MANYLINUX[(2, m)]}_{machine}")
     elif kind == "musl" and major == 1:
         out += [f"musllinux_1_{m}_{machine}" for m in range(minor, -1, -1)]
-    return out + [f"linux_{machine}"]
+    return [*out, f"linux_{machine}"]
 
 
 def target_tags(markers: Mapping[str, str], platform: Mapping[str, str]) -> frozenset | None:

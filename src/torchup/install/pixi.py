@@ -17,6 +17,7 @@ the default one (``pixi add`` changes the default feature), and torchup runs
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,10 +72,10 @@ def _read(path: str) -> str:
 
 
 def _loads(text: str) -> dict[str, Any] | None:
-    try:
-        import tomllib  # type: ignore[import-not-found]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10
+        import tomli as tomllib
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError:

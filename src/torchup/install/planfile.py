@@ -18,7 +18,7 @@ from torchup.errors import InputError
 from torchup.output import printable
 from torchup.plan import Plan, index_url_for
 
-__all__ = ["MAX_BYTES", "load_plan_file", "plan_from_json", "differences"]
+__all__ = ["MAX_BYTES", "differences", "load_plan_file", "plan_from_json"]
 
 MAX_BYTES = 1 << 20  # `torchup plan --json` writes a few KB, with every candidate considered
 _MAX_DEPTH = 8  # a torchup plan's deepest value, considered[i].rejected, is 3 levels down

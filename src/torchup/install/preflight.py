@@ -11,32 +11,32 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
-from torchup.install import conda as _conda
 from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, resolve_pypi_index, strip_credentials
+from torchup.install import conda as _conda
 from torchup.install import index_check
-from torchup.metadata import requires_dist
 from torchup.install.target import TargetEnv
+from torchup.metadata import requires_dist
 from torchup.plan import Plan
 
 __all__ = [
-    "Preflight",
-    "DiskNeed",
     "TORCH_FAMILY",
-    "links_out_problem",
-    "pep668_problem",
-    "writable_problem",
-    "replacing",
+    "DiskNeed",
+    "Preflight",
     "dependents_at_risk",
     "disk_need",
     "disk_problems",
+    "find_wheel",
     "index_problem",
     "index_problems",
-    "find_wheel",
+    "links_out_problem",
+    "pep668_problem",
+    "replacing",
     "run_preflight",
+    "writable_problem",
 ]
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
@@ -198,12 +198,13 @@ def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
             except InvalidRequirement:
                 continue
             name = str(canonicalize_name(req.name))
-            if name not in new or not new[name]:
+            version = new.get(name)
+            if not version:
                 continue
             if req.marker is not None and not req.marker.evaluate(env):
                 continue
             try:
-                ok = req.specifier.contains(Version(new[name]), prereleases=True)
+                ok = req.specifier.contains(Version(version), prereleases=True)
             except InvalidVersion:
                 continue
             if not ok:
@@ -229,7 +230,7 @@ def disk_problems(need: DiskNeed, places: Mapping[str, tuple[str, int, int]]) ->
     amount = {"site": need.unpacked, "temp": need.download, "cache": need.cache}
     for role, (path, dev, free) in places.items():
         by_dev.setdefault(dev, []).append((role, path, free))
-    out = []
+    out: list[TorchupError] = []
     for roles in by_dev.values():
         wanted = sum(amount[r] for r, _, _ in roles)
         free = min(f for _, _, f in roles)
@@ -407,11 +408,8 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client,
                 have = target.find(req.name)
                 if touches is not None:
                     touches.add(key)
-                    if have is None and not exact and key not in pinned:
+                    if (have is None and not exact and key not in pinned) or (have is not None and not _accepts(req, have.version) and not exact):
                         touches = None
-                    elif have is not None and not _accepts(req, have.version):
-                        if not exact:
-                            touches = None
                 if exact and key not in pinned and (have is None or have.version != exact[0]):
                     out.append((req.name, exact[0]))
                     pinned.add(key)
@@ -584,7 +582,9 @@ def _requirement_problems(argv: list[str], target: TargetEnv, index_url: str, cl
         if page.status in (403, 404):  # PyTorch's index answers 403 for a project it does not have
             wheels = None
         elif not page.ok:
-            out.append(index_problem(page, f"the index page of {req.name}", env))
+            problem = index_problem(page, f"the index page of {req.name}", env)
+            if problem is not None:
+                out.append(problem)
             continue
         else:
             wheels = index_check.page_wheels(page.body.decode("utf-8", "replace"), req.name)

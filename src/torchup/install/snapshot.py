@@ -51,13 +51,23 @@ import os
 import shutil
 import stat
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from torchup.errors import EnvironmentProblem
 from torchup.install.target import Distribution, TargetEnv
 
-__all__ = ["Snapshot", "RestoreReport", "take_snapshot", "discard_previous_snapshot", "load_snapshot", "restore",
-           "snapshot_dir", "mark", "prefix_identity"]
+__all__ = [
+    "RestoreReport",
+    "Snapshot",
+    "discard_previous_snapshot",
+    "load_snapshot",
+    "mark",
+    "prefix_identity",
+    "restore",
+    "snapshot_dir",
+    "take_snapshot",
+]
 
 SNAPSHOT_FORMAT = 2  # 2: paths relative to the prefix, and the prefix's identity
 _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has ended either way
@@ -176,7 +186,8 @@ def _top_entries(dist: Distribution, site: str, read=None) -> set[str] | None:
     if rows is None:
         return None
     tops = {row.split("/", 1)[0] for row in rows}
-    tops.add(os.path.basename(dist.dist_info))
+    if dist.dist_info:
+        tops.add(os.path.basename(dist.dist_info))
     tops.discard("")  # an absolute path (a row starting with "/")
     tops.discard("..")  # outside site-packages: the scripts dir is mirrored whole
     return tops
@@ -316,13 +327,13 @@ def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_par
         scripts = []
         for rel in (r for r in rows if r.startswith("../")):  # outside site-packages: scripts, headers, data
             path = os.path.realpath(os.path.join(root, rel))
-            if scripts_dir and os.path.dirname(path) == scripts_dir:
+            if scripts_dir and target.scripts and os.path.dirname(path) == scripts_dir:
                 scripts.append(os.path.join(target.scripts, os.path.basename(path)))
         out.append(_Aside(entries=tuple((i, n) for n in names), scripts=tuple(scripts)))
     return out
 
 
-def _move_aside(group: _Aside, roots: tuple[str, ...], snap: "Snapshot") -> None:
+def _move_aside(group: _Aside, roots: tuple[str, ...], snap: Snapshot) -> None:
     """Rename the group's entries into the mirror, then unlink its scripts.  If a rename
     fails, put back what was moved and link the group instead (built beside the tree and
     renamed in when complete, so an interrupted copy is never taken for a mirror)."""
@@ -798,7 +809,7 @@ def _names(root: str) -> set[str]:
 
 
 def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
-                 skip: set[str] = frozenset()) -> tuple[int, bool, tuple[str, ...]]:
+                 skip: AbstractSet[str] = frozenset()) -> tuple[int, bool, tuple[str, ...]]:
     """Mirror the top-level entries ``names`` of ``src`` whole; list the paths of every
     other entry (bytecode caches aside) in ``keep_path``, but for ``skip`` (set aside by
     the caller).  Returns (files, all linked, the names mirrored)."""
@@ -932,7 +943,7 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
 
 
 def _sync(mirror: str, live: str, linked: bool, errors: list[str],
-          keep: tuple[frozenset[str], dict[str, int]] | None = None,
+          keep: tuple[frozenset[str], dict[str, str]] | None = None,
           leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset(),
           dry: bool = False, removing: list[str] | None = None, since: int = 0) -> tuple[int, int]:
     """Make ``live`` equal to ``mirror`` (``dry``: only count what that takes).  Each path
@@ -952,7 +963,7 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
         st = have[rel]
         w = want.get(rel)
         if keep is not None and w is None:
-            top, _, rest = rel.partition(os.sep)
+            top = rel.partition(os.sep)[0]
             if top not in keep[0] and (rel in keep[1] or "__pycache__" in rel.split(os.sep)):
                 if rel in keep[1] and not stat.S_ISDIR(st.st_mode) and _replaced(st, keep[1][rel], since):
                     errors.append(f"{os.path.join(live, rel)} was replaced since the snapshot and is outside "

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from torchup.errors import EnvironmentProblem
 from torchup.runner import Runner
 
-__all__ = ["Distribution", "TargetEnv", "inspect_target", "parse_target", "installed_versions"]
+__all__ = ["Distribution", "TargetEnv", "inspect_target", "installed_versions", "parse_target"]
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_script.py")
 _TIMEOUT_S = 60.0
@@ -73,7 +74,7 @@ def inspect_target(runner: Runner, python: str) -> TargetEnv:
         why = result.error or ("timed out" if result.timed_out else (result.stderr.strip().splitlines() or ["no output"])[-1])
         raise EnvironmentProblem(
             f"cannot inspect the target Python {python}: {why}",
-            hint="check that it runs (`{} -c pass`) or name another with --python".format(python),
+            hint=f"check that it runs (`{python} -c pass`) or name another with --python",
         )
     return parse_target(result.stdout, python)
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from torchup.errors import EnvironmentProblem, InputError
 from torchup.machine import MANAGERS, Gpu, Machine, Note, normalise_arch, normalise_os
@@ -26,7 +27,7 @@ from torchup.probe.python import TargetFacts, run_target_script
 from torchup.probe.target import find_target_python
 from torchup.system import System
 
-__all__ = ["probe_machine", "read_file_facts", "FileFacts", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_TIMEOUT", "FileFacts", "probe_machine", "read_file_facts"]
 
 DEFAULT_TIMEOUT = 10.0  # per command; busy nodes need more than 2-3 s (research/probing.md 1.8)
 _PYTHON_MIN_TIMEOUT = 15.0  # a cold interpreter (network home, conda) can be slow to start
@@ -196,7 +197,7 @@ def _apply_target(acc: _Acc, t: TargetFacts, path: str, how: str) -> None:
         )
     acc.set("os", os_name, f"{src}: sys.platform")
     acc.set("arch", arch, f"{src}: platform.machine()")
-    acc.set("python", "%d.%d.%d" % t.version, f"{src}: sys.version_info")
+    acc.set("python", ".".join(str(n) for n in t.version[:3]), f"{src}: sys.version_info")
     acc.set("python_bits", t.bits, f"{src}: struct.calcsize('P')")
     acc.set("free_threaded", t.free_threaded, f"{src}: Py_GIL_DISABLED")
     acc.set("python_implementation", t.implementation, f"{src}: sys.implementation")

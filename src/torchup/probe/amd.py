@@ -15,11 +15,11 @@ from torchup.system import System
 __all__ = [
     "AmdAgent",
     "decode_gfx_target_version",
-    "parse_kfd_properties",
-    "parse_rocminfo",
     "parse_amd_smi_static",
-    "parse_rocm_version",
     "parse_hsa_override",
+    "parse_kfd_properties",
+    "parse_rocm_version",
+    "parse_rocminfo",
     "read_kfd_agents",
     "read_rocm_version",
 ]

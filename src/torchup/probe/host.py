@@ -9,12 +9,12 @@ import re
 from torchup.system import System
 
 __all__ = [
-    "parse_wsl",
-    "parse_cgroup_container",
     "container_hint",
-    "read_wsl",
+    "parse_cgroup_container",
     "parse_sw_vers",
     "parse_sysctl_flag",
+    "parse_wsl",
+    "read_wsl",
 ]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torchup.system import System
 
-__all__ = ["PciDevice", "VENDORS", "parse_hex", "is_gpu_class", "read_pci_gpus"]
+__all__ = ["VENDORS", "PciDevice", "is_gpu_class", "parse_hex", "read_pci_gpus"]
 
 PCI_DEVICES = "/sys/bus/pci/devices"
 VENDORS = {0x10DE: "nvidia", 0x1002: "amd", 0x8086: "intel"}

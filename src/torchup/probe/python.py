@@ -10,13 +10,13 @@ as a probed one; the catalog rules match wheel tags against those facts
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from torchup.system import System
 
-__all__ = ["TargetFacts", "parse_target_output", "run_target_script", "TARGET_SCRIPT"]
+__all__ = ["TARGET_SCRIPT", "TargetFacts", "parse_target_output", "run_target_script"]
 
 TARGET_SCRIPT = Path(__file__).with_name("_target_script.py")
 _MARK = "TORCHUP_TARGET_JSON:"

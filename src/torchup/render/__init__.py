@@ -7,7 +7,7 @@ the single entry point, ``install_argv`` the argv ``install`` runs.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torchup.errors import UsageError
 from torchup.plan import Plan
@@ -17,12 +17,12 @@ __all__ = [
     "FORMATS",
     "RenderError",
     "install_argv",
-    "render",
-    "render_many",
-    "render_commands",
-    "render_all",
     "notes",
     "pins",
+    "render",
+    "render_all",
+    "render_commands",
+    "render_many",
 ]
 
 FORMATS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")

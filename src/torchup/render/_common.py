@@ -7,7 +7,7 @@ import re
 from torchup.errors import TorchupError, UsageError
 from torchup.plan import Plan
 
-__all__ = ["RenderError", "SHELLS", "pins", "quote", "join", "shell_for", "index_name", "extra_index_packages", "comments", "toml_text", "toml_array_table"]
+__all__ = ["SHELLS", "RenderError", "comments", "extra_index_packages", "index_name", "join", "pins", "quote", "shell_for", "toml_array_table", "toml_text"]
 
 # Packages that must come from the same PyTorch index as torch when a variant
 # index is used in a *project* file (uv/poetry route only named packages to an

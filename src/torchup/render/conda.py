@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from torchup.plan import Plan
 from torchup.render._common import RenderError, join, shell_for
 
-__all__ = ["CondaForgeBuild", "conda_forge_build", "render", "notes"]
+__all__ = ["CondaForgeBuild", "conda_forge_build", "notes", "render"]
 
 # conda-forge CUDA variant per OS and CUDA major (feedstock .ci_support file names)
 _CF_CUDA = {("linux", 12): "12.9", ("linux", 13): "13.0", ("windows", 12): "12.8", ("windows", 13): "13.0"}

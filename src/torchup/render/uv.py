@@ -16,12 +16,22 @@ conflicting, with each extra's packages routed to its index.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torchup.plan import Plan, describe_variant
-from torchup.render._common import RenderError, comments, extra_index_packages, index_name, join, pins, shell_for, toml_array_table, toml_text
+from torchup.render._common import (
+    RenderError,
+    comments,
+    extra_index_packages,
+    index_name,
+    join,
+    pins,
+    shell_for,
+    toml_array_table,
+    toml_text,
+)
 
-__all__ = ["argv", "render", "render_project", "marker_for"]
+__all__ = ["argv", "marker_for", "render", "render_project"]
 
 # sys_platform and platform_machine as Python reports them on each platform
 _SYS_PLATFORM = {"linux": "linux", "windows": "win32", "macos": "darwin"}
@@ -182,7 +192,7 @@ def render_project(plans: Sequence[Plan]) -> str:
         by_platform.setdefault(coarse[id(plan)], []).append(plan)
     several = len(by_platform) > 1
     usage = []
-    for platform, members in by_platform.items():
+    for members in by_platform.values():
         try:
             markers = _markers(members, always=several)
         except _Clash:

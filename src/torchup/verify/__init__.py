@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # importing torchup.verify.report must stay cheap and host-fr
     from torchup.system import System
     from torchup.verify.report import VerifyReport
 
-__all__ = ["run_verify", "run_check", "CheckRun", "CHECK_SCRIPT", "DEFAULT_TIMEOUT", "BENCH_TIMEOUT", "LIGHT_TIMEOUT"]
+__all__ = ["BENCH_TIMEOUT", "CHECK_SCRIPT", "DEFAULT_TIMEOUT", "LIGHT_TIMEOUT", "CheckRun", "run_check", "run_verify"]
 
 CHECK_SCRIPT = Path(__file__).with_name("check.py")
 DEFAULT_TIMEOUT = 180.0  # a cold import of a CUDA torch plus CUDA start-up can take a minute
@@ -42,7 +42,7 @@ class CheckRun:
         return {"events": self.events, "returncode": self.returncode, "timed_out": self.timed_out,
                 "start_error": self.start_error, "stderr": self.stderr[-8000:], "timeout": self.timeout}
 
-    def report(self, python: str) -> "VerifyReport":
+    def report(self, python: str) -> VerifyReport:
         from torchup.verify.report import build_report
 
         return build_report(self.events, python_executable=python, returncode=self.returncode,
@@ -51,20 +51,20 @@ class CheckRun:
 
 
 def run_verify(
-    system: "System",
+    system: System,
     python: str,
     *,
     bench: bool = False,
     light: bool = False,
     timeout: float | None = None,
     isolated: bool = False,
-) -> "VerifyReport":
+) -> VerifyReport:
     """Run the check script in ``python`` and return what it found (never raises for its failures)."""
     return run_check(system, python, bench=bench, light=light, timeout=timeout, isolated=isolated).report(python)
 
 
 def run_check(
-    system: "System",
+    system: System,
     python: str,
     *,
     bench: bool = False,

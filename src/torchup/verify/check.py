@@ -505,7 +505,7 @@ def main(argv):
     with Step("import-torch") as step:
         t0 = time.perf_counter()
         try:
-            import torch  # noqa: F811 - the point of the script
+            import torch
         except ImportError as exc:
             if getattr(exc, "name", None) != "torch":
                 raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LOW_FRACTION", "Peak", "expected_matmul", "expected_copy", "cpu_floor_gflops"]
+__all__ = ["LOW_FRACTION", "Peak", "cpu_floor_gflops", "expected_copy", "expected_matmul"]
 
 LOW_FRACTION = 0.25
 

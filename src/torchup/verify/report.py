@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from torchup.verify import peaks
 
 __all__ = [
     "MARK",
+    "BenchResult",
     "Check",
     "Device",
-    "BenchResult",
     "VerifyReport",
-    "parse_events",
-    "build_report",
-    "build_label",
     "arch_support",
+    "build_label",
+    "build_report",
+    "parse_events",
 ]
 
 MARK = "@@torchup-verify@@ "
