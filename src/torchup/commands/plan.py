@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine", metavar="FILE", action="append",
                         help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
                         "repeat it to plan for several (with --manager uv-project: one pyproject with platform markers)")
+    parser.add_argument("--this-machine", action="store_true",
+                        help="with --machine: also plan for the machine torchup runs on (probed)")
     parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
     parser.add_argument("--gpu", metavar="NAME", action="append",
                         help="plan for this GPU instead of the ones found (\"RTX 4090\", \"H100\", \"RX 7900 XTX\"); "
@@ -123,23 +125,24 @@ def describe_target(machine, gpu_names, driver):
     return machine
 
 
-def _load_machines(system, machine_files, python):
+def _load_machines(system, machine_files, python, this_machine=False):
+    machines = []
     if machine_files:
         from torchup.machine import load_machine_file
 
-        machines = []
         for path in machine_files:
             machine, warnings = load_machine_file(path)
             for w in warnings:
                 print(f"torchup: warning: {w}", file=sys.stderr)
             machines.append(machine)
-        return machines
-    from torchup.probe import probe_machine
+    if this_machine or not machines:
+        from torchup.probe import probe_machine
 
-    return [probe_machine(system, python=python)]
+        machines.append(probe_machine(system, python=python))
+    return machines
 
 
-def load_inputs(system, machine_files=None, python=None):
+def load_inputs(system, machine_files=None, python=None, this_machine=False):
     """The machines (probed, or read from files) and the catalog.
 
     Sequential on purpose: parsing the catalog in a thread while the probe waits
@@ -148,7 +151,7 @@ def load_inputs(system, machine_files=None, python=None):
     overlapped, on a loaded 2-core host)."""
     from torchup.catalog.load import load_catalog
 
-    machines = _load_machines(system, machine_files, python)
+    machines = _load_machines(system, machine_files, python, this_machine)
     return machines, load_catalog(system.env)
 
 
@@ -162,7 +165,7 @@ def run(args: argparse.Namespace, system) -> int:
     from torchup.resolve import resolve
 
     request = request_from_args(args, system.env)
-    machines, catalog = load_inputs(system, args.machine, args.python)
+    machines, catalog = load_inputs(system, args.machine, args.python, args.this_machine)
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
     today = date.today()
