@@ -80,6 +80,16 @@ def test_uv_project_round_trips_through_tomllib(base, url):
 
 
 @pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_poetry_project_round_trips_through_tomllib(url):
+    linux = _with_url(PLANS[0], url)
+    windows = replace(linux, os="windows", torch="2.11.0+cu130", variant="cu130", torchvision=None, index_url=url + "/cu130")
+    doc = _toml(render.render_many([linux, windows, PLANS[2]], "poetry-project"))
+    assert {s["name"]: s["url"] for s in doc["tool"]["poetry"]["source"]} == {index_name(linux): url,
+                                                                              index_name(windows): url + "/cu130"}
+    assert all(s["priority"] == "explicit" for s in doc["tool"]["poetry"]["source"])
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
 def test_uv_project_for_several_machines_round_trips(url):
     linux = _with_url(PLANS[0], url)
     windows = replace(linux, os="windows", python="3.12", torch="2.11.0+cu130", variant="cu130", cuda="13.0",

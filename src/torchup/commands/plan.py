@@ -17,7 +17,9 @@ from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs", "plan_json"]
 
-MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
+MANAGERS = ("pip", "uv", "uv-project", "poetry", "poetry-project", "pixi", "conda", "mamba", "micromamba", "requirements")
+# the formats that give one project file for several machines, and what the text output calls it
+PROJECT_MANAGERS = {"uv-project": "uv project", "poetry-project": "Poetry project"}
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
 _CUDA_RE = re.compile(r"^\d+\.\d+$")
 
@@ -25,7 +27,7 @@ _CUDA_RE = re.compile(r"^\d+\.\d+$")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine", metavar="FILE", action="append",
                         help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
-                        "repeat it to plan for several (with --manager uv-project: one pyproject with platform markers)")
+                        "repeat it to plan for several (with --manager uv-project or poetry-project: one pyproject with platform markers)")
     parser.add_argument("--this-machine", action="store_true",
                         help="with --machine: also plan for the machine torchup runs on (probed)")
     parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
@@ -192,17 +194,17 @@ def run(args: argparse.Namespace, system) -> int:
 
     style = style_for(sys.stdout, system.env)
     out = []
-    combined = len(machines) > 1 and args.manager == "uv-project" and not refused
+    combined = len(machines) > 1 and args.manager in PROJECT_MANAGERS and not refused
     for machine, plan in zip(machines, plans):
         manager = args.manager or detect_manager(machine)
         out.append(render_text(machine, plan, manager, style, python=args.python or machine.python_executable or "python",
                                explain=args.explain, several=len(machines) > 1, command=not combined))
     if combined:
         try:
-            text = render.render_many(plans, "uv-project")
+            text = render.render_many(plans, args.manager)
         except render.RenderError as err:
             raise UsageError(err.message, hint=err.hint) from None
-        out.append(style.bold("One uv project for all these machines:") + "\n" + _indent(text))
+        out.append(style.bold(f"One {PROJECT_MANAGERS[args.manager]} for all these machines:") + "\n" + _indent(text))
     age = catalog.age_days(today)
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
@@ -212,7 +214,7 @@ def run(args: argparse.Namespace, system) -> int:
 
 def plan_json(plans, pythons) -> dict:
     """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
-    for several machines, plus their one combined uv project when every machine has a plan."""
+    for several machines, plus their one combined uv and Poetry project when every machine has a plan."""
     from torchup import render
     from torchup.plan import Plan
 
@@ -225,10 +227,11 @@ def plan_json(plans, pythons) -> dict:
         return one(plans[0], pythons[0])
     out: dict = {"plans": [one(p, py) for p, py in zip(plans, pythons)]}
     if all(isinstance(p, Plan) for p in plans):
-        try:
-            out["uv_project"] = {"text": render.render_many(plans, "uv-project"), "error": None}
-        except render.RenderError as err:
-            out["uv_project"] = {"text": None, "error": err.message}
+        for fmt in PROJECT_MANAGERS:
+            try:
+                out[fmt.replace("-", "_")] = {"text": render.render_many(plans, fmt), "error": None}
+            except render.RenderError as err:
+                out[fmt.replace("-", "_")] = {"text": None, "error": err.message}
     return out
 
 
@@ -280,7 +283,7 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
             lines.append(style.yellow(f"{fmt}: {err.message}; the pip command instead:"))
             fmt, text, notes = "pip", render.render(plan, "pip", python=python), []
         label = {"requirements": "requirements.txt", "uv-project": "a uv project (pyproject.toml)",
-                 "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
+                 "poetry-project": "a Poetry project (pyproject.toml)", "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
         lines.append(style.bold(f"Install with {label}:"))
         lines.append(_indent(text).rstrip("\n"))
         if plan.os == "windows" and fmt in render.COMMAND_FORMATS:

@@ -27,7 +27,7 @@ from typing import Sequence
 from torchup.plan import Plan, describe_variant
 from torchup.render._common import RenderError, comments, extra_index_packages, index_name, join, pins, shell_for, toml_array_table, toml_text
 
-__all__ = ["argv", "render", "render_project", "marker_for"]
+__all__ = ["argv", "render", "render_project", "marker_for", "platform_markers", "requires_python", "PROJECT_NAME", "Clash"]
 
 # sys_platform and platform_machine as Python reports them on each platform
 _SYS_PLATFORM = {"linux": "linux", "windows": "win32", "macos": "darwin"}
@@ -70,13 +70,13 @@ def marker_for(plan: Plan, *, with_python: bool = False) -> str:
     return " and ".join(parts)
 
 
-class _Clash(RenderError):
+class Clash(RenderError):
     """Markers cannot tell two of the machines apart."""
 
 
-def _markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]:
+def platform_markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]:
     """One marker per plan: the platform, refined by the Python version where two
-    plans of one platform differ; ``_Clash`` when even that cannot separate them."""
+    plans of one platform differ; ``Clash`` when even that cannot separate them."""
     if len(plans) == 1 and not always:
         return [None]
     coarse = [marker_for(p) for p in plans]
@@ -92,7 +92,7 @@ def _markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]
             if marker_for(p, with_python=True) == fine and (p.torch, p.variant) != (plan.torch, plan.variant)
         ]
         if clash:
-            raise _Clash(
+            raise Clash(
                 f"two machines share the platform {fine!r} but need different builds "
                 f"({plan.torch} and {clash[0].torch}); markers cannot tell them apart",
                 hint="plan them separately, or ask for one build for both with --variant",
@@ -185,7 +185,7 @@ def render_project(plans: Sequence[Plan]) -> str:
     plans = _unique(plans)
     project = _Project(plans)
     try:
-        for plan, marker in zip(plans, _markers(plans)):
+        for plan, marker in zip(plans, platform_markers(plans)):
             project.add(plan, marker)
         title = ", ".join(
             f"torch {p.base_version}, {describe_variant(p.variant, cuda=p.cuda, rocm=p.rocm, os=p.os)}"
@@ -194,7 +194,7 @@ def render_project(plans: Sequence[Plan]) -> str:
         )
         return project.text([f"pyproject.toml for uv: {title}", "save as pyproject.toml (or merge into yours; rename the project), then: uv lock && uv sync",
                              _LOCK_NOTE])
-    except _Clash:
+    except Clash:
         pass
     # Some platform holds machines that need different builds: those go to extras.
     project = _Project(plans)
@@ -206,15 +206,15 @@ def render_project(plans: Sequence[Plan]) -> str:
     usage = []
     for platform, members in by_platform.items():
         try:
-            markers = _markers(members, always=several)
-        except _Clash:
+            markers = platform_markers(members, always=several)
+        except Clash:
             groups: dict[str, list[Plan]] = {}
             for plan in members:
                 groups.setdefault(_extra_name(plan), []).append(plan)
             for extra, group in groups.items():
                 try:
-                    group_markers = _markers(group, always=several)
-                except _Clash as err:
+                    group_markers = platform_markers(group, always=several)
+                except Clash as err:
                     raise RenderError(err.message, hint=err.hint) from None
                 for plan, marker in zip(group, group_markers):
                     project.add(plan, marker, extra)
