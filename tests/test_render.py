@@ -178,7 +178,8 @@ def test_install_argv_refuses_other_managers():
 def test_render_commands_fill_the_contract_keys_and_null_what_cannot_be_done():
     commands = render.render_commands(PLANS["linux-rocm"])
     assert set(commands) == {"pip", "uv", "conda", "pixi", "poetry"}
-    assert commands["conda"] is None and commands["pixi"] is None
+    assert commands["conda"] is None
+    assert "[pypi-dependencies.torch]" in commands["pixi"]  # pixi takes the ROCm wheel from PyTorch's index
     assert commands["pip"].endswith("torch==2.14.1+rocm7.2 torchvision==0.29.1+rocm7.2")
 
 

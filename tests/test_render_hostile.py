@@ -118,6 +118,14 @@ def test_pixi_round_trips_through_tomllib(base, python):
     assert list(doc["dependencies"])[1:] == names
 
 
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_pixi_pypi_route_round_trips_through_tomllib(url):
+    plan = _with_url(PLANS[1], url)  # ROCm: conda-forge has no build, the wheel comes from the index
+    doc = _toml(pixi.render(plan))
+    assert {name: dep["index"] for name, dep in doc["pypi-dependencies"].items()} == \
+        {name.split("==")[0]: url for name in pins(plan) + extra_index_packages(plan)}
+
+
 # --- requirements ---------------------------------------------------------------------
 
 

@@ -18,8 +18,9 @@ from torchup.plan import DEFAULT_INDEX_BASE
 __all__ = ["add_arguments", "run", "detect_manager", "request_from_args", "render_text", "load_inputs", "plan_json"]
 
 MANAGERS = ("pip", "uv", "uv-project", "poetry", "poetry-project", "pixi", "conda", "mamba", "micromamba", "requirements")
-# the formats that give one project file for several machines, and what the text output calls it
-PROJECT_MANAGERS = {"uv-project": "uv project", "poetry-project": "Poetry project"}
+# the formats that give one project file for several machines: what the text output calls it, its key in --json
+PROJECT_MANAGERS = {"uv-project": ("uv project", "uv_project"), "poetry-project": ("Poetry project", "poetry_project"),
+                    "pixi": ("pixi workspace", "pixi_workspace")}
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
 _CUDA_RE = re.compile(r"^\d+\.\d+$")
 
@@ -27,7 +28,7 @@ _CUDA_RE = re.compile(r"^\d+\.\d+$")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine", metavar="FILE", action="append",
                         help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
-                        "repeat it to plan for several (with --manager uv-project or poetry-project: one pyproject with platform markers)")
+                        "repeat it to plan for several (with --manager uv-project, poetry-project or pixi: one project file for all)")
     parser.add_argument("--this-machine", action="store_true",
                         help="with --machine: also plan for the machine torchup runs on (probed)")
     parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
@@ -204,7 +205,7 @@ def run(args: argparse.Namespace, system) -> int:
             text = render.render_many(plans, args.manager)
         except render.RenderError as err:
             raise UsageError(err.message, hint=err.hint) from None
-        out.append(style.bold(f"One {PROJECT_MANAGERS[args.manager]} for all these machines:") + "\n" + _indent(text))
+        out.append(style.bold(f"One {PROJECT_MANAGERS[args.manager][0]} for all these machines:") + "\n" + _indent(text))
     age = catalog.age_days(today)
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
@@ -214,7 +215,8 @@ def run(args: argparse.Namespace, system) -> int:
 
 def plan_json(plans, pythons) -> dict:
     """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
-    for several machines, plus their one combined uv and Poetry project when every machine has a plan."""
+    for several machines, plus their one combined uv project, Poetry project and pixi workspace when every
+    machine has a plan."""
     from torchup import render
     from torchup.plan import Plan
 
@@ -227,11 +229,11 @@ def plan_json(plans, pythons) -> dict:
         return one(plans[0], pythons[0])
     out: dict = {"plans": [one(p, py) for p, py in zip(plans, pythons)]}
     if all(isinstance(p, Plan) for p in plans):
-        for fmt in PROJECT_MANAGERS:
+        for fmt, (_, key) in PROJECT_MANAGERS.items():
             try:
-                out[fmt.replace("-", "_")] = {"text": render.render_many(plans, fmt), "error": None}
+                out[key] = {"text": render.render_many(plans, fmt), "error": None}
             except render.RenderError as err:
-                out[fmt.replace("-", "_")] = {"text": None, "error": err.message}
+                out[key] = {"text": None, "error": err.message}
     return out
 
 

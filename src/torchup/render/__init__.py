@@ -92,8 +92,8 @@ def render(plan: Plan, fmt: str, *, python: str = "python", shell: str | None = 
 
 
 def render_many(plans: Sequence[Plan], fmt: str, *, python: str = "python") -> str:
-    """One text for several machines: a uv or Poetry project with platform markers, or, for
-    the other formats, one block per machine."""
+    """One text for several machines: a uv or Poetry project with platform markers, a pixi
+    workspace with one platform entry per machine, or, for the other formats, one block per machine."""
     if fmt == "uv-project":
         from torchup.render import uv
 
@@ -102,6 +102,10 @@ def render_many(plans: Sequence[Plan], fmt: str, *, python: str = "python") -> s
         from torchup.render import poetry
 
         return poetry.render_project(plans)
+    if fmt == "pixi":
+        from torchup.render import pixi
+
+        return pixi.render_project(plans)
     blocks = []
     for plan in plans:
         head = f"# {plan.os}/{plan.arch}, Python {plan.python}" if plan.os else "#"
