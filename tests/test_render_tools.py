@@ -107,6 +107,25 @@ def test_each_platform_of_the_uv_project_resolves_its_own_build(index_server, tm
                 source.strip() == f"# from {index_server.index_url(index)}", (platform, r.stdout)
 
 
+def test_uv_locks_the_project_merged_into_an_existing_pyproject(index_server, tmp_path, clean_env):
+    from torchup.render.merge import merge
+
+    _serve(index_server, tmp_path, "whl/cu126", "2.14.1+cu126", "py3-none-manylinux_2_28_x86_64")
+    _serve(index_server, tmp_path, "simple", "2.14.1", "py3-none-macosx_11_0_arm64")
+    index_server.add_wheel("simple", make_wheel(tmp_path / "simple", "helper", "1.0"))
+    user = ('# the user\'s project\n[project]\nname = "app"  # theirs\nversion = "3"\nrequires-python = ">=3.11"\n'
+            'dependencies = [\n    "helper>=1",  # kept\n    "torch",\n]\n\n[tool.ruff]\nline-length = 90\n')
+    plans = [_plan(index_server, "cu126"), _plan(index_server, "pypi", os="macos", arch="aarch64")]
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(merge(user, render.render_many(plans, "uv-project")))
+    r = subprocess.run([UV, "lock"], cwd=project, env=_uv_env(clean_env, index_server),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lock = (project / "uv.lock").read_text()
+    assert 'name = "helper"' in lock and 'version = "2.14.1+cu126"' in lock and 'name = "app"' in lock
+
+
 def test_uv_pip_installs_with_the_install_argv(index_server, tmp_path, clean_env):
     _serve(index_server, tmp_path, "whl/cpu", "2.14.1+cpu", "py3-none-any")
     venv = tmp_path / "venv"

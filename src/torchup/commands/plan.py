@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"PyTorch's index base (default: $TORCHUP_INDEX_BASE, else {DEFAULT_INDEX_BASE})")
     parser.add_argument("--explain", action="store_true", help="also list every build considered and why it was rejected")
     parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
+    parser.add_argument("--write", action="store_true",
+                        help="with --manager uv-project, poetry-project or pixi: merge the result into pyproject.toml / "
+                        "pixi.toml here (created if absent), after showing the diff and asking; the old file is kept "
+                        "as FILE.torchup-backup")
+    parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
 
 
 def request_from_args(args: argparse.Namespace, env):
@@ -168,6 +173,9 @@ def run(args: argparse.Namespace, system) -> int:
     from torchup.resolve import resolve
 
     request = request_from_args(args, system.env)
+    if args.write and (args.json or args.manager not in PROJECT_MANAGERS):
+        raise UsageError("--write merges a project file: it takes --manager uv-project, poetry-project or pixi, "
+                         "and no --json")
     machines, catalog = load_inputs(system, args.machine, args.python, args.this_machine)
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
@@ -210,7 +218,25 @@ def run(args: argparse.Namespace, system) -> int:
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     sys.stdout.write(redact_url("\n".join(out)) + "\n")
+    if args.write and not refused:
+        _write(args, plans)
     return EXIT_NO_BUILD if refused else EXIT_OK
+
+
+def _write(args, plans) -> None:
+    from pathlib import Path
+
+    from torchup import render
+    from torchup.commands.install import _confirm
+    from torchup.project_file import write_project
+
+    try:
+        text = render.render_many(plans, args.manager)
+    except render.RenderError as err:
+        raise UsageError(err.message, hint=err.hint) from None
+    done = write_project(args.manager, text, directory=Path.cwd(), yes=args.yes, confirm=_confirm,
+                         show=lambda diff: sys.stdout.write(redact_url(diff)))
+    print(f"torchup: {done}")
 
 
 def plan_json(plans, pythons) -> dict:
