@@ -18,6 +18,8 @@ import pytest
 from torchup import render
 from tests.test_render_tools import _plan, _serve
 
+pytestmark = pytest.mark.slow  # installs Poetry (about 40 packages) once per session
+
 
 @pytest.fixture(scope="session")
 def poetry(tmp_path_factory) -> str:

@@ -218,7 +218,9 @@ def run(args: argparse.Namespace, system) -> int:
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     sys.stdout.write(redact_url("\n".join(out)) + "\n")
-    if args.write and not refused:
+    if args.write and refused:
+        print("torchup: nothing written: not every machine has a build", file=sys.stderr)
+    elif args.write:
         _write(args, plans)
     return EXIT_NO_BUILD if refused else EXIT_OK
 
