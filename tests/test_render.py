@@ -92,6 +92,20 @@ def test_uv_project_for_several_machines_uses_platform_markers():
     _check_golden("render__uv-project__three-machines", render.render_many(plans, "uv-project"))
 
 
+def test_poetry_project_for_several_machines_uses_markers_and_explicit_sources():
+    plans = [PLANS["linux-cu126"], PLANS["macos-arm64"], PLANS["windows-cu130-audio"]]
+    _check_golden("render__poetry-project__three-machines", render.render_many(plans, "poetry-project"))
+
+
+def test_poetry_project_refuses_machines_only_extras_could_separate():
+    gpu = PLANS["linux-pypi-cu130"]
+    cpu = Plan(torch="2.14.1+cpu", torchvision="0.29.1+cpu", torchaudio=None, variant="cpu",
+               index_url=f"{BASE}/cpu", os="linux", arch="x86_64", python="3.12")
+    with pytest.raises(RenderError, match="markers cannot tell them apart") as err:
+        render.render_many([gpu, cpu], "poetry-project")
+    assert "uv-project" in err.value.hint
+
+
 def test_uv_project_tells_same_platform_machines_apart_by_python():
     py310 = Plan(torch="2.14.1+cu126", torchvision="0.29.1+cu126", torchaudio=None, variant="cu126",
                  cuda="12.6", index_url=f"{BASE}/cu126", os="linux", arch="x86_64", python="3.10")
@@ -164,7 +178,8 @@ def test_install_argv_refuses_other_managers():
 def test_render_commands_fill_the_contract_keys_and_null_what_cannot_be_done():
     commands = render.render_commands(PLANS["linux-rocm"])
     assert set(commands) == {"pip", "uv", "conda", "pixi", "poetry"}
-    assert commands["conda"] is None and commands["pixi"] is None
+    assert commands["conda"] is None
+    assert "[pypi-dependencies.torch]" in commands["pixi"]  # pixi takes the ROCm wheel from PyTorch's index
     assert commands["pip"].endswith("torch==2.14.1+rocm7.2 torchvision==0.29.1+rocm7.2")
 
 

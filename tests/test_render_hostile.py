@@ -73,10 +73,20 @@ def test_uv_project_round_trips_through_tomllib(base, url):
     routed = pins(plan) + extra_index_packages(plan)
     assert doc["project"]["dependencies"] == routed
     if not plan.index_url:
-        assert "tool" not in doc
+        assert set(doc["tool"]["uv"]) == {"environments"}  # PyPI's build: no index, no source
         return
     assert doc["tool"]["uv"]["index"] == [{"name": index_name(plan), "url": url, "explicit": True}]
     assert doc["tool"]["uv"]["sources"] == {r.split("==")[0]: [{"index": index_name(plan)}] for r in routed}
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_poetry_project_round_trips_through_tomllib(url):
+    linux = _with_url(PLANS[0], url)
+    windows = replace(linux, os="windows", torch="2.11.0+cu130", variant="cu130", torchvision=None, index_url=url + "/cu130")
+    doc = _toml(render.render_many([linux, windows, PLANS[2]], "poetry-project"))
+    assert {s["name"]: s["url"] for s in doc["tool"]["poetry"]["source"]} == {index_name(linux): url,
+                                                                              index_name(windows): url + "/cu130"}
+    assert all(s["priority"] == "explicit" for s in doc["tool"]["poetry"]["source"])
 
 
 @pytest.mark.parametrize("url", HOSTILE_URLS)
@@ -106,6 +116,14 @@ def test_pixi_round_trips_through_tomllib(base, python):
     assert doc["dependencies"]["python"] == python.rstrip("t") + ".*"
     names = [re.split("==?", s, maxsplit=1)[0] for s in build.specs]
     assert list(doc["dependencies"])[1:] == names
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_pixi_pypi_route_round_trips_through_tomllib(url):
+    plan = _with_url(PLANS[1], url)  # ROCm: conda-forge has no build, the wheel comes from the index
+    doc = _toml(pixi.render(plan))
+    assert {name: dep["index"] for name, dep in doc["pypi-dependencies"].items()} == \
+        {name.split("==")[0]: url for name in pins(plan) + extra_index_packages(plan)}
 
 
 # --- requirements ---------------------------------------------------------------------

@@ -55,12 +55,9 @@ def test_uv_locks_the_project_for_three_machines(index_server, tmp_path, clean_e
         _plan(index_server, "pypi", os="macos", arch="aarch64"),
         _plan(index_server, "cu130", os="windows"),
     ]
-    fragment = render.render_many(plans, "uv-project")
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "pyproject.toml").write_text(
-        fragment.replace("[project]\n", '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.11"\n', 1)
-    )
+    (project / "pyproject.toml").write_text(render.render_many(plans, "uv-project"))  # complete as rendered
     r = subprocess.run([UV, "lock"], cwd=project, env=_uv_env(clean_env, index_server),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -74,6 +71,59 @@ def test_uv_locks_the_project_for_three_machines(index_server, tmp_path, clean_e
     assert "torch-2.14.1-py3-none-macosx_14_0_arm64.whl" in lock
     # the lock is limited to the three platforms
     assert "supported-markers = [" in lock and "sys_platform == 'win32'" in lock
+
+
+# uv's --python-platform targets for the three machines, the build torchup chose for each and its index
+_PLATFORMS = [("x86_64-manylinux_2_28", "2.14.1+cu126", "whl/cu126"), ("aarch64-apple-darwin", "2.14.1", "simple"),
+              ("x86_64-pc-windows-msvc", "2.14.1+cu130", "whl/cu130")]
+
+
+def test_each_platform_of_the_uv_project_resolves_its_own_build(index_server, tmp_path, clean_env):
+    _serve(index_server, tmp_path, "whl/cu126", "2.14.1+cu126", "py3-none-manylinux_2_28_x86_64")
+    _serve(index_server, tmp_path, "whl/cu130", "2.14.1+cu130", "py3-none-win_amd64")
+    _serve(index_server, tmp_path, "simple", "2.14.1", "py3-none-macosx_11_0_arm64")  # as torch's own
+    # PyPI also has its own Linux and Windows wheels of the version: the sources must keep those machines off them
+    server_files = tmp_path / "pypi-others"
+    for tag in ("py3-none-manylinux_2_28_x86_64", "py3-none-win_amd64"):
+        _serve(index_server, server_files / tag, "simple", "2.14.1", tag)
+    plans = [_plan(index_server, "cu126"), _plan(index_server, "pypi", os="macos", arch="aarch64"),
+             _plan(index_server, "cu130", os="windows")]
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(render.render_many(plans, "uv-project"))
+    env = _uv_env(clean_env, index_server)
+    r = subprocess.run([UV, "lock"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for platform, version, index in _PLATFORMS:
+        r = subprocess.run([UV, "pip", "compile", "--no-header", "--emit-index-annotation", "--python-platform", platform,
+                            "--python-version", "3.11", "pyproject.toml"],
+                           cwd=project, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, (platform, r.stderr)
+        lines = r.stdout.splitlines()
+        for name, pin in (("torch", version), ("torchvision", version.replace("2.14.1", "0.29.1"))):
+            at = lines.index(f"{name}=={pin}")
+            source = next(line for line in lines[at:] if "# from " in line)
+            assert source.strip() == f"# from {index_server.index_url(index).rstrip('/')}" or \
+                source.strip() == f"# from {index_server.index_url(index)}", (platform, r.stdout)
+
+
+def test_uv_locks_the_project_merged_into_an_existing_pyproject(index_server, tmp_path, clean_env):
+    from torchup.render.merge import merge
+
+    _serve(index_server, tmp_path, "whl/cu126", "2.14.1+cu126", "py3-none-manylinux_2_28_x86_64")
+    _serve(index_server, tmp_path, "simple", "2.14.1", "py3-none-macosx_11_0_arm64")
+    index_server.add_wheel("simple", make_wheel(tmp_path / "simple", "helper", "1.0"))
+    user = ('# the user\'s project\n[project]\nname = "app"  # theirs\nversion = "3"\nrequires-python = ">=3.11"\n'
+            'dependencies = [\n    "helper>=1",  # kept\n    "torch",\n]\n\n[tool.ruff]\nline-length = 90\n')
+    plans = [_plan(index_server, "cu126"), _plan(index_server, "pypi", os="macos", arch="aarch64")]
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(merge(user, render.render_many(plans, "uv-project")))
+    r = subprocess.run([UV, "lock"], cwd=project, env=_uv_env(clean_env, index_server),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lock = (project / "uv.lock").read_text()
+    assert 'name = "helper"' in lock and 'version = "2.14.1+cu126"' in lock and 'name = "app"' in lock
 
 
 def test_uv_pip_installs_with_the_install_argv(index_server, tmp_path, clean_env):
@@ -131,9 +181,7 @@ def test_uv_locks_and_syncs_extras_for_a_gpu_node_and_a_cpu_node(index_server, t
     fragment = render.render_many([gpu, cpu], "uv-project")
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.11"\n' + fragment.split("\n\n", 1)[1]
-    )
+    (project / "pyproject.toml").write_text(fragment)
     env = _uv_env(clean_env, index_server)
     r = subprocess.run([UV, "lock"], cwd=project, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -160,8 +208,7 @@ def test_uv_locks_a_project_whose_index_url_needs_escaping(index_server, tmp_pat
     plan = replace(_plan(index_server, "cu126"), index_url=f"{index_server.url}/{_ODD}/cu126")
     project = tmp_path / "proj"
     project.mkdir()
-    (project / "pyproject.toml").write_text(render.render(plan, "uv-project").replace(
-        "[project]\n", '[project]\nname = "demo"\nversion = "0"\nrequires-python = ">=3.11"\n', 1))
+    (project / "pyproject.toml").write_text(render.render(plan, "uv-project"))
     r = subprocess.run([UV, "lock"], cwd=project, env=_uv_env(clean_env, index_server),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

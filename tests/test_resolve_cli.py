@@ -106,6 +106,27 @@ def test_several_machines_give_one_uv_project(tmp_path):
     assert "\"torch==2.15.0 ; sys_platform == 'darwin' and platform_machine == 'arm64'\"" in r.stdout
 
 
+def test_several_machines_give_one_poetry_project(tmp_path):
+    mac = write(tmp_path, "mac.json", {"os": "macos", "arch": "arm64", "python": "3.12", "macos_version": "15.1"})
+    gpu = write(tmp_path, "gpu.json", RTX4090_DRIVER580)
+    r = torchup("plan", "--machine", gpu, "--machine", mac, "--manager", "poetry-project")
+    assert r.returncode == 0, r.stderr
+    assert "One Poetry project for all these machines:" in r.stdout
+    assert 'priority = "explicit"' in r.stdout
+    r = torchup("plan", "--json", "--machine", gpu, "--machine", mac)
+    assert "[[tool.poetry.source]]" in json.loads(r.stdout)["poetry_project"]["text"]
+
+
+def test_this_machine_joins_the_machine_files_in_one_uv_project(tmp_path):
+    mac = write(tmp_path, "mac.json", {"os": "macos", "arch": "arm64", "python": "3.12", "macos_version": "15.1"})
+    r = torchup("plan", "--machine", mac, "--this-machine", "--manager", "uv-project", "--json")
+    assert r.returncode in (0, 3), r.stderr
+    plans = json.loads(r.stdout)["plans"]
+    assert len(plans) == 2 and plans[0]["os"] == "macos"  # the file's machine, then the probed one
+    r = torchup("plan", "--machine", mac, "--this-machine", "--manager", "uv-project")
+    assert r.stdout.count("Machine:") == 2
+
+
 @pytest.mark.parametrize("args, message", [
     (["--variant", "cuda12"], "is not a variant name"),
     (["--torch", "two"], "is not a version or a PEP 440 specifier"),

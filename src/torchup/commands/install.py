@@ -78,8 +78,10 @@ def _make_plan(args: argparse.Namespace, system: System, python: str):
 
     request = request_from_args(args, system.env)
     machines = getattr(args, "machine", None) or []
-    if len(machines) > 1:
+    if len(machines) + bool(getattr(args, "this_machine", False)) > 1:
         raise UsageError("torchup installs for one machine at a time; give at most one --machine")
+    if getattr(args, "write", False):
+        raise UsageError("--write belongs to `torchup plan`: install changes the environment, not the project file")
     if machines:
         from torchup.machine import load_machine_file
 

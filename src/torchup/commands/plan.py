@@ -17,7 +17,10 @@ from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "detect_manager", "load_inputs", "plan_json", "render_text", "request_from_args", "run"]
 
-MANAGERS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
+MANAGERS = ("pip", "uv", "uv-project", "poetry", "poetry-project", "pixi", "conda", "mamba", "micromamba", "requirements")
+# the formats that give one project file for several machines: what the text output calls it, its key in --json
+PROJECT_MANAGERS = {"uv-project": ("uv project", "uv_project"), "poetry-project": ("Poetry project", "poetry_project"),
+                    "pixi": ("pixi workspace", "pixi_workspace")}
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
 _CUDA_RE = re.compile(r"^\d+\.\d+$")
 
@@ -25,7 +28,9 @@ _CUDA_RE = re.compile(r"^\d+\.\d+$")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--machine", metavar="FILE", action="append",
                         help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
-                        "repeat it to plan for several (with --manager uv-project: one pyproject with platform markers)")
+                        "repeat it to plan for several (with --manager uv-project, poetry-project or pixi: one project file for all)")
+    parser.add_argument("--this-machine", action="store_true",
+                        help="with --machine: also plan for the machine torchup runs on (probed)")
     parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
     parser.add_argument("--gpu", metavar="NAME", action="append",
                         help="plan for this GPU instead of the ones found (\"RTX 4090\", \"H100\", \"RX 7900 XTX\"); "
@@ -43,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"PyTorch's index base (default: $TORCHUP_INDEX_BASE, else {DEFAULT_INDEX_BASE})")
     parser.add_argument("--explain", action="store_true", help="also list every build considered and why it was rejected")
     parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
+    parser.add_argument("--write", action="store_true",
+                        help="with --manager uv-project, poetry-project or pixi: merge the result into pyproject.toml / "
+                        "pixi.toml here (created if absent), after showing the diff and asking; the old file is kept "
+                        "as FILE.torchup-backup")
+    parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
 
 
 def request_from_args(args: argparse.Namespace, env):
@@ -123,23 +133,24 @@ def describe_target(machine, gpu_names, driver):
     return machine
 
 
-def _load_machines(system, machine_files, python):
+def _load_machines(system, machine_files, python, this_machine=False):
+    machines = []
     if machine_files:
         from torchup.machine import load_machine_file
 
-        machines = []
         for path in machine_files:
             machine, warnings = load_machine_file(path)
             for w in warnings:
                 print(f"torchup: warning: {w}", file=sys.stderr)
             machines.append(machine)
-        return machines
-    from torchup.probe import probe_machine
+    if this_machine or not machines:
+        from torchup.probe import probe_machine
 
-    return [probe_machine(system, python=python)]
+        machines.append(probe_machine(system, python=python))
+    return machines
 
 
-def load_inputs(system, machine_files=None, python=None):
+def load_inputs(system, machine_files=None, python=None, this_machine=False):
     """The machines (probed, or read from files) and the catalog.
 
     Sequential on purpose: parsing the catalog in a thread while the probe waits
@@ -148,7 +159,7 @@ def load_inputs(system, machine_files=None, python=None):
     overlapped, on a loaded 2-core host)."""
     from torchup.catalog.load import load_catalog
 
-    machines = _load_machines(system, machine_files, python)
+    machines = _load_machines(system, machine_files, python, this_machine)
     return machines, load_catalog(system.env)
 
 
@@ -161,7 +172,10 @@ def run(args: argparse.Namespace, system) -> int:
     from torchup.resolve import resolve
 
     request = request_from_args(args, system.env)
-    machines, catalog = load_inputs(system, args.machine, args.python)
+    if args.write and (args.json or args.manager not in PROJECT_MANAGERS):
+        raise UsageError("--write merges a project file: it takes --manager uv-project, poetry-project or pixi, "
+                         "and no --json")
+    machines, catalog = load_inputs(system, args.machine, args.python, args.this_machine)
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
     today = date.today()
@@ -188,27 +202,48 @@ def run(args: argparse.Namespace, system) -> int:
 
     style = style_for(sys.stdout, system.env)
     out = []
-    combined = len(machines) > 1 and args.manager == "uv-project" and not refused
+    combined = len(machines) > 1 and args.manager in PROJECT_MANAGERS and not refused
     for machine, plan in zip(machines, plans):
         manager = args.manager or detect_manager(machine)
         out.append(render_text(machine, plan, manager, style, python=args.python or machine.python_executable or "python",
                                explain=args.explain, several=len(machines) > 1, command=not combined))
     if combined:
         try:
-            text = render.render_many([p for p in plans if isinstance(p, Plan)], "uv-project")  # none refused here
+            text = render.render_many([p for p in plans if isinstance(p, Plan)], args.manager)  # none refused here
         except render.RenderError as err:
             raise UsageError(err.message, hint=err.hint) from None
-        out.append(style.bold("One uv project for all these machines:") + "\n" + _indent(text))
+        out.append(style.bold(f"One {PROJECT_MANAGERS[args.manager][0]} for all these machines:") + "\n" + _indent(text))
     age = catalog.age_days(today)
     out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
                          + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
     sys.stdout.write(redact_url("\n".join(out)) + "\n")
+    if args.write and refused:
+        print("torchup: nothing written: not every machine has a build", file=sys.stderr)
+    elif args.write:
+        _write(args, plans)
     return EXIT_NO_BUILD if refused else EXIT_OK
+
+
+def _write(args, plans) -> None:
+    from pathlib import Path
+
+    from torchup import render
+    from torchup.commands.install import _confirm
+    from torchup.project_file import write_project
+
+    try:
+        text = render.render_many(plans, args.manager)
+    except render.RenderError as err:
+        raise UsageError(err.message, hint=err.hint) from None
+    done = write_project(args.manager, text, directory=Path.cwd(), yes=args.yes, confirm=_confirm,
+                         show=lambda diff: print(redact_url(diff), end=""))
+    print(f"torchup: {done}")
 
 
 def plan_json(plans, pythons) -> dict:
     """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
-    for several machines, plus their one combined uv project when every machine has a plan."""
+    for several machines, plus their one combined uv project, Poetry project and pixi workspace when every
+    machine has a plan."""
     from torchup import render
     from torchup.plan import Plan
 
@@ -221,10 +256,11 @@ def plan_json(plans, pythons) -> dict:
         return one(plans[0], pythons[0])
     out: dict = {"plans": [one(p, py) for p, py in zip(plans, pythons)]}
     if all(isinstance(p, Plan) for p in plans):
-        try:
-            out["uv_project"] = {"text": render.render_many(plans, "uv-project"), "error": None}
-        except render.RenderError as err:
-            out["uv_project"] = {"text": None, "error": err.message}
+        for fmt, (_, key) in PROJECT_MANAGERS.items():
+            try:
+                out[key] = {"text": render.render_many(plans, fmt), "error": None}
+            except render.RenderError as err:
+                out[key] = {"text": None, "error": err.message}
     return out
 
 
@@ -276,7 +312,7 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
             lines.append(style.yellow(f"{fmt}: {err.message}; the pip command instead:"))
             fmt, text, notes = "pip", render.render(plan, "pip", python=python), []
         label = {"requirements": "requirements.txt", "uv-project": "a uv project (pyproject.toml)",
-                 "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
+                 "poetry-project": "a Poetry project (pyproject.toml)", "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
         lines.append(style.bold(f"Install with {label}:"))
         lines.append(_indent(text).rstrip("\n"))
         if plan.os == "windows" and fmt in render.COMMAND_FORMATS:

@@ -25,7 +25,7 @@ __all__ = [
     "render_many",
 ]
 
-FORMATS = ("pip", "uv", "uv-project", "poetry", "pixi", "conda", "mamba", "micromamba", "requirements")
+FORMATS = ("pip", "uv", "uv-project", "poetry", "poetry-project", "pixi", "conda", "mamba", "micromamba", "requirements")
 COMMAND_FORMATS = ("pip", "uv", "poetry", "conda", "mamba", "micromamba")  # shell lines; the others are files
 # the keys of Plan.commands (the JSON contract) and the format each is rendered in
 COMMAND_KEYS = {"pip": "pip", "uv": "uv", "conda": "conda", "pixi": "pixi", "poetry": "poetry"}
@@ -72,6 +72,10 @@ def render(plan: Plan, fmt: str, *, python: str = "python", shell: str | None = 
         from torchup.render import poetry
 
         return poetry.render(plan, shell=shell)
+    if fmt == "poetry-project":
+        from torchup.render import poetry
+
+        return poetry.render_project([plan])
     if fmt == "pixi":
         from torchup.render import pixi
 
@@ -88,12 +92,20 @@ def render(plan: Plan, fmt: str, *, python: str = "python", shell: str | None = 
 
 
 def render_many(plans: Sequence[Plan], fmt: str, *, python: str = "python") -> str:
-    """One text for several machines: a uv project with platform markers, or, for
-    the other formats, one block per machine."""
+    """One text for several machines: a uv or Poetry project with platform markers, a pixi
+    workspace with one platform entry per machine, or, for the other formats, one block per machine."""
     if fmt == "uv-project":
         from torchup.render import uv
 
         return uv.render_project(plans)
+    if fmt == "poetry-project":
+        from torchup.render import poetry
+
+        return poetry.render_project(plans)
+    if fmt == "pixi":
+        from torchup.render import pixi
+
+        return pixi.render_project(plans)
     blocks = []
     for plan in plans:
         head = f"# {plan.os}/{plan.arch}, Python {plan.python}" if plan.os else "#"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from torchup.plan import Plan
 from torchup.render._common import RenderError, join, shell_for
 
-__all__ = ["CondaForgeBuild", "conda_forge_build", "notes", "render"]
+__all__ = ["CondaForgeBuild", "conda_forge_build", "conda_subdir", "notes", "render"]
 
 # conda-forge CUDA variant per OS and CUDA major (feedstock .ci_support file names)
 _CF_CUDA = {("linux", 12): "12.9", ("linux", 13): "13.0", ("windows", 12): "12.8", ("windows", 13): "13.0"}
@@ -41,6 +41,11 @@ class CondaForgeBuild:
     specs: tuple[str, ...]  # ("pytorch-gpu==2.14.1", "cuda-version=13.0", "torchvision==0.29.1")
     cuda: str | None  # conda-forge's CUDA version, None for CPU
     subdir: str | None  # "linux-64"
+
+
+def conda_subdir(plan: Plan) -> str | None:
+    """The conda subdir of the plan's platform (``linux-64``); None when unknown."""
+    return _SUBDIR.get((plan.os or "", plan.arch or ""))
 
 
 def _cuda_major(plan: Plan) -> int | None:
@@ -61,7 +66,7 @@ def conda_forge_build(plan: Plan) -> CondaForgeBuild:
             "conda-forge has no Intel GPU (xpu) build of PyTorch",
             hint="install the xpu wheel with pip or uv (torchup --manager pip)",
         )
-    subdir = _SUBDIR.get((plan.os or "", plan.arch or ""))
+    subdir = conda_subdir(plan)
     if plan.os is not None and subdir is None:
         raise RenderError(f"conda-forge has no PyTorch build for {plan.os}/{plan.arch}")
     version = plan.base_version

@@ -1,35 +1,46 @@
-"""pixi: a ``pixi.toml`` fragment that takes PyTorch from conda-forge.
+"""pixi: one ``pixi.toml`` for one or several machines.
 
-The conda-forge packages are those of ``conda.py``.  A CUDA build needs the
-``__cuda`` virtual package at solve time; ``[system-requirements] cuda``
-declares it (pixi docs, "System requirements"; newer pixi also accepts a
-per-platform ``cuda`` key), otherwise pixi installs the CPU build.
+conda-forge's PyTorch (the packages of ``conda.py``) where it has the build; the
+wheel from PyTorch's index through ``[pypi-dependencies]`` with that ``index``
+where it has not (ROCm, XPU, CUDA 11), so the lock holds everything.  The manifest
+follows pixi's current format (pixi docs, "Declaring virtual packages per
+platform" and "Migrating from [system-requirements]", as published for v0.72 to
+v0.76; docs/rendering.md says what is relied on): a CUDA build declares ``__cuda``
+on its ``[workspace] platforms`` entry (``{ platform = "linux-64", cuda = "13" }``),
+never in the deprecated ``[system-requirements]``; several machines get one entry
+each and their packages under ``[target.<platform>]``.  Two machines of one subdir
+(a GPU node and a CPU node) get named entries, the CUDA one first: pixi selects the
+first entry the host satisfies.
 """
 
 from __future__ import annotations
 
-from torchup.plan import Plan
-from torchup.render._common import comments, toml_text
-from torchup.render.conda import conda_forge_build
+from collections.abc import Sequence
 
-__all__ = ["render"]
+from torchup.plan import Plan
+from torchup.render._common import RenderError, comments, extra_index_packages, pins, toml_text
+from torchup.render.conda import conda_forge_build, conda_subdir
+
+__all__ = ["render", "render_project"]
 
 
 def render(plan: Plan) -> str:
-    build = conda_forge_build(plan)
-    kind = f"CUDA {build.cuda} build" if build.cuda else "CPU build"
-    header = [f"pixi.toml: torch {plan.base_version}, conda-forge's {kind}", "merge into your pixi.toml, then: pixi install"]
-    workspace: dict = {"channels": ["conda-forge"]}
-    if build.subdir:
-        workspace["platforms"] = [build.subdir]
-    doc: dict = {"workspace": workspace}
-    if build.cuda:
-        doc["system-requirements"] = {"cuda": build.cuda.split(".")[0]}
-    deps: dict[str, str] = {}
-    if plan.python:
-        if plan.python.endswith("t"):
-            header.append("the plan is for a free-threaded Python; torchup does not track conda-forge's free-threaded builds")
-        deps["python"] = f"{plan.python.rstrip('t')}.*"
+    return render_project([plan])
+
+
+def _packages(plan: Plan) -> tuple[dict[str, str], dict[str, dict], str | None, str]:
+    """``(conda dependencies, pypi dependencies, declared CUDA major or None, description)``."""
+    try:
+        build = conda_forge_build(plan)
+    except RenderError:
+        wheel: dict[str, dict] = {}
+        for req in pins(plan) + extra_index_packages(plan):
+            name, _, version = req.partition("==")
+            wheel[name] = {"version": f"=={version}" if version else "*",
+                           **({"index": plan.index_url} if plan.index_url else {})}
+        what = f"the {plan.variant} wheel from PyTorch's index" if plan.index_url else "PyPI's wheel"
+        return {}, wheel, None, what
+    conda: dict[str, str] = {}
     for spec in build.specs:
         name, sep, version = spec.partition("==")
         if not sep:
@@ -37,6 +48,77 @@ def render(plan: Plan) -> str:
             version = f"{version}.*"
         else:
             version = f"=={version}"
-        deps[name] = version
-    doc["dependencies"] = deps
-    return comments(header) + "\n" + toml_text(doc)
+        conda[name] = version
+    major = build.cuda.split(".")[0] if build.cuda else None
+    return conda, {}, major, f"conda-forge's CUDA {build.cuda} build" if build.cuda else "conda-forge's CPU build"
+
+
+def _python(plan: Plan) -> str | None:
+    return f"{plan.python.rstrip('t')}.*" if plan.python else None
+
+
+def render_project(plans: Sequence[Plan]) -> str:
+    """One ``pixi.toml`` for the machines: ``[workspace] platforms`` with the virtual packages each
+    build needs, the packages in ``[dependencies]`` (one machine) or ``[target.<platform>]``."""
+    if not plans:
+        raise RenderError("nothing to render: no plan")
+    plans = list({(p.torch, p.variant, p.os, p.arch, p.python): p for p in plans}.values())
+    several = len(plans) > 1
+    subdirs = [conda_subdir(p) for p in plans]
+    if several and None in subdirs:
+        raise RenderError("a pixi workspace for several machines needs each machine's OS and architecture")
+    parts = [(plan, subdir, *_packages(plan)) for plan, subdir in zip(plans, subdirs)]
+    # CUDA entries first within a subdir: pixi takes the first platform entry the host satisfies
+    parts.sort(key=lambda part: (subdirs.index(part[1]), part[4] is None))
+    shared = {s for s in subdirs if s is not None and subdirs.count(s) > 1}
+    pythons = {_python(p) for p in plans}
+    common_python = pythons.pop() if len(pythons) == 1 else None
+    platforms: list = []
+    targets: dict[str, dict] = {}
+    header: list[str] = []
+    doc: dict = {"workspace": {"channels": ["conda-forge"], "platforms": platforms}}
+    for plan, subdir, conda, wheel, cuda, what in parts:
+        name = None
+        if subdir in shared:
+            name = f"{subdir}-cuda{cuda}" if cuda else f"{subdir}-{plan.variant.replace('.', '-')}"
+            if any(isinstance(e, dict) and e.get("name") == name for e in platforms):
+                raise RenderError(f"two machines on {subdir} need different builds that pixi cannot tell apart "
+                                  f"({plan.torch} and another of the same kind)",
+                                  hint="plan them separately, or ask for one build for both with --variant")
+        if subdir is not None:
+            entry = {**({"name": name} if name else {}), "platform": subdir, **({"cuda": cuda} if cuda else {})}
+            platforms.append(entry if len(entry) > 1 else subdir)
+        deps: dict = {}
+        if (_python(plan) and not common_python) or (wheel and not _python(plan)):
+            deps["python"] = _python(plan) or "*"
+        deps.update(conda)
+        table: dict = {"dependencies": deps} if deps else {}
+        if wheel:
+            table["pypi-dependencies"] = wheel
+        targets[name or subdir or ""] = table
+        header.append(f"torch {plan.base_version}: {what}" + (f" on {name or subdir}" if several else ""))
+        if plan.python and plan.python.endswith("t"):
+            header.append("the plan is for a free-threaded Python; torchup does not track conda-forge's free-threaded builds")
+    if not platforms:
+        del doc["workspace"]["platforms"]
+    if common_python:
+        doc["dependencies"] = {"python": common_python}
+    if several:
+        doc["target"] = targets
+    else:
+        table = targets[next(iter(targets))]
+        doc.setdefault("dependencies", {}).update(table.get("dependencies", {}))
+        if "pypi-dependencies" in table:
+            doc["pypi-dependencies"] = table["pypi-dependencies"]
+    cuda_platforms = {entry.get("name") or entry["platform"]: entry["cuda"]
+                      for entry in platforms if isinstance(entry, dict) and "cuda" in entry}
+    lines = ["pixi.toml: " + "; ".join(header), "merge into your pixi.toml, then: pixi install"]
+    if cuda_platforms:
+        where = (f"CONDA_OVERRIDE_CUDA={next(iter(cuda_platforms.values()))} there" if len(set(cuda_platforms.values())) == 1
+                 else ", ".join(f"CONDA_OVERRIDE_CUDA={cuda} for {name}" for name, cuda in cuda_platforms.items()))
+        lines.append("the lock depends on the declared platforms, never on a GPU; but pixi install refuses a platform "
+                     f"declaring cuda on a host without an NVIDIA driver (a GPU-less CI runner): set {where}")
+    if cuda_platforms and shared:
+        lines.append("where two entries share a subdir, a host without an NVIDIA driver gets the one that declares no cuda "
+                     "(pixi takes the first entry the host satisfies)")
+    return comments(lines) + "\n" + toml_text(doc)

@@ -12,6 +12,12 @@ share a platform and a Python but need different builds (a GPU node and a CPU
 node of one cluster) cannot be told apart by markers: the project then gets one
 extra per build (``uv sync --extra cu130`` / ``--extra cpu``), declared as
 conflicting, with each extra's packages routed to its index.
+
+The project is complete (``[project] name``, ``version``, ``requires-python``), so
+that it locks as written.  PyPI's builds (macOS) need no source: the default index
+serves them.  The lock depends on the platforms only, never on a machine's GPU: any
+host, a GPU-less CI runner included, locks it, and ``uv sync`` there installs that
+platform's build.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from torchup.render._common import (
     toml_text,
 )
 
-__all__ = ["argv", "marker_for", "render", "render_project"]
+__all__ = ["PROJECT_NAME", "Clash", "argv", "marker_for", "platform_markers", "render", "render_project",
+           "requires_python"]
 
 # sys_platform and platform_machine as Python reports them on each platform
 _SYS_PLATFORM = {"linux": "linux", "windows": "win32", "macos": "darwin"}
@@ -74,13 +81,13 @@ def marker_for(plan: Plan, *, with_python: bool = False) -> str:
     return " and ".join(parts)
 
 
-class _Clash(RenderError):
+class Clash(RenderError):
     """Markers cannot tell two of the machines apart."""
 
 
-def _markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]:
+def platform_markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]:
     """One marker per plan: the platform, refined by the Python version where two
-    plans of one platform differ; ``_Clash`` when even that cannot separate them."""
+    plans of one platform differ; ``Clash`` when even that cannot separate them."""
     if len(plans) == 1 and not always:
         return [None]
     coarse = [marker_for(p) for p in plans]
@@ -96,7 +103,7 @@ def _markers(plans: Sequence[Plan], *, always: bool = False) -> list[str | None]
             if marker_for(p, with_python=True) == fine and (p.torch, p.variant) != (plan.torch, plan.variant)
         ]
         if clash:
-            raise _Clash(
+            raise Clash(
                 f"two machines share the platform {fine!r} but need different builds "
                 f"({plan.torch} and {clash[0].torch}); markers cannot tell them apart",
                 hint="plan them separately, or ask for one build for both with --variant",
@@ -112,10 +119,26 @@ def _extra_name(plan: Plan) -> str:
     return plan.variant.replace(".", "-")
 
 
+# the project's own name in the rendered file; `plan --write` keeps the name a pyproject already has
+PROJECT_NAME = "my-project"
+_LOCK_NOTE = ("the lock depends on the platforms only, never on a GPU: it is made the same on any host, "
+              "a GPU-less CI runner included")
+
+
+def requires_python(plans: Sequence[Plan]) -> str | None:
+    """``>=3.11``: the oldest Python among the plans (a free-threaded ``3.14t`` counts as 3.14)."""
+    versions = sorted({tuple(int(n) for n in p.python.rstrip("t").split(".")[:2]) for p in plans if p.python})
+    return f">={versions[0][0]}.{versions[0][1]}" if versions else None
+
+
 class _Project:
     """The pieces of the fragment, filled plan by plan, as plain data; ``text`` writes them as TOML."""
 
-    def __init__(self) -> None:
+    def __init__(self, plans: Sequence[Plan]) -> None:
+        self.meta: dict[str, str] = {"name": PROJECT_NAME, "version": "0.1.0"}
+        python = requires_python(plans)
+        if python:
+            self.meta["requires-python"] = python
         self.deps: list[str] = []
         self.optional: dict[str, list[str]] = {}
         self.indexes: dict[str, str] = {}
@@ -123,10 +146,9 @@ class _Project:
         self.envs: list[str] = []
 
     def add(self, plan: Plan, marker: str | None, extra: str | None = None) -> None:
-        if marker:
-            platform = marker.split(" and python_version")[0]
-            if platform not in self.envs:
-                self.envs.append(platform)
+        platform = marker.split(" and python_version")[0] if marker else marker_for(plan) if plan.os in _SYS_PLATFORM else None
+        if platform and platform not in self.envs:
+            self.envs.append(platform)
         suffix = f" ; {marker}" if marker else ""
         routed = pins(plan) + extra_index_packages(plan)
         reqs = [f"{req}{suffix}" for req in routed]
@@ -145,19 +167,17 @@ class _Project:
                     entries.append(entry)
 
     def text(self, header: list[str]) -> str:
-        doc: dict = {}
-        if self.deps:
-            doc["project"] = {"dependencies": self.deps}
+        doc: dict = {"project": {**self.meta, "dependencies": self.deps}}
         if self.optional:
-            doc.setdefault("project", {})["optional-dependencies"] = self.optional
+            doc["project"]["optional-dependencies"] = self.optional
         tool: dict = {}
         if len(self.optional) > 1:
             tool["conflicts"] = [[{"extra": e} for e in self.optional]]
-        if len(self.envs) > 1:
+        if self.envs:
             tool["environments"] = self.envs
         if tool:
             doc["tool"] = {"uv": tool}
-        chunks = [toml_text(doc)] if doc else []
+        chunks = [toml_text(doc)]
         chunks += [toml_array_table("tool.uv.index", {"name": name, "url": url, "explicit": True})
                    for name, url in self.indexes.items()]
         if self.sources:
@@ -166,26 +186,29 @@ class _Project:
 
 
 def render_project(plans: Sequence[Plan]) -> str:
-    """A ``pyproject.toml`` fragment (``[project] dependencies`` + uv's index and
-    sources) for one machine, or for several with platform markers; machines that
-    markers cannot separate get one conflicting extra per build."""
+    """A complete ``pyproject.toml`` (``[project]`` + uv's environments, index and sources) for
+    one machine, or for several with platform markers; machines that markers cannot separate
+    get one conflicting extra per build.  ``[tool.uv] environments`` limits the lock to the
+    machines' platforms, so a platform no machine has is refused by ``uv sync`` instead of
+    resolved to a build that does not exist for it."""
     if not plans:
         raise RenderError("nothing to render: no plan")
     plans = _unique(plans)
-    project = _Project()
+    project = _Project(plans)
     try:
-        for plan, marker in zip(plans, _markers(plans)):
+        for plan, marker in zip(plans, platform_markers(plans)):
             project.add(plan, marker)
         title = ", ".join(
             f"torch {p.base_version}, {describe_variant(p.variant, cuda=p.cuda, rocm=p.rocm, os=p.os)}"
             + (f" on {p.os}/{p.arch}" if len(plans) > 1 and p.os else "")
             for p in plans
         )
-        return project.text([f"pyproject.toml for uv: {title}", "merge into your pyproject.toml, then: uv lock && uv sync"])
-    except _Clash:
+        return project.text([f"pyproject.toml for uv: {title}", "save as pyproject.toml (or merge into yours; rename the project), then: uv lock && uv sync",
+                             _LOCK_NOTE])
+    except Clash:
         pass
     # Some platform holds machines that need different builds: those go to extras.
-    project = _Project()
+    project = _Project(plans)
     coarse = {id(p): marker_for(p) for p in plans}
     by_platform: dict[str, list[Plan]] = {}
     for plan in plans:
@@ -194,15 +217,15 @@ def render_project(plans: Sequence[Plan]) -> str:
     usage = []
     for members in by_platform.values():
         try:
-            markers = _markers(members, always=several)
-        except _Clash:
+            markers = platform_markers(members, always=several)
+        except Clash:
             groups: dict[str, list[Plan]] = {}
             for plan in members:
                 groups.setdefault(_extra_name(plan), []).append(plan)
             for extra, group in groups.items():
                 try:
-                    group_markers = _markers(group, always=several)
-                except _Clash as err:
+                    group_markers = platform_markers(group, always=several)
+                except Clash as err:
                     raise RenderError(err.message, hint=err.hint) from None
                 for plan, marker in zip(group, group_markers):
                     project.add(plan, marker, extra)
@@ -212,7 +235,8 @@ def render_project(plans: Sequence[Plan]) -> str:
             project.add(plan, marker)
     header = [
         "pyproject.toml for uv: machines of one platform need different builds, so each build is an extra",
-        "merge into your pyproject.toml, then on each machine: uv lock && uv sync --extra NAME",
+        "save as pyproject.toml (or merge into yours), then on each machine: uv lock && uv sync --extra NAME",
+        _LOCK_NOTE,
         *(f"  {line}" for line in usage),
     ]
     return project.text(header)

@@ -1,0 +1,139 @@
+"""Merge a rendered project file into the user's own (``plan --write``), keeping the rest of it.
+
+Pure: text in, text out.  The user's file is edited with ``tomlkit``, which keeps comments,
+order and formatting; only what torchup renders is changed, and a value already equal to the
+rendered one is left as written, so a second merge changes nothing:
+
+- ``[project] name``, ``version``, ``requires-python`` are added only where missing;
+- in ``[project] dependencies`` (and each extra of ``optional-dependencies``) the requirements of
+  the torch family are replaced, every other requirement is kept where it is;
+- ``[[tool.uv.index]]`` / ``[[tool.poetry.source]]`` entries are replaced or added by ``name``;
+- pixi's ``[workspace] channels`` gains conda-forge, keeping the user's channels;
+- every other rendered key (a source, an environment list, a platform list, a dependency) is set.
+"""
+
+from __future__ import annotations
+
+from torchup.errors import UsageError
+
+__all__ = ["merge"]
+
+_KEEP_IF_PRESENT = {("project", "name"), ("project", "version"), ("project", "requires-python")}
+_NAMED_TABLES = {("tool", "uv", "index"), ("tool", "poetry", "source")}
+_UNION = {("workspace", "channels")}
+
+
+def merge(existing: str | None, rendered: str, *, path: str = "the file") -> str:
+    """``existing`` with ``rendered`` merged in; ``rendered`` itself when there is nothing yet.
+    A ``UsageError`` when ``existing`` is not TOML (nothing is changed then)."""
+    if existing is None or not existing.strip():
+        return rendered
+    import tomlkit
+    import tomllib
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        doc = tomlkit.parse(existing)
+    except TOMLKitError as err:
+        raise UsageError(f"{path} is not valid TOML: {err}", hint="fix it (or move it away) and run --write again") from None
+    _merge_table(doc, tomllib.loads(rendered), ())
+    return tomlkit.dumps(doc)
+
+
+def _plain(value):
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def _merge_table(table, new: dict, path: tuple[str, ...]) -> None:
+    for key, value in new.items():
+        here = (*path, key)
+        current = table.get(key)
+        if current is None:
+            table[key] = _item(value, here)
+        elif here in _KEEP_IF_PRESENT:
+            continue
+        elif isinstance(value, dict) and isinstance(_plain(current), dict):
+            _merge_table(current, value, here)
+        elif _is_requirements(here) and isinstance(_plain(current), list):
+            _merge_requirements(current, value)
+        elif here in _NAMED_TABLES and isinstance(_plain(current), list):
+            _merge_named(current, value, here)
+        elif here in _UNION and isinstance(_plain(current), list):
+            for item in value:
+                if item not in _plain(current):
+                    current.append(item)
+        elif _plain(current) != value:
+            table[key] = _item(value, here)
+
+
+def _is_requirements(path: tuple[str, ...]) -> bool:
+    return path == ("project", "dependencies") or (len(path) == 3 and path[:2] == ("project", "optional-dependencies"))
+
+
+def _requirement_name(text: str) -> str | None:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        return None
+
+
+def _merge_requirements(array, new: list[str]) -> None:
+    """Replace the requirements of the packages ``new`` names, in place; keep every other one."""
+    names = {_requirement_name(r) for r in new}
+    kept = [r for r in _plain(array) if _requirement_name(r) not in names]
+    if kept + new == _plain(array):
+        return
+    for i in reversed(range(len(array))):
+        if _requirement_name(_plain(array[i])) in names:
+            del array[i]
+    for req in new:
+        array.append(req)
+
+
+def _merge_named(aot, new: list[dict], path: tuple[str, ...]) -> None:
+    """``[[...]]`` entries replaced or added by their ``name``."""
+    for entry in new:
+        at = next((i for i, old in enumerate(aot) if _plain(old).get("name") == entry["name"]), None)
+        if at is None:
+            aot.append(_item(entry, (*path, "*")))
+        elif _plain(aot[at]) != entry:
+            aot[at] = _item(entry, (*path, "*"))
+
+
+def _item(value, path: tuple[str, ...]):
+    """Plain data as tomlkit items in the rendered files' forms: ``[[...]]`` for indexes and
+    sources, tables for tables, multi-line arrays of inline tables elsewhere."""
+    import tomlkit
+
+    if isinstance(value, dict):
+        # a table holding only tables has no header of its own ([tool] above [tool.uv])
+        table = tomlkit.table(is_super_table=bool(value) and all(
+            isinstance(v, dict) or (*path, k) in _NAMED_TABLES for k, v in value.items()))
+        for key, item in value.items():
+            table.add(key, _item(item, (*path, key)))
+        return table
+    if isinstance(value, list) and path in _NAMED_TABLES:
+        aot = tomlkit.aot()
+        for entry in value:
+            aot.append(_item(entry, (*path, "*")))
+        return aot
+    if isinstance(value, list):
+        return _inline(value)
+    return value
+
+
+def _inline(value):
+    import tomlkit
+
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        table.update({k: _inline(v) for k, v in value.items()})
+        return table
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_inline(v) for v in value)
+        return array.multiline(len(value) > 1)
+    return value
