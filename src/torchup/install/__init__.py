@@ -284,7 +284,6 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
     runner = system.runner
     target, manager, argv, conda, checks = (prepared.target, prepared.manager, prepared.argv, prepared.conda,
                                             prepared.checks)
-    command = prepared.command
     if time.monotonic() >= deadline:
         raise NetworkError(f"the --timeout of {options.timeout:g} s ran out before the package manager started "
                            "(the index checks took it); nothing was changed", hint="raise --timeout", code="timeout")
@@ -292,54 +291,15 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
     with _open_log(log_path) as log:
         out.log = log
         out.step(f"full log: {log_path}")
-        out.step("snapshot of the environment before the install")
-        try:
-            snap = take_snapshot(target, plan=plan.to_json(), log=log_path, touches=checks.touches,
-                                 replaces=checks.replaces, discard_previous=False,
-                                 whole_prefix=UNTOUCHED if conda else None, copied=APPENDED if conda else (),
-                                 keep_files=_pixi_files(target) if manager == "pixi" else
-                                 () if conda else _guard.guard_files(target.prefix))
-        except (OSError, KeyboardInterrupt) as exc:
-            state = _undo_partial_snapshot(target.prefix)
-            if isinstance(exc, KeyboardInterrupt):
-                raise InstallInterrupted(f"interrupted while taking the snapshot; {state}") from None
-            raise EnvironmentProblem(
-                f"could not take the snapshot of the environment: {exc}; {state}",
-                hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
-                code="snapshot-failed",
-            ) from None
-        # from here until the snapshot is marked "installed", anything that stops torchup
-        # (a failure, Ctrl-C, a bug) restores it first
-        try:
-            out.step(_snapshot_line(snap, target, checks.replaces))
-            out.step(f"running: {command}")
-            # the previous snapshot (the torch before last, often) goes while the manager downloads
-            cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
-            cleanup.start()
-            if not conda:
-                _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
-            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty,
-                                 timeout=max(deadline - time.monotonic(), 1.0), lock=lock,
-                                 on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
-            cleanup.join()
-            failure: list[str] | None
-            if not result.ok:
-                failure, text = digest(result), result.stdout
-            else:
-                problem = _result_problem(plan, target, checks.replaces, conda=conda)
-                # the exit code said success; the environment says otherwise
-                failure, text = ([f"{manager} exited 0 but {problem}"], result.stdout) if problem else (None, "")
-        except KeyboardInterrupt:
-            _failed(out, ["interrupted: the package manager was stopped"], snap, restore(snap), target, runner,
-                    log_path, error=InstallInterrupted)
-        except BaseException:
-            restore(snap)
-            mark(snap, "restored")
-            raise
-        if failure:
-            _failed(out, failure, snap, restore(snap), target, runner, log_path, text=text)
-        snap = mark(snap, "installed")
-        keep_installed_files(snap)
+        snap = _snapshot_and_run(
+            out, runner, target, argv, log=log, log_path=log_path, lock=lock, deadline=deadline, tty=options.tty,
+            manager=manager, relax=not conda,
+            snapshot_args={"plan": plan.to_json(), "touches": checks.touches, "replaces": checks.replaces,
+                           "whole_prefix": UNTOUCHED if conda else None, "copied": APPENDED if conda else (),
+                           "keep_files": _pixi_files(target) if manager == "pixi" else
+                           () if conda else _guard.guard_files(target.prefix)},
+            describe=lambda snap: _snapshot_line(snap, target, checks.replaces),
+            result_problem=lambda: _result_problem(plan, target, checks.replaces, conda=conda))
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None
@@ -352,6 +312,59 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
         out.log = None
     return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
                          snapshot=snap.path, replaced=checks.replacing, verified=verified)
+
+
+def _snapshot_and_run(out: _Out, runner, target: TargetEnv, argv: list[str], *, log, log_path: str, lock: int,
+                      deadline: float, tty: bool, manager: str, relax: bool, snapshot_args: dict,
+                      result_problem: Callable[[], str | None],
+                      describe: Callable[[Snapshot], str] | None = None) -> Snapshot:
+    """The transaction's core, for ``install`` and ``add``: snapshot, run the manager (which
+    inherits the lock), check the result.  Any way out before the snapshot is marked "installed"
+    (a failure, Ctrl-C, a bug) restores it first.  Returns the snapshot, marked "installed"."""
+    out.step("snapshot of the environment before the install")
+    try:
+        snap = take_snapshot(target, log=log_path, discard_previous=False, **snapshot_args)
+    except (OSError, KeyboardInterrupt) as exc:
+        state = _undo_partial_snapshot(target.prefix)
+        if isinstance(exc, KeyboardInterrupt):
+            raise InstallInterrupted(f"interrupted while taking the snapshot; {state}") from None
+        raise EnvironmentProblem(
+            f"could not take the snapshot of the environment: {exc}; {state}",
+            hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
+            code="snapshot-failed",
+        ) from None
+    try:
+        if describe is not None:
+            out.step(describe(snap))
+        out.step(f"running: {redact_url(shlex.join(argv))}")
+        # the previous snapshot (the torch before last, often) goes while the manager downloads
+        cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
+        cleanup.start()
+        if relax:
+            _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
+        result = run_manager(runner, argv, log=log, echo=out.raw, tty=tty,
+                             timeout=max(deadline - time.monotonic(), 1.0), lock=lock,
+                             on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
+        cleanup.join()
+        failure: list[str] | None
+        if not result.ok:
+            failure, text = digest(result), result.stdout
+        else:
+            problem = result_problem()
+            # the exit code said success; the environment says otherwise
+            failure, text = ([f"{manager} exited 0 but {problem}"], result.stdout) if problem else (None, "")
+    except KeyboardInterrupt:
+        _failed(out, ["interrupted: the package manager was stopped"], snap, restore(snap), target, runner,
+                log_path, error=InstallInterrupted)
+    except BaseException:
+        restore(snap)
+        mark(snap, "restored")
+        raise
+    if failure:
+        _failed(out, failure, snap, restore(snap), target, runner, log_path, text=text)
+    snap = mark(snap, "installed")
+    keep_installed_files(snap)
+    return snap
 
 
 def _in_background(deadline: float, fn, *args):

@@ -15,7 +15,7 @@ import json
 import os
 import shlex
 import sys
-import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
@@ -23,22 +23,19 @@ from typing import TextIO
 from torchup.errors import EnvironmentProblem, InstallFailed, UsageError
 from torchup.install import (
     DEFAULT_TIMEOUT_S,
-    InstallInterrupted,
     _exclusive,
-    _failed,
     _open_log,
     _Out,
     _refuse_unfinished,
     _same_versions,
-    _undo_partial_snapshot,
+    _snapshot_and_run,
     _verify,
-    _write_holder,
     default_log_path,
 )
 from torchup.install import guard as _guard
-from torchup.install.execute import choose_manager, clean_lines, digest, run_manager
+from torchup.install.execute import choose_manager, clean_lines, digest
 from torchup.install.preflight import pep668_problem, writable_problem
-from torchup.install.snapshot import discard_previous_snapshot, keep_installed_files, mark, restore, take_snapshot
+from torchup.install.snapshot import keep_installed_files
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.system import System
 
@@ -303,45 +300,12 @@ def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: l
         _refuse_unfinished(target)
         out.log = log
         out.step(f"full log: {log_path}")
-        out.step("snapshot of the environment before the install")
-        try:
-            snap = take_snapshot(target, plan={"add": list(options.packages)}, log=log_path,
-                                 touches=[c.name for c in report.changes], discard_previous=False,
-                                 keep_files=_guard.guard_files(target.prefix))
-        except (OSError, KeyboardInterrupt) as exc:
-            state = _undo_partial_snapshot(target.prefix)
-            if isinstance(exc, KeyboardInterrupt):
-                raise InstallInterrupted(f"interrupted while taking the snapshot; {state}") from None
-            raise EnvironmentProblem(f"could not take the snapshot of the environment: {exc}; {state}",
-                                     hint="the snapshot lives in <prefix>/.torchup/ and needs that directory to be writable",
-                                     code="snapshot-failed") from None
-        try:
-            out.step(f"running: {shlex.join(argv)}")
-            cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
-            cleanup.start()
-            if relax:
-                _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
-            # the manager holds the lock too: a killed torchup's manager keeps the environment locked
-            result = run_manager(runner, argv, log=log, echo=out.raw, tty=options.tty, timeout=options.timeout,
-                                 lock=lock, on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
-            cleanup.join()
-            failure: list[str] | None
-            if not result.ok:
-                failure, text = digest(result), result.stdout
-            else:
-                problem = _result_problem(target, report.changes)
-                failure, text = ([f"{report.manager} exited 0 but {problem}"], result.stdout) if problem else (None, "")
-        except KeyboardInterrupt:
-            _failed(out, ["interrupted: the package manager was stopped"], snap, restore(snap), target, runner,
-                    log_path, error=InstallInterrupted)
-        except BaseException:
-            restore(snap)
-            mark(snap, "restored")
-            raise
-        if failure:
-            _failed(out, failure, snap, restore(snap), target, runner, log_path, text=text)
-        snap = mark(snap, "installed")
-        keep_installed_files(snap)
+        snap = _snapshot_and_run(
+            out, runner, target, argv, log=log, log_path=log_path, lock=lock,
+            deadline=time.monotonic() + options.timeout, tty=options.tty, manager=report.manager, relax=relax,
+            snapshot_args={"plan": {"add": list(options.packages)}, "touches": [c.name for c in report.changes],
+                           "keep_files": _guard.guard_files(target.prefix)},
+            result_problem=lambda: _result_problem(target, report.changes))
         out.step("added " + ", ".join(f"{c.name} {c.after}" for c in report.changes if c.after))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None
