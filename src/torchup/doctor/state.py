@@ -28,6 +28,10 @@ ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
 CONDA_NAMES = ("pytorch", "torch", "torchvision", "torchaudio", "cpuonly", "pytorch-cuda", "pytorch-gpu", "pytorch-cpu",
                "pytorch-mutex", "libtorch", "numpy", "cudatoolkit", "cuda-version")
 _CONDA_META_LIMIT = 64 << 20  # a pytorch record lists every file: several MB
+# Limits on a state file (--state): a recorded one is tens of KB and nests under 10 deep; these are far above.
+STATE_MAX_BYTES = 16 << 20
+STATE_MAX_DEPTH = 32
+STATE_MAX_INT_DIGITS = 20  # a 64-bit integer has 20 at most
 
 
 def gather_state(system: System, python: str, *, timeout: float | None = None, plan: bool = True) -> DoctorState:
@@ -76,18 +80,58 @@ def _guard_pins(system: System, prefix: str) -> dict[str, str]:
 
 
 def load_state_file(path: str) -> DoctorState:
-    """A recorded state (``doctor --save-state``); ``InputError`` when it is not one."""
+    """A recorded state (``doctor --save-state``); ``InputError`` when it is not one, or is beyond
+    the limits (``STATE_MAX_*``): any file is refused or read in bounded time and memory."""
+    hint = "torchup doctor --save-state FILE writes one"
     try:
         with open(path, "rb") as fh:
-            data = json.loads(fh.read().decode("utf-8"))
+            raw = fh.read(STATE_MAX_BYTES + 1)  # never the whole of a runaway file
     except OSError as exc:
         raise InputError(f"cannot read state file {path}: {exc.strerror or exc}") from None
+    if len(raw) > STATE_MAX_BYTES:
+        raise InputError(f"state file {path} is over {STATE_MAX_BYTES >> 20} MB: not a doctor state", hint=hint)
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_int=_bounded_int)
+    except RecursionError:  # the parser recurses once per nested list or object
+        raise InputError(f"state file {path} nests lists or objects over {STATE_MAX_DEPTH} deep", hint=hint) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"state file {path} is not JSON: {exc}") from None
+        raise InputError(f"state file {path} is not JSON: {exc}", hint=hint) from None
+    problem = _shape_problem(data)
+    if problem:
+        raise InputError(f"state file {path}: {problem}", hint=hint)
     try:
         return state_from_dict(data, origin=path)
     except ValueError as exc:
-        raise InputError(str(exc), hint="torchup doctor --save-state FILE writes one") from None
+        raise InputError(str(exc), hint=hint) from None
+    except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong type deep inside
+        raise InputError(f"state file {path} has a field of the wrong type ({type(exc).__name__}: {exc})",
+                         hint=hint) from None
+
+
+class _LongInt(str):
+    """An integer literal too long to convert (CPython refuses over 4300 digits): kept as text,
+    so that ``_shape_problem`` can name the field it is in."""
+
+
+def _bounded_int(text: str) -> int | _LongInt:
+    return _LongInt(text) if len(text.lstrip("-")) > STATE_MAX_INT_DIGITS else int(text)
+
+
+def _shape_problem(data: Any) -> str | None:
+    """The first field nested over STATE_MAX_DEPTH or holding an over-long integer, named by its path."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:  # not recursive: the depth is what is being checked
+        value, where, depth = stack.pop()
+        if isinstance(value, _LongInt):
+            return f"{where or 'the document'}: an integer of {len(value)} digits (at most {STATE_MAX_INT_DIGITS})"
+        if isinstance(value, (dict, list)):
+            if depth >= STATE_MAX_DEPTH:
+                return f"{where}: nested over {STATE_MAX_DEPTH} deep (a recorded state nests under 10)"
+            if isinstance(value, dict):
+                stack += [(v, f"{where}.{k}" if where else k, depth + 1) for k, v in value.items()]
+            else:
+                stack += [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    return None
 
 
 def load_catalog_or_none(system: System, notes: list[str] | None = None):
