@@ -12,10 +12,10 @@ diagnoses what it can.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from torchup import boundedjson
 from torchup.doctor.rules import BUNDLED_CUDA_LIBS, CondaRecord, DoctorState, state_from_dict
 from torchup.errors import InputError, TorchupError
 from torchup.machine import Machine, normalise_arch, normalise_os
@@ -31,7 +31,7 @@ _CONDA_META_LIMIT = 64 << 20  # a pytorch record lists every file: several MB
 # Limits on a state file (--state): a recorded one is tens of KB and nests under 10 deep; these are far above.
 STATE_MAX_BYTES = 16 << 20
 STATE_MAX_DEPTH = 32
-STATE_MAX_INT_DIGITS = 20  # a 64-bit integer has 20 at most
+STATE_MAX_DIGITS = 20  # in an integer: a 64-bit one has 20 at most
 
 
 def gather_state(system: System, python: str, *, timeout: float | None = None, plan: bool = True) -> DoctorState:
@@ -91,14 +91,11 @@ def load_state_file(path: str) -> DoctorState:
     if len(raw) > STATE_MAX_BYTES:
         raise InputError(f"state file {path} is over {STATE_MAX_BYTES >> 20} MB: not a doctor state", hint=hint)
     try:
-        data = json.loads(raw.decode("utf-8"), parse_int=_bounded_int)
-    except RecursionError:  # the parser recurses once per nested list or object
-        raise InputError(f"state file {path} nests lists or objects over {STATE_MAX_DEPTH} deep", hint=hint) from None
+        data = boundedjson.loads(raw.decode("utf-8"), max_depth=STATE_MAX_DEPTH, max_digits=STATE_MAX_DIGITS)
+    except boundedjson.TooBig as exc:
+        raise InputError(f"state file {path}: {exc}", hint=hint) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"state file {path} is not JSON: {exc}", hint=hint) from None
-    problem = _shape_problem(data)
-    if problem:
-        raise InputError(f"state file {path}: {problem}", hint=hint)
     try:
         return state_from_dict(data, origin=path)
     except ValueError as exc:
@@ -106,32 +103,6 @@ def load_state_file(path: str) -> DoctorState:
     except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong type deep inside
         raise InputError(f"state file {path} has a field of the wrong type ({type(exc).__name__}: {exc})",
                          hint=hint) from None
-
-
-class _LongInt(str):
-    """An integer literal too long to convert (CPython refuses over 4300 digits): kept as text,
-    so that ``_shape_problem`` can name the field it is in."""
-
-
-def _bounded_int(text: str) -> int | _LongInt:
-    return _LongInt(text) if len(text.lstrip("-")) > STATE_MAX_INT_DIGITS else int(text)
-
-
-def _shape_problem(data: Any) -> str | None:
-    """The first field nested over STATE_MAX_DEPTH or holding an over-long integer, named by its path."""
-    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
-    while stack:  # not recursive: the depth is what is being checked
-        value, where, depth = stack.pop()
-        if isinstance(value, _LongInt):
-            return f"{where or 'the document'}: an integer of {len(value)} digits (at most {STATE_MAX_INT_DIGITS})"
-        if isinstance(value, (dict, list)):
-            if depth >= STATE_MAX_DEPTH:
-                return f"{where}: nested over {STATE_MAX_DEPTH} deep (a recorded state nests under 10)"
-            if isinstance(value, dict):
-                stack += [(v, f"{where}.{k}" if where else k, depth + 1) for k, v in value.items()]
-            else:
-                stack += [(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
-    return None
 
 
 def load_catalog_or_none(system: System, notes: list[str] | None = None):
