@@ -48,8 +48,14 @@ def run(args: argparse.Namespace, system) -> int:
 
         why = v.crashed or "it printed nothing torchup could read"
         tail = v.stderr_tail.strip().splitlines()[-5:]
-        raise EnvironmentProblem(f"{state.python} did not run torchup's check: {why}", details=tail,
-                                 hint="is it a working Python? try: {} -c 'import sys; print(sys.version)'".format(state.python))
+        hint = "is it a working Python? try: {} -c 'import sys; print(sys.version)'".format(state.python)
+        run = state.verify_run if isinstance(state.verify_run, dict) else {}
+        if run.get("timed_out") and not run.get("events"):
+            secs = run.get("timeout")
+            within = f" within {secs:g} s" if isinstance(secs, (int, float)) else ""
+            why = f"it printed nothing{within} and was stopped (it hangs as it starts)"
+            hint += "; a sitecustomize or .pth file that waits, or a slow network home, can cause it; --timeout allows longer"
+        raise EnvironmentProblem(f"{state.python} did not run torchup's check: {why}", details=tail, hint=hint)
     catalog = load_catalog_or_none(system)
     diagnoses = diagnose(state, catalog)
     if args.json:

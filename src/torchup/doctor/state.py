@@ -41,6 +41,10 @@ def gather_state(system: System, python: str, *, timeout: float | None = None, p
     notes: list[str] = []
     run = run_check(system, python, light=True, timeout=timeout)
     report = run.report(python)
+    if run.timed_out and not run.events:
+        # the interpreter never started the script: probing it again would only wait as long once more
+        notes.append(f"{python} printed nothing within {run.timeout:g} s: not probed")
+        return DoctorState(python=python, machine=None, verify=report, verify_run=run.to_json(), notes=tuple(notes))
     machine = _probe(system, python, report, notes)
     prefix = report.python.get("prefix") if report.python else None
     conda, pinned = _conda_records(system, prefix) if prefix else ((), ())
