@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["TooBig", "loads", "MAX_DIGIT_RUN"]
+__all__ = ["TooBig", "loads", "MAX_DIGIT_RUN", "has_long_digit_run"]
 
 MAX_DIGIT_RUN = 100  # no real text has more digits in a row; int() of 100 digits is cheap and allowed
 _LONG_RUN = re.compile(r"\d{%d}" % (MAX_DIGIT_RUN + 1))
@@ -40,6 +40,11 @@ def loads(text: str, *, max_depth: int, max_digits: int = 20) -> Any:
     if problem:
         raise TooBig(problem)
     return data
+
+
+def has_long_digit_run(text: str) -> bool:
+    """Whether ``text`` holds over MAX_DIGIT_RUN digits in a row: a version no parser should be handed."""
+    return _LONG_RUN.search(text) is not None
 
 
 def _problem(data: Any, max_depth: int, max_digits: int) -> str | None:
