@@ -232,9 +232,13 @@ def test_every_timeout_refuses_what_is_not_a_duration(quiet_env, command, value)
     ["catalog", "refresh", "--pypi-index", 'http://h/"\n[[x]]'],
     ["add", "x", "--index-url", 'http://h/"\n[[x]]'],
     ["install", "--dry-run", "--index-base", 'http://h/"\n[[tool.uv.index]]'],
+    ["install", "--dry-run", "--plan", "plan.json", "--index-base", "y"],
 ])
 def test_index_urls_that_are_not_urls_are_refused_before_any_use(quiet_env, argv):
-    assert check(argv)[0] == 2
+    _write(quiet_env / "plan.json", json.dumps(PLAN))
+    argv = [str(quiet_env / a) if a == "plan.json" else a for a in argv]
+    code, _, err = check(argv)
+    assert code == 2 and ("not an http(s) URL" in err or "control character" in err), err
 
 
 # --- logs for explain ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from torchup.commands._args import seconds
+from torchup.commands._args import check_index_url, seconds
 from torchup.errors import UsageError
 from torchup.system import System
 
@@ -175,7 +175,8 @@ def run(args: argparse.Namespace, system: System) -> int:
         from torchup.plan import DEFAULT_INDEX_BASE
 
         plan = load_plan_file(args.plan)
-        base = getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
+        base = check_index_url("--index-base", getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE")
+                               or DEFAULT_INDEX_BASE)
         if args.manager not in (*CONDA_MANAGERS, "pixi"):  # those take only versions, from conda-forge
             differences = plan_differences(plan, load_catalog(system.env), base.rstrip("/"))
     else:
