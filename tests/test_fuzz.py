@@ -90,9 +90,21 @@ def _write(path: Path, content: str | bytes) -> str:
 
 # --- machine files ---------------------------------------------------------------------------------
 
+def _toml(changes: dict) -> str:
+    """The machine with ``changes`` as TOML, where TOML can say them (it has no null)."""
+    import tomli_w
+
+    try:
+        return tomli_w.dumps({**MACHINE, **changes})
+    except (TypeError, ValueError):
+        return tomli_w.dumps(MACHINE)
+
+
+MACHINE_KEYS = [*MACHINE, "python_bits", "libc", "cuda_driver_max", "rocm_version", "wsl", "free_threaded",
+                "macos_version", "format", "version"]
 machine_docs = st.one_of(
-    st.dictionaries(st.sampled_from([*MACHINE, "python_bits", "libc", "cuda_driver_max", "rocm_version", "wsl",
-                                     "free_threaded", "macos_version", "format", "version"]), json_values, max_size=6)
+    st.dictionaries(st.sampled_from(MACHINE_KEYS), json_values, max_size=6).map(_toml),
+    st.dictionaries(st.sampled_from(MACHINE_KEYS), json_values, max_size=6)
     .map(lambda changes: json.dumps({**MACHINE, **changes})),
     st.lists(st.dictionaries(st.sampled_from(["vendor", "name", "compute_capability", "gfx", "memory_mib"]),
                              json_values, max_size=5), max_size=4)
