@@ -149,3 +149,21 @@ def test_newer_cache_is_used_older_ignored_broken_warned(tmp_path):
     assert got.origin == "embedded" and got.warnings and "ignored" in got.warnings[0]
     with pytest.raises(InputError):
         read_catalog_file(path)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[" * 100_000 + "]" * 100_000, "nested over 16 deep"),
+    ('{"format": 1, "data_date": "2030-01-01", "releases": [{"version": "2.%s"}]}' % ("9" * 5000),
+     "releases[0].version: a number of over 100 digits"),
+    ('{"format": 1, "data_date": "2030-01-01", "sources": {"a": %s}, "releases": [{"version": "2.1"}]}' % ("9" * 5000),
+     "sources.a: an integer of 5000 digits"),
+    ('{"format": 1, "data_date": "2030-01-01", "releases": [{"version": 5}]}', "version is not a string"),
+    ('{"format": 1, "data_date": "2030-01-01", "releases": [{"version": "2.1", "builds": '
+     '[{"variant": "cpu", "os": "linux", "arch": "x86_64", "cuda": 7}]}]}', "cuda is not a string"),
+])
+def test_a_hostile_cache_is_ignored_with_a_warning(tmp_path, text, expected):
+    env = {"TORCHUP_CACHE_DIR": str(tmp_path)}
+    cache_path(env).parent.mkdir(parents=True, exist_ok=True)
+    cache_path(env).write_text(text)
+    got = load_catalog(env)
+    assert got.origin == "embedded" and expected in got.warnings[0]

@@ -145,3 +145,23 @@ def test_cli_hung_nvidia_smi_is_a_driver_finding(clean_env, tmp_path):
     assert finding["severity"] == "error" and finding["family"] == "driver"
     assert any("nvidia-smi did not answer within 10 s" in e for e in finding["evidence"])
     assert [n["id"] for n in data["summary"]["probe_notes"]] == ["driver-unresponsive"]
+
+
+def test_state_file_beyond_the_limits_is_refused_naming_the_field(tmp_path, capsys):
+    from torchup.cli import main
+
+    healthy = json.loads((FIXTURES / "cpu-torch2.13.0__healthy.json").read_text())
+    cases = {
+        "deep": ("[" * 100_000 + "]" * 100_000, "over 32 deep"),  # the parser's own recursion limit
+        "deep-field": ({**healthy, "env": {"X": json.loads("[" * 40 + "]" * 40)}}, "env.X[0][0]"),
+        "long-int": (json.dumps(healthy).replace('"python": ', '"extra": ' + "9" * 5000 + ', "python": ', 1),
+                     "extra: an integer of 5000 digits"),
+        "wrong-type": ({**healthy, "env": [1]}, "a field of the wrong type"),
+        "huge": (" " * (16 << 20) + "{}", "over 16 MB"),
+    }
+    for name, (content, expected) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        assert main(["doctor", "--state", str(path)]) == 2, name
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err, (name, err)

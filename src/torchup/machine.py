@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from torchup.boundedjson import MAX_DIGIT_RUN, has_long_digit_run
 from torchup.errors import InputError, UsageError
 
 __all__ = [
@@ -276,6 +277,8 @@ def _check_shape(data: Any, origin: str) -> None:
             stack += [(v, depth + 1) for v in (value.values() if isinstance(value, dict) else value)]
         elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
             raise _too_big(origin, f"has an integer of {value.bit_length()} bits (at most {MAX_INT_BITS})")
+        elif isinstance(value, str) and has_long_digit_run(value):  # versions in strings are parsed later
+            raise _too_big(origin, f"has a number of over {MAX_DIGIT_RUN} digits in {value[:20]!r}...")
     gpus = data.get("gpus") if isinstance(data, dict) else None
     if isinstance(gpus, list) and len(gpus) > MAX_GPUS:
         raise _too_big(origin, f"lists {len(gpus)} GPUs (at most {MAX_GPUS})")

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from torchup import boundedjson
 from torchup.catalog.model import (
     CONFIRMED,
     UNCONFIRMED,
@@ -49,6 +50,9 @@ __all__ = [
 
 CATALOG_FORMAT = 1
 STALE_DAYS = 60  # suggest `torchup catalog refresh` when the data is older than this
+# Limits on a catalog file: the embedded one is under 200 KB and nests 7 deep; these are far above.
+MAX_BYTES = 32 << 20
+MAX_DEPTH = 16
 
 
 def embedded_path() -> Path:
@@ -112,16 +116,26 @@ def _with_warning(catalog: Catalog, warning: str) -> Catalog:
 
 
 def read_catalog_file(path: Path, *, origin: str | None = None) -> Catalog:
-    """Parse one catalog file; ``InputError`` when it is unreadable or malformed."""
+    """Parse one catalog file; ``InputError`` when it is unreadable, malformed or beyond the
+    limits (``MAX_*``: a refreshed cache is rewritten by hand or damaged, never trusted)."""
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ValueError(f"over {MAX_BYTES >> 20} MB")
+        text = raw.decode("utf-8")
+        # the embedded snapshot ships with torchup and is tested: only other files pay for the checks
+        data = json.loads(text) if path == embedded_path() else boundedjson.loads(text, max_depth=MAX_DEPTH)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"cannot read catalog {path}: {exc}") from None
     return catalog_from_dict(data, origin=origin or str(path))
 
 
 # --- the compact JSON form ----------------------------------------------------
+
+
+_OPTIONAL_TEXT = ("released", "requires_python", "glibc_min", "macos_min", "local_label", "index_suffix", "cuda", "rocm",
+                  "cudnn")
 
 
 class _Decoder:
@@ -197,6 +211,9 @@ class _Decoder:
         for key in ("variant", "os", "arch"):
             if not isinstance(fields[key], str):
                 raise TypeError(f"{key} is not a string")
+        for key in _OPTIONAL_TEXT:  # compared and parsed as versions later: a number here would be a crash there
+            if fields[key] is not None and not isinstance(fields[key], str):
+                raise TypeError(f"{key} is not a string")
         # Every field is given, so the dataclass __init__ (one frozen setattr per
         # field) is skipped: this halves the load time of the snapshot.
         build = object.__new__(Build)
@@ -216,6 +233,8 @@ class _Decoder:
 
     def release(self, r: Mapping[str, Any]) -> Release:
         version = r["version"]
+        if not isinstance(version, str):
+            raise TypeError("version is not a string")
         released = r.get("released")
         rp = r.get("requires_python")
         return Release(

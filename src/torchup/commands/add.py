@@ -7,6 +7,7 @@ import argparse
 import os
 import sys
 
+from torchup.commands._args import check_index_url, seconds
 from torchup.system import System
 
 __all__ = ["add_arguments", "run"]
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--no-verify", action="store_true", help="skip `torchup verify` after the install")
     parser.add_argument("--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
                         help="stop the package manager after this long (default: 3600)")
 
 
@@ -36,6 +37,8 @@ def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install.add import AddOptions, add
     from torchup.probe.target import find_target_python
 
+    if args.index_url:
+        check_index_url("--index-url", args.index_url)
     stream = sys.stderr if args.json else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, args.python)
     options = AddOptions(

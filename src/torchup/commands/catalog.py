@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_OK, UsageError
 from torchup.plan import DEFAULT_INDEX_BASE
 
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace, system) -> int:
         return _refresh(args, system)
     from torchup.catalog.load import load_catalog
 
+    if args.torch:
+        check_number_lengths("--torch", args.torch)
     catalog = load_catalog(system.env)
     rel = catalog.newest() if not args.torch else catalog.release(args.torch)
     if rel is None:
@@ -202,7 +205,9 @@ def render_release(data: dict[str, Any]) -> str:
 def _refresh(args: argparse.Namespace, system) -> int:
     from torchup.catalog.refresh import RefreshOptions, refresh_catalog
 
-    base = args.index_base or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
+    base = check_index_url("--index-base", args.index_base or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE)
+    if args.pypi_index:
+        check_index_url("--pypi-index", args.pypi_index)
     options = RefreshOptions(index_base=base, pypi_index=args.pypi_index, variants=tuple(args.variant))
 
     def run_cmd(argv: list[str]) -> str | None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from torchup.commands._args import seconds
 from torchup.errors import EXIT_FAILURE, EXIT_OK, UsageError
 
 __all__ = ["add_arguments", "doctor_json", "render_text", "run"]
@@ -14,7 +15,7 @@ __all__ = ["add_arguments", "doctor_json", "render_text", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", metavar="PATH", help="the Python whose environment to diagnose (default: active venv / conda env, else python3)")
     parser.add_argument("--json", action="store_true", help='print {"findings": [...]} as JSON')
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for the check run in the target (default 120)")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="time limit for the check run in the target (default 120)")
     parser.add_argument("--save-state", metavar="FILE", help="also write everything doctor looked at to FILE (JSON), to replay or attach to a report")
     parser.add_argument("--state", metavar="FILE", help="diagnose a state recorded with --save-state instead of this machine")
     parser.add_argument("--no-plan", action="store_true", help="do not compute the install command for fixes")
@@ -24,8 +25,6 @@ def run(args: argparse.Namespace, system) -> int:
     from torchup.doctor.rules import diagnose, state_to_dict
     from torchup.doctor.state import gather_state, load_catalog_or_none, load_state_file
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     if args.state and args.python:
         raise UsageError("--state replays a recorded environment; it cannot be combined with --python")
     if args.state:
@@ -49,8 +48,14 @@ def run(args: argparse.Namespace, system) -> int:
 
         why = v.crashed or "it printed nothing torchup could read"
         tail = v.stderr_tail.strip().splitlines()[-5:]
-        raise EnvironmentProblem(f"{state.python} did not run torchup's check: {why}", details=tail,
-                                 hint=f"is it a working Python? try: {state.python} -c 'import sys; print(sys.version)'")
+        hint = f"is it a working Python? try: {state.python} -c 'import sys; print(sys.version)'"
+        run = state.verify_run if isinstance(state.verify_run, dict) else {}
+        if run.get("timed_out") and not run.get("events"):
+            secs = run.get("timeout")
+            within = f" within {secs:g} s" if isinstance(secs, (int, float)) else ""
+            why = f"it printed nothing{within} and was stopped (it hangs as it starts)"
+            hint += "; a sitecustomize or .pth file that waits, or a slow network home, can cause it; --timeout allows longer"
+        raise EnvironmentProblem(f"{state.python} did not run torchup's check: {why}", details=tail, hint=hint)
     catalog = load_catalog_or_none(system)
     diagnoses = diagnose(state, catalog)
     if args.json:

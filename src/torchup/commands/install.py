@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from torchup.commands._args import check_index_url, seconds
 from torchup.errors import UsageError
 from torchup.system import System
 
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(g, "--rollback", action="store_true",
          help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)")
     _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/); created private (0600)")
-    _add(g, "--timeout", type=float, default=None, metavar="SECONDS",
+    _add(g, "--timeout", type=seconds, default=None, metavar="SECONDS",
          help="one deadline for the whole install: the index checks, then the package manager (default: 3600)")
     _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")
 
@@ -163,8 +164,6 @@ def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install
     from torchup.probe.target import find_target_python
 
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
     if args.rollback:
         return _rollback(args, system)
     json_mode = getattr(args, "json", False)
@@ -179,7 +178,8 @@ def run(args: argparse.Namespace, system: System) -> int:
         from torchup.plan import DEFAULT_INDEX_BASE
 
         plan = load_plan_file(args.plan)
-        base = getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
+        base = check_index_url("--index-base", getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE")
+                               or DEFAULT_INDEX_BASE)
         if args.manager not in (*CONDA_MANAGERS, "pixi"):  # those take only versions, from conda-forge
             differences = plan_differences(plan, load_catalog(system.env), base.rstrip("/"))
     else:

@@ -11,6 +11,7 @@ import argparse
 import re
 import sys
 
+from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.http import redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
@@ -59,6 +60,9 @@ def request_from_args(args: argparse.Namespace, env):
     from torchup.plan import Request
     from torchup.resolve import parse_torch_spec
 
+    for flag, value in (("--torch", args.torch), ("--cuda", args.cuda)):
+        if value:
+            check_number_lengths(flag, value)
     if args.torch:
         try:
             parse_torch_spec(args.torch)
@@ -73,11 +77,7 @@ def request_from_args(args: argparse.Namespace, env):
     if args.cpu and (args.cuda or (variant and variant not in ("cpu", "pypi"))):
         raise UsageError("--cpu contradicts --cuda / --variant")
     base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
-    if not re.match(r"^(https?|file)://", base):
-        raise UsageError(f"--index-base {base!r} is not an http(s) URL")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in base):
-        raise UsageError(f"--index-base {base!r} contains a line break or another control character",
-                         hint="a URL has none; check how the value was pasted or quoted")
+    check_index_url("--index-base", base)
     return Request(
         torch=args.torch, variant=variant, cuda=args.cuda.strip() if args.cuda else None, cpu=args.cpu,
         with_torchvision=args.torchvision, with_torchaudio=args.torchaudio, index_base=base.rstrip("/"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from torchup.errors import EXIT_OK, UsageError
+from torchup.commands._args import seconds
+from torchup.errors import EXIT_OK
 
 __all__ = ["add_arguments", "render_text", "run"]
 
@@ -13,14 +14,12 @@ __all__ = ["add_arguments", "render_text", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
     parser.add_argument("--json", action="store_true", help="print the machine file (JSON) instead of the summary")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for each probing command (default 10)")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="time limit for each probing command (default 10)")
 
 
 def run(args: argparse.Namespace, system) -> int:
     from torchup.probe import DEFAULT_TIMEOUT, probe_machine
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     machine = probe_machine(system, python=args.python, timeout=args.timeout or DEFAULT_TIMEOUT)
     if args.json:
         from torchup.machine import dump_machine

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from torchup.errors import EXIT_FAILURE, EXIT_OK, UsageError
+from torchup.commands._args import seconds
+from torchup.errors import EXIT_FAILURE, EXIT_OK
 
 __all__ = ["add_arguments", "render_text", "run"]
 
@@ -14,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--python", metavar="PATH", help="the Python to check (default: active venv / conda env, else python3)")
     parser.add_argument("--bench", action="store_true", help="also measure matmul throughput and host<->device bandwidth")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit for the whole check (default 180, 420 with --bench)")
+    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="time limit for the whole check (default 180, 420 with --bench)")
     parser.add_argument("--isolated", action="store_true",
                         help="run the target as 'python -I' (ignore the user site and PYTHON* variables)")
 
@@ -23,8 +24,6 @@ def run(args: argparse.Namespace, system) -> int:
     from torchup.probe.target import find_target_python
     from torchup.verify import run_verify
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     python, _how = find_target_python(system, args.python)
     report = run_verify(system, python, bench=args.bench, timeout=args.timeout, isolated=args.isolated)
     if args.json:

@@ -12,10 +12,10 @@ diagnoses what it can.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from torchup import boundedjson
 from torchup.doctor.rules import BUNDLED_CUDA_LIBS, CondaRecord, DoctorState, state_from_dict
 from torchup.errors import InputError, TorchupError
 from torchup.machine import Machine, normalise_arch, normalise_os
@@ -28,6 +28,10 @@ ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
 CONDA_NAMES = ("pytorch", "torch", "torchvision", "torchaudio", "cpuonly", "pytorch-cuda", "pytorch-gpu", "pytorch-cpu",
                "pytorch-mutex", "libtorch", "numpy", "cudatoolkit", "cuda-version")
 _CONDA_META_LIMIT = 64 << 20  # a pytorch record lists every file: several MB
+# Limits on a state file (--state): a recorded one is tens of KB and nests under 10 deep; these are far above.
+STATE_MAX_BYTES = 16 << 20
+STATE_MAX_DEPTH = 32
+STATE_MAX_DIGITS = 20  # in an integer: a 64-bit one has 20 at most
 
 
 def gather_state(system: System, python: str, *, timeout: float | None = None, plan: bool = True) -> DoctorState:
@@ -37,6 +41,10 @@ def gather_state(system: System, python: str, *, timeout: float | None = None, p
     notes: list[str] = []
     run = run_check(system, python, light=True, timeout=timeout)
     report = run.report(python)
+    if run.timed_out and not run.events:
+        # the interpreter never started the script: probing it again would only wait as long once more
+        notes.append(f"{python} printed nothing within {run.timeout:g} s: not probed")
+        return DoctorState(python=python, machine=None, verify=report, verify_run=run.to_json(), notes=tuple(notes))
     machine = _probe(system, python, report, notes)
     prefix = report.python.get("prefix") if report.python else None
     conda, pinned = _conda_records(system, prefix) if prefix else ((), ())
@@ -76,18 +84,29 @@ def _guard_pins(system: System, prefix: str) -> dict[str, str]:
 
 
 def load_state_file(path: str) -> DoctorState:
-    """A recorded state (``doctor --save-state``); ``InputError`` when it is not one."""
+    """A recorded state (``doctor --save-state``); ``InputError`` when it is not one, or is beyond
+    the limits (``STATE_MAX_*``): any file is refused or read in bounded time and memory."""
+    hint = "torchup doctor --save-state FILE writes one"
     try:
         with open(path, "rb") as fh:
-            data = json.loads(fh.read().decode("utf-8"))
+            raw = fh.read(STATE_MAX_BYTES + 1)  # never the whole of a runaway file
     except OSError as exc:
         raise InputError(f"cannot read state file {path}: {exc.strerror or exc}") from None
+    if len(raw) > STATE_MAX_BYTES:
+        raise InputError(f"state file {path} is over {STATE_MAX_BYTES >> 20} MB: not a doctor state", hint=hint)
+    try:
+        data = boundedjson.loads(raw.decode("utf-8"), max_depth=STATE_MAX_DEPTH, max_digits=STATE_MAX_DIGITS)
+    except boundedjson.TooBig as exc:
+        raise InputError(f"state file {path}: {exc}", hint=hint) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"state file {path} is not JSON: {exc}") from None
+        raise InputError(f"state file {path} is not JSON: {exc}", hint=hint) from None
     try:
         return state_from_dict(data, origin=path)
     except ValueError as exc:
-        raise InputError(str(exc), hint="torchup doctor --save-state FILE writes one") from None
+        raise InputError(str(exc), hint=hint) from None
+    except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong type deep inside
+        raise InputError(f"state file {path} has a field of the wrong type ({type(exc).__name__}: {exc})",
+                         hint=hint) from None
 
 
 def load_catalog_or_none(system: System, notes: list[str] | None = None):

@@ -37,7 +37,7 @@ def find_target_python(system: System, explicit: str | None = None) -> tuple[str
             path = _env_python(path, windows)
         if not os.path.exists(path):
             raise UsageError(f"--python {explicit}: {path} does not exist")
-        return path, "--python"
+        return os.path.abspath(path), "--python"  # absolute: the check script runs in a directory of its own
     for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
         prefix = system.env.get(var)
         if prefix:

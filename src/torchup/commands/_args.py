@@ -1,0 +1,49 @@
+"""Checks of command-line values that several commands share: a bad value is a usage error
+(exit 2) that says what is wrong, never an exception from deep inside."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from torchup.errors import UsageError
+
+__all__ = ["MAX_NUMBER_DIGITS", "MAX_TIMEOUT_S", "check_index_url", "check_number_lengths", "seconds"]
+
+MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; 1e308 or inf would overflow the clocks the runner waits on
+MAX_NUMBER_DIGITS = 12  # in a version: PyTorch's are 2.5.1, drivers 550.54.14, dates 20250101
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1}}}")
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def seconds(text: str) -> float:
+    """The argparse type of every ``--timeout``: a number of seconds above 0, at most a week."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{_show(text)} is not a number of seconds") from None
+    if not 0 < value <= MAX_TIMEOUT_S:  # refuses nan too: every comparison with nan is false
+        raise argparse.ArgumentTypeError(f"{_show(text)}: give a number of seconds above 0 and at most "
+                                         f"{MAX_TIMEOUT_S} (a week)")
+    return value
+
+
+def check_index_url(flag: str, value: str) -> str:
+    """``value`` when it is an http(s) or file URL without control characters; a ``UsageError`` naming ``flag`` if not."""
+    if not re.match(r"^(https?|file)://", value):
+        raise UsageError(f"{flag} {_show(value)} is not an http(s) URL", hint="give the whole URL, https:// included")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise UsageError(f"{flag} {_show(value)} contains a line break or another control character",
+                         hint="a URL has none; check how the value was pasted or quoted")
+    return value
+
+
+def check_number_lengths(flag: str, value: str) -> None:
+    """Refuse a version with a number over MAX_NUMBER_DIGITS digits before anything converts it
+    (Python refuses integers of over 4300 digits, and converting a long one costs quadratic time)."""
+    if _LONG_NUMBER.search(value):
+        raise UsageError(f"{flag} {_show(value)} has a number of over {MAX_NUMBER_DIGITS} digits: not a version",
+                         hint="versions look like 2.5.1 or 12.6")
