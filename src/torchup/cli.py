@@ -101,9 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # the bug boundary: anything else is ours to fix
         if json_mode:
-            _emit_error(_json_document(command, argv), {
-                "code": "bug", "message": f"internal error ({type(exc).__name__}: {exc})",
-                "hint": "this is a bug in torchup; run again with -v for the traceback and report it"})
+            _emit_error(
+                _json_document(command, argv),
+                {
+                    "code": "bug",
+                    "message": f"internal error ({type(exc).__name__}: {exc})",
+                    "hint": "this is a bug in torchup; run again with -v for the traceback and report it",
+                },
+            )
             if verbose:  # the traceback on stderr; stdout keeps the one envelope and the exit code stays 70
                 import traceback
 

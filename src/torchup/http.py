@@ -42,6 +42,7 @@ _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/
 def redact_url(text: str) -> str:
     """``text`` with the password of every URL in it replaced by ``***`` (``user:***@host``);
     a user name alone (often a token) becomes ``***@host``.  For everything torchup shows or logs."""
+
     def hide(m: re.Match) -> str:
         return f"{m['scheme']}{m['user']}:***@" if m["pw"] is not None else f"{m['scheme']}***@"
 
@@ -66,7 +67,9 @@ class Response:
     status: int | None  # None: no HTTP answer at all
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
-    failure: str | None = None  # "timeout", "deadline", "refused", "dns", "certificate", "proxy", "reset", or the error text
+    failure: str | None = (
+        None  # "timeout", "deadline", "refused", "dns", "certificate", "proxy", "reset", or the error text
+    )
     detail: str = ""
 
     @property
@@ -178,7 +181,9 @@ class Client:
         for _ in asks:
             # SimpleQueue.get is interrupted by Ctrl-C; its timeout keeps the deadline.  A worker
             # gives up by itself within about twice its time (a read stalled after the last check)
-            wait = 2 * self.timeout if self.deadline is None else min(2 * self.timeout, self.deadline - time.monotonic())
+            wait = (
+                2 * self.timeout if self.deadline is None else min(2 * self.timeout, self.deadline - time.monotonic())
+            )
             try:
                 done.get(timeout=max(wait, 0.0) + 0.5)
             except queue.Empty:
@@ -187,7 +192,9 @@ class Client:
 
     def _late(self, url: str) -> Response:
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            return Response(url=url, status=None, failure=DEADLINE, detail="the time allowed ran out before a complete answer")
+            return Response(
+                url=url, status=None, failure=DEADLINE, detail="the time allowed ran out before a complete answer"
+            )
         return Response(url=url, status=None, failure="timeout", detail=f"no complete answer within {self.timeout:g} s")
 
     def _request(self, url: str, *, method: str, accept: str) -> Response:
@@ -221,13 +228,21 @@ class Client:
                     return self._late(url)
                 return Response(url=url, status=resp.status, headers=dict(resp.headers), body=body)
         except urllib.error.HTTPError as exc:
-            return Response(url=url, status=exc.code, headers=dict(exc.headers or {}), failure=f"HTTP {exc.code}",
-                            detail=str(exc.reason))
+            return Response(
+                url=url,
+                status=exc.code,
+                headers=dict(exc.headers or {}),
+                failure=f"HTTP {exc.code}",
+                detail=str(exc.reason),
+            )
         except urllib.error.URLError as exc:
             return Response(url=url, status=None, failure=_kind(exc.reason), detail=redact_url(str(exc.reason)))
         except TimeoutError as exc:
-            return self._late(url) if time.monotonic() >= end else Response(url=url, status=None, failure="timeout",
-                                                                           detail=str(exc))
+            return (
+                self._late(url)
+                if time.monotonic() >= end
+                else Response(url=url, status=None, failure="timeout", detail=str(exc))
+            )
         except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection was cut
             return Response(url=url, status=None, failure="connection cut off", detail=f"{type(exc).__name__}: {exc}")
         except (ConnectionError, OSError, ValueError) as exc:
@@ -250,8 +265,9 @@ def _read(resp, end: float) -> bytes | None:
     return b"".join(chunks)[:_MAX_BODY]
 
 
-def fetch(url: str, *, timeout: float, env: Mapping[str, str], method: str = "GET",
-          accept: str = "text/html") -> Response:
+def fetch(
+    url: str, *, timeout: float, env: Mapping[str, str], method: str = "GET", accept: str = "text/html"
+) -> Response:
     """One request (see ``Client``)."""
     return Client(env, timeout=timeout).fetch(url, method=method, accept=accept)
 

@@ -204,9 +204,7 @@ def machine_to_dict(machine: Machine) -> dict[str, Any]:
     for f in fields(Machine):
         value = getattr(machine, f.name)
         if f.name == "gpus":
-            value = [
-                {g.name: getattr(gpu, g.name) for g in fields(Gpu)} for gpu in value
-            ]
+            value = [{g.name: getattr(gpu, g.name) for g in fields(Gpu)} for gpu in value]
         elif f.name == "notes":
             value = [{"id": n.id, "message": n.message} for n in value]
         elif f.name in ("managers",):
@@ -247,8 +245,10 @@ def load_machine(text: str, *, fmt: str = "json", origin: str = "machine file") 
 
 
 def _too_big(origin: str, what: str) -> UsageError:
-    return UsageError(f"{origin} {what}: not a machine file torchup reads",
-                      hint="torchup probe --json > machine.json writes a valid one (a few KB)")
+    return UsageError(
+        f"{origin} {what}: not a machine file torchup reads",
+        hint="torchup probe --json > machine.json writes a valid one (a few KB)",
+    )
 
 
 def _check_toml_keys(text: str, origin: str) -> None:
@@ -334,8 +334,10 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
     p = _Problems()
     document = data.get("format")
     if document is not None and document != MACHINE_DOCUMENT:
-        raise InputError(f"{origin} is not a machine file: its format is {json.dumps(document)}, not {MACHINE_DOCUMENT!r}",
-                         hint="torchup probe --json > machine.json writes a machine file")
+        raise InputError(
+            f"{origin} is not a machine file: its format is {json.dumps(document)}, not {MACHINE_DOCUMENT!r}",
+            hint="torchup probe --json > machine.json writes a machine file",
+        )
     known = {f.name for f in fields(Machine)} | {"torchup_machine"} | ({"format", "version"} if document else set())
     for key in data:
         if key not in known:
@@ -403,7 +405,14 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
     opt("rosetta", bool)
     opt("wsl", (bool, int), lambda v: v in (True, False, 1, 2), "is not false, 1 or 2")
     opt("container", str)
-    for key in ("nvidia_driver", "nvidia_driver_userspace", "cuda_driver_max", "jetson_l4t", "rocm_version", "hsa_override_gfx"):
+    for key in (
+        "nvidia_driver",
+        "nvidia_driver_userspace",
+        "cuda_driver_max",
+        "jetson_l4t",
+        "rocm_version",
+        "hsa_override_gfx",
+    ):
         opt(key, str, lambda v: bool(_VERSION_RE.match(v)), "is not a version")
 
     gpus = data.get("gpus")
@@ -496,7 +505,13 @@ def _gpu_from(index: int, raw: Any, p: _Problems) -> Gpu | None:
     opt("compute_capability", str, lambda v: bool(_CC_RE.match(v)), "is not a version")
     opt("memory_mib", int, lambda v: v >= 0, "is negative")
     opt("gfx", str, lambda v: bool(_GFX_RE.match(v)), 'is not a gfx target like "gfx1100"', norm=str.lower)
-    opt("pci_id", str, lambda v: bool(_PCI_RE.match(v)), 'is not "vendor:device" in hex, like "10de:2684"', norm=str.lower)
+    opt(
+        "pci_id",
+        str,
+        lambda v: bool(_PCI_RE.match(v)),
+        'is not "vendor:device" in hex, like "10de:2684"',
+        norm=str.lower,
+    )
     opt("uuid", str)
     opt("driver_loaded", bool)
     opt("mig", bool)

@@ -34,7 +34,14 @@ FORMAT_VERSIONS = {
 class Style:
     """ANSI styling that collapses to plain text when colour is off."""
 
-    _CODES: ClassVar[dict[str, str]] = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "cyan": "36"}
+    _CODES: ClassVar[dict[str, str]] = {
+        "bold": "1",
+        "dim": "2",
+        "red": "31",
+        "green": "32",
+        "yellow": "33",
+        "cyan": "36",
+    }
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled

@@ -114,9 +114,7 @@ class Refusal:
         }
 
 
-def describe_variant(
-    variant: str, *, cuda: str | None = None, rocm: str | None = None, os: str | None = None
-) -> str:
+def describe_variant(variant: str, *, cuda: str | None = None, rocm: str | None = None, os: str | None = None) -> str:
     """Words for a variant: ``CUDA 12.6 (cu126)``, ``CPU only``, ``ROCm 6.4``."""
     if variant == "cpu":
         return "CPU only"

@@ -18,8 +18,9 @@ FILE_FOR = {"uv-project": "pyproject.toml", "poetry-project": "pyproject.toml", 
 BACKUP_SUFFIX = ".torchup-backup"
 
 
-def write_project(fmt: str, text: str, *, directory: Path, yes: bool, confirm: Callable[[str], bool],
-                  show: Callable[[str], None]) -> str:
+def write_project(
+    fmt: str, text: str, *, directory: Path, yes: bool, confirm: Callable[[str], bool], show: Callable[[str], None]
+) -> str:
     """Merge ``text`` into the format's file in ``directory``; return what happened, in one line.
     ``show`` prints the diff, ``confirm`` asks (skipped with ``yes``).  The previous file is copied
     to ``<file>.torchup-backup`` first, and the new one replaces it in one rename."""
@@ -34,8 +35,16 @@ def write_project(fmt: str, text: str, *, directory: Path, yes: bool, confirm: C
     if merged == existing:
         return f"{path} already has this configuration: nothing written"
     before = (existing or "").splitlines(keepends=True)
-    show("".join(difflib.unified_diff(before, merged.splitlines(keepends=True),
-                                      fromfile=str(path) if existing is not None else "/dev/null", tofile=str(path))))
+    show(
+        "".join(
+            difflib.unified_diff(
+                before,
+                merged.splitlines(keepends=True),
+                fromfile=str(path) if existing is not None else "/dev/null",
+                tofile=str(path),
+            )
+        )
+    )
     if not yes and not confirm(f"write {path}?"):
         return f"nothing written to {path}"
     backup = None

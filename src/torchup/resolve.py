@@ -114,8 +114,15 @@ def machine_summary(machine: Machine) -> str:
     if extra:
         bits[0] += f" ({', '.join(extra)})"
     py = f"Python {machine.python}{'t' if machine.free_threaded else ''}"
-    py_extra = [x for x in (f"{machine.python_bits}-bit" if machine.python_bits == 32 else None,
-                            "under Rosetta" if machine.rosetta else None, machine.python_env) if x]
+    py_extra = [
+        x
+        for x in (
+            f"{machine.python_bits}-bit" if machine.python_bits == 32 else None,
+            "under Rosetta" if machine.rosetta else None,
+            machine.python_env,
+        )
+        if x
+    ]
     bits.append(py + (f" ({', '.join(py_extra)})" if py_extra else ""))
     if machine.gpus:
         names = []
@@ -147,8 +154,12 @@ def driver_unknown(machine: Machine) -> bool:
     A probe that finds a GPU with no driver bound says so (``driver_loaded: false``);
     a machine file may simply leave the driver out (docs/machine-file.md)."""
     nvidia = [g for g in machine.gpus if g.vendor == "nvidia"]
-    return (bool(nvidia) and not machine.nvidia_driver and not machine.cuda_driver_max
-            and not any(g.driver_loaded is False for g in nvidia))
+    return (
+        bool(nvidia)
+        and not machine.nvidia_driver
+        and not machine.cuda_driver_max
+        and not any(g.driver_loaded is False for g in nvidia)
+    )
 
 
 def _asked_for_by_name(build: Build, request: Request) -> bool:
@@ -162,7 +173,9 @@ def _request_reason(build: Build, request: Request, spec: SpecifierSet | None) -
     if spec is not None and not spec.contains(build.torch, prereleases=True):
         return f"torch {build.torch} does not match --torch {spec}"
     if request.cpu and build.kind != "cpu":
-        return f"--cpu was asked for; this is a {describe_variant(build.variant, cuda=build.cuda, rocm=build.rocm)} build"
+        return (
+            f"--cpu was asked for; this is a {describe_variant(build.variant, cuda=build.cuda, rocm=build.rocm)} build"
+        )
     if request.variant:
         if request.variant == "pypi":
             if not build.pypi_default:
@@ -201,7 +214,9 @@ def _jetson_reason(machine: Machine, build: Build, gpus: list[tuple[int, Gpu]]) 
     )
 
 
-def _judge(machine: Machine, build: Build, request: Request, spec: SpecifierSet | None, *, any_driver: bool = False) -> _Judged:
+def _judge(
+    machine: Machine, build: Build, request: Request, spec: SpecifierSet | None, *, any_driver: bool = False
+) -> _Judged:
     reason = _request_reason(build, request, spec)
     if reason:
         return _Judged(build=build, rejected=reason)
@@ -213,7 +228,9 @@ def _judge(machine: Machine, build: Build, request: Request, spec: SpecifierSet 
         return _Judged(build=build, rejected=reason)
     kind = build.kind
     if kind == "cpu":
-        apple = tuple(i for i, g in enumerate(machine.gpus) if g.vendor == "apple" and rules.why_not_gpu(build, g) is None)
+        apple = tuple(
+            i for i, g in enumerate(machine.gpus) if g.vendor == "apple" and rules.why_not_gpu(build, g) is None
+        )
         return _Judged(build=build, covered=apple)
     vendor = _KIND_VENDOR[kind]
     gpus = [(i, g) for i, g in enumerate(machine.gpus) if g.vendor == vendor]
@@ -260,12 +277,19 @@ def _judge(machine: Machine, build: Build, request: Request, spec: SpecifierSet 
         elif driver_unknown(machine):
             reason, level = None, rules.DRIVER_UNKNOWN
         else:
-            reason, level = rules.why_not_driver(build, machine.nvidia_driver, _driver_os(machine),
-                                                 driver_cuda=machine.cuda_driver_max)
+            reason, level = rules.why_not_driver(
+                build, machine.nvidia_driver, _driver_os(machine), driver_cuda=machine.cuda_driver_max
+            )
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
-    return _Judged(build=build, covered=tuple(covered), left_out=tuple(left_out), level=level, ptx=tuple(ptx_jit),
-                   gfx_override=override)
+    return _Judged(
+        build=build,
+        covered=tuple(covered),
+        left_out=tuple(left_out),
+        level=level,
+        ptx=tuple(ptx_jit),
+        gfx_override=override,
+    )
 
 
 def _override_target(machine: Machine) -> str | None:
@@ -290,8 +314,17 @@ def _rank(j: _Judged, gpus: tuple[Gpu, ...] = ()) -> tuple:
     level = {rules.FULL: 2, rules.MINOR_COMPAT: 1}.get(j.level or "", 2)
     toolkit = version_tuple(b.cuda or b.rocm or "0")
     discrete = sum(1 for i in j.covered if i < len(gpus) and not _integrated(gpus[i]))
-    return (discrete, len(j.covered), version_tuple(b.torch), level, not j.ptx, b.pypi_default,
-            b.fact("exists").confirmed, toolkit, b.variant)
+    return (
+        discrete,
+        len(j.covered),
+        version_tuple(b.torch),
+        level,
+        not j.ptx,
+        b.pypi_default,
+        b.fact("exists").confirmed,
+        toolkit,
+        b.variant,
+    )
 
 
 # --- the plan ---------------------------------------------------------------------
@@ -307,7 +340,6 @@ def _alternatives(best: _Judged, kept: list[_Judged]) -> list[_Judged]:
         if key < version_tuple(best.build.torch)[:2]:
             series.setdefault(key, j)
     return (same[:2] + list(series.values()))[:_MAX_ALTERNATIVES]
-
 
 
 def _note(machine: Machine, j: _Judged) -> str | None:
@@ -357,16 +389,25 @@ def _unconfirmed_warning(catalog: Catalog, build: Build) -> str | None:
     names = tuple(n for n in build.unconfirmed(_FACTS) if has.get(n, True))
     if not names:
         return None
-    words = {"exists": "that the build exists", "wheels": "the Python versions of its wheels", "pypi_default": "whether PyPI serves it",
-             "cuda": "its CUDA version", "arches": "its GPU architecture list", "gfx": "its AMD gfx list",
-             "glibc_min": "its glibc floor"}
+    words = {
+        "exists": "that the build exists",
+        "wheels": "the Python versions of its wheels",
+        "pypi_default": "whether PyPI serves it",
+        "cuda": "its CUDA version",
+        "arches": "its GPU architecture list",
+        "gfx": "its AMD gfx list",
+        "glibc_min": "its glibc floor",
+    }
     by_source: dict[str, list[str]] = {}
     for n in names:
         by_source.setdefault(build.fact(n).source, []).append(words.get(n, n))
     # the source's whole description: a warning is never cut (it is also read from --json)
     parts = [f"{' and '.join(facts)} [{catalog.describe_source(src)}]" for src, facts in by_source.items()]
-    return (f"this choice rests on catalog facts no primary source confirmed for torch {build.version_on_index}: "
-            + "; ".join(parts) + " ('torchup catalog' shows the sources)")
+    return (
+        f"this choice rests on catalog facts no primary source confirmed for torch {build.version_on_index}: "
+        + "; ".join(parts)
+        + " ('torchup catalog' shows the sources)"
+    )
 
 
 def _needs(build: Build) -> str:
@@ -378,7 +419,9 @@ def _needs(build: Build) -> str:
         bits = [f"an NVIDIA GPU ({arches})" if arches else "an NVIDIA GPU"]
         if build.cuda:
             floors = [(os_name, hardware.driver_floor(build.cuda, os_name)) for os_name in ("linux", "windows")]
-            drivers = [f"{floor.compat} on {os_name.capitalize()}" for os_name, floor in floors if floor and floor.compat]
+            drivers = [
+                f"{floor.compat} on {os_name.capitalize()}" for os_name, floor in floors if floor and floor.compat
+            ]
             if drivers:
                 bits.append(f"an NVIDIA driver >= {' / '.join(drivers)} (CUDA {'.'.join(build.cuda.split('.')[:2])})")
         return " and ".join(bits)
@@ -401,10 +444,14 @@ def _driver_advice(machine: Machine, better: _Judged, chosen: _Judged | None) ->
     what = f"torch {b.torch} for CUDA {b.cuda}"
     if not machine.nvidia_driver:
         now = " so the plan is the CPU build for now" if chosen and chosen.build.kind == "cpu" else ""
-        return (f"no NVIDIA driver is loaded{now}: install NVIDIA driver >= {need}{full} "
-                f"and run torchup again to get {what}")
-    return (f"an NVIDIA driver >= {need}{full} would run {what} (this one is {machine.nvidia_driver}): "
-            "update the driver to get it")
+        return (
+            f"no NVIDIA driver is loaded{now}: install NVIDIA driver >= {need}{full} "
+            f"and run torchup again to get {what}"
+        )
+    return (
+        f"an NVIDIA driver >= {need}{full} would run {what} (this one is {machine.nvidia_driver}): "
+        "update the driver to get it"
+    )
 
 
 def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Judged], url: str | None) -> list[str]:
@@ -412,11 +459,15 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     out = []
     newer = [j for j in judged if j.rejected and version_tuple(j.build.torch) > version_tuple(b.torch)]
     newest = catalog.newest().version
-    if not newer and version_tuple(newest) > version_tuple(b.torch) and not any(
-        version_tuple(j.build.torch) > version_tuple(b.torch) for j in judged
+    if (
+        not newer
+        and version_tuple(newest) > version_tuple(b.torch)
+        and not any(version_tuple(j.build.torch) > version_tuple(b.torch) for j in judged)
     ):
-        out.append(f"torch {b.torch} is the last release with a {b.os} {b.arch} build "
-                   f"(PyTorch publishes none for it after that; the newest release is {newest})")
+        out.append(
+            f"torch {b.torch} is the last release with a {b.os} {b.arch} build "
+            f"(PyTorch publishes none for it after that; the newest release is {newest})"
+        )
     elif not newer:
         out.append(f"torch {b.torch} is the newest release with a build for this machine")
     else:
@@ -442,11 +493,15 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     elif b.kind == "cpu":
         nvidia = [g for g in machine.gpus if g.vendor == "nvidia"]
         if nvidia and not machine.nvidia_driver:
-            out.append(f"{desc} for now: the NVIDIA GPU has no driver loaded (the warnings say which driver to install)")
+            out.append(
+                f"{desc} for now: the NVIDIA GPU has no driver loaded (the warnings say which driver to install)"
+            )
         elif machine.gpus:
             gpu_kinds = {k for k, v in _KIND_VENDOR.items() if any(g.vendor == v for g in machine.gpus)}
-            why = next((j.rejected for j in judged if j.build.torch == b.torch and j.build.kind in gpu_kinds
-                        and j.rejected), None)
+            why = next(
+                (j.rejected for j in judged if j.build.torch == b.torch and j.build.kind in gpu_kinds and j.rejected),
+                None,
+            )
             out.append(f"{desc}: no build that uses this machine's GPU fits" + (f" ({why})" if why else ""))
         else:
             out.append(f"{desc}: no GPU was found")
@@ -458,17 +513,27 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     if best.level == rules.FULL:
         out.append(f"{driver} fully supports CUDA {b.cuda}")
     elif best.level == rules.MINOR_COMPAT:
-        out.append(f"{driver} runs CUDA {b.cuda} by minor-version compatibility "
-                   "(newer driver features and JIT of newer PTX are not available)")
+        out.append(
+            f"{driver} runs CUDA {b.cuda} by minor-version compatibility "
+            "(newer driver features and JIT of newer PTX are not available)"
+        )
     elif best.level == rules.DRIVER_UNKNOWN:
-        out.append(f"the NVIDIA driver is not known: the newest build for the GPU, given a driver that runs CUDA {b.cuda}")
+        out.append(
+            f"the NVIDIA driver is not known: the newest build for the GPU, given a driver that runs CUDA {b.cuda}"
+        )
     if url is None:
         out.append("PyPI's default build: no extra index needed")
     else:
         out.append(f"from PyTorch's index {url}, which the commands use in place of the default index")
-        pypi_cuda = [j for j in judged if j.build.torch == b.torch and j.build.pypi_default and j.build.kind == "cuda" and j.rejected]
+        pypi_cuda = [
+            j
+            for j in judged
+            if j.build.torch == b.torch and j.build.pypi_default and j.build.kind == "cuda" and j.rejected
+        ]
         if b.kind == "cpu" and pypi_cuda and not machine.gpus:
-            out.append("not PyPI's default build: on this platform it is a CUDA build, gigabytes of NVIDIA libraries this machine cannot use")
+            out.append(
+                "not PyPI's default build: on this platform it is a CUDA build, gigabytes of NVIDIA libraries this machine cannot use"
+            )
     return out
 
 
@@ -480,8 +545,10 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         return Refusal(
             code="unsupported-platform",
             message=f"PyTorch publishes wheels for CPython only; this Python is {machine.python_implementation}",
-            reasons=(f"torch wheels are tagged cp3XX (CPython); {machine.python_implementation} {machine.python} "
-                     "cannot install them: use a CPython interpreter (--python PATH)",),
+            reasons=(
+                f"torch wheels are tagged cp3XX (CPython); {machine.python_implementation} {machine.python} "
+                "cannot install them: use a CPython interpreter (--python PATH)",
+            ),
         )
     arch = wheel_arch(machine)
     builds = catalog.builds(os=machine.os, arch=arch)
@@ -491,8 +558,12 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
     rank = lambda j: _rank(j, machine.gpus)  # noqa: E731
     kept = sorted((j for j in judged if j.rejected is None), key=rank, reverse=True)
     considered = tuple(
-        Candidate(torch=j.build.version_on_index, variant=j.build.variant, rejected=j.rejected,
-                  note=None if j.rejected else _note(machine, j))
+        Candidate(
+            torch=j.build.version_on_index,
+            variant=j.build.variant,
+            rejected=j.rejected,
+            note=None if j.rejected else _note(machine, j),
+        )
         for j in sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.variant), reverse=True)
     )
     if not kept:
@@ -513,24 +584,35 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
     for i, why in best.left_out:
         warnings.append(f"{_gpu_label(i, machine.gpus[i])} is left out: {why}")
     for i in best.ptx:
-        warnings.append(f"{_gpu_label(i, machine.gpus[i])} runs through PTX JIT: the first use compiles kernels, which can take minutes")
+        warnings.append(
+            f"{_gpu_label(i, machine.gpus[i])} runs through PTX JIT: the first use compiles kernels, which can take minutes"
+        )
     if best.gfx_override and best.covered:
         real = ", ".join(f"{_gpu_label(i, machine.gpus[i])}" for i in best.covered)
-        warnings.append(f"HSA_OVERRIDE_GFX_VERSION={machine.hsa_override_gfx} is set: ROCm runs {real} as "
-                        f"{best.gfx_override}, which this build has. That is an unofficial override AMD does not "
-                        "support: most kernels run, but errors such as HSA_STATUS_ERROR_INVALID_ISA or "
-                        "hipErrorNoBinaryForGpu mean this card needs another value or the CPU build")
+        warnings.append(
+            f"HSA_OVERRIDE_GFX_VERSION={machine.hsa_override_gfx} is set: ROCm runs {real} as "
+            f"{best.gfx_override}, which this build has. That is an unofficial override AMD does not "
+            "support: most kernels run, but errors such as HSA_STATUS_ERROR_INVALID_ISA or "
+            "hipErrorNoBinaryForGpu mean this card needs another value or the CPU build"
+        )
     if best.asked_without_gpu:
         what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[b.kind]
-        warnings.append(f"no {what} GPU was found here; {describe_variant(b.variant, cuda=b.cuda, rocm=b.rocm, os=b.os)} "
-                        f"is given because it was asked for by name (an image for another machine?): where it runs "
-                        f"it needs {_needs(b)}")
+        warnings.append(
+            f"no {what} GPU was found here; {describe_variant(b.variant, cuda=b.cuda, rocm=b.rocm, os=b.os)} "
+            f"is given because it was asked for by name (an image for another machine?): where it runs "
+            f"it needs {_needs(b)}"
+        )
     if best.level == rules.DRIVER_UNKNOWN:
-        warnings.append(f"the NVIDIA driver is not known (nothing said which one is installed): this build needs "
-                        f"{_needs(b)}; `nvidia-smi` shows the driver and the newest CUDA it runs")
+        warnings.append(
+            f"the NVIDIA driver is not known (nothing said which one is installed): this build needs "
+            f"{_needs(b)}; `nvidia-smi` shows the driver and the newest CUDA it runs"
+        )
     # a better build the driver alone keeps out: say which driver gets it
-    unlimited = [j for j in (_judge(machine, x.build, request, spec, any_driver=True) for x in judged if x.driver_only)
-                 if j.rejected is None]
+    unlimited = [
+        j
+        for j in (_judge(machine, x.build, request, spec, any_driver=True) for x in judged if x.driver_only)
+        if j.rejected is None
+    ]
     if unlimited:
         better = max(unlimited, key=rank)
         if rank(better) > rank(best):
@@ -538,19 +620,27 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
             if advice:
                 warnings.append(advice)
     if machine.rosetta:
-        warnings.append("this Python runs under Rosetta as x86_64: PyTorch's last Intel-Mac wheel is 2.2.2 and it "
-                        "cannot use the Apple GPU; an arm64 Python gets the newest torch with MPS")
+        warnings.append(
+            "this Python runs under Rosetta as x86_64: PyTorch's last Intel-Mac wheel is 2.2.2 and it "
+            "cannot use the Apple GPU; an arm64 Python gets the newest torch with MPS"
+        )
     unconfirmed = _unconfirmed_warning(catalog, b)
     if unconfirmed:
         warnings.append(unconfirmed)
     age = catalog.age_days(today) if today else None
     if today is not None and catalog.is_stale(today):
         warnings.append(f"the catalog data is {age} days old ({catalog.data_date}): run 'torchup catalog refresh'")
-    alternatives = [Candidate(torch=j.build.torch if j.build.pypi_default else j.build.version_on_index,
-                              variant=_variant_name(j.build),
-                              note="; ".join(x for x in (f"the {j.build.variant} build" if j.build.pypi_default else None,
-                                                         _note(machine, j)) if x) or None)
-                    for j in _alternatives(best, kept)]
+    alternatives = [
+        Candidate(
+            torch=j.build.torch if j.build.pypi_default else j.build.version_on_index,
+            variant=_variant_name(j.build),
+            note="; ".join(
+                x for x in (f"the {j.build.variant} build" if j.build.pypi_default else None, _note(machine, j)) if x
+            )
+            or None,
+        )
+        for j in _alternatives(best, kept)
+    ]
     return Plan(
         torch=b.torch if pypi or not b.local_label else b.version_on_index,
         torchvision=vision,
@@ -575,13 +665,17 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
 
 def _refuse_platform(machine: Machine, arch: str, catalog: Catalog) -> Refusal:
     if machine.python_bits == 32:
-        reasons = [f"PyTorch publishes no wheels for 32-bit Python ({machine.os} {arch}); "
-                   "install a 64-bit Python and run torchup with it (--python PATH)"]
+        reasons = [
+            f"PyTorch publishes no wheels for 32-bit Python ({machine.os} {arch}); "
+            "install a 64-bit Python and run torchup with it (--python PATH)"
+        ]
     elif machine.os == "macos" and arch == "x86_64":
         reasons = ["PyTorch publishes no wheels for Intel Macs in the releases torchup knows"]
     else:
         reasons = [f"PyTorch publishes no wheels for {machine.os} {arch}"]
-    return Refusal(code="unsupported-platform", message=f"no PyTorch build exists for {machine.os} {arch}", reasons=tuple(reasons))
+    return Refusal(
+        code="unsupported-platform", message=f"no PyTorch build exists for {machine.os} {arch}", reasons=tuple(reasons)
+    )
 
 
 def _constraint_conflict(request: Request, spec, order: list[_Judged], machine: Machine) -> list[str]:
@@ -591,15 +685,24 @@ def _constraint_conflict(request: Request, spec, order: list[_Judged], machine: 
     if spec is not None:
         matching = [r for r in releases if spec.contains(r, prereleases=True)]
         if not matching:
-            return [f"no torch release for {where} matches --torch {request.torch} "
-                    f"(the catalog has {releases[-1]} to {releases[0]}; `torchup catalog refresh` learns newer ones)"]
+            return [
+                f"no torch release for {where} matches --torch {request.torch} "
+                f"(the catalog has {releases[-1]} to {releases[0]}; `torchup catalog refresh` learns newer ones)"
+            ]
     else:
         matching = releases
     flavour = [j for j in order if j.build.torch in matching]
     newest = matching[0]
     variants = sorted({j.build.variant for j in flavour if j.build.torch == newest})
-    asked = (f"--variant {request.variant}" if request.variant else
-             f"--cuda {request.cuda}" if request.cuda else "--cpu" if request.cpu else "your constraints")
+    asked = (
+        f"--variant {request.variant}"
+        if request.variant
+        else f"--cuda {request.cuda}"
+        if request.cuda
+        else "--cpu"
+        if request.cpu
+        else "your constraints"
+    )
     line = f"{asked}: torch {newest} is built for {where} as {', '.join(variants)}"
     with_it = [j.build.torch for j in order if _request_reason(j.build, request, None) is None]
     if with_it:
@@ -618,13 +721,21 @@ def _unknown_variant(request: Request, builds, machine: Machine, arch: str) -> R
     return Refusal(
         code="unknown-variant",
         message=f"PyTorch has published no {request.variant} build for {machine.os} {arch}",
-        reasons=(f"--variant {request.variant}: the variants for {machine.os} {arch} are {', '.join(order)} "
-                 "(and pypi, PyPI's default build)",),
+        reasons=(
+            f"--variant {request.variant}: the variants for {machine.os} {arch} are {', '.join(order)} "
+            "(and pypi, PyPI's default build)",
+        ),
     )
 
 
-def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_Judged],
-            considered: tuple[Candidate, ...], today: date | None) -> Refusal:
+def _refuse(
+    machine: Machine,
+    request: Request,
+    catalog: Catalog,
+    judged: list[_Judged],
+    considered: tuple[Candidate, ...],
+    today: date | None,
+) -> Refusal:
     order = sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.pypi_default), reverse=True)
     # what fails among the builds the user's constraints allow (all of them without constraints)
     spec = parse_torch_spec(request.torch) if request.torch else None
@@ -641,8 +752,10 @@ def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_
     if allowed and all(rules.why_not_python(j.build, tag) for j in allowed):
         code = "no-python-wheel"
         newest = max(allowed, key=lambda j: version_tuple(j.build.torch)).build
-        pythons = sorted({p for j in allowed if j.build.torch == newest.torch for p in j.build.pythons},
-                         key=lambda p: (version_tuple(p[2] + "." + p[3:].rstrip("t")), p.endswith("t")))
+        pythons = sorted(
+            {p for j in allowed if j.build.torch == newest.torch for p in j.build.pythons},
+            key=lambda p: (version_tuple(p[2] + "." + p[3:].rstrip("t")), p.endswith("t")),
+        )
         words = [p[2] + "." + p[3:] for p in pythons]
         lowest = words[0].rstrip("t") if words else None
         line = f"torch {newest.torch} has no wheel for Python {this_py} on {machine.os} {wheel_arch(machine)}"
@@ -659,8 +772,10 @@ def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_
     elif not allowed and request.constrained:
         reasons.extend(_constraint_conflict(request, spec, order, machine))
         if free is not None:
-            reasons.append(f"without the constraints you gave, torchup would choose torch {free.base_version} "
-                           f"({describe_variant(free.variant, cuda=free.cuda, rocm=free.rocm, os=free.os)})")
+            reasons.append(
+                f"without the constraints you gave, torchup would choose torch {free.base_version} "
+                f"({describe_variant(free.variant, cuda=free.cuda, rocm=free.rocm, os=free.os)})"
+            )
     else:
         seen: set[str] = set()
         pool = allowed or order
@@ -677,7 +792,9 @@ def _refuse(machine: Machine, request: Request, catalog: Catalog, judged: list[_
             if len(reasons) == 6:
                 break
         if free is not None:
-            reasons.append(f"without the constraints you gave, torchup would choose torch {free.base_version} "
-                           f"({describe_variant(free.variant, cuda=free.cuda, rocm=free.rocm, os=free.os)})")
+            reasons.append(
+                f"without the constraints you gave, torchup would choose torch {free.base_version} "
+                f"({describe_variant(free.variant, cuda=free.cuda, rocm=free.rocm, os=free.os)})"
+            )
     message = "no PyTorch build fits this machine" + (" and your constraints" if request.constrained else "")
     return Refusal(code=code, message=message, reasons=tuple(reasons), considered=considered)

@@ -46,8 +46,9 @@ def _py_key(tag: str) -> tuple[int, int, bool]:
     return int(digits[:1] or 0), int(digits[1:] or 0), tag.endswith("t")
 
 
-def pick_companion(name: str, torch_version: str, torch_day: str | None, releases: Iterable[CompanionRelease],
-                   *, source: str) -> Companion | None:
+def pick_companion(
+    name: str, torch_version: str, torch_day: str | None, releases: Iterable[CompanionRelease], *, source: str
+) -> Companion | None:
     """The ``name`` release that goes with ``torch_version`` (uploaded on ``torch_day``), or None when
     no release of it admits this torch.  ``source`` names the reading in the provenance."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -82,12 +83,23 @@ def pick_companion(name: str, torch_version: str, torch_day: str | None, release
         if rel.requires_torch:
             note = f"{name} {ver} requires torch {rel.requires_torch}; released with this torch"
         else:
-            note = (f"{name} {ver} was released with this torch; its metadata has no torch requirement, "
-                    "so pip will not keep it in step with torch")
+            note = (
+                f"{name} {ver} was released with this torch; its metadata has no torch requirement, "
+                "so pip will not keep it in step with torch"
+            )
     elif tier is admits:
-        note = (f"{name} {ver} requires torch {rel.requires_torch}; the newest release whose torch requirement "
-                "admits it, not built for this torch")
+        note = (
+            f"{name} {ver} requires torch {rel.requires_torch}; the newest release whose torch requirement "
+            "admits it, not built for this torch"
+        )
     if note and rel.pythons == ("py3",):
         note += " (one py3 wheel per platform: any Python 3)"
-    return Companion(name=name, version=str(ver), matched=tier is not admits, pythons=rel.pythons,
-                     requires_torch=rel.requires_torch, note=note, provenance=Provenance(source=source))
+    return Companion(
+        name=name,
+        version=str(ver),
+        matched=tier is not admits,
+        pythons=rel.pythons,
+        requires_torch=rel.requires_torch,
+        note=note,
+        provenance=Provenance(source=source),
+    )

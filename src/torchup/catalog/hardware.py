@@ -327,7 +327,9 @@ def _amd_match(norm: str) -> GpuModel | None:
     for rx, gfx, fam, seg in _amd_re():
         m = rx.search(norm)
         if m:
-            return GpuModel(vendor="amd", name=m.group(0), family=fam, segment=seg, gfx=gfx, source=_A, confidence="unconfirmed")
+            return GpuModel(
+                vendor="amd", name=m.group(0), family=fam, segment=seg, gfx=gfx, source=_A, confidence="unconfirmed"
+            )
     return None
 
 
@@ -395,7 +397,15 @@ def _intel_match(norm: str) -> GpuModel | None:
     for rx, fam, seg, xpu in _intel_re():
         m = rx.search(norm)
         if m:
-            return GpuModel(vendor="intel", name=m.group(0), family=fam, segment=seg, xpu=xpu, source=_X, confidence="confirmed" if xpu else "unconfirmed")
+            return GpuModel(
+                vendor="intel",
+                name=m.group(0),
+                family=fam,
+                segment=seg,
+                xpu=xpu,
+                source=_X,
+                confidence="confirmed" if xpu else "unconfirmed",
+            )
     return None
 
 
@@ -429,13 +439,26 @@ def pci_table() -> dict[str, str]:
 _NV_CHIP_CC = (
     # pci.ids NVIDIA names start with the chip code, which fixes the architecture
     # (chip -> compute capability as in NVIDIA's CUDA GPUs list).
-    (r"^gk210", "3.7"), (r"^gk(110|208)", "3.5"), (r"^gk20a", "3.2"), (r"^gk", "3.0"),
-    (r"^gm20b", "5.3"), (r"^gm20", "5.2"), (r"^gm", "5.0"),
-    (r"^gp100", "6.0"), (r"^gp10b", "6.2"), (r"^gp", "6.1"),
-    (r"^gv11b", "7.2"), (r"^gv", "7.0"), (r"^tu", "7.5"),
-    (r"^ga100", "8.0"), (r"^ga10b", "8.7"), (r"^ga", "8.6"),
-    (r"^ad", "8.9"), (r"^gh", "9.0"),
-    (r"^gb1\d\d", "10.0"), (r"^gb2", "12.0"),
+    (r"^gk210", "3.7"),
+    (r"^gk(110|208)", "3.5"),
+    (r"^gk20a", "3.2"),
+    (r"^gk", "3.0"),
+    (r"^gm20b", "5.3"),
+    (r"^gm20", "5.2"),
+    (r"^gm", "5.0"),
+    (r"^gp100", "6.0"),
+    (r"^gp10b", "6.2"),
+    (r"^gp", "6.1"),
+    (r"^gv11b", "7.2"),
+    (r"^gv", "7.0"),
+    (r"^tu", "7.5"),
+    (r"^ga100", "8.0"),
+    (r"^ga10b", "8.7"),
+    (r"^ga", "8.6"),
+    (r"^ad", "8.9"),
+    (r"^gh", "9.0"),
+    (r"^gb1\d\d", "10.0"),
+    (r"^gb2", "12.0"),
 )
 
 

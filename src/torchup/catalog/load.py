@@ -134,8 +134,17 @@ def read_catalog_file(path: Path, *, origin: str | None = None) -> Catalog:
 # --- the compact JSON form ----------------------------------------------------
 
 
-_OPTIONAL_TEXT = ("released", "requires_python", "glibc_min", "macos_min", "local_label", "index_suffix", "cuda", "rocm",
-                  "cudnn")
+_OPTIONAL_TEXT = (
+    "released",
+    "requires_python",
+    "glibc_min",
+    "macos_min",
+    "local_label",
+    "index_suffix",
+    "cuda",
+    "rocm",
+    "cudnn",
+)
 
 
 class _Decoder:

@@ -322,7 +322,7 @@ def parse_arch_list(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _cc_sort(cc: str) -> tuple[int, int, str]:
     major, rest = cc.split(".")
     minor = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
-    return int(major), int(minor), rest[len(minor):]
+    return int(major), int(minor), rest[len(minor) :]
 
 
 def cc_tuple(cc: str) -> tuple[int, int]:

@@ -211,7 +211,9 @@ def files_by_version(files: list[IndexFile]) -> dict[str, dict[str, Any]]:
         if name != "torch" or version.is_prerelease or version.is_devrelease:
             continue
         key = version.public
-        entry = out.setdefault(key, {"label": version.local, "wheels": {}, "requires_python": set(), "date": None, "files": []})
+        entry = out.setdefault(
+            key, {"label": version.local, "wheels": {}, "requires_python": set(), "date": None, "files": []}
+        )
         entry["files"].append(f)
         if f.requires_python:
             entry["requires_python"].add(f.requires_python)
@@ -237,7 +239,9 @@ def _py_key(tag: str) -> tuple:
 
 
 def _wheels(triples: set[tuple[str, str, str]]) -> tuple[Wheel, ...]:
-    return tuple(Wheel(python=p, abi=a, platform=pl) for p, a, pl in sorted(triples, key=lambda w: (_py_key(w[0]), w[2])))
+    return tuple(
+        Wheel(python=p, abi=a, platform=pl) for p, a, pl in sorted(triples, key=lambda w: (_py_key(w[0]), w[2]))
+    )
 
 
 def _glibc(triples: set[tuple[str, str, str]]) -> str | None:
@@ -260,8 +264,18 @@ def _template(catalog: Catalog, version: str, variant: str, os_: str, arch: str)
     return None
 
 
-def _new_build(catalog: Catalog, version: str, variant: str, os_: str, arch: str, triples, *, source: str,
-               pypi_default: bool, cuda: str | None = None) -> Build:
+def _new_build(
+    catalog: Catalog,
+    version: str,
+    variant: str,
+    os_: str,
+    arch: str,
+    triples,
+    *,
+    source: str,
+    pypi_default: bool,
+    cuda: str | None = None,
+) -> Build:
     tmpl = _template(catalog, version, variant, os_, arch)
     guess = Provenance(source="PATTERN", confidence=UNCONFIRMED)
     seen = Provenance(source=source, confidence=CONFIRMED)
@@ -343,8 +357,11 @@ def merge(
             for (os_, arch), triples in sorted(info["wheels"].items()):
                 cuda = pypi_cuda.get((version, os_, arch))
                 variant = f"cu{cuda.replace('.', '')}" if cuda else "cpu"
-                builds.append(_new_build(catalog, version, variant, os_, arch, triples, source=SRC_PYPI,
-                                         pypi_default=True, cuda=cuda))
+                builds.append(
+                    _new_build(
+                        catalog, version, variant, os_, arch, triples, source=SRC_PYPI, pypi_default=True, cuda=cuda
+                    )
+                )
         elif info is not None:
             for (os_, arch), triples in sorted(info["wheels"].items()):
                 for i, b in enumerate(builds):
@@ -353,7 +370,10 @@ def merge(
                         new = triples - have
                         if new:
                             builds[i] = replace(b, wheels=_wheels(have | triples))
-                            changes.append(f"{version} PyPI {os_} {arch}: new wheels " + ", ".join(sorted(f"{p}-{pl}" for p, _, pl in new)))
+                            changes.append(
+                                f"{version} PyPI {os_} {arch}: new wheels "
+                                + ", ".join(sorted(f"{p}-{pl}" for p, _, pl in new))
+                            )
         for variant, pages in index.items():
             page = pages.get(version)
             if page is None:
@@ -361,7 +381,9 @@ def merge(
             for (os_, arch), triples in sorted(page["wheels"].items()):
                 match = [i for i, b in enumerate(builds) if b.variant == variant and b.os == os_ and b.arch == arch]
                 if not match:
-                    builds.append(_new_build(catalog, version, variant, os_, arch, triples, source=SRC_INDEX, pypi_default=False))
+                    builds.append(
+                        _new_build(catalog, version, variant, os_, arch, triples, source=SRC_INDEX, pypi_default=False)
+                    )
                     changes.append(f"{version}: new build {variant} for {os_} {arch} (PyTorch index)")
                     continue
                 i = match[0]
@@ -375,8 +397,10 @@ def merge(
                     updated = True
                     changes.append(f"{version} {variant} {os_} {arch}: confirmed on the PyTorch index")
                 if not b.pypi_default and triples - have:
-                    changes.append(f"{version} {variant} {os_} {arch}: wheels added as on the index: "
-                                   + ", ".join(sorted(f"{p}-{pl}" for p, _, pl in triples - have)))
+                    changes.append(
+                        f"{version} {variant} {os_} {arch}: wheels added as on the index: "
+                        + ", ".join(sorted(f"{p}-{pl}" for p, _, pl in triples - have))
+                    )
                     glibc = _glibc(triples | have) if os_ == "linux" else None
                     b = replace(b, wheels=_wheels(triples | have), glibc_min=glibc or b.glibc_min)
                     updated = True
@@ -388,11 +412,16 @@ def merge(
                 if updated:
                     builds[i] = replace(b, provenance=prov)
         if rel is None:
-            rel = Release(version=version, released=info.get("date") if info else None,
-                          requires_python=next(iter(info["requires_python"]), None) if info and len(info["requires_python"]) == 1 else None,
-                          provenance={"released": Provenance(source=SRC_PYPI, confidence=CONFIRMED)},
-                          companions=_companions_of_new(version, companions.get(version, ())),
-                          notes=("learnt by `torchup catalog refresh`",))
+            rel = Release(
+                version=version,
+                released=info.get("date") if info else None,
+                requires_python=next(iter(info["requires_python"]), None)
+                if info and len(info["requires_python"]) == 1
+                else None,
+                provenance={"released": Provenance(source=SRC_PYPI, confidence=CONFIRMED)},
+                companions=_companions_of_new(version, companions.get(version, ())),
+                notes=("learnt by `torchup catalog refresh`",),
+            )
             builds = [replace(b, released=rel.released, requires_python=rel.requires_python) for b in builds]
         releases[version] = replace(rel, builds=tuple(builds))
     ordered = tuple(sorted(releases.values(), key=lambda r: version_tuple(r.version)))
@@ -409,9 +438,13 @@ def _companions_of_new(version: str, found: tuple[Companion, ...]) -> tuple[Comp
     for name in ("torchvision", "torchaudio"):
         hit = next((c for c in found if c.name == name), None)
         if hit is None:
-            hit = Companion(name=name, version=None, matched=False,
-                            note=f"no {name} release on PyPI admits torch {version} (checked by `torchup catalog refresh`)",
-                            provenance=Provenance(source=SRC_PYPI, confidence=UNCONFIRMED))
+            hit = Companion(
+                name=name,
+                version=None,
+                matched=False,
+                note=f"no {name} release on PyPI admits torch {version} (checked by `torchup catalog refresh`)",
+                provenance=Provenance(source=SRC_PYPI, confidence=UNCONFIRMED),
+            )
         out.append(hit)
     return tuple(out)
 
@@ -437,8 +470,10 @@ def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) ->
         return None
     if not resp.ok:
         why = resp.failure or f"HTTP {resp.status}"
-        raise _Unread(f"could not read {url}: {why}{(' (' + resp.detail + ')') if resp.detail else ''}",
-                      "check the network, or point --index-base / TORCHUP_INDEX_BASE (or --pypi-index) at a reachable mirror, then retry")
+        raise _Unread(
+            f"could not read {url}: {why}{(' (' + resp.detail + ')') if resp.detail else ''}",
+            "check the network, or point --index-base / TORCHUP_INDEX_BASE (or --pypi-index) at a reachable mirror, then retry",
+        )
     length = resp.headers.get("Content-Length") or resp.headers.get("content-length")
     if length and length.isdigit() and int(length) != len(resp.body):
         raise _Unread(f"{url} was cut off ({len(resp.body)} of {length} bytes)")
@@ -469,9 +504,17 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
         resp = fetch(f.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
         if not resp.ok:
             continue
-        env_m = {"platform_system": "Linux", "platform_machine": arch, "sys_platform": "linux", "python_version": "3.12",
-                 "python_full_version": "3.12.0", "implementation_name": "cpython", "os_name": "posix",
-                 "platform_python_implementation": "CPython", "extra": ""}
+        env_m = {
+            "platform_system": "Linux",
+            "platform_machine": arch,
+            "sys_platform": "linux",
+            "python_version": "3.12",
+            "python_full_version": "3.12.0",
+            "implementation_name": "cpython",
+            "os_name": "posix",
+            "platform_python_implementation": "CPython",
+            "extra": "",
+        }
         cuda = None
         for req in requires_dist(resp.body.decode("utf-8", "replace"), env_m):
             pins = [s.version for s in req.specifier if s.operator == "=="]
@@ -513,8 +556,14 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
                 if req.name == "torch":
                     spec = str(req.specifier) or None
             days = [f.upload_time[:10] for f, _ in group if f.upload_time]
-            seen.append(CompanionRelease(version=str(ver), released=min(days) if days else None, requires_torch=spec,
-                                         pythons=pythons_of_tags(t for _, tags in group for t in tags)))
+            seen.append(
+                CompanionRelease(
+                    version=str(ver),
+                    released=min(days) if days else None,
+                    requires_torch=spec,
+                    pythons=pythons_of_tags(t for _, tags in group for t in tags),
+                )
+            )
         for torch_v, torch_day in new.items():
             hit = pick_companion(name, torch_v, torch_day, seen, source=SRC_PYPI)
             if hit is not None:
@@ -536,18 +585,23 @@ def _variants_to_read(catalog: Catalog, extra: tuple[str, ...]) -> list[str]:
     return list(names)
 
 
-def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
-                    run: Callable[[list[str]], str | None]) -> RefreshResult:
+def refresh_catalog(
+    env: Mapping[str, str], options: RefreshOptions, run: Callable[[list[str]], str | None]
+) -> RefreshResult:
     """Read the indexes, merge, write the cache atomically.  Raises ``NetworkError``
     (nothing written) when a page cannot be read."""
     base = options.index_base.rstrip("/")
     current = load_catalog(env)
-    pypi_url, _how = (options.pypi_index.rstrip("/"), "--pypi-index") if options.pypi_index else resolve_pypi_index(env, run)
+    pypi_url, _how = (
+        (options.pypi_index.rstrip("/"), "--pypi-index") if options.pypi_index else resolve_pypi_index(env, run)
+    )
     notes: list[str] = []
     pypi_files = _pypi_page(f"{pypi_url}/torch/", env, options.timeout)
     if pypi_files is None:
-        raise NetworkError(f"{pypi_url}/torch/ is missing (HTTP 403/404); the catalog was not changed",
-                           hint="check --pypi-index / the installer's index URL")
+        raise NetworkError(
+            f"{pypi_url}/torch/ is missing (HTTP 403/404); the catalog was not changed",
+            hint="check --pypi-index / the installer's index URL",
+        )
     pypi = files_by_version(pypi_files)
     if not pypi:
         raise NetworkError(f"{pypi_url}/torch/ lists no torch wheels; the catalog was not changed")
@@ -562,8 +616,10 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
             for os_, arch in [k for k in info["wheels"] if k[0] == "linux" and k not in read]:
                 # without the metadata pins a CUDA build cannot be told from a CPU one: learn nothing of it
                 del info["wheels"][(os_, arch)]
-                unconfirmed.append(f"torch {version} on PyPI for linux {arch}: its metadata could not be read, "
-                                   "so which build PyPI serves (CUDA or CPU) is unknown; that build was not added")
+                unconfirmed.append(
+                    f"torch {version} on PyPI for linux {arch}: its metadata could not be read, "
+                    "so which build PyPI serves (CUDA or CPU) is unknown; that build was not added"
+                )
     new = {v: info.get("date") for v, info in pypi.items() if v not in known and version_tuple(v) >= (1, 13)}
     companions = _find_companions(pypi_url, new, env, options.timeout) if new else {}
     index: dict[str, dict[str, dict[str, Any]]] = {}
@@ -589,8 +645,9 @@ def refresh_catalog(env: Mapping[str, str], options: RefreshOptions,
     path = cache_path(env)
     _write_atomic(path, json.dumps(catalog_to_dict(merged), separators=(",", ":")) + "\n")
     merged = replace(merged, origin=str(path))
-    return RefreshResult(catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes),
-                         unconfirmed=tuple(unconfirmed))
+    return RefreshResult(
+        catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes), unconfirmed=tuple(unconfirmed)
+    )
 
 
 def _unconfirmed_after(catalog: Catalog, new: Mapping[str, str | None], unread: list[str], base: str) -> list[str]:
@@ -598,20 +655,26 @@ def _unconfirmed_after(catalog: Catalog, new: Mapping[str, str | None], unread: 
     each new release the builds only PyTorch's index would show and the copied arch lists."""
     out = []
     if unread:
-        out.append(f"PyTorch's index ({base}) could not be read for {', '.join(unread)}: the builds of those variants "
-                   "were neither learnt nor confirmed; the catalog keeps what it knew of them")
+        out.append(
+            f"PyTorch's index ({base}) could not be read for {', '.join(unread)}: the builds of those variants "
+            "were neither learnt nor confirmed; the catalog keeps what it knew of them"
+        )
     for version in sorted(new, key=version_tuple):
         rel = catalog.release(version)
         if rel is None:
             continue
         if unread:
             learnt = sorted({b.variant for b in rel.builds})
-            out.append(f"torch {version}: only the builds seen were learnt ({', '.join(learnt)}); its other builds on "
-                       "PyTorch's index are unknown until a refresh reads that index")
+            out.append(
+                f"torch {version}: only the builds seen were learnt ({', '.join(learnt)}); its other builds on "
+                "PyTorch's index are unknown until a refresh reads that index"
+            )
         copied = sorted({b.variant for b in rel.builds if "arches" in b.unconfirmed() or "gfx" in b.unconfirmed()})
         if copied:
-            out.append(f"torch {version}: the GPU architecture lists of {', '.join(copied)} are copied from the previous "
-                       "release, not confirmed")
+            out.append(
+                f"torch {version}: the GPU architecture lists of {', '.join(copied)} are copied from the previous "
+                "release, not confirmed"
+            )
     return out
 
 

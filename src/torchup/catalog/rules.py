@@ -40,7 +40,7 @@ DRIVER_UNKNOWN = "driver-unknown"  # an NVIDIA GPU whose driver nobody told us a
 
 def _sm(cc: str) -> str:
     major, minor = cc_tuple(cc)
-    return f"sm_{major}{minor}{cc[len(str(major)) + 1 + len(str(minor)):]}"
+    return f"sm_{major}{minor}{cc[len(str(major)) + 1 + len(str(minor)) :]}"
 
 
 def gpu_compute_capability(gpu: Any) -> str | None:
@@ -109,8 +109,10 @@ def why_not_gpu(build: Build, gpu: Any) -> str | None:
             # Jetson before Thor runs the Tegra CUDA stack of JetPack; PyTorch's aarch64
             # CUDA wheels target server-class (SBSA) Arm systems (knowledge, not re-checked;
             # conda-forge builds a separate Tegra variant for the same reason).
-            return (f"{name} is a Jetson module: it needs NVIDIA's JetPack builds of torch; "
-                    f"{label} is built for server-class Arm or x86 systems")
+            return (
+                f"{name} is a Jetson module: it needs NVIDIA's JetPack builds of torch; "
+                f"{label} is built for server-class Arm or x86 systems"
+            )
         if kernel_match(build, cc) is not None:
             return None
         gpu_t = cc_tuple(cc)
@@ -134,8 +136,10 @@ def why_not_gpu(build: Build, gpu: Any) -> str | None:
         reason = f"{label} is built for {', '.join(build.gfx)}; this GPU is {gfx}"
         override = hardware.community_gfx_override(gfx)
         if override and hardware.gfx_of_override(override) in build.gfx:
-            reason += (f" (unofficially, HSA_OVERRIDE_GFX_VERSION={override} makes ROCm run it as "
-                       f"{hardware.gfx_of_override(override)}, which this build has; AMD does not support that)")
+            reason += (
+                f" (unofficially, HSA_OVERRIDE_GFX_VERSION={override} makes ROCm run it as "
+                f"{hardware.gfx_of_override(override)}, which this build has; AMD does not support that)"
+            )
         return reason
     if vendor == "intel":
         if kind != "xpu":
@@ -150,8 +154,9 @@ def why_not_gpu(build: Build, gpu: Any) -> str | None:
     return f"unknown GPU vendor {vendor!r}"
 
 
-def why_not_driver(build: Build, driver: str | None, os: str, *,
-                   driver_cuda: str | None = None) -> tuple[str | None, str | None]:
+def why_not_driver(
+    build: Build, driver: str | None, os: str, *, driver_cuda: str | None = None
+) -> tuple[str | None, str | None]:
     """``(reason, level)`` for a CUDA build on a driver.
 
     ``driver`` is the driver version (None: no driver); ``driver_cuda`` the newest
@@ -182,8 +187,10 @@ def why_not_driver(build: Build, driver: str | None, os: str, *,
         if need[0] == said[0] and not below_floor:
             return None, MINOR_COMPAT
         needs = f"an NVIDIA driver >= {floor.compat}" if floor and floor.compat else "a newer NVIDIA driver"
-        return (f"{label} is built with CUDA {build.cuda}, which needs {needs}; this driver"
-                f"{f' ({driver})' if driver else ''} runs CUDA up to {driver_cuda} (its own report)"), None
+        return (
+            f"{label} is built with CUDA {build.cuda}, which needs {needs}; this driver"
+            f"{f' ({driver})' if driver else ''} runs CUDA up to {driver_cuda} (its own report)"
+        ), None
     if floor is None or floor.compat is None:
         return f"no driver table for CUDA {build.cuda}", None
     if not driver:

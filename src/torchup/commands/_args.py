@@ -26,8 +26,9 @@ def seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{_show(text)} is not a number of seconds") from None
     if not 0 < value <= MAX_TIMEOUT_S:  # refuses nan too: every comparison with nan is false
-        raise argparse.ArgumentTypeError(f"{_show(text)}: give a number of seconds above 0 and at most "
-                                         f"{MAX_TIMEOUT_S} (a week)")
+        raise argparse.ArgumentTypeError(
+            f"{_show(text)}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a week)"
+        )
     return value
 
 
@@ -36,8 +37,10 @@ def check_index_url(flag: str, value: str) -> str:
     if not re.match(r"^(https?|file)://", value):
         raise UsageError(f"{flag} {_show(value)} is not an http(s) URL", hint="give the whole URL, https:// included")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise UsageError(f"{flag} {_show(value)} contains a line break or another control character",
-                         hint="a URL has none; check how the value was pasted or quoted")
+        raise UsageError(
+            f"{flag} {_show(value)} contains a line break or another control character",
+            hint="a URL has none; check how the value was pasted or quoted",
+        )
     return value
 
 
@@ -45,5 +48,7 @@ def check_number_lengths(flag: str, value: str) -> None:
     """Refuse a version with a number over MAX_NUMBER_DIGITS digits before anything converts it
     (Python refuses integers of over 4300 digits, and converting a long one costs quadratic time)."""
     if _LONG_NUMBER.search(value):
-        raise UsageError(f"{flag} {_show(value)} has a number of over {MAX_NUMBER_DIGITS} digits: not a version",
-                         hint="versions look like 2.5.1 or 12.6")
+        raise UsageError(
+            f"{flag} {_show(value)} has a number of over {MAX_NUMBER_DIGITS} digits: not a version",
+            hint="versions look like 2.5.1 or 12.6",
+        )

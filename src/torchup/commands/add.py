@@ -14,21 +14,42 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("packages", nargs="+", metavar="PKG", help="requirements, as pip takes them (`xformers==0.0.30`)")
-    parser.add_argument("--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)")
-    parser.add_argument("--manager", choices=("auto", "pip", "uv"), default="auto",
-                        help="package manager to run (default: uv when on PATH, else pip)")
-    parser.add_argument("--allow-torch-change", action="store_true",
-                        help="install even when torch, torchvision or torchaudio would be replaced (exit 4 without it)")
-    parser.add_argument("--index-url", metavar="URL", help="the package index to resolve from (default: the manager's own)")
+    parser.add_argument(
+        "packages", nargs="+", metavar="PKG", help="requirements, as pip takes them (`xformers==0.0.30`)"
+    )
+    parser.add_argument(
+        "--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)"
+    )
+    parser.add_argument(
+        "--manager",
+        choices=("auto", "pip", "uv"),
+        default="auto",
+        help="package manager to run (default: uv when on PATH, else pip)",
+    )
+    parser.add_argument(
+        "--allow-torch-change",
+        action="store_true",
+        help="install even when torch, torchvision or torchaudio would be replaced (exit 4 without it)",
+    )
+    parser.add_argument(
+        "--index-url", metavar="URL", help="the package index to resolve from (default: the manager's own)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="show what would change and the command; change nothing")
-    parser.add_argument("--json", action="store_true",
-                        help="print the result as JSON on stdout (docs/json.md); the progress goes to stderr")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result as JSON on stdout (docs/json.md); the progress goes to stderr",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--no-verify", action="store_true", help="skip `torchup verify` after the install")
     parser.add_argument("--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/)")
-    parser.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
-                        help="stop the package manager after this long (default: 3600)")
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop the package manager after this long (default: 3600)",
+    )
 
 
 def run(args: argparse.Namespace, system: System) -> int:

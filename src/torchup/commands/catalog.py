@@ -23,16 +23,33 @@ __all__ = ["add_arguments", "gpu_view", "release_view", "render_release", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", choices=["show", "refresh"], default="show",
-                        help="show (default) or refresh the catalog from the indexes")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "refresh"],
+        default="show",
+        help="show (default) or refresh the catalog from the indexes",
+    )
     parser.add_argument("--torch", metavar="VERSION", help="the release to show (default: the newest)")
     parser.add_argument("--gpu", metavar="NAME", help="which builds of the release run on this GPU (a model name)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--index-base", metavar="URL",
-                        help=f"PyTorch's index base for refresh (default: $TORCHUP_INDEX_BASE or {DEFAULT_INDEX_BASE})")
-    parser.add_argument("--pypi-index", metavar="URL", help="the PyPI simple-API URL for refresh (default: the installer's configured index)")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME",
-                        help="also read this variant's page on refresh (e.g. cu134); repeatable")
+    parser.add_argument(
+        "--index-base",
+        metavar="URL",
+        help=f"PyTorch's index base for refresh (default: $TORCHUP_INDEX_BASE or {DEFAULT_INDEX_BASE})",
+    )
+    parser.add_argument(
+        "--pypi-index",
+        metavar="URL",
+        help="the PyPI simple-API URL for refresh (default: the installer's configured index)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also read this variant's page on refresh (e.g. cu134); repeatable",
+    )
 
 
 def run(args: argparse.Namespace, system) -> int:
@@ -66,8 +83,13 @@ def _age(catalog) -> dict[str, Any]:
     from torchup.catalog.load import STALE_DAYS
 
     age = catalog.age_days()
-    return {"data_date": catalog.data_date, "age_days": age, "origin": catalog.origin,
-            "stale": age > STALE_DAYS, "warnings": list(catalog.warnings)}
+    return {
+        "data_date": catalog.data_date,
+        "age_days": age,
+        "origin": catalog.origin,
+        "stale": age > STALE_DAYS,
+        "warnings": list(catalog.warnings),
+    }
 
 
 def _build_view(b) -> dict[str, Any]:
@@ -103,14 +125,26 @@ def release_view(catalog, rel) -> dict[str, Any]:
         "requires_python": rel.requires_python,
         "notes": list(rel.notes),
         "companions": [
-            {"name": c.name, "version": c.version, "matched": c.matched, "pythons": list(c.pythons),
-             "requires_torch": c.requires_torch, "note": c.note,
-             "source": c.provenance.source, "confidence": c.provenance.confidence}
+            {
+                "name": c.name,
+                "version": c.version,
+                "matched": c.matched,
+                "pythons": list(c.pythons),
+                "requires_torch": c.requires_torch,
+                "note": c.note,
+                "source": c.provenance.source,
+                "confidence": c.provenance.confidence,
+            }
             for c in rel.companions
         ],
         "builds": [_build_view(b) for b in rel.builds],
-        "sources": {k: catalog.describe_source(k) for k in sorted({p.source for b in rel.builds for p in b.provenance.values()}
-                                                                   | {c.provenance.source for c in rel.companions})},
+        "sources": {
+            k: catalog.describe_source(k)
+            for k in sorted(
+                {p.source for b in rel.builds for p in b.provenance.values()}
+                | {c.provenance.source for c in rel.companions}
+            )
+        },
     }
 
 
@@ -120,11 +154,19 @@ def gpu_view(rel, name: str) -> dict[str, Any]:
 
     model = hardware.gpu_by_name(name)
     if model is None and name.strip().lower().startswith("apple"):
-        model = hardware.GpuModel(vendor="apple", name=name, family="Apple silicon", segment="integrated",
-                                  source="name", confidence="confirmed")
+        model = hardware.GpuModel(
+            vendor="apple",
+            name=name,
+            family="Apple silicon",
+            segment="integrated",
+            source="name",
+            confidence="confirmed",
+        )
     if model is None:
-        raise UsageError(f"unknown GPU model {name!r}",
-                         hint='give a model name as nvidia-smi / rocminfo print it, e.g. "NVIDIA GeForce RTX 4090"')
+        raise UsageError(
+            f"unknown GPU model {name!r}",
+            hint='give a model name as nvidia-smi / rocminfo print it, e.g. "NVIDIA GeForce RTX 4090"',
+        )
     from torchup.machine import Gpu
 
     gpu = Gpu(vendor=model.vendor, name=name, compute_capability=model.compute_capability, gfx=model.gfx)
@@ -135,12 +177,28 @@ def gpu_view(rel, name: str) -> dict[str, Any]:
         if reason is None and b.kind == "cuda" and model.compute_capability:
             how = rules.kernel_match(b, model.compute_capability)
         facts = ["arches"] if b.kind == "cuda" else ["gfx"] if b.kind == "rocm" else []
-        verdicts.append({"variant": b.variant, "os": b.os, "arch": b.arch, "runs": reason is None, "why_not": reason,
-                         "via": f"{how[0]} {how[1]}" if how else None,
-                         "unconfirmed": list(b.unconfirmed(["exists", *facts]))})
-    return {"name": name, "vendor": model.vendor, "model": model.name, "family": model.family,
-            "compute_capability": model.compute_capability, "gfx": model.gfx, "xpu": model.xpu,
-            "source": model.source, "builds": verdicts}
+        verdicts.append(
+            {
+                "variant": b.variant,
+                "os": b.os,
+                "arch": b.arch,
+                "runs": reason is None,
+                "why_not": reason,
+                "via": f"{how[0]} {how[1]}" if how else None,
+                "unconfirmed": list(b.unconfirmed(["exists", *facts])),
+            }
+        )
+    return {
+        "name": name,
+        "vendor": model.vendor,
+        "model": model.name,
+        "family": model.family,
+        "compute_capability": model.compute_capability,
+        "gfx": model.gfx,
+        "xpu": model.xpu,
+        "source": model.source,
+        "builds": verdicts,
+    }
 
 
 def _arch_text(b: dict) -> str:
@@ -178,7 +236,9 @@ def render_release(data: dict[str, Any]) -> str:
             tool = f"CUDA {b['cuda']}" if b["cuda"] else f"ROCm {b['rocm']}" if b["rocm"] else ""
             if b["cudnn"]:
                 tool += f", cuDNN {b['cudnn']}"
-            floor = f"glibc>={b['glibc_min']}" if b["glibc_min"] else f"macOS>={b['macos_min']}" if b["macos_min"] else ""
+            floor = (
+                f"glibc>={b['glibc_min']}" if b["glibc_min"] else f"macOS>={b['macos_min']}" if b["macos_min"] else ""
+            )
             lines.append(f"  {b['variant']:<9}{tag} {tool}  {floor}".rstrip())
             lines.append(f"      Python {_py_text(b['pythons'])}")
             if _arch_text(b):
@@ -187,8 +247,11 @@ def render_release(data: dict[str, Any]) -> str:
                 lines.append(f"      unconfirmed: {', '.join(b['unconfirmed'])}")
     if "gpu" in data:
         g = data["gpu"]
-        ident = (g["compute_capability"] and f"compute capability {g['compute_capability']}") or g["gfx"] or (
-            "XPU" if g["xpu"] else "MPS" if g["vendor"] == "apple" else "")
+        ident = (
+            (g["compute_capability"] and f"compute capability {g['compute_capability']}")
+            or g["gfx"]
+            or ("XPU" if g["xpu"] else "MPS" if g["vendor"] == "apple" else "")
+        )
         lines += ["", f"On {g['name']} ({g['family']}, {ident}):"]
         for v in g["builds"]:
             mark = "runs" if v["runs"] else "no  "
@@ -205,7 +268,9 @@ def render_release(data: dict[str, Any]) -> str:
 def _refresh(args: argparse.Namespace, system) -> int:
     from torchup.catalog.refresh import RefreshOptions, refresh_catalog
 
-    base = check_index_url("--index-base", args.index_base or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE)
+    base = check_index_url(
+        "--index-base", args.index_base or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
+    )
     if args.pypi_index:
         check_index_url("--pypi-index", args.pypi_index)
     options = RefreshOptions(index_base=base, pypi_index=args.pypi_index, variants=tuple(args.variant))
@@ -218,11 +283,22 @@ def _refresh(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json("catalog-refresh", {"path": result.path, "data_date": result.catalog.data_date,
-                   "changes": list(result.changes), "notes": list(result.notes), "unconfirmed": list(result.unconfirmed),
-                   "releases": len(result.catalog.releases), "newest": result.catalog.newest().version})
+        emit_json(
+            "catalog-refresh",
+            {
+                "path": result.path,
+                "data_date": result.catalog.data_date,
+                "changes": list(result.changes),
+                "notes": list(result.notes),
+                "unconfirmed": list(result.unconfirmed),
+                "releases": len(result.catalog.releases),
+                "newest": result.catalog.newest().version,
+            },
+        )
         return EXIT_OK
-    out = [f"catalog refreshed: {result.path} (data {result.catalog.data_date}, newest torch {result.catalog.newest().version})"]
+    out = [
+        f"catalog refreshed: {result.path} (data {result.catalog.data_date}, newest torch {result.catalog.newest().version})"
+    ]
     if result.changes:
         out.append(f"{len(result.changes)} change(s):")
         out += [f"  {c}" for c in result.changes]

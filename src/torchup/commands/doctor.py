@@ -13,11 +13,23 @@ __all__ = ["add_arguments", "doctor_json", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", metavar="PATH", help="the Python whose environment to diagnose (default: active venv / conda env, else python3)")
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the Python whose environment to diagnose (default: active venv / conda env, else python3)",
+    )
     parser.add_argument("--json", action="store_true", help='print {"findings": [...]} as JSON')
-    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="time limit for the check run in the target (default 120)")
-    parser.add_argument("--save-state", metavar="FILE", help="also write everything doctor looked at to FILE (JSON), to replay or attach to a report")
-    parser.add_argument("--state", metavar="FILE", help="diagnose a state recorded with --save-state instead of this machine")
+    parser.add_argument(
+        "--timeout", type=seconds, metavar="SECONDS", help="time limit for the check run in the target (default 120)"
+    )
+    parser.add_argument(
+        "--save-state",
+        metavar="FILE",
+        help="also write everything doctor looked at to FILE (JSON), to replay or attach to a report",
+    )
+    parser.add_argument(
+        "--state", metavar="FILE", help="diagnose a state recorded with --save-state instead of this machine"
+    )
     parser.add_argument("--no-plan", action="store_true", help="do not compute the install command for fixes")
 
 
@@ -66,7 +78,9 @@ def run(args: argparse.Namespace, system) -> int:
         from torchup.output import style_for
 
         sys.stdout.write(render_text(state, diagnoses, style_for(sys.stdout, system.env)))
-    broken = _summary(state)["torch_imports"] is False or (state.verify is not None and state.verify.crashed is not None)
+    broken = _summary(state)["torch_imports"] is False or (
+        state.verify is not None and state.verify.crashed is not None
+    )
     return EXIT_FAILURE if broken or any(d.severity == "error" for d in diagnoses) else EXIT_OK
 
 
@@ -107,12 +121,21 @@ def render_text(state, diagnoses, style) -> str:
         drv = f", NVIDIA driver {m.nvidia_driver}" if m.nvidia_driver else ""
         lines.append(f"  machine: {m.os} {m.arch}, Python {m.python}, {gpus}{drv}")
     if s["torch"]:
-        extra = "" if s["cuda_available"] is None or s["torch_kind"] != "cuda" else (
-            ", CUDA available" if s["cuda_available"] else ", CUDA NOT available")
+        extra = (
+            ""
+            if s["cuda_available"] is None or s["torch_kind"] != "cuda"
+            else (", CUDA available" if s["cuda_available"] else ", CUDA NOT available")
+        )
         lines.append(f"  torch {s['torch']} ({s['build']} build{extra})")
-    elif state.verify is not None and state.verify.distributions and any(d.get("name") == "torch" for d in state.verify.distributions):
+    elif (
+        state.verify is not None
+        and state.verify.distributions
+        and any(d.get("name") == "torch" for d in state.verify.distributions)
+    ):
         imp = state.verify.check("import-torch")
-        lines.append(style.red(f"  torch is installed but does not import: {imp.detail if imp else state.verify.crashed}"))
+        lines.append(
+            style.red(f"  torch is installed but does not import: {imp.detail if imp else state.verify.crashed}")
+        )
     else:
         lines.append("  torch is not installed in this environment")
     for name in ("torchvision", "torchaudio"):

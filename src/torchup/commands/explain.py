@@ -36,15 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help='print {"findings": [...]} (best first)')
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--context", action="store_true",
-                       help="probe the target Python of this machine (the active venv / conda env, else python3; "
-                       "--python PATH names another) and let what it is rank the causes: a Windows-only cause is "
-                       "dropped on Linux, a 32-bit one on a 64-bit Python (adds the probe's time, ~0.2-0.5 s)")
-    where.add_argument("--machine", metavar="FILE",
-                       help="the machine the log came from, as 'torchup probe --json' wrote it (JSON or TOML); "
-                       "its facts rank the causes as --context does, without probing")
-    parser.add_argument("--python", metavar="PATH",
-                        help="the Python whose environment the log is from (implies --context)")
+    where.add_argument(
+        "--context",
+        action="store_true",
+        help="probe the target Python of this machine (the active venv / conda env, else python3; "
+        "--python PATH names another) and let what it is rank the causes: a Windows-only cause is "
+        "dropped on Linux, a 32-bit one on a 64-bit Python (adds the probe's time, ~0.2-0.5 s)",
+    )
+    where.add_argument(
+        "--machine",
+        metavar="FILE",
+        help="the machine the log came from, as 'torchup probe --json' wrote it (JSON or TOML); "
+        "its facts rank the causes as --context does, without probing",
+    )
+    parser.add_argument(
+        "--python", metavar="PATH", help="the Python whose environment the log is from (implies --context)"
+    )
 
 
 def _read_file(path: str) -> bytes:
@@ -57,12 +64,17 @@ def _read_file(path: str) -> bytes:
             fh.seek((size - TAIL_BYTES) & ~1)  # an even offset keeps UTF-16 aligned
             tail = fh.read()
     except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a log file",
-                         hint="give the path of a log file, or '-' for standard input") from None
+        raise InputError(
+            f"{path} is a directory, not a log file", hint="give the path of a log file, or '-' for standard input"
+        ) from None
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file", hint="give the path of a log file, or '-' for standard input") from None
+        raise InputError(
+            f"{path}: no such file", hint="give the path of a log file, or '-' for standard input"
+        ) from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions") from None
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions"
+        ) from None
     return head + b"\n\n" + tail
 
 

@@ -12,11 +12,15 @@ __all__ = ["add_arguments", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)")
+    parser.add_argument(
+        "--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)"
+    )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--status", action="store_true", help="show the guard and what it pins (the default)")
     which.add_argument("--on", action="store_true", help="pin the installed torch, torchvision and torchaudio for pip")
-    which.add_argument("--off", action="store_true", help="remove torchup's line from pip.conf and its constraints file")
+    which.add_argument(
+        "--off", action="store_true", help="remove torchup's line from pip.conf and its constraints file"
+    )
     parser.add_argument("--json", action="store_true", help="print the status as JSON (docs/json.md)")
 
 
@@ -27,8 +31,10 @@ def render_text(status) -> str:
         lines.append(f"  on: {status.pip_conf} makes pip keep {pinned} (pins in {status.constraints})")
         for name in status.changed:
             now = status.installed.get(name)
-            lines.append(f"  changed since it was pinned: {name} {now + ' is installed' if now else 'is not installed'}, "
-                         f"{status.pins[name]} pinned (`torchup doctor` says how to restore it)")
+            lines.append(
+                f"  changed since it was pinned: {name} {now + ' is installed' if now else 'is not installed'}, "
+                f"{status.pins[name]} pinned (`torchup doctor` says how to restore it)"
+            )
         lines.append(f"  uv reads no pip.conf: `uv pip install --constraint {status.constraints} ...`")
     else:
         lines.append(f"  off: {status.pip_conf} names no torchup pins; `torchup guard --on` sets them")
@@ -49,19 +55,26 @@ def run(args: argparse.Namespace, system: System) -> int:
     out = sys.stderr if args.json else sys.stdout
     if args.on or args.off:
         if args.on and "torch" not in stack_pins(target):
-            raise EnvironmentProblem(f"torch is not installed in {target.prefix}: there is nothing to pin",
-                                     hint="`torchup install` installs it and sets the guard", code="no-torch")
+            raise EnvironmentProblem(
+                f"torch is not installed in {target.prefix}: there is nothing to pin",
+                hint="`torchup install` installs it and sets the guard",
+                code="no-torch",
+            )
         try:
             with _exclusive(target.prefix):
                 if args.on:
                     out.write(f"torchup: {write_guard(target)}\n")
                 else:
-                    out.write("torchup: guard: off\n" if remove_guard(target.prefix) else "torchup: guard: there was none\n")
+                    out.write(
+                        "torchup: guard: off\n" if remove_guard(target.prefix) else "torchup: guard: there was none\n"
+                    )
         except (OSError, configparser.Error) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
-            raise EnvironmentProblem(f"cannot change the guard in {target.prefix}: {why}",
-                                     hint="fix the permissions, or the syntax of its pip.conf, and retry",
-                                     code="guard-failed") from None
+            raise EnvironmentProblem(
+                f"cannot change the guard in {target.prefix}: {why}",
+                hint="fix the permissions, or the syntax of its pip.conf, and retry",
+                code="guard-failed",
+            ) from None
     status = guard_status(target)
     if args.json:
         from torchup.output import emit_json

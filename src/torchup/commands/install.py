@@ -41,11 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("install")
     _add(g, "--python", metavar="PATH", help="the target Python (default: the active venv / conda env, else python3)")
     _add(g, "--plan", metavar="FILE", help="install this plan (`torchup plan --json > FILE`) instead of planning again")
-    _add(g, "--trust-plan-index", action="store_true",
-         help="with --plan and --yes: accept a plan whose index or versions differ from torchup's own choice")
-    manager_help = ("package manager to run (default: uv when on PATH, else pip); conda, mamba and "
-                    "micromamba install conda-forge's build into a conda environment, pixi into the "
-                    "default environment of a pixi workspace")
+    _add(
+        g,
+        "--trust-plan-index",
+        action="store_true",
+        help="with --plan and --yes: accept a plan whose index or versions differ from torchup's own choice",
+    )
+    manager_help = (
+        "package manager to run (default: uv when on PATH, else pip); conda, mamba and "
+        "micromamba install conda-forge's build into a conda environment, pixi into the "
+        "default environment of a pixi workspace"
+    )
     shared = parser._option_string_actions.get("--manager")
     if shared is not None:  # plan's --manager names what to print; here it is what to run
         shared.choices, shared.default, shared.help = MANAGERS, "auto", manager_help
@@ -54,18 +60,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     if "--json" in parser._option_string_actions:
         parser._option_string_actions["--json"].help = json_help
     _add(g, "--json", action="store_true", help=json_help)
-    _add(g, "--venv", metavar="DIR", help="create the virtual environment DIR from the target Python and install there "
-         "(created only after the preflight and your yes)")
+    _add(
+        g,
+        "--venv",
+        metavar="DIR",
+        help="create the virtual environment DIR from the target Python and install there "
+        "(created only after the preflight and your yes)",
+    )
     _add(g, "--dry-run", action="store_true", help="print exactly what would run; change nothing")
     _add(g, "-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add(g, "--no-verify", action="store_true", help="skip `torchup verify` after the install")
-    _add(g, "--no-guard", action="store_true",
-         help="do not pin the installed torch stack for later pip installs (docs/install.md, \"The guard\")")
-    _add(g, "--rollback", action="store_true",
-         help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)")
-    _add(g, "--log", metavar="FILE", help="write the full log here (default: ~/.cache/torchup/logs/); created private (0600)")
-    _add(g, "--timeout", type=seconds, default=None, metavar="SECONDS",
-         help="one deadline for the whole install: the index checks, then the package manager (default: 3600)")
+    _add(
+        g,
+        "--no-guard",
+        action="store_true",
+        help='do not pin the installed torch stack for later pip installs (docs/install.md, "The guard")',
+    )
+    _add(
+        g,
+        "--rollback",
+        action="store_true",
+        help="restore the environment saved before the last install (takes only --python or --venv, --dry-run, --yes)",
+    )
+    _add(
+        g,
+        "--log",
+        metavar="FILE",
+        help="write the full log here (default: ~/.cache/torchup/logs/); created private (0600)",
+    )
+    _add(
+        g,
+        "--timeout",
+        type=seconds,
+        default=None,
+        metavar="SECONDS",
+        help="one deadline for the whole install: the index checks, then the package manager (default: 3600)",
+    )
     _add(g, "--skip-network-check", action="store_true", help="do not contact the indexes before installing")
 
 
@@ -113,9 +143,17 @@ def _confirm(question: str) -> bool:
 
 def install_json(plan, report) -> dict:
     """The body of ``install --json``: the plan installed and what happened."""
-    return {"plan": plan.to_json(), "python": report.python, "manager": report.manager, "argv": list(report.argv),
-            "dry_run": report.dry_run, "log": report.log, "snapshot": report.snapshot, "replaced": report.replaced,
-            "verified": report.verified}
+    return {
+        "plan": plan.to_json(),
+        "python": report.python,
+        "manager": report.manager,
+        "argv": list(report.argv),
+        "dry_run": report.dry_run,
+        "log": report.log,
+        "snapshot": report.snapshot,
+        "replaced": report.replaced,
+        "verified": report.verified,
+    }
 
 
 _ROLLBACK_FLAGS = ("rollback", "python", "venv", "dry_run", "yes", "json")  # what --rollback honours
@@ -136,12 +174,15 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
 
     ignored = [f for f in _given(args) if f.lstrip("-").replace("-", "_") not in _ROLLBACK_FLAGS]
     if ignored:
-        raise UsageError(f"--rollback does not take {', '.join(ignored)}",
-                         hint="--rollback restores the snapshot of the last install; it takes only --python or "
-                         "--venv, --dry-run and --yes")
+        raise UsageError(
+            f"--rollback does not take {', '.join(ignored)}",
+            hint="--rollback restores the snapshot of the last install; it takes only --python or "
+            "--venv, --dry-run and --yes",
+        )
     if args.venv and getattr(args, "python", None):
-        raise UsageError("--rollback takes --venv DIR or --python PATH, not both",
-                         hint="name the environment to roll back once")
+        raise UsageError(
+            "--rollback takes --venv DIR or --python PATH, not both", hint="name the environment to roll back once"
+        )
     if args.venv:
         python = _venv_python(args.venv)
         if not os.path.exists(python):
@@ -150,13 +191,28 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
         python, _how = find_target_python(system, getattr(args, "python", None))
     json_mode = getattr(args, "json", False)
     stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
-    restored = rollback(RollbackOptions(python=python, dry_run=args.dry_run, yes=args.yes,
-                                        confirm=_confirm if sys.stdin.isatty() else None), system, stream=stream)
+    restored = rollback(
+        RollbackOptions(
+            python=python, dry_run=args.dry_run, yes=args.yes, confirm=_confirm if sys.stdin.isatty() else None
+        ),
+        system,
+        stream=stream,
+    )
     if json_mode:
         from torchup.output import emit_json
 
-        emit_json("install", {"rollback": {"python": python, "dry_run": args.dry_run, "removed": restored.removed,
-                                           "restored": restored.restored, "errors": list(restored.errors)}})
+        emit_json(
+            "install",
+            {
+                "rollback": {
+                    "python": python,
+                    "dry_run": args.dry_run,
+                    "removed": restored.removed,
+                    "restored": restored.restored,
+                    "errors": list(restored.errors),
+                }
+            },
+        )
     return 0
 
 
@@ -178,8 +234,10 @@ def run(args: argparse.Namespace, system: System) -> int:
         from torchup.plan import DEFAULT_INDEX_BASE
 
         plan = load_plan_file(args.plan)
-        base = check_index_url("--index-base", getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE")
-                               or DEFAULT_INDEX_BASE)
+        base = check_index_url(
+            "--index-base",
+            getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE,
+        )
         if args.manager not in (*CONDA_MANAGERS, "pixi"):  # those take only versions, from conda-forge
             differences = plan_differences(plan, load_catalog(system.env), base.rstrip("/"))
     else:

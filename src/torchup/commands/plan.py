@@ -18,41 +18,79 @@ from torchup.plan import DEFAULT_INDEX_BASE
 
 __all__ = ["add_arguments", "detect_manager", "load_inputs", "plan_json", "render_text", "request_from_args", "run"]
 
-MANAGERS = ("pip", "uv", "uv-project", "poetry", "poetry-project", "pixi", "conda", "mamba", "micromamba", "requirements")
+MANAGERS = (
+    "pip",
+    "uv",
+    "uv-project",
+    "poetry",
+    "poetry-project",
+    "pixi",
+    "conda",
+    "mamba",
+    "micromamba",
+    "requirements",
+)
 # the formats that give one project file for several machines: what the text output calls it, its key in --json
-PROJECT_MANAGERS = {"uv-project": ("uv project", "uv_project"), "poetry-project": ("Poetry project", "poetry_project"),
-                    "pixi": ("pixi workspace", "pixi_workspace")}
+PROJECT_MANAGERS = {
+    "uv-project": ("uv project", "uv_project"),
+    "poetry-project": ("Poetry project", "poetry_project"),
+    "pixi": ("pixi workspace", "pixi_workspace"),
+}
 _VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
 _CUDA_RE = re.compile(r"^\d+\.\d+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--machine", metavar="FILE", action="append",
-                        help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
-                        "repeat it to plan for several (with --manager uv-project, poetry-project or pixi: one project file for all)")
-    parser.add_argument("--this-machine", action="store_true",
-                        help="with --machine: also plan for the machine torchup runs on (probed)")
-    parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
-    parser.add_argument("--gpu", metavar="NAME", action="append",
-                        help="plan for this GPU instead of the ones found (\"RTX 4090\", \"H100\", \"RX 7900 XTX\"); "
-                        "repeat it for several; with no --driver the NVIDIA driver counts as unknown")
-    parser.add_argument("--driver", metavar="VERSION",
-                        help="plan for this NVIDIA driver version (550.54.14) instead of the one found")
+    parser.add_argument(
+        "--machine",
+        metavar="FILE",
+        action="append",
+        help="plan for the machine described in FILE (JSON or TOML, as 'torchup probe --json' writes); "
+        "repeat it to plan for several (with --manager uv-project, poetry-project or pixi: one project file for all)",
+    )
+    parser.add_argument(
+        "--this-machine", action="store_true", help="with --machine: also plan for the machine torchup runs on (probed)"
+    )
+    parser.add_argument(
+        "--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)"
+    )
+    parser.add_argument(
+        "--gpu",
+        metavar="NAME",
+        action="append",
+        help='plan for this GPU instead of the ones found ("RTX 4090", "H100", "RX 7900 XTX"); '
+        "repeat it for several; with no --driver the NVIDIA driver counts as unknown",
+    )
+    parser.add_argument(
+        "--driver", metavar="VERSION", help="plan for this NVIDIA driver version (550.54.14) instead of the one found"
+    )
     parser.add_argument("--torch", metavar="SPEC", help="limit torch versions: 2.14, ==2.5.1, '>=2.4,<2.6' (PEP 440)")
-    parser.add_argument("--variant", metavar="NAME", help="the build flavour: cpu, cu126, cu130, rocm6.4, xpu, or pypi (PyPI's default)")
+    parser.add_argument(
+        "--variant", metavar="NAME", help="the build flavour: cpu, cu126, cu130, rocm6.4, xpu, or pypi (PyPI's default)"
+    )
     parser.add_argument("--cuda", metavar="X.Y", help="only CUDA builds for this toolkit version, e.g. 12.6")
     parser.add_argument("--cpu", action="store_true", help="only CPU builds")
     parser.add_argument("--no-torchvision", dest="torchvision", action="store_false", help="leave torchvision out")
     parser.add_argument("--no-torchaudio", dest="torchaudio", action="store_false", help="leave torchaudio out")
-    parser.add_argument("--manager", choices=MANAGERS, help="the package manager to print the command for (default: the one in use)")
-    parser.add_argument("--index-base", metavar="URL",
-                        help=f"PyTorch's index base (default: $TORCHUP_INDEX_BASE, else {DEFAULT_INDEX_BASE})")
-    parser.add_argument("--explain", action="store_true", help="also list every build considered and why it was rejected")
+    parser.add_argument(
+        "--manager", choices=MANAGERS, help="the package manager to print the command for (default: the one in use)"
+    )
+    parser.add_argument(
+        "--index-base",
+        metavar="URL",
+        help=f"PyTorch's index base (default: $TORCHUP_INDEX_BASE, else {DEFAULT_INDEX_BASE})",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="also list every build considered and why it was rejected"
+    )
     parser.add_argument("--json", action="store_true", help="print the Plan as JSON (docs/plan.md)")
-    parser.add_argument("--write", action="store_true",
-                        help="with --manager uv-project, poetry-project or pixi: merge the result into pyproject.toml / "
-                        "pixi.toml here (created if absent), after showing the diff and asking; the old file is kept "
-                        "as FILE.torchup-backup")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="with --manager uv-project, poetry-project or pixi: merge the result into pyproject.toml / "
+        "pixi.toml here (created if absent), after showing the diff and asking; the old file is kept "
+        "as FILE.torchup-backup",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
 
 
@@ -70,8 +108,9 @@ def request_from_args(args: argparse.Namespace, env):
             raise UsageError(f"--torch: {exc}") from None
     variant = args.variant.strip().lower() if args.variant else None
     if variant and not _VARIANT_RE.match(variant):
-        raise UsageError(f"--variant {args.variant!r} is not a variant name",
-                         hint="cpu, cu126, cu130, rocm6.4, xpu, or pypi")
+        raise UsageError(
+            f"--variant {args.variant!r} is not a variant name", hint="cpu, cu126, cu130, rocm6.4, xpu, or pypi"
+        )
     if args.cuda and not _CUDA_RE.match(args.cuda.strip()):
         raise UsageError(f"--cuda {args.cuda!r} is not a CUDA version like 12.6")
     if args.cpu and (args.cuda or (variant and variant not in ("cpu", "pypi"))):
@@ -79,8 +118,13 @@ def request_from_args(args: argparse.Namespace, env):
     base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
     check_index_url("--index-base", base)
     return Request(
-        torch=args.torch, variant=variant, cuda=args.cuda.strip() if args.cuda else None, cpu=args.cpu,
-        with_torchvision=args.torchvision, with_torchaudio=args.torchaudio, index_base=base.rstrip("/"),
+        torch=args.torch,
+        variant=variant,
+        cuda=args.cuda.strip() if args.cuda else None,
+        cpu=args.cpu,
+        with_torchvision=args.torchvision,
+        with_torchaudio=args.torchaudio,
+        index_base=base.rstrip("/"),
     )
 
 
@@ -114,19 +158,32 @@ def describe_target(machine, gpu_names, driver):
         driver = driver.strip()
         if not re.fullmatch(r"\d{1,4}(\.\d{1,4}){0,3}", driver):
             raise UsageError(f"--driver {driver!r} is not an NVIDIA driver version", hint="like 550.54.14 or 581.57")
-        machine = replace(machine, nvidia_driver=driver, cuda_driver_max=None,
-                          sources={**machine.sources, "nvidia_driver": "--driver"})
+        machine = replace(
+            machine,
+            nvidia_driver=driver,
+            cuda_driver_max=None,
+            sources={**machine.sources, "nvidia_driver": "--driver"},
+        )
     if gpu_names:
         gpus = []
         for name in gpu_names:
             model = gpu_by_name(name)
             if model is None:
-                raise UsageError(f"--gpu {name!r} is not a GPU model torchup knows",
-                                 hint="name it as the vendor does (\"GeForce RTX 4090\", \"A100\", \"Radeon RX 7900 XTX\", "
-                                 "\"Arc A770\"); `torchup catalog --gpu NAME` looks one up")
+                raise UsageError(
+                    f"--gpu {name!r} is not a GPU model torchup knows",
+                    hint='name it as the vendor does ("GeForce RTX 4090", "A100", "Radeon RX 7900 XTX", '
+                    '"Arc A770"); `torchup catalog --gpu NAME` looks one up',
+                )
             loaded = True if model.vendor == "nvidia" and machine.nvidia_driver else None
-            gpus.append(Gpu(vendor=model.vendor, name=name.strip(), compute_capability=model.compute_capability,
-                            gfx=model.gfx, driver_loaded=loaded))
+            gpus.append(
+                Gpu(
+                    vendor=model.vendor,
+                    name=name.strip(),
+                    compute_capability=model.compute_capability,
+                    gfx=model.gfx,
+                    driver_loaded=loaded,
+                )
+            )
         sources = {k: v for k, v in machine.sources.items() if not k.startswith("gpus[")}
         sources.update({f"gpus[{i}]": "--gpu" for i in range(len(gpus))})
         machine = replace(machine, gpus=tuple(gpus), sources=sources)
@@ -173,8 +230,9 @@ def run(args: argparse.Namespace, system) -> int:
 
     request = request_from_args(args, system.env)
     if args.write and (args.json or args.manager not in PROJECT_MANAGERS):
-        raise UsageError("--write merges a project file: it takes --manager uv-project, poetry-project or pixi, "
-                         "and no --json")
+        raise UsageError(
+            "--write merges a project file: it takes --manager uv-project, poetry-project or pixi, and no --json"
+        )
     machines, catalog = load_inputs(system, args.machine, args.python, args.this_machine)
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
@@ -205,17 +263,33 @@ def run(args: argparse.Namespace, system) -> int:
     combined = len(machines) > 1 and args.manager in PROJECT_MANAGERS and not refused
     for machine, plan in zip(machines, plans):
         manager = args.manager or detect_manager(machine)
-        out.append(render_text(machine, plan, manager, style, python=args.python or machine.python_executable or "python",
-                               explain=args.explain, several=len(machines) > 1, command=not combined))
+        out.append(
+            render_text(
+                machine,
+                plan,
+                manager,
+                style,
+                python=args.python or machine.python_executable or "python",
+                explain=args.explain,
+                several=len(machines) > 1,
+                command=not combined,
+            )
+        )
     if combined:
         try:
             text = render.render_many([p for p in plans if isinstance(p, Plan)], args.manager)  # none refused here
         except render.RenderError as err:
             raise UsageError(err.message, hint=err.hint) from None
-        out.append(style.bold(f"One {PROJECT_MANAGERS[args.manager][0]} for all these machines:") + "\n" + _indent(text))
+        out.append(
+            style.bold(f"One {PROJECT_MANAGERS[args.manager][0]} for all these machines:") + "\n" + _indent(text)
+        )
     age = catalog.age_days(today)
-    out.append(style.dim(f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
-                         + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")))
+    out.append(
+        style.dim(
+            f"Catalog data: {catalog.data_date} ({age} day{'s' if age != 1 else ''} old, {catalog.origin})"
+            + ("; run 'torchup catalog refresh'" if catalog.is_stale(today) else "")
+        )
+    )
     sys.stdout.write(redact_url("\n".join(out)) + "\n")
     if args.write and refused:
         print("torchup: nothing written: not every machine has a build", file=sys.stderr)
@@ -235,8 +309,14 @@ def _write(args, plans) -> None:
         text = render.render_many(plans, args.manager)
     except render.RenderError as err:
         raise UsageError(err.message, hint=err.hint) from None
-    done = write_project(args.manager, text, directory=Path.cwd(), yes=args.yes, confirm=_confirm,
-                         show=lambda diff: print(redact_url(diff), end=""))
+    done = write_project(
+        args.manager,
+        text,
+        directory=Path.cwd(),
+        yes=args.yes,
+        confirm=_confirm,
+        show=lambda diff: print(redact_url(diff), end=""),
+    )
     print(f"torchup: {done}")
 
 
@@ -280,8 +360,17 @@ def _indent(text: str, pad: str = "  ") -> str:
     return "".join(pad + line + "\n" if line else "\n" for line in text.rstrip("\n").split("\n"))
 
 
-def render_text(machine, result, manager: str, style, *, python: str, explain: bool = False, several: bool = False,
-                command: bool = True) -> str:
+def render_text(
+    machine,
+    result,
+    manager: str,
+    style,
+    *,
+    python: str,
+    explain: bool = False,
+    several: bool = False,
+    command: bool = True,
+) -> str:
     """The human answer: machine, recommendation, reasons, command, warnings, alternatives."""
     from torchup import render
     from torchup.plan import Plan, describe_variant
@@ -298,10 +387,14 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
             lines.append(style.dim("  (torchup plan --explain lists every build considered and why it was rejected)"))
         return "\n".join(lines) + "\n"
     plan = result
-    companions = ", ".join(f"{n} {v}" for n, v in (("torchvision", plan.torchvision), ("torchaudio", plan.torchaudio)) if v)
+    companions = ", ".join(
+        f"{n} {v}" for n, v in (("torchvision", plan.torchvision), ("torchaudio", plan.torchaudio)) if v
+    )
     what = describe_variant(plan.variant, cuda=plan.cuda, rocm=plan.rocm, os=plan.os)
-    lines.append(f"{style.bold('Recommended:')} {style.green(style.bold('torch ' + plan.base_version))}, {what}"
-                 + (f" (with {companions})" if companions else ""))
+    lines.append(
+        f"{style.bold('Recommended:')} {style.green(style.bold('torch ' + plan.base_version))}, {what}"
+        + (f" (with {companions})" if companions else "")
+    )
     lines += [f"  - {r}" for r in plan.reasons]
     fmt = manager
     if command:
@@ -311,8 +404,12 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
         except render.RenderError as err:
             lines.append(style.yellow(f"{fmt}: {err.message}; the pip command instead:"))
             fmt, text, notes = "pip", render.render(plan, "pip", python=python), []
-        label = {"requirements": "requirements.txt", "uv-project": "a uv project (pyproject.toml)",
-                 "poetry-project": "a Poetry project (pyproject.toml)", "pixi": "pixi (pixi.toml)"}.get(fmt, fmt)
+        label = {
+            "requirements": "requirements.txt",
+            "uv-project": "a uv project (pyproject.toml)",
+            "poetry-project": "a Poetry project (pyproject.toml)",
+            "pixi": "pixi (pixi.toml)",
+        }.get(fmt, fmt)
         lines.append(style.bold(f"Install with {label}:"))
         lines.append(_indent(text).rstrip("\n"))
         if plan.os == "windows" and fmt in render.COMMAND_FORMATS:
@@ -321,8 +418,11 @@ def render_text(machine, result, manager: str, style, *, python: str, explain: b
             lines.append(style.dim(f"  note: {note}"))
     warnings = list(plan.warnings)
     if fmt == "pip" and machine.externally_managed and machine.python_env in (None, "system"):
-        warnings.insert(0, "this Python is externally managed (PEP 668): pip will refuse to install into it; "
-                        "create a virtual environment (python3 -m venv .venv) and run torchup --python .venv/bin/python")
+        warnings.insert(
+            0,
+            "this Python is externally managed (PEP 668): pip will refuse to install into it; "
+            "create a virtual environment (python3 -m venv .venv) and run torchup --python .venv/bin/python",
+        )
     if warnings:
         lines.append(style.bold("Warnings:"))
         lines += [style.yellow(f"  ! {w}") for w in warnings]

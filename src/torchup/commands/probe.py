@@ -12,9 +12,13 @@ __all__ = ["add_arguments", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)")
+    parser.add_argument(
+        "--python", metavar="PATH", help="the target Python (default: active venv / conda env, else python3 on PATH)"
+    )
     parser.add_argument("--json", action="store_true", help="print the machine file (JSON) instead of the summary")
-    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="time limit for each probing command (default 10)")
+    parser.add_argument(
+        "--timeout", type=seconds, metavar="SECONDS", help="time limit for each probing command (default 10)"
+    )
 
 
 def run(args: argparse.Namespace, system) -> int:
@@ -77,14 +81,22 @@ def render_text(machine, style, *, verbose: bool = False) -> str:
     if m.container:
         add("container", m.container, "container")
     if m.apple_silicon is not None:
-        add("apple silicon", _yes_no(m.apple_silicon) + (" (this Python runs under Rosetta)" if m.rosetta else ""), "apple_silicon")
+        add(
+            "apple silicon",
+            _yes_no(m.apple_silicon) + (" (this Python runs under Rosetta)" if m.rosetta else ""),
+            "apple_silicon",
+        )
     py = f"{m.python} ({m.python_implementation or 'python'}, {m.python_bits or '?'}-bit{', free-threaded' if m.free_threaded else ''})"
     add("python", py, "python")
     add("  executable", m.python_executable or "unknown", "python_executable")
     add("  environment", f"{m.python_env or 'unknown'}" + (f" at {m.env_prefix}" if m.env_prefix else ""), "python_env")
     add("  externally managed", _yes_no(m.externally_managed), "externally_managed")
     add("  pip / uv usable", f"{_yes_no(m.pip_usable)} / {_yes_no(m.uv_usable)}", "pip_usable")
-    interesting = {k: v for k, v in m.installed.items() if k in ("torch", "torchvision", "torchaudio", "numpy") or k.startswith("nvidia-")}
+    interesting = {
+        k: v
+        for k, v in m.installed.items()
+        if k in ("torch", "torchvision", "torchaudio", "numpy") or k.startswith("nvidia-")
+    }
     if interesting:
         add("  installed", ", ".join(f"{k} {v}" for k, v in sorted(interesting.items())), "installed")
     else:

@@ -12,12 +12,24 @@ __all__ = ["add_arguments", "render_text", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", metavar="PATH", help="the Python to check (default: active venv / conda env, else python3)")
-    parser.add_argument("--bench", action="store_true", help="also measure matmul throughput and host<->device bandwidth")
+    parser.add_argument(
+        "--python", metavar="PATH", help="the Python to check (default: active venv / conda env, else python3)"
+    )
+    parser.add_argument(
+        "--bench", action="store_true", help="also measure matmul throughput and host<->device bandwidth"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--timeout", type=seconds, metavar="SECONDS", help="time limit for the whole check (default 180, 420 with --bench)")
-    parser.add_argument("--isolated", action="store_true",
-                        help="run the target as 'python -I' (ignore the user site and PYTHON* variables)")
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="time limit for the whole check (default 180, 420 with --bench)",
+    )
+    parser.add_argument(
+        "--isolated",
+        action="store_true",
+        help="run the target as 'python -I' (ignore the user site and PYTHON* variables)",
+    )
 
 
 def run(args: argparse.Namespace, system) -> int:
@@ -46,27 +58,35 @@ def render_text(report, style) -> str:
     lines = [style.bold(f"torchup verify: {report.python_executable}")]
     py = report.python
     if py:
-        lines.append(f"  Python {py.get('version')} ({py.get('implementation')}, {py.get('bits')}-bit, {py.get('machine')})")
+        lines.append(
+            f"  Python {py.get('version')} ({py.get('implementation')}, {py.get('bits')}-bit, {py.get('machine')})"
+        )
     t = report.torch
     if t is None:
         imp = report.check("import-torch")
         why = imp.detail if imp else (report.crashed or "unknown")
         lines.append(style.red(f"  torch does not import: {why}"))
     else:
-        lines.append(f"  torch {t.get('version')} ({report.build_label} build), imported in {t.get('import_s', 0):.2f} s")
+        lines.append(
+            f"  torch {t.get('version')} ({report.build_label} build), imported in {t.get('import_s', 0):.2f} s"
+        )
         lines.append(style.dim(f"    from {t.get('file')}"))
     for name, comp in report.companions.items():
         if comp["status"] == "skip":
             lines.append(style.dim(f"  {name}: not installed"))
         elif comp["status"] == "fail":
-            lines.append(style.red(f"  {name} {comp.get('version') or ''}: fails: {comp.get('error')}".replace("  :", ":")))
+            lines.append(
+                style.red(f"  {name} {comp.get('version') or ''}: fails: {comp.get('error')}".replace("  :", ":"))
+            )
         else:
             lines.append(f"  {name} {comp.get('version')}")
     b = report.build
     if t is not None:
         facts = [
             f"cuDNN {b.get('cudnn_version')}" if b.get("cudnn_version") else "cuDNN no",
-            f"NCCL {b.get('nccl_version')}" if b.get("nccl_version") else ("NCCL yes" if b.get("nccl_available") else "NCCL no"),
+            f"NCCL {b.get('nccl_version')}"
+            if b.get("nccl_version")
+            else ("NCCL yes" if b.get("nccl_available") else "NCCL no"),
             "MPS yes" if report.device_facts.get("mps_available") else "MPS no",
             "XPU yes" if report.device_facts.get("xpu_available") else "XPU no",
         ]
@@ -77,7 +97,11 @@ def render_text(report, style) -> str:
         lines.append(style.bold("devices:"))
         for d in report.devices:
             if d.type == "cpu":
-                extra = ", ".join(x for x in (b.get("cpu_capability"), f"{b.get('threads')} threads" if b.get("threads") else None) if x)
+                extra = ", ".join(
+                    x
+                    for x in (b.get("cpu_capability"), f"{b.get('threads')} threads" if b.get("threads") else None)
+                    if x
+                )
                 lines.append(f"  cpu     {d.name or ''}" + (f" ({extra})" if extra else ""))
                 continue
             desc = f"  {d.device:<7} {d.name}"
@@ -105,10 +129,18 @@ def render_text(report, style) -> str:
         lines.append(style.bold("bench:"))
         for r in report.bench:
             label = f"{r.what} {r.dtype}" if r.dtype else r.what
-            value = f"{r.value / 1000:.1f} TFLOP/s" if r.unit == "GFLOP/s" and r.value >= 1000 else f"{r.value:.1f} {r.unit}"
+            value = (
+                f"{r.value / 1000:.1f} TFLOP/s"
+                if r.unit == "GFLOP/s" and r.value >= 1000
+                else f"{r.value:.1f} {r.unit}"
+            )
             line = f"  {r.device:<7} {label:<18} {value}"
             if r.expected:
-                exp = f"{r.expected / 1000:.1f} TFLOP/s" if r.unit == "GFLOP/s" and r.expected >= 1000 else f"{r.expected:.0f} {r.unit}"
+                exp = (
+                    f"{r.expected / 1000:.1f} TFLOP/s"
+                    if r.unit == "GFLOP/s" and r.expected >= 1000
+                    else f"{r.expected:.0f} {r.unit}"
+                )
                 line += f"  ({r.ratio:.0%} of {exp})"
             lines.append(style.yellow(line + "  far below what this device should reach") if r.low else line)
     if report.crashed:

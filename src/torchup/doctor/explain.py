@@ -74,8 +74,14 @@ class Facts:
     def from_machine(cls, machine: Any) -> Facts:
         """From a probed ``torchup.machine.Machine`` (doctor has one)."""
         torch = machine.installed.get("torch", "") if machine.installed else None
-        return cls(os=machine.os, arch=machine.arch, python=machine.python, python_bits=machine.python_bits,
-                   free_threaded=machine.free_threaded, torch=torch)
+        return cls(
+            os=machine.os,
+            arch=machine.arch,
+            python=machine.python,
+            python_bits=machine.python_bits,
+            free_threaded=machine.free_threaded,
+            torch=torch,
+        )
 
     @classmethod
     def from_markers(cls, markers: Mapping[str, str], *, torch: str | None = None) -> Facts:
@@ -92,9 +98,16 @@ class Facts:
 
     def describe(self) -> str:
         """``Python 3.12 (64-bit) on linux x86_64, torch 2.5.1``: the known facts, in words."""
-        python = " ".join(filter(None, [f"Python {self.python}" if self.python else "Python",
-                                        f"({self.python_bits}-bit)" if self.python_bits else None,
-                                        "free-threaded" if self.free_threaded else None]))
+        python = " ".join(
+            filter(
+                None,
+                [
+                    f"Python {self.python}" if self.python else "Python",
+                    f"({self.python_bits}-bit)" if self.python_bits else None,
+                    "free-threaded" if self.free_threaded else None,
+                ],
+            )
+        )
         where = " ".join(filter(None, [self.os, self.arch]))
         torch = None if self.torch is None else f"torch {self.torch}" if self.torch else "no torch installed"
         return ", ".join(filter(None, [python + (f" on {where}" if where else ""), torch]))
@@ -440,15 +453,20 @@ def _confidence(problem: Problem, match: _Match, rivals: list[tuple[str, str]]) 
     line = _quote(match.strongest[1])
     if problem.candidates:
         if len(weights) > 1:
-            return "medium", (f"{line} is a generic message several causes produce, sharpened by"
-                              f" {len(weights) - 1} more signal(s); the cause lists the causes that fit")
+            return "medium", (
+                f"{line} is a generic message several causes produce, sharpened by"
+                f" {len(weights) - 1} more signal(s); the cause lists the causes that fit"
+            )
         return "low", f"{line} is a generic message several causes produce; the cause lists those that fit"
     if match.against:
         return "low", f"{line} fits, but the log also shows {_quote(match.against[0])}, which argues against it"
     corroborated = len(weights) > 1 and weights[0] >= SHARED_WEIGHT and weights[1] >= CORROBORATING_WEIGHT
     if weights[0] >= ANCHOR_WEIGHT or corroborated:
-        why = (f"{line} is a message only this cause produces" if weights[0] >= ANCHOR_WEIGHT
-               else f"{line} and {len(weights) - 1} more signal(s) of this cause agree")
+        why = (
+            f"{line} is a message only this cause produces"
+            if weights[0] >= ANCHOR_WEIGHT
+            else f"{line} and {len(weights) - 1} more signal(s) of this cause agree"
+        )
         if rivals:
             other, other_line = rivals[0]
             return "medium", f"{why}, but the log also shows {_quote(other_line)} [{other}]"
@@ -507,15 +525,17 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
     for score, _, p, match in scored:
         rivals = [(pid, line) for family, pid, line in anchored if family != p.family]
         confidence, basis = _confidence(p, match, rivals)
-        findings.append(Finding(
-            id=p.id,
-            family=p.family,
-            title=p.title,
-            cause=_checked(p, problems, facts) if p.candidates else p.cause,
-            fix=p.fix,
-            evidence=_dedupe(match.evidence),
-            score=round(score, 3),
-            confidence=confidence,
-            basis=basis,
-        ))
+        findings.append(
+            Finding(
+                id=p.id,
+                family=p.family,
+                title=p.title,
+                cause=_checked(p, problems, facts) if p.candidates else p.cause,
+                fix=p.fix,
+                evidence=_dedupe(match.evidence),
+                score=round(score, 3),
+                confidence=confidence,
+                basis=basis,
+            )
+        )
     return findings

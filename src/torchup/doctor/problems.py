@@ -58,12 +58,14 @@ _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 NOTE_FILTERS = ("cuda",)
 # the facts of a target a problem can be limited to (``only_on``), with the values each may take
-FACT_KEYS: Mapping[str, tuple[Any, ...]] = MappingProxyType({
-    "os": ("linux", "windows", "macos"),
-    "arch": ("x86_64", "aarch64", "x86", "armv7l", "ppc64le", "s390x", "riscv64"),
-    "python_bits": (32, 64),
-    "free_threaded": (True, False),
-})
+FACT_KEYS: Mapping[str, tuple[Any, ...]] = MappingProxyType(
+    {
+        "os": ("linux", "windows", "macos"),
+        "arch": ("x86_64", "aarch64", "x86", "armv7l", "ppc64le", "s390x", "riscv64"),
+        "python_bits": (32, 64),
+        "free_threaded": (True, False),
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,8 +158,19 @@ def lower_pattern(pattern: str) -> str:
 
 
 def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) -> Problem | None:
-    known = {"id", "family", "title", "cause", "fix", "signatures", "min_score", "supersedes", "sources", "only_on",
-             "candidates"}
+    known = {
+        "id",
+        "family",
+        "title",
+        "cause",
+        "fix",
+        "signatures",
+        "min_score",
+        "supersedes",
+        "sources",
+        "only_on",
+        "candidates",
+    }
     for key in sorted(set(raw) - known):
         errors.append(f"{where}: unknown key {key!r}")
     for key in ("id", "family", "title", "cause"):
@@ -176,7 +189,11 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
     sigs = []
     for n, sig in enumerate(raw.get("signatures", [])):
         swhere = f"{where}.signatures[{n}]"
-        if not isinstance(sig, dict) or not isinstance(sig.get("re"), str) or not isinstance(sig.get("weight"), (int, float)):
+        if (
+            not isinstance(sig, dict)
+            or not isinstance(sig.get("re"), str)
+            or not isinstance(sig.get("weight"), (int, float))
+        ):
             errors.append(f"{swhere}: needs 're' (string) and 'weight' (number)")
             continue
         for key in sorted(set(sig) - {"re", "weight", "note"}):
@@ -203,8 +220,11 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str]) ->
         allowed = FACT_KEYS.get(key)
         if allowed is None:
             errors.append(f"{where}.only_on: unknown fact {key!r} (one of {', '.join(FACT_KEYS)})")
-        elif not isinstance(values, list) or not values or any(v not in allowed or type(v) is not type(allowed[0])
-                                                               for v in values):
+        elif (
+            not isinstance(values, list)
+            or not values
+            or any(v not in allowed or type(v) is not type(allowed[0]) for v in values)
+        ):
             errors.append(f"{where}.only_on.{key}: must be a non-empty list of {list(allowed)}")
     min_score = raw.get("min_score", DEFAULT_MIN_SCORE)
     if not isinstance(min_score, (int, float)) or min_score <= 0:
@@ -239,7 +259,7 @@ def load_problems(data: Mapping[str, Any]) -> dict[str, Problem]:
     problems: dict[str, Problem] = {}
     entries = data.get("problems") if isinstance(data, Mapping) else None
     if not isinstance(entries, list):
-        raise ValueError("problems catalog: top level must be {\"problems\": [...]}")
+        raise ValueError('problems catalog: top level must be {"problems": [...]}')
     for n, raw in enumerate(entries):
         where = f"problems[{n}]"
         if not isinstance(raw, dict):
@@ -327,8 +347,7 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         "`explain` finds a problem by its signatures: regular expressions matched",
         "case-insensitively against the log (ANSI colours, CRLF and encodings removed).",
         "A problem's score is the sum of the weights of its matching signatures; it is",
-        "reported when the score reaches its minimum (default "
-        f"{DEFAULT_MIN_SCORE:g}), highest score first.",
+        f"reported when the score reaches its minimum (default {DEFAULT_MIN_SCORE:g}), highest score first.",
         "Weights: 12 = a message only this problem produces; 8 = strong but shared;",
         "3-5 = context that sharpens a generic message; 1-2 = a bare symptom.",
         "A space in a pattern matches any run of whitespace, line breaks included, because",
@@ -371,13 +390,20 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
             if p.supersedes:
                 out += ["Replaces when both match: " + ", ".join(f"`{s}`" for s in p.supersedes) + ".", ""]
             if p.only_on:
-                out += ["Only on: " + "; ".join(f"{k} " + " or ".join(_fact_value(v) for v in vals)
-                                                for k, vals in p.only_on.items())
-                        + " (dropped when what torchup knows of the target says otherwise).", ""]
+                out += [
+                    "Only on: "
+                    + "; ".join(f"{k} " + " or ".join(_fact_value(v) for v in vals) for k, vals in p.only_on.items())
+                    + " (dropped when what torchup knows of the target says otherwise).",
+                    "",
+                ]
             if p.candidates:
-                out += ["A generic message: the specific causes checked are " + ", ".join(f"`{c}`" for c in p.candidates)
-                        + "; one of them found by this message alone is not reported, and this finding lists"
-                        " which are still possible and which the target rules out.", ""]
+                out += [
+                    "A generic message: the specific causes checked are "
+                    + ", ".join(f"`{c}`" for c in p.candidates)
+                    + "; one of them found by this message alone is not reported, and this finding lists"
+                    " which are still possible and which the target rules out.",
+                    "",
+                ]
             if p.sources:
                 out += ["Sources: " + "; ".join(p.sources) + ".", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -47,9 +47,20 @@ PYTORCH_INDEX = DEFAULT_INDEX_BASE
 # CUDA libraries a torch wheel brings itself (in torch/lib or the nvidia-* wheels).
 # A copy found first on LD_LIBRARY_PATH replaces them.  The driver (libcuda,
 # libnvidia-*) is rightly the system's and is not in this list.
-BUNDLED_CUDA_LIBS = ("libcudart", "libcudnn", "libcublas", "libnccl", "libnvjitlink", "libcusparse", "libcufft",
-                     "libcurand", "libnvrtc", "libcusolver", "libcupti", "libnvtoolsext")
-
+BUNDLED_CUDA_LIBS = (
+    "libcudart",
+    "libcudnn",
+    "libcublas",
+    "libnccl",
+    "libnvjitlink",
+    "libcusparse",
+    "libcufft",
+    "libcurand",
+    "libnvrtc",
+    "libcusolver",
+    "libcupti",
+    "libnvtoolsext",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,7 +204,10 @@ def _pip(state: DoctorState) -> str:
 def _install_fix(state: DoctorState) -> tuple[str, ...]:
     if state.install_commands:
         return tuple(state.install_commands)
-    return (f"torchup plan --python {shlex.quote(state.python)}", f"torchup install --python {shlex.quote(state.python)}")
+    return (
+        f"torchup plan --python {shlex.quote(state.python)}",
+        f"torchup install --python {shlex.quote(state.python)}",
+    )
 
 
 def _index_for(label: str | None) -> str:
@@ -227,8 +241,15 @@ def rule_cpu_build(state: DoctorState, catalog) -> list[Diagnosis]:
     evidence = [f"torch {_installed_version(state, 'torch')} is a CPU build (torch.version.cuda is None)"]
     nv = [g for g in _nvidia_gpus(state) if g.driver_loaded is not False]
     if nv and m.nvidia_driver:
-        evidence += [f"GPU: {g.name or 'NVIDIA GPU'}" + (f" (compute capability {g.compute_capability})" if g.compute_capability else "") for g in nv]
-        evidence.append(f"NVIDIA driver {m.nvidia_driver}" + (f", supports CUDA up to {m.cuda_driver_max}" if m.cuda_driver_max else ""))
+        evidence += [
+            f"GPU: {g.name or 'NVIDIA GPU'}"
+            + (f" (compute capability {g.compute_capability})" if g.compute_capability else "")
+            for g in nv
+        ]
+        evidence.append(
+            f"NVIDIA driver {m.nvidia_driver}"
+            + (f", supports CUDA up to {m.cuda_driver_max}" if m.cuda_driver_max else "")
+        )
     elif _amd_gpus(state) and m.os == "linux" and m.rocm_version:
         evidence += [f"GPU: {g.name or 'AMD GPU'}" + (f" ({g.gfx})" if g.gfx else "") for g in _amd_gpus(state)]
         evidence.append(f"ROCm {m.rocm_version}")
@@ -237,7 +258,9 @@ def rule_cpu_build(state: DoctorState, catalog) -> list[Diagnosis]:
     pytorch = next((r for r in state.conda if r.name == "pytorch"), None)
     if pytorch is not None and "conda-forge" in pytorch.channel:
         evidence.append(f"conda-forge pytorch {pytorch.version} build {pytorch.build}")
-        fix: tuple[str, ...] = ('conda install -c conda-forge "pytorch=*=cuda*"   # the CUDA variant of the conda-forge package',)
+        fix: tuple[str, ...] = (
+            'conda install -c conda-forge "pytorch=*=cuda*"   # the CUDA variant of the conda-forge package',
+        )
     else:
         fix = _install_fix(state)
     return [_err("cpu-build-installed", evidence, fix)]
@@ -257,7 +280,9 @@ def _arch_flags(state: DoctorState, catalog) -> list[str]:
         if (label and build.variant == label) or (not label and build.pypi_default):
             if kind == "rocm":
                 return list(build.gfx)
-            return [f"sm_{cc.replace('.', '')}" for cc in build.sass] + [f"compute_{cc.replace('.', '')}" for cc in build.ptx]
+            return [f"sm_{cc.replace('.', '')}" for cc in build.sass] + [
+                f"compute_{cc.replace('.', '')}" for cc in build.ptx
+            ]
     return []
 
 
@@ -271,19 +296,26 @@ def rule_gpu_arch(state: DoctorState, catalog) -> list[Diagnosis]:
     seen = set()
     gpus = [(g.name, g.compute_capability) for g in _nvidia_gpus(state) if g.compute_capability]
     if state.verify is not None:
-        gpus += [(d.name, d.capability) for d in state.verify.devices if d.type == "cuda" and d.capability and not d.gfx]
+        gpus += [
+            (d.name, d.capability) for d in state.verify.devices if d.type == "cuda" and d.capability and not d.gfx
+        ]
     for name, cc in gpus:
         if (name, cc) in seen:
             continue
         seen.add((name, cc))
         ok, why = arch_support(cc, None, flags)
         if ok is False:
-            evidence = [f"{name or 'GPU'}: compute capability {cc} (sm_{cc.replace('.', '')})",
-                        f"torch {_installed_version(state, 'torch')} is compiled for: {' '.join(flags)}", why]
+            evidence = [
+                f"{name or 'GPU'}: compute capability {cc} (sm_{cc.replace('.', '')})",
+                f"torch {_installed_version(state, 'torch')} is compiled for: {' '.join(flags)}",
+                why,
+            ]
             evidence += [w for w in _warnings(state) if "not compatible" in w or "no longer supports" in w][:2]
             listed = [_vt(f.split("_", 1)[1][:-1] + "." + f[-1]) for f in flags if re.fullmatch(r"(sm|compute)_\d+", f)]
             older = bool(listed) and _vt(cc) < min(listed)
-            out.append(_err("gpu-too-old-for-build" if older else "gpu-arch-not-in-build", evidence, _install_fix(state)))
+            out.append(
+                _err("gpu-too-old-for-build" if older else "gpu-arch-not-in-build", evidence, _install_fix(state))
+            )
     return out
 
 
@@ -327,7 +359,9 @@ def rule_driver(state: DoctorState, catalog) -> list[Diagnosis]:
     driver_max = m.cuda_driver_max or (state.verify.device_facts.get("driver_cuda") if state.verify else None)
     if driver_max and _vt(driver_max)[:1] < need[:1]:
         too_old = True
-        evidence.append(f"the driver supports CUDA up to {driver_max}; torch {_installed_version(state, 'torch')} is built with CUDA {toolkit}")
+        evidence.append(
+            f"the driver supports CUDA up to {driver_max}; torch {_installed_version(state, 'torch')} is built with CUDA {toolkit}"
+        )
     # the one driver table (catalog/hardware.py); under WSL the driver is the Windows host's
     floor = hardware.driver_floor(toolkit, "windows" if m.wsl else m.os)
     if m.nvidia_driver and floor:
@@ -341,8 +375,17 @@ def rule_driver(state: DoctorState, catalog) -> list[Diagnosis]:
         evidence += warned[:1]
     if not too_old:
         return []
-    return [_err("driver-too-old", evidence, ("nvidia-smi   # 'CUDA Version' is the newest CUDA this driver runs",
-                                               *_install_fix(state), "# or update the NVIDIA driver"))]
+    return [
+        _err(
+            "driver-too-old",
+            evidence,
+            (
+                "nvidia-smi   # 'CUDA Version' is the newest CUDA this driver runs",
+                *_install_fix(state),
+                "# or update the NVIDIA driver",
+            ),
+        )
+    ]
 
 
 def rule_cuda_unavailable(state: DoctorState, catalog) -> list[Diagnosis]:
@@ -359,20 +402,48 @@ def rule_cuda_unavailable(state: DoctorState, catalog) -> list[Diagnosis]:
         if why:
             return [_err("cuda-visible-devices-hides-gpu", [why] + [f"GPU: {g.name}" for g in nv])]
     if m is not None and m.wsl and state.wsl_libcuda is False:
-        return [_err("no-nvidia-driver", [f"WSL {m.wsl}: /usr/lib/wsl/lib/libcuda.so is missing (the Windows NVIDIA driver is not exposed)"],
-                     ("ls -l /usr/lib/wsl/lib/libcuda.so*",
-                      "# install or update the NVIDIA driver on Windows (not inside WSL), then in Windows: wsl --shutdown"))]
+        return [
+            _err(
+                "no-nvidia-driver",
+                [f"WSL {m.wsl}: /usr/lib/wsl/lib/libcuda.so is missing (the Windows NVIDIA driver is not exposed)"],
+                (
+                    "ls -l /usr/lib/wsl/lib/libcuda.so*",
+                    "# install or update the NVIDIA driver on Windows (not inside WSL), then in Windows: wsl --shutdown",
+                ),
+            )
+        ]
     if m is not None and m.container and not nv and not state.dev_nvidia:
-        return [_err("container-without-gpu", [f"running in a {m.container} container", "no /dev/nvidia* device nodes",
-                                               "no NVIDIA GPU visible"])]
+        return [
+            _err(
+                "container-without-gpu",
+                [f"running in a {m.container} container", "no /dev/nvidia* device nodes", "no NVIDIA GPU visible"],
+            )
+        ]
     if not nv or (m is not None and not m.nvidia_driver):
         unloaded = [g for g in nv if g.driver_loaded is False]
         if unloaded:
-            return [_err("driver-not-loaded", [f"{g.name or g.pci_id or 'NVIDIA GPU'} is on the PCI bus but no driver is loaded" for g in unloaded])]
+            return [
+                _err(
+                    "driver-not-loaded",
+                    [
+                        f"{g.name or g.pci_id or 'NVIDIA GPU'} is on the PCI bus but no driver is loaded"
+                        for g in unloaded
+                    ],
+                )
+            ]
         if not nv:
-            return [_warn("no-nvidia-driver", ["no NVIDIA GPU found on this machine",
-                                               f"torch {_installed_version(state, 'torch')} is a CUDA build: it works, on the CPU only"],
-                          (f"{_pip(state)} install --force-reinstall torch --index-url {PYTORCH_INDEX}/cpu   # a much smaller CPU build",))]
+            return [
+                _warn(
+                    "no-nvidia-driver",
+                    [
+                        "no NVIDIA GPU found on this machine",
+                        f"torch {_installed_version(state, 'torch')} is a CUDA build: it works, on the CPU only",
+                    ],
+                    (
+                        f"{_pip(state)} install --force-reinstall torch --index-url {PYTORCH_INDEX}/cpu   # a much smaller CPU build",
+                    ),
+                )
+            ]
     return []
 
 
@@ -407,8 +478,14 @@ def expected_companion(torch_version: str, name: str, catalog=None) -> tuple[str
 
 
 # import errors of torchvision / torchaudio that mean "built against another torch"
-_MISMATCH_ERRORS = ("does not exist", "undefined symbol", "libtorch", "libc10", "different cuda major versions",
-                    "compiled with different cuda")
+_MISMATCH_ERRORS = (
+    "does not exist",
+    "undefined symbol",
+    "libtorch",
+    "libc10",
+    "different cuda major versions",
+    "compiled with different cuda",
+)
 
 
 def _is_binary_mismatch(error: str) -> bool:
@@ -441,7 +518,9 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
         problem = f"{name}-torch-mismatch"
         if expected and _vt(version)[:2] != _vt(expected)[:2]:
             mismatch = True
-            evidence.append(f"{name} {version} is installed; torch {torch_version} goes with {name} {expected} ({origin})")
+            evidence.append(
+                f"{name} {version} is installed; torch {torch_version} goes with {name} {expected} ({origin})"
+            )
         t_label, c_label = _label(torch_version), _label(version)
         if t_label and c_label and t_label != c_label:
             if not mismatch:
@@ -454,16 +533,20 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
             if not mismatch and t_label and not c_label and _pypi_is_cuda(state):
                 # same release, but the unlabelled wheel from the package index is its CUDA build
                 problem = "companion-variant-mismatch"
-                evidence.append(f"{name} {version} has no local label: on Linux x86_64 the package index serves "
-                                f"its CUDA build, while torch is the {t_label} build")
+                evidence.append(
+                    f"{name} {version} has no local label: on Linux x86_64 the package index serves "
+                    f"its CUDA build, while torch is the {t_label} build"
+                )
             mismatch = True
             evidence.append(f"import {name}: {error}")
         if not mismatch:
             continue
         pin = expected if expected and expected.count(".") >= 2 else (f"{expected}.*" if expected else None)
         spec = f"{name}=={pin}" if pin else name
-        fix = (f"{_pip(state)} install --force-reinstall --no-deps \"{spec}\"{_index_for(t_label)}",
-               f"{shlex.quote(state.python)} -c \"import torch, {name}; print(torch.__version__, {name}.__version__)\"")
+        fix = (
+            f'{_pip(state)} install --force-reinstall --no-deps "{spec}"{_index_for(t_label)}',
+            f'{shlex.quote(state.python)} -c "import torch, {name}; print(torch.__version__, {name}.__version__)"',
+        )
         out.append(_err(problem, evidence, fix))
     return out
 
@@ -476,13 +559,18 @@ def rule_stack_changed(state: DoctorState, catalog) -> list[Diagnosis]:
     for name, pinned in state.guard.items():
         now = _installed_version(state, name)
         if now != pinned:
-            evidence.append(f"{name} {now} is installed; torchup installed and pinned {name} {pinned}" if now else
-                            f"{name} is not installed any more; torchup installed and pinned {name} {pinned}")
+            evidence.append(
+                f"{name} {now} is installed; torchup installed and pinned {name} {pinned}"
+                if now
+                else f"{name} is not installed any more; torchup installed and pinned {name} {pinned}"
+            )
     if not evidence:
         return []
-    pins = " ".join(f"\"{name}=={version}\"" for name, version in state.guard.items())
-    fix = (f"{_pip(state)} install {pins}{_index_for(_label(state.guard.get('torch')))}",
-           f"torchup verify --python {shlex.quote(state.python)}")
+    pins = " ".join(f'"{name}=={version}"' for name, version in state.guard.items())
+    fix = (
+        f"{_pip(state)} install {pins}{_index_for(_label(state.guard.get('torch')))}",
+        f"torchup verify --python {shlex.quote(state.python)}",
+    )
     return [_warn("torch-replaced-by-install", evidence, fix)]
 
 
@@ -500,25 +588,36 @@ def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
         evidence += [f"torch {c.get('version')} in {c.get('location')}" for c in copies if c not in in_user]
         if v.torch and user_site and str(v.torch.get("file", "")).startswith(user_site):
             evidence.append(f"import torch loads {v.torch.get('file')}")
-        fix: tuple[str, ...] = (f"PYTHONNOUSERSITE=1 {shlex.quote(state.python)} -c \"import torch; print(torch.__file__)\"",
-               f"python{'.'.join(str(v.python.get('version') or '3').split('.')[:2])} -m pip uninstall torch"
-               "   # run OUTSIDE the environment: removes the user-site copy",
-               "# or keep the environment away from it: conda env config vars set PYTHONNOUSERSITE=1")
+        fix: tuple[str, ...] = (
+            f'PYTHONNOUSERSITE=1 {shlex.quote(state.python)} -c "import torch; print(torch.__file__)"',
+            f"python{'.'.join(str(v.python.get('version') or '3').split('.')[:2])} -m pip uninstall torch"
+            "   # run OUTSIDE the environment: removes the user-site copy",
+            "# or keep the environment away from it: conda env config vars set PYTHONNOUSERSITE=1",
+        )
         out.append(_err("user-site-shadows-env", evidence, fix))
     locations = {c.get("location") for c in copies}
     if len(locations) > 1 and not in_user:
-        evidence = [f"torch {c.get('version')} in {c.get('location')} (installed by {c.get('installer') or 'unknown'})" for c in copies]
+        evidence = [
+            f"torch {c.get('version')} in {c.get('location')} (installed by {c.get('installer') or 'unknown'})"
+            for c in copies
+        ]
         if v.torch:
             evidence.append(f"import torch loads {v.torch.get('file')}")
         out.append(_err("torch-two-copies-mixed", evidence))
     conda_torch = next((r for r in state.conda if r.name in ("pytorch", "torch")), None)
     pip_copies = [c for c in copies if (c.get("installer") or "").lower() in ("pip", "uv")]
     if conda_torch is not None and pip_copies:
-        evidence = [f"conda package {conda_torch.name} {conda_torch.version} ({conda_torch.build}) from {conda_torch.channel or 'unknown channel'}"]
-        evidence += [f"torch {c.get('version')} in {c.get('location')} installed by {c.get('installer')}" for c in pip_copies]
-        fix = (f"{_pip(state)} uninstall -y torch torchvision torchaudio   # repeat until pip says not installed",
-               "conda remove --force pytorch torchvision torchaudio",
-               *_install_fix(state))
+        evidence = [
+            f"conda package {conda_torch.name} {conda_torch.version} ({conda_torch.build}) from {conda_torch.channel or 'unknown channel'}"
+        ]
+        evidence += [
+            f"torch {c.get('version')} in {c.get('location')} installed by {c.get('installer')}" for c in pip_copies
+        ]
+        fix = (
+            f"{_pip(state)} uninstall -y torch torchvision torchaudio   # repeat until pip says not installed",
+            "conda remove --force pytorch torchvision torchaudio",
+            *_install_fix(state),
+        )
         out.append(_err("torch-two-copies-mixed", evidence, fix))
     return out
 
@@ -565,9 +664,11 @@ def rule_ld_library_path(state: DoctorState, catalog) -> list[Diagnosis]:
     evidence += [f"torch loaded {p}" for p in loaded_outside]
     if not evidence:
         return []
-    fix = ("echo $LD_LIBRARY_PATH",
-           f"env -u LD_LIBRARY_PATH {shlex.quote(state.python)} -c \"import torch; print(torch.cuda.is_available())\"",
-           "# remove CUDA / cuDNN directories from LD_LIBRARY_PATH (module unload cuda cudnn), or unset it")
+    fix = (
+        "echo $LD_LIBRARY_PATH",
+        f'env -u LD_LIBRARY_PATH {shlex.quote(state.python)} -c "import torch; print(torch.cuda.is_available())"',
+        "# remove CUDA / cuDNN directories from LD_LIBRARY_PATH (module unload cuda cudnn), or unset it",
+    )
     diag = _err if loaded_outside else _warn
     return [diag("cuda-libs-shadowed", evidence, fix)]
 
@@ -575,7 +676,15 @@ def rule_ld_library_path(state: DoctorState, catalog) -> list[Diagnosis]:
 def _marker_env(state: DoctorState) -> dict[str, str]:
     py = state.verify.python if state.verify else {}
     plat = str(py.get("platform") or "linux")
-    system = "Linux" if plat.startswith("linux") else "Windows" if plat.startswith("win") else "Darwin" if plat == "darwin" else plat
+    system = (
+        "Linux"
+        if plat.startswith("linux")
+        else "Windows"
+        if plat.startswith("win")
+        else "Darwin"
+        if plat == "darwin"
+        else plat
+    )
     version = str(py.get("version") or "3.12.0")
     return {
         "sys_platform": plat,
@@ -584,7 +693,9 @@ def _marker_env(state: DoctorState) -> dict[str, str]:
         "python_version": ".".join(version.split(".")[:2]),
         "python_full_version": version,
         "implementation_name": str(py.get("implementation") or "cpython"),
-        "platform_python_implementation": {"cpython": "CPython", "pypy": "PyPy"}.get(str(py.get("implementation")), "CPython"),
+        "platform_python_implementation": {"cpython": "CPython", "pypy": "PyPy"}.get(
+            str(py.get("implementation")), "CPython"
+        ),
         "os_name": "nt" if system == "Windows" else "posix",
         "extra": "",
     }
@@ -622,7 +733,7 @@ def rule_nvidia_packages(state: DoctorState, catalog) -> list[Diagnosis]:
         have = installed.get(name)
         if have is None:
             evidence.append(f"{req.name}: missing (torch requires {req.specifier})")
-            names.append(f"\"{req.name}{req.specifier}\"")
+            names.append(f'"{req.name}{req.specifier}"')
             continue
         try:
             ok = req.specifier.contains(Version(have), prereleases=True)
@@ -630,11 +741,13 @@ def rule_nvidia_packages(state: DoctorState, catalog) -> list[Diagnosis]:
             ok = False
         if not ok:
             evidence.append(f"{req.name} {have} installed; torch {copies[0].get('version')} requires {req.specifier}")
-            names.append(f"\"{req.name}{req.specifier}\"")
+            names.append(f'"{req.name}{req.specifier}"')
     if not evidence:
         return []
-    fix = (f"{_pip(state)} install --force-reinstall --no-deps {' '.join(names)}",
-           f"# or reinstall torch with its dependencies: {_pip(state)} install --force-reinstall torch=={copies[0].get('version')}")
+    fix = (
+        f"{_pip(state)} install --force-reinstall --no-deps {' '.join(names)}",
+        f"# or reinstall torch with its dependencies: {_pip(state)} install --force-reinstall torch=={copies[0].get('version')}",
+    )
     return [_err("cuda-libs-missing", evidence, fix)]
 
 
@@ -649,8 +762,10 @@ def rule_numpy(state: DoctorState, catalog) -> list[Diagnosis]:
         comp = state.verify.companions.get("numpy") if state.verify else None
         if comp and comp.get("error"):
             evidence.append(comp["error"])
-        fix = (f"{_pip(state)} install \"numpy<2\"   # keeps this torch",
-               "# or move to torch >= 2.3 (with its matching torchvision / torchaudio): torchup install")
+        fix = (
+            f'{_pip(state)} install "numpy<2"   # keeps this torch',
+            "# or move to torch >= 2.3 (with its matching torchvision / torchaudio): torchup install",
+        )
         return [_err("numpy2-abi", evidence, fix)]
     return []
 
@@ -663,8 +778,15 @@ def rule_conda(state: DoctorState, catalog) -> list[Diagnosis]:
         parts = channel.split("/")
         from_pytorch = "pytorch" in parts or "pytorch-nightly" in parts or channel in ("pytorch", "pytorch-nightly")
         if r.name in ("pytorch", "torchvision", "torchaudio") and from_pytorch:
-            out.append(_warn("conda-pytorch-channel-ended", [f"{r.name} {r.version} ({r.build}) comes from {r.channel}",
-                                                       "the pytorch channel stopped at torch 2.5"]))
+            out.append(
+                _warn(
+                    "conda-pytorch-channel-ended",
+                    [
+                        f"{r.name} {r.version} ({r.build}) comes from {r.channel}",
+                        "the pytorch channel stopped at torch 2.5",
+                    ],
+                )
+            )
             break
     cpuonly = next((r for r in state.conda if r.name == "cpuonly"), None)
     pinned = [p for p in state.conda_pinned if "cpuonly" in p]
@@ -691,9 +813,11 @@ def rule_rosetta(state: DoctorState, catalog) -> list[Diagnosis]:
         evidence = ["the target Python runs as x86_64 under Rosetta on Apple silicon"]
         if py_machine:
             evidence.append(f"platform.machine() = {py_machine}")
-        fix = (f"{shlex.quote(state.python)} -c \"import platform; print(platform.machine())\"   # must print arm64",
-               "# install an arm64 Python (python.org universal2, Homebrew, Miniforge arm64), recreate the environment, then:",
-               "torchup install")
+        fix = (
+            f'{shlex.quote(state.python)} -c "import platform; print(platform.machine())"   # must print arm64',
+            "# install an arm64 Python (python.org universal2, Homebrew, Miniforge arm64), recreate the environment, then:",
+            "torchup install",
+        )
         return [_err("rosetta-x86-python", evidence, fix)]
     return []
 
@@ -722,13 +846,26 @@ def rule_intel_xpu(state: DoctorState, catalog) -> list[Diagnosis]:
     kind, _ = torch_build(state)
     v = state.verify
     if kind == "xpu" and v is not None and v.device_facts.get("xpu_available") is False:
-        return [_err("xpu-driver-missing", [f"torch {_installed_version(state, 'torch')} is an XPU build, but torch.xpu.is_available() is False"])]
+        return [
+            _err(
+                "xpu-driver-missing",
+                [f"torch {_installed_version(state, 'torch')} is an XPU build, but torch.xpu.is_available() is False"],
+            )
+        ]
     if kind == "cpu":
-        arc = [g for g in (state.machine.gpus if state.machine else ()) if g.vendor == "intel" and g.name
-               and re.search(r"\bArc\b|Data Center GPU", g.name)]
+        arc = [
+            g
+            for g in (state.machine.gpus if state.machine else ())
+            if g.vendor == "intel" and g.name and re.search(r"\bArc\b|Data Center GPU", g.name)
+        ]
         if arc:
-            return [_warn("xpu-build-missing", [f"torch {_installed_version(state, 'torch')} is a CPU build", f"GPU: {arc[0].name}"],
-                          (f"{_pip(state)} install --force-reinstall torch --index-url {PYTORCH_INDEX}/xpu",))]
+            return [
+                _warn(
+                    "xpu-build-missing",
+                    [f"torch {_installed_version(state, 'torch')} is a CPU build", f"GPU: {arc[0].name}"],
+                    (f"{_pip(state)} install --force-reinstall torch --index-url {PYTORCH_INDEX}/xpu",),
+                )
+            ]
     return []
 
 
@@ -742,21 +879,41 @@ def rule_no_wheel(state: DoctorState, catalog) -> list[Diagnosis]:
     if m.libc_name == "musl":
         return [_err("musl-no-wheels", [f"{m.libc}: torch publishes manylinux (glibc) wheels only"])]
     if m.python_implementation and m.python_implementation != "cpython":
-        return [_err("no-wheel-for-python", [f"{m.python_implementation} Python: torch publishes CPython wheels only"],
-                     ("# install CPython, recreate the environment, then:", "torchup install"))]
+        return [
+            _err(
+                "no-wheel-for-python",
+                [f"{m.python_implementation} Python: torch publishes CPython wheels only"],
+                ("# install CPython, recreate the environment, then:", "torchup install"),
+            )
+        ]
     if catalog is None:
         return []
     tag = m.python_tag
     builds = catalog.builds(os=m.os, arch=m.arch, python=tag)
     if not builds:
-        return [_err("no-wheel-for-python", [f"no torch release in the catalog has a {m.os} {m.arch} wheel for {tag} (Python {m.python})"])]
+        return [
+            _err(
+                "no-wheel-for-python",
+                [f"no torch release in the catalog has a {m.os} {m.arch} wheel for {tag} (Python {m.python})"],
+            )
+        ]
     newest = catalog.newest().version
     best = builds[0].torch
     if _vt(best) < _vt(newest) and m.os == "macos" and m.arch == "x86_64" and not m.apple_silicon:
-        return [_warn("no-wheel-macos-x86", [f"macOS on an Intel CPU: the newest torch with a wheel is {best}; torch {newest} has none"])]
+        return [
+            _warn(
+                "no-wheel-macos-x86",
+                [f"macOS on an Intel CPU: the newest torch with a wheel is {best}; torch {newest} has none"],
+            )
+        ]
     if _vt(best) < _vt(newest):
-        return [_warn("no-wheel-for-python", [f"the newest torch with a {m.os} {m.arch} wheel for {tag} is {best}; torch {newest} has none"],
-                      ("# use a Python that current torch supports (see torchup plan), or stay on torch " + best,))]
+        return [
+            _warn(
+                "no-wheel-for-python",
+                [f"the newest torch with a {m.os} {m.arch} wheel for {tag} is {best}; torch {newest} has none"],
+                ("# use a Python that current torch supports (see torchup plan), or stay on torch " + best,),
+            )
+        ]
     return []
 
 
@@ -847,7 +1004,9 @@ def diagnose(state: DoctorState, catalog=None) -> list[Diagnosis]:
                 first = out[at]
                 extra = tuple(e for e in diag.finding.evidence if e not in first.finding.evidence)
                 severity = "error" if "error" in (first.severity, diag.severity) else first.severity
-                out[at] = Diagnosis(finding=replace(first.finding, evidence=first.finding.evidence + extra), severity=severity)
+                out[at] = Diagnosis(
+                    finding=replace(first.finding, evidence=first.finding.evidence + extra), severity=severity
+                )
     return sorted(out, key=lambda d: 0 if d.severity == "error" else 1)
 
 
@@ -901,10 +1060,19 @@ def state_from_dict(data: Mapping[str, Any], *, origin: str = "state file") -> D
 
         unknown = sorted({n.id for n in machine.notes} - set(PROBLEMS))
         if unknown:
-            raise ValueError(f"{origin}: machine: notes: {', '.join(map(repr, unknown))} is not a problem id of docs/problems.md")
+            raise ValueError(
+                f"{origin}: machine: notes: {', '.join(map(repr, unknown))} is not a problem id of docs/problems.md"
+            )
     try:
-        conda = tuple(CondaRecord(name=str(r["name"]), version=str(r["version"]), build=str(r.get("build") or ""),
-                                  channel=str(r.get("channel") or "")) for r in data.get("conda") or [])
+        conda = tuple(
+            CondaRecord(
+                name=str(r["name"]),
+                version=str(r["version"]),
+                build=str(r.get("build") or ""),
+                channel=str(r.get("channel") or ""),
+            )
+            for r in data.get("conda") or []
+        )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{origin}: conda: bad record ({exc})") from None
     run = data.get("verify_run")

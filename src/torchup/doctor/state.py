@@ -23,10 +23,32 @@ from torchup.system import System
 
 __all__ = ["CONDA_NAMES", "ENV_KEYS", "gather_state", "load_catalog_or_none", "load_state_file", "parse_conda_record"]
 
-ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "HSA_OVERRIDE_GFX_VERSION",
-            "PYTHONNOUSERSITE", "PYTHONPATH", "CONDA_PREFIX", "VIRTUAL_ENV", "CONDA_OVERRIDE_CUDA")
-CONDA_NAMES = ("pytorch", "torch", "torchvision", "torchaudio", "cpuonly", "pytorch-cuda", "pytorch-gpu", "pytorch-cpu",
-               "pytorch-mutex", "libtorch", "numpy", "cudatoolkit", "cuda-version")
+ENV_KEYS = (
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH",
+    "HSA_OVERRIDE_GFX_VERSION",
+    "PYTHONNOUSERSITE",
+    "PYTHONPATH",
+    "CONDA_PREFIX",
+    "VIRTUAL_ENV",
+    "CONDA_OVERRIDE_CUDA",
+)
+CONDA_NAMES = (
+    "pytorch",
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "cpuonly",
+    "pytorch-cuda",
+    "pytorch-gpu",
+    "pytorch-cpu",
+    "pytorch-mutex",
+    "libtorch",
+    "numpy",
+    "cudatoolkit",
+    "cuda-version",
+)
 _CONDA_META_LIMIT = 64 << 20  # a pytorch record lists every file: several MB
 # Limits on a state file (--state): a recorded one is tens of KB and nests under 10 deep; these are far above.
 STATE_MAX_BYTES = 16 << 20
@@ -105,8 +127,9 @@ def load_state_file(path: str) -> DoctorState:
     except ValueError as exc:
         raise InputError(str(exc), hint=hint) from None
     except (TypeError, AttributeError, KeyError) as exc:  # a field of the wrong type deep inside
-        raise InputError(f"state file {path} has a field of the wrong type ({type(exc).__name__}: {exc})",
-                         hint=hint) from None
+        raise InputError(
+            f"state file {path} has a field of the wrong type ({type(exc).__name__}: {exc})", hint=hint
+        ) from None
 
 
 def load_catalog_or_none(system: System, notes: list[str] | None = None):
@@ -145,9 +168,14 @@ def _machine_from_report(report, notes: list[str]) -> Machine | None:
         notes.append("machine unknown: the probe and the target Python both failed")
         return None
     notes.append("machine facts come from the target Python only (no GPU probe)")
-    return Machine(os=os_name, arch=arch, python=".".join(version.split(".")[:2]),
-                   python_bits=py.get("bits") if py.get("bits") in (32, 64) else None,
-                   python_implementation=py.get("implementation"), python_executable=py.get("executable"))
+    return Machine(
+        os=os_name,
+        arch=arch,
+        python=".".join(version.split(".")[:2]),
+        python_bits=py.get("bits") if py.get("bits") in (32, 64) else None,
+        python_implementation=py.get("implementation"),
+        python_executable=py.get("executable"),
+    )
 
 
 _CHANNEL_RE = re.compile(r'"channel"\s*:\s*"([^"]*)"')

@@ -150,8 +150,10 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     runner = system.runner
     python = options.python
     if options.venv and (options.manager in CONDA_MANAGERS or options.manager == "pixi"):
-        raise UsageError(f"--venv creates a virtual environment, which {options.manager} does not install into",
-                         hint=f"name a conda environment with --python, or drop --manager {options.manager}")
+        raise UsageError(
+            f"--venv creates a virtual environment, which {options.manager} does not install into",
+            hint=f"name a conda environment with --python, or drop --manager {options.manager}",
+        )
     if not options.dry_run:  # before the preflight contacts the plan's index
         _refuse_untrusted(options)
     pages = None
@@ -193,16 +195,28 @@ class _Prepared:
     def dry_run_report(self, out: _Out) -> InstallReport:
         target = self.target
         kept = _pixi_files(target) if self.manager == "pixi" else ()
-        out.step("dry run: would snapshot " + (", ".join((target.prefix, *kept)) if self.conda else
-                                               ", ".join(p for p in (*target.site_dirs, target.scripts) if p)))
+        out.step(
+            "dry run: would snapshot "
+            + (
+                ", ".join((target.prefix, *kept))
+                if self.conda
+                else ", ".join(p for p in (*target.site_dirs, target.scripts) if p)
+            )
+        )
         out.step("dry run: would run")
         out.line(self.command)
-        return InstallReport(python=target.executable, manager=self.manager, argv=tuple(self.argv), dry_run=True,
-                             replaced=self.checks.replacing)
+        return InstallReport(
+            python=target.executable,
+            manager=self.manager,
+            argv=tuple(self.argv),
+            dry_run=True,
+            replaced=self.checks.replacing,
+        )
 
 
-def _prepare(plan: Plan, options: InstallOptions, system: System, out: _Out, target: TargetEnv, pages,
-             deadline: float) -> _Prepared:
+def _prepare(
+    plan: Plan, options: InstallOptions, system: System, out: _Out, target: TargetEnv, pages, deadline: float
+) -> _Prepared:
     """Choose the manager, run the preflight and say what will happen; raise when it must not."""
     runner = system.runner
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
@@ -210,9 +224,17 @@ def _prepare(plan: Plan, options: InstallOptions, system: System, out: _Out, tar
     argv = manager_argv(plan, manager, python=target.executable, program=program, prefix=target.prefix)
     conda = manager in CONDA_MANAGERS or manager == "pixi"
 
-    checks = _preflight.run_preflight(plan, target, manager=manager, env=system.env,
-                                      check_network=options.check_network, runner=runner, argv=argv,
-                                      pages=pages() if pages is not None else None, deadline=deadline)
+    checks = _preflight.run_preflight(
+        plan,
+        target,
+        manager=manager,
+        env=system.env,
+        check_network=options.check_network,
+        runner=runner,
+        argv=argv,
+        pages=pages() if pages is not None else None,
+        deadline=deadline,
+    )
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
     for reason in plan.reasons[:3]:
         out.line(f"  - {printable(reason)}")
@@ -277,29 +299,57 @@ def _confirm(prepared: _Prepared, options: InstallOptions, out: _Out) -> float:
     return time.monotonic() - asked
 
 
-def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system: System, out: _Out,
-               lock: int, deadline: float) -> InstallReport:
+def _carry_out(
+    plan: Plan, prepared: _Prepared, options: InstallOptions, system: System, out: _Out, lock: int, deadline: float
+) -> InstallReport:
     """Snapshot, run the manager, check the result; restore the snapshot on any failure.
     The caller holds the environment's lock (``lock``, its file descriptor)."""
     runner = system.runner
-    target, manager, argv, conda, checks = (prepared.target, prepared.manager, prepared.argv, prepared.conda,
-                                            prepared.checks)
+    target, manager, argv, conda, checks = (
+        prepared.target,
+        prepared.manager,
+        prepared.argv,
+        prepared.conda,
+        prepared.checks,
+    )
     if time.monotonic() >= deadline:
-        raise NetworkError(f"the --timeout of {options.timeout:g} s ran out before the package manager started "
-                           "(the index checks took it); nothing was changed", hint="raise --timeout", code="timeout")
+        raise NetworkError(
+            f"the --timeout of {options.timeout:g} s ran out before the package manager started "
+            "(the index checks took it); nothing was changed",
+            hint="raise --timeout",
+            code="timeout",
+        )
     log_path = options.log_path or default_log_path(system.env)
     with _open_log(log_path) as log:
         out.log = log
         out.step(f"full log: {log_path}")
         snap = _snapshot_and_run(
-            out, runner, target, argv, log=log, log_path=log_path, lock=lock, deadline=deadline, tty=options.tty,
-            manager=manager, relax=not conda,
-            snapshot_args={"plan": plan.to_json(), "touches": checks.touches, "replaces": checks.replaces,
-                           "whole_prefix": UNTOUCHED if conda else None, "copied": APPENDED if conda else (),
-                           "keep_files": _pixi_files(target) if manager == "pixi" else
-                           () if conda else _guard.guard_files(target.prefix)},
+            out,
+            runner,
+            target,
+            argv,
+            log=log,
+            log_path=log_path,
+            lock=lock,
+            deadline=deadline,
+            tty=options.tty,
+            manager=manager,
+            relax=not conda,
+            snapshot_args={
+                "plan": plan.to_json(),
+                "touches": checks.touches,
+                "replaces": checks.replaces,
+                "whole_prefix": UNTOUCHED if conda else None,
+                "copied": APPENDED if conda else (),
+                "keep_files": _pixi_files(target)
+                if manager == "pixi"
+                else ()
+                if conda
+                else _guard.guard_files(target.prefix),
+            },
             describe=lambda snap: _snapshot_line(snap, target, checks.replaces),
-            result_problem=lambda: _result_problem(plan, target, checks.replaces, conda=conda))
+            result_problem=lambda: _result_problem(plan, target, checks.replaces, conda=conda),
+        )
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None
@@ -310,14 +360,35 @@ def _carry_out(plan: Plan, prepared: _Prepared, options: InstallOptions, system:
                 out.step(line)
             keep_installed_files(snap)  # the guard as written, so a rollback tells it from a later edit
         out.log = None
-    return InstallReport(python=target.executable, manager=manager, argv=tuple(argv), dry_run=False, log=log_path,
-                         snapshot=snap.path, replaced=checks.replacing, verified=verified)
+    return InstallReport(
+        python=target.executable,
+        manager=manager,
+        argv=tuple(argv),
+        dry_run=False,
+        log=log_path,
+        snapshot=snap.path,
+        replaced=checks.replacing,
+        verified=verified,
+    )
 
 
-def _snapshot_and_run(out: _Out, runner, target: TargetEnv, argv: list[str], *, log, log_path: str, lock: int,
-                      deadline: float, tty: bool, manager: str, relax: bool, snapshot_args: dict,
-                      result_problem: Callable[[], str | None],
-                      describe: Callable[[Snapshot], str] | None = None) -> Snapshot:
+def _snapshot_and_run(
+    out: _Out,
+    runner,
+    target: TargetEnv,
+    argv: list[str],
+    *,
+    log,
+    log_path: str,
+    lock: int,
+    deadline: float,
+    tty: bool,
+    manager: str,
+    relax: bool,
+    snapshot_args: dict,
+    result_problem: Callable[[], str | None],
+    describe: Callable[[Snapshot], str] | None = None,
+) -> Snapshot:
     """The transaction's core, for ``install`` and ``add``: snapshot, run the manager (which
     inherits the lock), check the result.  Any way out before the snapshot is marked "installed"
     (a failure, Ctrl-C, a bug) restores it first.  Returns the snapshot, marked "installed"."""
@@ -342,9 +413,16 @@ def _snapshot_and_run(out: _Out, runner, target: TargetEnv, argv: list[str], *, 
         cleanup.start()
         if relax:
             _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
-        result = run_manager(runner, argv, log=log, echo=out.raw, tty=tty,
-                             timeout=max(deadline - time.monotonic(), 1.0), lock=lock,
-                             on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid))
+        result = run_manager(
+            runner,
+            argv,
+            log=log,
+            echo=out.raw,
+            tty=tty,
+            timeout=max(deadline - time.monotonic(), 1.0),
+            lock=lock,
+            on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
+        )
         cleanup.join()
         failure: list[str] | None
         if not result.ok:
@@ -354,8 +432,16 @@ def _snapshot_and_run(out: _Out, runner, target: TargetEnv, argv: list[str], *, 
             # the exit code said success; the environment says otherwise
             failure, text = ([f"{manager} exited 0 but {problem}"], result.stdout) if problem else (None, "")
     except KeyboardInterrupt:
-        _failed(out, ["interrupted: the package manager was stopped"], snap, restore(snap), target, runner,
-                log_path, error=InstallInterrupted)
+        _failed(
+            out,
+            ["interrupted: the package manager was stopped"],
+            snap,
+            restore(snap),
+            target,
+            runner,
+            log_path,
+            error=InstallInterrupted,
+        )
     except BaseException:
         restore(snap)
         mark(snap, "restored")
@@ -406,9 +492,11 @@ def _open_log(path: str):
                 pass
             raise
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot write the install log {path}: {exc.strerror or exc}",
-                                 hint="name a writable file with --log FILE; nothing was changed",
-                                 code="log-unwritable") from None
+        raise EnvironmentProblem(
+            f"cannot write the install log {path}: {exc.strerror or exc}",
+            hint="name a writable file with --log FILE; nothing was changed",
+            code="log-unwritable",
+        ) from None
     return log
 
 
@@ -439,9 +527,11 @@ def _exclusive(prefix: str):
             os.makedirs(state, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise EnvironmentProblem(f"cannot create {path}: {exc.strerror}",
-                                     hint="torchup keeps its lock and snapshot in <prefix>/.torchup/; "
-                                          "it needs to be writable", code="not-writable") from None
+            raise EnvironmentProblem(
+                f"cannot create {path}: {exc.strerror}",
+                hint="torchup keeps its lock and snapshot in <prefix>/.torchup/; it needs to be writable",
+                code="not-writable",
+            ) from None
         try:
             _lock(fd)
         except OSError:
@@ -545,8 +635,10 @@ def rollback(options: RollbackOptions, system: System, stream: TextIO | None = N
         preview = restore(snap, dry_run=True)
         added = added_since(snap, preview.removing) or []
         if options.dry_run:
-            out.step(f"dry run: would roll back {target.prefix} to the snapshot of {snap.created} ({back}): "
-                     f"{preview.removed} entries removed, {preview.restored} put back")
+            out.step(
+                f"dry run: would roll back {target.prefix} to the snapshot of {snap.created} ({back}): "
+                f"{preview.removed} entries removed, {preview.restored} put back"
+            )
             for path in added:
                 out.line(f"  - would remove {_added_name(path)}, added after the install")
             for line in preview.errors:
@@ -558,10 +650,13 @@ def rollback(options: RollbackOptions, system: System, stream: TextIO | None = N
                 out.line(f"  - {_added_name(path)}")
             if not options.yes:
                 if options.confirm is None:
-                    raise UsageError("refusing to remove what was added after the install without confirmation: "
-                                     "there is no terminal to ask", details=[_added_name(p) for p in added[:10]],
-                                     hint="pass --yes to roll back all the same, or --dry-run to see what it would do",
-                                     code="needs-confirmation")
+                    raise UsageError(
+                        "refusing to remove what was added after the install without confirmation: "
+                        "there is no terminal to ask",
+                        details=[_added_name(p) for p in added[:10]],
+                        hint="pass --yes to roll back all the same, or --dry-run to see what it would do",
+                        code="needs-confirmation",
+                    )
                 if not options.confirm("remove them and roll back?"):
                     out.step("cancelled; nothing was changed")
                     raise UsageError("cancelled by the user", code="cancelled")
@@ -569,24 +664,34 @@ def rollback(options: RollbackOptions, system: System, stream: TextIO | None = N
         try:
             saved = save_edited_files(snap)
         except OSError as exc:
-            raise EnvironmentProblem(f"cannot keep a copy of a file changed since the install: {exc}",
-                                     hint="nothing was rolled back; free some space or fix the permissions and retry",
-                                     code="rollback-incomplete") from None
+            raise EnvironmentProblem(
+                f"cannot keep a copy of a file changed since the install: {exc}",
+                hint="nothing was rolled back; free some space or fix the permissions and retry",
+                code="rollback-incomplete",
+            ) from None
         for path, copy in saved:
             out.step(f"{path} changed after the install; that version is kept as {copy}")
         report = restore(snap)
         if report.errors:
             more = [f"and {len(report.errors) - 10} more"] if len(report.errors) > 10 else []
-            raise EnvironmentProblem("the rollback could not put everything back",
-                                     details=[*report.errors[:10], *more],
-                                     hint=f"the snapshot is kept in {snap.path}", code="rollback-incomplete")
+            raise EnvironmentProblem(
+                "the rollback could not put everything back",
+                details=[*report.errors[:10], *more],
+                hint=f"the snapshot is kept in {snap.path}",
+                code="rollback-incomplete",
+            )
         mark(snap, "rolled back")
         after = inspect_target(system.runner, python)
     if after.freeze() != snap.freeze():
-        raise EnvironmentProblem("after the rollback the installed distributions still differ from the snapshot",
-                                 details=_diff(snap.freeze(), after.freeze()), code="rollback-incomplete")
-    out.step(f"rolled back: {report.removed} entries removed, {report.restored} put back; "
-             + (f"torch {torch.version} is back" if torch else "torch is not installed, as before"))
+        raise EnvironmentProblem(
+            "after the rollback the installed distributions still differ from the snapshot",
+            details=_diff(snap.freeze(), after.freeze()),
+            code="rollback-incomplete",
+        )
+    out.step(
+        f"rolled back: {report.removed} entries removed, {report.restored} put back; "
+        + (f"torch {torch.version} is back" if torch else "torch is not installed, as before")
+    )
     return report
 
 
@@ -617,8 +722,18 @@ def _alive(pid: int) -> bool:
 
 
 # --- helpers --------------------------------------------------------------------
-def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, target: TargetEnv, runner,
-            log_path: str, *, error: type[InstallFailed] = InstallFailed, text: str = "") -> None:
+def _failed(
+    out: _Out,
+    lines: list[str],
+    snap: Snapshot,
+    report: RestoreReport,
+    target: TargetEnv,
+    runner,
+    log_path: str,
+    *,
+    error: type[InstallFailed] = InstallFailed,
+    text: str = "",
+) -> None:
     details = list(lines)
     if report.errors:
         state = "the environment could NOT be fully restored"
@@ -629,8 +744,11 @@ def _failed(out: _Out, lines: list[str], snap: Snapshot, report: RestoreReport, 
         after = inspect_target(runner, target.executable)
         if after.freeze() == snap.freeze():
             torch = target.find("torch")
-            state = ("the environment is as it was before" if not report.changed
-                     else f"the environment was restored ({report.removed} entries removed, {report.restored} put back)")
+            state = (
+                "the environment is as it was before"
+                if not report.changed
+                else f"the environment was restored ({report.removed} entries removed, {report.restored} put back)"
+            )
             state += f"; torch {torch.version} is still installed" if torch else "; torch is not installed, as before"
         else:
             state = "the environment differs from the snapshot after restoring"
@@ -680,8 +798,10 @@ def _undo_partial_snapshot(prefix: str) -> str:
         return "nothing was changed"
     report = restore(partial)
     if report.errors:
-        return ("what it had set aside could not all be put back: "
-                f"`torchup install --rollback` retries ({report.errors[0]})")
+        return (
+            "what it had set aside could not all be put back: "
+            f"`torchup install --rollback` retries ({report.errors[0]})"
+        )
     mark(partial, "restored")
     return "nothing was changed" if not report.changed else "what it had set aside was put back"
 
@@ -703,8 +823,9 @@ def _result_problem(plan: Plan, target: TargetEnv, replaces, *, conda: bool) -> 
     got = installed_versions(target.site_dirs, "torch")
     if not _same_versions(got, plan.torch):
         return f"torch is {', '.join(got) or 'not installed'}, not {plan.torch}"
-    missing = [d.name for d in target.distributions
-               if d.key in replaces and not installed_versions(target.site_dirs, d.name)]
+    missing = [
+        d.name for d in target.distributions if d.key in replaces and not installed_versions(target.site_dirs, d.name)
+    ]
     if missing:  # set aside for a new version the manager did not install after all
         return f"it did not install {', '.join(missing)} again"
     return None
@@ -730,25 +851,31 @@ def _verify(system: System, python: str, out: _Out) -> bool:
     out.step("verify: real computation in the new environment")
     report = run_verify(system, python)
     if report.ok:
-        out.step(f"verify ok: torch {report.torch.get('version', '?') if report.torch else '?'} ({report.build_label or '?'})")
+        out.step(
+            f"verify ok: torch {report.torch.get('version', '?') if report.torch else '?'} ({report.build_label or '?'})"
+        )
         return True
     out.step("verify FAILED:")
     for check in report.failures:
         out.line(f"  - {check.step}: {check.detail}")
     if report.crashed:
         out.line(f"  - {report.crashed}")
-    out.step(f"run `torchup doctor --python {shlex.quote(python)}` for a diagnosis, "
-             f"or `torchup install --rollback --python {shlex.quote(python)}` to undo")
+    out.step(
+        f"run `torchup doctor --python {shlex.quote(python)}` for a diagnosis, "
+        f"or `torchup install --rollback --python {shlex.quote(python)}` to undo"
+    )
     return False
 
 
 def _venv_python(venv: str) -> str:
-    return os.path.join(os.path.abspath(venv), "Scripts" if os.name == "nt" else "bin",
-                        "python.exe" if os.name == "nt" else "python")
+    return os.path.join(
+        os.path.abspath(venv), "Scripts" if os.name == "nt" else "bin", "python.exe" if os.name == "nt" else "python"
+    )
 
 
-def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: _Out, pages,
-                      deadline: float) -> InstallReport:
+def _install_new_venv(
+    plan: Plan, options: InstallOptions, system: System, out: _Out, pages, deadline: float
+) -> InstallReport:
     """``--venv DIR`` that does not exist yet: the preflight judges the environment it will be
     (its base interpreter, empty, at DIR) and the question comes first; DIR is created only
     after a yes, so a refusal or a "no" leaves nothing behind."""
@@ -764,8 +891,9 @@ def _install_new_venv(plan: Plan, options: InstallOptions, system: System, out: 
         out.line(shlex.join(create))
         out.step("dry run: would run")
         out.line(prepared.command)
-        return InstallReport(python=future.executable, manager=prepared.manager, argv=tuple(prepared.argv),
-                             dry_run=True)
+        return InstallReport(
+            python=future.executable, manager=prepared.manager, argv=tuple(prepared.argv), dry_run=True
+        )
     deadline += _confirm(prepared, options, out)
     out.step(f"creating the virtual environment {options.venv}")
     result = system.runner.run(create, timeout=300)
@@ -787,9 +915,19 @@ def _future_venv(base: TargetEnv, venv: str, *, has_pip: bool, not_writable: Map
     """Pure: the environment ``--venv`` will create from ``base``, for the preflight to judge
     before it exists: the base's interpreter and markers, no packages, never externally managed."""
     prefix = os.path.abspath(venv)
-    return replace(base, executable=_venv_python(venv), prefix=prefix, in_venv=True, conda=False, site_dirs=(),
-                   scripts=os.path.dirname(_venv_python(venv)), not_writable=not_writable, externally_managed=None,
-                   has_pip=has_pip, distributions=())
+    return replace(
+        base,
+        executable=_venv_python(venv),
+        prefix=prefix,
+        in_venv=True,
+        conda=False,
+        site_dirs=(),
+        scripts=os.path.dirname(_venv_python(venv)),
+        not_writable=not_writable,
+        externally_managed=None,
+        has_pip=has_pip,
+        distributions=(),
+    )
 
 
 def _unwritable_parent(path: str) -> dict[str, str]:

@@ -109,29 +109,64 @@ class AddReport:
         def change(c: Change) -> dict:
             return {"name": c.name, "before": c.before, "after": c.after}
 
-        return {"python": self.python, "manager": self.manager, "argv": list(self.argv), "dry_run": self.dry_run,
-                "changes": [change(c) for c in self.changes], "torch_changes": [change(c) for c in self.torch_changes],
-                "log": self.log, "snapshot": self.snapshot, "verified": self.verified}
+        return {
+            "python": self.python,
+            "manager": self.manager,
+            "argv": list(self.argv),
+            "dry_run": self.dry_run,
+            "changes": [change(c) for c in self.changes],
+            "torch_changes": [change(c) for c in self.torch_changes],
+            "log": self.log,
+            "snapshot": self.snapshot,
+            "verified": self.verified,
+        }
 
 
 # --- pure -----------------------------------------------------------------------
 def resolve_argv(manager: str, *, python: str, program: str | None, packages, index_url: str | None) -> list[str]:
     """The dry run that asks the manager's resolver what it would install."""
     if manager == "pip":
-        return [python, "-m", "pip", "install", "--dry-run", "--quiet", "--report", "-",
-                *(["--index-url", index_url] if index_url else []), *packages]
-    return [program or "uv", "pip", "install", "--dry-run", "--python", python,
-            *(["--default-index", index_url] if index_url else []), *packages]
+        return [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            "-",
+            *(["--index-url", index_url] if index_url else []),
+            *packages,
+        ]
+    return [
+        program or "uv",
+        "pip",
+        "install",
+        "--dry-run",
+        "--python",
+        python,
+        *(["--default-index", index_url] if index_url else []),
+        *packages,
+    ]
 
 
-def add_argv(manager: str, *, python: str, program: str | None, packages, index_url: str | None,
-             constraint: str | None) -> list[str]:
+def add_argv(
+    manager: str, *, python: str, program: str | None, packages, index_url: str | None, constraint: str | None
+) -> list[str]:
     """The install itself; ``constraint``: the guard's pins, named explicitly (uv reads no pip.conf)."""
     pins = ["--constraint", constraint] if constraint else []
     if manager == "pip":
         return [python, "-m", "pip", "install", *(["--index-url", index_url] if index_url else []), *pins, *packages]
-    return [program or "uv", "pip", "install", "--python", python,
-            *(["--default-index", index_url] if index_url else []), *pins, *packages]
+    return [
+        program or "uv",
+        "pip",
+        "install",
+        "--python",
+        python,
+        *(["--default-index", index_url] if index_url else []),
+        *pins,
+        *packages,
+    ]
 
 
 def parse_pip_report(text: str) -> dict[str, str]:
@@ -140,8 +175,10 @@ def parse_pip_report(text: str) -> dict[str, str]:
         report = json.loads(text)
         return {str(item["metadata"]["name"]): str(item["metadata"]["version"]) for item in report["install"]}
     except (ValueError, KeyError, TypeError) as exc:
-        raise InstallFailed(f"pip's installation report cannot be read ({type(exc).__name__}: {exc}); nothing was changed",
-                            hint="pip 22.2 or later writes it: upgrade pip in the environment") from None
+        raise InstallFailed(
+            f"pip's installation report cannot be read ({type(exc).__name__}: {exc}); nothing was changed",
+            hint="pip 22.2 or later writes it: upgrade pip in the environment",
+        ) from None
 
 
 def parse_uv_dry_run(text: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -157,8 +194,9 @@ def parse_uv_dry_run(text: str) -> tuple[dict[str, str], dict[str, str]]:
     return installs, removals
 
 
-def changes(installed: Mapping[str, str], installs: Mapping[str, str],
-            removals: Mapping[str, str] = {}) -> list[Change]:
+def changes(
+    installed: Mapping[str, str], installs: Mapping[str, str], removals: Mapping[str, str] = {}
+) -> list[Change]:
     """What the resolution changes, against ``installed`` (key -> version).  pip's report lists
     only what it installs: an installed project it names is replaced."""
     from packaging.utils import canonicalize_name
@@ -207,8 +245,10 @@ def add(options: AddOptions, system: System, stream: TextIO | None = None) -> Ad
     if not options.packages:
         raise UsageError("name at least one package to add")
     if options.manager not in ("auto", "pip", "uv"):
-        raise UsageError(f"torchup add runs pip or uv, not {options.manager}",
-                         hint="use --manager pip or --manager uv (conda-forge builds: `torchup install`)")
+        raise UsageError(
+            f"torchup add runs pip or uv, not {options.manager}",
+            hint="use --manager pip or --manager uv (conda-forge builds: `torchup install`)",
+        )
     target = inspect_target(runner, options.python)
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
     manager, program = choose_manager(options.manager, target, runner, uv=options.uv, env=system.env)
@@ -230,10 +270,22 @@ def add(options: AddOptions, system: System, stream: TextIO | None = None) -> Ad
             f"(undo with `torchup install --rollback --python {shlex.quote(target.executable)}`)",
             code="torch-change",
         )
-    argv = add_argv(manager, python=target.executable, program=program, packages=options.packages,
-                    index_url=options.index_url, constraint=guard_path if guarded and not torch else None)
-    report = AddReport(python=target.executable, manager=manager, argv=tuple(argv), changes=tuple(found),
-                       torch_changes=tuple(torch), dry_run=options.dry_run)
+    argv = add_argv(
+        manager,
+        python=target.executable,
+        program=program,
+        packages=options.packages,
+        index_url=options.index_url,
+        constraint=guard_path if guarded and not torch else None,
+    )
+    report = AddReport(
+        python=target.executable,
+        manager=manager,
+        argv=tuple(argv),
+        changes=tuple(found),
+        torch_changes=tuple(torch),
+        dry_run=options.dry_run,
+    )
     if not found:
         out.step("nothing to change: already installed")
         return report
@@ -244,29 +296,35 @@ def add(options: AddOptions, system: System, stream: TextIO | None = None) -> Ad
         return report
     if not options.yes:
         if options.confirm is None:
-            raise UsageError("refusing to change the environment without confirmation: there is no terminal to ask",
-                             hint="pass --yes to install without asking, or --dry-run to see what would run",
-                             code="needs-confirmation")
+            raise UsageError(
+                "refusing to change the environment without confirmation: there is no terminal to ask",
+                hint="pass --yes to install without asking, or --dry-run to see what would run",
+                code="needs-confirmation",
+            )
         if not options.confirm(f"run `{command}`?"):
             out.step("cancelled; nothing was changed")
             raise UsageError("cancelled by the user", code="cancelled")
     return _transaction(options, system, target, argv, report, out, relax=guarded and bool(torch))
 
 
-def _resolve(options: AddOptions, target: TargetEnv, manager: str, program: str | None, runner, out: _Out,
-             guard_path: str) -> list[Change]:
+def _resolve(
+    options: AddOptions, target: TargetEnv, manager: str, program: str | None, runner, out: _Out, guard_path: str
+) -> list[Change]:
     """Ask the manager's resolver, the guard lifted, what it would change."""
     try:
         conf = _guard.conf_constraints(_read(_guard.pip_conf_path(target.prefix)))
     except configparser.Error:  # pip cannot read it either, and says so in the dry run
         conf = []
-    argv = resolve_argv(manager, python=target.executable, program=program, packages=options.packages,
-                        index_url=options.index_url)
+    argv = resolve_argv(
+        manager, python=target.executable, program=program, packages=options.packages, index_url=options.index_url
+    )
     out.step(f"asking {manager}'s resolver: {shlex.join(argv)}")
     result = runner.run(argv, timeout=_RESOLVE_TIMEOUT_S, env=unguarded_env(runner.env, guard_path, conf))
     if not result.ok:
-        raise InstallFailed(f"{manager} cannot resolve {' '.join(options.packages)}; nothing was changed",
-                            details=digest(_merged(result)))
+        raise InstallFailed(
+            f"{manager} cannot resolve {' '.join(options.packages)}; nothing was changed",
+            details=digest(_merged(result)),
+        )
     installed = {d.key: d.version for d in target.distributions}
     if manager == "pip":
         return changes(installed, parse_pip_report(result.stdout))
@@ -289,8 +347,16 @@ def _read(path: str) -> str:
         return ""
 
 
-def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: list[str], report: AddReport,
-                 out: _Out, *, relax: bool) -> AddReport:
+def _transaction(
+    options: AddOptions,
+    system: System,
+    target: TargetEnv,
+    argv: list[str],
+    report: AddReport,
+    out: _Out,
+    *,
+    relax: bool,
+) -> AddReport:
     """The install's transaction (install/__init__.py): lock, snapshot, run, restore on failure, verify."""
     from dataclasses import replace
 
@@ -301,11 +367,24 @@ def _transaction(options: AddOptions, system: System, target: TargetEnv, argv: l
         out.log = log
         out.step(f"full log: {log_path}")
         snap = _snapshot_and_run(
-            out, runner, target, argv, log=log, log_path=log_path, lock=lock,
-            deadline=time.monotonic() + options.timeout, tty=options.tty, manager=report.manager, relax=relax,
-            snapshot_args={"plan": {"add": list(options.packages)}, "touches": [c.name for c in report.changes],
-                           "keep_files": _guard.guard_files(target.prefix)},
-            result_problem=lambda: _result_problem(target, report.changes))
+            out,
+            runner,
+            target,
+            argv,
+            log=log,
+            log_path=log_path,
+            lock=lock,
+            deadline=time.monotonic() + options.timeout,
+            tty=options.tty,
+            manager=report.manager,
+            relax=relax,
+            snapshot_args={
+                "plan": {"add": list(options.packages)},
+                "touches": [c.name for c in report.changes],
+                "keep_files": _guard.guard_files(target.prefix),
+            },
+            result_problem=lambda: _result_problem(target, report.changes),
+        )
         out.step("added " + ", ".join(f"{c.name} {c.after}" for c in report.changes if c.after))
         out.step(f"undo with: torchup install --rollback --python {shlex.quote(target.executable)}")
         verified = None

@@ -69,8 +69,11 @@ def find_program(tool: str, target: TargetEnv, which, env: Mapping[str, str]) ->
                 found = path
                 break
     if not found:
-        raise EnvironmentProblem(f"--manager {tool}: {tool} is not on PATH", code="no-manager",
-                                 hint="activate the environment's conda, or use --manager uv / pip")
+        raise EnvironmentProblem(
+            f"--manager {tool}: {tool} is not on PATH",
+            code="no-manager",
+            hint="activate the environment's conda, or use --manager uv / pip",
+        )
     return found
 
 
@@ -82,8 +85,9 @@ def conda_build(plan: Plan):
     try:
         return conda_forge_build(plan)
     except RenderError as exc:
-        raise NoBuildError(exc.message, hint=exc.hint or "install the wheel with --manager uv / pip",
-                           code="no-conda-build") from None
+        raise NoBuildError(
+            exc.message, hint=exc.hint or "install the wheel with --manager uv / pip", code="no-conda-build"
+        ) from None
 
 
 def conda_specs(plan: Plan) -> list[str]:

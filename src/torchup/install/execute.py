@@ -20,8 +20,9 @@ __all__ = ["MANAGERS", "choose_manager", "digest", "manager_argv", "run_manager"
 MANAGERS = ("auto", "pip", "uv", "conda", "mamba", "micromamba", "pixi")
 
 
-def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str | None = None,
-                   env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+def choose_manager(
+    requested: str, target: TargetEnv, runner: Runner, *, uv: str | None = None, env: Mapping[str, str] | None = None
+) -> tuple[str, str | None]:
     """``(manager, program)``: uv when it is on PATH and the user did not choose, pip otherwise;
     conda, mamba or micromamba when asked for, into a conda environment; pixi into the
     default environment of a pixi workspace.
@@ -40,7 +41,9 @@ def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str
         )
     if requested == "uv":
         if not uv_path:
-            raise EnvironmentProblem("--manager uv: uv is not on PATH", hint="install uv, or use --manager pip", code="no-manager")
+            raise EnvironmentProblem(
+                "--manager uv: uv is not on PATH", hint="install uv, or use --manager pip", code="no-manager"
+            )
         return "uv", uv_path
     if requested == "pip":
         if not target.has_pip:
@@ -56,8 +59,11 @@ def choose_manager(requested: str, target: TargetEnv, runner: Runner, *, uv: str
         find_workspace(target.prefix)  # refuses a target that is not a pixi workspace's default env
         found = runner.which("pixi")
         if not found:
-            raise EnvironmentProblem("--manager pixi: pixi is not on PATH", code="no-manager",
-                                     hint="put pixi on PATH, or use --manager uv / pip")
+            raise EnvironmentProblem(
+                "--manager pixi: pixi is not on PATH",
+                code="no-manager",
+                hint="put pixi on PATH, or use --manager uv / pip",
+            )
         return "pixi", found
     raise UsageError(f"unknown --manager {requested!r}", hint=f"choose one of {', '.join(MANAGERS)}")
 
@@ -77,9 +83,17 @@ def manager_argv(plan: Plan, manager: str, *, python: str, program: str | None, 
     return argv
 
 
-def run_manager(runner: Runner, argv: list[str], *, log: BinaryIO, echo: Callable[[bytes], None] | None,
-                tty: bool, timeout: float, lock: int | None = None,
-                on_start: Callable[[int], None] | None = None) -> Result:
+def run_manager(
+    runner: Runner,
+    argv: list[str],
+    *,
+    log: BinaryIO,
+    echo: Callable[[bytes], None] | None,
+    tty: bool,
+    timeout: float,
+    lock: int | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> Result:
     """Run the manager; ``lock`` (the environment's flock, POSIX) is handed down to it.
 
     A lock held by an open file is released when its last descriptor closes, so the manager's

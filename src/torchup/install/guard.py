@@ -67,10 +67,12 @@ def guard_files(prefix: str) -> tuple[str, str]:
 # --- pure -----------------------------------------------------------------------
 def constraints_text(pins: Mapping[str, str], conf: str) -> str:
     """The constraints file: one exact pin per installed member of the stack."""
-    head = [f"# written by torchup after it installed this torch stack; pip reads it through {conf}.",
-            "# An install that needs another torch is refused. To change torch on purpose:",
-            "#   torchup install ...   or   torchup add --allow-torch-change PKG",
-            "# uv reads no pip.conf: `uv pip install --constraint <this file> ...` or UV_CONSTRAINT=<this file>."]
+    head = [
+        f"# written by torchup after it installed this torch stack; pip reads it through {conf}.",
+        "# An install that needs another torch is refused. To change torch on purpose:",
+        "#   torchup install ...   or   torchup add --allow-torch-change PKG",
+        "# uv reads no pip.conf: `uv pip install --constraint <this file> ...` or UV_CONSTRAINT=<this file>.",
+    ]
     return "\n".join(head + [f"{name}=={version}" for name, version in pins.items()]) + "\n"
 
 
@@ -121,16 +123,19 @@ def with_constraint(text: str, path: str) -> str:
 def _add_path(lines: list[str], section: str, path: str) -> list[str]:
     start = next((i for i, line in enumerate(lines) if _section(line) == section), None)
     if start is None:
-        return lines + (["\n"] if "".join(lines).strip() else []) + [f"[{section}]\n", _comment(),
-                                                                      f"constraint = {path}\n"]
+        return (
+            lines
+            + (["\n"] if "".join(lines).strip() else [])
+            + [f"[{section}]\n", _comment(), f"constraint = {path}\n"]
+        )
     end = next((i for i in range(start + 1, len(lines)) if _section(lines[i]) is not None), len(lines))
     key = next((i for i in range(start + 1, end) if _KEY.match(lines[i])), None)
     if key is None:
-        return [*lines[:start + 1], _comment(), f"constraint = {path}\n", *lines[start + 1:]]
+        return [*lines[: start + 1], _comment(), f"constraint = {path}\n", *lines[start + 1 :]]
     last = key  # the value's continuation lines are indented
     while last + 1 < end and lines[last + 1].strip() and lines[last + 1][:1] in " \t":
         last += 1
-    return [*lines[:key], _comment(appended=True), *lines[key:last + 1], f"    {path}\n", *lines[last + 1:]]
+    return [*lines[:key], _comment(appended=True), *lines[key : last + 1], f"    {path}\n", *lines[last + 1 :]]
 
 
 def without_constraint(text: str, path: str) -> str:
@@ -143,12 +148,12 @@ def without_constraint(text: str, path: str) -> str:
         if line.strip() == path and line[:1] in " \t":
             continue
         match = _KEY.match(line)
-        if match and path in line[match.end():].split():
-            rest = [t for t in line[match.end():].split() if t != path]
+        if match and path in line[match.end() :].split():
+            rest = [t for t in line[match.end() :].split() if t != path]
             if not rest:
                 out.append("\0")  # the key stays only if continuation lines follow
                 continue
-            line = f"{line[:match.end()].rstrip('=: ')} = {' '.join(rest)}\n"
+            line = f"{line[: match.end()].rstrip('=: ')} = {' '.join(rest)}\n"
         out.append(line)
     result: list[str] = []
     for i, line in enumerate(out):
@@ -168,8 +173,10 @@ def _section(line: str) -> str | None:
 
 def _comment(*, appended: bool = False) -> str:
     what = "the last path of `constraint`" if appended else "the `constraint` line below"
-    return (f"{_MARK} {what} keeps the torch stack torchup installed and verified (pip refuses another torch).\n"
-            f"{_MARK} to lift it, delete it and these two comments; `torchup add --allow-torch-change` changes torch.\n")
+    return (
+        f"{_MARK} {what} keeps the torch stack torchup installed and verified (pip refuses another torch).\n"
+        f"{_MARK} to lift it, delete it and these two comments; `torchup add --allow-torch-change` changes torch.\n"
+    )
 
 
 # --- effects --------------------------------------------------------------------
@@ -220,8 +227,11 @@ def write_guard(target: TargetEnv) -> str:
     _write(path, constraints_text(pins, conf))
     if new != old:
         _write(conf, new)
-    return (f"guard: {conf} now makes pip refuse to replace "
-            + ", ".join(f"{k} {v}" for k, v in pins.items()) + f" (pins in {path})")
+    return (
+        f"guard: {conf} now makes pip refuse to replace "
+        + ", ".join(f"{k} {v}" for k, v in pins.items())
+        + f" (pins in {path})"
+    )
 
 
 def remove_guard(prefix: str) -> bool:
@@ -252,7 +262,9 @@ def after_install(target: TargetEnv, *, enabled: bool, verified: bool | None, ma
         try:
             return ["guard: off (--no-guard); an earlier guard was removed"] if remove_guard(target.prefix) else []
         except OSError as exc:
-            return [f"guard: the earlier guard could not be removed: {exc.strerror or exc}; `torchup guard --off` retries"]
+            return [
+                f"guard: the earlier guard could not be removed: {exc.strerror or exc}; `torchup guard --off` retries"
+            ]
     if verified is False:
         return ["guard: not set, the stack did not verify"]
     path = constraints_path(target.prefix)
@@ -270,8 +282,7 @@ def after_install(target: TargetEnv, *, enabled: bool, verified: bool | None, ma
 
 def uv_hint(prefix: str) -> str:
     path = constraints_path(prefix)
-    return (f"uv reads no pip.conf: keep the guard with `uv pip install --constraint {path} ...` "
-            f"or UV_CONSTRAINT={path}")
+    return f"uv reads no pip.conf: keep the guard with `uv pip install --constraint {path} ...` or UV_CONSTRAINT={path}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,8 +300,15 @@ class GuardStatus:
         return [name for name, version in self.pins.items() if self.installed.get(name) != version]
 
     def to_json(self) -> dict:
-        return {"prefix": self.prefix, "pip_conf": self.pip_conf, "constraints": self.constraints, "on": self.on,
-                "pins": dict(self.pins), "installed": dict(self.installed), "changed": self.changed}
+        return {
+            "prefix": self.prefix,
+            "pip_conf": self.pip_conf,
+            "constraints": self.constraints,
+            "on": self.on,
+            "pins": dict(self.pins),
+            "installed": dict(self.installed),
+            "changed": self.changed,
+        }
 
 
 def guard_status(target: TargetEnv) -> GuardStatus:
@@ -301,5 +319,11 @@ def guard_status(target: TargetEnv) -> GuardStatus:
     except configparser.Error:  # pip cannot read it either: no guard
         named = False
     text = _read(path)
-    return GuardStatus(prefix=target.prefix, pip_conf=conf, constraints=path, on=named and text is not None,
-                       pins=parse_constraints(text or ""), installed=stack_pins(target))
+    return GuardStatus(
+        prefix=target.prefix,
+        pip_conf=conf,
+        constraints=path,
+        on=named and text is not None,
+        pins=parse_constraints(text or ""),
+        installed=stack_pins(target),
+    )

@@ -23,8 +23,23 @@ if TYPE_CHECKING:  # imported where used: only an install's preflight needs pack
 __all__ = ["IndexWheel", "missing_problem", "page_wheels", "requirements_in", "target_tags"]
 
 # options of the rendered pip / uv argv that take a value (the next word)
-_VALUE_OPTIONS = frozenset({"--index-url", "-i", "--extra-index-url", "--default-index", "--index", "--python", "-p",
-                            "--find-links", "-f", "-c", "--constraint", "-r", "--requirement"})
+_VALUE_OPTIONS = frozenset(
+    {
+        "--index-url",
+        "-i",
+        "--extra-index-url",
+        "--default-index",
+        "--index",
+        "--python",
+        "-p",
+        "--find-links",
+        "-f",
+        "-c",
+        "--constraint",
+        "-r",
+        "--requirement",
+    }
+)
 _ANCHOR = re.compile(r"<a\s([^>]*)>", re.I)
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*["']([^"']*)["']""")
 # manylinux's legacy names (PEP 600): the glibc each one stands for
@@ -48,7 +63,7 @@ def requirements_in(argv: list[str] | tuple[str, ...]) -> list:
     if "install" not in words:
         return []
     out, skip = [], False
-    for word in words[words.index("install") + 1:]:
+    for word in words[words.index("install") + 1 :]:
         if skip:
             skip = False
         elif word.startswith("-"):
@@ -128,8 +143,14 @@ def page_wheels(page: str, project: str) -> list[IndexWheel]:
         except InvalidWheelFilename:
             continue
         if canonicalize_name(name) == canonicalize_name(project):
-            out.append(IndexWheel(filename=filename, version=version, tags=frozenset(wheel_tags),
-                                  requires_python=attrs.get("data-requires-python") or None))
+            out.append(
+                IndexWheel(
+                    filename=filename,
+                    version=version,
+                    tags=frozenset(wheel_tags),
+                    requires_python=attrs.get("data-requires-python") or None,
+                )
+            )
     return out
 
 
@@ -144,17 +165,23 @@ def _fits_python(wheel: IndexWheel, python: str) -> bool:
         return True
 
 
-def missing_problem(req, wheels: list[IndexWheel] | None, *, index_url: str, accepted: frozenset | None,
-                    python: str, where: str) -> TorchupError | None:
+def missing_problem(
+    req, wheels: list[IndexWheel] | None, *, index_url: str, accepted: frozenset | None, python: str, where: str
+) -> TorchupError | None:
     """Why the index at ``index_url`` cannot give ``req`` to this target (None: it can).
     ``wheels``: the project's wheels there, None when the index has no page for it;
     ``accepted``: the target's tags (None: unknown, versions only); ``where``: the target, in words."""
     index = redact_url(index_url)
-    hint = ("nothing was downloaded or changed; plan a release this index serves (`torchup plan --torch ...`), "
-            "leave the companion out (--no-torchvision / --no-torchaudio), or use another index (--index-base)")
+    hint = (
+        "nothing was downloaded or changed; plan a release this index serves (`torchup plan --torch ...`), "
+        "leave the companion out (--no-torchvision / --no-torchaudio), or use another index (--index-base)"
+    )
     if wheels is None:
-        return NetworkError(f"{index} has no {req.name} at all (no project page): the install asks for {req}",
-                            hint=hint, code="not-on-index")
+        return NetworkError(
+            f"{index} has no {req.name} at all (no project page): the install asks for {req}",
+            hint=hint,
+            code="not-on-index",
+        )
     matching = [w for w in wheels if req.specifier.contains(w.version, prereleases=True)]
     usable = [w for w in matching if _fits_python(w, python) and (accepted is None or w.tags & accepted)]
     if usable:
@@ -166,12 +193,15 @@ def missing_problem(req, wheels: list[IndexWheel] | None, *, index_url: str, acc
         details.append(f"{req.name} {matching[0].version} is there only for: {shown}")
     fitting = sorted({w.version for w in wheels if _fits_python(w, python) and (accepted is None or w.tags & accepted)})
     if fitting:
-        details.append(f"versions of {req.name} there for this target: {', '.join(str(v) for v in _nearest(fitting, req))}")
+        details.append(
+            f"versions of {req.name} there for this target: {', '.join(str(v) for v in _nearest(fitting, req))}"
+        )
     elif not matching:
         versions = sorted({w.version for w in wheels})
         details.append(f"versions of {req.name} there: {', '.join(str(v) for v in versions[-6:]) or 'none'}")
-    return NetworkError(f"{index} has no wheel of {req} for this target ({where})", details=details, hint=hint,
-                        code="not-on-index")
+    return NetworkError(
+        f"{index} has no wheel of {req} for this target ({where})", details=details, hint=hint, code="not-on-index"
+    )
 
 
 def _nearest(versions: list, req, count: int = 6) -> list:
@@ -185,6 +215,6 @@ def _nearest(versions: list, req, count: int = 6) -> list:
         want = Version(pinned[0].rstrip(".*"))
     except InvalidVersion:
         return versions[-count:]
-    below = [v for v in versions if v < want][-(count // 2):]
+    below = [v for v in versions if v < want][-(count // 2) :]
     above = [v for v in versions if v >= want][: count - len(below)]
     return below + above

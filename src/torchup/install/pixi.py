@@ -51,8 +51,9 @@ def find_workspace(prefix: str) -> Workspace:
     if not os.path.isfile(manifest):
         manifest = os.path.join(root, "pyproject.toml")
         if not os.path.isfile(manifest) or "[tool.pixi" not in _read(manifest):
-            raise EnvironmentProblem(f"--manager pixi: no pixi.toml (or pyproject.toml with [tool.pixi]) in {root}",
-                                     code="not-pixi-env")
+            raise EnvironmentProblem(
+                f"--manager pixi: no pixi.toml (or pyproject.toml with [tool.pixi]) in {root}", code="not-pixi-env"
+            )
     name = os.path.basename(os.path.normpath(prefix))
     if name != "default":
         raise EnvironmentProblem(
@@ -99,8 +100,10 @@ def manifest_problem(plan: Plan, manifest_text: str, *, pyproject: bool, cuda_ma
     head = raw.get("workspace") or raw.get("project") or {}
     channels = head.get("channels") or []
     if "conda-forge" not in {_channel_name(c) for c in channels}:
-        return ("the workspace does not use conda-forge, which builds PyTorch for conda: "
-                "add it with `pixi workspace channel add conda-forge`")
+        return (
+            "the workspace does not use conda-forge, which builds PyTorch for conda: "
+            "add it with `pixi workspace channel add conda-forge`"
+        )
     if cuda_major is None:
         return None
     declared = [raw.get("system-requirements", {}).get("cuda")]
@@ -112,12 +115,16 @@ def manifest_problem(plan: Plan, manifest_text: str, *, pyproject: bool, cuda_ma
         except ValueError:
             continue
     if not majors:
-        return (f"the workspace does not declare CUDA, so pixi would solve without a GPU: declare CUDA "
-                f"{cuda_major} (`[system-requirements] cuda = \"{cuda_major}\"` before pixi 0.71; "
-                f"`pixi workspace platform edit ... --cuda {cuda_major}` from 0.71)")
+        return (
+            f"the workspace does not declare CUDA, so pixi would solve without a GPU: declare CUDA "
+            f'{cuda_major} (`[system-requirements] cuda = "{cuda_major}"` before pixi 0.71; '
+            f"`pixi workspace platform edit ... --cuda {cuda_major}` from 0.71)"
+        )
     if max(majors) < cuda_major:
-        return (f"the workspace declares CUDA {max(majors)}, and conda-forge's build for this plan needs "
-                f"CUDA {cuda_major}: raise the declared version")
+        return (
+            f"the workspace declares CUDA {max(majors)}, and conda-forge's build for this plan needs "
+            f"CUDA {cuda_major}: raise the declared version"
+        )
     return None
 
 

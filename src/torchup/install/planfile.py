@@ -54,11 +54,20 @@ def plan_from_json(raw: object, *, source: str = "the plan") -> Plan:
     if problems:
         raise InputError(f"{source} is not a valid torchup plan", details=problems, hint=_HINT)
     index_url = raw.get("index_url")
-    return Plan(torch=raw["torch"], torchvision=raw.get("torchvision"), torchaudio=raw.get("torchaudio"),
-                variant=raw["variant"], cuda=raw.get("cuda"), rocm=raw.get("rocm"),
-                index_url=_unredacted(index_url) if isinstance(index_url, str) else index_url,
-                os=raw.get("os"), arch=raw.get("arch"), python=raw.get("python"),
-                reasons=tuple(raw.get("reasons") or ()), warnings=tuple(raw.get("warnings") or ()))
+    return Plan(
+        torch=raw["torch"],
+        torchvision=raw.get("torchvision"),
+        torchaudio=raw.get("torchaudio"),
+        variant=raw["variant"],
+        cuda=raw.get("cuda"),
+        rocm=raw.get("rocm"),
+        index_url=_unredacted(index_url) if isinstance(index_url, str) else index_url,
+        os=raw.get("os"),
+        arch=raw.get("arch"),
+        python=raw.get("python"),
+        reasons=tuple(raw.get("reasons") or ()),
+        warnings=tuple(raw.get("warnings") or ()),
+    )
 
 
 def _unredacted(url: str) -> str:
@@ -76,8 +85,10 @@ def _problems(raw: dict) -> list[str]:
         out.append(f"nested more than {_MAX_DEPTH} levels deep (a torchup plan nests 3)")
     if "format" in raw:  # the envelope of every --json document (docs/json.md)
         if raw["format"] != "torchup/plan":
-            return [f"format: this is a {_show(raw['format'])} document, not a torchup plan "
-                    "(`torchup plan --json` for one machine writes one)"]
+            return [
+                f"format: this is a {_show(raw['format'])} document, not a torchup plan "
+                "(`torchup plan --json` for one machine writes one)"
+            ]
         version = raw.get("version")
         if version != 1 or isinstance(version, bool):
             out.append(f"version: {_show(version)} is not a torchup/plan version this torchup reads (1)")
@@ -114,8 +125,11 @@ def _problems(raw: dict) -> list[str]:
         if not isinstance(value, list) or len(value) > _MAX_ITEMS:
             out.append(f"{key}: not a list of at most {_MAX_ITEMS} sentences")
             continue
-        out += [f"{key}[{i}]: not a string of at most {_MAX_TEXT} characters" for i, item in enumerate(value)
-                if not isinstance(item, str) or len(item) > _MAX_TEXT][:10]
+        out += [
+            f"{key}[{i}]: not a string of at most {_MAX_TEXT} characters"
+            for i, item in enumerate(value)
+            if not isinstance(item, str) or len(item) > _MAX_TEXT
+        ][:10]
     return out
 
 
@@ -196,8 +210,11 @@ def differences(plan: Plan, catalog, index_base: str) -> list[str]:
         build = next((b for b in builds if b.variant == plan.variant), None)
     if build is None:
         out.append(f"torch {plan.torch} ({plan.variant}) is not a build torchup's catalog knows")
-    expected = None if plan.variant == "pypi" else index_url_for(
-        build.index_suffix or plan.variant if build else plan.variant, index_base)
+    expected = (
+        None
+        if plan.variant == "pypi"
+        else index_url_for(build.index_suffix or plan.variant if build else plan.variant, index_base)
+    )
     if _index_identity(plan.index_url) != _index_identity(expected):
         where = f"PyTorch's index for {plan.variant}, {expected}" if expected else "the default index"
         out.append(f"it installs from {plan.index_url or 'the default index'}, not from {where}")
@@ -205,6 +222,8 @@ def differences(plan: Plan, catalog, index_base: str) -> list[str]:
         version = getattr(plan, name)
         companion = release.companion(name) if release else None
         if version and release and (companion is None or version.split("+")[0] != companion.version):
-            out.append(f"{name} {version} is not the one torchup pairs with torch {plan.base_version}"
-                       + (f" ({companion.version})" if companion else ""))
+            out.append(
+                f"{name} {version} is not the one torchup pairs with torch {plan.base_version}"
+                + (f" ({companion.version})" if companion else "")
+            )
     return out

@@ -208,7 +208,9 @@ def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
             except InvalidVersion:
                 continue
             if not ok:
-                out.append(f"{dist.name} {dist.version} requires {name}{req.specifier}; the plan installs {name} {new[name]}")
+                out.append(
+                    f"{dist.name} {dist.version} requires {name}{req.specifier}; the plan installs {name} {new[name]}"
+                )
     return out
 
 
@@ -256,15 +258,23 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
 
     parts = urlsplit(strip_credentials(resp.url)[0])
     used = proxies_for(env, parts.scheme, parts.netloc) if parts.scheme else {}
-    proxy = [k for k in (f"{parts.scheme}_proxy", f"{parts.scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY")
-             if used and env.get(k)]
-    proxy_hint = (f"the proxy from ${proxy[0]} is used; check it (NO_PROXY names the hosts that go direct)" if proxy else
-                  "behind a proxy? set HTTPS_PROXY (pip and uv read it too)")
+    proxy = [
+        k
+        for k in (f"{parts.scheme}_proxy", f"{parts.scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY")
+        if used and env.get(k)
+    ]
+    proxy_hint = (
+        f"the proxy from ${proxy[0]} is used; check it (NO_PROXY names the hosts that go direct)"
+        if proxy
+        else "behind a proxy? set HTTPS_PROXY (pip and uv read it too)"
+    )
     if resp.failure == DEADLINE:
         hint = "torchup's --timeout covers the index checks too: raise it, or use a faster mirror with --index-base"
     elif resp.failure == "certificate":
-        hint = ("a proxy or firewall re-signs TLS: point PIP_CERT / SSL_CERT_FILE at its CA bundle "
-                "(uv: --native-tls or SSL_CERT_FILE)")
+        hint = (
+            "a proxy or firewall re-signs TLS: point PIP_CERT / SSL_CERT_FILE at its CA bundle "
+            "(uv: --native-tls or SSL_CERT_FILE)"
+        )
     elif resp.status in (401, 403, 407):
         hint = f"the server refused access ({resp.status}); {proxy_hint}, or use a mirror with --index-base"
     elif resp.status is not None and resp.status >= 500:
@@ -274,9 +284,12 @@ def index_problem(resp: Response, what: str, env: Mapping[str, str]) -> TorchupE
     else:
         hint = f"{proxy_hint}; offline? use a mirror with --index-base"
     why = resp.failure or f"HTTP {resp.status}"
-    return NetworkError(f"{what} did not answer: {redact_url(resp.url)}: {why}"
-                        + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
-                        hint=hint, code="index-timeout" if resp.failure == DEADLINE else "index-unreachable")
+    return NetworkError(
+        f"{what} did not answer: {redact_url(resp.url)}: {why}"
+        + (f" ({resp.detail})" if resp.detail and resp.detail not in why else ""),
+        hint=hint,
+        code="index-timeout" if resp.failure == DEADLINE else "index-unreachable",
+    )
 
 
 _HREF = re.compile(r"""href=["']([^"']+)["']""", re.I)
@@ -347,8 +360,9 @@ def index_pages(plan: Plan, client: Client) -> dict[str, Response]:
     return dict(zip(names, client.fetch_all([("GET", base + n + "/") for n in names])))
 
 
-def _sizes(plan: Plan, target: TargetEnv, client: Client,
-           pages: Mapping[str, Response] | None) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]]]:
+def _sizes(
+    plan: Plan, target: TargetEnv, client: Client, pages: Mapping[str, Response] | None
+) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]]]:
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
     the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
     out concurrently, in two rounds (the family, then its pinned dependencies).
@@ -391,7 +405,7 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client,
                 sizes[url.rsplit("/", 1)[-1]] = int(resp.headers.get("Content-Length", ""))
             except ValueError:
                 pass
-        return answers[len(urls):]
+        return answers[len(urls) :]
 
     def scan(metas: list[Response], expected: int, pinned: set[str]) -> list[tuple[str, str]]:
         """Add what ``metas`` require to ``touches``; return their changed exact pins."""
@@ -408,7 +422,9 @@ def _sizes(plan: Plan, target: TargetEnv, client: Client,
                 have = target.find(req.name)
                 if touches is not None:
                     touches.add(key)
-                    if (have is None and not exact and key not in pinned) or (have is not None and not _accepts(req, have.version) and not exact):
+                    if (have is None and not exact and key not in pinned) or (
+                        have is not None and not _accepts(req, have.version) and not exact
+                    ):
                         touches = None
                 if exact and key not in pinned and (have is None or have.version != exact[0]):
                     out.append((req.name, exact[0]))
@@ -442,9 +458,19 @@ def _accepts(req, version: str) -> bool:
         return False
 
 
-def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[str, str],
-                  check_network: bool = True, torchup_args: str = "", runner=None, argv: list[str] | None = None,
-                  pages: Mapping[str, Response] | None = None, deadline: float | None = None) -> Preflight:
+def run_preflight(
+    plan: Plan,
+    target: TargetEnv,
+    *,
+    manager: str,
+    env: Mapping[str, str],
+    check_network: bool = True,
+    torchup_args: str = "",
+    runner=None,
+    argv: list[str] | None = None,
+    pages: Mapping[str, Response] | None = None,
+    deadline: float | None = None,
+) -> Preflight:
     """Every check, collected (not stopped at the first problem).  ``argv``: the manager's
     command, whose every requirement the index must have for this target; ``pages``: the
     family's index pages when already fetched (``index_pages``); ``deadline``: a
@@ -459,29 +485,38 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
     conda = manager in _conda.CONDA_MANAGERS or manager == "pixi"
     if conda:  # they read conda-forge, not the wheel indexes
         if check_network:
-            notes.append(f"{manager} contacts conda-forge and sizes the download itself: "
-                         "torchup did not check the network or the free disk")
+            notes.append(
+                f"{manager} contacts conda-forge and sizes the download itself: "
+                "torchup did not check the network or the free disk"
+            )
         check_network = False
     if manager == "pixi":
         p = _pixi_problem(plan, target)
         if p is not None:
             problems.append(p)
     elif _in_pixi_workspace(target.prefix):
-        notes.append(f"{target.prefix} is a pixi environment: the next `pixi install` there puts back what its "
-                     "pixi.toml says; --manager pixi records the change in the workspace instead")
+        notes.append(
+            f"{target.prefix} is a pixi environment: the next `pixi install` there puts back what its "
+            "pixi.toml says; --manager pixi records the change in the workspace instead"
+        )
     if check_network:
-        problems += index_problems(plan, target, argv=argv, env=env, client=client, pages=pages, runner=runner,
-                                   notes=notes)
+        problems += index_problems(
+            plan, target, argv=argv, env=env, client=client, pages=pages, runner=runner, notes=notes
+        )
     need = None
     touches = None
     pinned: list[tuple[str, str]] = []
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
         sizes, touches, pinned = _sizes(plan, target, client, pages)
         if client.remaining() <= 0:  # some sizes and metadata never came: say so, not "ok"
-            problems.append(NetworkError("the index checks did not finish within --timeout (the wheel sizes and "
-                                         f"metadata from {redact_url(plan.index_url or '')} were still coming)",
-                                         hint="raise --timeout, or use a faster mirror with --index-base",
-                                         code="index-timeout"))
+            problems.append(
+                NetworkError(
+                    "the index checks did not finish within --timeout (the wheel sizes and "
+                    f"metadata from {redact_url(plan.index_url or '')} were still coming)",
+                    hint="raise --timeout, or use a faster mirror with --index-base",
+                    code="index-timeout",
+                )
+            )
         elif sizes:
             need = disk_need(sizes)
             places = {
@@ -503,12 +538,23 @@ def run_preflight(plan: Plan, target: TargetEnv, *, manager: str, env: Mapping[s
         at_risk=tuple(dependents_at_risk(target, plan)),
         need=need,
         touches=touches,
-        replaces=replaced_keys(target, pinned, family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)))),
+        replaces=replaced_keys(
+            target, pinned, family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)))
+        ),
     )
 
 
-def index_problems(plan: Plan, target: TargetEnv, *, argv: list[str] | None, env: Mapping[str, str], client: Client,
-                   pages: dict[str, Response], runner=None, notes: list[str] | None = None) -> list[TorchupError]:
+def index_problems(
+    plan: Plan,
+    target: TargetEnv,
+    *,
+    argv: list[str] | None,
+    env: Mapping[str, str],
+    client: Client,
+    pages: dict[str, Response],
+    runner=None,
+    notes: list[str] | None = None,
+) -> list[TorchupError]:
     """The index the install reads (PyTorch's, or the configured default one, found with
     ``runner``): does it answer, and has it every requirement of ``argv`` for ``target``?
     Pages fetched land in ``pages``."""
@@ -542,18 +588,27 @@ def _pixi_problem(plan: Plan, target: TargetEnv) -> TorchupError | None:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         return EnvironmentProblem(f"cannot read {ws.manifest}: {exc}", code="pixi-manifest")
-    why = manifest_problem(plan, text, pyproject=ws.manifest.endswith("pyproject.toml"),
-                           cuda_major=int(build.cuda.split(".")[0]) if build.cuda else None)
+    why = manifest_problem(
+        plan,
+        text,
+        pyproject=ws.manifest.endswith("pyproject.toml"),
+        cuda_major=int(build.cuda.split(".")[0]) if build.cuda else None,
+    )
     if why is None:
         return None
-    return EnvironmentProblem(f"{ws.manifest}: {why}", code="pixi-manifest",
-                              hint="nothing was changed; fix the manifest and run torchup again")
+    return EnvironmentProblem(
+        f"{ws.manifest}: {why}",
+        code="pixi-manifest",
+        hint="nothing was changed; fix the manifest and run torchup again",
+    )
 
 
-def _default_index_problem(env: Mapping[str, str], client: Client, runner,
-                           notes: list[str]) -> tuple[str | None, TorchupError | None]:
+def _default_index_problem(
+    env: Mapping[str, str], client: Client, runner, notes: list[str]
+) -> tuple[str | None, TorchupError | None]:
     """The plan uses the default index (PyPI's build, or the user's mirror): check the one
     pip/uv are configured with (env, pip config, pip's own default).  Its URL, and its problem."""
+
     def run(argv: list[str]) -> str | None:
         result = runner.run(argv, timeout=max(min(30.0, client.remaining()), 1.0))
         return result.stdout if result.ok else None
@@ -566,8 +621,14 @@ def _default_index_problem(env: Mapping[str, str], client: Client, runner,
     return url, index_problem(client.fetch(url.rstrip("/") + "/torch/"), f"the default index (from {origin})", env)
 
 
-def _requirement_problems(argv: list[str], target: TargetEnv, index_url: str, client: Client,
-                          pages: dict[str, Response], env: Mapping[str, str]) -> list[TorchupError]:
+def _requirement_problems(
+    argv: list[str],
+    target: TargetEnv,
+    index_url: str,
+    client: Client,
+    pages: dict[str, Response],
+    env: Mapping[str, str],
+) -> list[TorchupError]:
     """Every requirement of ``argv`` the index at ``index_url`` cannot give this target.
     The project pages fetched land in ``pages`` (the size estimate reads them again)."""
     reqs = index_check.requirements_in(argv)
@@ -575,7 +636,9 @@ def _requirement_problems(argv: list[str], target: TargetEnv, index_url: str, cl
     todo = [r.name for r in reqs if r.name not in pages]
     pages.update(zip(todo, client.fetch_all([("GET", base + name + "/") for name in todo])))
     accepted = index_check.target_tags(target.markers, target.platform)
-    where = f"Python {target.version} on {target.platform.get('platform') or target.markers.get('platform_machine', '?')}"
+    where = (
+        f"Python {target.version} on {target.platform.get('platform') or target.markers.get('platform_machine', '?')}"
+    )
     out: list[TorchupError] = []
     for req in reqs:
         page = pages[req.name]
@@ -588,8 +651,14 @@ def _requirement_problems(argv: list[str], target: TargetEnv, index_url: str, cl
             continue
         else:
             wheels = index_check.page_wheels(page.body.decode("utf-8", "replace"), req.name)
-        p = index_check.missing_problem(req, wheels, index_url=index_url, accepted=accepted,
-                                        python=target.markers.get("python_full_version", ""), where=where)
+        p = index_check.missing_problem(
+            req,
+            wheels,
+            index_url=index_url,
+            accepted=accepted,
+            python=target.markers.get("python_full_version", ""),
+            where=where,
+        )
         if p is not None:
             out.append(p)
     return out

@@ -193,8 +193,9 @@ def _top_entries(dist: Distribution, site: str, read=None) -> set[str] | None:
     return tops
 
 
-def _scoped_tops(target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str],
-                 read=None) -> dict[int, set[str]] | None:
+def _scoped_tops(
+    target: TargetEnv, roots: tuple[str, ...], scope: frozenset[str], read=None
+) -> dict[int, set[str]] | None:
     """Per site root index: the top-level entries to mirror; None: mirror everything."""
     out: dict[int, set[str]] = {i: set() for i, r in enumerate(roots) if r in target.site_dirs}
     where = {os.path.realpath(r): i for i, r in enumerate(roots) if i in out}
@@ -291,8 +292,7 @@ class _Aside:
     scripts: tuple[str, ...]
 
 
-def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_parent: str,
-               read=None) -> list[_Aside]:
+def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_parent: str, read=None) -> list[_Aside]:
     """The distributions in ``replaces`` (keys) that can be set aside whole: every top-level
     entry they have files in is theirs alone (no other distribution's RECORD names it) and
     holds nothing their RECORD does not list, and it is on the snapshot's filesystem (a
@@ -321,8 +321,12 @@ def _set_aside(target: TargetEnv, roots: tuple[str, ...], replaces, snapshot_par
         names = sorted(n for n in tops - {"__pycache__"} if os.path.lexists(os.path.join(root, n)))
         rows = (read or _record_rows)(dist) or ()
         recorded = set(rows)
-        if (not names or os.stat(root).st_dev != device or any(owned[i][n] > 1 for n in names)
-                or not all(_only_recorded(root, n, recorded) for n in names)):
+        if (
+            not names
+            or os.stat(root).st_dev != device
+            or any(owned[i][n] > 1 for n in names)
+            or not all(_only_recorded(root, n, recorded) for n in names)
+        ):
             continue
         scripts = []
         for rel in (r for r in rows if r.startswith("../")):  # outside site-packages: scripts, headers, data
@@ -363,10 +367,18 @@ def _move_aside(group: _Aside, roots: tuple[str, ...], snap: Snapshot) -> None:
             pass
 
 
-def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | None = None,
-                  touches=None, replaces=frozenset(), discard_previous: bool = True,
-                  whole_prefix: tuple[str, ...] | None = None, copied: tuple[str, ...] = (),
-                  keep_files: tuple[str, ...] = ()) -> Snapshot:
+def take_snapshot(
+    target: TargetEnv,
+    *,
+    plan: dict | None = None,
+    log: str | None = None,
+    touches=None,
+    replaces=frozenset(),
+    discard_previous: bool = True,
+    whole_prefix: tuple[str, ...] | None = None,
+    copied: tuple[str, ...] = (),
+    keep_files: tuple[str, ...] = (),
+) -> Snapshot:
     """Mirror the target's site dirs and scripts dir; replaces the previous snapshot.
 
     ``touches``: the projects the install can change (see the module doc); None mirrors all.
@@ -391,8 +403,11 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
     if outside:  # a rollback refuses such a snapshot: refuse it before anything changes
         raise EnvironmentProblem(
             f"the install would write outside the environment {target.prefix}: {outside[0]}",
-            details=outside[1:], hint="torchup keeps and restores only what is inside the environment; "
-            "install into a virtual environment (`--venv DIR`) instead", code="outside-prefix")
+            details=outside[1:],
+            hint="torchup keeps and restores only what is inside the environment; "
+            "install into a virtual environment (`--venv DIR`) instead",
+            code="outside-prefix",
+        )
     _rmtree(work)
     records: dict[str | None, tuple[str, ...] | None] = {}
 
@@ -422,16 +437,17 @@ def take_snapshot(target: TargetEnv, *, plan: dict | None = None, log: str | Non
         if whole_prefix is not None:
             left = set(whole_prefix)  # whether there now or not: .torchup is created right here
             untouched[str(i)] = tuple(sorted(left))
-            n, ok, names = _mirror_some(root, dst, _names(root) - left, os.path.join(work, "trees", f"{i}.keep"),
-                                        skip=left)
+            n, ok, names = _mirror_some(
+                root, dst, _names(root) - left, os.path.join(work, "trees", f"{i}.keep"), skip=left
+            )
             mirrored[str(i)] = names
         elif tops is not None and i in tops:
-            n, ok, names = _mirror_some(root, dst, tops[i] - skip, os.path.join(work, "trees", f"{i}.keep"),
-                                        skip=skip)
+            n, ok, names = _mirror_some(root, dst, tops[i] - skip, os.path.join(work, "trees", f"{i}.keep"), skip=skip)
             mirrored[str(i)] = tuple(sorted({*names, *skip}))
         elif skip:  # mirrored whole but for what is set aside: an empty .keep lists nothing else
-            n, ok, names = _mirror_some(root, dst, _names(root) - skip, os.path.join(work, "trees", f"{i}.keep"),
-                                        skip=skip)
+            n, ok, names = _mirror_some(
+                root, dst, _names(root) - skip, os.path.join(work, "trees", f"{i}.keep"), skip=skip
+            )
             mirrored[str(i)] = tuple(sorted({*names, *skip}))
         else:
             n, ok = _mirror(root, dst)
@@ -536,8 +552,9 @@ def load_snapshot(prefix: str) -> Snapshot | None:
         raise _bad_manifest(prefix, [f"it cannot be read: {exc}"]) from None
     if not isinstance(raw, dict) or raw.get("torchup_snapshot") != SNAPSHOT_FORMAT:
         version = raw.get("torchup_snapshot") if isinstance(raw, dict) else None
-        raise _bad_manifest(prefix, [f"it is in format {version!r}, not {SNAPSHOT_FORMAT}: another version of "
-                                     "torchup wrote it"])
+        raise _bad_manifest(
+            prefix, [f"it is in format {version!r}, not {SNAPSHOT_FORMAT}: another version of torchup wrote it"]
+        )
     try:
         where = raw["prefix"]
         recorded = (str(where[0]), int(where[1]), int(where[2]))
@@ -555,8 +572,10 @@ def load_snapshot(prefix: str) -> Snapshot | None:
     roots = tuple(os.path.normpath(os.path.join(prefix, r)) for r in rel_roots)
     copied = tuple(str(c) for c in raw.get("copied") or ())
     kept = {os.path.normpath(os.path.join(prefix, str(k))): bool(v) for k, v in (raw.get("kept") or {}).items()}
-    names = {key: {str(k): tuple(str(n) for n in v) for k, v in (raw.get(key) or {}).items()}
-             for key in ("mirrored", "moved", "untouched")}
+    names = {
+        key: {str(k): tuple(str(n) for n in v) for k, v in (raw.get(key) or {}).items()}
+        for key in ("mirrored", "moved", "untouched")
+    }
     problems = _manifest_problems(identity[0], prefix, rel_roots, roots, copied, kept, names)
     if problems:
         raise _bad_manifest(prefix, problems)
@@ -628,8 +647,9 @@ def _manifest_problems(real_prefix: str, prefix: str, rel_roots, roots, copied, 
         if os.path.isabs(path) and _inside(path, real_prefix):
             continue
         if os.path.dirname(path) != workspace or os.path.basename(path) not in _PIXI_FILES:
-            problems.append(f"kept file {path} is neither inside the environment nor its pixi workspace's "
-                            "manifest or lock")
+            problems.append(
+                f"kept file {path} is neither inside the environment nor its pixi workspace's manifest or lock"
+            )
     return problems
 
 
@@ -680,8 +700,18 @@ def restore(snap: Snapshot, *, dry_run: bool = False) -> RestoreReport:
                 errors.append(f"cannot read the snapshot's listing of {root}: {exc.strerror or exc}")
                 continue
         copies = frozenset(os.path.normpath(c) for c in snap.copied) if i == 0 else frozenset()
-        r, s = _sync(snap.tree(i), root, snap.linked, errors, keep, leave, copies, dry=dry_run, removing=removing,
-                     since=snap.listed_at)
+        r, s = _sync(
+            snap.tree(i),
+            root,
+            snap.linked,
+            errors,
+            keep,
+            leave,
+            copies,
+            dry=dry_run,
+            removing=removing,
+            since=snap.listed_at,
+        )
         removed += r
         restored += s
     for n, (path, existed) in enumerate(snap.kept.items()):
@@ -722,8 +752,9 @@ def added_since(snap: Snapshot, removing) -> list[str] | None:
                 after |= {os.path.join(root, p) for p in fh.read().split("\0") if p}
         except OSError:
             return None
-    new = sorted(p for p in removing if p not in after and "__pycache__" not in p.split(os.sep)
-                 and not p.endswith(".pyc"))  # bytecode written since by importing is not the user's
+    new = sorted(
+        p for p in removing if p not in after and "__pycache__" not in p.split(os.sep) and not p.endswith(".pyc")
+    )  # bytecode written since by importing is not the user's
     tops = set(new)
     return [p for p in new if os.path.dirname(p) not in tops]
 
@@ -738,7 +769,9 @@ def save_edited_files(snap: Snapshot) -> list[tuple[str, str]]:
         if not os.path.isfile(path):
             continue
         files = os.path.join(snap.path, "files")
-        if _same_file(os.path.join(files, f"{n}.after"), path) or (existed and _same_file(os.path.join(files, str(n)), path)):
+        if _same_file(os.path.join(files, f"{n}.after"), path) or (
+            existed and _same_file(os.path.join(files, str(n)), path)
+        ):
             continue
         copy = path + ".before-rollback"
         k = 1
@@ -808,8 +841,9 @@ def _names(root: str) -> set[str]:
     return set(os.listdir(root))
 
 
-def _mirror_some(src: str, dst: str, names: set[str], keep_path: str,
-                 skip: AbstractSet[str] = frozenset()) -> tuple[int, bool, tuple[str, ...]]:
+def _mirror_some(
+    src: str, dst: str, names: set[str], keep_path: str, skip: AbstractSet[str] = frozenset()
+) -> tuple[int, bool, tuple[str, ...]]:
     """Mirror the top-level entries ``names`` of ``src`` whole; list the paths of every
     other entry (bytecode caches aside) in ``keep_path``, but for ``skip`` (set aside by
     the caller).  Returns (files, all linked, the names mirrored)."""
@@ -942,10 +976,18 @@ def _same(a: os.stat_result, b: os.stat_result, linked: bool, pa: str, pb: str) 
     return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
-def _sync(mirror: str, live: str, linked: bool, errors: list[str],
-          keep: tuple[frozenset[str], dict[str, str]] | None = None,
-          leave: frozenset[str] = frozenset(), copies: frozenset[str] = frozenset(),
-          dry: bool = False, removing: list[str] | None = None, since: int = 0) -> tuple[int, int]:
+def _sync(
+    mirror: str,
+    live: str,
+    linked: bool,
+    errors: list[str],
+    keep: tuple[frozenset[str], dict[str, str]] | None = None,
+    leave: frozenset[str] = frozenset(),
+    copies: frozenset[str] = frozenset(),
+    dry: bool = False,
+    removing: list[str] | None = None,
+    since: int = 0,
+) -> tuple[int, int]:
     """Make ``live`` equal to ``mirror`` (``dry``: only count what that takes).  Each path
     removed (or, ``dry``, to be removed) is appended to ``removing``.  With ``keep`` (names mirrored, paths listed) the
     mirror holds only some top-level entries: listed paths outside them are left alone
@@ -966,11 +1008,14 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
             top = rel.partition(os.sep)[0]
             if top not in keep[0] and (rel in keep[1] or "__pycache__" in rel.split(os.sep)):
                 if rel in keep[1] and not stat.S_ISDIR(st.st_mode) and _replaced(st, keep[1][rel], since):
-                    errors.append(f"{os.path.join(live, rel)} was replaced since the snapshot and is outside "
-                                  "its scope: it cannot be put back")
+                    errors.append(
+                        f"{os.path.join(live, rel)} was replaced since the snapshot and is outside "
+                        "its scope: it cannot be put back"
+                    )
                 continue
-        if w is not None and _same(w, st, linked and rel not in copies, os.path.join(mirror, rel),
-                                   os.path.join(live, rel)):
+        if w is not None and _same(
+            w, st, linked and rel not in copies, os.path.join(mirror, rel), os.path.join(live, rel)
+        ):
             continue
         if w is not None and stat.S_ISDIR(w.st_mode) and stat.S_ISDIR(st.st_mode):
             continue
@@ -990,8 +1035,10 @@ def _sync(mirror: str, live: str, linked: bool, errors: list[str],
             errors.append(f"cannot remove {os.path.join(live, rel)}: {exc.strerror or exc}")
     if keep is not None:
         gone = [rel for rel in keep[1] if rel not in have and rel.partition(os.sep)[0] not in leave | keep[0]]
-        errors += [f"{os.path.join(live, rel)} was removed since the snapshot and is outside its scope: it cannot "
-                   "be put back" for rel in sorted(gone)]
+        errors += [
+            f"{os.path.join(live, rel)} was removed since the snapshot and is outside its scope: it cannot be put back"
+            for rel in sorted(gone)
+        ]
     for rel in sorted(want, key=lambda p: p.count(os.sep)):
         w = want[rel]
         src, dst = os.path.join(mirror, rel), os.path.join(live, rel)

@@ -71,8 +71,11 @@ def inspect_target(runner: Runner, python: str) -> TargetEnv:
     """Run the inspection script in ``python``; raise ``EnvironmentProblem`` when it cannot."""
     result = runner.run([python, "-I", _SCRIPT], timeout=_TIMEOUT_S)
     if not result.ok:
-        why = result.error or (f"it did not answer within {_TIMEOUT_S:g} s and was stopped" if result.timed_out
-                               else (result.stderr.strip().splitlines() or ["no output"])[-1])
+        why = result.error or (
+            f"it did not answer within {_TIMEOUT_S:g} s and was stopped"
+            if result.timed_out
+            else (result.stderr.strip().splitlines() or ["no output"])[-1]
+        )
         raise EnvironmentProblem(
             f"cannot inspect the target Python {python}: {why}",
             hint=f"check that it runs (`{python} -c pass`) or name another with --python",

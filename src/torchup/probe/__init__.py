@@ -162,7 +162,9 @@ def probe_machine(system: System, *, python: str | None = None, timeout: float =
     found += _amd(acc, system, files, jobs.get("amd", timeout + grace) if amd_tool else None)
     found += _intel(acc, files, jobs.get("sycl-ls", timeout + grace), jobs.get("xpu-smi", timeout + grace))
     if acc.values.get("apple_silicon"):
-        found.append((Gpu(vendor="apple", name="Apple silicon GPU (MPS)", driver_loaded=True), "sysctl -n hw.optional.arm64"))
+        found.append(
+            (Gpu(vendor="apple", name="Apple silicon GPU (MPS)", driver_loaded=True), "sysctl -n hw.optional.arm64")
+        )
     for i, (_gpu, origin) in enumerate(found):
         acc.sources[f"gpus[{i}]"] = origin
     _visible_devices(acc, system, [g for g, _ in found if g.vendor == "nvidia"])
@@ -203,12 +205,31 @@ def _apply_target(acc: _Acc, t: TargetFacts, path: str, how: str) -> None:
     acc.set("python_implementation", t.implementation, f"{src}: sys.implementation")
     acc.set("python_executable", t.executable, f"{how}: {path}")
     acc.set("env_prefix", t.prefix, f"{src}: sys.prefix")
-    acc.set("python_env", t.env_kind, f"{src}: " + ("pyvenv.cfg" if t.env_kind in ("venv", "uv") else "conda-meta" if t.env_kind in ("conda", "pixi") else "sys.prefix == sys.base_prefix"))
-    acc.set("externally_managed", bool(t.externally_managed), t.externally_managed or f"{src}: no EXTERNALLY-MANAGED marker applies")
+    acc.set(
+        "python_env",
+        t.env_kind,
+        f"{src}: "
+        + (
+            "pyvenv.cfg"
+            if t.env_kind in ("venv", "uv")
+            else "conda-meta"
+            if t.env_kind in ("conda", "pixi")
+            else "sys.prefix == sys.base_prefix"
+        ),
+    )
+    acc.set(
+        "externally_managed",
+        bool(t.externally_managed),
+        t.externally_managed or f"{src}: no EXTERNALLY-MANAGED marker applies",
+    )
     acc.set("pip_usable", t.pip, f"{src}: importlib.util.find_spec('pip')")
     acc.set("uv_usable", bool(t.uv), t.uv or f"{src}: no uv on PATH or in the environment")
     if t.libc:
-        acc.set("libc", f"{t.libc[0]} {'.'.join(t.libc[1].split('.')[:3])}", f"{src}: " + ("os.confstr('CS_GNU_LIBC_VERSION')" if t.libc[0] == "glibc" else "musl loader"))
+        acc.set(
+            "libc",
+            f"{t.libc[0]} {'.'.join(t.libc[1].split('.')[:3])}",
+            f"{src}: " + ("os.confstr('CS_GNU_LIBC_VERSION')" if t.libc[0] == "glibc" else "musl loader"),
+        )
     acc.set("installed", dict(t.installed), f"{src}: distribution metadata on sys.path")
 
 
@@ -255,7 +276,9 @@ def _apply_host(acc: _Acc, files: FileFacts) -> None:
 # --- NVIDIA ----------------------------------------------------------------------------
 
 
-def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery | None, header) -> list[tuple[Gpu, str]]:
+def _nvidia(
+    acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery | None, header
+) -> list[tuple[Gpu, str]]:
     kernel: tuple[str, str] | None = None  # (version, origin)
     if files.sys_module:
         kernel = (files.sys_module[0], nvidia.SYS_MODULE_VERSION)
@@ -294,17 +317,15 @@ def _nvidia(acc: _Acc, files: FileFacts, smi: str | None, query: nvidia.SmiQuery
             cc, cc_origin = g.compute_capability, ""
             if cc is None and (found := _cc_by_name(g.name)):
                 cc, cc_origin = found[0], f" + compute capability from {found[1]}"
-            gpu = (
-                Gpu(
-                    vendor="nvidia",
-                    name=g.name,
-                    compute_capability=cc,
-                    memory_mib=g.memory_mib,
-                    pci_id=dev.pci_id if dev else None,
-                    uuid=g.uuid,
-                    driver_loaded=True,
-                    mig=mig.get(g.bus_id) if g.bus_id else None,
-                )
+            gpu = Gpu(
+                vendor="nvidia",
+                name=g.name,
+                compute_capability=cc,
+                memory_mib=g.memory_mib,
+                pci_id=dev.pci_id if dev else None,
+                uuid=g.uuid,
+                driver_loaded=True,
+                mig=mig.get(g.bus_id) if g.bus_id else None,
             )
             gpus.append((gpu, query.command + (" + sysfs PCI ids" if dev else "") + cc_origin))
     elif query is not None:
@@ -434,7 +455,9 @@ def _override_driver(acc: _Acc, system: System) -> None:
         if not value:
             continue
         if not _DRIVER_RE.match(value):
-            raise InputError(f"{var}={value!r} is not an NVIDIA driver version like 550.54.14", hint=f"unset {var} or fix it")
+            raise InputError(
+                f"{var}={value!r} is not an NVIDIA driver version like 550.54.14", hint=f"unset {var} or fix it"
+            )
         acc.set("nvidia_driver", value, f"override:{var}")
         # what nvidia-smi said describes the real driver, not the one asked for
         for key in ("cuda_driver_max", "nvidia_driver_userspace"):
@@ -473,7 +496,10 @@ def _amd(acc: _Acc, system: System, files: FileFacts, tool_result) -> list[tuple
         if parsed:
             acc.set("hsa_override_gfx", parsed, "env:HSA_OVERRIDE_GFX_VERSION")
         else:
-            acc.note("hsa-override-invalid", f"HSA_OVERRIDE_GFX_VERSION={override!r} is not M.m.s; ROCm ignores it (reports gfx000)")
+            acc.note(
+                "hsa-override-invalid",
+                f"HSA_OVERRIDE_GFX_VERSION={override!r} is not M.m.s; ROCm ignores it (reports gfx000)",
+            )
     if files.rocm_version:
         acc.set("rocm_version", files.rocm_version[0], files.rocm_version[1])
     amd_pci = [d for d in files.pci_gpus if d.vendor == "amd"]
@@ -501,14 +527,22 @@ def _amd(acc: _Acc, system: System, files: FileFacts, tool_result) -> list[tuple
             match = unmatched[0]  # one target for all: unambiguous without ids
         facts = _hardware_lookup(dev.pci_id)
         loaded = dev.driver == "amdgpu" if dev.driver else bool(agents)
-        gpu = Gpu(vendor="amd", name=(match.name if match and match.name else facts.get("name")),
-                  gfx=(match.gfx if match and match.gfx else facts.get("gfx")), pci_id=dev.pci_id, driver_loaded=loaded)
+        gpu = Gpu(
+            vendor="amd",
+            name=(match.name if match and match.name else facts.get("name")),
+            gfx=(match.gfx if match and match.gfx else facts.get("gfx")),
+            pci_id=dev.pci_id,
+            driver_loaded=loaded,
+        )
         via = [origin] if match else []
         if facts and not (match and match.name and match.gfx):
             via.append(_CATALOG_PCI)
         gpus.append((gpu, " + ".join([f"{pci.PCI_DEVICES}/{dev.address}", *via])))
         if not loaded:
-            acc.note("amdgpu-driver-not-loaded", f"AMD GPU {dev.pci_id} at {dev.address} has no amdgpu driver loaded: ROCm cannot use it")
+            acc.note(
+                "amdgpu-driver-not-loaded",
+                f"AMD GPU {dev.pci_id} at {dev.address} has no amdgpu driver loaded: ROCm cannot use it",
+            )
     if not amd_pci:  # no PCI view (some containers): the agents themselves
         for a in unmatched:
             gpus.append((Gpu(vendor="amd", name=a.name, gfx=a.gfx, driver_loaded=True), origin))

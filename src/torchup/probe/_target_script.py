@@ -18,8 +18,17 @@ import struct
 import sysconfig
 
 INTEREST = (
-    "torch", "torchvision", "torchaudio", "numpy", "triton", "pytorch-triton",
-    "pytorch-triton-rocm", "pytorch-triton-xpu", "intel-extension-for-pytorch", "pip", "uv",
+    "torch",
+    "torchvision",
+    "torchaudio",
+    "numpy",
+    "triton",
+    "pytorch-triton",
+    "pytorch-triton-rocm",
+    "pytorch-triton-xpu",
+    "intel-extension-for-pytorch",
+    "pip",
+    "uv",
 )
 
 
@@ -36,6 +45,7 @@ def _libc():
     import glob
     import re
     import subprocess
+
     for loader in sorted(glob.glob("/lib/ld-musl-*.so.1")):
         try:
             proc = subprocess.Popen([loader], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -139,9 +149,11 @@ def main():
     marker = _pep668_marker(kind, stdlib)
     try:
         import importlib.util
+
         has_pip = importlib.util.find_spec("pip") is not None
     except (ImportError, AttributeError, ValueError):  # Python 2: no importlib.util
         import pkgutil
+
         has_pip = pkgutil.find_loader("pip") is not None
     try:
         scripts = sysconfig.get_path("scripts")
@@ -151,7 +163,9 @@ def main():
     facts = {
         "version": list(sys.version_info[:3]),
         "releaselevel": sys.version_info[3],
-        "implementation": getattr(getattr(sys, "implementation", None), "name", platform.python_implementation().lower()),
+        "implementation": getattr(
+            getattr(sys, "implementation", None), "name", platform.python_implementation().lower()
+        ),
         "executable": sys.executable,
         "prefix": prefix,
         "base_prefix": base_prefix,

@@ -41,6 +41,7 @@ class AmdAgent:
 
 _GFX = re.compile(r"^gfx[0-9a-f]{3,4}$")  # what a machine file accepts
 
+
 def decode_gfx_target_version(value: int) -> str | None:
     """``90402`` -> ``gfx942``, ``90010`` -> ``gfx90a``, as rocm_agent_enumerator
     decodes it (rocminfo@c6f7a17 ``readFromKFD``); 0 (a CPU node) -> None."""

@@ -34,7 +34,13 @@ def parse_wsl(osrelease: str | None, proc_version: str | None, dxg: bool) -> int
     return 1
 
 
-_CGROUP_HINTS = (("kubepods", "kubernetes"), ("libpod", "podman"), ("docker", "docker"), ("lxc", "lxc"), ("containerd", "container"))
+_CGROUP_HINTS = (
+    ("kubepods", "kubernetes"),
+    ("libpod", "podman"),
+    ("docker", "docker"),
+    ("lxc", "lxc"),
+    ("containerd", "container"),
+)
 
 
 def parse_cgroup_container(text: str) -> str | None:
@@ -72,7 +78,11 @@ def read_wsl(system: System) -> tuple[int, str] | None:
     wsl = parse_wsl(osrelease, proc_version, dxg)
     if wsl is None:
         return None
-    origin = "/dev/dxg" if dxg else ("/proc/sys/kernel/osrelease" if osrelease and "microsoft" in osrelease.lower() else "/proc/version")
+    origin = (
+        "/dev/dxg"
+        if dxg
+        else ("/proc/sys/kernel/osrelease" if osrelease and "microsoft" in osrelease.lower() else "/proc/version")
+    )
     return wsl, origin
 
 

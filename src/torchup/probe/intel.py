@@ -63,5 +63,7 @@ def parse_xpu_smi_discovery(text: str) -> list[XpuDevice]:
         uuid = d.get("SOC UUID", "")
         # the UUID ends in <device id><vendor id>, e.g. ...46808086 (SOURCES.md, xpu-smi entry)
         dev = uuid[-8:-4].lower() if len(uuid) >= 8 and uuid.lower().endswith("8086") else None
-        out.append(XpuDevice(name=d.get("Device Name"), bus_id=(d.get("PCI BDF Address") or "").lower() or None, device_id=dev))
+        out.append(
+            XpuDevice(name=d.get("Device Name"), bus_id=(d.get("PCI BDF Address") or "").lower() or None, device_id=dev)
+        )
     return out

@@ -105,7 +105,10 @@ def parse_proc_driver_version(text: str) -> ProcDriver | None:
             a = _PROC_ARCH.search(line)
             arch = a.group(1) if a else None
         return ProcDriver(
-            version=m.group(2), open_module=m.group(1) is not None or "Open Kernel" in line, arch=arch, suffix=m.group(3)
+            version=m.group(2),
+            open_module=m.group(1) is not None or "Open Kernel" in line,
+            arch=arch,
+            suffix=m.group(3),
         )
     return None
 

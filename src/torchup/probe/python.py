@@ -49,7 +49,7 @@ def parse_target_output(stdout: str) -> TargetFacts:
     if line is None:
         raise ValueError("it printed no answer")
     try:
-        d = json.loads(line[len(_MARK):])
+        d = json.loads(line[len(_MARK) :])
         version = tuple(int(v) for v in d["version"])
         libc = d.get("libc")
         return TargetFacts(

@@ -17,9 +17,11 @@ __all__ = ["find_target_python"]
 
 def _env_python(prefix: str, windows: bool) -> str:
     if windows:
-        return os.path.join(prefix, "Scripts", "python.exe") if not os.path.exists(
-            os.path.join(prefix, "python.exe")
-        ) else os.path.join(prefix, "python.exe")
+        return (
+            os.path.join(prefix, "Scripts", "python.exe")
+            if not os.path.exists(os.path.join(prefix, "python.exe"))
+            else os.path.join(prefix, "python.exe")
+        )
     return os.path.join(prefix, "bin", "python")
 
 

@@ -25,7 +25,18 @@ __all__ = [
     "render_many",
 ]
 
-FORMATS = ("pip", "uv", "uv-project", "poetry", "poetry-project", "pixi", "conda", "mamba", "micromamba", "requirements")
+FORMATS = (
+    "pip",
+    "uv",
+    "uv-project",
+    "poetry",
+    "poetry-project",
+    "pixi",
+    "conda",
+    "mamba",
+    "micromamba",
+    "requirements",
+)
 COMMAND_FORMATS = ("pip", "uv", "poetry", "conda", "mamba", "micromamba")  # shell lines; the others are files
 # the keys of Plan.commands (the JSON contract) and the format each is rendered in
 COMMAND_KEYS = {"pip": "pip", "uv": "uv", "conda": "conda", "pixi": "pixi", "poetry": "poetry"}
@@ -47,8 +58,10 @@ def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
 
         return uv.argv(plan, python=python)
     # conda, mamba, micromamba and pixi need the target's prefix or workspace: torchup.install.conda / .pixi
-    raise RenderError(f"no wheel-install argv for {manager!r}: this renders pip's and uv's",
-                      hint="print the command with `torchup plan --manager NAME`")
+    raise RenderError(
+        f"no wheel-install argv for {manager!r}: this renders pip's and uv's",
+        hint="print the command with `torchup plan --manager NAME`",
+    )
 
 
 def render(plan: Plan, fmt: str, *, python: str = "python", shell: str | None = None) -> str:

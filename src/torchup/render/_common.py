@@ -7,7 +7,19 @@ import re
 from torchup.errors import TorchupError, UsageError
 from torchup.plan import Plan
 
-__all__ = ["SHELLS", "RenderError", "comments", "extra_index_packages", "index_name", "join", "pins", "quote", "shell_for", "toml_array_table", "toml_text"]
+__all__ = [
+    "SHELLS",
+    "RenderError",
+    "comments",
+    "extra_index_packages",
+    "index_name",
+    "join",
+    "pins",
+    "quote",
+    "shell_for",
+    "toml_array_table",
+    "toml_text",
+]
 
 # Packages that must come from the same PyTorch index as torch when a variant
 # index is used in a *project* file (uv/poetry route only named packages to an
@@ -62,8 +74,10 @@ def shell_for(plan: Plan) -> str:
 def _refuse(arg: str, shell: str, why: str) -> UsageError:
     name = {"powershell": "PowerShell", "cmd": "cmd.exe"}[shell]
     shown = arg if arg.isprintable() else repr(arg)
-    return UsageError(f"{shown} cannot be written safely for {name}: {why}",
-                      hint="use a path or URL without it (a Windows path cannot contain '\"' anyway)")
+    return UsageError(
+        f"{shown} cannot be written safely for {name}: {why}",
+        hint="use a path or URL without it (a Windows path cannot contain '\"' anyway)",
+    )
 
 
 def quote(arg: str, *, shell: str = "posix", program: bool = False) -> str:
@@ -82,7 +96,7 @@ def quote(arg: str, *, shell: str = "posix", program: bool = False) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
         raise _refuse(arg, shell, "it contains a line break or a control character")
     if '"' in arg:
-        raise _refuse(arg, shell, 'it contains a double quote (\'"\'); percent-encode it in a URL (%22)')
+        raise _refuse(arg, shell, "it contains a double quote ('\"'); percent-encode it in a URL (%22)")
     if shell == "powershell":
         if arg and arg != "--%" and _SAFE["powershell"].match(arg):
             return arg

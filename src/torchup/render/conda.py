@@ -97,7 +97,9 @@ def render(plan: Plan, *, tool: str = "conda", shell: str | None = None) -> str:
     the deprecated ``pytorch`` channel or ``defaults`` is a known source of
     broken environments."""
     build = conda_forge_build(plan)
-    return join([tool, "install", "--override-channels", "-c", "conda-forge", *build.specs], shell=shell or shell_for(plan))
+    return join(
+        [tool, "install", "--override-channels", "-c", "conda-forge", *build.specs], shell=shell or shell_for(plan)
+    )
 
 
 def notes(plan: Plan, *, tool: str = "conda") -> list[str]:

@@ -35,7 +35,9 @@ def merge(existing: str | None, rendered: str, *, path: str = "the file") -> str
     try:
         doc = tomlkit.parse(existing)
     except TOMLKitError as err:
-        raise UsageError(f"{path} is not valid TOML: {err}", hint="fix it (or move it away) and run --write again") from None
+        raise UsageError(
+            f"{path} is not valid TOML: {err}", hint="fix it (or move it away) and run --write again"
+        ) from None
     _merge_table(doc, tomllib.loads(rendered), ())
     return tomlkit.dumps(doc)
 
@@ -110,8 +112,10 @@ def _item(value, path: tuple[str, ...]):
 
     if isinstance(value, dict):
         # a table holding only tables has no header of its own ([tool] above [tool.uv])
-        table = tomlkit.table(is_super_table=bool(value) and all(
-            isinstance(v, dict) or (*path, k) in _NAMED_TABLES for k, v in value.items()))
+        table = tomlkit.table(
+            is_super_table=bool(value)
+            and all(isinstance(v, dict) or (*path, k) in _NAMED_TABLES for k, v in value.items())
+        )
         for key, item in value.items():
             table.add(key, _item(item, (*path, key)))
         return table

@@ -36,8 +36,10 @@ def _packages(plan: Plan) -> tuple[dict[str, str], dict[str, dict], str | None, 
         wheel: dict[str, dict] = {}
         for req in pins(plan) + extra_index_packages(plan):
             name, _, version = req.partition("==")
-            wheel[name] = {"version": f"=={version}" if version else "*",
-                           **({"index": plan.index_url} if plan.index_url else {})}
+            wheel[name] = {
+                "version": f"=={version}" if version else "*",
+                **({"index": plan.index_url} if plan.index_url else {}),
+            }
         what = f"the {plan.variant} wheel from PyTorch's index" if plan.index_url else "PyPI's wheel"
         return {}, wheel, None, what
     conda: dict[str, str] = {}
@@ -82,9 +84,11 @@ def render_project(plans: Sequence[Plan]) -> str:
         if subdir in shared:
             name = f"{subdir}-cuda{cuda}" if cuda else f"{subdir}-{plan.variant.replace('.', '-')}"
             if any(isinstance(e, dict) and e.get("name") == name for e in platforms):
-                raise RenderError(f"two machines on {subdir} need different builds that pixi cannot tell apart "
-                                  f"({plan.torch} and another of the same kind)",
-                                  hint="plan them separately, or ask for one build for both with --variant")
+                raise RenderError(
+                    f"two machines on {subdir} need different builds that pixi cannot tell apart "
+                    f"({plan.torch} and another of the same kind)",
+                    hint="plan them separately, or ask for one build for both with --variant",
+                )
         if subdir is not None:
             entry = {**({"name": name} if name else {}), "platform": subdir, **({"cuda": cuda} if cuda else {})}
             platforms.append(entry if len(entry) > 1 else subdir)
@@ -98,7 +102,9 @@ def render_project(plans: Sequence[Plan]) -> str:
         targets[name or subdir or ""] = table
         header.append(f"torch {plan.base_version}: {what}" + (f" on {name or subdir}" if several else ""))
         if plan.python and plan.python.endswith("t"):
-            header.append("the plan is for a free-threaded Python; torchup does not track conda-forge's free-threaded builds")
+            header.append(
+                "the plan is for a free-threaded Python; torchup does not track conda-forge's free-threaded builds"
+            )
     if not platforms:
         del doc["workspace"]["platforms"]
     if common_python:
@@ -110,15 +116,25 @@ def render_project(plans: Sequence[Plan]) -> str:
         doc.setdefault("dependencies", {}).update(table.get("dependencies", {}))
         if "pypi-dependencies" in table:
             doc["pypi-dependencies"] = table["pypi-dependencies"]
-    cuda_platforms = {entry.get("name") or entry["platform"]: entry["cuda"]
-                      for entry in platforms if isinstance(entry, dict) and "cuda" in entry}
+    cuda_platforms = {
+        entry.get("name") or entry["platform"]: entry["cuda"]
+        for entry in platforms
+        if isinstance(entry, dict) and "cuda" in entry
+    }
     lines = ["pixi.toml: " + "; ".join(header), "merge into your pixi.toml, then: pixi install"]
     if cuda_platforms:
-        where = (f"CONDA_OVERRIDE_CUDA={next(iter(cuda_platforms.values()))} there" if len(set(cuda_platforms.values())) == 1
-                 else ", ".join(f"CONDA_OVERRIDE_CUDA={cuda} for {name}" for name, cuda in cuda_platforms.items()))
-        lines.append("the lock depends on the declared platforms, never on a GPU; but pixi install refuses a platform "
-                     f"declaring cuda on a host without an NVIDIA driver (a GPU-less CI runner): set {where}")
+        where = (
+            f"CONDA_OVERRIDE_CUDA={next(iter(cuda_platforms.values()))} there"
+            if len(set(cuda_platforms.values())) == 1
+            else ", ".join(f"CONDA_OVERRIDE_CUDA={cuda} for {name}" for name, cuda in cuda_platforms.items())
+        )
+        lines.append(
+            "the lock depends on the declared platforms, never on a GPU; but pixi install refuses a platform "
+            f"declaring cuda on a host without an NVIDIA driver (a GPU-less CI runner): set {where}"
+        )
     if cuda_platforms and shared:
-        lines.append("where two entries share a subdir, a host without an NVIDIA driver gets the one that declares no cuda "
-                     "(pixi takes the first entry the host satisfies)")
+        lines.append(
+            "where two entries share a subdir, a host without an NVIDIA driver gets the one that declares no cuda "
+            "(pixi takes the first entry the host satisfies)"
+        )
     return comments(lines) + "\n" + toml_text(doc)

@@ -41,7 +41,17 @@ def render(plan: Plan, *, shell: str | None = None) -> str:
     return "\n".join(
         [
             join(["poetry", "source", "add", "--priority=explicit", name, plan.index_url], shell=shell),
-            join(["poetry", "add", "--source", name, *pins(plan), *(f"{name}>=0" for name in extra_index_packages(plan))], shell=shell),
+            join(
+                [
+                    "poetry",
+                    "add",
+                    "--source",
+                    name,
+                    *pins(plan),
+                    *(f"{name}>=0" for name in extra_index_packages(plan)),
+                ],
+                shell=shell,
+            ),
         ]
     )
 
@@ -58,14 +68,18 @@ def render_project(plans: Sequence[Plan]) -> str:
     try:
         markers = platform_markers(plans)
     except Clash as err:
-        raise RenderError(err.message, hint="plan those machines separately, or use --manager uv-project, "
-                          "which gives each build an extra") from None
+        raise RenderError(
+            err.message,
+            hint="plan those machines separately, or use --manager uv-project, which gives each build an extra",
+        ) from None
     deps: list[str] = []
     routes: dict[str, list[dict[str, str]]] = {}
     sources: dict[str, str] = {}
     for plan, marker in zip(plans, markers):
         routed = pins(plan) + extra_index_packages(plan)
-        deps += [r + (f" ; {marker}" if marker else "") for r in routed if r + (f" ; {marker}" if marker else "") not in deps]
+        deps += [
+            r + (f" ; {marker}" if marker else "") for r in routed if r + (f" ; {marker}" if marker else "") not in deps
+        ]
         if not plan.index_url:
             continue
         sources[index_name(plan)] = plan.index_url
@@ -81,18 +95,28 @@ def render_project(plans: Sequence[Plan]) -> str:
     doc: dict = {"project": {**meta, "dependencies": deps}}
     if routes:
         # one machine: a plain table per package; several: Poetry's list of per-marker entries
-        doc["tool"] = {"poetry": {"dependencies": {name: entries[0] if len(entries) == 1 and "markers" not in entries[0]
-                                                   else entries for name, entries in routes.items()}}}
+        doc["tool"] = {
+            "poetry": {
+                "dependencies": {
+                    name: entries[0] if len(entries) == 1 and "markers" not in entries[0] else entries
+                    for name, entries in routes.items()
+                }
+            }
+        }
     title = ", ".join(
         f"torch {p.base_version}, {describe_variant(p.variant, cuda=p.cuda, rocm=p.rocm, os=p.os)}"
         + (f" on {p.os}/{p.arch}" if len(plans) > 1 and p.os else "")
         for p in plans
     )
-    header = [f"pyproject.toml for Poetry 2: {title}",
-              "save as pyproject.toml (or merge into yours; rename the project), then: poetry lock && poetry install",
-              "the lock depends on the platforms only, never on a GPU: it is made the same on any host, "
-              "a GPU-less CI runner included"]
+    header = [
+        f"pyproject.toml for Poetry 2: {title}",
+        "save as pyproject.toml (or merge into yours; rename the project), then: poetry lock && poetry install",
+        "the lock depends on the platforms only, never on a GPU: it is made the same on any host, "
+        "a GPU-less CI runner included",
+    ]
     chunks = [toml_text(doc)]
-    chunks += [toml_array_table("tool.poetry.source", {"name": name, "url": url, "priority": "explicit"})
-               for name, url in sources.items()]
+    chunks += [
+        toml_array_table("tool.poetry.source", {"name": name, "url": url, "priority": "explicit"})
+        for name, url in sources.items()
+    ]
     return comments(header) + "\n" + "\n".join(c.rstrip("\n") + "\n" for c in chunks)

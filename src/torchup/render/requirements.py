@@ -38,16 +38,20 @@ def _index_line(url: str) -> str:
     elif _PIP_ENV_VAR.search(url):
         why = "${NAME}, which pip replaces with an environment variable"
     if why:
-        raise UsageError(f"a requirements file cannot carry the index URL {url!r}: it contains {why}",
-                         hint="give an index URL without it (--index-base), or use the pip command instead")
+        raise UsageError(
+            f"a requirements file cannot carry the index URL {url!r}: it contains {why}",
+            hint="give an index URL without it (--index-base), or use the pip command instead",
+        )
     return f"--index-url {url if _PLAIN.match(url) else shlex.quote(url)}"
 
 
 def render(plan: Plan) -> str:
     where = f" for {plan.os}/{plan.arch}, Python {plan.python}" if plan.os and plan.python else ""
-    header = comments([
-        f"torch {plan.base_version}, {describe_variant(plan.variant, cuda=plan.cuda, rocm=plan.rocm, os=plan.os)}{where}",
-        "written by torchup; install with: python -m pip install -r requirements.txt",
-    ])
+    header = comments(
+        [
+            f"torch {plan.base_version}, {describe_variant(plan.variant, cuda=plan.cuda, rocm=plan.rocm, os=plan.os)}{where}",
+            "written by torchup; install with: python -m pip install -r requirements.txt",
+        ]
+    )
     lines = [_index_line(plan.index_url)] if plan.index_url else []
     return header + "\n".join(lines + pins(plan)) + "\n"

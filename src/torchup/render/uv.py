@@ -37,8 +37,16 @@ from torchup.render._common import (
     toml_text,
 )
 
-__all__ = ["PROJECT_NAME", "Clash", "argv", "marker_for", "platform_markers", "render", "render_project",
-           "requires_python"]
+__all__ = [
+    "PROJECT_NAME",
+    "Clash",
+    "argv",
+    "marker_for",
+    "platform_markers",
+    "render",
+    "render_project",
+    "requires_python",
+]
 
 # sys_platform and platform_machine as Python reports them on each platform
 _SYS_PLATFORM = {"linux": "linux", "windows": "win32", "macos": "darwin"}
@@ -99,7 +107,8 @@ def platform_markers(plans: Sequence[Plan], *, always: bool = False) -> list[str
             continue
         fine = marker_for(plan, with_python=True)
         clash = [
-            p for p in same_platform
+            p
+            for p in same_platform
             if marker_for(p, with_python=True) == fine and (p.torch, p.variant) != (plan.torch, plan.variant)
         ]
         if clash:
@@ -121,8 +130,10 @@ def _extra_name(plan: Plan) -> str:
 
 # the project's own name in the rendered file; `plan --write` keeps the name a pyproject already has
 PROJECT_NAME = "my-project"
-_LOCK_NOTE = ("the lock depends on the platforms only, never on a GPU: it is made the same on any host, "
-              "a GPU-less CI runner included")
+_LOCK_NOTE = (
+    "the lock depends on the platforms only, never on a GPU: it is made the same on any host, "
+    "a GPU-less CI runner included"
+)
 
 
 def requires_python(plans: Sequence[Plan]) -> str | None:
@@ -146,7 +157,9 @@ class _Project:
         self.envs: list[str] = []
 
     def add(self, plan: Plan, marker: str | None, extra: str | None = None) -> None:
-        platform = marker.split(" and python_version")[0] if marker else marker_for(plan) if plan.os in _SYS_PLATFORM else None
+        platform = (
+            marker.split(" and python_version")[0] if marker else marker_for(plan) if plan.os in _SYS_PLATFORM else None
+        )
         if platform and platform not in self.envs:
             self.envs.append(platform)
         suffix = f" ; {marker}" if marker else ""
@@ -178,8 +191,10 @@ class _Project:
         if tool:
             doc["tool"] = {"uv": tool}
         chunks = [toml_text(doc)]
-        chunks += [toml_array_table("tool.uv.index", {"name": name, "url": url, "explicit": True})
-                   for name, url in self.indexes.items()]
+        chunks += [
+            toml_array_table("tool.uv.index", {"name": name, "url": url, "explicit": True})
+            for name, url in self.indexes.items()
+        ]
         if self.sources:
             chunks.append(toml_text({"tool": {"uv": {"sources": self.sources}}}))
         return comments(header) + "\n" + "\n".join(c.rstrip("\n") + "\n" for c in chunks)
@@ -203,8 +218,13 @@ def render_project(plans: Sequence[Plan]) -> str:
             + (f" on {p.os}/{p.arch}" if len(plans) > 1 and p.os else "")
             for p in plans
         )
-        return project.text([f"pyproject.toml for uv: {title}", "save as pyproject.toml (or merge into yours; rename the project), then: uv lock && uv sync",
-                             _LOCK_NOTE])
+        return project.text(
+            [
+                f"pyproject.toml for uv: {title}",
+                "save as pyproject.toml (or merge into yours; rename the project), then: uv lock && uv sync",
+                _LOCK_NOTE,
+            ]
+        )
     except Clash:
         pass
     # Some platform holds machines that need different builds: those go to extras.

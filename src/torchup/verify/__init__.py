@@ -39,15 +39,27 @@ class CheckRun:
     timeout: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"events": self.events, "returncode": self.returncode, "timed_out": self.timed_out,
-                "start_error": self.start_error, "stderr": self.stderr[-8000:], "timeout": self.timeout}
+        return {
+            "events": self.events,
+            "returncode": self.returncode,
+            "timed_out": self.timed_out,
+            "start_error": self.start_error,
+            "stderr": self.stderr[-8000:],
+            "timeout": self.timeout,
+        }
 
     def report(self, python: str) -> VerifyReport:
         from torchup.verify.report import build_report
 
-        return build_report(self.events, python_executable=python, returncode=self.returncode,
-                            timed_out=self.timed_out, start_error=self.start_error, stderr=self.stderr,
-                            timeout=self.timeout)
+        return build_report(
+            self.events,
+            python_executable=python,
+            returncode=self.returncode,
+            timed_out=self.timed_out,
+            start_error=self.start_error,
+            stderr=self.stderr,
+            timeout=self.timeout,
+        )
 
 
 def run_verify(

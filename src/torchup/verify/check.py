@@ -110,7 +110,7 @@ def python_facts(step):
             "executable": sys.executable,
             "prefix": sys.prefix,
             "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-            "bits": 64 if sys.maxsize > 2 ** 32 else 32,
+            "bits": 64 if sys.maxsize > 2**32 else 32,
             "platform": sys.platform,
             "machine": platform.machine(),
             "free_threaded": bool(getattr(sys, "_is_gil_enabled", None)) and not sys._is_gil_enabled(),
@@ -170,9 +170,29 @@ def loaded_libraries():
                         out.append(path)
     except (OSError, IOError):
         return None
-    keep = ("libcuda", "libcudart", "libcudnn", "libcublas", "libnccl", "libnvjitlink", "libcusparse",
-            "libcufft", "libcurand", "libamdhip", "libhip", "librocm", "libze_", "libsycl", "libtorch", "libc10",
-            "libgomp", "libiomp", "libnvrtc", "libcupti", "libmkl")
+    keep = (
+        "libcuda",
+        "libcudart",
+        "libcudnn",
+        "libcublas",
+        "libnccl",
+        "libnvjitlink",
+        "libcusparse",
+        "libcufft",
+        "libcurand",
+        "libamdhip",
+        "libhip",
+        "librocm",
+        "libze_",
+        "libsycl",
+        "libtorch",
+        "libc10",
+        "libgomp",
+        "libiomp",
+        "libnvrtc",
+        "libcupti",
+        "libmkl",
+    )
     return [p for p in out if os.path.basename(p).lower().startswith(keep)]
 
 
@@ -214,8 +234,9 @@ def distributions(step):
             dist = {"name": norm, "version": version, "location": where, "installer": _read(path, "INSTALLER")}
             if norm == "torch":
                 meta = _read(path, "METADATA", 200000) or ""
-                dist["requires"] = [ln[len("Requires-Dist:"):].strip() for ln in meta.splitlines()
-                                    if ln.startswith("Requires-Dist:")]
+                dist["requires"] = [
+                    ln[len("Requires-Dist:") :].strip() for ln in meta.splitlines() if ln.startswith("Requires-Dist:")
+                ]
             found.append(dist)
     step.data["dists"] = found
     try:
@@ -338,7 +359,9 @@ def compute_checks(torch, devices, torchvision, torchvision_error):
     b = torch.randn(256, 256, generator=gen)
     x = torch.randn(2, 3, 32, 32, generator=gen)
     w = torch.randn(8, 3, 3, 3, generator=gen)
-    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0], [0.0, 0.0, 9.0, 9.0]])
+    boxes = torch.tensor(
+        [[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0], [0.0, 0.0, 9.0, 9.0]]
+    )
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
     expected_keep = [0, 2]  # box 1 and box 3 overlap box 0 with IoU > 0.5
 
@@ -360,7 +383,7 @@ def compute_checks(torch, devices, torchvision, torchvision_error):
             else:
                 saved = no_tf32(torch)
                 try:
-                    got = (a.to(name) @ b.to(name))
+                    got = a.to(name) @ b.to(name)
                     synchronize(torch, name)
                     got = got.cpu()
                 finally:
@@ -393,7 +416,9 @@ def compute_checks(torch, devices, torchvision, torchvision_error):
                 except (NotImplementedError, RuntimeError) as exc:
                     # CPU and CUDA builds of torchvision always have nms: there a failure is real.
                     # Older releases lack MPS / XPU kernels, which is a gap, not a broken install.
-                    if dev["type"] in ("mps", "xpu") and ("Could not run" in str(exc) or isinstance(exc, NotImplementedError)):
+                    if dev["type"] in ("mps", "xpu") and (
+                        "Could not run" in str(exc) or isinstance(exc, NotImplementedError)
+                    ):
                         step.skip("torchvision %s has no nms kernel for %s" % (torchvision.__version__, dev["type"]))
                         continue
                     raise
@@ -454,7 +479,7 @@ def _bench_matmul(step, torch, name, kind, dtype):
         elapsed = time.perf_counter() - t0
     finally:
         restore(saved)
-    step.data.update({"n": n, "reps": reps, "seconds": elapsed, "gflops": 2.0 * n ** 3 * reps / elapsed / 1e9})
+    step.data.update({"n": n, "reps": reps, "seconds": elapsed, "gflops": 2.0 * n**3 * reps / elapsed / 1e9})
 
 
 def _bench_copy(step, torch, name, kind, direction):
@@ -478,7 +503,9 @@ def _bench_copy(step, torch, name, kind, direction):
             host.copy_(dev, non_blocking=pinned)
     synchronize(torch, name)
     elapsed = time.perf_counter() - t0
-    step.data.update({"bytes": nbytes * reps, "seconds": elapsed, "gbps": nbytes * reps / elapsed / 1e9, "pinned": pinned})
+    step.data.update(
+        {"bytes": nbytes * reps, "seconds": elapsed, "gbps": nbytes * reps / elapsed / 1e9, "pinned": pinned}
+    )
 
 
 # --- main --------------------------------------------------------------------

@@ -27,16 +27,40 @@ class Peak:
 # -> (fp32, tf32, fp16, bf16) dense TFLOP/s, host link GB/s per direction, source
 _H100_SRC = "NVIDIA H100 Tensor Core GPU datasheet (dense = sparse/2); glennklockwood.com/garden/processors/h100"
 _GPU_TABLE: tuple[tuple[str, tuple[float | None, float | None, float | None, float | None], float, str], ...] = (
-    ("H200 NVL", (60.0, 417.5, 835.5, 835.5), 64.0, "NVIDIA H200 datasheet, H200 NVL column (dense = sparse/2); PCIe Gen5 x16"),
-    ("H200", (67.0, 494.7, 989.4, 989.4), 64.0, "NVIDIA H200 datasheet, H200 SXM column (dense = sparse/2); PCIe Gen5 x16"),
-    ("H100 PCIe", (51.0, 378.0, 756.0, 756.0), 64.0, "NVIDIA H100 datasheet, H100 PCIe column (dense = sparse/2); PCIe Gen5 x16"),
-    ("H100 NVL", (60.0, 417.5, 835.5, 835.5), 64.0, "NVIDIA H100 datasheet, H100 NVL column (dense = sparse/2); PCIe Gen5 x16"),
+    (
+        "H200 NVL",
+        (60.0, 417.5, 835.5, 835.5),
+        64.0,
+        "NVIDIA H200 datasheet, H200 NVL column (dense = sparse/2); PCIe Gen5 x16",
+    ),
+    (
+        "H200",
+        (67.0, 494.7, 989.4, 989.4),
+        64.0,
+        "NVIDIA H200 datasheet, H200 SXM column (dense = sparse/2); PCIe Gen5 x16",
+    ),
+    (
+        "H100 PCIe",
+        (51.0, 378.0, 756.0, 756.0),
+        64.0,
+        "NVIDIA H100 datasheet, H100 PCIe column (dense = sparse/2); PCIe Gen5 x16",
+    ),
+    (
+        "H100 NVL",
+        (60.0, 417.5, 835.5, 835.5),
+        64.0,
+        "NVIDIA H100 datasheet, H100 NVL column (dense = sparse/2); PCIe Gen5 x16",
+    ),
     ("H100", (67.0, 494.7, 989.4, 989.4), 64.0, _H100_SRC + "; PCIe Gen5 x16"),
     ("A100", (19.5, 156.0, 312.0, 312.0), 32.0, "NVIDIA A100 Tensor Core GPU datasheet (dense); PCIe Gen4 x16"),
     ("L40S", (91.6, 183.0, 362.0, 362.0), 32.0, "NVIDIA L40S datasheet (dense = sparse/2); PCIe Gen4 x16"),
     ("L4", (30.3, 60.0, 121.0, 121.0), 32.0, "NVIDIA L4 Tensor Core GPU datasheet (dense = sparse/2); PCIe Gen4 x16"),
-    ("RTX 4090", (82.6, 82.6, 165.2, 165.2), 32.0,
-     "NVIDIA Ada Lovelace architecture whitepaper, GeForce RTX 4090 (FP32-accumulate Tensor figures, dense); PCIe Gen4 x16"),
+    (
+        "RTX 4090",
+        (82.6, 82.6, 165.2, 165.2),
+        32.0,
+        "NVIDIA Ada Lovelace architecture whitepaper, GeForce RTX 4090 (FP32-accumulate Tensor figures, dense); PCIe Gen4 x16",
+    ),
     ("T4", (8.1, None, 65.0, None), 16.0, "NVIDIA T4 datasheet (FP16 mixed precision); PCIe Gen3 x16"),
 )
 _DTYPES = ("float32", "tf32", "float16", "bfloat16")
@@ -59,8 +83,9 @@ def _row(name: str | None):
     return None
 
 
-def expected_matmul(device_type: str, name: str | None, dtype: str, *, threads: int | None = None,
-                    cpu_capability: str | None = None) -> Peak | None:
+def expected_matmul(
+    device_type: str, name: str | None, dtype: str, *, threads: int | None = None, cpu_capability: str | None = None
+) -> Peak | None:
     """The dense matmul peak for ``dtype`` on this device, or None when unknown."""
     if device_type == "cpu":
         if dtype != "float32" or not threads:

@@ -45,8 +45,13 @@ class Check:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        out: dict[str, Any] = {"step": self.step, "device": self.device, "status": self.status, "detail": self.detail,
-               "seconds": self.seconds}
+        out: dict[str, Any] = {
+            "step": self.step,
+            "device": self.device,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": self.seconds,
+        }
         extra = {k: v for k, v in self.data.items() if k in ("warnings", "traceback", "max_rel_error", "keep")}
         if extra:
             out["data"] = extra
@@ -65,8 +70,10 @@ class Device:
     arch_note: str = ""
 
     def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("device", "type", "name", "capability", "gfx", "memory_mib",
-                                              "arch_ok", "arch_note")}
+        return {
+            k: getattr(self, k)
+            for k in ("device", "type", "name", "capability", "gfx", "memory_mib", "arch_ok", "arch_note")
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,9 +92,17 @@ class BenchResult:
         return self.value / self.expected if self.expected else None
 
     def to_json(self) -> dict:
-        return {"device": self.device, "what": self.what, "dtype": self.dtype, "value": round(self.value, 3),
-                "unit": self.unit, "expected": self.expected, "expected_source": self.expected_source,
-                "ratio": None if self.ratio is None else round(self.ratio, 3), "low": self.low}
+        return {
+            "device": self.device,
+            "what": self.what,
+            "dtype": self.dtype,
+            "value": round(self.value, 3),
+            "unit": self.unit,
+            "expected": self.expected,
+            "expected_source": self.expected_source,
+            "ratio": None if self.ratio is None else round(self.ratio, 3),
+            "low": self.low,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,7 +171,7 @@ def parse_events(stdout: str) -> list[dict]:
         if idx == -1:
             continue
         try:
-            obj = json.loads(line[idx + len(MARK):])
+            obj = json.loads(line[idx + len(MARK) :])
         except ValueError:
             continue
         if isinstance(obj, dict) and isinstance(obj.get("event"), str):
@@ -188,7 +203,9 @@ def _parse_flag(flag: str) -> tuple[str, int, int, str] | None:
     return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4)
 
 
-def arch_support(capability: str | None, gfx: str | None, arch_flags: list[str] | tuple[str, ...]) -> tuple[bool | None, str]:
+def arch_support(
+    capability: str | None, gfx: str | None, arch_flags: list[str] | tuple[str, ...]
+) -> tuple[bool | None, str]:
     """Can this build run kernels on this GPU?  ``(verdict, why)``; None when it cannot tell.
 
     CUDA: SASS for the exact arch, or for a lower minor of the same major (a cubin
@@ -217,10 +234,14 @@ def arch_support(capability: str | None, gfx: str | None, arch_flags: list[str] 
     sm = f"sm_{major}{minor}"
     if ("sm", major, minor, "") in parsed:
         return True, f"{sm} kernels are in the build"
-    same_major = sorted((mi for kind, ma, mi, suf in parsed if kind == "sm" and ma == major and mi <= minor and not suf))
+    same_major = sorted(
+        (mi for kind, ma, mi, suf in parsed if kind == "sm" and ma == major and mi <= minor and not suf)
+    )
     if same_major:
         return True, f"runs the sm_{major}{same_major[-1]} kernels (same major architecture, binary compatible)"
-    ptx = sorted(((ma, mi) for kind, ma, mi, suf in parsed if kind == "compute" and (ma, mi) <= (major, minor) and not suf))
+    ptx = sorted(
+        ((ma, mi) for kind, ma, mi, suf in parsed if kind == "compute" and (ma, mi) <= (major, minor) and not suf)
+    )
     if ptx:
         ma, mi = ptx[-1]
         return True, f"only through PTX compute_{ma}{mi}, compiled by the driver at first use (slow start)"
@@ -277,10 +298,13 @@ def build_report(
         if where and started is not None:
             dev = started.get("device")
             crashed = f"{crashed} during step {where}" + (f" on {dev}" if dev else "")
-            checks.append(Check(step=str(where), device=dev, status="fail", detail=crashed,
-                                data={"stderr_tail": tail[-1500:]}))
+            checks.append(
+                Check(step=str(where), device=dev, status="fail", detail=crashed, data={"stderr_tail": tail[-1500:]})
+            )
         elif not checks or not any(c.status == "fail" for c in checks):
-            checks.append(Check(step="check-process", status="fail", detail=crashed, data={"stderr_tail": tail[-1500:]}))
+            checks.append(
+                Check(step="check-process", status="fail", detail=crashed, data={"stderr_tail": tail[-1500:]})
+            )
 
     python = results.get("python", {}).get("data", {})
     imp = results.get("import-torch")
@@ -374,19 +398,20 @@ def _bench(checks, devices, build):
         dtype_kind = dev.type if dev else c.device.split(":")[0]
         name = dev.name if dev else None
         if c.step.startswith("bench-matmul-"):
-            dtype = c.step[len("bench-matmul-"):]
+            dtype = c.step[len("bench-matmul-") :]
             value = c.data.get("gflops")
             if not isinstance(value, (int, float)):
                 continue
-            peak = peaks.expected_matmul(dtype_kind, name, dtype, threads=build.get("threads"),
-                                         cpu_capability=build.get("cpu_capability"))
+            peak = peaks.expected_matmul(
+                dtype_kind, name, dtype, threads=build.get("threads"), cpu_capability=build.get("cpu_capability")
+            )
             yield _result(c.device, "matmul", dtype, float(value), "GFLOP/s", peak)
         elif c.step.startswith("bench-copy-"):
             value = c.data.get("gbps")
             if not isinstance(value, (int, float)):
                 continue
             peak = peaks.expected_copy(dtype_kind, name)
-            yield _result(c.device, c.step[len("bench-copy-"):], None, float(value), "GB/s", peak)
+            yield _result(c.device, c.step[len("bench-copy-") :], None, float(value), "GB/s", peak)
 
 
 def _result(device, what, dtype, value, unit, peak):
