@@ -15,21 +15,11 @@ from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.http import redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
+from torchup.render import FORMATS
 
 __all__ = ["add_arguments", "detect_manager", "load_inputs", "plan_json", "render_text", "request_from_args", "run"]
 
-MANAGERS = (
-    "pip",
-    "uv",
-    "uv-project",
-    "poetry",
-    "poetry-project",
-    "pixi",
-    "conda",
-    "mamba",
-    "micromamba",
-    "requirements",
-)
+MANAGERS = FORMATS  # what plan can print: every format the renderers write
 # the formats that give one project file for several machines: what the text output calls it, its key in --json
 PROJECT_MANAGERS = {
     "uv-project": ("uv project", "uv_project"),
