@@ -94,7 +94,12 @@ def _trial(venv: Path, plans: dict[str, Path], env: dict, rng: random.Random) ->
         elif r.returncode == 0:
             snapshot, state = state, _installed(state, op.name)
             assert f"torchup: installed torch {op.name}" in r.stdout, said
-            assert said.splitlines()[-1].startswith("torchup: undo with:"), said
+            # the last word: how to undo it, then only the guard's lines (the pins it wrote)
+            lines = said.splitlines()
+            done = next(i for i, line in enumerate(lines) if line.startswith(f"torchup: installed torch {op.name}"))
+            tail = lines[done + 1 :]
+            assert tail[0].startswith("torchup: undo with:"), said
+            assert all(line.startswith(("torchup: guard:", "torchup: uv reads no pip.conf")) for line in tail[1:]), said
         else:
             assert refused, said
     assert _dists(venv) == state, "\n\n".join(f"{op.name}: exit {op.result.returncode}\n{op.said}" for op in ops)
