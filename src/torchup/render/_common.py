@@ -127,7 +127,13 @@ def comments(lines: list[str]) -> str:
 
 def toml_text(data: dict) -> str:
     """``data`` written by a real TOML writer (tomli-w), every key and value escaped as TOML requires."""
-    import tomli_w
+    try:
+        import tomli_w
+    except ImportError:  # a declared dependency, absent where torchup runs from source in a bare Python
+        raise RenderError(
+            "writing TOML needs the tomli-w package, which this Python does not have",
+            hint="pip install tomli-w (or install torchup itself, which brings it)",
+        ) from None
 
     return tomli_w.dumps(data, indent=2)
 

@@ -28,9 +28,14 @@ def merge(existing: str | None, rendered: str, *, path: str = "the file") -> str
     A ``UsageError`` when ``existing`` is not TOML (nothing is changed then)."""
     if existing is None or not existing.strip():
         return rendered
-    import tomlkit
-    import tomllib
-    from tomlkit.exceptions import TOMLKitError
+    try:
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+    except ImportError:  # a declared dependency, absent where torchup runs from source in a bare Python
+        raise UsageError(
+            "--write needs the tomlkit package, which this Python does not have",
+            hint="pip install tomlkit (or install torchup itself, which brings it)",
+        ) from None
 
     try:
         doc = tomlkit.parse(existing)
@@ -38,7 +43,8 @@ def merge(existing: str | None, rendered: str, *, path: str = "the file") -> str
         raise UsageError(
             f"{path} is not valid TOML: {err}", hint="fix it (or move it away) and run --write again"
         ) from None
-    _merge_table(doc, tomllib.loads(rendered), ())
+    # what torchup rendered, read back as plain data (tomlkit reads it as well as tomllib would)
+    _merge_table(doc, tomlkit.parse(rendered).unwrap(), ())
     return tomlkit.dumps(doc)
 
 
