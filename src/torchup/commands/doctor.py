@@ -18,7 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the Python whose environment to diagnose (default: active venv / conda env, else python3)",
     )
-    parser.add_argument("--json", action="store_true", help='print {"findings": [...]} as JSON')
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the torchup/doctor document as JSON (docs/json.md): findings, summary",
+    )
     parser.add_argument(
         "--timeout", type=seconds, metavar="SECONDS", help="time limit for the check run in the target (default 120)"
     )

@@ -34,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the log or error message to explain; '-' or nothing reads standard input "
         "(any encoding: UTF-8, UTF-16 as PowerShell writes it, cp1252)",
     )
-    parser.add_argument("--json", action="store_true", help='print {"findings": [...]} (best first)')
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the torchup/explain document as JSON (docs/json.md): findings, best first",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--context",
