@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_INDEX_BASE", "Candidate", "Plan", "Refusal", "Request", "describe_variant", "index_url_for"]
+__all__ = [
+    "DEFAULT_INDEX_BASE",
+    "Candidate",
+    "Plan",
+    "Refusal",
+    "Request",
+    "StackPin",
+    "describe_variant",
+    "index_url_for",
+]
 
 DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
@@ -26,6 +35,8 @@ class Request:
     with_torchvision: bool = True
     with_torchaudio: bool = True
     index_base: str = DEFAULT_INDEX_BASE  # PyTorch's index (--index-base / TORCHUP_INDEX_BASE)
+    # packages built against torch to choose together with it (PEP 508: "xformers", "flash-attn>=2.7")
+    with_packages: tuple[str, ...] = ()
 
     @property
     def constrained(self) -> bool:
@@ -49,6 +60,31 @@ class Candidate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StackPin:
+    """One package pinned together with torch (``--with``): its version, where its wheel comes from, why.
+
+    At most one of ``index_url`` / ``find_links`` / ``url`` is set; none: the default index (PyPI).
+    """
+
+    name: str  # canonical project name: "xformers", "flash-attn", "torch-scatter"
+    version: str  # exact, with a local label where the source needs one: "2.6.3+pt27cu126"
+    index_url: str | None = None  # a PEP 503 index that serves it (PyTorch's)
+    find_links: str | None = None  # a page of links (PyG's wheel pages)
+    url: str | None = None  # one direct wheel URL (a release asset)
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "index_url": self.index_url,
+            "find_links": self.find_links,
+            "url": self.url,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     torch: str  # exact version with local label where an index needs it: "2.14.1+cu126"
     torchvision: str | None
@@ -67,6 +103,7 @@ class Plan:
     os: str | None = None
     arch: str | None = None
     python: str | None = None  # "3.12"; free-threaded: "3.13t"
+    stack: tuple[StackPin, ...] = ()  # packages chosen with torch (--with), beyond torchvision/torchaudio
 
     @property
     def base_version(self) -> str:
@@ -91,6 +128,7 @@ class Plan:
             "alternatives": [c.to_json() for c in self.alternatives],
             "considered": [c.to_json() for c in self.considered],
             "catalog_age_days": self.catalog_age_days,
+            "stack": [p.to_json() for p in self.stack],
         }
 
 
