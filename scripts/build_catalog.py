@@ -266,7 +266,7 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
                     ws.setdefault(iplat, []).append(py if py == abi else f"{py}/{abi}")
                 b["wheels"] = ws
                 p["exists"] = prov(src, ok)
-                p["wheels"] = "TI-PY" if ti_validates(minor, name, pkey, ws) else "?PATTERN"
+                p["wheels"] = "TI-PY" if ok and ti_validates(minor, name, pkey, ws) else "?PATTERN"
                 if default_prov:
                     p["pypi_default"] = default_prov
             if os_ != "macos":
@@ -328,6 +328,17 @@ def build_release(version: Version, tfiles: list[dict], view: PyPIView, vision, 
     return rel
 
 
+def platform_notes(tfiles: dict[Version, list[dict]]) -> list[dict]:
+    """The hand-kept notes on platforms without release builds; stop if PyPI has a wheel for one of them."""
+    on_pypi = {platform_floor(t.platform)[:2] for fs in tfiles.values() for f in fs for t in f["_tags"]}
+    out = []
+    for os_, arch, note, ok, src in F.PLATFORMS:
+        if (os_, arch) in on_pypi:
+            raise SystemExit(f"catalog_facts.PLATFORMS says {os_} {arch} has no release build; PyPI has wheels for it")
+        out.append({"os": os_, "arch": arch, "note": note, "prov": prov(src, ok)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "torchup-maintainer" / "pypi")
@@ -344,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                 if v >= FIRST and not v.is_prerelease]
     from torchup.catalog import hardware
 
-    data = {"format": 1, "data_date": args.date, "sources": {**F.SOURCES, **hardware.SOURCES}, "releases": releases}
+    data = {"format": 1, "data_date": args.date, "sources": {**F.SOURCES, **hardware.SOURCES}, "releases": releases,
+            "platforms": platform_notes(tfiles)}
     catalog_from_dict(data, origin="built")  # validates
     text = json.dumps(data, separators=(",", ":"), sort_keys=False)
     tmp = args.out.with_suffix(".tmp")

@@ -54,6 +54,28 @@ SOURCES = {
     "pytorch/manylinux2_28-builder (glibc 2.28), or pytorch/manylinux-builder (manylinux2014, glibc 2.17) for 2.6's "
     "cpu, cu118 and cu124 builds, as pytorch PR #141565 ('Use Manylinux2014 for CPU, CUDA11.8, CUDA12.4') says",
     "PATTERN": "inferred from the neighbouring releases (same minor series); no source seen",
+    "TI-CU129": "pytorch/test-infra tools/scripts/generate_binary_build_matrix.py on release/N, 'test' channel (the "
+    "release candidates on whl/test, validated and built against by the domain libraries) lists CUDA 12.9 from: "
+    "release/2.8 Windows 049cd025d3e0680b4d40230b6dc7a1ad7098359d (2025-06-26, before 2.8.0); release/2.9 x86_64 "
+    "6beb190bdf227490f91abce193a3401fae701916 (2025-10-16) and aarch64 71da488efe920691dc9a067ba0e0fccb8e22dc08 "
+    "(2025-10-17), after 2.9.0, so 2.9.1 only; release/2.10 and 2.11 x86_64 and aarch64 from the branch cut "
+    "(ea334aba3ba9636e792d62b88893ab2b8e362b27, 1673056d0054ca046fe643a72b2b69bb84b48e2a); release/2.12 "
+    "35c0ecab946795470d57ca535a954ac37392b75c (2026-06-09, after 2.12.0, so 2.12.1); release/2.13 "
+    "0f7335e1e293321c8b7bc3025dd8af7729bfd822 (2026-06-25, before 2.13.0); none on release/2.14 (removed on main by "
+    "6186f45393c0104fabbf6397d0a346f654755992). release/promote/common_utils.sh aws_promote copies every file of the "
+    "version from whl/test to whl recursively, cu129 included",
+    "PT-WIN-ARM64": "pytorch/pytorch .github/workflows/generated-windows-arm64-binary-wheel-nightly.yml (read at "
+    "06b24a9d8bc29d5600435f56c66abc8734a8f574, not tied to a release branch): CPU-only wheels for Python 3.11 to 3.13, "
+    "built on nightly pushes and release-candidate tags; pytorch/test-infra release/2.8 to release/2.14 "
+    "generate_binary_build_matrix.py installs them with --pre from the nightly index ('winarm64 has only nightly torch "
+    "package for now'): no release build of any version is confirmed",
+    "PT-S390X": "pytorch/pytorch .github/workflows/generated-linux-s390x-binary-manywheel-nightly.yml (read at "
+    "0140b62d8bab203e4699faeba802b5204fa51d26, not tied to a release branch): CPU-only manywheel builds on nightly "
+    "pushes and release-candidate tags; no test-infra release matrix (release/2.6 to release/2.14) validates an s390x "
+    "build and PyPI has none: no release build of any version is confirmed",
+    "NO-PPC64LE": "pytorch/test-infra at release/2.6, release/2.10, release/2.14 and main (61a77570f45416dc425c17d4a648376541a84732): "
+    "neither tools/scripts (generate_binary_build_matrix.py, whose OS constants at release/2.14 are linux, linux-aarch64, windows, "
+    "windows-arm64, macos-arm64) nor .github/workflows names ppc64le; PyPI has no ppc64le torch wheel",
 }
 
 # --- variants on download.pytorch.org, per minor series -------------------------
@@ -92,21 +114,21 @@ VARIANTS = {
     "2.8": {
         X86: _v("cu126 cu128 cu129 rocm6.3 rocm6.4 xpu", C, "TI"),
         ARM: _v("cu129", C, "TI"),
-        WIN: _v("cu126 cu128 xpu", C, "TI") + _v("cu129", U, "THIRD-PARTY-MATRIX"),
+        WIN: _v("cu126 cu128 cu129 xpu", C, "TI"),
     },
     "2.9": {
-        X86: _v("cu126 cu128 cu130 rocm6.3 rocm6.4 xpu", C, "TI") + _v("cu129", U, "THIRD-PARTY-MATRIX"),
+        X86: _v("cu126 cu128 cu130 rocm6.3 rocm6.4 xpu", C, "TI"),
         ARM: _v("cu126 cu128 cu130", C, "TI"),
         WIN: _v("cu126 cu128 cu130 xpu", C, "TI"),
     },
     "2.10": {
-        X86: _v("cu126 cu128 cu130 rocm7.0 rocm7.1 xpu", C, "TI") + _v("cu129", U, "THIRD-PARTY-MATRIX"),
-        ARM: _v("cu126 cu128 cu130", C, "TI"),
+        X86: _v("cu126 cu128 cu130 rocm7.0 rocm7.1 xpu", C, "TI") + _v("cu129", C, "TI-CU129"),
+        ARM: _v("cu126 cu128 cu130", C, "TI") + _v("cu129", C, "TI-CU129"),
         WIN: _v("cu126 cu128 cu130 xpu", C, "TI"),
     },
     "2.11": {
-        X86: _v("cu126 cu128 cu130 rocm7.1 rocm7.2 xpu", C, "TI") + _v("cu129", U, "THIRD-PARTY-MATRIX"),
-        ARM: _v("cu126 cu128 cu130", C, "TI"),
+        X86: _v("cu126 cu128 cu130 rocm7.1 rocm7.2 xpu", C, "TI") + _v("cu129", C, "TI-CU129"),
+        ARM: _v("cu126 cu128 cu130", C, "TI") + _v("cu129", C, "TI-CU129"),
         WIN: _v("cu126 cu128 cu130 xpu", C, "TI"),
     },
     "2.12": {
@@ -115,8 +137,8 @@ VARIANTS = {
         WIN: _v("cu126 cu130 cu132 xpu", C, "TI"),
     },
     "2.13": {
-        X86: _v("cu126 cu130 cu132 rocm7.1 rocm7.2 xpu", C, "TI") + _v("cu129", U, "THIRD-PARTY-MATRIX"),
-        ARM: _v("cu126 cu130 cu132", C, "TI"),
+        X86: _v("cu126 cu130 cu132 rocm7.1 rocm7.2 xpu", C, "TI") + _v("cu129", C, "TI-CU129"),
+        ARM: _v("cu126 cu130 cu132", C, "TI") + _v("cu129", C, "TI-CU129"),
         WIN: _v("cu126 cu130 cu132 xpu", C, "TI"),
     },
     "2.14": {
@@ -131,8 +153,13 @@ VARIANTS = {
         WIN: _v("cu130 cu132 xpu", U, "RFC-190385"),
     },
 }
-# the cu129 side-channel wheels of 2.12.1 only (not 2.12.0)
-VARIANTS_PATCH = {"2.12.1": {X86: _v("cu129", U, "THIRD-PARTY-MATRIX")}}
+# cu129 builds of one patch release only (TI-CU129 gives the dates): test-infra's test channel gained CUDA 12.9
+# after 2.9.0 and after 2.12.0.  2.9.0's x86_64 cu129 wheels rest on the third-party list alone.
+VARIANTS_PATCH = {
+    "2.9.0": {X86: _v("cu129", U, "THIRD-PARTY-MATRIX")},
+    "2.9.1": {X86: _v("cu129", C, "TI-CU129"), ARM: _v("cu129", C, "TI-CU129")},
+    "2.12.1": {X86: _v("cu129", C, "TI-CU129"), ARM: _v("cu129", C, "TI-CU129")},
+}
 
 # --- Python versions of the builds on download.pytorch.org, per release branch (TI-PY) ---------
 # pytorch/test-infra tools/scripts/generate_binary_build_matrix.py at the head of release/N (commit), run with
@@ -153,8 +180,8 @@ TI_PYTHONS = {
     "2.14": ("c840391a15b90d8bc60be5667e7612fbb90b6bfe", "3.10 3.11 3.12 3.13 3.14 3.14t 3.15 3.15t"),
 }
 # the variants that same run lists per platform: a build's Pythons count as validated only for these.
-# (It also lists cu129 for linux-x86_64 2.9-2.13 and linux-aarch64 2.9-2.13, 'test' channel only, which VARIANTS
-# above does not all carry; not taken over here: see docs/catalog.md.)
+# (Its cu129 rows for linux-x86_64 and linux-aarch64 2.9-2.13 are the branch heads; when each appeared is in the
+# TI-CU129 source, and VARIANTS / VARIANTS_PATCH carry cu129 only for the releases made after that.)
 TI_VARIANTS = {
     "2.6": {X86: "cpu cu118 cu124 cu126 rocm6.1 rocm6.2.4 xpu", ARM: "cpu cu126", WIN: "cpu cu118 cu124 cu126 xpu"},
     "2.7": {X86: "cpu cu118 cu126 cu128 rocm6.2.4 rocm6.3 xpu", ARM: "cpu cu128", WIN: "cpu cu118 cu126 cu128 xpu"},
@@ -214,7 +241,7 @@ ARCH = {
     ("2.8", "cu129"): ("7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX", "8.0;9.0;10.0;12.0", U, "PB"),
     **{(m, "cu126"): (M50, "8.0;9.0", C, "PKGH") for m in ("2.9", "2.10")},
     **{(m, "cu128"): ("7.0;7.5;8.0;8.6;9.0;10.0;12.0", "8.0;9.0;10.0;12.0", C, "PKGH") for m in ("2.9", "2.10")},
-    **{(m, "cu129"): ("7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX", None, U, "PB") for m in ("2.9", "2.10", "2.11", "2.12", "2.13")},
+    **{(m, "cu129"): ("7.0;7.5;8.0;8.6;9.0;10.0;12.0+PTX", "8.0;9.0;10.0;12.0", U, "PB") for m in ("2.9", "2.10", "2.11", "2.12", "2.13")},
     **{(m, "cu130"): ("7.5;8.0;8.6;9.0;10.0;12.0+PTX", "8.0;9.0;10.0;11.0;12.0+PTX", U, "PKGH") for m in ("2.9", "2.10")},
     ("2.11", "cu126"): (M50, "8.0;9.0", U, "RFC-2.11"),
     ("2.11", "cu128"): ("7.5;8.0;8.6;9.0;10.0;12.0", "8.0;9.0;10.0;12.0", U, "RFC-2.11"),
@@ -268,3 +295,15 @@ ROCM_GFX = {
     "7.2": (_G7 + " gfx1150 gfx1151", C, "UV-ROCM-TABLE"),
     "7.14": (_G7 + " gfx1150 gfx1151", U, "PATTERN"),
 }
+
+# --- platforms with no release build in the catalog, and what the sources say of them ------------------------
+# (os, arch, note, confirmed, source); resolve names the note when it refuses such a machine.  PyPI has no wheel
+# for any of them (read by build_catalog.py, which stops if it finds one).
+PLATFORMS = [
+    ("windows", "aarch64",
+     "PyTorch builds CPU-only Windows arm64 wheels (Python 3.11 to 3.13) for its nightly index; no release of them "
+     "is confirmed. An x64 Python runs the win_amd64 wheels under emulation", U, "PT-WIN-ARM64"),
+    ("linux", "s390x",
+     "PyTorch builds CPU-only s390x wheels in its nightly workflow; no release of them is confirmed", U, "PT-S390X"),
+    ("linux", "ppc64le", "PyTorch builds no ppc64le wheels", C, "NO-PPC64LE"),
+]

@@ -262,11 +262,50 @@ def test_companions(catalog):
 
 
 def test_unconfirmed_facts_are_marked(catalog):
-    # the cu129 side-channel wheels rest on one third-party list
-    b = build(catalog, "2.10.0", "cu129")
+    # 2.9.0's cu129 wheels rest on one third-party list: test-infra's test channel gained CUDA 12.9 a day after 2.9.0
+    b = build(catalog, "2.9.0", "cu129")
     assert not b.fact("exists").confirmed and "exists" in b.unconfirmed()
+    assert b.fact("exists").source == "THIRD-PARTY-MATRIX"
     # the PyPI default build's existence and wheels are confirmed
     assert build(catalog, "2.10.0", "cu128").unconfirmed(["exists", "wheels", "cuda"]) == ()
+
+
+def _cu129(catalog, version):
+    rel = catalog.release(version)
+    return {(b.os, b.arch): b for b in rel.builds if b.variant == "cu129"}
+
+
+def test_cu129_builds_follow_the_test_channel_of_each_release_branch(catalog):
+    # test-infra's release/N 'test' channel (commits in the TI-CU129 source) lists CUDA 12.9 for Linux x86_64 and
+    # aarch64 from the cut of release/2.10 and 2.11, from 2025-10-16/17 on release/2.9 (after 2.9.0), from
+    # 2026-06-09 on release/2.12 (after 2.12.0), from 2026-06-25 on release/2.13 (before 2.13.0), not on release/2.14
+    for version in ("2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0"):
+        got = _cu129(catalog, version)
+        assert set(got) == {("linux", "x86_64"), ("linux", "aarch64")}, version
+        for b in got.values():
+            assert b.fact("exists").source == "TI-CU129" and "exists" not in b.unconfirmed(), (version, b.arch)
+            assert b.index_suffix == "cu129" and b.cuda == "12.9"
+            # their arch lists come from pytorch's build script in forks, not tied to a release: still unconfirmed
+            assert "arches" in b.unconfirmed()
+    assert _cu129(catalog, "2.12.0") == {}
+    assert set(_cu129(catalog, "2.9.0")) == {("linux", "x86_64")}
+    assert _cu129(catalog, "2.14.0") == {} and _cu129(catalog, "2.15.0") == {}
+    # release/2.8's test channel shared CUDA 12.9 with Windows (049cd025d, before 2.8.0)
+    win = _cu129(catalog, "2.8.0")[("windows", "x86_64")]
+    assert win.fact("exists").source == "TI" and win.fact("exists").confirmed
+    assert "TI-CU129" in catalog.sources and "049cd025d3e0680b4d40230b6dc7a1ad7098359d" in catalog.sources["TI-CU129"]
+
+
+def test_platforms_without_release_builds_are_recorded_with_their_source(catalog):
+    said = {(p.os, p.arch): p for p in catalog.platforms}
+    assert set(said) == {("windows", "aarch64"), ("linux", "s390x"), ("linux", "ppc64le")}
+    for p in said.values():
+        assert p.provenance.source in catalog.sources
+        assert not catalog.builds(os=p.os, arch=p.arch)  # a note never hides a build the catalog has
+    # PyTorch builds Windows arm64 and s390x wheels for its nightly index; no release of them is confirmed
+    assert not said[("windows", "aarch64")].provenance.confirmed
+    assert not said[("linux", "s390x")].provenance.confirmed
+    assert said[("linux", "ppc64le")].provenance.confirmed
 
 
 def test_index_builds_confirmed_by_the_release_matrix(catalog):

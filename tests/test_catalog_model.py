@@ -84,6 +84,7 @@ def test_round_trip_is_lossless():
     again = catalog_to_dict(cat)
     assert catalog_from_dict(again) == cat
     assert again["releases"] == data["releases"]
+    assert again["platforms"] == data["platforms"] and cat.platforms
 
 
 def test_builds_query():
@@ -111,6 +112,8 @@ def test_age_and_staleness():
     (lambda d: d.pop("releases"), "releases"),
     (lambda d: d["releases"][3].pop("version"), "releases[3]"),
     (lambda d: d["releases"][0]["builds"][0].update(wheels=5), "releases[0]"),
+    (lambda d: d["platforms"][1].pop("note"), "platforms[1]"),
+    (lambda d: d.update(platforms=[7]), "platforms[0]"),
 ])
 def test_malformed_data_is_an_input_error(mutate, word):
     data = json.loads(embedded_path().read_text())

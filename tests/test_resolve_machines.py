@@ -130,6 +130,10 @@ CASES = [
     Case("Blackwell Ultra B300 (sm_103) runs sm_100 cubins",
          linux(gpus=(nv("NVIDIA B300", "10.3"),), nvidia_driver="595.58.03"),
          "2.15.0", "pypi", "needs an AMD GPU"),
+    Case("GB200 (aarch64 + sm_100), driver 575: CUDA 13 needs 580; of the aarch64 CUDA 12 builds only cu128/cu129 "
+         "carry sm_100, and test-infra's release/2.13 test channel has cu129 for aarch64 (2.13.0 from PyTorch's index)",
+         linux(arch="aarch64", gpus=(nv("NVIDIA GB200", "10.0"),), nvidia_driver="575.57.08"),
+         "2.13.0", "cu129", "needs an NVIDIA driver >= 580"),
     Case("DGX Spark GB10 (aarch64, sm_121) runs sm_120 cubins",
          linux(arch="aarch64", gpus=(nv("NVIDIA GB10", "12.1"),), nvidia_driver="580.95.05"),
          "2.15.0", "cu130", "sm_121"),
@@ -171,7 +175,11 @@ CASES = [
     # --- Windows, WSL2, macOS ---------------------------------------------------------------
     Case("Windows on Arm (Snapdragon): no release wheel for windows aarch64",
          Machine(os="windows", arch="aarch64", python="3.12", python_bits=64), None, None,
-         "no wheels for windows aarch64"),
+         "no torch release torchup knows has wheels for windows aarch64"),
+    Case("IBM Z (s390x): PyTorch builds s390x wheels only in its nightly workflow",
+         linux(arch="s390x"), None, None, "no torch release torchup knows has wheels for linux s390x"),
+    Case("POWER (ppc64le): PyTorch builds none",
+         linux(arch="ppc64le"), None, None, "PyTorch publishes no wheels for linux ppc64le"),
     Case("Windows RTX 3060, driver 546: CUDA 13 needs 580",
          windows("3.11", gpus=(nv("NVIDIA GeForce RTX 3060", "8.6"),), nvidia_driver="546.33"),
          "2.14.1", "cu126", "needs an NVIDIA driver >= 580"),
@@ -280,6 +288,40 @@ def test_machine(case: Case):
     assert any(case.rejected in r for r in reasons), "\n".join(sorted(set(reasons))[:40])
     if case.warning:
         assert any(case.warning in w for w in result.warnings), result.warnings
+
+
+def test_aarch64_and_windows_cuda_builds_name_pytorchs_index():
+    """PyPI's Windows wheel is CPU-only and its aarch64 wheels were CPU-only before 2.11: a CUDA build for those
+    platforms comes from download.pytorch.org/whl/<variant>, with the local label in the pin."""
+    today = date.fromisoformat(CATALOG.data_date)
+    gh200 = linux(arch="aarch64", gpus=(nv("NVIDIA GH200 480GB"),), nvidia_driver="580.95.05")
+    rtx = windows(gpus=(nv("NVIDIA GeForce RTX 3090", "8.6"),), nvidia_driver="610.47")
+    gb200_old_driver = linux(arch="aarch64", gpus=(nv("NVIDIA GB200", "10.0"),), nvidia_driver="575.57.08")
+    for machine, torch, url in [
+        (gh200, "2.15.0+cu130", "https://download.pytorch.org/whl/cu130"),
+        (rtx, "2.15.0+cu132", "https://download.pytorch.org/whl/cu132"),
+        (gb200_old_driver, "2.13.0+cu129", "https://download.pytorch.org/whl/cu129"),
+    ]:
+        plan = resolve(machine, Request(), CATALOG, today=today)
+        assert isinstance(plan, Plan), plan.reasons
+        assert (plan.torch, plan.index_url) == (torch, url), (machine.os, machine.arch)
+    # the aarch64 cu129 build's existence is confirmed (test-infra release/2.13); only its arch list is not
+    plan = resolve(gb200_old_driver, Request(), CATALOG, today=today)
+    said = [w for w in plan.warnings if "no primary source confirmed" in w]
+    assert said and "its GPU architecture list" in said[0] and "that the build exists" not in said[0]
+
+
+def test_a_platform_without_release_builds_is_refused_with_what_the_sources_say():
+    arm = resolve(Machine(os="windows", arch="aarch64", python="3.12", python_bits=64), Request(), CATALOG)
+    assert isinstance(arm, Refusal) and arm.code == "unsupported-platform"
+    text = " | ".join(arm.reasons)
+    assert "nightly index" in text and "x64 Python runs the win_amd64 wheels" in text
+    assert "generated-windows-arm64-binary-wheel-nightly.yml" in text  # the source, in whole words
+    power = resolve(linux(arch="ppc64le"), Request(), CATALOG)
+    assert isinstance(power, Refusal) and "PyTorch builds no ppc64le wheels" in " | ".join(power.reasons)
+    # a platform the catalog says nothing about still gets the plain refusal
+    risc = resolve(linux(arch="riscv64"), Request(), CATALOG)
+    assert isinstance(risc, Refusal) and risc.reasons == ("PyTorch publishes no wheels for linux riscv64",)
 
 
 def test_there_are_at_least_forty_machines():

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
-from torchup.catalog.model import Build, Catalog, Release, python_tag
+from torchup.catalog.model import CONFIRMED, Build, Catalog, Release, python_tag
 from torchup.catalog.model import version_tuple as _version_tuple
 from torchup.machine import Gpu, Machine
 from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
@@ -664,6 +664,7 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
 
 
 def _refuse_platform(machine: Machine, arch: str, catalog: Catalog) -> Refusal:
+    message = f"no PyTorch build exists for {machine.os} {arch}"
     if machine.python_bits == 32:
         reasons = [
             f"PyTorch publishes no wheels for 32-bit Python ({machine.os} {arch}); "
@@ -672,10 +673,16 @@ def _refuse_platform(machine: Machine, arch: str, catalog: Catalog) -> Refusal:
     elif machine.os == "macos" and arch == "x86_64":
         reasons = ["PyTorch publishes no wheels for Intel Macs in the releases torchup knows"]
     else:
-        reasons = [f"PyTorch publishes no wheels for {machine.os} {arch}"]
-    return Refusal(
-        code="unsupported-platform", message=f"no PyTorch build exists for {machine.os} {arch}", reasons=tuple(reasons)
-    )
+        said = catalog.platform_note(machine.os, arch)
+        if said is not None and said.provenance.confidence != CONFIRMED:
+            # PyTorch builds for it somewhere (a nightly index): say what the catalog knows, not that none exists
+            reasons = [f"no torch release torchup knows has wheels for {machine.os} {arch}"]
+            message = f"no PyTorch release build that torchup knows exists for {machine.os} {arch}"
+        else:
+            reasons = [f"PyTorch publishes no wheels for {machine.os} {arch}"]
+        if said is not None:
+            reasons.append(f"{said.note} [{catalog.describe_source(said.provenance.source)}]")
+    return Refusal(code="unsupported-platform", message=message, reasons=tuple(reasons))
 
 
 def _constraint_conflict(request: Request, spec, order: list[_Judged], machine: Machine) -> list[str]:

@@ -30,6 +30,7 @@ from torchup.catalog.model import (
     Build,
     Catalog,
     Companion,
+    PlatformNote,
     Provenance,
     Release,
     Wheel,
@@ -281,12 +282,21 @@ def catalog_from_dict(data: Any, *, origin: str = "embedded") -> Catalog:
     sources = data.get("sources") or {}
     if not isinstance(sources, dict):
         raise InputError(f"catalog {origin}: sources is not an object")
+    platforms = []
+    for i, raw in enumerate(data.get("platforms") or ()):
+        try:
+            platforms.append(
+                PlatformNote(os=raw["os"], arch=raw["arch"], note=raw["note"], provenance=dec.prov(raw["prov"]))
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"catalog {origin}: platforms[{i}] is malformed ({type(exc).__name__}: {exc})") from None
     return Catalog(
         releases=tuple(releases),
         data_date=data["data_date"],
         origin=origin,
         sources=dict(sources),
         format=CATALOG_FORMAT,
+        platforms=tuple(platforms),
     )
 
 
@@ -364,9 +374,14 @@ def catalog_to_dict(catalog: Catalog) -> dict[str, Any]:
                 }
             )
         )
-    return {
+    out: dict[str, Any] = {
         "format": CATALOG_FORMAT,
         "data_date": catalog.data_date,
         "sources": dict(catalog.sources),
         "releases": releases,
     }
+    if catalog.platforms:
+        out["platforms"] = [
+            {"os": p.os, "arch": p.arch, "note": p.note, "prov": _prov_text(p.provenance)} for p in catalog.platforms
+        ]
+    return out

@@ -199,6 +199,16 @@ class Release:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlatformNote:
+    """What the sources say of a platform with no release build in the catalog (``windows`` ``aarch64``)."""
+
+    os: str
+    arch: str
+    note: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True, kw_only=True)
 class Catalog:
     """Every release known, oldest first, with the data's date and origin."""
 
@@ -208,6 +218,11 @@ class Catalog:
     sources: Mapping[str, str] = field(default_factory=dict)  # source key -> description
     format: int = 1
     warnings: tuple[str, ...] = ()  # e.g. a refreshed cache that could not be read
+    platforms: tuple[PlatformNote, ...] = ()  # platforms PyTorch has no confirmed release build for
+
+    def platform_note(self, os: str, arch: str) -> PlatformNote | None:
+        """The sources' word on a platform without release builds, if the catalog records one."""
+        return next((p for p in self.platforms if (p.os, p.arch) == (os, arch)), None)
 
     def release(self, version: str) -> Release | None:
         """The release with this exact version (a ``+label`` is ignored)."""
