@@ -158,7 +158,8 @@ def arches(minor: str, version: str, variant: str, pkey: str) -> tuple[dict, str
         text = arm if pkey == F.ARM else x86
         if text is None:
             return {}, None, False
-        if pkey == F.WIN and Version(minor + ".0") >= Version("2.12"):
+        if pkey == F.WIN and Version(minor + ".0") >= Version("2.12") and "+PTX" in text:
+            # REL: "+PTX available on linux builds only"; a list without PTX is the same on Windows
             text = text.replace("+PTX", "")
             ok = False
     sass, ptx = parse_arch_list(text)

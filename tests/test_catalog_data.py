@@ -320,6 +320,9 @@ def test_index_builds_confirmed_by_the_release_matrix(catalog):
     # 2.6's CPU build was made on manylinux2014 (pytorch PR #141565): glibc 2.17, not 2.28
     cpu26 = build(catalog, "2.6.0", "cpu")
     assert cpu26.glibc_min == "2.17" and {w.platform for w in cpu26.wheels} == {"linux_x86_64"}
+    # RELEASE.md: "+PTX available on linux builds only"; a list without PTX (cu126) is the same on Windows
+    win126 = build(catalog, "2.14.1", "cu126", os="windows")
+    assert win126.fact("arches").source == "REL" and "arches" not in win126.unconfirmed() and not win126.ptx
     # PyPI's pins name the build PyPI serves, so "not PyPI's" is confirmed for the others
     assert build(catalog, "2.14.1", "cu130").pypi_default
     assert build(catalog, "2.14.1", "cu126").fact("pypi_default").source == "PYPI-METADATA"

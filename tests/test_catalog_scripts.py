@@ -97,3 +97,37 @@ def test_release_matrix_checks(scripts):
     assert not b.ti_validates("2.15", "cu130", b.F.X86, {"manylinux_2_28_x86_64": ["cp312"]})  # no branch read
     assert [b.ti_glibc("2.6", v, b.F.X86) for v in ("cpu", "cu118", "cu126")] == ["2.17", "2.17", "2.28"]
     assert b.ti_glibc("2.14", "cu130", b.F.ARM) is None and b.ti_glibc("2.14", "cpu", b.F.ARM) == "2.28"
+
+
+def test_count_unconfirmed_plans_counts_every_test_machine(tmp_path, capsys):
+    """scripts/count_unconfirmed_plans.py resolves each machine of the resolve tests once; with a catalog where
+    every fact is marked confirmed, no plan carries the warning (the count follows the data, not a constant)."""
+    import json
+
+    from tests import test_resolve_machines, test_resolve_replay
+
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import count_unconfirmed_plans
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    machines = len(test_resolve_machines.CASES) + len(test_resolve_replay.CASES)
+    count_unconfirmed_plans.main([])
+    plans, warned, refused = _counts(capsys.readouterr().out)
+    assert plans + refused == machines and 0 < warned < plans
+    data = json.loads((Path(__file__).resolve().parent.parent / "src/torchup/catalog/data/catalog.json").read_text())
+    for rel in data["releases"]:
+        for b in rel["builds"]:
+            b["prov"] = {k: v.lstrip("?") for k, v in b["prov"].items()}
+    sure = tmp_path / "catalog.json"
+    sure.write_text(json.dumps(data))
+    count_unconfirmed_plans.main(["--catalog", str(sure)])
+    assert _counts(capsys.readouterr().out) == (plans, 0, refused)
+
+
+def _counts(out: str) -> tuple[int, int, int]:
+    import re
+
+    m = re.search(r"(\d+) plans, (\d+) carry the unconfirmed-facts warning, \d+ do not; (\d+) refusals", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))

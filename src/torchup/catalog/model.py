@@ -38,6 +38,7 @@ __all__ = [
     "Build",
     "Catalog",
     "Companion",
+    "PlatformNote",
     "Provenance",
     "Release",
     "Wheel",
