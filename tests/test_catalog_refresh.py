@@ -107,6 +107,8 @@ def test_refresh_merges_new_release_variant_and_tags(tmp_path, indexes):
     assert any("application/vnd.pypi.simple.v1+json" in accept for _, accept in pypi.requests)
     # nothing else was left in the cache dir
     assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json"]
+    # what the snapshot says of platforms without release builds survives the refresh
+    assert cat.platforms == load_catalog(use_cache=False).platforms and cat.platform_note("linux", "s390x")
 
 
 def test_refresh_reads_pep503_html_pypi_too(tmp_path, indexes):
