@@ -701,6 +701,7 @@ def _choose_stack(
             cuda=".".join(j.build.cuda.split(".")[:2]) if j.build.kind == "cuda" and j.build.cuda else None,
             pypi_default=j.build.pypi_default,
             index_url=index_url_for(j.build.index_suffix or j.build.variant, request.index_base),
+            gpus=len(j.covered),
         )
         for j in kept
     ]

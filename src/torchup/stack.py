@@ -59,6 +59,7 @@ class Point:
     cuda: str | None = None  # "12.6" for a CUDA build
     pypi_default: bool = False  # the build PyPI serves for this platform
     index_url: str | None = None  # PyTorch's index for this variant (None: PyPI)
+    gpus: int = 0  # how many of the machine's GPUs the build can use
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -389,7 +390,12 @@ def co_resolve(
                 reasons=(f"{name}: the releases torchup knows are {_known_versions(f)}",),
             )
     first_fail: dict[str, str] = {}
+    # a GPU is never given up for a package: builds using fewer GPUs than the best one only
+    # show up in the refusal, as an option
+    most = max((p.gpus for p in points), default=0)
     for i, point in enumerate(points):
+        if point.gpus < most:
+            continue
         pins = []
         failed = {}
         for name, spec in specs.items():
@@ -433,8 +439,18 @@ def _refuse(
             fit = _fit(facts[name], spec, top, target)
             if fit.pin is None:
                 reasons.append(f"with {_describe_point(top)} (the best build for this machine): {fit.why_not}")
+    most = max((p.gpus for p in points), default=0)
+    fewer = next(
+        (p for p in points if p.gpus < most and all(_fit(facts[n], s, p, target).pin for n, s in specs.items())),
+        None,
+    )
+    if fewer is not None:
+        reasons.append(
+            f"option: {_describe_point(fewer)} fits them all, but it leaves "
+            f"{'the GPU' if most == 1 else 'GPUs'} unused (torchup plan --variant {fewer.variant} ...)"
+        )
     for name, spec in specs.items():
-        alone = next((p for p in points if _fit(facts[name], spec, p, target).pin is not None), None)
+        alone = next((p for p in points if p.gpus == most and _fit(facts[name], spec, p, target).pin is not None), None)
         if alone is None:
             reasons.append(f"{name}: no build of torch that runs here has a prebuilt {name} wheel for {_where(target)}")
         else:
