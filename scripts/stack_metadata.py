@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion
@@ -70,6 +71,8 @@ def releases_of(fetcher: pypi_metadata.Fetcher, base: str, name: str, since: str
         meta = _metadata_file(files)
         reqs: tuple[str, ...] = ()
         if meta is not None:
+            # PEP 691 allows URLs relative to the page
+            meta = {**meta, "url": urljoin(f"{base}/{name}/", meta["url"])}
             reqs = torch_requirements(fetcher.wheel_metadata(meta))
         record = release_record(
             str(v),

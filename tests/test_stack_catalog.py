@@ -114,3 +114,23 @@ def test_a_page_that_fails_is_a_note_and_keeps_the_facts(tmp_path, pypi):
 def test_a_damaged_cache_falls_back_to_the_embedded_facts(tmp_path):
     (tmp_path / "stack.json").write_text("{not json")
     assert load_stack({"TORCHUP_CACHE_DIR": str(tmp_path)}).get("xformers").releases
+
+
+def test_the_maintainer_script_records_releases_from_an_index(tmp_path, pypi):
+    """scripts/stack_metadata.py over the local index: per release its version, day, torch
+    requirement (from the PEP 658 file) and wheel tags; pre-releases left out."""
+    import sys
+
+    scripts = stack_path().parents[4] / "scripts"
+    sys.path.insert(0, str(scripts))
+    try:
+        import pypi_metadata
+        import stack_metadata
+    finally:
+        sys.path.remove(str(scripts))
+    pypi.add_wheel("simple", make_wheel(tmp_path / "w", "xformers", "0.1.0.dev3", tag="py3-none-any",
+                                        requires_dist=["torch==9.9"]))
+    fetcher = pypi_metadata.Fetcher(tmp_path / "cache")
+    records = stack_metadata.releases_of(fetcher, pypi.index_url("simple").rstrip("/"), "xformers", "2000-01-01", False)
+    assert [(r["version"], r["requires_torch"], r["wheels"], r["source"]) for r in records] == [
+        ("0.0.99", ["torch==2.16.0"], ["cp39-abi3-manylinux_2_28_x86_64"], "PYPI")]

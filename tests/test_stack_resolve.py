@@ -19,12 +19,14 @@ import re
 from dataclasses import replace
 
 import pytest
+from packaging.requirements import Requirement
 
 from tests.test_probe_replay import replay
 from torchup.catalog.load import load_catalog
-from torchup.catalog.stack import load_stack
+from torchup.catalog.stack import load_stack, stack_from_dict
 from torchup.plan import Plan, Refusal, Request
 from torchup.resolve import resolve
+from torchup.stack import Point, Target, _wheel_fits, co_resolve
 
 CATALOG = load_catalog(use_cache=False)
 STACK = load_stack({"TORCHUP_CACHE_DIR": "/nonexistent"})
@@ -153,3 +155,74 @@ def test_the_refusal_lists_the_options_with_their_cost(tmp_path_factory):
     assert "option: build torch-scatter from source" in said and "C++17 compiler" in said
     assert "option: leave a package out of --with" in said
     assert refusal.considered  # the builds, for --explain
+
+
+# --- the pure parts, over plain data ----------------------------------------------------------
+
+LINUX = Target(os="linux", arch="x86_64", python="3.12", glibc=(2, 35))
+
+
+@pytest.mark.parametrize("tag, target, fits", [
+    ("cp39-abi3-manylinux_2_28_x86_64", LINUX, True),
+    ("cp313-abi3-manylinux_2_28_x86_64", LINUX, False),  # abi3 from 3.13 on
+    ("cp39-abi3-manylinux_2_28_x86_64", replace(LINUX, free_threaded=True), False),  # no abi3 when free-threaded
+    ("cp312-cp312t-manylinux_2_28_x86_64", replace(LINUX, free_threaded=True), True),
+    ("cp312-cp312-manylinux_2_28_x86_64", replace(LINUX, free_threaded=True), False),
+    ("cp312-cp312-manylinux_2_28_x86_64", replace(LINUX, glibc=(2, 27)), False),  # glibc floor
+    ("cp312-cp312-musllinux_1_2_x86_64", LINUX, False),
+    ("cp312-cp312-musllinux_1_2_x86_64", replace(LINUX, musl=True), True),
+    ("cp312-cp312-manylinux_2_28_aarch64", LINUX, False),
+    ("py3-none-any", LINUX, True),
+    ("py39-none-manylinux_2_28_x86_64", LINUX, True),
+    ("cp312-cp312-macosx_14_0_arm64", Target(os="macos", arch="aarch64", python="3.12", macos=(13, 6)), False),
+    ("cp312-cp312-macosx_14_0_arm64", Target(os="macos", arch="aarch64", python="3.12", macos=(15, 1)), True),
+    ("cp312-cp312-win_amd64", Target(os="windows", arch="x86_64", python="3.12"), True),
+])
+def test_wheel_tags_against_the_machine(tag, target, fits):
+    assert _wheel_fits(tag, target) is fits
+
+
+def _stack(**packages):
+    base = {"hosts": ["pypi"], "encoding": "-", "sources": {"binding": "test data"}}
+    return stack_from_dict({"format": 1, "packages": {n: {**base, **p} for n, p in packages.items()}})
+
+
+def test_markers_of_the_torch_requirement_are_evaluated_for_the_machine():
+    stack = _stack(pkg={"binding": "exact-pin", "releases": [
+        {"version": "1.0", "requires_torch": ['torch==2.5.1; platform_machine == "x86_64"',
+                                              'torch==2.4.0; platform_machine == "aarch64"'],
+         "wheels": ["py3-none-any"]}]})
+    points = [Point(torch="2.5.1", variant="cu124", cuda="12.4", pypi_default=True, gpus=1),
+              Point(torch="2.4.0", variant="cu124", cuda="12.4", pypi_default=True, gpus=1)]
+    x86 = co_resolve(points, [Requirement("pkg")], stack, LINUX)
+    arm = co_resolve(points, [Requirement("pkg")], stack, replace(LINUX, arch="aarch64"))
+    assert (x86.index, arm.index) == (0, 1)
+    assert arm.reasons[-1] == "pkg 1.0 pins torch==2.4.0: torch 2.4.0 instead of 2.5.1"
+
+
+def test_an_exact_pin_on_a_cuda_variant_comes_from_pytorchs_index_only_where_published():
+    release = {"version": "1.0", "requires_torch": ["torch==2.9.0"], "wheels": ["py3-none-any"]}
+    on_index = _stack(pkg={"binding": "exact-pin", "hosts": ["pypi", "pytorch-index"], "releases": [release]})
+    pypi_only = _stack(pkg={"binding": "exact-pin", "releases": [release]})
+    point = Point(torch="2.9.0", variant="cu126", cuda="12.6", index_url="https://mirror.example/whl/cu126", gpus=1)
+    choice = co_resolve([point], [Requirement("pkg")], on_index, LINUX)
+    assert choice.pins[0].index_url == "https://mirror.example/whl/cu126"
+    refusal = co_resolve([point], [Requirement("pkg")], pypi_only, LINUX)
+    assert refusal.code == "no-stack"
+    assert "pkg 1.0's wheel is built for torch 2.9.0's default build on PyPI, not for the cu126 build" in refusal.reasons[0]
+
+
+def test_flash_attn_takes_the_cxx11_abi_torch_was_built_with():
+    stack = STACK
+    for torch, abi in (("2.6.0", "cxx11abiFALSE"), ("2.7.1", "cxx11abiTRUE")):
+        point = Point(torch=torch, variant="cu126", cuda="12.6", gpus=1)
+        (pin,) = co_resolve([point], [Requirement("flash-attn")], stack, LINUX).pins
+        assert f"torch{torch[:3]}{abi}-cp312-cp312-linux_x86_64.whl" in pin.url
+
+
+def test_unknown_names_and_impossible_specs_are_refused():
+    point = Point(torch="2.9.0", variant="cu128", cuda="12.8", pypi_default=True, gpus=1)
+    unknown = co_resolve([point], [Requirement("transformers")], STACK, LINUX)
+    assert unknown.code == "unknown-package" and "xformers" in unknown.reasons[0]
+    none = co_resolve([point], [Requirement("vllm>=99")], STACK, LINUX)
+    assert none.code == "no-release"
