@@ -226,3 +226,12 @@ def test_unknown_names_and_impossible_specs_are_refused():
     assert unknown.code == "unknown-package" and "xformers" in unknown.reasons[0]
     none = co_resolve([point], [Requirement("vllm>=99")], STACK, LINUX)
     assert none.code == "no-release"
+
+
+def test_the_reason_names_what_kept_the_pinned_torch_out(tmp_path_factory):
+    """vllm 0.34.0 pins torch 2.14.0, whose cu126 build runs on driver 550 but is not the build
+    vllm's wheel is for (PyPI's, CUDA 13): that is the reason, not the pin."""
+    plan = resolve(machine_for("rtx4090-driver550", tmp_path_factory), Request(with_packages=("vllm",)), CATALOG,
+                   stack=STACK)
+    assert ("vllm 0.34.0's wheel is built for torch 2.14.0's default build on PyPI, not for the cu126 build: "
+            "torch 2.10.0 instead of 2.14.1") in plan.reasons

@@ -222,6 +222,7 @@ def _describe_point(p: Point) -> str:
 class _Fit:
     pin: StackPin | None = None
     why_not: str | None = None
+    torch_only: bool = False  # rejected for its torch requirement alone (another torch would do)
 
 
 def _releases(facts: PackageFacts, spec: SpecifierSet) -> list[StackRelease]:
@@ -242,34 +243,36 @@ def _fit_pypi(facts: PackageFacts, spec: SpecifierSet, point: Point, target: Tar
             why_not=f"{facts.name} has no wheel for {_where(target)}"
             + (f" (newest matching release: {newest})" if newest else "")
         )
-    first_why: str | None = None
+    first: tuple[str, bool] | None = None
     for r in with_wheel:
         why = _why_not_release(facts, r, point, target)
         if why is None:
             return _Fit(pin=_pypi_pin(facts, r, point, target))
-        first_why = first_why or why
-    return _Fit(why_not=first_why)
+        first = first or why
+    assert first is not None
+    return _Fit(why_not=first[0], torch_only=first[1])
 
 
-def _why_not_release(facts: PackageFacts, r: StackRelease, point: Point, target: Target) -> str | None:
+def _why_not_release(facts: PackageFacts, r: StackRelease, point: Point, target: Target) -> tuple[str, bool] | None:
+    """Why release ``r`` does not fit the point, and whether only its torch requirement is at fault."""
     if facts.binding == "table":
         minor = _minor(r.version)
         want = facts.table.get(minor)
         if want is None:
-            return f"{facts.name} {r.version} is not in its compatibility table as torchup recorded it"
+            return f"{facts.name} {r.version} is not in its compatibility table as torchup recorded it", False
         if not SpecifierSet(want).contains(point.torch, prereleases=True):
-            return f"{facts.name} {r.version} needs torch{want} (its compatibility table)"
+            return f"{facts.name} {r.version} needs torch{want} (its compatibility table)", True
         return None
     spec = _torch_spec(r, target)
     if spec is not None and not spec.contains(point.torch, prereleases=True):
-        return f"{facts.name} {r.version} {_verb(spec)} torch{spec}"
+        return f"{facts.name} {r.version} {_verb(spec)} torch{spec}", True
     if facts.binding == "exact-pin" and not point.pypi_default:
         if point.variant.startswith("cu") and "pytorch-index" in facts.hosts:
             return None  # PyTorch's index carries its build for this CUDA variant
         return (
             f"{facts.name} {r.version}'s wheel is built for torch {point.torch}'s default build on PyPI, "
             f"not for the {point.variant} build"
-        )
+        ), False
     return None
 
 
@@ -389,7 +392,9 @@ def co_resolve(
                 message=f"no release of {name} matches {name}{spec}",
                 reasons=(f"{name}: the releases torchup knows are {_known_versions(f)}",),
             )
-    first_fail: dict[str, str] = {}
+    # per package, why the better builds were passed over: its torch requirement at the best one,
+    # unless a better build with a torch it admits failed for another reason (CUDA, ABI, no wheel)
+    passed_over: dict[str, _Fit] = {}
     # a GPU is never given up for a package: builds using fewer GPUs than the best one only
     # show up in the refusal, as an option
     most = max((p.gpus for p in points), default=0)
@@ -397,22 +402,21 @@ def co_resolve(
         if point.gpus < most:
             continue
         pins = []
-        failed = {}
+        failed = False
         for name, spec in specs.items():
             fit = _fit(facts[name], spec, point, target)  # type: ignore[arg-type]
             if fit.pin is None:
-                failed[name] = fit.why_not or "no fit"
+                failed = True
+                if name not in passed_over or (passed_over[name].torch_only and not fit.torch_only):
+                    passed_over[name] = fit
             else:
                 pins.append(fit.pin)
         if not failed:
             reasons = [p.reason for p in pins]
-            if i > 0:
-                top = points[0]
-                for why in first_fail.values():
-                    reasons.append(f"{why}: torch {point.torch} instead of {top.torch}")
+            top = next(p for p in points if p.gpus == most)
+            for fit in passed_over.values():
+                reasons.append(f"{fit.why_not}: torch {point.torch} instead of {top.torch}")
             return StackChoice(index=i, pins=tuple(pins), reasons=tuple(reasons))
-        if i == 0:
-            first_fail = failed
     return _refuse(points, specs, facts, target)  # type: ignore[arg-type]
 
 
