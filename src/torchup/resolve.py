@@ -713,9 +713,14 @@ def _choose_stack(
         free_threaded=bool(machine.free_threaded),
         glibc=machine.libc_version if libc == "glibc" else None,
         musl=libc == "musl",
-        macos=version_tuple(machine.macos_version)[:2] if machine.macos_version else None,  # type: ignore[arg-type]
+        macos=_major_minor(machine.macos_version) if machine.macos_version else None,
     )
     return co_resolve(points, reqs, stack, target)
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = (*version_tuple(version), 0, 0)
+    return parts[0], parts[1]
 
 
 # --- refusals -----------------------------------------------------------------------

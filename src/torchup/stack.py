@@ -378,14 +378,13 @@ def co_resolve(
                 "install other packages with your package manager after torch (torchup add PKG keeps torch as chosen)",
             ),
         )
-    facts = {canonical(r.name): stack.get(r.name) for r in reqs}
+    facts = {canonical(r.name): p for r in reqs if (p := stack.get(r.name)) is not None}
     specs: dict[str, SpecifierSet] = {}
     for r in reqs:
         name = canonical(r.name)
         specs[name] = specs[name] & r.specifier if name in specs else r.specifier
     for name, spec in specs.items():
         f = facts[name]
-        assert f is not None
         if not _any_release(f, spec):
             return Refusal(
                 code="no-release",
@@ -404,7 +403,7 @@ def co_resolve(
         pins = []
         failed = False
         for name, spec in specs.items():
-            fit = _fit(facts[name], spec, point, target)  # type: ignore[arg-type]
+            fit = _fit(facts[name], spec, point, target)
             if fit.pin is None:
                 failed = True
                 if name not in passed_over or (passed_over[name].torch_only and not fit.torch_only):
@@ -417,7 +416,7 @@ def co_resolve(
             for fit in passed_over.values():
                 reasons.append(f"{fit.why_not}: torch {point.torch} instead of {top.torch}")
             return StackChoice(index=i, pins=tuple(pins), reasons=tuple(reasons))
-    return _refuse(points, specs, facts, target)  # type: ignore[arg-type]
+    return _refuse(points, specs, facts, target)
 
 
 def _any_release(f: PackageFacts, spec: SpecifierSet) -> bool:

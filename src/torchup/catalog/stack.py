@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ class PackageFacts:
     find_links: str | None = None  # a page template: "https://data.pyg.org/whl/torch-{torch}+{variant}.html"
     url: str | None = None  # an asset URL template (flash-attn)
     build: str | None = None  # what a source build needs, in words
-    table: Mapping[str, str] = None  # type: ignore[assignment]  # binding "table": release minor -> torch minor
+    table: Mapping[str, str] = field(default_factory=dict)  # binding "table": release minor -> torch spec
     releases: tuple[StackRelease, ...] = ()
     listings: tuple[Listing, ...] = ()
 
