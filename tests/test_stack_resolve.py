@@ -235,3 +235,13 @@ def test_the_reason_names_what_kept_the_pinned_torch_out(tmp_path_factory):
                    stack=STACK)
     assert ("vllm 0.34.0's wheel is built for torch 2.14.0's default build on PyPI, not for the cu126 build: "
             "torch 2.10.0 instead of 2.14.1") in plan.reasons
+
+
+def test_with_and_torch_constraints_together(tmp_path_factory):
+    machine = machine_for("h100-mig", tmp_path_factory)
+    plan = resolve(machine, Request(torch="2.8", with_packages=("xformers",)), CATALOG, stack=STACK)
+    assert (plan.base_version, [(p.name, p.version) for p in plan.stack]) == ("2.8.0", [("xformers", "0.0.32.post2")])
+    refusal = resolve(machine, Request(torch="2.8", with_packages=("xformers==0.0.33",)), CATALOG, stack=STACK)
+    assert refusal.code == "no-stack"
+    assert "xformers==0.0.33: none of the builds considered has a prebuilt wheel of it" in "\n".join(refusal.reasons)
+    assert refusal.reasons[-1] == "only the builds your constraints allow were considered"

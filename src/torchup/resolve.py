@@ -588,7 +588,8 @@ def resolve(
     if request.with_packages:
         outcome = _choose_stack(machine, request, kept, stack, arch)
         if isinstance(outcome, Refusal):
-            return replace(outcome, considered=considered)
+            within = ("only the builds your constraints allow were considered",) if request.constrained else ()
+            return replace(outcome, considered=considered, reasons=outcome.reasons + within)
         choice = outcome
     best = kept[choice.index] if choice else kept[0]
     b = best.build
@@ -805,7 +806,7 @@ def _refuse(
     allowed = [j for j in order if _request_reason(j.build, request, spec) is None]
     free = None
     if request.constrained:
-        unconstrained = replace(request, torch=None, variant=None, cuda=None, cpu=False)
+        unconstrained = replace(request, torch=None, variant=None, cuda=None, cpu=False, with_packages=())
         result = resolve(machine, unconstrained, catalog, today=today)
         free = result if isinstance(result, Plan) else None
     tag = python_tag(machine.python, bool(machine.free_threaded))

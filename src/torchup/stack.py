@@ -441,7 +441,7 @@ def _refuse(
         for name, spec in specs.items():
             fit = _fit(facts[name], spec, top, target)
             if fit.pin is None:
-                reasons.append(f"with {_describe_point(top)} (the best build for this machine): {fit.why_not}")
+                reasons.append(f"with {_describe_point(top)} (the best build considered): {fit.why_not}")
     most = max((p.gpus for p in points), default=0)
     fewer = next(
         (p for p in points if p.gpus < most and all(_fit(facts[n], s, p, target).pin for n, s in specs.items())),
@@ -455,7 +455,9 @@ def _refuse(
     for name, spec in specs.items():
         alone = next((p for p in points if p.gpus == most and _fit(facts[name], spec, p, target).pin is not None), None)
         if alone is None:
-            reasons.append(f"{name}: no build of torch that runs here has a prebuilt {name} wheel for {_where(target)}")
+            reasons.append(
+                f"{name}{spec}: none of the builds considered has a prebuilt wheel of it for {_where(target)}"
+            )
         else:
             reasons.append(f"option: an older torch: {name} alone fits {_describe_point(alone)}")
     for name in specs:
