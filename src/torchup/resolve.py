@@ -42,6 +42,9 @@ from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, in
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
 
+    from torchup.catalog.stack import StackCatalog
+    from torchup.stack import StackChoice
+
 __all__ = ["machine_summary", "parse_torch_spec", "resolve", "wheel_arch"]
 
 # the same few hundred version strings are compared thousands of times per resolve
@@ -537,8 +540,18 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     return out
 
 
-def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date | None = None) -> Plan | Refusal:
-    """The newest build that really runs on ``machine`` within ``request``, or why none does."""
+def resolve(
+    machine: Machine,
+    request: Request,
+    catalog: Catalog,
+    *,
+    today: date | None = None,
+    stack: StackCatalog | None = None,
+) -> Plan | Refusal:
+    """The newest build that really runs on ``machine`` within ``request``, or why none does.
+
+    With ``request.with_packages``: the best build for which every named package has a wheel
+    (``torchup.stack.co_resolve``; ``stack`` defaults to the stack catalog in use)."""
     spec = parse_torch_spec(request.torch) if request.torch else None
     impl = (machine.python_implementation or "cpython").lower()
     if impl != "cpython":
@@ -571,7 +584,14 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         if unknown is not None:
             return unknown
         return _refuse(machine, request, catalog, judged, considered, today)
-    best = kept[0]
+    choice: StackChoice | None = None
+    if request.with_packages:
+        outcome = _choose_stack(machine, request, kept, stack, arch)
+        if isinstance(outcome, Refusal):
+            within = ("only the builds your constraints allow were considered",) if request.constrained else ()
+            return replace(outcome, considered=considered, reasons=outcome.reasons + within)
+        choice = outcome
+    best = kept[choice.index] if choice else kept[0]
     b = best.build
     release = catalog.release(b.torch)
     assert release is not None
@@ -649,7 +669,7 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         cuda=b.cuda if b.kind == "cuda" else None,
         rocm=b.rocm if b.kind == "rocm" else None,
         index_url=url,
-        reasons=tuple(_reasons(machine, catalog, best, judged, url)),
+        reasons=tuple(_reasons(machine, catalog, best, judged, url)) + (choice.reasons if choice else ()),
         warnings=tuple(warnings),
         alternatives=tuple(alternatives),
         considered=considered,
@@ -657,7 +677,51 @@ def resolve(machine: Machine, request: Request, catalog: Catalog, *, today: date
         os=machine.os,
         arch=arch,
         python=f"{machine.python_minor[0]}.{machine.python_minor[1]}{'t' if machine.free_threaded else ''}",
+        stack=choice.pins if choice else (),
     )
+
+
+def _choose_stack(
+    machine: Machine, request: Request, kept: list[_Judged], stack: StackCatalog | None, arch: str
+) -> StackChoice | Refusal:
+    """The first kept build where every ``--with`` package fits (``torchup.stack``)."""
+    from torchup.stack import Point, Target, co_resolve, parse_with
+
+    try:
+        reqs = parse_with(request.with_packages)
+    except ValueError as exc:
+        return Refusal(code="bad-package", message=str(exc))
+    if stack is None:
+        from torchup.catalog.stack import load_stack
+
+        stack = load_stack()
+    points = [
+        Point(
+            torch=j.build.torch,
+            variant=j.build.index_suffix or j.build.variant,
+            cuda=".".join(j.build.cuda.split(".")[:2]) if j.build.kind == "cuda" and j.build.cuda else None,
+            pypi_default=j.build.pypi_default,
+            index_url=index_url_for(j.build.index_suffix or j.build.variant, request.index_base),
+            gpus=len(j.covered),
+        )
+        for j in kept
+    ]
+    libc = machine.libc_name
+    target = Target(
+        os=machine.os,
+        arch=arch,
+        python=f"{machine.python_minor[0]}.{machine.python_minor[1]}",
+        free_threaded=bool(machine.free_threaded),
+        glibc=machine.libc_version if libc == "glibc" else None,
+        musl=libc == "musl",
+        macos=_major_minor(machine.macos_version) if machine.macos_version else None,
+    )
+    return co_resolve(points, reqs, stack, target)
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = (*version_tuple(version), 0, 0)
+    return parts[0], parts[1]
 
 
 # --- refusals -----------------------------------------------------------------------
@@ -749,7 +813,7 @@ def _refuse(
     allowed = [j for j in order if _request_reason(j.build, request, spec) is None]
     free = None
     if request.constrained:
-        unconstrained = replace(request, torch=None, variant=None, cuda=None, cpu=False)
+        unconstrained = replace(request, torch=None, variant=None, cuda=None, cpu=False, with_packages=())
         result = resolve(machine, unconstrained, catalog, today=today)
         free = result if isinstance(result, Plan) else None
     tag = python_tag(machine.python, bool(machine.free_threaded))

@@ -65,6 +65,7 @@ __all__ = [
     "merge",
     "parse_simple_page",
     "refresh_catalog",
+    "refresh_stack",
 ]
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -644,6 +645,9 @@ def refresh_catalog(
     unconfirmed += _unconfirmed_after(merged, new, unread, base)
     path = cache_path(env)
     _write_atomic(path, json.dumps(catalog_to_dict(merged), separators=(",", ":")) + "\n")
+    stack_changes, stack_notes = refresh_stack(pypi_url, env, options.timeout, today, path.parent / "stack.json")
+    changes += stack_changes
+    notes += stack_notes
     merged = replace(merged, origin=str(path))
     return RefreshResult(
         catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes), unconfirmed=tuple(unconfirmed)
@@ -695,3 +699,74 @@ def _write_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def refresh_stack(
+    pypi_url: str, env: Mapping[str, str], timeout: float, today: str, path: Path
+) -> tuple[list[str], list[str]]:
+    """Learn the PyPI releases of the stack packages (``torchup.catalog.stack``) the data lacks:
+    their wheels' tags from the PEP 691 page, their torch requirement from one wheel's PEP 658
+    metadata.  A page or a metadata file that cannot be read is a note; what was known is kept.
+    Returns (changes, notes)."""
+    from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+    from packaging.version import InvalidVersion
+
+    from torchup.catalog.stack import release_record, stack_data, torch_requirements
+
+    pypi_url = pypi_url.rstrip("/")
+    data = stack_data(env)
+    data.pop("refreshed", None)
+    changes: list[str] = []
+    notes: list[str] = []
+    for name, facts in data["packages"].items():
+        if "pypi" not in facts["hosts"]:
+            continue
+        project = facts.get("pypi_name", name)
+        try:
+            files = _page(f"{pypi_url}/{project}/", env, timeout, json_ok=True)
+        except _Unread as exc:
+            notes.append(f"{exc.why}: the facts on {name} are kept as they were")
+            continue
+        if files is None:
+            notes.append(f"{redact_url(pypi_url)}/{project}/ is not on that index: the facts on {name} are kept")
+            continue
+        known = {r["version"] for r in facts["releases"]}
+        oldest = min((r.get("uploaded") or "9999" for r in facts["releases"]), default="0000")
+        groups: dict[str, list[IndexFile]] = {}
+        for f in files:
+            try:
+                if f.filename.endswith(".whl"):
+                    parsed = parse_wheel_filename(f.filename)[1]
+                else:
+                    parsed = parse_sdist_filename(f.filename)[1]
+            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion, ValueError):
+                continue
+            if not (parsed.is_prerelease or parsed.is_devrelease) and str(parsed) not in known:
+                groups.setdefault(str(parsed), []).append(f)
+        for version, group in groups.items():
+            if min((f.upload_time or "9999")[:10] for f in group) < oldest:
+                continue  # older than what the data records on purpose
+            wheels = sorted(
+                (f for f in group if f.filename.endswith(".whl")),
+                key=lambda f: ("linux" not in f.filename or "x86_64" not in f.filename, f.filename),
+            )
+            reqs: tuple[str, ...] = ()
+            if wheels:
+                meta = next((f for f in wheels if f.has_metadata), None)
+                resp = (
+                    fetch(meta.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
+                    if meta
+                    else None
+                )
+                if resp is None or not resp.ok:
+                    notes.append(f"{name} {version}: its metadata could not be read; not added")
+                    continue
+                reqs = torch_requirements(resp.body.decode("utf-8", "replace"))
+            record = release_record(
+                version, [(f.filename, f.upload_time, f.requires_python) for f in group], reqs, source=SRC_PYPI
+            )
+            facts["releases"].append(record)
+            changes.append(f"{name} {version}: torch {', '.join(reqs) or '(no requirement)'} (stack)")
+    data["read"] = today
+    _write_atomic(path, json.dumps(data, separators=(",", ":")) + "\n")
+    return changes, notes

@@ -60,6 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cuda", metavar="X.Y", help="only CUDA builds for this toolkit version, e.g. 12.6")
     parser.add_argument("--cpu", action="store_true", help="only CPU builds")
+    parser.add_argument(
+        "--with",
+        dest="with_packages",
+        metavar="SPEC",
+        action="append",
+        help="choose torch together with a package built against it and pin it (PEP 508: xformers, "
+        "'flash-attn>=2.7', torch-scatter); repeat it for several; docs/stack.md lists the packages torchup knows",
+    )
     parser.add_argument("--no-torchvision", dest="torchvision", action="store_false", help="leave torchvision out")
     parser.add_argument("--no-torchaudio", dest="torchaudio", action="store_false", help="leave torchaudio out")
     parser.add_argument(
@@ -107,7 +115,11 @@ def request_from_args(args: argparse.Namespace, env):
         raise UsageError("--cpu contradicts --cuda / --variant")
     base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
     check_index_url("--index-base", base)
+    with_packages = tuple(getattr(args, "with_packages", None) or ())
+    if with_packages:
+        _check_with(with_packages, env)
     return Request(
+        with_packages=with_packages,
         torch=args.torch,
         variant=variant,
         cuda=args.cuda.strip() if args.cuda else None,
@@ -116,6 +128,30 @@ def request_from_args(args: argparse.Namespace, env):
         with_torchaudio=args.torchaudio,
         index_base=base.rstrip("/"),
     )
+
+
+def _check_with(specs, env) -> None:
+    """--with: each a PEP 508 requirement on a package torchup knows to be built against torch (exit 2 otherwise)."""
+    from torchup.catalog.stack import load_stack
+    from torchup.stack import parse_with, split_known
+
+    for spec in specs:
+        check_number_lengths("--with", spec)
+    try:
+        reqs = parse_with(specs)
+    except ValueError as exc:
+        raise UsageError(
+            f"--with: {exc}", hint="a package name with an optional version spec: 'flash-attn>=2.7'"
+        ) from None
+    stack = load_stack(env)
+    _, unknown = split_known(reqs, stack)
+    if unknown:
+        names = ", ".join(r.name for r in unknown)
+        raise UsageError(
+            f"--with {names}: torchup knows nothing of {names} being built against torch",
+            hint="--with takes " + ", ".join(sorted(stack.packages)) + "; install other packages with your "
+            "package manager after torch",
+        )
 
 
 def detect_manager(machine) -> str:
@@ -227,7 +263,12 @@ def run(args: argparse.Namespace, system) -> int:
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
     today = date.today()
-    results = [resolve(m, request, catalog, today=today) for m in machines]
+    stack = None
+    if request.with_packages:
+        from torchup.catalog.stack import load_stack
+
+        stack = load_stack(system.env)
+    results = [resolve(m, request, catalog, today=today, stack=stack) for m in machines]
     for w in catalog.warnings:
         print(f"torchup: warning: {w}", file=sys.stderr)
 
@@ -386,6 +427,9 @@ def render_text(
         + (f" (with {companions})" if companions else "")
     )
     lines += [f"  - {r}" for r in plan.reasons]
+    if plan.stack:
+        lines.append(style.bold("With torch:"))
+        lines += [f"  - {pin.name} {pin.version} ({_pin_source(pin)})" for pin in plan.stack]
     fmt = manager
     if command:
         try:
@@ -426,6 +470,16 @@ def render_text(
     elif not several:
         lines.append(style.dim("(--explain lists every build considered and why it was rejected)"))
     return "\n".join(lines) + "\n"
+
+
+def _pin_source(pin) -> str:
+    if pin.url:
+        return f"wheel {redact_url(pin.url)}"
+    if pin.find_links:
+        return f"from the page {redact_url(pin.find_links)}"
+    if pin.index_url:
+        return f"from {redact_url(pin.index_url)}"
+    return "from PyPI"
 
 
 def _cmd_note(plan, fmt: str, python: str, powershell: str) -> str:
