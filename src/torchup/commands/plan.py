@@ -78,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--write",
         action="store_true",
         help="with --manager uv-project, poetry-project or pixi: merge the result into pyproject.toml / "
-        "pixi.toml here (created if absent), after showing the diff and asking; the old file is kept "
-        "as FILE.torchup-backup",
+        "pixi.toml here (created if absent; pixi: into [tool.pixi] of a pyproject.toml when there is no "
+        "pixi.toml), after showing the diff and asking; the old file is kept as FILE.torchup-backup",
     )
     parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
 
