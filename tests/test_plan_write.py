@@ -208,6 +208,8 @@ def test_write_pixi_goes_into_the_pyproject_when_there_is_no_pixi_toml(tmp_path,
     assert not (project / "pixi.toml").exists()
     assert (project / "pyproject.toml.torchup-backup").read_text() == USER_PYPROJECT
     assert "pixi also reads [project] dependencies as PyPI dependencies: torch>=2.0" in r.stdout
+    notes = [line for line in r.stdout.splitlines() if line.startswith("torchup: note: ")]
+    assert len(notes) == 1 and "set CONDA_OVERRIDE_CUDA=13 there" in notes[0]  # the header a merge drops
     r = _torchup("plan", *machines, "--manager", "pixi", "--write", "--yes", cwd=project)
     assert r.returncode == 0 and "already has this configuration: nothing written" in r.stdout
     assert target.read_text() == written

@@ -313,6 +313,11 @@ def _write(args, plans) -> None:
         show=lambda diff: print(redact_url(diff), end=""),
     )
     print(f"torchup: {done}")
+    if args.manager == "pixi":  # a merge keeps no header: say again what a GPU-less host must set
+        from torchup.render.pixi import gpu_less_notes
+
+        for note in gpu_less_notes(plans):
+            print(f"torchup: note: {note}")
 
 
 def _wheel_variant(plan, machine, python: str, index_base: str, env) -> dict | None:
