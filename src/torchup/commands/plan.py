@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         action="append",
         help='plan for this GPU instead of the ones found ("RTX 4090", "H100", "RX 7900 XTX"); '
-        "repeat it for several; with no --driver the NVIDIA driver counts as unknown",
+        "repeat it for several; the machine's NVIDIA driver is kept (unknown where it has none) unless --driver",
     )
     parser.add_argument(
         "--driver", metavar="VERSION", help="plan for this NVIDIA driver version (550.54.14) instead of the one found"
