@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.index_server import IndexServer
+from tests.support.wheels import make_wheel
 from tests.test_catalog_refresh import NEW, indexes, no_run, options  # noqa: F401 (indexes: a fixture)
 from tests.test_render import PLANS
 from tests.test_resolve_cli import RTX4090_DRIVER580
@@ -220,3 +222,97 @@ def test_plan_shows_the_alternative_as_an_alternative_only(tmp_path):
         timeout=120,
     )
     assert r.returncode == 0 and json.loads(r.stdout)["wheel_variant"] is None
+
+
+# --- the real uv against loopback variant wheels -------------------------------------------------------------
+# uv 0.13.9 read these variant files in a trial: the PEP 825 schema URL, a provider entry with ``plugin-api`` and
+# ``requires`` for the NVIDIA namespace (served by uv's built-in NVIDIA provider; an entry with ``enable-if``, as in
+# the published 2.8.0 file, did not parse), and ``null`` for the variant without properties.
+PEP825 = "https://variants-schema.wheelnext.dev/peps/825/v0.1.1.json"
+LOOPBACK_VARIANTS = {
+    "cu126": {"nvidia": {"cuda_version_lower_bound": ["12.6"], "sm_arch": ["80_real", "90_real"]}},
+    "cu130": {
+        "nvidia": {"cuda_version_lower_bound": ["13.0"], "sm_arch": ["100_real", "120_real", "80_real", "90_real"]}
+    },
+    "null": {},
+}
+UV = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "uv"
+
+
+def _variant_index(directory: Path, version: str) -> IndexServer:
+    server = IndexServer(missing_status=403).start()
+    head = {
+        "$schema": PEP825,
+        "default-priorities": {"namespace": ["nvidia"]},
+        "providers": {
+            "nvidia": {
+                "plugin-api": "nvidia_variant_provider.plugin:NvidiaVariantPlugin",
+                "requires": ["nvidia-variant-provider"],
+            }
+        },
+    }
+    for label, properties in LOOPBACK_VARIANTS.items():
+        built = make_wheel(
+            directory / label,
+            "torch",
+            version,
+            files={
+                "torch/_variant.txt": label,
+                f"torch-{version}.dist-info/variant.json": json.dumps({**head, "variants": {label: properties}}),
+            },
+        )
+        labelled = built.with_name(built.name.replace(".whl", f"-{label}.whl"))  # torch-V-py3-none-any-cu126.whl
+        built.rename(labelled)
+        server.add_wheel("whl/variant", labelled)
+    listing = directory / f"torch-{version}-variants.json"
+    listing.write_text(json.dumps({**head, "variants": LOOPBACK_VARIANTS}))
+    server.add_wheel("whl/variant", listing)
+    return server
+
+
+@pytest.mark.parametrize(("driver", "expected"), [("12.8", "cu126"), ("13.0", "cu130"), (None, "null")])
+def test_the_real_uv_runs_the_rendered_command_and_installs_what_the_checked_properties_say(
+    tmp_path, clean_env, driver, expected
+):
+    if not UV.exists():
+        pytest.skip(f"uv is not installed at {UV} (the test extra brings it)")
+    if driver is None and Path("/proc/driver/nvidia/version").exists():
+        pytest.skip("this host has an NVIDIA driver, so uv's provider would report it")
+    plan = PLANS["linux-cu126"]
+    venv = tmp_path / "venv"
+    subprocess.run([str(UV), "venv", "-q", "-p", sys.executable, str(venv)], env=clean_env, check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    server = _variant_index(tmp_path / "wheels", plan.base_version)
+    try:
+        alt = alternative(
+            plan, _machine(cc="9.0", cuda=driver or "12.8"), index_base=server.url + "/whl", python=python
+        )
+        argv = shlex.split(alt["text"])
+        assert argv[0] == "uv"
+        env = {**clean_env, "NV_VARIANT_PROVIDER_FORCE_SM_ARCH": "9.0"} if driver else dict(clean_env)
+        if driver:
+            env["NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION"] = driver
+        r = subprocess.run([str(UV), *argv[1:]], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    finally:
+        server.stop()
+    installed = subprocess.run(
+        [python, "-c", "import importlib.resources as r; print(r.files('torch').joinpath('_variant.txt').read_text())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert installed.stdout.strip() == expected, installed.stderr
+    # torchup's own check of the same two properties agrees with what uv's provider chose
+    meta = parse_variant_metadata(
+        json.dumps(
+            {**{"$schema": PEP825, "default-priorities": {"namespace": ["nvidia"]}}, "variants": LOOPBACK_VARIANTS}
+        ),
+        source="loopback",
+    )
+    fits = [
+        v.label
+        for v in meta.variants
+        if v.properties and why_not_variant(v, cuda_driver_max=driver, compute_capabilities=["9.0"]) is None
+    ]
+    assert (expected in fits) if driver else (fits == [])

@@ -115,8 +115,8 @@ def _detects(vendor: str, plan: Plan, machine) -> str:
         return (
             "uv's NVIDIA provider reads the driver's CUDA version and the GPU architecture where uv runs "
             "(NV_VARIANT_PROVIDER_FORCE_CUDA_DRIVER_VERSION / NV_VARIANT_PROVIDER_FORCE_SM_ARCH override them; "
-            "on a host without an NVIDIA driver, a CI runner, it reports no NVIDIA properties and the CUDA variants "
-            f"do not match); torchup checked the {plan_label(plan)} build against "
+            "on a host without an NVIDIA driver, a CI runner, it reports no NVIDIA properties and uv installs the "
+            f"variant without properties); torchup checked the {plan_label(plan)} build against "
             f"compute capability {ccs or 'unknown'} and driver CUDA {machine.cuda_driver_max or 'unknown'}"
         )
     kind = "ROCm" if vendor == "amd" else "XPU"
