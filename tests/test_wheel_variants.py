@@ -92,6 +92,22 @@ def test_why_a_variant_does_not_fit(label, cuda, ccs, why):
     assert (found is None) if why is None else (found is not None and found.startswith(why)), found
 
 
+def test_hostile_numbers_are_reasons_not_crashes():
+    long = "9" * 5000
+    hostile = parse_variant_metadata(
+        json.dumps(
+            {
+                "default-priorities": {"namespace": ["nvidia"]},
+                "variants": {"x": {"nvidia": {"cuda_version_lower_bound": [long], "sm_arch": [f"{long}_real"]}}},
+            }
+        ),
+        source="x",
+    )
+    why = why_not_variant(hostile.variant("x"), cuda_driver_max="12.8", compute_capabilities=["9.0"])
+    assert why is not None and why.startswith("has a CUDA bound torchup cannot read")
+    assert why_not_variant(_recorded().variant("cu128"), cuda_driver_max=long, compute_capabilities=[f"8.{long}"])
+
+
 def test_the_reader_against_a_loopback_copy_and_its_failures(tmp_path):
     served = tmp_path / "torch-2.8.0-variants.json"
     served.write_bytes(RECORDED.read_bytes())

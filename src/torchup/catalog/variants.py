@@ -41,7 +41,7 @@ __all__ = [
 _NAME = re.compile(r"^[a-z0-9_]+$")
 _VALUE = re.compile(r"^[a-z0-9_.]+$")
 _LABEL = re.compile(r"^[0-9a-z._]{1,16}$")
-_SM = re.compile(r"^(\d+)_(real|virtual)$")
+_SM = re.compile(r"^(\d{1,4})_(real|virtual)$")
 _MAX_BYTES = 1 << 20  # the published file is a few KB
 
 
@@ -133,7 +133,8 @@ def parse_variant_metadata(text: str | bytes, *, source: str) -> VariantMetadata
 
 
 def _version(text: str) -> tuple[int, ...] | None:
-    return tuple(int(p) for p in text.split(".")) if re.fullmatch(r"\d+(\.\d+)*", text) else None
+    # bounded: int() of a hostile 5000-digit value raises, and no version torchup compares is that long
+    return tuple(int(p) for p in text.split(".")) if re.fullmatch(r"\d{1,6}(\.\d{1,6}){0,3}", text) else None
 
 
 def _sm_fits(compute_capability: str, sm_arch: tuple[str, ...]) -> bool:
@@ -165,6 +166,9 @@ def why_not_variant(
     about NVIDIA).  The same two facts uv's NVIDIA provider compares."""
     lower = variant.values("nvidia", "cuda_version_lower_bound")
     upper = variant.values("nvidia", "cuda_version_upper_bound")
+    unreadable = [v for v in (*lower, *upper) if _version(v) is None]
+    if unreadable:
+        return f"has a CUDA bound torchup cannot read ({unreadable[0][:20]})"
     if lower or upper:
         driver = _version(cuda_driver_max) if cuda_driver_max else None
         if driver is None:
