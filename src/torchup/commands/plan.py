@@ -323,14 +323,13 @@ def _write(args, plans) -> None:
 def _wheel_variant(plan, machine, python: str, index_base: str, env) -> dict | None:
     """uv's wheel-variant alternative for this machine (None where it does not fit), checked against
     the variant metadata ``catalog refresh`` kept."""
+    from torchup.catalog.load import cache_dir
+    from torchup.catalog.variants import cached_variant_metadata
     from torchup.plan import Plan
     from torchup.render.variants import alternative
 
     if not isinstance(plan, Plan):
         return None
-    from torchup.catalog.load import cache_dir
-    from torchup.catalog.variants import cached_variant_metadata
-
     metadata = cached_variant_metadata(cache_dir(env), plan.base_version)
     if metadata is None:
         metadata = f"none kept for torch {plan.base_version}; 'torchup catalog refresh' reads it where PyTorch's index is reachable"

@@ -18,7 +18,7 @@ from torchup.catalog.variants import VariantMetadata, why_not_variant
 from torchup.plan import Plan
 from torchup.render._common import join, shell_for
 
-__all__ = ["FIRST_VERSION", "UV_SEEN", "alternative", "plan_label"]
+__all__ = ["alternative", "plan_label"]
 
 FIRST_VERSION = (2, 10)  # the first release with variant wheels on PyTorch's own index
 UV_SEEN = "0.13.9"  # the uv release whose wheel-variants preview torchup's notes describe
