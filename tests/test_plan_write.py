@@ -153,3 +153,72 @@ def test_write_needs_a_project_format(tmp_path, machines, args):
 def test_install_refuses_write(tmp_path, machines):
     r = _torchup("install", machines[0], machines[1], "--write", "--dry-run", cwd=tmp_path)
     assert r.returncode == 2 and "--write belongs to `torchup plan`" in r.stderr
+
+
+# --- pixi into a pyproject.toml: [tool.pixi] tables (pixi reads them there when no pixi.toml is beside it) ---
+
+PIXI_UNDER = ("tool", "pixi")
+
+
+def test_pixi_merges_into_tool_pixi_and_keeps_every_byte_outside_it():
+    text = render.render_many(THREE, "pixi")
+    once = merge(USER_PYPROJECT, text, under=PIXI_UNDER)
+    assert once.startswith(USER_PYPROJECT)  # nothing of the user's file changed: the tables are added after it
+    doc, rendered = tomllib.loads(once), tomllib.loads(text)
+    assert doc["tool"]["pixi"] == rendered
+    assert {k: v for k, v in doc.items() if k != "tool"} == {k: v for k, v in tomllib.loads(USER_PYPROJECT).items()
+                                                             if k != "tool"}
+    assert "[workspace]" not in once and "[tool.pixi]\n" not in once and "[tool.pixi.workspace]\n" in once
+    assert merge(once, text, under=PIXI_UNDER) == once
+
+
+def test_pixi_merge_into_an_existing_tool_pixi_keeps_its_tasks_and_older_table_name():
+    user = USER_PYPROJECT + (
+        '\n[tool.pixi.project]  # pixi\'s name before [workspace]\nchannels = ["my-channel"]\n'
+        'platforms = ["linux-64"]\n\n[tool.pixi.tasks]\ntrain = "python train.py"  # go\n\n'
+        '[dependency-groups]\ndev = ["pytest"]  # last\n'
+    )
+    text = render.render_many(THREE, "pixi")
+    once = merge(user, text, under=PIXI_UNDER)
+    for part in [*UNCHANGED, '[tool.pixi.tasks]\ntrain = "python train.py"  # go\n',
+                 '\n\n[dependency-groups]\ndev = ["pytest"]  # last\n']:
+        assert part in once
+    pixi = tomllib.loads(once)["tool"]["pixi"]
+    assert "workspace" not in pixi  # pixi refuses a manifest with both
+    assert pixi["project"]["channels"] == ["my-channel", "conda-forge"]
+    assert pixi["project"]["platforms"] == tomllib.loads(text)["workspace"]["platforms"]
+    assert pixi["target"] == tomllib.loads(text)["target"]
+    assert merge(once, text, under=PIXI_UNDER) == once
+
+
+def test_pixi_under_a_value_that_is_not_a_table_is_a_usage_error():
+    with pytest.raises(UsageError, match="tool.pixi is not a table"):
+        merge('[tool]\npixi = "yes"\n', render.render(PLANS["linux-cu126"], "pixi"), under=PIXI_UNDER)
+
+
+def test_write_pixi_goes_into_the_pyproject_when_there_is_no_pixi_toml(tmp_path, machines):
+    project = tmp_path / "proj"
+    project.mkdir()
+    target = project / "pyproject.toml"
+    target.write_text(USER_PYPROJECT)
+    r = _torchup("plan", *machines, "--manager", "pixi", "--write", "--yes", cwd=project)
+    assert r.returncode == 0, r.stderr
+    written = target.read_text()
+    assert written.startswith(USER_PYPROJECT) and "[tool.pixi.workspace]" in written
+    assert not (project / "pixi.toml").exists()
+    assert (project / "pyproject.toml.torchup-backup").read_text() == USER_PYPROJECT
+    assert "pixi also reads [project] dependencies as PyPI dependencies: torch>=2.0" in r.stdout
+    notes = [line for line in r.stdout.splitlines() if line.startswith("torchup: note: ")]
+    assert len(notes) == 1 and "set CONDA_OVERRIDE_CUDA=13 there" in notes[0]  # the header a merge drops
+    r = _torchup("plan", *machines, "--manager", "pixi", "--write", "--yes", cwd=project)
+    assert r.returncode == 0 and "already has this configuration: nothing written" in r.stdout
+    assert target.read_text() == written
+
+
+def test_write_pixi_prefers_a_pixi_toml_beside_the_pyproject(tmp_path, machines):
+    (tmp_path / "pyproject.toml").write_text(USER_PYPROJECT)
+    (tmp_path / "pixi.toml").write_text('[workspace]\nchannels = ["conda-forge"]\n')
+    r = _torchup("plan", *machines, "--manager", "pixi", "--write", "--yes", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "pyproject.toml").read_text() == USER_PYPROJECT
+    assert "platforms" in tomllib.loads((tmp_path / "pixi.toml").read_text())["workspace"]

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from torchup import render
+from torchup.render import pixi as render_pixi
 from torchup.plan import Plan
 from tests.test_render import PLANS, BASE
 
@@ -83,6 +84,11 @@ def _violations(text: str) -> list[str]:
                      if isinstance(e, dict) and (e.get("name") or e["platform"]) == name)
         if f"CONDA_OVERRIDE_CUDA={entry['cuda']}" not in text.split("\n\n", 1)[0]:
             out.append(f"{name} declares cuda but the header does not say CONDA_OVERRIDE_CUDA")
+    # 10. pixi's caveat for [pypi-dependencies] (rule 6 of docs/rendering.md): the header says where to lock
+    for name, table in tables.items():
+        shown = name or (next(iter(names)) if len(names) == 1 else "the workspace")
+        if table.get("pypi-dependencies") and f"# {shown} takes torch through [pypi-dependencies]" not in text:
+            out.append(f"{shown} has [pypi-dependencies] but the header does not say where to lock it")
     return out
 
 
@@ -147,6 +153,25 @@ def test_the_checker_catches_the_old_format():
     assert any("system-requirements" in v for v in found) and any("without cuda" in v for v in found)
     two = render.render_many(SETS["gpu-and-cpu-nodes-and-a-mac"], "pixi").replace('name = "linux-64-cpu", ', "")
     assert any("unnamed" in v for v in _violations(two))
+
+
+def test_the_checker_wants_the_pypi_dependencies_caveat_and_the_gpu_less_variable():
+    rocm = render.render_many(SETS["rocm-and-a-mac"], "pixi")
+    assert "run pixi lock on a linux-64 host" in rocm
+    header, body = rocm.split("\n\n", 1)
+    without = "\n".join(line for line in header.splitlines() if "[pypi-dependencies]" not in line) + "\n\n" + body
+    assert any("does not say where to lock" in v for v in _violations(without))
+    cuda = render.render(PLANS["linux-cu126"], "pixi").replace("CONDA_OVERRIDE_CUDA=12", "CONDA_OVERRIDE_CUDA")
+    assert any("does not say CONDA_OVERRIDE_CUDA" in v for v in _violations(cuda))
+
+
+def test_gpu_less_notes_are_the_headers_lines():
+    plans = SETS["gpu-and-cpu-nodes-and-a-mac"]
+    notes = render_pixi.gpu_less_notes(plans)
+    assert len(notes) == 2 and "CONDA_OVERRIDE_CUDA=13" in notes[0] and "declares no cuda" in notes[1]
+    header = render.render_many(plans, "pixi").split("\n\n", 1)[0]
+    assert all(f"# {note}" in header for note in notes)
+    assert render_pixi.gpu_less_notes([PLANS["linux-rocm"], PLANS["macos-arm64"]]) == []
 
 
 def test_machines_pixi_cannot_tell_apart_are_refused():

@@ -649,9 +649,31 @@ def refresh_catalog(
     changes += stack_changes
     notes += stack_notes
     merged = replace(merged, origin=str(path))
+    notes += _keep_variant_metadata(merged, base, env, options.timeout, path.parent)
     return RefreshResult(
         catalog=merged, path=str(path), changes=tuple(changes), notes=tuple(notes), unconfirmed=tuple(unconfirmed)
     )
+
+
+def _keep_variant_metadata(
+    catalog: Catalog, base: str, env: Mapping[str, str], timeout: float, directory: Path
+) -> list[str]:
+    """PyTorch's wheel-variant metadata of the newest release (2.10 and later have variant wheels),
+    kept in the cache for ``plan``'s uv wheel-variant alternative; what went wrong is a note."""
+    from torchup.catalog.variants import read_variant_metadata, save_variant_metadata
+
+    versions = [v for v in catalog.versions() if version_tuple(v) >= (2, 10)]
+    if not versions:
+        return []
+    newest = max(versions, key=version_tuple)
+    found = read_variant_metadata(base, newest, env=env, timeout=timeout)
+    if isinstance(found, str):
+        return [found]
+    try:
+        save_variant_metadata(directory, newest, found)
+    except OSError as err:
+        return [f"could not keep the wheel-variant metadata of torch {newest}: {err}"]
+    return []
 
 
 def _unconfirmed_after(catalog: Catalog, new: Mapping[str, str | None], unread: list[str], base: str) -> list[str]:

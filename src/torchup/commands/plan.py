@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         action="append",
         help='plan for this GPU instead of the ones found ("RTX 4090", "H100", "RX 7900 XTX"); '
-        "repeat it for several; with no --driver the NVIDIA driver counts as unknown",
+        "repeat it for several; the machine's NVIDIA driver is kept (unknown where it has none) unless --driver",
     )
     parser.add_argument(
         "--driver", metavar="VERSION", help="plan for this NVIDIA driver version (550.54.14) instead of the one found"
@@ -86,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--write",
         action="store_true",
         help="with --manager uv-project, poetry-project or pixi: merge the result into pyproject.toml / "
-        "pixi.toml here (created if absent), after showing the diff and asking; the old file is kept "
-        "as FILE.torchup-backup",
+        "pixi.toml here (created if absent; pixi: into [tool.pixi] of a pyproject.toml when there is no "
+        "pixi.toml), after showing the diff and asking; the old file is kept as FILE.torchup-backup",
     )
     parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
 
@@ -278,13 +278,17 @@ def run(args: argparse.Namespace, system) -> int:
             python = args.python or machine.python_executable or "python"
             result = replace(result, commands=render.render_commands(result, python=python))
         plans.append(result)
+    pythons = [args.python or m.python_executable or "python" for m in machines]
+    variant_alternatives = [
+        _wheel_variant(plan, machine, python, request.index_base, system.env)
+        for plan, machine, python in zip(plans, machines, pythons)
+    ]
 
     refused = [r for r in plans if not isinstance(r, Plan)]
     if args.json:
         from torchup.output import emit_json
 
-        pythons = [args.python or m.python_executable or "python" for m in machines]
-        emit_json("plan", _redacted(plan_json(plans, pythons)))
+        emit_json("plan", _redacted(plan_json(plans, pythons, variant_alternatives)))
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -292,7 +296,7 @@ def run(args: argparse.Namespace, system) -> int:
     style = style_for(sys.stdout, system.env)
     out = []
     combined = len(machines) > 1 and args.manager in PROJECT_MANAGERS and not refused
-    for machine, plan in zip(machines, plans):
+    for machine, plan, python, wheel_variant in zip(machines, plans, pythons, variant_alternatives):
         manager = args.manager or detect_manager(machine)
         out.append(
             render_text(
@@ -300,10 +304,11 @@ def run(args: argparse.Namespace, system) -> int:
                 plan,
                 manager,
                 style,
-                python=args.python or machine.python_executable or "python",
+                python=python,
                 explain=args.explain,
                 several=len(machines) > 1,
                 command=not combined,
+                wheel_variant=wheel_variant,
             )
         )
     if combined:
@@ -349,23 +354,50 @@ def _write(args, plans) -> None:
         show=lambda diff: print(redact_url(diff), end=""),
     )
     print(f"torchup: {done}")
+    if args.manager == "pixi":  # a merge keeps no header: say again what a GPU-less host must set
+        from torchup.render.pixi import gpu_less_notes
+
+        for note in gpu_less_notes(plans):
+            print(f"torchup: note: {note}")
 
 
-def plan_json(plans, pythons) -> dict:
-    """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
-    for several machines, plus their one combined uv project, Poetry project and pixi workspace when every
-    machine has a plan."""
+def _wheel_variant(plan, machine, python: str, index_base: str, env) -> dict | None:
+    """uv's wheel-variant alternative for this machine (None where it does not fit), checked against
+    the variant metadata ``catalog refresh`` kept."""
+    from torchup.catalog.load import cache_dir
+    from torchup.catalog.variants import cached_variant_metadata
+    from torchup.plan import Plan
+    from torchup.render.variants import alternative
+
+    if not isinstance(plan, Plan):
+        return None
+    metadata = cached_variant_metadata(cache_dir(env), plan.base_version)
+    if metadata is None:
+        metadata = f"none kept for torch {plan.base_version}; 'torchup catalog refresh' reads it where PyTorch's index is reachable"
+    return alternative(plan, machine, index_base=index_base, python=python, metadata=metadata)
+
+
+def plan_json(plans, pythons, wheel_variants=None) -> dict:
+    """The body of ``plan --json``: one plan (or refusal) with every rendering and uv's wheel-variant
+    alternative, or ``{"plans": [...]}`` for several machines, plus their one combined uv project, Poetry
+    project and pixi workspace when every machine has a plan."""
     from torchup import render
     from torchup.plan import Plan
 
-    def one(plan, python):
+    wheel_variants = wheel_variants or [None] * len(plans)
+
+    def one(plan, python, wheel_variant):
         if not isinstance(plan, Plan):
             return plan.to_json()
-        return {**plan.to_json(), "renderings": render.render_all(plan, python=python)}
+        return {
+            **plan.to_json(),
+            "renderings": render.render_all(plan, python=python),
+            "wheel_variant": wheel_variant,
+        }
 
     if len(plans) == 1:
-        return one(plans[0], pythons[0])
-    out: dict = {"plans": [one(p, py) for p, py in zip(plans, pythons)]}
+        return one(plans[0], pythons[0], wheel_variants[0])
+    out: dict = {"plans": [one(p, py, wv) for p, py, wv in zip(plans, pythons, wheel_variants)]}
     if all(isinstance(p, Plan) for p in plans):
         for fmt, (_, key) in PROJECT_MANAGERS.items():
             try:
@@ -401,6 +433,7 @@ def render_text(
     explain: bool = False,
     several: bool = False,
     command: bool = True,
+    wheel_variant: dict | None = None,
 ) -> str:
     """The human answer: machine, recommendation, reasons, command, warnings, alternatives."""
     from torchup import render
@@ -465,6 +498,11 @@ def render_text(
         for alt in plan.alternatives:
             what = "PyPI's default build" if alt.variant == "pypi" else describe_variant(alt.variant)
             lines.append(f"  - torch {alt.torch.split('+')[0]}, {what}" + (f" ({alt.note})" if alt.note else ""))
+    if wheel_variant:
+        lines.append(style.bold("Alternative: uv wheel variants (a uv preview feature; not the recommendation):"))
+        lines.append(_indent(wheel_variant["text"]).rstrip("\n"))
+        for note in [wheel_variant["checked"], *wheel_variant["caveats"]]:
+            lines.append(style.dim(f"  note: {note}"))
     if explain:
         lines += _explain_lines(plan.considered, style)
     elif not several:

@@ -46,7 +46,7 @@ def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
     """The argv that installs ``plan`` into ``python``'s environment.
 
     ``pip``: ``[python, -m, pip, install, (--index-url URL)?, torch==V, ...]``;
-    ``uv``: ``[uv, pip, install, --python, python, (--index-url URL)?, ...]``.
+    ``uv``: ``[uv, pip, install, --python, python, (--default-index URL)?, ...]``.
     Pins are exact; PyTorch's index is always ``--index-url``, never an extra index.
     """
     if manager == "pip":

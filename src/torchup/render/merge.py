@@ -8,25 +8,32 @@ rendered one is left as written, so a second merge changes nothing:
 - in ``[project] dependencies`` (and each extra of ``optional-dependencies``) the requirements of
   the torch family are replaced, every other requirement is kept where it is;
 - ``[[tool.uv.index]]`` / ``[[tool.poetry.source]]`` entries are replaced or added by ``name``;
-- pixi's ``[workspace] channels`` gains conda-forge, keeping the user's channels;
+- pixi's ``[workspace] channels`` gains conda-forge, keeping the user's channels; a manifest that still
+  names that table ``[project]`` (pixi's name before ``[workspace]``, still read) keeps its name;
 - every other rendered key (a source, an environment list, a platform list, a dependency) is set.
+
+``under=("tool", "pixi")`` merges a pixi manifest into a ``pyproject.toml``: pixi reads the same tables
+there with ``tool.pixi.`` in front of each name (``[tool.pixi.workspace]``).
 """
 
 from __future__ import annotations
 
 from torchup.errors import UsageError
 
-__all__ = ["merge"]
+__all__ = ["merge", "torch_requirements"]
+
+_TORCH_FAMILY = {"torch", "torchvision", "torchaudio"}
 
 _KEEP_IF_PRESENT = {("project", "name"), ("project", "version"), ("project", "requires-python")}
 _NAMED_TABLES = {("tool", "uv", "index"), ("tool", "poetry", "source")}
-_UNION = {("workspace", "channels")}
+_UNION = {("workspace", "channels"), ("project", "channels")}
 
 
-def merge(existing: str | None, rendered: str, *, path: str = "the file") -> str:
-    """``existing`` with ``rendered`` merged in; ``rendered`` itself when there is nothing yet.
-    A ``UsageError`` when ``existing`` is not TOML (nothing is changed then)."""
-    if existing is None or not existing.strip():
+def merge(existing: str | None, rendered: str, *, path: str = "the file", under: tuple[str, ...] = ()) -> str:
+    """``existing`` with ``rendered`` merged in (into the table ``under``, e.g. ``("tool", "pixi")``);
+    ``rendered`` itself when there is nothing yet.  A ``UsageError`` when ``existing`` is not TOML, or has
+    a non-table where ``under`` names a table (nothing is changed then)."""
+    if (existing is None or not existing.strip()) and not under:
         return rendered
     try:
         import tomlkit
@@ -38,14 +45,64 @@ def merge(existing: str | None, rendered: str, *, path: str = "the file") -> str
         ) from None
 
     try:
-        doc = tomlkit.parse(existing)
+        doc = tomlkit.parse(existing or "")
     except TOMLKitError as err:
         raise UsageError(
             f"{path} is not valid TOML: {err}", hint="fix it (or move it away) and run --write again"
         ) from None
     # what torchup rendered, read back as plain data (tomlkit reads it as well as tomllib would)
-    _merge_table(doc, tomlkit.parse(rendered).unwrap(), ())
-    return tomlkit.dumps(doc)
+    new = tomlkit.parse(rendered).unwrap()
+    table = doc
+    for depth, key in enumerate(under):
+        current = table.get(key)
+        if current is None:
+            rest = new
+            for inner in reversed(under[depth + 1 :]):
+                rest = {inner: rest}
+            table[key] = _item(rest, ())
+            return _dumps(doc, existing or "")
+        if not isinstance(_plain(current), dict):
+            raise UsageError(
+                f"{path}: {'.'.join(under[: depth + 1])} is not a table", hint="fix it and run --write again"
+            )
+        table = current
+    if "workspace" in new and "workspace" not in table and _older_pixi_table(table, nested=bool(under)):
+        new["project"] = new.pop("workspace")
+    _merge_table(table, new, ())
+    return _dumps(doc, existing or "")
+
+
+def _dumps(doc, existing: str) -> str:
+    """The merged text, ending as the user's file ended (a table added last brings no blank line of its own)."""
+    import tomlkit
+
+    out = tomlkit.dumps(doc)
+    if out.endswith("\n\n") and not existing.endswith("\n\n"):
+        out = out.rstrip("\n") + "\n"
+    return out
+
+
+def torch_requirements(existing: str | None) -> list[str]:
+    """The torch family's requirements in a pyproject's ``[project] dependencies``: pixi reads that list
+    as PyPI dependencies of its default environment, next to its ``[tool.pixi]`` tables."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        project = tomlkit.parse(existing or "").unwrap().get("project")
+    except TOMLKitError:
+        return []
+    deps = project.get("dependencies") if isinstance(project, dict) else None
+    if not isinstance(deps, list):
+        return []
+    return [d for d in deps if isinstance(d, str) and _requirement_name(d) in _TORCH_FAMILY]
+
+
+def _older_pixi_table(table, *, nested: bool) -> bool:
+    """A pixi manifest whose workspace table has pixi's older name, ``project``: any ``[tool.pixi.project]``,
+    or a pixi.toml ``[project]`` with ``channels`` (a pyproject's own ``[project]`` is never pixi's)."""
+    project = _plain(table.get("project"))
+    return isinstance(project, dict) and (nested or "channels" in project)
 
 
 def _plain(value):
@@ -124,6 +181,8 @@ def _item(value, path: tuple[str, ...]):
         )
         for key, item in value.items():
             table.add(key, _item(item, (*path, key)))
+        if not table.is_super_table():
+            table.add(tomlkit.nl())  # a blank line before whatever table follows it in the user's file
         return table
     if isinstance(value, list) and path in _NAMED_TABLES:
         aot = tomlkit.aot()

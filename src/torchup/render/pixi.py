@@ -21,7 +21,7 @@ from torchup.plan import Plan
 from torchup.render._common import RenderError, comments, extra_index_packages, pins, toml_text
 from torchup.render.conda import conda_forge_build, conda_subdir
 
-__all__ = ["render", "render_project"]
+__all__ = ["gpu_less_notes", "render", "render_project"]
 
 
 def render(plan: Plan) -> str:
@@ -62,6 +62,19 @@ def _python(plan: Plan) -> str | None:
 def render_project(plans: Sequence[Plan]) -> str:
     """One ``pixi.toml`` for the machines: ``[workspace] platforms`` with the virtual packages each
     build needs, the packages in ``[dependencies]`` (one machine) or ``[target.<platform>]``."""
+    doc, header, gpu_less = _manifest(plans)
+    return comments([*header, *gpu_less]) + "\n" + toml_text(doc)
+
+
+def gpu_less_notes(plans: Sequence[Plan]) -> list[str]:
+    """What a host without an NVIDIA driver (a GPU-less CI runner) must set to install the manifest
+    (``CONDA_OVERRIDE_CUDA``), as sentences; empty when no platform declares ``cuda``.  The manifest's
+    header says it; ``plan --write`` repeats it, since a merge into an existing file keeps no header."""
+    return _manifest(plans)[2]
+
+
+def _manifest(plans: Sequence[Plan]) -> tuple[dict, list[str], list[str]]:
+    """``(manifest data, header lines, GPU-less host lines)``."""
     if not plans:
         raise RenderError("nothing to render: no plan")
     plans = list({(p.torch, p.variant, p.os, p.arch, p.python): p for p in plans}.values())
@@ -122,19 +135,27 @@ def render_project(plans: Sequence[Plan]) -> str:
         if isinstance(entry, dict) and "cuda" in entry
     }
     lines = ["pixi.toml: " + "; ".join(header), "merge into your pixi.toml, then: pixi install"]
+    wheel_platforms = [name for name, table in targets.items() if "pypi-dependencies" in table]
+    if wheel_platforms:
+        for name in wheel_platforms:
+            lines.append(
+                f"{name or 'the workspace'} takes torch through [pypi-dependencies], which pixi resolves by "
+                f"installing that platform's conda packages first: run pixi lock on a {name or 'matching'} host"
+            )
+    gpu_less: list[str] = []
     if cuda_platforms:
         where = (
             f"CONDA_OVERRIDE_CUDA={next(iter(cuda_platforms.values()))} there"
             if len(set(cuda_platforms.values())) == 1
             else ", ".join(f"CONDA_OVERRIDE_CUDA={cuda} for {name}" for name, cuda in cuda_platforms.items())
         )
-        lines.append(
+        gpu_less.append(
             "the lock depends on the declared platforms, never on a GPU; but pixi install refuses a platform "
             f"declaring cuda on a host without an NVIDIA driver (a GPU-less CI runner): set {where}"
         )
     if cuda_platforms and shared:
-        lines.append(
+        gpu_less.append(
             "where two entries share a subdir, a host without an NVIDIA driver gets the one that declares no cuda "
             "(pixi takes the first entry the host satisfies)"
         )
-    return comments(lines) + "\n" + toml_text(doc)
+    return doc, lines, gpu_less
