@@ -34,6 +34,7 @@ COMMANDS = {
     "verify": "prove the installed torch works: real computation on every device",
     "doctor": "diagnose the torch installation of an environment",
     "explain": "turn a pasted error message or log into a cause and a fix",
+    "matrix": "which releases and variants run a GPU, with their minimum driver and Pythons",
 }
 DEFAULT_COMMAND = "plan"
 

@@ -28,6 +28,7 @@ FORMAT_VERSIONS = {
     "verify": 1,
     "doctor": 1,
     "explain": 1,
+    "matrix": 1,
 }
 
 
