@@ -29,6 +29,7 @@ FORMAT_VERSIONS = {
     "doctor": 1,
     "explain": 1,
     "matrix": 1,
+    "site": 1,
 }
 
 
