@@ -34,6 +34,8 @@ def run(args: argparse.Namespace, system) -> int:
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} is not a folder", hint=f"give a folder: torchup site writes {PAGE} into it")
     catalog = load_catalog(system.env)
+    # stderr: stdout keeps the one --json document
+    print("torchup: resolving every choice the page offers (about 15,000; a minute or so)...", file=sys.stderr)
     page = build_page(catalog, date.today())
     target = folder / PAGE
     try:
