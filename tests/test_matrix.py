@@ -90,3 +90,8 @@ def test_apple_and_unknown(env):
     assert out.returncode == 2 and "unknown GPU model" in out.stderr and "Traceback" not in out.stderr
     out = torchup(env, "matrix", "--gpu", "Potato 3000", "--json")
     assert out.returncode == 2 and json.loads(out.stdout)["error"]["code"] == "usage"
+
+
+def test_a_name_with_escapes_is_shown_not_obeyed(env):
+    text = torchup(env, "matrix", "--gpu", "RTX 4090\x1b[2J").stdout
+    assert "\x1b" not in text and "RTX 4090\\x1b[2J" in text.splitlines()[1]

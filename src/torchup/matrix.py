@@ -16,6 +16,7 @@ from torchup.catalog import hardware, rules
 from torchup.catalog.model import Build, Catalog, version_tuple
 from torchup.errors import UsageError
 from torchup.machine import Gpu, Machine
+from torchup.output import printable
 from torchup.resolve import judge_build
 
 __all__ = [
@@ -166,10 +167,11 @@ def _py_span(words: list[str]) -> str:
 def newest_sentence(data: dict[str, Any]) -> str:
     """``The newest build that runs GeForce GTX 1080 Ti: torch 2.14.1 (cu126 on linux x86_64, windows x86_64).``"""
     gpu, newest = data["gpu"], data["newest"]
+    name = printable(gpu["name"])  # as typed on the command line: escapes are shown, not obeyed
     if newest is None:
-        return f"No build in the catalog runs {gpu['name']}."
+        return f"No build in the catalog runs {name}."
     where = "; ".join(f"{b['variant']} on {', '.join(b['platforms'])}" for b in newest["builds"])
-    return f"The newest build that runs {gpu['name']}: torch {newest['torch']} ({where})."
+    return f"The newest build that runs {name}: torch {newest['torch']} ({where})."
 
 
 def render_matrix(data: dict[str, Any]) -> str:
@@ -179,7 +181,7 @@ def render_matrix(data: dict[str, Any]) -> str:
     if gpu is not None:
         ident = gpu["compute_capability"] and f"compute capability {gpu['compute_capability']}"
         ident = ident or gpu["gfx"] or ("XPU" if gpu["xpu"] else "MPS" if gpu["vendor"] == "apple" else "")
-        lines.append(f"{gpu['name']} ({gpu['family']}{', ' + ident if ident else ''})")
+        lines.append(f"{printable(gpu['name'])} ({gpu['family']}{', ' + ident if ident else ''})")
         lines.append(newest_sentence(data))
         lines.append("")
     header = ("torch", "variant", "platforms", "Python", "driver Linux", "driver Windows")
