@@ -197,6 +197,7 @@ OPTIONS = {
     "catalog": ["--torch", "--gpu", "--json", "--variant"],
     "doctor": ["--json", "--no-plan", "--timeout"],
     "explain": ["--json"],
+    "matrix": ["--gpu", "--json"],
 }
 FLAGS = {"--explain", "--json", "--cpu", "--no-torchvision", "--no-plan"}
 
@@ -216,7 +217,8 @@ def inputs(quiet_env):
     machine = _write(quiet_env / "m.json", json.dumps(MACHINE))
     state = _write(quiet_env / "s.json", json.dumps(HEALTHY_STATE))
     log = _write(quiet_env / "log.txt", "RuntimeError: CUDA error: no kernel image is available for execution\n")
-    return {"plan": ["--machine", machine], "catalog": [], "doctor": ["--state", state], "explain": [log]}
+    return {"plan": ["--machine", machine], "catalog": [], "doctor": ["--state", state], "explain": [log],
+            "matrix": []}
 
 
 @FUZZ

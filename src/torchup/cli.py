@@ -34,6 +34,8 @@ COMMANDS = {
     "verify": "prove the installed torch works: real computation on every device",
     "doctor": "diagnose the torch installation of an environment",
     "explain": "turn a pasted error message or log into a cause and a fix",
+    "matrix": "which releases and variants run a GPU, with their minimum driver and Pythons",
+    "site": "write DIR/index.html: the install selector and the compatibility matrix, one self-contained page",
 }
 DEFAULT_COMMAND = "plan"
 

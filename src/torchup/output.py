@@ -28,6 +28,8 @@ FORMAT_VERSIONS = {
     "verify": 1,
     "doctor": 1,
     "explain": 1,
+    "matrix": 1,
+    "site": 1,
 }
 
 

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from torchup.catalog.stack import StackCatalog
     from torchup.stack import StackChoice
 
-__all__ = ["machine_summary", "parse_torch_spec", "resolve", "wheel_arch"]
+__all__ = ["judge_build", "machine_summary", "parse_torch_spec", "resolve", "wheel_arch"]
 
 # the same few hundred version strings are compared thousands of times per resolve
 version_tuple = lru_cache(maxsize=4096)(_version_tuple)
@@ -293,6 +293,16 @@ def _judge(
         ptx=tuple(ptx_jit),
         gfx_override=override,
     )
+
+
+def judge_build(machine: Machine, build: Build, request: Request | None = None) -> tuple[str | None, tuple[int, ...]]:
+    """The resolver's verdict on one build for ``machine``, the one ``resolve`` makes of every
+    candidate: ``(why not, ())`` when it is rejected, else ``(None, the indices of the machine's
+    GPUs it uses)``.  ``torchup matrix`` and ``catalog --gpu`` show it; they keep no rules of their own."""
+    request = request or Request()
+    spec = parse_torch_spec(request.torch) if request.torch else None
+    judged = _judge(machine, build, request, spec)
+    return judged.rejected, judged.covered
 
 
 def _override_target(machine: Machine) -> str | None:

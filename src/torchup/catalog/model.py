@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 __all__ = [
     "CONFIRMED",
@@ -286,6 +287,8 @@ class Catalog:
 _ARCH_RE = re.compile(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNORECASE)
 
 
+# pure, and asked of the same few dozen strings millions of times by ``torchup site``
+@lru_cache(maxsize=1024)
 def variant_kind(variant: str) -> str:
     """``cu126`` -> ``cuda``; ``rocm6.4`` -> ``rocm``; ``xpu``; everything else ``cpu``."""
     if re.fullmatch(r"cu\d+", variant):
@@ -341,6 +344,7 @@ def _cc_sort(cc: str) -> tuple[int, int, str]:
     return int(major), int(minor), rest[len(minor) :]
 
 
+@lru_cache(maxsize=1024)  # pure; resolve asks it of the same arch strings for every build
 def cc_tuple(cc: str) -> tuple[int, int]:
     """``"8.6"`` -> (8, 6); ``"9.0a"`` -> (9, 0)."""
     major, minor, _ = _cc_sort(cc)

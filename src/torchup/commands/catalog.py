@@ -6,7 +6,8 @@
 The first form shows one release (default: the newest): its builds per platform
 with Python tags, CUDA / ROCm, arch lists, which build PyPI serves, the
 companions, and how old the data is.  With ``--gpu`` it says for every build of
-that release whether it runs on the GPU, and why not.
+that release whether it runs on the GPU, and why not (the verdicts of
+``torchup matrix``), and names the newest build of any release that runs it.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace, system) -> int:
         )
     data = release_view(catalog, rel)
     if args.gpu:
-        data["gpu"] = gpu_view(rel, args.gpu)
+        data["gpu"] = gpu_view(catalog, rel, args.gpu)
     if args.json:
         from torchup.output import emit_json
 
@@ -148,43 +149,21 @@ def release_view(catalog, rel) -> dict[str, Any]:
     }
 
 
-def gpu_view(rel, name: str) -> dict[str, Any]:
-    """For each build of ``rel``: does it run on the GPU named ``name``, and why not."""
-    from torchup.catalog import hardware, rules
+def gpu_view(catalog, rel, name: str) -> dict[str, Any]:
+    """For each build of ``rel``: does it run the GPU named ``name``, and why not (the resolver's
+    verdict, as ``torchup matrix`` shows it); ``newest``: the newest build of any release that runs it."""
+    from torchup.matrix import find_gpu, gpu_verdict, matrix_view
 
-    model = hardware.gpu_by_name(name)
-    if model is None and name.strip().lower().startswith("apple"):
-        model = hardware.GpuModel(
-            vendor="apple",
-            name=name,
-            family="Apple silicon",
-            segment="integrated",
-            source="name",
-            confidence="confirmed",
-        )
-    if model is None:
-        raise UsageError(
-            f"unknown GPU model {name!r}",
-            hint='give a model name as nvidia-smi / rocminfo print it, e.g. "NVIDIA GeForce RTX 4090"',
-        )
-    from torchup.machine import Gpu
-
-    gpu = Gpu(vendor=model.vendor, name=name, compute_capability=model.compute_capability, gfx=model.gfx)
+    model = find_gpu(name)
     verdicts = []
     for b in rel.builds:
-        reason = rules.why_not_gpu(b, gpu)
-        how = None
-        if reason is None and b.kind == "cuda" and model.compute_capability:
-            how = rules.kernel_match(b, model.compute_capability)
         facts = ["arches"] if b.kind == "cuda" else ["gfx"] if b.kind == "rocm" else []
         verdicts.append(
             {
                 "variant": b.variant,
                 "os": b.os,
                 "arch": b.arch,
-                "runs": reason is None,
-                "why_not": reason,
-                "via": f"{how[0]} {how[1]}" if how else None,
+                **gpu_verdict(b, model, name),
                 "unconfirmed": list(b.unconfirmed(["exists", *facts])),
             }
         )
@@ -198,6 +177,7 @@ def gpu_view(rel, name: str) -> dict[str, Any]:
         "xpu": model.xpu,
         "source": model.source,
         "builds": verdicts,
+        "newest": matrix_view(catalog, name)["newest"],
     }
 
 
@@ -252,7 +232,9 @@ def render_release(data: dict[str, Any]) -> str:
             or g["gfx"]
             or ("XPU" if g["xpu"] else "MPS" if g["vendor"] == "apple" else "")
         )
-        lines += ["", f"On {g['name']} ({g['family']}, {ident}):"]
+        from torchup.matrix import newest_sentence
+
+        lines += ["", newest_sentence({"gpu": g, "newest": g["newest"]}), f"On {g['name']} ({g['family']}, {ident}):"]
         for v in g["builds"]:
             mark = "runs" if v["runs"] else "no  "
             why = f" via {v['via']}" if v["via"] else (f": {v['why_not']}" if v["why_not"] else "")
