@@ -59,7 +59,12 @@ def env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(env, tmp_path_factory):
     if chromium_path() is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run installs it)")
+        # .ci/run installs Debian's chromium, so in CI its absence is a failure; elsewhere (the README's
+        # test command on a machine without a browser, which needs root to add) the reason is shown
+        missing = "chromium is not installed: `apt-get install -y chromium` (.ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
     folder = tmp_path_factory.mktemp("site")
     out = torchup(env, "site", str(folder / "out"), "--json")
     assert out.returncode == 0, out.stdout + out.stderr
