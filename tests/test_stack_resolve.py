@@ -9,7 +9,8 @@ Every expectation is derived from the recorded facts, named in the case:
   (docs/stack.md, "Where each fact comes from"):
   FA = Dao-AILab/flash-attention .github/workflows/publish.yml at tags v2.8.3.post1 (a8aa52b1) and
   v2.8.3 (060c9188): torch 2.4.0-2.8.0, CUDA 12.9.1, Python 3.9-3.13 (not 3.13 with torch 2.4),
-  both C++ ABIs; at v2.7.4.post1 (5231d95f): torch 2.2.2-2.6.0, CUDA 12.4.1;
+  both C++ ABIs; at v2.7.4.post1 (5231d95f): torch 2.2.2-2.6.0, CUDA 12.4.1; at v2.7.0.post2-v2.7.3:
+  torch 2.1-2.5 with CUDA 11.8.0 and 12.x;
   SCATTER = rusty1s/pytorch_scatter .github/workflows/building.yml at efbe465d (torch 2.8.0: cpu,
   cu126, cu128, cu129) and 38289bfa (torch 2.7.0: cpu, cu118, cu126, cu128);
   XF = facebookresearch/xformers .github/workflows/wheels.yml at each release tag: the build its
@@ -92,7 +93,7 @@ CASES = [
     ("no-gpu", ["torchcodec"], "2.15.0", {"torchcodec": "0.16.0"}, "CODEC: 0.16 -> torch >=2.11"),
     ("no-gpu", ["xformers"], "no-stack", {},
      "XF: its PyPI wheels and PyTorch-index uploads are CUDA and ROCm builds; this machine gets the CPU builds"),
-    ("no-gpu", ["flash-attn"], "no-stack", {}, "FA: CUDA 12 builds only"),
+    ("no-gpu", ["flash-attn"], "no-stack", {}, "FA: CUDA 11 and 12 builds only"),
     ("amd-mi300x", ["torch-scatter"], "no-stack", {},
      "PyG's recorded pages are cpu and CUDA; the CPU build would leave the MI300X unused"),
     ("amd-mi300x", ["bitsandbytes"], "2.15.0", {"bitsandbytes": "0.50.2"}, "a range: any torch 2.4 to 3"),
@@ -103,7 +104,9 @@ CASES = [
      "XF@aa7bc366: 0.0.33 is built for cu126, cu128, cu130 (index) and cu130 (PyPI); driver 470 runs CUDA 11 only"),
     ("a10g-driver470-k8s", ["torch-scatter"], "2.7.1", {"torch-scatter": "2.1.2+pt27cu118"},
      "SCATTER@38289bfa: torch 2.7.0 cu118"),
-    ("a10g-driver470-k8s", ["flash-attn"], "no-stack", {}, "FA: CUDA 12 builds only; driver 470 runs CUDA 11"),
+    ("a10g-driver470-k8s", ["flash-attn"], "2.5.1", {"flash-attn": "2.7.3"},
+     "driver 470 runs CUDA 11; FA@89c5a7dd (v2.7.3, the newest tag building CUDA 11.8.0): cu11 assets for torch "
+     "2.1-2.5; cu118 torch 2.5.1 is the newest build here it fits"),
     ("rtx5070-cuda-na", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3.post1"},
      "sm_120 needs cu128/cu129; FA@a8aa52b1's cu12 asset for torch 2.8"),
     ("rtx5070-cuda-na", ["vllm"], "2.10.0", {"vllm": "0.19.1"},
