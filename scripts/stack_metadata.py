@@ -9,7 +9,7 @@ Requires-Python, the Requires-Dist entries on torch (from the PEP 658 metadata o
 of its wheels, a Linux x86_64 one when there is one) and the tags of all its wheels.
 The index is the one pip is configured with (scripts/pypi_metadata.py).  Only the
 ``releases`` of those packages and the ``read`` day are rewritten; the hand-recorded
-facts (hosts, encoding, listings, sources) are kept as they are.
+facts (hosts, encoding, listings, builds, table, sources: docs/stack.md) are kept as they are.
 """
 
 from __future__ import annotations

@@ -86,17 +86,20 @@ def test_plan_json_lists_every_pinned_package(tmp_path):
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     body = body.get("plan", body)
-    # xformers 0.0.32.post2 pins torch==2.8.0 (PyPI metadata); flash-attn 2.8.3 has a cu12 torch 2.8 asset
+    # xformers 0.0.32.post2 pins torch==2.8.0 (PyPI metadata) and its PyPI wheel is the torch2.8.0+cu128 build
+    # (facebookresearch/xformers@5d4b92a5 .github/workflows/wheels.yml, upload_pip); flash-attn 2.8.3.post1 has a
+    # cu12 torch 2.8 asset (Dao-AILab/flash-attention@a8aa52b1 .github/workflows/publish.yml)
     assert body["torch"] == "2.8.0" and body["variant"] == "pypi"
     assert body["stack"] == [
         {"name": "xformers", "version": "0.0.32.post2", "index_url": None, "find_links": None, "url": None,
          "reason": body["stack"][0]["reason"]},
-        {"name": "flash-attn", "version": "2.8.3", "index_url": None, "find_links": None,
-         "url": "https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3/"
-                "flash_attn-2.8.3%2Bcu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl",
+        {"name": "flash-attn", "version": "2.8.3.post1", "index_url": None, "find_links": None,
+         "url": "https://github.com/Dao-AILab/flash-attention/releases/download/v2.8.3.post1/"
+                "flash_attn-2.8.3.post1%2Bcu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl",
          "reason": body["stack"][1]["reason"]},
     ]
     assert "pins torch==2.8.0" in body["stack"][0]["reason"]
+    assert not any("no primary source confirmed" in w for w in body["warnings"])  # both rest on their workflows
 
 
 def test_nothing_fits_together_is_a_refusal_with_the_options(tmp_path):

@@ -4,6 +4,7 @@ and `catalog refresh` learning new PyPI releases of those packages from a local 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from packaging.requirements import Requirement
@@ -32,6 +33,31 @@ def test_every_package_of_the_task_is_known_with_its_sources():
             assert r.source == "PYPI" and r.uploaded, (name, r.version)
             for req in r.requires_torch:
                 assert Requirement(req).name == "torch"
+
+
+# a primary source named the way stack.json names it: "owner/repo@<40 hex> path ..."
+PRIMARY = re.compile(r"(^|; )[\w.-]+/[\w.-]+@[0-9a-f]{40} \S")
+
+
+def test_every_confirmed_off_pypi_fact_names_its_repository_and_commit():
+    """A fact marked confirmed names the repository, commit and file it was read from; every
+    torchcodec table row has its source; docs/stack.md's table lists the unconfirmed ones."""
+    stack = load_stack({"TORCHUP_CACHE_DIR": "/nonexistent"})
+    facts = []
+    for name, p in stack.packages.items():
+        facts += [(f"{name} {x.version} torch {x.torch}", x.confirmed, x.source) for x in p.listings]
+        facts += [(f"{name} {v} builds", b.confirmed, b.source) for v, b in p.builds.items()]
+        assert set(p.table_sources) == set(p.table), name
+        facts += [(f"{name} table {k}", o.confirmed, o.source) for k, o in p.table_sources.items()]
+    assert len(facts) > 100
+    for what, confirmed, source in facts:
+        if confirmed:
+            assert PRIMARY.search(source), (what, source)
+        else:
+            assert "unconfirmed" in source or "not in the workflow" in source, (what, source)
+    unconfirmed = {what.split(" torch ")[0] for what, confirmed, _ in facts if not confirmed}
+    assert unconfirmed == {"torch-sparse 0.6.18", "torch-cluster 1.6.3", "torch-spline-conv 1.2.2", "pyg-lib 0.5.0",
+                           "torch-scatter 2.1.2", "pyg-lib 0.6.0", "pyg-lib 0.7.0"}  # the last three: macOS tags
 
 
 def test_recorded_pypi_facts_have_the_real_shape():

@@ -5,8 +5,17 @@ and the stack each must get.
 Every expectation is derived from the recorded facts, named in the case:
 - PyPI metadata read by scripts/stack_metadata.py into src/torchup/catalog/data/stack.json
   (e.g. "xformers 0.0.33: Requires-Dist torch==2.9.0");
-- the off-PyPI listings recorded there with their source (flash-attn's v2.8.3 assets stop at
-  torch 2.8 with CUDA 12; PyG's torch-2.8.0 / 2.7.0 pages);
+- the facts recorded there from the packages' own sources, each naming repository and commit
+  (docs/stack.md, "Where each fact comes from"):
+  FA = Dao-AILab/flash-attention .github/workflows/publish.yml at tags v2.8.3.post1 (a8aa52b1) and
+  v2.8.3 (060c9188): torch 2.4.0-2.8.0, CUDA 12.9.1, Python 3.9-3.13 (not 3.13 with torch 2.4),
+  both C++ ABIs; at v2.7.4.post1 (5231d95f): torch 2.2.2-2.6.0, CUDA 12.4.1; at v2.7.0.post2-v2.7.3:
+  torch 2.1-2.5 with CUDA 11.8.0 and 12.x;
+  SCATTER = rusty1s/pytorch_scatter .github/workflows/building.yml at efbe465d (torch 2.8.0: cpu,
+  cu126, cu128, cu129) and 38289bfa (torch 2.7.0: cpu, cu118, cu126, cu128);
+  XF = facebookresearch/xformers .github/workflows/wheels.yml at each release tag: the build its
+  PyPI wheel is for (upload_pip) and the variants it uploads to PyTorch's index (upload_pt);
+  CODEC = meta-pytorch/torchcodec@78ed5ad8 README.md's compatibility table (0.0.3 to 0.16);
 - the torch catalog: which builds run on the machine (driver 550 runs CUDA 12.x by minor-version
   compatibility, not 13; driver 470 only CUDA 11; PyPI's Linux default is cu128 for 2.8-2.10 and
   cu130 from 2.11).
@@ -26,7 +35,7 @@ from torchup.catalog.load import load_catalog
 from torchup.catalog.stack import load_stack, stack_from_dict
 from torchup.plan import Plan, Refusal, Request
 from torchup.resolve import resolve
-from torchup.stack import Point, Target, _wheel_fits, co_resolve
+from torchup.stack import Point, Target, _wheel_fits, co_resolve, cxx11_abi
 
 CATALOG = load_catalog(use_cache=False)
 STACK = load_stack({"TORCHUP_CACHE_DIR": "/nonexistent"})
@@ -34,69 +43,77 @@ STACK = load_stack({"TORCHUP_CACHE_DIR": "/nonexistent"})
 # (fixture, --with specs, expected torch or a refusal code, expected pins {name: version}, source)
 CASES = [
     ("rtx4090-driver550", ["xformers==0.0.33"], "2.9.0", {"xformers": "0.0.33"},
-     "xformers 0.0.33: torch==2.9.0; 2.9.0's PyPI build is cu128, run by driver 550's minor-version compat"),
+     "xformers 0.0.33: torch==2.9.0; 2.9.0's PyPI build is cu128, run by driver 550's minor-version compat; "
+     "XF@aa7bc366: its cu128 build is on PyTorch's index"),
     ("rtx4090-driver550", ["xformers"], "2.14.1", {"xformers": "0.0.35"},
      "xformers 0.0.35 (newest): torch>=2.10; the best build here is 2.14.1 cu126"),
     ("rtx4090-driver550", ["vllm"], "2.10.0", {"vllm": "0.19.1"},
      "vllm 0.20-0.34 pin torch 2.11-2.14, whose PyPI builds are CUDA 13 (driver >= 580); 0.19.1 pins 2.10.0 (cu128)"),
-    ("rtx4090-driver550", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3"},
-     "flash-attn v2.8.3 assets: cu12 for torch 2.4-2.8; none for 2.9+"),
+    ("rtx4090-driver550", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3.post1"},
+     "FA@a8aa52b1 (v2.8.3.post1, the newest tag read): cu12 for torch 2.4-2.8; no workflow builds 2.9+"),
     ("rtx4090-driver550", ["torch-scatter"], "2.8.0", {"torch-scatter": "2.1.2+pt28cu128"},
-     "pytorch_scatter README: torch-2.8.0+cu128 page; 2.8.0's best build here is PyPI's cu128"),
+     "SCATTER@efbe465d: torch 2.8.0 cu128; 2.8.0's best build here is PyPI's cu128"),
     ("rtx4090-driver550", ["bitsandbytes"], "2.14.1", {"bitsandbytes": "0.50.2"},
      "bitsandbytes 0.50.2: torch<3,>=2.4, py3-none-manylinux_2_24_x86_64"),
-    ("rtx4090-driver550", ["torchcodec"], "2.14.1", {"torchcodec": "0.15.0"},
-     "torchcodec 0.15: torch >= 2.11 (v0.15.0 release notes); 0.16/0.17 not in the recorded table"),
+    ("rtx4090-driver550", ["torchcodec"], "2.14.1", {"torchcodec": "0.16.0"},
+     "CODEC: 0.16 -> torch >=2.11; 0.17 (on PyPI) is not in the table read"),
     ("h100-mig", ["vllm"], "2.14.0", {"vllm": "0.34.0"},
      "vllm 0.34.0: torch==2.14.0; its PyPI build is cu130, which driver 590 runs"),
     ("h100-mig", ["xformers==0.0.33"], "2.9.0", {"xformers": "0.0.33"}, "xformers 0.0.33: torch==2.9.0"),
     ("h100-mig", ["xformers==0.0.28.post3"], "2.5.1", {"xformers": "0.0.28.post3"},
      "xformers 0.0.28.post3: torch==2.5.1, cp312 manylinux_2_28_x86_64 wheel"),
-    ("h100-mig", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3"}, "flash-attn v2.8.3 assets stop at torch 2.8"),
+    ("h100-mig", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3.post1"}, "FA@a8aa52b1: its matrix stops at torch 2.8"),
     ("h100-mig", ["flash-attn<2.8"], "2.6.0", {"flash-attn": "2.7.4.post1"},
-     "flash-attn v2.7.4.post1 assets: cu12 for torch 2.2-2.6"),
+     "FA@5231d95f (v2.7.4.post1): cu12 for torch 2.2-2.6"),
+    ("h100-mig", ["flash-attn==2.8.3"], "2.8.0", {"flash-attn": "2.8.3"}, "FA@060c9188 (v2.8.3): torch 2.8.0"),
     ("h100-mig", ["torch-scatter"], "2.8.0", {"torch-scatter": "2.1.2+pt28cu128"},
-     "pytorch_scatter README: torch-2.8.0+{cpu,cu126,cu128,cu129}; 2.8.0's best build on driver 590 is PyPI's cu128"),
-    ("h100-mig", ["flash-attn", "torch-scatter"], "2.8.0", {"flash-attn": "2.8.3", "torch-scatter": "2.1.2+pt28cu128"},
-     "both stop at torch 2.8"),
+     "SCATTER@efbe465d: torch 2.8.0 cpu, cu126, cu128, cu129; 2.8.0's best build on driver 590 is PyPI's cu128"),
+    ("h100-mig", ["flash-attn", "torch-scatter"], "2.8.0",
+     {"flash-attn": "2.8.3.post1", "torch-scatter": "2.1.2+pt28cu128"}, "both stop at torch 2.8 (FA, SCATTER)"),
     ("h100-mig", ["bitsandbytes"], "2.15.0", {"bitsandbytes": "0.50.2"}, "bitsandbytes 0.50.2: torch<3,>=2.4"),
     ("h100-mig", ["torchao"], "2.15.0", {"torchao": "0.18.0"}, "torchao 0.18.0: no torch requirement, cp310-abi3"),
     ("h100-mig", ["flashinfer-python"], "2.15.0", {"flashinfer-python": "0.7.4"},
      "flashinfer-python 0.7.4: Requires-Dist torch (no version), py3-none-any"),
     ("h100-mig", ["deepspeed"], "2.15.0", {"deepspeed": "0.19.8"}, "deepspeed 0.19.8: an sdist only, no torch pin read"),
-    ("h100-mig", ["torchcodec"], "2.15.0", {"torchcodec": "0.15.0"}, "torchcodec 0.15: torch >= 2.11"),
-    ("h100-mig", ["torchcodec<0.10"], "2.9.1", {"torchcodec": "0.9.1"},
-     "torchcodec README table: 0.9 is for torch 2.9"),
+    ("h100-mig", ["torchcodec"], "2.15.0", {"torchcodec": "0.16.0"}, "CODEC: 0.16 -> torch >=2.11"),
+    ("h100-mig", ["torchcodec<0.10"], "2.9.1", {"torchcodec": "0.9.1"}, "CODEC: 0.9 -> torch 2.9"),
+    ("h100-mig", ["torchcodec<0.12"], "2.11.0", {"torchcodec": "0.11.1"}, "CODEC: 0.11 -> torch 2.11"),
+    ("h100-mig", ["torchcodec<0.11"], "2.10.0", {"torchcodec": "0.10.0"}, "CODEC: 0.10 -> torch 2.10"),
     ("h100-mig", ["vllm", "xformers"], "2.14.0", {"vllm": "0.34.0", "xformers": "0.0.35"},
      "vllm 0.34.0 pins 2.14.0; xformers 0.0.35 takes torch>=2.10"),
-    ("h100-mig", ["vllm", "flash-attn"], "2.8.0", {"vllm": "0.11.0", "flash-attn": "2.8.3"},
-     "flash-attn stops at torch 2.8; vllm 0.10.2-0.11.0 pin torch==2.8.0"),
+    ("h100-mig", ["vllm", "flash-attn"], "2.8.0", {"vllm": "0.11.0", "flash-attn": "2.8.3.post1"},
+     "FA stops at torch 2.8; vllm 0.10.2-0.11.0 pin torch==2.8.0"),
     ("h100-mig", ["vllm", "bitsandbytes", "torchao"], "2.14.0",
      {"vllm": "0.34.0", "bitsandbytes": "0.50.2", "torchao": "0.18.0"}, "the ranges admit vllm's pin"),
     ("h100-mig", ["xformers==0.0.33", "flash-attn"], "no-stack", {},
      "xformers 0.0.33 needs torch 2.9.0; flash-attn has no torch 2.9 asset"),
     ("h100-mig", ["xformers==9.9"], "no-release", {}, "the recorded xformers releases are 0.0.16 to 0.0.35"),
-    ("no-gpu", ["torch-scatter"], "2.8.0", {"torch-scatter": "2.1.2+pt28cpu"}, "PyG torch-2.8.0+cpu page"),
+    ("no-gpu", ["torch-scatter"], "2.8.0", {"torch-scatter": "2.1.2+pt28cpu"}, "SCATTER@efbe465d: torch 2.8.0 cpu"),
     ("no-gpu", ["bitsandbytes"], "2.15.0", {"bitsandbytes": "0.50.2"}, "bitsandbytes 0.50.2: torch<3,>=2.4"),
-    ("no-gpu", ["torchcodec"], "2.15.0", {"torchcodec": "0.15.0"}, "torchcodec 0.15: torch >= 2.11"),
+    ("no-gpu", ["torchcodec"], "2.15.0", {"torchcodec": "0.16.0"}, "CODEC: 0.16 -> torch >=2.11"),
     ("no-gpu", ["xformers"], "no-stack", {},
-     "xformers' PyPI wheels are built for torch's CUDA build on PyPI; this machine gets the CPU builds"),
-    ("no-gpu", ["flash-attn"], "no-stack", {}, "flash-attn's assets are CUDA 12 builds only"),
+     "XF: its PyPI wheels and PyTorch-index uploads are CUDA and ROCm builds; this machine gets the CPU builds"),
+    ("no-gpu", ["flash-attn"], "no-stack", {}, "FA: CUDA 11 and 12 builds only"),
     ("amd-mi300x", ["torch-scatter"], "no-stack", {},
      "PyG's recorded pages are cpu and CUDA; the CPU build would leave the MI300X unused"),
     ("amd-mi300x", ["bitsandbytes"], "2.15.0", {"bitsandbytes": "0.50.2"}, "a range: any torch 2.4 to 3"),
     ("a10g-driver470-k8s", ["xformers"], "2.7.1", {"xformers": "0.0.31.post1"},
-     "driver 470: CUDA 11 builds, cu118 ends at 2.7.1; xformers 0.0.31.post1 pins torch==2.7.1"),
+     "driver 470: CUDA 11 builds, cu118 ends at 2.7.1; xformers 0.0.31.post1 pins torch==2.7.1; "
+     "XF@8354497d uploads its cu118 build to PyTorch's index"),
+    ("a10g-driver470-k8s", ["xformers==0.0.33"], "no-stack", {},
+     "XF@aa7bc366: 0.0.33 is built for cu126, cu128, cu130 (index) and cu130 (PyPI); driver 470 runs CUDA 11 only"),
     ("a10g-driver470-k8s", ["torch-scatter"], "2.7.1", {"torch-scatter": "2.1.2+pt27cu118"},
-     "pytorch_scatter README: torch-2.7.0+cu118 page"),
-    ("a10g-driver470-k8s", ["flash-attn"], "no-stack", {}, "flash-attn's assets need CUDA 12; driver 470 runs CUDA 11"),
-    ("rtx5070-cuda-na", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3"},
-     "sm_120 needs cu128/cu129; flash-attn's cu12 asset for torch 2.8"),
+     "SCATTER@38289bfa: torch 2.7.0 cu118"),
+    ("a10g-driver470-k8s", ["flash-attn"], "2.5.1", {"flash-attn": "2.7.3"},
+     "driver 470 runs CUDA 11; FA@89c5a7dd (v2.7.3, the newest tag building CUDA 11.8.0): cu11 assets for torch "
+     "2.1-2.5; cu118 torch 2.5.1 is the newest build here it fits"),
+    ("rtx5070-cuda-na", ["flash-attn"], "2.8.0", {"flash-attn": "2.8.3.post1"},
+     "sm_120 needs cu128/cu129; FA@a8aa52b1's cu12 asset for torch 2.8"),
     ("rtx5070-cuda-na", ["vllm"], "2.10.0", {"vllm": "0.19.1"},
      "driver 575 < 580: vllm 0.20+ pin torches whose PyPI build is CUDA 13; 0.19.1 pins 2.10.0 (cu128)"),
     ("intel-arc-a750", ["torchao"], "2.15.0", {"torchao": "0.18.0"}, "torchao 0.18.0: no torch requirement"),
     ("intel-arc-a750", ["xformers"], "no-stack", {},
-     "xformers has builds for PyPI's CUDA build and PyTorch's CUDA indexes, not for xpu"),
+     "XF: its builds are CUDA and ROCm variants, not xpu"),
 ]
 
 _MACHINES: dict = {}
@@ -143,7 +160,8 @@ def test_an_older_torch_is_explained(tmp_path_factory):
                    stack=STACK)
     assert ("flash-attn has no wheel for torch 2.15 with CUDA 13.0 for Python 3.12 on linux x86_64: "
             "torch 2.8.0 instead of 2.15.0") in plan.reasons
-    assert any(r.startswith("flash-attn 2.8.3 has a wheel built for torch 2.8 with CUDA 12") for r in plan.reasons)
+    assert any(r.startswith("flash-attn 2.8.3.post1 has a wheel built for torch 2.8 with CUDA 12 (Dao-AILab/")
+               for r in plan.reasons)
 
 
 def test_the_refusal_lists_the_options_with_their_cost(tmp_path_factory):
@@ -212,12 +230,87 @@ def test_an_exact_pin_on_a_cuda_variant_comes_from_pytorchs_index_only_where_pub
     assert "pkg 1.0's wheel is built for torch 2.9.0's default build on PyPI, not for the cu126 build" in refusal.reasons[0]
 
 
-def test_flash_attn_takes_the_cxx11_abi_torch_was_built_with():
-    stack = STACK
-    for torch, abi in (("2.6.0", "cxx11abiFALSE"), ("2.7.1", "cxx11abiTRUE")):
-        point = Point(torch=torch, variant="cu126", cuda="12.6", gpus=1)
-        (pin,) = co_resolve([point], [Requirement("flash-attn")], stack, LINUX).pins
-        assert f"torch{torch[:3]}{abi}-cp312-cp312-linux_x86_64.whl" in pin.url
+@pytest.mark.parametrize("torch, variant, abi", [
+    ("2.5.1", "cu124", "cxx11abiFALSE"),
+    ("2.6.0", "cu124", "cxx11abiFALSE"),
+    ("2.6.0", "cu126", "cxx11abiTRUE"),  # PyTorch 2.6's CUDA 12.6 builds use the C++11 ABI (PR #142064)
+    ("2.7.1", "cu118", "cxx11abiTRUE"),  # every Linux build from 2.7 on (PR #143423)
+    ("2.8.0", "cu128", "cxx11abiTRUE"),
+])
+def test_flash_attn_takes_the_cxx11_abi_torch_was_built_with(torch, variant, abi):
+    cuda = f"{variant[2:-1]}.{variant[-1]}"
+    point = Point(torch=torch, variant=variant, cuda=cuda, gpus=1)
+    if cuda.startswith("11"):  # flash-attn's assets are CUDA 12 builds: the rule alone
+        assert cxx11_abi(torch, variant) is (abi == "cxx11abiTRUE")
+        return
+    (pin,) = co_resolve([point], [Requirement("flash-attn")], STACK, LINUX).pins
+    assert f"torch{torch[:3]}{abi}-cp312-cp312-linux_x86_64.whl" in pin.url
+
+
+def test_flash_attn_has_no_python_3_13_wheel_for_torch_2_4():
+    """FA@060c9188 / a8aa52b1: the matrix excludes torch 2.4.0 with Python 3.13."""
+    point = Point(torch="2.4.1", variant="cu124", cuda="12.4", gpus=1)
+    py313 = co_resolve([point], [Requirement("flash-attn")], STACK, replace(LINUX, python="3.13"))
+    assert py313.code == "no-stack"
+    py312 = co_resolve([point], [Requirement("flash-attn")], STACK, LINUX)
+    assert [p.version for p in py312.pins] == ["2.8.3.post1"]
+    assert py312.unconfirmed == ()
+
+
+def test_xformers_comes_from_where_its_workflow_uploaded_it(tmp_path_factory):
+    """XF@aa7bc366 (v0.0.33): upload_pip takes the torch2.9.0+cu130 build, upload_pt sends cu126, cu128
+    and cu130 to PyTorch's index; XF@5d4b92a5 (v0.0.32.post2): PyPI gets torch2.8.0+cu128."""
+    machine = machine_for("rtx4090-driver550", tmp_path_factory)
+    plan = resolve(machine, Request(with_packages=("xformers==0.0.33",)), CATALOG, stack=STACK)
+    (pin,) = plan.stack
+    # torch from PyPI (its 2.9.0 build there is cu128), xformers from PyTorch's cu128 index
+    assert (plan.variant, pin.index_url) == ("pypi", "https://download.pytorch.org/whl/cu128")
+    assert "its PyPI wheel is built for cu130, so its cu128 build comes from PyTorch's index" in pin.reason
+    older = resolve(machine, Request(with_packages=("xformers==0.0.32.post2",)), CATALOG, stack=STACK)
+    (pin,) = older.stack
+    assert (older.base_version, pin.index_url) == ("2.8.0", None)
+    assert "its PyPI wheel is built for the cu128 build" in pin.reason
+    assert not any("no primary source confirmed" in w for w in plan.warnings + older.warnings)
+
+
+def test_a_plan_on_unconfirmed_facts_says_so_once(tmp_path_factory):
+    """rusty1s/pytorch_sparse's building workflow (up to 91feaa5e, its newest commit read) never builds
+    torch 2.8: the torch 2.8 listing is kept, unconfirmed, and the plan warns about it once."""
+    machine = machine_for("h100-mig", tmp_path_factory)
+    plan = resolve(machine, Request(with_packages=("torch-sparse", "torch-cluster")), CATALOG, stack=STACK)
+    assert plan.base_version == "2.8.0"
+    said = [w for w in plan.warnings if "no primary source confirmed" in w]
+    assert len(said) == 1
+    assert "the packages chosen with torch rest on facts no primary source confirmed" in said[0]
+    assert "torch-sparse 0.6.18's wheel for torch 2.8.0 with CUDA 12.8" in said[0]
+    assert "torch-cluster 1.6.3's wheel" in said[0] and "rusty1s/pytorch_sparse up to" in said[0]
+    sourced = resolve(machine, Request(with_packages=("torch-sparse<0.6.19", "torch-scatter"), torch="<2.8"),
+                      CATALOG, stack=STACK)
+    assert sourced.base_version == "2.7.1"
+    assert not any("no primary source confirmed" in w for w in sourced.warnings)
+
+
+def test_confirmed_is_what_the_data_says():
+    listing = {"version": "1.0", "torch": "2.8", "cuda": "12", "pythons": ["cp312"], "platforms": ["linux_x86_64"],
+               "abi": "cxx11abiTRUE", "source": "somewhere"}
+    point = Point(torch="2.8.0", variant="cu128", cuda="12.8", gpus=1)
+    for confirmed in (True, False, None):
+        data = dict(listing) if confirmed is None else {**listing, "confirmed": confirmed}
+        stack = _stack(pkg={"binding": "per-torch", "listings": [data], "url": "https://x/{version}/{filename}"})
+        choice = co_resolve([point], [Requirement("pkg")], stack, LINUX)
+        assert bool(choice.unconfirmed) is (confirmed is not True), confirmed
+        if choice.unconfirmed:
+            assert choice.unconfirmed == ("pkg 1.0's wheel for torch 2.8.0 with CUDA 12.8 [somewhere]",)
+
+
+def test_torchcodec_releases_outside_the_table_are_never_chosen():
+    """CODEC: the table starts at 0.0.3; 0.0.1 and 0.0.2 have no row, 0.17 is newer than the README read."""
+    point = Point(torch="2.4.0", variant="cu124", cuda="12.4", pypi_default=True, gpus=1)
+    refusal = co_resolve([point], [Requirement("torchcodec<0.0.3")], STACK, LINUX)
+    assert refusal.code == "no-stack"
+    assert "torchcodec 0.0.2 is not in its compatibility table as torchup recorded it" in refusal.reasons[0]
+    choice = co_resolve([point], [Requirement("torchcodec")], STACK, LINUX)
+    assert [p.version for p in choice.pins] == ["0.0.3"]
 
 
 def test_unknown_names_and_impossible_specs_are_refused():

@@ -657,6 +657,12 @@ def resolve(
     unconfirmed = _unconfirmed_warning(catalog, b)
     if unconfirmed:
         warnings.append(unconfirmed)
+    if choice and choice.unconfirmed:
+        warnings.append(
+            "the packages chosen with torch rest on facts no primary source confirmed: "
+            + "; ".join(dict.fromkeys(choice.unconfirmed))
+            + " (docs/stack.md, 'Where each fact comes from')"
+        )
     age = catalog.age_days(today) if today else None
     if today is not None and catalog.is_stale(today):
         warnings.append(f"the catalog data is {age} days old ({catalog.data_date}): run 'torchup catalog refresh'")

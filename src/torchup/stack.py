@@ -7,13 +7,20 @@ platform and ABI (and CUDA, where the wheel encodes it) whose torch requirement 
 satisfies.  Each package is pinned to its newest release that fits there.
 
 How each kind of package fits a point (``PackageFacts.binding``):
-- ``exact-pin`` (xformers, vllm): a release whose ``Requires-Dist`` pins ``torch==X`` fits torch X.
-  Its PyPI wheel is built for torch X's default build on PyPI; another CUDA variant needs the
-  package's build on PyTorch's index for that variant (xformers has them, vllm does not).
+- ``exact-pin`` (xformers, vllm): a release whose ``Requires-Dist`` pins ``torch==X`` fits torch X,
+  in the builds it was built for: where its wheels workflow was read (``PackageFacts.builds``:
+  xformers), its PyPI wheel for the variant recorded and PyTorch's index for the variants it
+  uploads there; otherwise (not confirmed) its PyPI wheel is taken to be for torch X's default
+  build on PyPI and PyTorch's index to carry the other CUDA variants when the package is
+  published there (xformers, not vllm).
 - ``range`` (bitsandbytes, torchao, flashinfer-python, deepspeed): any torch its requirement admits.
 - ``per-torch`` (flash-attn, PyG's extensions): a recorded wheel for the point's torch minor and
   CUDA (flash-attn: the CUDA major and the C++ ABI torch was built with; PyG: the exact variant).
 - ``table`` (torchcodec): the torch minor the project's compatibility table gives for the release.
+
+A hand-recorded fact no primary source confirmed (``confirmed`` false, or no record where one is
+needed) is still used; the choice lists each such fact it rests on (``StackChoice.unconfirmed``)
+and the plan warns about them.
 
 A package torchup has no facts on is refused (``unknown``): choosing torch "with" a package only
 means something for a package built against torch, and a name torchup does not know is more
@@ -31,23 +38,35 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from torchup.catalog.model import platform_floor
-from torchup.catalog.stack import Listing, PackageFacts, StackCatalog, StackRelease, canonical
+from torchup.catalog.stack import IndexBuilds, Listing, PackageFacts, StackCatalog, StackRelease, canonical
 from torchup.plan import Refusal, StackPin
 
 __all__ = [
-    "CXX11_ABI_FROM",
     "Point",
     "StackChoice",
     "Target",
     "co_resolve",
+    "cxx11_abi",
     "parse_with",
     "split_known",
 ]
 
-# PyTorch's pip wheels are built with the C++11 ABI from 2.7 on (before: the pre-C++11 ABI);
-# flash-attn's asset names say which one a wheel needs (cxx11abiTRUE / cxx11abiFALSE).
-# Source: PyTorch 2.7 release notes, "Linux wheels now use the CXX11 ABI (manylinux_2_28)".
-CXX11_ABI_FROM = (2, 7)
+
+def cxx11_abi(torch: str, variant: str) -> bool:
+    """Whether PyTorch's Linux wheel of ``torch`` for ``variant`` is built with the C++11 ABI
+    (flash-attn's asset names say which one a wheel needs: cxx11abiTRUE / cxx11abiFALSE).
+
+    PyTorch's own sources: in 2.6 only the CUDA 12.6 builds (and aarch64, ROCm, XPU) use it
+    (pytorch/pytorch PR #142064, "Use cxx11-abi for Linux CUDA 12.6 builds", which sets the
+    devtoolset of arch_version 12.6 in .github/scripts/generate_binary_build_matrix.py; the
+    PyTorch 2.6 release blog: "the experimental Linux binaries shipped with CUDA 12.6.3 ... are
+    built with CXX11_ABI=1"); from 2.7 every Linux build does (PR #143423, "Use Manylinux 2.28
+    for nightly build and cxx11-abi": CPU, CUDA 11.8 and 12.4 switched in the 2.7 nightlies;
+    PR #146200 removed the pre-cxx11 builds).  The merge commits were not read: the
+    pytorch/pytorch repository was too large to bring here.
+    """
+    minor = _vtuple(torch)[:2]
+    return minor >= (2, 7) or (minor == (2, 6) and not variant.startswith(("cpu", "cu118", "cu124")))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +104,7 @@ class StackChoice:
     index: int  # which point (into the points given)
     pins: tuple[StackPin, ...]
     reasons: tuple[str, ...]
+    unconfirmed: tuple[str, ...] = ()  # the hand-recorded facts the pins rest on that no primary source confirmed
 
 
 def parse_with(specs: Sequence[str]) -> list[Requirement]:
@@ -223,6 +243,7 @@ class _Fit:
     pin: StackPin | None = None
     why_not: str | None = None
     torch_only: bool = False  # rejected for its torch requirement alone (another torch would do)
+    unconfirmed: tuple[str, ...] = ()  # the facts the pin rests on that no primary source confirmed
 
 
 def _releases(facts: PackageFacts, spec: SpecifierSet) -> list[StackRelease]:
@@ -247,7 +268,7 @@ def _fit_pypi(facts: PackageFacts, spec: SpecifierSet, point: Point, target: Tar
     for r in with_wheel:
         why = _why_not_release(facts, r, point, target)
         if why is None:
-            return _Fit(pin=_pypi_pin(facts, r, point, target))
+            return _pypi_fit(facts, r, point, target)
         first = first or why
     assert first is not None
     return _Fit(why_not=first[0], torch_only=first[1])
@@ -256,43 +277,104 @@ def _fit_pypi(facts: PackageFacts, spec: SpecifierSet, point: Point, target: Tar
 def _why_not_release(facts: PackageFacts, r: StackRelease, point: Point, target: Target) -> tuple[str, bool] | None:
     """Why release ``r`` does not fit the point, and whether only its torch requirement is at fault."""
     if facts.binding == "table":
-        minor = _minor(r.version)
-        want = facts.table.get(minor)
-        if want is None:
+        key = _table_key(facts, r.version)
+        if key is None:
             return f"{facts.name} {r.version} is not in its compatibility table as torchup recorded it", False
+        want = facts.table[key]
         if not SpecifierSet(want).contains(point.torch, prereleases=True):
             return f"{facts.name} {r.version} needs torch{want} (its compatibility table)", True
         return None
     spec = _torch_spec(r, target)
     if spec is not None and not spec.contains(point.torch, prereleases=True):
         return f"{facts.name} {r.version} {_verb(spec)} torch{spec}", True
-    if facts.binding == "exact-pin" and not point.pypi_default:
-        if point.variant.startswith("cu") and "pytorch-index" in facts.hosts:
-            return None  # PyTorch's index carries its build for this CUDA variant
-        return (
-            f"{facts.name} {r.version}'s wheel is built for torch {point.torch}'s default build on PyPI, "
-            f"not for the {point.variant} build"
-        ), False
+    if facts.binding == "exact-pin":
+        return _exact_pin_where(facts, r, point).why_not
     return None
 
 
-def _pypi_pin(facts: PackageFacts, r: StackRelease, point: Point, target: Target) -> StackPin:
+def _table_key(facts: PackageFacts, version: str) -> str | None:
+    """The row of the compatibility table for a release: its own version ("0.0.3") or its minor ("0.9")."""
+    for key in (version, _minor(version)):
+        if key in facts.table:
+            return key
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Where:
+    """Where the build of an exact-pin release for a point comes from."""
+
+    why_not: tuple[str, bool] | None = None
+    index_url: str | None = None  # None: PyPI
+    note: str = ""  # said in the reason
+    unconfirmed: str | None = None
+
+
+def _exact_pin_where(facts: PackageFacts, r: StackRelease, point: Point) -> _Where:
+    builds = facts.builds.get(r.version)
+    if builds is not None and builds.confirmed:
+        return _recorded_where(facts, r, point, builds)
+    # not recorded: its PyPI wheel is taken to be for the default build on PyPI, and PyTorch's
+    # index to carry the other CUDA variants when the package is published there
+    what = f"which torch builds {facts.name} {r.version} was built for"
+    if point.pypi_default:
+        return _Where(unconfirmed=f"{what} (its PyPI wheel is taken to be for torch's default build on PyPI)")
+    if point.variant.startswith("cu") and "pytorch-index" in facts.hosts:
+        return _Where(
+            index_url=point.index_url,
+            note=f"; its build for {point.variant} is taken from PyTorch's index",
+            unconfirmed=f"{what} (PyTorch's index is taken to carry its {point.variant} build)",
+        )
+    return _Where(
+        why_not=(
+            f"{facts.name} {r.version}'s wheel is built for torch {point.torch}'s default build on PyPI, "
+            f"not for the {point.variant} build",
+            False,
+        )
+    )
+
+
+def _recorded_where(facts: PackageFacts, r: StackRelease, point: Point, builds: IndexBuilds) -> _Where:
+    if point.pypi_default and builds.pypi == point.variant:
+        return _Where(note=f"; its PyPI wheel is built for the {point.variant} build ({builds.source})")
+    if point.variant in builds.pytorch_index:
+        pypi = f"its PyPI wheel is built for {builds.pypi}, so " if point.pypi_default and builds.pypi else ""
+        return _Where(
+            index_url=point.index_url,
+            note=f"; {pypi}its {point.variant} build comes from PyTorch's index ({builds.source})",
+        )
+    carried = ", ".join(builds.pytorch_index) or "none"
+    return _Where(
+        why_not=(
+            f"{facts.name} {r.version} has no build for torch {point.torch} {point.variant}: its PyPI wheel is "
+            f"for {builds.pypi or 'no CUDA variant recorded'}, PyTorch's index carries {carried} ({builds.source})",
+            False,
+        )
+    )
+
+
+def _pypi_fit(facts: PackageFacts, r: StackRelease, point: Point, target: Target) -> _Fit:
     spec = _torch_spec(r, target)
     if facts.binding == "exact-pin":
+        where = _exact_pin_where(facts, r, point)
         reason = f"{facts.name} {r.version} {_verb(spec)} torch{spec} (its metadata on PyPI, uploaded {r.uploaded})"
-        index = None
-        if not point.pypi_default:
-            index = point.index_url
-            reason += f"; its build for {point.variant} comes from PyTorch's index, as its README says"
-        return StackPin(name=facts.name, version=r.version, index_url=index, reason=reason)
+        pin = StackPin(name=facts.name, version=r.version, index_url=where.index_url, reason=reason + where.note)
+        return _Fit(pin=pin, unconfirmed=(where.unconfirmed,) if where.unconfirmed else ())
     if facts.binding == "table":
-        reason = f"{facts.name} {r.version} needs torch{facts.table[_minor(r.version)]} (its compatibility table)"
-        return StackPin(name=facts.name, version=r.version, reason=reason)
+        key = _table_key(facts, r.version)
+        assert key is not None
+        origin = facts.table_sources.get(key)
+        reason = f"{facts.name} {r.version} needs torch{facts.table[key]} (its compatibility table"
+        reason += f": {origin.source})" if origin else ")"
+        unconfirmed = () if origin and origin.confirmed else (f"{facts.name} {key}'s row in its compatibility table",)
+        return _Fit(pin=StackPin(name=facts.name, version=r.version, reason=reason), unconfirmed=unconfirmed)
     what = f"requires torch{spec}" if spec else "has no requirement on torch"
     if not r.wheels:
         what += "; PyPI has only its sdist, which pip builds"
-    return StackPin(
-        name=facts.name, version=r.version, reason=f"{facts.name} {r.version} {what} (its metadata on PyPI)"
+    return _Fit(
+        pin=StackPin(
+            name=facts.name, version=r.version, reason=f"{facts.name} {r.version} {what} (its metadata on PyPI)"
+        )
     )
 
 
@@ -314,10 +396,8 @@ def _listing_fits(x: Listing, point: Point, target: Target) -> str | None:
         return "python"
     if not any(_platform_fits(p, target) for p in x.platforms):
         return "platform"
-    if x.abi is not None:
-        cxx11 = _vtuple(point.torch)[:2] >= CXX11_ABI_FROM
-        if (x.abi == "cxx11abiTRUE") != cxx11:
-            return "abi"
+    if x.abi is not None and (x.abi == "cxx11abiTRUE") != cxx11_abi(point.torch, point.variant):
+        return "abi"
     return None
 
 
@@ -328,19 +408,24 @@ def _fit_listed(facts: PackageFacts, spec: SpecifierSet, point: Point, target: T
         cuda = f" with CUDA {point.cuda}" if point.cuda else f" ({point.variant})"
         return _Fit(why_not=f"{facts.name} has no wheel for torch {_minor(point.torch)}{cuda} for {_where(target)}")
     x = max(fits, key=lambda x: Version(x.version))
+    unconfirmed = (
+        () if x.confirmed else (f"{facts.name} {x.version}'s wheel for {_describe_point(point)} [{x.source}]",)
+    )
     version = f"{x.version}+{x.local}" if x.local else x.version
     py = target.cp + ("t" if target.free_threaded else "")
     if facts.find_links:
         page = facts.find_links.format(torch=_minor(point.torch) + ".0", variant=_pyg_variant(point))
         return _Fit(
-            pin=StackPin(name=facts.name, version=version, find_links=page, reason=_listed_reason(facts, x, point))
+            pin=StackPin(name=facts.name, version=version, find_links=page, reason=_listed_reason(facts, x, point)),
+            unconfirmed=unconfirmed,
         )
     platform = next(p for p in x.platforms if _platform_fits(p, target))
     filename = (
         f"{facts.name.replace('-', '_')}-{x.version}+cu{x.cuda}torch{x.torch}{x.abi or ''}-{py}-{py}-{platform}.whl"
     )
     url = (facts.url or "").format(version=x.version, filename=filename.replace("+", "%2B"))
-    return _Fit(pin=StackPin(name=facts.name, version=x.version, url=url, reason=_listed_reason(facts, x, point)))
+    pin = StackPin(name=facts.name, version=x.version, url=url, reason=_listed_reason(facts, x, point))
+    return _Fit(pin=pin, unconfirmed=unconfirmed)
 
 
 def _pyg_variant(point: Point) -> str:
@@ -401,6 +486,7 @@ def co_resolve(
         if point.gpus < most:
             continue
         pins = []
+        unconfirmed: list[str] = []
         failed = False
         for name, spec in specs.items():
             fit = _fit(facts[name], spec, point, target)
@@ -410,12 +496,13 @@ def co_resolve(
                     passed_over[name] = fit
             else:
                 pins.append(fit.pin)
+                unconfirmed += fit.unconfirmed
         if not failed:
             reasons = [p.reason for p in pins]
             top = next(p for p in points if p.gpus == most)
             for fit in passed_over.values():
                 reasons.append(f"{fit.why_not}: torch {point.torch} instead of {top.torch}")
-            return StackChoice(index=i, pins=tuple(pins), reasons=tuple(reasons))
+            return StackChoice(index=i, pins=tuple(pins), reasons=tuple(reasons), unconfirmed=tuple(unconfirmed))
     return _refuse(points, specs, facts, target)
 
 

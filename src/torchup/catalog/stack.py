@@ -16,8 +16,12 @@ it binds to torch (``binding``), each with its source; then its releases.
 
 ``releases`` of the PyPI packages come from the default index's PEP 691 pages and PEP 658
 metadata (``scripts/stack_metadata.py`` writes them; ``torchup catalog refresh`` updates them into
-the user cache, ``stack.json`` there).  ``listings`` of the off-PyPI packages were recorded by hand
-from their published pages; each names its source.
+the user cache, ``stack.json`` there).  The facts published elsewhere were recorded by hand, each
+with its source (repository, commit and file) and whether that source is primary and says it
+(``confirmed``): the ``listings`` of flash-attn and PyG (their wheel-building workflows), which
+variants of each xformers release PyTorch's index carries (``builds``: its wheels workflow) and
+torchcodec's compatibility table (``table_sources``: its README).  A fact not confirmed is still
+used, and the plan that rests on it says so (``torchup.stack``).
 
 The record building here is pure and shared by the maintainer script and the refresh.
 """
@@ -32,7 +36,9 @@ from typing import Any
 
 __all__ = [
     "BINDINGS",
+    "IndexBuilds",
     "Listing",
+    "Origin",
     "PackageFacts",
     "StackCatalog",
     "StackRelease",
@@ -82,6 +88,25 @@ class Listing:
     abi: str | None = None  # flash-attn: "cxx11abiTRUE" / "cxx11abiFALSE"
     local: str | None = None  # the local label pip must see: "pt28cu126" (PyG)
     source: str = ""
+    confirmed: bool = False  # the source is primary (the workflow that built it) and says so
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexBuilds:
+    """Which torch builds one release of an exact-pin package was built for, per index (xformers)."""
+
+    pypi: str | None  # the variant of the torch build its PyPI wheel is for: "cu128"
+    pytorch_index: tuple[str, ...]  # the variants PyTorch's index carries it for: "cu126", "rocm6.4"
+    source: str
+    confirmed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Origin:
+    """Where one hand-recorded fact comes from."""
+
+    source: str
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +119,9 @@ class PackageFacts:
     find_links: str | None = None  # a page template: "https://data.pyg.org/whl/torch-{torch}+{variant}.html"
     url: str | None = None  # an asset URL template (flash-attn)
     build: str | None = None  # what a source build needs, in words
-    table: Mapping[str, str] = field(default_factory=dict)  # binding "table": release minor -> torch spec
+    table: Mapping[str, str] = field(default_factory=dict)  # binding "table": release (or its minor) -> torch spec
+    table_sources: Mapping[str, Origin] = field(default_factory=dict)  # the same keys -> where each row comes from
+    builds: Mapping[str, IndexBuilds] = field(default_factory=dict)  # exact-pin: release -> its builds per index
     releases: tuple[StackRelease, ...] = ()
     listings: tuple[Listing, ...] = ()
 
@@ -221,6 +248,19 @@ def stack_from_dict(data: Mapping[str, Any], *, origin: str = "embedded") -> Sta
             url=p.get("url"),
             build=p.get("build"),
             table=dict(p.get("table", {})),
+            table_sources={
+                k: Origin(source=o["source"], confirmed=bool(o.get("confirmed")))
+                for k, o in p.get("table_sources", {}).items()
+            },
+            builds={
+                v: IndexBuilds(
+                    pypi=b.get("pypi"),
+                    pytorch_index=tuple(b.get("pytorch_index", ())),
+                    source=b["source"],
+                    confirmed=bool(b.get("confirmed")),
+                )
+                for v, b in p.get("builds", {}).items()
+            },
             releases=tuple(
                 StackRelease(
                     version=r["version"],
@@ -243,6 +283,7 @@ def stack_from_dict(data: Mapping[str, Any], *, origin: str = "embedded") -> Sta
                     abi=x.get("abi"),
                     local=x.get("local"),
                     source=x["source"],
+                    confirmed=bool(x.get("confirmed")),
                 )
                 for x in p.get("listings", ())
             ),
