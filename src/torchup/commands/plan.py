@@ -82,6 +82,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "as FILE.torchup-backup",
     )
     parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
+    _add_stack_arguments(parser)
+
+
+def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The packages to choose torch with (issue 13), read from files: ``-r``, ``--project``."""
+    g = parser.add_argument_group("the stack around torch (docs/plan.md)")
+    g.add_argument(
+        "-r",
+        "--requirement",
+        metavar="FILE",
+        action="append",
+        dest="requirement_files",
+        help="choose torch together with the packages of this requirements file (repeatable); "
+        "a torch line there limits torch's version",
+    )
+    g.add_argument(
+        "--project",
+        metavar="PYPROJECT",
+        help="choose torch together with the [project] dependencies of this pyproject.toml (or directory)",
+    )
+    g.add_argument(
+        "--project-extra",
+        metavar="NAME",
+        action="append",
+        dest="project_extras",
+        help="with --project: also the packages of this extra ([project.optional-dependencies]); repeatable",
+    )
+
+
+def _with_stack_files(args: argparse.Namespace, request):
+    """``request`` with the packages of ``-r`` / ``--project`` and the torch specifier they give."""
+    from torchup import stack_input
+
+    files = getattr(args, "requirement_files", None) or []
+    project = getattr(args, "project", None)
+    extras = getattr(args, "project_extras", None) or []
+    if extras and not project:
+        raise UsageError("--project-extra needs --project (the pyproject.toml whose extras to read)")
+    inputs = [stack_input.read_requirements(path) for path in files]
+    if project:
+        inputs.append(stack_input.read_project(project, extras))
+    return stack_input.fold(request, inputs) if inputs else request
 
 
 def request_from_args(args: argparse.Namespace, env):
@@ -107,7 +149,7 @@ def request_from_args(args: argparse.Namespace, env):
         raise UsageError("--cpu contradicts --cuda / --variant")
     base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
     check_index_url("--index-base", base)
-    return Request(
+    request = Request(
         torch=args.torch,
         variant=variant,
         cuda=args.cuda.strip() if args.cuda else None,
@@ -116,6 +158,7 @@ def request_from_args(args: argparse.Namespace, env):
         with_torchaudio=args.torchaudio,
         index_base=base.rstrip("/"),
     )
+    return _with_stack_files(args, request)
 
 
 def detect_manager(machine) -> str:
