@@ -148,6 +148,7 @@ def install_json(plan, report) -> dict:
         "python": report.python,
         "manager": report.manager,
         "argv": list(report.argv),
+        "more_argvs": [list(argv) for argv in report.more],  # the rest of the plan's stack, in order
         "dry_run": report.dry_run,
         "log": report.log,
         "snapshot": report.snapshot,

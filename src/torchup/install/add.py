@@ -370,7 +370,7 @@ def _transaction(
             out,
             runner,
             target,
-            argv,
+            [argv],
             log=log,
             log_path=log_path,
             lock=lock,
