@@ -2,7 +2,9 @@
 
 The index line is ``--index-url`` (never ``--extra-index-url``, see ``pip.py``):
 the whole install then reads PyTorch's index, which mirrors torch's own
-dependencies.
+dependencies.  A stack around torch (``Plan.stack``) adds ``--find-links`` lines
+for pages of links and ``name @ url`` lines for wheel URLs; one that needs a second
+index is refused (one file reads one index for all its lines, see ``_stack.py``).
 
 pip reads an option line by dropping a comment (``#`` at the start or after
 whitespace, even inside quotes), substituting ``${NAME}`` from the environment,
