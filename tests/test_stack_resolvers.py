@@ -14,6 +14,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -187,3 +188,48 @@ def test_without_torchs_pins_the_same_step_would_replace_torch(index, venv, env,
     bare = [w for w in second if not w.startswith(("torch==", "torchvision=="))]
     got = _pip_report(bare, env, tmp_path)
     assert got["torch"][0] == "2.8.0"
+
+
+def test_uv_locks_the_rendered_project_with_each_package_from_its_source(index, env, tmp_path):
+    """The uv project: torch and xformers from the explicit PyTorch-like index, torch-scatter from
+    the page of links as a flat index, flash-attn by its URL, bitsandbytes from the default index."""
+    from torchup import render
+
+    plan = replace(_plan(index, *_full_stack(index)), python=f"{sys.version_info[0]}.{sys.version_info[1]}")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(render.render(plan, "uv-project"))
+    r = subprocess.run(["uv", "lock", "--python", sys.executable], cwd=project, capture_output=True, text=True,
+                       env=dict(env, UV_PYTHON_DOWNLOADS="never"), timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lock = unquote((project / "uv.lock").read_text())
+    cu126 = index.index_url("whl/cu126")
+    assert f'name = "torch"\nversion = "2.7.0+cu126"\nsource = {{ registry = "{cu126}" }}' in lock
+    assert f'name = "xformers"\nversion = "0.0.30"\nsource = {{ registry = "{cu126}" }}' in lock
+    links = f"{index.url}/whl/torch-2.7.0+cu126.html"
+    assert f'name = "torch-scatter"\nversion = "2.1.2+pt27cu126"\nsource = {{ registry = "{links}" }}' in lock
+    assert f"{index.url}/whl/torch-2.7.0+cu126/torch_scatter-2.1.2+pt27cu126-{TAG}.whl" in lock
+    # uv writes the local label in lower case (PEP 440 normalisation)
+    assert f'name = "flash-attn"\nversion = "2.7.4.post1+cu12torch2.7cxx11abitrue"\nsource = {{ url = "{index.url}/{ASSET}/{FLASH_FILE}" }}' in lock
+    assert f'name = "bitsandbytes"\nversion = "0.45.5"\nsource = {{ registry = "{index.index_url("simple")}" }}' in lock
+    assert "torch-2.8.0" not in lock and "2.1.3" not in lock and "0.0.31" not in lock
+
+
+def test_pip_installs_a_one_step_requirements_file_with_its_links_and_url(index, venv, env, tmp_path):
+    """Torch from the default index (PyPI's build): the whole stack is one file, pip reads its
+    --find-links line and the direct URL, and takes exactly the pinned files."""
+    from torchup import render
+
+    for wheel in ("torch-2.7.0", "torchvision-0.22.0"):
+        name, version = wheel.split("-")
+        index.add_wheel("simple", make_wheel(tmp_path / "pypi", name, version, tag=TAG,
+                                             requires_dist=["torch==2.7.0"] if name == "torchvision" else []))
+    plan = replace(_plan(index, *_full_stack(index)[1:]), torch="2.7.0", torchvision="0.22.0", variant="pypi",
+                   index_url=None)
+    req = tmp_path / "requirements.txt"
+    req.write_text(render.render(plan, "requirements"))
+    got = _pip_report([venv, "-m", "pip", "install", "-r", str(req)], env, tmp_path)
+    assert got["torch-scatter"] == ("2.1.2+pt27cu126",
+                                    f"{index.url}/whl/torch-2.7.0+cu126/torch_scatter-2.1.2+pt27cu126-{TAG}.whl")
+    assert got["flash-attn"] == ("2.7.4.post1+cu12torch2.7cxx11abiTRUE", f"{index.url}/{ASSET}/{FLASH_FILE}")
+    assert got["torch"][0] == "2.7.0" and got["bitsandbytes"][0] == "0.45.5"
