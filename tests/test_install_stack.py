@@ -31,6 +31,8 @@ def index(tmp_path_factory):
                                               requires_dist=["torch==2.14.1", "filelock"]))
         server.add_wheel("simple", make_wheel(d / "simple", "xformers", "0.0.98", tag=ie.TAG,
                                               requires_dist=["torch==2.15.0"]))
+        server.add_wheel("simple", make_wheel(d / "simple", "xformers", "0.0.97", tag=ie.TAG,
+                                              requires_dist=["torch==2.14.1", "filelock"]))
         server.add_wheel("simple", make_wheel(d / "simple", "filelock", "3.20.0"))
         # as on PyPI, a torch without the local label: the stack's step must keep the installed +cu126
         server.add_wheel("simple", make_wheel(d / "simple", "torch", "2.14.1", tag=ie.TAG, requires_dist=["filelock"]))
@@ -67,6 +69,23 @@ def test_installs_torch_then_its_stack_and_pins_both(manager, index, venv, defau
     assert after["torch"] == ie.NEW_CU126 and "xformers==0.0.99" in after["freeze"]
     pins = parse_constraints((venv.parent.parent / GUARD).read_text())
     assert pins == {"torch": ie.NEW_CU126, "xformers": "0.0.99"}
+
+
+def test_add_treats_a_guarded_stack_package_as_part_of_the_stack(index, venv, default_env, tmp_path):
+    """After an install with xformers in its stack, `torchup add xformers==0.0.97` is a change to the
+    stack: refused without --allow-torch-change; with it, installed and pinned in the guard."""
+    plan = _plan(tmp_path / "plan.json", index, "0.0.99")
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--yes",
+                    "--no-verify"], default_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    args = ["add", "xformers==0.0.97", "--python", str(venv), "--manager", "pip", "--yes", "--no-verify"]
+    r = ie.torchup(args, default_env)
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "would replace xformers 0.0.99 with 0.0.97" in r.stdout and "refused; nothing was changed" in r.stdout
+    r = ie.torchup([*args, "--allow-torch-change"], default_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    pins = parse_constraints((venv.parent.parent / GUARD).read_text())
+    assert pins == {"torch": ie.NEW_CU126, "xformers": "0.0.97"}
 
 
 @pytest.mark.parametrize("manager", ["pip", "uv"])
