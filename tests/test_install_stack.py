@@ -17,6 +17,7 @@ from tests.support.wheels import make_wheel
 from torchup.install.guard import parse_constraints
 
 GUARD = Path(".torchup") / "constraints.txt"
+FLASH = f"flash_attn-2.7.4.post1+cu12torch2.14cxx11abiTRUE-{ie.TAG}.whl"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,11 @@ def index(tmp_path_factory):
         server.add_wheel("simple", make_wheel(d / "simple", "xformers", "0.0.97", tag=ie.TAG,
                                               requires_dist=["torch==2.14.1", "filelock"]))
         server.add_wheel("simple", make_wheel(d / "simple", "filelock", "3.20.0"))
+        # a PyG-like page of links and a flash-attn-like release asset
+        server.add_links_page("pyg/torch-2.14.1+cpu.html", [
+            make_wheel(d / "pyg", "torch-scatter", "2.1.2+pt214cpu", tag=ie.TAG, requires_dist=["filelock"])])
+        server.add_file(f"releases/{FLASH}", make_wheel(d / "asset", "flash-attn", "2.7.4.post1+cu12torch2.14cxx11abiTRUE",
+                                                        tag=ie.TAG, requires_dist=["torch"]))
         # as on PyPI, a torch without the local label: the stack's step must keep the installed +cu126
         server.add_wheel("simple", make_wheel(d / "simple", "torch", "2.14.1", tag=ie.TAG, requires_dist=["filelock"]))
         yield server
@@ -69,6 +75,48 @@ def test_installs_torch_then_its_stack_and_pins_both(manager, index, venv, defau
     assert after["torch"] == ie.NEW_CU126 and "xformers==0.0.99" in after["freeze"]
     pins = parse_constraints((venv.parent.parent / GUARD).read_text())
     assert pins == {"torch": ie.NEW_CU126, "xformers": "0.0.99"}
+
+
+def test_torch_from_the_default_index_installs_links_and_url_packages_in_one_command(index, venv, default_env,
+                                                                                    tmp_path):
+    """PyPI's build: torch, a page-of-links package and a release-asset wheel in one pip command;
+    the preflight checks each at its own source, not on the default index (which has neither)."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "torch": "2.14.1", "torchvision": None, "torchaudio": None, "variant": "pypi", "index_url": None,
+        "stack": [
+            {"name": "torch-scatter", "version": "2.1.2+pt214cpu", "find_links": f"{index.url}/pyg/torch-2.14.1+cpu.html"},
+            {"name": "flash-attn", "version": "2.7.4.post1", "url": f"{index.url}/releases/{FLASH}"},
+        ],
+    }))
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--yes",
+                    "--trust-plan-index", "--no-verify", "--json"], default_env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["more_argvs"] == []
+    assert "a source torchup does not vouch for" in r.stderr  # shown, and installed on the explicit trust
+    freeze = ie.state(venv, default_env)["freeze"]
+    assert "torch==2.14.1" in freeze and "torch-scatter==2.1.2+pt214cpu" in freeze
+    assert f"flash-attn @ {index.url}/releases/{FLASH}" in freeze  # pip records the direct URL
+    pins = parse_constraints((venv.parent.parent / GUARD).read_text())
+    assert pins == {"torch": "2.14.1", "torch-scatter": "2.1.2+pt214cpu",
+                    "flash-attn": "2.7.4.post1+cu12torch2.14cxx11abiTRUE"}
+
+
+def test_a_missing_wheel_url_or_links_package_is_refused_by_the_preflight(index, venv, default_env, tmp_path):
+    before = ie.state(venv, default_env)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({
+        "torch": "2.14.1", "torchvision": None, "torchaudio": None, "variant": "pypi", "index_url": None,
+        "stack": [
+            {"name": "torch-scatter", "version": "2.1.2+pt99cpu", "find_links": f"{index.url}/pyg/torch-2.14.1+cpu.html"},
+            {"name": "flash-attn", "version": "2.7.4.post1", "url": f"{index.url}/releases/gone-{FLASH}"},
+        ],
+    }))
+    r = ie.torchup(["install", "--plan", str(plan), "--python", str(venv), "--manager", "pip", "--yes",
+                    "--trust-plan-index", "--no-verify"], default_env)
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert "torch-scatter==2.1.2+pt99cpu" in r.stderr and "flash-attn" in r.stderr
+    assert "running:" not in r.stdout and ie.state(venv, default_env) == before
 
 
 def test_add_treats_a_guarded_stack_package_as_part_of_the_stack(index, venv, default_env, tmp_path):

@@ -575,7 +575,12 @@ def index_problems(
         p = None
     if p is not None:
         return [p]
-    return _requirement_problems(argv, target, index_url, client, pages, env) if index_url and argv else []
+    if not (index_url and argv):
+        return []
+    # the stack's packages are checked at their own sources (``stack_problems``): a page of links or
+    # a wheel URL is not on this index at all
+    skip = {_key(p.name) for p in plan.stack}
+    return _requirement_problems(argv, target, index_url, client, pages, env, skip=skip)
 
 
 def stack_problems(
@@ -713,10 +718,12 @@ def _requirement_problems(
     client: Client,
     pages: dict[str, Response],
     env: Mapping[str, str],
+    *,
+    skip: set[str] | frozenset[str] = frozenset(),
 ) -> list[TorchupError]:
-    """Every requirement of ``argv`` the index at ``index_url`` cannot give this target.
-    The project pages fetched land in ``pages`` (the size estimate reads them again)."""
-    reqs = index_check.requirements_in(argv)
+    """Every requirement of ``argv`` the index at ``index_url`` cannot give this target, but those
+    named in ``skip``.  The project pages fetched land in ``pages`` (the size estimate reads them again)."""
+    reqs = [r for r in index_check.requirements_in(argv) if _key(r.name) not in skip]
     base = index_url.rstrip("/") + "/"
     todo = [r.name for r in reqs if r.name not in pages]
     pages.update(zip(todo, client.fetch_all([("GET", base + name + "/") for name in todo])))
