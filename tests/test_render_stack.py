@@ -283,3 +283,13 @@ def test_render_all_says_why_a_format_cannot_carry_the_stack():
     assert out["requirements"]["text"] is None and "one index for all its lines" in out["requirements"]["error"]
     assert out["conda"]["text"] is None and "conda cannot install this stack" in out["conda"]["error"]
     assert out["pip"]["text"].count("\n") == 1  # two commands
+
+
+def test_torchs_index_with_or_without_a_trailing_slash_is_one_index():
+    plan = replace(CU126, stack=(replace(XFORMERS, index_url=f"{BASE}/cu126/"),))
+    assert len(install_argvs(plan, "pip", python=PY)) == 1
+    doc = tomllib.loads(render.render(plan, "uv-project"))
+    assert doc["tool"]["uv"]["sources"]["xformers"] == [{"index": "pytorch-cu126"}]
+    assert "xformers-index" not in render.render(plan, "poetry")
+    doc = tomllib.loads(render.render(plan, "poetry-project"))
+    assert doc["tool"]["poetry"]["source"] == [{"name": "pytorch-cu126", "url": f"{BASE}/cu126", "priority": "explicit"}]

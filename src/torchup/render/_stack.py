@@ -24,7 +24,7 @@ from torchup.errors import UsageError
 from torchup.plan import Plan, StackPin
 from torchup.render._common import pins
 
-__all__ = ["Step", "check_location", "requirement", "steps"]
+__all__ = ["Step", "check_location", "on_torch_index", "requirement", "steps"]
 
 # a project name (PEP 508 / the core metadata spec)
 _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
@@ -58,6 +58,11 @@ def check_location(url: str, *, what: str) -> str:
             hint="percent-encode the URL (a space is %20), or give another source",
         )
     return url
+
+
+def on_torch_index(pin: StackPin, plan: Plan) -> bool:
+    """The package comes from torch's own index (a trailing ``/`` makes no other index)."""
+    return bool(pin.index_url and plan.index_url and pin.index_url.rstrip("/") == plan.index_url.rstrip("/"))
 
 
 def requirement(pin: StackPin) -> str:
@@ -95,7 +100,7 @@ def steps(plan: Plan) -> list[Step]:
     others: dict[str, list[str]] = {}
     for pin in plan.stack:
         req = requirement(pin)
-        if pin.index_url and pin.index_url == plan.index_url:
+        if on_torch_index(pin, plan):
             first.append(req)  # torch's own index
         elif pin.index_url:
             others.setdefault(pin.index_url, []).append(req)

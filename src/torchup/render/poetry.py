@@ -33,7 +33,7 @@ from torchup.render._common import (
     toml_array_table,
     toml_text,
 )
-from torchup.render._stack import requirement
+from torchup.render._stack import on_torch_index, requirement
 
 __all__ = ["render", "render_project"]
 
@@ -75,7 +75,10 @@ def _stack_routes(plan: Plan) -> dict[str | None, tuple[list[str], str]]:
         if not url:
             out.setdefault(None, ([], ""))[0].append(req)
             continue
-        name = index_name(plan) if url == plan.index_url else _source_name(pin, url, out)
+        if on_torch_index(pin, plan):
+            name, url = index_name(plan), plan.index_url or url
+        else:
+            name = _source_name(pin, url, out)
         out.setdefault(name, ([], url))[0].append(req)
     return out
 

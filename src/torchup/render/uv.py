@@ -39,7 +39,7 @@ from torchup.render._common import (
     toml_array_table,
     toml_text,
 )
-from torchup.render._stack import Step, requirement, steps
+from torchup.render._stack import Step, on_torch_index, requirement, steps
 
 __all__ = [
     "PROJECT_NAME",
@@ -209,7 +209,7 @@ class _Project:
         ``flat`` index).  A direct URL needs none (its requirement is ``name @ url``), PyPI neither."""
         if pin.url or not (pin.index_url or pin.find_links):
             return
-        if pin.index_url and pin.index_url == plan.index_url:
+        if on_torch_index(pin, plan):
             name = index_name(plan)
         else:
             url = pin.index_url or pin.find_links or ""
