@@ -175,3 +175,13 @@ def test_plan_and_install_refuse_a_bad_file_with_exit_2_and_no_traceback(tmp_pat
 def test_project_extra_without_project_is_a_usage_error(tmp_path):
     r = _torchup("plan", "--project-extra", "gpu")
     assert r.returncode == 2 and "--project-extra needs --project" in r.stderr
+
+
+def test_install_refuses_stack_files_next_to_a_plan_file(tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("xformers\n")
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"torch": "2.14.1+cpu", "variant": "cpu"}))
+    r = _torchup("install", "--plan", str(plan), "-r", str(req), "--dry-run", "--python", sys.executable)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "a plan file holds its stack already" in r.stderr

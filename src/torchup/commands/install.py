@@ -227,6 +227,11 @@ def run(args: argparse.Namespace, system: System) -> int:
     stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, getattr(args, "python", None))
     differences: list[str] = []
+    if args.plan and any(getattr(args, k, None) for k in ("requirement_files", "project", "project_extras")):
+        raise UsageError(
+            "-r / --project choose the packages of a new plan; a plan file holds its stack already",
+            hint="plan again with them (`torchup plan --json -r FILE > plan.json`), or drop --plan",
+        )
     if args.plan:
         from torchup.catalog.load import load_catalog
         from torchup.install.conda import CONDA_MANAGERS
