@@ -172,7 +172,7 @@ def test_uv_is_preferred_when_present_else_pip():
 
 
 def test_manager_argv_comes_from_render_with_uv_by_path():
-    argv = execute.manager_argv(PLAN, "uv", python="/env/bin/python", program="/opt/uv")
+    argv = execute.manager_argvs(PLAN, "uv", python="/env/bin/python", program="/opt/uv")[0]
     assert argv[0] == "/opt/uv" and argv[1:4] == ["pip", "install", "--python"]
     assert "--extra-index-url" not in argv and "torch==2.14.1+cu126" in argv
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from torchup import render
-from torchup.plan import Plan
+from torchup.plan import Plan, StackPin
 from torchup.render import RenderError, install_argv
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -54,6 +54,29 @@ PLANS = {
     "linux-freethreaded-cpu": Plan(
         torch="2.14.1+cpu", torchvision=None, torchaudio=None, variant="cpu",
         index_url=f"{BASE}/cpu", os="linux", arch="aarch64", python="3.14t",
+    ),
+    # the stack around torch: xformers on PyTorch's index, PyG's page of links, a flash-attn release asset, PyPI
+    "linux-cu126-stack": Plan(
+        torch="2.7.0+cu126", torchvision="0.22.0+cu126", torchaudio=None, variant="cu126",
+        cuda="12.6", index_url=f"{BASE}/cu126", os="linux", arch="x86_64", python="3.12",
+        stack=(
+            StackPin(name="xformers", version="0.0.30", index_url=f"{BASE}/cu126"),
+            StackPin(name="torch-scatter", version="2.1.2+pt27cu126",
+                     find_links="https://data.pyg.org/whl/torch-2.7.0+cu126.html"),
+            StackPin(name="flash-attn", version="2.7.4.post1",
+                     url="https://github.com/Dao-AILab/flash-attention/releases/download/v2.7.4.post1/"
+                         "flash_attn-2.7.4.post1+cu12torch2.7cxx11abiTRUE-cp312-cp312-linux_x86_64.whl"),
+            StackPin(name="bitsandbytes", version="0.45.5"),
+        ),
+    ),
+    "linux-pypi-stack": Plan(
+        torch="2.7.0", torchvision="0.22.0", torchaudio=None, variant="pypi",
+        cuda="12.6", index_url=None, os="linux", arch="x86_64", python="3.12",
+        stack=(
+            StackPin(name="torch-scatter", version="2.1.2+pt27cu126",
+                     find_links="https://data.pyg.org/whl/torch-2.7.0+cu126.html"),
+            StackPin(name="bitsandbytes", version="0.45.5"),
+        ),
     ),
 }
 

@@ -203,3 +203,79 @@ def test_render_all_reports_a_refusal_per_format_instead_of_failing():
     out = render.render_all(plan, python="/usr/bin/python3")
     assert out["requirements"]["text"] is None and "cannot carry" in out["requirements"]["error"]
     assert _toml(out["uv-project"]["text"])["tool"]["uv"]["index"][0]["url"] == plan.index_url
+
+
+# --- the stack around torch (Plan.stack) ---------------------------------------------
+
+_SOURCES = ("index_url", "find_links", "url")
+_UNWRITABLE = re.compile(r"[\s\"'\\`]|\$\{")  # what a requirement cannot carry bare: refused
+
+
+def _stack_plan(base: Plan, source: str, url: str) -> Plan:
+    from torchup.plan import StackPin
+
+    pin = StackPin(name="torch-scatter", version="2.1.2+pt27cu126", **{source: url})
+    return replace(base, stack=(pin,))
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS + ["https://m.example/${HOME}/whl", "https://m.example/a b.whl"])
+@pytest.mark.parametrize("source", _SOURCES)
+@pytest.mark.parametrize("base", PLANS, ids=lambda p: p.variant)
+def test_a_stack_source_reads_back_in_every_format_or_is_refused_in_all(base, source, url):
+    plan = _stack_plan(base, source, url)
+    out = render.render_all(plan, python="/usr/bin/python3")
+    if _UNWRITABLE.search(url) or not url.startswith(("https://", "file://")):
+        for fmt, entry in out.items():
+            assert entry["text"] is None, fmt
+        assert "cannot be written into a requirement" in out["pip"]["error"]
+        return
+    # commands: every line splits back to its argv, the URL intact
+    for module in (pip, uv):
+        lines = module.render(plan, python="/usr/bin/python3").splitlines()
+        assert [shlex.split(line) for line in lines] == module.argvs(plan, python="/usr/bin/python3")
+    words = [w for line in pip.render(plan).splitlines() for w in shlex.split(line)]
+    if source == "url":
+        assert Requirement(words[-1]).url == url and Requirement(words[-1]).name == "torch-scatter"
+    else:
+        assert url in words and "torch-scatter==2.1.2+pt27cu126" in words
+    # TOML: the URL is where the format keeps it
+    doc = _toml(out["uv-project"]["text"])
+    if source == "url":
+        assert f"torch-scatter @ {url}" in doc["project"]["dependencies"]
+    elif source == "find_links" or url != plan.index_url:
+        assert {"name": "torch-scatter-" + ("links" if source == "find_links" else "index"), "url": url} in [
+            {k: v for k, v in i.items() if k in ("name", "url")} for i in doc["tool"]["uv"]["index"]
+        ]
+    pixi_deps = _toml(out["pixi"]["text"])["pypi-dependencies"]["torch-scatter"]
+    assert pixi_deps.get("url", pixi_deps.get("index")) == (url if source != "find_links" else None)
+    poetry_doc = _toml(out["poetry-project"]["text"])
+    if source != "url":
+        assert url in [s["url"] for s in poetry_doc["tool"]["poetry"]["source"]]
+    # a requirements file: read as pip reads it, or refused when the stack needs two indexes
+    text = out["requirements"]["text"]
+    if text is None:
+        assert plan.index_url or source == "index_url"
+        return
+    options, reqs = _pip_read(text)
+    if source == "find_links":
+        assert options[-2:] == ["--find-links", url]
+    assert str(reqs[-1]) == render._stack.requirement(plan.stack[0])
+
+
+@pytest.mark.parametrize("field, value", [
+    ("name", "x; rm -rf /"),
+    ("name", "x\n--index-url https://evil.example"),
+    ("name", "torch-scatter ; python_version > '0'"),
+    ("version", "2.1.2 ; os_name == 'nt'"),
+    ("version", "2.1.2\n--extra-index-url https://evil.example"),
+    ("version", ">=0"),
+])
+def test_a_stack_name_or_version_that_is_not_one_is_refused_by_every_format(field, value):
+    from torchup.plan import StackPin
+
+    pin = replace(StackPin(name="torch-scatter", version="2.1.2"), **{field: value})
+    plan = replace(PLANS[0], stack=(pin,))
+    for fmt, entry in render.render_all(plan, python="/usr/bin/python3").items():
+        assert entry["text"] is None, fmt
+        error = entry["error"]
+        assert ("in the plan's stack" in error and "is not a" in error) or "cannot install this stack" in error, fmt

@@ -68,8 +68,9 @@ def _violations(text: str) -> list[str]:
     for name, table in tables.items():
         wheels = table.get("pypi-dependencies", {})
         for pkg, spec in wheels.items():
-            if not isinstance(spec, dict) or "version" not in spec:
-                out.append(f"{pkg}: a table with a version")
+            # a version (with its index where it has one), or one direct wheel URL (a stack's release asset)
+            if not isinstance(spec, dict) or ("version" not in spec) == ("url" not in spec):
+                out.append(f"{pkg}: a table with a version or a url")
         if wheels and "python" not in table.get("dependencies", {}) and "python" not in doc.get("dependencies", {}):
             out.append(f"[pypi-dependencies] on {name or 'the workspace'} without python")
     # 7. conda-forge only: the deprecated pytorch channel never

@@ -8,6 +8,10 @@ Serves any number of indexes, each a URL prefix (``whl/cu126``, ``simple``):
                                      PEP 691 JSON when the client asks for it
 - ``GET /<index>/<project>/<file>``  the wheel, and ``<file>.metadata`` its METADATA
 
+Besides the indexes, ``add_links_page`` serves a flat page of links with its files next to it
+(PyG's wheel pages: ``/whl/torch-2.7.0+cu126.html`` linking ``torch-2.7.0+cu126/<file>``), and
+``add_file`` one file at any path (a release asset reached by its direct URL).
+
 Faults are set per URL path prefix (``server.fault("/whl/cu126/torch/", status=403)``):
 a status code, a connection cut after N bytes, a corrupted body (hash mismatch),
 a truncated page, a delay, a trickle (one byte at a time).  Missing pages answer
@@ -61,6 +65,7 @@ class IndexServer:
     def __init__(self, *, missing_status: int = 404, json_api: bool = True,
                  auth: tuple[str, str] | None = None) -> None:
         self.indexes: dict[str, dict[str, list[_File]]] = {}
+        self.static: dict[str, tuple[str, bytes]] = {}  # unquoted path -> (content type, body)
         self.faults: dict[str, Fault] = {}
         self.requests: list[tuple[str, str]] = []  # (path, accept header)
         self.calls: list[tuple[str, str]] = []  # (method, path)
@@ -89,6 +94,25 @@ class IndexServer:
             requires_python = m.group(1).decode().strip() if m else None
         files = self.indexes.setdefault(index.strip("/"), {}).setdefault(project, [])
         files.append(_File(filename, data, hashlib.sha256(data).hexdigest(), metadata, requires_python))
+
+    def add_file(self, path: str, wheel: Path) -> str:
+        """Serve ``wheel`` at ``path`` (``/releases/download/v1/x.whl``); returns its URL path."""
+        self.static["/" + path.strip("/")] = ("application/octet-stream", Path(wheel).read_bytes())
+        return "/" + path.strip("/")
+
+    def add_links_page(self, page: str, wheels: list[Path]) -> str:
+        """A flat HTML page of links at ``page`` (``whl/torch-2.7.0+cu126.html``), each wheel served
+        under the page's name without ``.html`` and linked relatively, with its sha256, as PyG's pages
+        are; returns the page's URL path."""
+        base = page.strip("/").removesuffix(".html")
+        rows = []
+        for wheel in wheels:
+            data = Path(wheel).read_bytes()
+            self.static[f"/{base}/{Path(wheel).name}"] = ("application/octet-stream", data)
+            href = f"{quote(base.rsplit('/', 1)[-1])}/{quote(Path(wheel).name)}#sha256={hashlib.sha256(data).hexdigest()}"
+            rows.append(f'<a href="{href}">{html.escape(Path(wheel).name)}</a><br>\n')
+        self.static[f"/{base}.html"] = ("text/html", f"<html><body>\n{''.join(rows)}</body></html>\n".encode())
+        return f"/{base}.html"
 
     def add_project(self, index: str, project: str) -> None:
         """An empty project page (a package with no files)."""
@@ -138,6 +162,9 @@ class IndexServer:
 
     # --- routing --------------------------------------------------------------
     def _route(self, path: str, accept: str) -> tuple[int, str, bytes]:
+        static = self.static.get(unquote(path.split("?")[0].split("#")[0]))
+        if static is not None:
+            return 200, static[0], static[1]
         parts = [unquote(p) for p in path.split("?")[0].split("/") if p]
         for index in sorted(self.indexes, key=len, reverse=True):
             ip = index.split("/")

@@ -148,6 +148,7 @@ def install_json(plan, report) -> dict:
         "python": report.python,
         "manager": report.manager,
         "argv": list(report.argv),
+        "more_argvs": [list(argv) for argv in report.more],  # the rest of the plan's stack, in order
         "dry_run": report.dry_run,
         "log": report.log,
         "snapshot": report.snapshot,
@@ -226,6 +227,11 @@ def run(args: argparse.Namespace, system: System) -> int:
     stream = sys.stderr if json_mode else sys.stdout  # under --json stdout holds the envelope only
     python, _how = find_target_python(system, getattr(args, "python", None))
     differences: list[str] = []
+    if args.plan and any(getattr(args, k, None) for k in ("requirement_files", "project", "project_extras")):
+        raise UsageError(
+            "-r / --project choose the packages of a new plan; a plan file holds its stack already",
+            hint="plan again with them (`torchup plan --json -r FILE > plan.json`), or drop --plan",
+        )
     if args.plan:
         from torchup.catalog.load import load_catalog
         from torchup.install.conda import CONDA_MANAGERS

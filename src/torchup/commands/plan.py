@@ -90,6 +90,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "pixi.toml), after showing the diff and asking; the old file is kept as FILE.torchup-backup",
     )
     parser.add_argument("-y", "--yes", action="store_true", help="with --write: do not ask")
+    _add_stack_arguments(parser)
+
+
+def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """The packages to choose torch with (issue 13), read from files: ``-r``, ``--project``."""
+    g = parser.add_argument_group("the stack around torch (docs/plan.md)")
+    g.add_argument(
+        "-r",
+        "--requirement",
+        metavar="FILE",
+        action="append",
+        dest="requirement_files",
+        help="choose torch together with the packages of this requirements file (repeatable); "
+        "a torch line there limits torch's version",
+    )
+    g.add_argument(
+        "--project",
+        metavar="PYPROJECT",
+        help="choose torch together with the [project] dependencies of this pyproject.toml (or directory)",
+    )
+    g.add_argument(
+        "--project-extra",
+        metavar="NAME",
+        action="append",
+        dest="project_extras",
+        help="with --project: also the packages of this extra ([project.optional-dependencies]); repeatable",
+    )
+
+
+def _with_stack_files(args: argparse.Namespace, request):
+    """``request`` with the packages of ``-r`` / ``--project`` and the torch specifier they give."""
+    from torchup import stack_input
+
+    files = getattr(args, "requirement_files", None) or []
+    project = getattr(args, "project", None)
+    extras = getattr(args, "project_extras", None) or []
+    if extras and not project:
+        raise UsageError("--project-extra needs --project (the pyproject.toml whose extras to read)")
+    inputs = [stack_input.read_requirements(path) for path in files]
+    if project:
+        inputs.append(stack_input.read_project(project, extras))
+    return stack_input.fold(request, _built_against_torch(inputs, env)) if inputs else request
+
+
+def _built_against_torch(inputs, env):
+    """The files' packages that torchup knows to be built against torch: those are chosen with torch;
+    the others (numpy, requests, ...) are the user's manager's to install, after torch."""
+    from dataclasses import replace
+
+    from packaging.requirements import Requirement
+
+    from torchup.catalog.stack import load_stack
+
+    stack = load_stack(env)
+    return [
+        replace(item, packages=tuple(p for p in item.packages if stack.get(Requirement(p).name) is not None))
+        for item in inputs
+    ]
 
 
 def request_from_args(args: argparse.Namespace, env):
@@ -118,7 +176,7 @@ def request_from_args(args: argparse.Namespace, env):
     with_packages = tuple(getattr(args, "with_packages", None) or ())
     if with_packages:
         _check_with(with_packages, env)
-    return Request(
+    request = Request(
         with_packages=with_packages,
         torch=args.torch,
         variant=variant,
@@ -128,6 +186,7 @@ def request_from_args(args: argparse.Namespace, env):
         with_torchaudio=args.torchaudio,
         index_base=base.rstrip("/"),
     )
+    return _with_stack_files(args, request)
 
 
 def _check_with(specs, env) -> None:

@@ -38,7 +38,7 @@ from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
-from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
+from torchup.install.execute import choose_manager, digest, manager_argvs, run_manager
 from torchup.install.snapshot import (
     RestoreReport,
     Snapshot,
@@ -99,12 +99,13 @@ class InstallOptions:
 class InstallReport:
     python: str
     manager: str
-    argv: tuple[str, ...]
+    argv: tuple[str, ...]  # the first command (torch's)
     dry_run: bool
     log: str | None = None
     snapshot: str | None = None
     replaced: str | None = None
     verified: bool | None = None  # None: not run
+    more: tuple[tuple[str, ...], ...] = ()  # the commands after the first: the rest of the plan's stack
 
 
 def default_log_path(env) -> str:
@@ -184,13 +185,14 @@ class _Prepared:
 
     target: TargetEnv
     manager: str
-    argv: list[str]
+    argvs: list[list[str]]  # run in order: torch's command, then one per further index of the stack
     conda: bool  # conda-forge packages, the whole prefix
     checks: _preflight.Preflight
 
     @property
     def command(self) -> str:
-        return redact_url(shlex.join(self.argv))  # what is shown; the manager gets the real argv
+        # what is shown, one command a line; the manager gets the real argvs
+        return "\n".join(redact_url(shlex.join(argv)) for argv in self.argvs)
 
     def dry_run_report(self, out: _Out) -> InstallReport:
         target = self.target
@@ -208,7 +210,8 @@ class _Prepared:
         return InstallReport(
             python=target.executable,
             manager=self.manager,
-            argv=tuple(self.argv),
+            argv=tuple(self.argvs[0]),
+            more=tuple(tuple(a) for a in self.argvs[1:]),
             dry_run=True,
             replaced=self.checks.replacing,
         )
@@ -221,7 +224,7 @@ def _prepare(
     runner = system.runner
     out.step(f"target {target.executable} (Python {target.version}, {target.prefix})")
     manager, program = choose_manager(options.manager, target, runner, uv=options.uv, env=system.env)
-    argv = manager_argv(plan, manager, python=target.executable, program=program, prefix=target.prefix)
+    argvs = manager_argvs(plan, manager, python=target.executable, program=program, prefix=target.prefix)
     conda = manager in CONDA_MANAGERS or manager == "pixi"
 
     checks = _preflight.run_preflight(
@@ -231,11 +234,21 @@ def _prepare(
         env=system.env,
         check_network=options.check_network,
         runner=runner,
-        argv=argv,
+        argv=argvs[0],
         pages=pages() if pages is not None else None,
         deadline=deadline,
     )
     out.step(f"installing torch {plan.torch} ({plan.variant}) with {manager}")
+    if plan.stack:
+        out.step(
+            "with its stack: "
+            + ", ".join(f"{p.name} {p.version}" for p in plan.stack)
+            + (
+                f" ({len(argvs)} commands, one per index; a failure in any restores the snapshot)"
+                if len(argvs) > 1
+                else ""
+            )
+        )
     for reason in plan.reasons[:3]:
         out.line(f"  - {printable(reason)}")
     if options.foreign:
@@ -261,7 +274,7 @@ def _prepare(
     else:
         out.step("preflight ok" if options.check_network else "preflight ok (indexes and disk not checked)")
     _refuse_unfinished(target)
-    return _Prepared(target=target, manager=manager, argv=argv, conda=conda, checks=checks)
+    return _Prepared(target=target, manager=manager, argvs=argvs, conda=conda, checks=checks)
 
 
 def _refuse_untrusted(options: InstallOptions) -> None:
@@ -305,10 +318,10 @@ def _carry_out(
     """Snapshot, run the manager, check the result; restore the snapshot on any failure.
     The caller holds the environment's lock (``lock``, its file descriptor)."""
     runner = system.runner
-    target, manager, argv, conda, checks = (
+    target, manager, argvs, conda, checks = (
         prepared.target,
         prepared.manager,
-        prepared.argv,
+        prepared.argvs,
         prepared.conda,
         prepared.checks,
     )
@@ -327,7 +340,7 @@ def _carry_out(
             out,
             runner,
             target,
-            argv,
+            argvs,
             log=log,
             log_path=log_path,
             lock=lock,
@@ -356,14 +369,18 @@ def _carry_out(
         if options.verify:
             verified = _verify(system, target.executable, out)
         if not conda:
-            for line in _guard.after_install(target, enabled=options.guard, verified=verified, manager=manager):
+            stack = (*_guard.STACK, *(p.name for p in plan.stack))
+            for line in _guard.after_install(
+                target, enabled=options.guard, verified=verified, manager=manager, names=stack
+            ):
                 out.step(line)
             keep_installed_files(snap)  # the guard as written, so a rollback tells it from a later edit
         out.log = None
     return InstallReport(
         python=target.executable,
         manager=manager,
-        argv=tuple(argv),
+        argv=tuple(argvs[0]),
+        more=tuple(tuple(a) for a in argvs[1:]),
         dry_run=False,
         log=log_path,
         snapshot=snap.path,
@@ -376,7 +393,7 @@ def _snapshot_and_run(
     out: _Out,
     runner,
     target: TargetEnv,
-    argv: list[str],
+    argvs: list[list[str]],
     *,
     log,
     log_path: str,
@@ -407,22 +424,25 @@ def _snapshot_and_run(
     try:
         if describe is not None:
             out.step(describe(snap))
-        out.step(f"running: {redact_url(shlex.join(argv))}")
         # the previous snapshot (the torch before last, often) goes while the manager downloads
         cleanup = threading.Thread(target=discard_previous_snapshot, args=(target.prefix,), daemon=True)
         cleanup.start()
         if relax:
             _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
-        result = run_manager(
-            runner,
-            argv,
-            log=log,
-            echo=out.raw,
-            tty=tty,
-            timeout=max(deadline - time.monotonic(), 1.0),
-            lock=lock,
-            on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
-        )
+        for argv in argvs:  # torch's command, then the rest of the stack: the first failure stops them
+            out.step(f"running: {redact_url(shlex.join(argv))}")
+            result = run_manager(
+                runner,
+                argv,
+                log=log,
+                echo=out.raw,
+                tty=tty,
+                timeout=max(deadline - time.monotonic(), 1.0),
+                lock=lock,
+                on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
+            )
+            if not result.ok:
+                break
         cleanup.join()
         failure: list[str] | None
         if not result.ok:
@@ -823,6 +843,10 @@ def _result_problem(plan: Plan, target: TargetEnv, replaces, *, conda: bool) -> 
     got = installed_versions(target.site_dirs, "torch")
     if not _same_versions(got, plan.torch):
         return f"torch is {', '.join(got) or 'not installed'}, not {plan.torch}"
+    for pin in plan.stack:
+        got = installed_versions(target.site_dirs, pin.name)
+        if not _satisfies(got, pin.version):
+            return f"{pin.name} is {', '.join(got) or 'not installed'}, not {pin.version}"
     missing = [
         d.name for d in target.distributions if d.key in replaces and not installed_versions(target.site_dirs, d.name)
     ]
@@ -837,6 +861,17 @@ def _same_versions(got: list[str], want: str) -> bool:
     try:
         return len(got) == 1 and Version(got[0]) == Version(want)
     except InvalidVersion:
+        return got == [want]
+
+
+def _satisfies(got: list[str], want: str) -> bool:
+    """One installed version that ``==want`` accepts (a wheel URL's local label included:
+    ``2.7.4.post1+cu12torch2.7cxx11abiTRUE`` for ``2.7.4.post1``)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return len(got) == 1 and SpecifierSet(f"=={want}").contains(got[0], prereleases=True)
+    except InvalidSpecifier:
         return got == [want]
 
 
@@ -892,7 +927,11 @@ def _install_new_venv(
         out.step("dry run: would run")
         out.line(prepared.command)
         return InstallReport(
-            python=future.executable, manager=prepared.manager, argv=tuple(prepared.argv), dry_run=True
+            python=future.executable,
+            manager=prepared.manager,
+            argv=tuple(prepared.argvs[0]),
+            more=tuple(tuple(a) for a in prepared.argvs[1:]),
+            dry_run=True,
         )
     deadline += _confirm(prepared, options, out)
     out.step(f"creating the virtual environment {options.venv}")

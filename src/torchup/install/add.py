@@ -215,9 +215,13 @@ def changes(
     return out
 
 
-def stack_changes(found: list[Change]) -> list[Change]:
-    """The changes to an installed member of the torch stack."""
-    return [c for c in found if c.key in _guard.STACK and c.before is not None]
+def stack_changes(found: list[Change], names: tuple[str, ...] = _guard.STACK) -> list[Change]:
+    """The changes to an installed member of the torch stack (``names``: torch's family, and the
+    packages the guard pins with it, such as a plan's xformers)."""
+    from packaging.utils import canonicalize_name
+
+    keys = {canonicalize_name(n) for n in names}
+    return [c for c in found if canonicalize_name(c.key) in keys and c.before is not None]
 
 
 def unguarded_env(env: Mapping[str, str], guard_path: str, conf_tokens: list[str]) -> dict[str, str]:
@@ -258,8 +262,10 @@ def add(options: AddOptions, system: System, stream: TextIO | None = None) -> Ad
     _refuse_unfinished(target)
     guard_path = _guard.constraints_path(target.prefix)
     guarded = os.path.isfile(guard_path)
+    # the stack is torch's family and whatever the guard pins with it (an install's Plan.stack)
+    stack = (*_guard.STACK, *(n for n in _guard.parse_constraints(_read(guard_path) or "") if n not in _guard.STACK))
     found = _resolve(options, target, manager, program, runner, out, guard_path)
-    torch = stack_changes(found)
+    torch = stack_changes(found, stack)
     for change in found:
         out.line(f"  - would {change}")
     if torch and not options.allow_torch_change:
@@ -304,7 +310,7 @@ def add(options: AddOptions, system: System, stream: TextIO | None = None) -> Ad
         if not options.confirm(f"run `{command}`?"):
             out.step("cancelled; nothing was changed")
             raise UsageError("cancelled by the user", code="cancelled")
-    return _transaction(options, system, target, argv, report, out, relax=guarded and bool(torch))
+    return _transaction(options, system, target, argv, report, out, relax=guarded and bool(torch), stack=stack)
 
 
 def _resolve(
@@ -356,6 +362,7 @@ def _transaction(
     out: _Out,
     *,
     relax: bool,
+    stack: tuple[str, ...] = _guard.STACK,
 ) -> AddReport:
     """The install's transaction (install/__init__.py): lock, snapshot, run, restore on failure, verify."""
     from dataclasses import replace
@@ -370,7 +377,7 @@ def _transaction(
             out,
             runner,
             target,
-            argv,
+            [argv],
             log=log,
             log_path=log_path,
             lock=lock,
@@ -391,7 +398,9 @@ def _transaction(
         if options.verify:
             verified = _verify(system, target.executable, out)
         if relax:  # the stack changed on purpose: pin the new one
-            for line in _guard.after_install(target, enabled=True, verified=verified, manager=report.manager):
+            for line in _guard.after_install(
+                target, enabled=True, verified=verified, manager=report.manager, names=stack
+            ):
                 out.step(line)
             keep_installed_files(snap)
         out.log = None

@@ -15,7 +15,7 @@ from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 from torchup.runner import Result, Runner
 
-__all__ = ["MANAGERS", "choose_manager", "digest", "manager_argv", "run_manager"]
+__all__ = ["MANAGERS", "choose_manager", "digest", "manager_argvs", "run_manager"]
 
 MANAGERS = ("auto", "pip", "uv", "conda", "mamba", "micromamba", "pixi")
 
@@ -68,19 +68,35 @@ def choose_manager(
     raise UsageError(f"unknown --manager {requested!r}", hint=f"choose one of {', '.join(MANAGERS)}")
 
 
-def manager_argv(plan: Plan, manager: str, *, python: str, program: str | None, prefix: str | None = None) -> list[str]:
-    """The exact argv: pip and uv as rendered by ``torchup.render`` (uv by its full path);
-    conda, mamba and micromamba into ``prefix`` from conda-forge."""
+def manager_argvs(
+    plan: Plan, manager: str, *, python: str, program: str | None, prefix: str | None = None
+) -> list[list[str]]:
+    """The exact argvs, run in order: pip and uv as rendered by ``torchup.render`` (uv by its full
+    path), one per index the plan's stack needs; conda, mamba and micromamba into ``prefix`` from
+    conda-forge, pixi into its workspace (one each; neither installs a stack)."""
+    if plan.stack and (manager in CONDA_MANAGERS or manager == "pixi"):
+        names = ", ".join(p.name for p in plan.stack)
+        raise UsageError(
+            f"--manager {manager} cannot install the stack around torch ({names}): "
+            + (
+                "conda installs conda-forge's torch, and these are wheels built against PyTorch's"
+                if manager in CONDA_MANAGERS
+                else "torchup adds conda-forge's torch to a pixi workspace, and these are wheels built against PyTorch's"
+            ),
+            hint="install with --manager pip or uv (into a conda environment too), or write the pixi workspace with "
+            "`torchup plan --manager pixi --write` and run pixi install",
+        )
     if manager in CONDA_MANAGERS:
-        return conda_argv(plan, program or manager, prefix or "")
+        return [conda_argv(plan, program or manager, prefix or "")]
     if manager == "pixi":
-        return pixi_argv(plan, program or "pixi", find_workspace(prefix or "").manifest)
-    from torchup.render import install_argv
+        return [pixi_argv(plan, program or "pixi", find_workspace(prefix or "").manifest)]
+    from torchup.render import install_argvs
 
-    argv = list(install_argv(plan, manager, python=python))
+    argvs = [list(argv) for argv in install_argvs(plan, manager, python=python)]
     if manager == "uv" and program:
-        argv[0] = program
-    return argv
+        for argv in argvs:
+            argv[0] = program
+    return argvs
 
 
 def run_manager(

@@ -180,10 +180,11 @@ def _comment(*, appended: bool = False) -> str:
 
 
 # --- effects --------------------------------------------------------------------
-def stack_pins(target: TargetEnv) -> dict[str, str]:
-    """The installed members of the stack, as installed (read from the .dist-info names)."""
+def stack_pins(target: TargetEnv, names: tuple[str, ...] = STACK) -> dict[str, str]:
+    """The installed members of the stack, as installed (read from the .dist-info names); ``names``:
+    torch's family, and the packages installed with it (``Plan.stack``: xformers, flash-attn...)."""
     pins = {}
-    for name in STACK:
+    for name in names:
         versions = installed_versions(target.site_dirs, name)
         if len(versions) == 1:
             pins[name] = versions[0]
@@ -217,10 +218,11 @@ def relax(prefix: str) -> bool:
     return True
 
 
-def write_guard(target: TargetEnv) -> str:
-    """Pin the installed stack and point the site pip.conf at the pins; returns the step line.
-    Raises ``OSError`` or ``configparser.Error`` (pip.conf unreadable) with nothing changed."""
-    pins = stack_pins(target)
+def write_guard(target: TargetEnv, names: tuple[str, ...] = STACK) -> str:
+    """Pin the installed stack (``names``, see ``stack_pins``) and point the site pip.conf at the
+    pins; returns the step line.  Raises ``OSError`` or ``configparser.Error`` (pip.conf
+    unreadable) with nothing changed."""
+    pins = stack_pins(target, names)
     conf, path = guard_files(target.prefix)
     old = _read(conf) or ""
     new = with_constraint(old, path)
@@ -254,9 +256,11 @@ def remove_guard(prefix: str) -> bool:
     return removed
 
 
-def after_install(target: TargetEnv, *, enabled: bool, verified: bool | None, manager: str) -> list[str]:
-    """Write the guard after a successful install (``verified``: None when verify was not run);
-    the step lines to print.  A guard that cannot be written is said, not raised: the install
+def after_install(
+    target: TargetEnv, *, enabled: bool, verified: bool | None, manager: str, names: tuple[str, ...] = STACK
+) -> list[str]:
+    """Write the guard after a successful install (``verified``: None when verify was not run;
+    ``names``: what it pins, see ``stack_pins``); the step lines to print.  A guard that cannot be written is said, not raised: the install
     itself succeeded."""
     if not enabled:
         try:
@@ -271,7 +275,7 @@ def after_install(target: TargetEnv, *, enabled: bool, verified: bool | None, ma
     if any(c.isspace() for c in path):  # pip splits a configured constraint value on whitespace
         return [f"guard: not set: pip cannot name {path} in pip.conf (a space in the path)"]
     try:
-        lines = [write_guard(target)]
+        lines = [write_guard(target, names)]
     except (OSError, configparser.Error) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
         return [f"guard: not set: {pip_conf_path(target.prefix)}: {why}"]
@@ -319,11 +323,13 @@ def guard_status(target: TargetEnv) -> GuardStatus:
     except configparser.Error:  # pip cannot read it either: no guard
         named = False
     text = _read(path)
+    pins = parse_constraints(text or "")
     return GuardStatus(
         prefix=target.prefix,
         pip_conf=conf,
         constraints=path,
         on=named and text is not None,
-        pins=parse_constraints(text or ""),
-        installed=stack_pins(target),
+        pins=pins,
+        # the stack the file pins (torch's family, and what was installed with it)
+        installed=stack_pins(target, (*STACK, *(n for n in pins if n not in STACK))),
     )

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from torchup.errors import InputError
 from torchup.output import printable
-from torchup.plan import Plan, index_url_for
+from torchup.plan import Plan, StackPin, index_url_for
 
 __all__ = ["MAX_BYTES", "differences", "load_plan_file", "plan_from_json"]
 
@@ -27,6 +27,8 @@ _MAX_TEXT = 2000
 _VARIANT = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
 _TOOLKIT = re.compile(r"^\d+(\.\d+){0,3}$")
 _PYTHON = re.compile(r"^3\.\d+t?$")
+_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")  # a project name (PEP 508)
+_SOURCES = ("index_url", "find_links", "url")  # where a stack package comes from: at most one
 _HINT = "write it with `torchup plan --json > FILE`, or plan again without --plan"
 
 
@@ -67,7 +69,13 @@ def plan_from_json(raw: object, *, source: str = "the plan") -> Plan:
         python=raw.get("python"),
         reasons=tuple(raw.get("reasons") or ()),
         warnings=tuple(raw.get("warnings") or ()),
+        stack=tuple(_stack_pin(item) for item in raw.get("stack") or ()),
     )
+
+
+def _stack_pin(item: dict) -> StackPin:
+    sources = {k: _unredacted(item[k]) if isinstance(item.get(k), str) else None for k in _SOURCES}
+    return StackPin(name=item["name"], version=item["version"], reason=item.get("reason") or "", **sources)
 
 
 def _unredacted(url: str) -> str:
@@ -118,6 +126,7 @@ def _problems(raw: dict) -> list[str]:
     why = _url_problem(raw.get("index_url"))
     if why:
         out.append(f"index_url: {why}")
+    out += _stack_problems(raw.get("stack"))
     for key in ("reasons", "warnings"):
         value = raw.get(key)
         if value is None:
@@ -131,6 +140,36 @@ def _problems(raw: dict) -> list[str]:
             if not isinstance(item, str) or len(item) > _MAX_TEXT
         ][:10]
     return out
+
+
+def _stack_problems(value: Any) -> list[str]:
+    """The bad fields of ``stack``: a list of ``{name, version, index_url | find_links | url, reason}``."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > _MAX_ITEMS:
+        return [f"stack: not a list of at most {_MAX_ITEMS} packages"]
+    out: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            out.append(f"stack[{i}]: not an object with name and version")
+            continue
+        name = item.get("name")
+        if not (isinstance(name, str) and len(name) <= 200 and _NAME.match(name)):
+            out.append(f"stack[{i}].name: {_show(name)} is not a package name")
+        why = _version_problem(item.get("version"), required=True)
+        if why:
+            out.append(f"stack[{i}].version: {why}")
+        given = [k for k in _SOURCES if item.get(k) is not None]
+        if len(given) > 1:
+            out.append(f"stack[{i}]: {' and '.join(given)}: a package comes from one place")
+        for key in given:
+            why = _url_problem(item[key])
+            if why:
+                out.append(f"stack[{i}].{key}: {why}")
+        reason = item.get("reason")
+        if reason is not None and not (isinstance(reason, str) and len(reason) <= _MAX_TEXT):
+            out.append(f"stack[{i}].reason: not a string of at most {_MAX_TEXT} characters")
+    return out[:10]
 
 
 def _version_problem(value: Any, *, required: bool) -> str | None:
@@ -218,6 +257,11 @@ def differences(plan: Plan, catalog, index_base: str) -> list[str]:
     if _index_identity(plan.index_url) != _index_identity(expected):
         where = f"PyTorch's index for {plan.variant}, {expected}" if expected else "the default index"
         out.append(f"it installs from {plan.index_url or 'the default index'}, not from {where}")
+    own = _index_identity(expected)
+    for pin in plan.stack:
+        source = pin.url or pin.find_links or pin.index_url
+        if source and _index_identity(source) != own:  # torchup vouches for PyTorch's index only
+            out.append(f"it installs {pin.name} {pin.version} from {source}, a source torchup does not vouch for")
     for name in ("torchvision", "torchaudio"):
         version = getattr(plan, name)
         companion = release.companion(name) if release else None

@@ -503,6 +503,8 @@ def run_preflight(
         problems += index_problems(
             plan, target, argv=argv, env=env, client=client, pages=pages, runner=runner, notes=notes
         )
+        if plan.stack and not conda:
+            problems += stack_problems(plan, target, env=env, client=client, runner=runner, notes=notes)
     need = None
     touches = None
     pinned: list[tuple[str, str]] = []
@@ -527,6 +529,8 @@ def run_preflight(
             problems += disk_problems(need, places)
         else:
             notes.append("the index did not say how large the wheels are: free disk was not checked")
+    if plan.stack:  # the stack's own dependencies are not read: whatever the managers resolve
+        touches = None
     if not conda:
         p = links_out_problem(target, touches if touches is not None else TORCH_FAMILY)
         if p is not None:
@@ -539,7 +543,9 @@ def run_preflight(
         need=need,
         touches=touches,
         replaces=replaced_keys(
-            target, pinned, family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)))
+            target,
+            [*pinned, *((p.name, p.version) for p in plan.stack)],
+            family=list(zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio))),
         ),
     )
 
@@ -569,7 +575,91 @@ def index_problems(
         p = None
     if p is not None:
         return [p]
-    return _requirement_problems(argv, target, index_url, client, pages, env) if index_url and argv else []
+    if not (index_url and argv):
+        return []
+    # the stack's packages are checked at their own sources (``stack_problems``): a page of links or
+    # a wheel URL is not on this index at all
+    skip = {_key(p.name) for p in plan.stack}
+    return _requirement_problems(argv, target, index_url, client, pages, env, skip=skip)
+
+
+def stack_problems(
+    plan: Plan,
+    target: TargetEnv,
+    *,
+    env: Mapping[str, str],
+    client: Client,
+    runner=None,
+    notes: list[str] | None = None,
+) -> list[TorchupError]:
+    """Every package of the plan's stack that its source cannot give this target: its index, its
+    page of links (PyG's), its wheel URL (a release asset), or the configured default index."""
+    from urllib.parse import unquote
+
+    from packaging.requirements import Requirement
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    default = None
+    if any(not (p.index_url or p.find_links or p.url) for p in plan.stack) and runner is not None:
+        default, problem = _default_index_problem(env, client, runner, [] if notes is None else notes)
+        if problem is not None:
+            return [problem]
+    asks: list[tuple[str, str]] = []
+    for pin in plan.stack:
+        if pin.url:
+            asks.append(("HEAD", pin.url))
+        elif pin.find_links:
+            asks.append(("GET", pin.find_links))
+        else:
+            base = pin.index_url or default or ""
+            asks.append(("GET", base.rstrip("/") + "/" + pin.name + "/"))
+    accepted = index_check.target_tags(target.markers, target.platform)
+    where = (
+        f"Python {target.version} on {target.platform.get('platform') or target.markers.get('platform_machine', '?')}"
+    )
+    hint = "nothing was downloaded or changed; plan again (another version of the package, or another torch)"
+    out: list[TorchupError] = []
+    for pin, (_, url), page in zip(plan.stack, asks, client.fetch_all(asks)):
+        if not pin.url and not (pin.index_url or pin.find_links or default):
+            continue  # no default index known: said in the notes already
+        if pin.url:
+            name = unquote(pin.url.split("#")[0].rsplit("/", 1)[-1])
+            if not page.ok:
+                problem = index_problem(page, f"the wheel of {pin.name}", env)
+                out.append(problem or NetworkError(f"the wheel of {pin.name} ({redact_url(pin.url)}) is not there"))
+                continue
+            try:
+                tags = parse_wheel_filename(name)[3]
+            except InvalidWheelFilename:
+                continue  # not a wheel's name: the manager finds out what it is
+            if accepted is not None and not (tags & accepted):
+                out.append(
+                    NetworkError(
+                        f"the wheel of {pin.name} ({name}) is not for this target ({where})",
+                        hint=hint,
+                        code="not-on-index",
+                    )
+                )
+            continue
+        wheels = None
+        if page.ok:
+            wheels = index_check.page_wheels(page.body.decode("utf-8", "replace"), pin.name)
+        elif page.status not in (403, 404) or pin.find_links:
+            problem = index_problem(page, f"the page of {pin.name}", env)
+            out.append(problem or NetworkError(f"the page of links of {pin.name} ({redact_url(url)}) is not there"))
+            continue
+        found = index_check.missing_problem(
+            Requirement(f"{pin.name}=={pin.version}"),
+            wheels,
+            index_url=pin.find_links or url.rsplit("/", 2)[0],
+            accepted=accepted,
+            python=target.markers.get("python_full_version", ""),
+            where=where,
+        )
+        if found is not None:
+            found.hint = hint
+            out.append(found)
+    return out
 
 
 def _in_pixi_workspace(prefix: str) -> bool:
@@ -628,10 +718,12 @@ def _requirement_problems(
     client: Client,
     pages: dict[str, Response],
     env: Mapping[str, str],
+    *,
+    skip: set[str] | frozenset[str] = frozenset(),
 ) -> list[TorchupError]:
-    """Every requirement of ``argv`` the index at ``index_url`` cannot give this target.
-    The project pages fetched land in ``pages`` (the size estimate reads them again)."""
-    reqs = index_check.requirements_in(argv)
+    """Every requirement of ``argv`` the index at ``index_url`` cannot give this target, but those
+    named in ``skip``.  The project pages fetched land in ``pages`` (the size estimate reads them again)."""
+    reqs = [r for r in index_check.requirements_in(argv) if _key(r.name) not in skip]
     base = index_url.rstrip("/") + "/"
     todo = [r.name for r in reqs if r.name not in pages]
     pages.update(zip(todo, client.fetch_all([("GET", base + name + "/") for name in todo])))

@@ -17,6 +17,7 @@ __all__ = [
     "FORMATS",
     "RenderError",
     "install_argv",
+    "install_argvs",
     "notes",
     "pins",
     "render",
@@ -48,6 +49,7 @@ def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
     ``pip``: ``[python, -m, pip, install, (--index-url URL)?, torch==V, ...]``;
     ``uv``: ``[uv, pip, install, --python, python, (--default-index URL)?, ...]``.
     Pins are exact; PyTorch's index is always ``--index-url``, never an extra index.
+    A stack that needs several commands is refused here: ``install_argvs`` gives them.
     """
     if manager == "pip":
         from torchup.render import pip
@@ -62,6 +64,20 @@ def install_argv(plan: Plan, manager: str, *, python: str) -> list[str]:
         f"no wheel-install argv for {manager!r}: this renders pip's and uv's",
         hint="print the command with `torchup plan --manager NAME`",
     )
+
+
+def install_argvs(plan: Plan, manager: str, *, python: str) -> list[list[str]]:
+    """The argvs that install ``plan`` with pip or uv, in order: torch's first, then one per
+    further index its stack needs (``_stack.py``); a plan without a stack has one."""
+    if manager == "pip":
+        from torchup.render import pip
+
+        return pip.argvs(plan, python=python)
+    if manager == "uv":
+        from torchup.render import uv
+
+        return uv.argvs(plan, python=python)
+    return [install_argv(plan, manager, python=python)]  # refuses the other managers
 
 
 def render(plan: Plan, fmt: str, *, python: str = "python", shell: str | None = None) -> str:
@@ -166,6 +182,9 @@ def notes(plan: Plan, fmt: str) -> list[str]:
     """Caveats to print next to the rendered text of ``fmt``."""
     if fmt in ("conda", "mamba", "micromamba", "pixi"):
         from torchup.render import conda
+
+        if plan.stack:
+            return []  # conda refuses a stack; pixi takes torch as a wheel with it (pixi.py)
 
         try:
             return conda.notes(plan, tool=fmt)

@@ -96,6 +96,14 @@ def render(plan: Plan, *, tool: str = "conda", shell: str | None = None) -> str:
     ``--override-channels`` keeps every package on conda-forge: mixing it with
     the deprecated ``pytorch`` channel or ``defaults`` is a known source of
     broken environments."""
+    if plan.stack:
+        raise RenderError(
+            "conda cannot install this stack: "
+            + ", ".join(p.name for p in plan.stack)
+            + " are pinned as wheels built against PyTorch's wheels, and conda installs neither wheels "
+            "nor PyTorch's wheel builds (conda-forge's torch is its own build)",
+            hint="use pip or uv (--manager pip / uv) inside the conda environment, or pixi, which installs them all as wheels",
+        )
     build = conda_forge_build(plan)
     return join(
         [tool, "install", "--override-channels", "-c", "conda-forge", *build.specs], shell=shell or shell_for(plan)

@@ -11,6 +11,12 @@ never in the deprecated ``[system-requirements]``; several machines get one entr
 each and their packages under ``[target.<platform>]``.  Two machines of one subdir
 (a GPU node and a CPU node) get named entries, the CUDA one first: pixi selects the
 first entry the host satisfies.
+
+A plan with a stack around torch (``Plan.stack``: xformers, flash-attn, PyG's
+extensions...) takes torch as a wheel too, with the stack in ``[pypi-dependencies]``
+(``index`` / ``url`` per package, pages of links in ``[pypi-options] find-links``):
+those wheels are built against PyTorch's wheels, and conda-forge's torch is
+another build (its own CUDA and compiler).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Sequence
 
 from torchup.plan import Plan
 from torchup.render._common import RenderError, comments, extra_index_packages, pins, toml_text
+from torchup.render._stack import requirement
 from torchup.render.conda import conda_forge_build, conda_subdir
 
 __all__ = ["gpu_less_notes", "render", "render_project"]
@@ -31,6 +38,9 @@ def render(plan: Plan) -> str:
 def _packages(plan: Plan) -> tuple[dict[str, str], dict[str, dict], str | None, str]:
     """``(conda dependencies, pypi dependencies, declared CUDA major or None, description)``."""
     try:
+        if plan.stack:
+            # the stack's wheels are built against PyTorch's wheels; conda-forge's torch is another build
+            raise RenderError("a stack is installed with the torch wheel it was built against")
         build = conda_forge_build(plan)
     except RenderError:
         wheel: dict[str, dict] = {}
@@ -40,7 +50,16 @@ def _packages(plan: Plan) -> tuple[dict[str, str], dict[str, dict], str | None, 
                 "version": f"=={version}" if version else "*",
                 **({"index": plan.index_url} if plan.index_url else {}),
             }
+        for pin in plan.stack:
+            requirement(pin)  # refuses a name, version or URL that is not one
+            wheel[pin.name] = (
+                {"url": pin.url}
+                if pin.url
+                else {"version": f"=={pin.version}", **({"index": pin.index_url} if pin.index_url else {})}
+            )
         what = f"the {plan.variant} wheel from PyTorch's index" if plan.index_url else "PyPI's wheel"
+        if plan.stack:
+            what += " (with its stack: " + ", ".join(f"{p.name} {p.version}" for p in plan.stack) + ")"
         return {}, wheel, None, what
     conda: dict[str, str] = {}
     for spec in build.specs:
@@ -77,7 +96,7 @@ def _manifest(plans: Sequence[Plan]) -> tuple[dict, list[str], list[str]]:
     """``(manifest data, header lines, GPU-less host lines)``."""
     if not plans:
         raise RenderError("nothing to render: no plan")
-    plans = list({(p.torch, p.variant, p.os, p.arch, p.python): p for p in plans}.values())
+    plans = list({(p.torch, p.variant, p.os, p.arch, p.python, p.stack): p for p in plans}.values())
     several = len(plans) > 1
     subdirs = [conda_subdir(p) for p in plans]
     if several and None in subdirs:
@@ -122,6 +141,9 @@ def _manifest(plans: Sequence[Plan]) -> tuple[dict, list[str], list[str]]:
         del doc["workspace"]["platforms"]
     if common_python:
         doc["dependencies"] = {"python": common_python}
+    links = [p.find_links for plan in plans for p in plan.stack if p.find_links]
+    if links:  # pixi reads pages of links workspace-wide ([pypi-options], not per target)
+        doc["pypi-options"] = {"find-links": [{"url": url} for url in dict.fromkeys(links)]}
     if several:
         doc["target"] = targets
     else:

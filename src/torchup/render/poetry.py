@@ -3,7 +3,11 @@ added with ``--source`` (every other dependency keeps PyPI).
 
 torch's ROCm / XPU builds depend on a triton package that lives on the same
 index; it is added from that source too, with an open constraint (``>=0``) so
-that Poetry's resolver takes the version torch itself pins.
+that Poetry's resolver takes the version torch itself pins.  The stack around
+torch (``Plan.stack``) gets the same treatment: a package on PyTorch's index
+joins torch's source, one on another index or on a page of links (Poetry reads a
+single page of links as a source) gets its own explicit source, a release-asset
+wheel is added by its URL, a PyPI one plainly.
 
 ``render_project``: a complete Poetry 2 ``pyproject.toml`` for one or several
 machines.  ``[project] dependencies`` hold the pins, each with its platform's
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torchup.plan import Plan, describe_variant
+from torchup.plan import Plan, StackPin, describe_variant
 from torchup.render._common import (
     RenderError,
     comments,
@@ -29,31 +33,66 @@ from torchup.render._common import (
     toml_array_table,
     toml_text,
 )
+from torchup.render._stack import on_torch_index, requirement
 
 __all__ = ["render", "render_project"]
 
 
 def render(plan: Plan, *, shell: str | None = None) -> str:
+    """``poetry source add`` / ``poetry add`` lines: torch's first, then one ``poetry add`` per
+    other source of the stack (``--source NAME`` applies to every package of its command)."""
     shell = shell or shell_for(plan)
+    lines: list[list[str]] = []
+    routes = _stack_routes(plan)
+    torch_adds = [*pins(plan), *(f"{name}>=0" for name in extra_index_packages(plan))]
+    if plan.index_url:
+        name = index_name(plan)
+        lines.append(["poetry", "source", "add", "--priority=explicit", name, plan.index_url])
+        torch_adds = [*torch_adds, *routes.pop(name, ([], ""))[0]]
+        lines.append(["poetry", "add", "--source", name, *torch_adds])
+    plain = routes.pop(None, ([], ""))[0]  # PyPI's, and the direct URLs
     if not plan.index_url:
-        return join(["poetry", "add", *pins(plan)], shell=shell)
-    name = index_name(plan)
-    return "\n".join(
-        [
-            join(["poetry", "source", "add", "--priority=explicit", name, plan.index_url], shell=shell),
-            join(
-                [
-                    "poetry",
-                    "add",
-                    "--source",
-                    name,
-                    *pins(plan),
-                    *(f"{name}>=0" for name in extra_index_packages(plan)),
-                ],
-                shell=shell,
-            ),
-        ]
-    )
+        lines.append(["poetry", "add", *torch_adds, *plain])
+    elif plain:
+        lines.append(["poetry", "add", *plain])
+    for source, (reqs, url) in routes.items():
+        lines.append(["poetry", "source", "add", "--priority=explicit", str(source), url])
+        lines.append(["poetry", "add", "--source", str(source), *reqs])
+    return "\n".join(join(words, shell=shell) for words in lines)
+
+
+def _stack_routes(plan: Plan) -> dict[str | None, tuple[list[str], str]]:
+    """``source name -> (requirements for `poetry add`, source URL)`` for the stack; ``None``: no
+    source (PyPI, and a direct URL, which ``poetry add`` takes as it is).  Torch's index keeps its
+    name; a page of links is a Poetry source too (Poetry reads a single page of links)."""
+    out: dict[str | None, tuple[list[str], str]] = {}
+    for pin in plan.stack:
+        req = requirement(pin)
+        if pin.url:
+            out.setdefault(None, ([], ""))[0].append(pin.url)
+            continue
+        url = pin.index_url or pin.find_links
+        if not url:
+            out.setdefault(None, ([], ""))[0].append(req)
+            continue
+        if on_torch_index(pin, plan):
+            name, url = index_name(plan), plan.index_url or url
+        else:
+            name = _source_name(pin, url, out)
+        out.setdefault(name, ([], url))[0].append(req)
+    return out
+
+
+def _source_name(pin: StackPin, url: str, taken: dict) -> str:
+    for name, (_, known) in taken.items():
+        if known == url:
+            return str(name)
+    base = f"{pin.name}-{'index' if pin.index_url else 'links'}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def render_project(plans: Sequence[Plan]) -> str:
@@ -64,7 +103,7 @@ def render_project(plans: Sequence[Plan]) -> str:
 
     if not plans:
         raise RenderError("nothing to render: no plan")
-    plans = list({(p.torch, p.variant, p.os, p.arch, p.python): p for p in plans}.values())
+    plans = list({(p.torch, p.variant, p.os, p.arch, p.python, p.stack): p for p in plans}.values())
     try:
         markers = platform_markers(plans)
     except Clash as err:
@@ -76,16 +115,21 @@ def render_project(plans: Sequence[Plan]) -> str:
     routes: dict[str, list[dict[str, str]]] = {}
     sources: dict[str, str] = {}
     for plan, marker in zip(plans, markers):
+        suffix = f" ; {marker}" if marker else ""
         routed = pins(plan) + extra_index_packages(plan)
-        deps += [
-            r + (f" ; {marker}" if marker else "") for r in routed if r + (f" ; {marker}" if marker else "") not in deps
-        ]
-        if not plan.index_url:
-            continue
-        sources[index_name(plan)] = plan.index_url
-        for req in routed:
-            entry = {**({"markers": marker} if marker else {}), "source": index_name(plan)}
-            entries = routes.setdefault(req.split("==", 1)[0], [])
+        deps += [r + suffix for r in routed + [requirement(pin) for pin in plan.stack] if r + suffix not in deps]
+        routed_to: list[tuple[str, str, str]] = []  # (package, source name, source URL)
+        if plan.index_url:
+            routed_to += [(req.split("==", 1)[0], index_name(plan), plan.index_url) for req in routed]
+        for source, (reqs, url) in _stack_routes(plan).items():
+            if source is not None:
+                known = next((n for n, u in sources.items() if u == url), None)
+                name = known or (source if source not in sources else f"{source}-{len(sources) + 1}")
+                routed_to += [(req.split("==", 1)[0], name, url) for req in reqs]
+        for package, name, url in routed_to:
+            sources[name] = url
+            entry = {**({"markers": marker} if marker else {}), "source": name}
+            entries = routes.setdefault(package, [])
             if entry not in entries:
                 entries.append(entry)
     meta: dict = {"name": PROJECT_NAME, "version": "0.1.0"}

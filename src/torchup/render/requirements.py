@@ -2,7 +2,9 @@
 
 The index line is ``--index-url`` (never ``--extra-index-url``, see ``pip.py``):
 the whole install then reads PyTorch's index, which mirrors torch's own
-dependencies.
+dependencies.  A stack around torch (``Plan.stack``) adds ``--find-links`` lines
+for pages of links and ``name @ url`` lines for wheel URLs; one that needs a second
+index is refused (one file reads one index for all its lines, see ``_stack.py``).
 
 pip reads an option line by dropping a comment (``#`` at the start or after
 whitespace, even inside quotes), substituting ``${NAME}`` from the environment,
@@ -19,7 +21,8 @@ import shlex
 
 from torchup.errors import UsageError
 from torchup.plan import Plan, describe_variant
-from torchup.render._common import comments, pins
+from torchup.render._common import RenderError, comments
+from torchup.render._stack import steps
 
 __all__ = ["render"]
 
@@ -27,9 +30,10 @@ __all__ = ["render"]
 _PIP_COMMENT = re.compile(r"(^|\s)#")
 _PIP_ENV_VAR = re.compile(r"\$\{[A-Z0-9_]+\}")
 _PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./~-]+$")
+_WHAT = {"--index-url": "index URL", "--find-links": "page of links"}
 
 
-def _index_line(url: str) -> str:
+def _option_line(option: str, url: str) -> str:
     why = None
     if any(ch in url for ch in "\n\r\x00") or any(ord(ch) < 32 for ch in url):
         why = "a line break or a control character"
@@ -39,13 +43,24 @@ def _index_line(url: str) -> str:
         why = "${NAME}, which pip replaces with an environment variable"
     if why:
         raise UsageError(
-            f"a requirements file cannot carry the index URL {url!r}: it contains {why}",
+            f"a requirements file cannot carry the {_WHAT[option]} {url!r}: it contains {why}",
             hint="give an index URL without it (--index-base), or use the pip command instead",
         )
-    return f"--index-url {url if _PLAIN.match(url) else shlex.quote(url)}"
+    return f"{option} {url if _PLAIN.match(url) else shlex.quote(url)}"
 
 
 def render(plan: Plan) -> str:
+    """The file for ``pip install -r``; ``RenderError`` when the stack needs more than one index
+    (a requirements file has one index for all its lines; ``pip.py`` installs it in steps)."""
+    found = steps(plan)
+    if len(found) > 1:
+        where = ", ".join(s.index_url or "the default index" for s in found)
+        raise RenderError(
+            f"a requirements file reads one index for all its lines, and this stack needs {len(found)}: {where}",
+            hint="use the pip or uv commands (--manager pip / uv), which install it in that many steps, "
+            "or a uv / Poetry project, which routes each package to its index",
+        )
+    step = found[0]
     where = f" for {plan.os}/{plan.arch}, Python {plan.python}" if plan.os and plan.python else ""
     header = comments(
         [
@@ -53,5 +68,6 @@ def render(plan: Plan) -> str:
             "written by torchup; install with: python -m pip install -r requirements.txt",
         ]
     )
-    lines = [_index_line(plan.index_url)] if plan.index_url else []
-    return header + "\n".join(lines + pins(plan)) + "\n"
+    lines = [_option_line("--index-url", step.index_url)] if step.index_url else []
+    lines += [_option_line("--find-links", url) for url in step.find_links]
+    return header + "\n".join(lines + list(step.requirements)) + "\n"

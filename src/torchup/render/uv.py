@@ -4,7 +4,10 @@
 ``pip.py``).  In a
 project, PyTorch's index is declared with ``explicit = true`` so that *only*
 the packages routed to it in ``[tool.uv.sources]`` are read from it; every
-other dependency keeps the default index.  When the project must serve several
+other dependency keeps the default index.  The stack around torch (``Plan.stack``)
+is routed the same way: to PyTorch's index, to another explicit index, or to a
+page of links declared as a ``format = "flat"`` index; a release-asset wheel is a
+direct reference (``flash-attn @ https://...``) in the dependencies.  When the project must serve several
 machines, each source and pin carries an environment marker
 (``sys_platform == 'linux' and platform_machine == 'x86_64'``) and
 ``[tool.uv] environments`` limits the lock to those platforms.  Machines that
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torchup.plan import Plan, describe_variant
+from torchup.plan import Plan, StackPin, describe_variant
 from torchup.render._common import (
     RenderError,
     comments,
@@ -36,11 +39,13 @@ from torchup.render._common import (
     toml_array_table,
     toml_text,
 )
+from torchup.render._stack import Step, on_torch_index, requirement, steps
 
 __all__ = [
     "PROJECT_NAME",
     "Clash",
     "argv",
+    "argvs",
     "marker_for",
     "platform_markers",
     "render",
@@ -60,20 +65,37 @@ _MACHINE = {
 }
 
 
-def argv(plan: Plan, *, python: str) -> list[str]:
-    """``uv pip install --python PY [--default-index URL] torch==...``.
+def _step_argv(step: Step, *, python: str) -> list[str]:
+    index = ["--default-index", step.index_url] if step.index_url else []
+    links = [word for url in step.find_links for word in ("--find-links", url)]
+    return ["uv", "pip", "install", "--python", python, *index, *links, *step.requirements]
+
+
+def argvs(plan: Plan, *, python: str) -> list[list[str]]:
+    """``uv pip install --python PY [--default-index URL] torch==...``, and one more command per
+    other index the stack needs (``_stack.py``).
 
     ``--default-index`` is uv's name for what pip calls ``--index-url``: it
     replaces the default index.  uv's older ``--index-url`` spelling loses to a
     ``UV_DEFAULT_INDEX`` set in the environment (seen with uv 0.13.9: the
     command then reads the other index only), ``--default-index`` does not."""
-    index = ["--default-index", plan.index_url] if plan.index_url else []
-    return ["uv", "pip", "install", "--python", python, *index, *pins(plan)]
+    return [_step_argv(step, python=python) for step in steps(plan)]
+
+
+def argv(plan: Plan, *, python: str) -> list[str]:
+    """The argv that installs the plan in one command; ``RenderError`` when its stack needs several."""
+    found = argvs(plan, python=python)
+    if len(found) > 1:
+        raise RenderError(
+            f"this stack needs {len(found)} uv commands (one per index), not one",
+            hint="run the commands of `torchup plan --manager uv` in order",
+        )
+    return found[0]
 
 
 def render(plan: Plan, *, python: str = "python", shell: str | None = None) -> str:
-    """The command line for ``shell`` (default: the plan's, see ``shell_for``)."""
-    return join(argv(plan, python=python), shell=shell or shell_for(plan))
+    """The command line(s) for ``shell`` (default: the plan's, see ``shell_for``), one per line."""
+    return "\n".join(join(a, shell=shell or shell_for(plan)) for a in argvs(plan, python=python))
 
 
 def marker_for(plan: Plan, *, with_python: bool = False) -> str:
@@ -153,6 +175,7 @@ class _Project:
         self.deps: list[str] = []
         self.optional: dict[str, list[str]] = {}
         self.indexes: dict[str, str] = {}
+        self.flat: set[str] = set()  # the indexes that are pages of links (uv's ``format = "flat"``)
         self.sources: dict[str, list[dict[str, str]]] = {}
         self.envs: list[str] = []
 
@@ -164,7 +187,7 @@ class _Project:
             self.envs.append(platform)
         suffix = f" ; {marker}" if marker else ""
         routed = pins(plan) + extra_index_packages(plan)
-        reqs = [f"{req}{suffix}" for req in routed]
+        reqs = [f"{req}{suffix}" for req in routed + [requirement(pin) for pin in plan.stack]]
         if extra is None:
             self.deps += [r for r in reqs if r not in self.deps]
         else:
@@ -178,6 +201,28 @@ class _Project:
                 entries = self.sources.setdefault(req.split("==", 1)[0], [])
                 if entry not in entries:
                     entries.append(entry)
+        for pin in plan.stack:
+            self.route_pin(plan, pin, marker, extra)
+
+    def route_pin(self, plan: Plan, pin: StackPin, marker: str | None, extra: str | None) -> None:
+        """A stack package's source: torch's index, another explicit index, or a page of links (a
+        ``flat`` index).  A direct URL needs none (its requirement is ``name @ url``), PyPI neither."""
+        if pin.url or not (pin.index_url or pin.find_links):
+            return
+        if on_torch_index(pin, plan):
+            name = index_name(plan)
+        else:
+            url = pin.index_url or pin.find_links or ""
+            name = next((n for n, u in self.indexes.items() if u == url), None) or _free_name(
+                f"{pin.name}-{'index' if pin.index_url else 'links'}", self.indexes
+            )
+            self.indexes[name] = url
+            if pin.find_links:
+                self.flat.add(name)
+        entry = {"index": name, **({"extra": extra} if extra else {}), **({"marker": marker} if marker else {})}
+        entries = self.sources.setdefault(pin.name, [])
+        if entry not in entries:
+            entries.append(entry)
 
     def text(self, header: list[str]) -> str:
         doc: dict = {"project": {**self.meta, "dependencies": self.deps}}
@@ -192,7 +237,10 @@ class _Project:
             doc["tool"] = {"uv": tool}
         chunks = [toml_text(doc)]
         chunks += [
-            toml_array_table("tool.uv.index", {"name": name, "url": url, "explicit": True})
+            toml_array_table(
+                "tool.uv.index",
+                {"name": name, "url": url, **({"format": "flat"} if name in self.flat else {}), "explicit": True},
+            )
             for name, url in self.indexes.items()
         ]
         if self.sources:
@@ -262,10 +310,18 @@ def render_project(plans: Sequence[Plan]) -> str:
     return project.text(header)
 
 
+def _free_name(base: str, taken) -> str:
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def _unique(plans: Sequence[Plan]) -> list[Plan]:
     seen, out = set(), []
     for p in plans:
-        key = (p.torch, p.variant, p.os, p.arch, p.python)
+        key = (p.torch, p.variant, p.os, p.arch, p.python, p.stack)
         if key not in seen:
             seen.add(key)
             out.append(p)
