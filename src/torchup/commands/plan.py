@@ -119,7 +119,7 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _with_stack_files(args: argparse.Namespace, request):
+def _with_stack_files(args: argparse.Namespace, request, env):
     """``request`` with the packages of ``-r`` / ``--project`` and the torch specifier they give."""
     from torchup import stack_input
 
@@ -186,7 +186,7 @@ def request_from_args(args: argparse.Namespace, env):
         with_torchaudio=args.torchaudio,
         index_base=base.rstrip("/"),
     )
-    return _with_stack_files(args, request)
+    return _with_stack_files(args, request, env)
 
 
 def _check_with(specs, env) -> None:
