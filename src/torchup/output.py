@@ -28,6 +28,10 @@ FORMAT_VERSIONS = {
     "verify": 1,
     "doctor": 1,
     "explain": 1,
+    "fleet-probe": 1,
+    "fleet-plan": 1,
+    "fleet-rollout": 1,
+    "fleet-verify": 1,
 }
 
 
