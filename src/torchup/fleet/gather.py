@@ -68,8 +68,9 @@ def probe_playbook(*, bundle: str, results: str, probe_timeout: float, node_time
     """The playbook (JSON, which YAML readers take as it is) that probes every host of the
     inventory and saves all answers in ``results`` on the controller.
 
-    Host variables it reads: ``torchup_python`` (the interpreter to probe, default ``python3``)
-    and ``torchup_environment`` (variables for the probe, e.g. ``CUDA_VISIBLE_DEVICES``)."""
+    Host variables it reads: ``torchup_python`` (the interpreter to probe, default ``python3``),
+    ``torchup_environment`` (variables for the probe, e.g. ``CUDA_VISIBLE_DEVICES``) and
+    ``torchup_node_timeout`` (seconds, in place of ``node_timeout``)."""
     probe = {
         "name": "probe the node with its own Python (nothing is installed)",
         "ansible.builtin.script": {
@@ -77,7 +78,7 @@ def probe_playbook(*, bundle: str, results: str, probe_timeout: float, node_time
             "executable": "{{ torchup_python | default('python3') }}",
         },
         "environment": "{{ torchup_environment | default({}) }}",
-        "timeout": node_timeout,
+        "timeout": f"{{{{ torchup_node_timeout | default({int(node_timeout)}) }}}}",
         "register": "torchup_probe",
         "ignore_errors": True,
         "ignore_unreachable": True,

@@ -232,7 +232,8 @@ def _tradeoffs(
             top = max(better, key=lambda k: _fleet_rank(k, rest))
             why = c.verdicts[top].rejected if top in c.verdicts else "there is no wheel for its platform"
             out.append(
-                f"the {c.label()} node{'s' if len(c.nodes) > 1 else ''} ({_nodes_text(c.nodes)}) force "
+                f"the {c.label()} node{'s' if len(c.nodes) > 1 else ''} ({_nodes_text(c.nodes)}) "
+                f"force{'' if len(c.nodes) > 1 else 's'} "
                 f"{variant} and torch <= {torch}: without them {_describe(builds[top])} would serve the rest; "
                 f"on them, {why}"
             )

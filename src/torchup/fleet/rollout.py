@@ -126,11 +126,9 @@ def rollout_playbook(*, plans_dir: str, assignments: Mapping[str, str], results:
     def answers(var: str) -> str:
         return f"{every} | map('extract', hostvars) | map(attribute='{var}', default={{}})"
 
-    content = (
-        "{{ dict(" + every + " | zip(" + every + " | map('extract', hostvars) | "
-        "map(attribute='torchup_plan_name', default=''), " + answers("torchup_install") + ", "
-        + answers("torchup_verify") + ", " + answers("torchup_tmp") + ")) | to_json }}"
-    )  # fmt: skip
+    plan_names = f"{every} | map('extract', hostvars) | map(attribute='torchup_plan_name', default='')"
+    steps = f"{plan_names} | zip({answers('torchup_install')}, {answers('torchup_verify')}, {answers('torchup_tmp')})"
+    content = "{{ dict(" + every + " | zip(" + steps + ")) | to_json }}"
     tasks.append(
         {
             "name": "save every node's answer on the controller",
@@ -213,11 +211,19 @@ def read_verify_report(node: str, report: Any) -> NodeReport:
     return NodeReport(
         node=node,
         status="ok" if report.get("ok") else "verify failed",
-        torch=str(torch.get("version")) if torch else None,
+        torch=str(torch.get("version")) if torch else _installed_torch(report),
         build=str(build.get("label")) if build.get("label") else None,
         devices=names,
         problem=_tail(problem),
     )
+
+
+def _installed_torch(report: Mapping[str, Any]) -> str | None:
+    """The torch distribution on the target's path, when it did not import (its metadata says)."""
+    for d in report.get("distributions") or ():
+        if isinstance(d, dict) and d.get("name") == "torch" and d.get("version"):
+            return str(d["version"])
+    return None
 
 
 def _tail(text: str) -> str:
@@ -228,8 +234,11 @@ def _tail(text: str) -> str:
 def table(rows: list[NodeReport]) -> str:
     """The rows as an aligned text table, worst first."""
     order = sorted(rows, key=lambda r: (r.ok, r.node))
-    cells = [("node", "status", "torch", "build", "devices", "problem")]
-    cells += [(r.node, r.status, r.torch or "-", r.build or "-", r.devices or "-", r.problem or "") for r in order]
-    widths = [max(len(row[i]) for row in cells) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:5], widths)) + "  " + row[5] for row in cells]
+    cells = [("node", "status", "plan", "torch", "build", "devices", "problem")]
+    cells += [
+        (r.node, r.status, r.plan or "-", r.torch or "-", r.build or "-", r.devices or "-", r.problem or "")
+        for r in order
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(6)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:6], widths)) + "  " + row[6] for row in cells]
     return "\n".join(line.rstrip() for line in lines) + "\n"
