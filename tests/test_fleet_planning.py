@@ -1,0 +1,166 @@
+"""Fleet planning over plain machine data: one build with its trade-off, the fewest builds,
+identical nodes collapsed, nodes with no build named (torchup.fleet.planning)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from torchup.catalog.load import load_catalog
+from torchup.fleet import planning
+from torchup.machine import machine_from_dict
+from torchup.plan import Request
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog({})
+
+
+def _nvidia(name: str, cc: str, driver: str, count: int = 8, **extra) -> dict:
+    gpus = [{"vendor": "nvidia", "name": name, "compute_capability": cc, "uuid": f"GPU-{i}"} for i in range(count)]
+    return {
+        "os": "linux",
+        "arch": "x86_64",
+        "python": "3.11",
+        "libc": "glibc 2.35",
+        "nvidia_driver": driver,
+        "gpus": gpus,
+        **extra,
+    }
+
+
+V100 = _nvidia("Tesla V100-SXM2-32GB", "7.0", "570.86.15")
+H100 = _nvidia("NVIDIA H100 80GB HBM3", "9.0", "580.65.06")
+LOGIN = {"os": "linux", "arch": "x86_64", "python": "3.11", "libc": "glibc 2.35"}
+MI300X = {
+    "os": "linux",
+    "arch": "x86_64",
+    "python": "3.11",
+    "libc": "glibc 2.35",
+    "gpus": [{"vendor": "amd", "name": "Instinct MI300X", "gfx": "gfx942"}],
+}
+
+
+def _fleet(**nodes: dict) -> list:
+    return [(name, machine_from_dict(data)[0]) for name, data in nodes.items()]
+
+
+def _classes(catalog, request=None, **nodes):
+    return planning.classify(_fleet(**nodes), request or Request(), catalog)
+
+
+def test_the_v100_nodes_force_the_older_build_and_it_is_said(catalog):
+    classes = _classes(catalog, v1=V100, v2=V100, h1=H100, h2=H100, login=LOGIN)
+    fleet = planning.plan_one(classes)
+    [group] = fleet.groups
+    assert group.nodes == ("h1", "h2", "login", "v1", "v2")
+    # the newest build with sm_70 kernels; the newest torch would drop Volta
+    assert group.build.variant == "cu126" and group.build.torch == "2.14.1"
+    forced = [t for t in fleet.tradeoffs if " force" in t]
+    assert len(forced) == 1
+    assert forced[0].startswith(
+        "the 8x Tesla V100-SXM2-32GB (driver 570.86.15) nodes (v1, v2) force cu126 and torch <= 2.14.1"
+    )
+    assert "sm_70" in forced[0]
+    assert any(t.startswith("alone, the 8x NVIDIA H100 80GB HBM3") and "2.15.0 cu130" in t for t in fleet.tradeoffs)
+
+
+def test_without_the_v100_nodes_there_is_no_trade_off_to_state_for_them(catalog):
+    fleet = planning.plan_one(_classes(catalog, h1=H100, h2=H100))
+    [group] = fleet.groups
+    assert (group.build.torch, group.build.variant) == ("2.15.0", "cu130")
+    assert fleet.tradeoffs == ()
+
+
+def test_groups_give_each_kind_its_own_best_with_the_fewest_builds(catalog):
+    fleet = planning.plan_groups(_classes(catalog, v1=V100, h1=H100, h2=H100, login=LOGIN, amd=MI300X))
+    got = {(g.build.torch, g.build.variant): g.nodes for g in fleet.groups}
+    # the CPU-only node joins a GPU build of the same torch rather than costing a build of its own
+    assert got == {
+        ("2.15.0", "cu130"): ("h1", "h2", "login"),
+        ("2.14.1", "cu126"): ("v1",),
+        ("2.15.0", "rocm7.14"): ("amd",),
+    }
+
+
+def test_amd_and_nvidia_share_only_the_cpu_build(catalog):
+    fleet = planning.plan_one(_classes(catalog, h1=H100, amd=MI300X))
+    [group] = fleet.groups
+    assert group.build.variant == "cpu"
+    assert any(t.startswith("the Instinct MI300X node (amd) forces cpu") for t in fleet.tradeoffs)
+
+
+def test_identical_nodes_are_one_class_whatever_their_uuids_and_patch_versions(catalog):
+    a = dict(H100, python="3.11.2")
+    b = _nvidia("NVIDIA H100 80GB HBM3", "9.0", "580.65.06", python="3.11.9", python_executable="/opt/py/bin/python3")
+    b["gpus"] = [dict(g, uuid=f"GPU-other-{i}", memory_mib=81559) for i, g in enumerate(b["gpus"])]
+    other_driver = _nvidia("NVIDIA H100 80GB HBM3", "9.0", "550.54.15")
+    classes = _classes(catalog, a=a, b=b, c=other_driver)
+    assert [c.nodes for c in classes] == [("a", "b"), ("c",)]
+
+
+def test_a_node_with_no_build_at_all_is_named(catalog):
+    pypy = dict(LOGIN, python_implementation="pypy")
+    fleet = planning.plan_one(_classes(catalog, h1=H100, odd=pypy))
+    assert fleet.groups == () and set(fleet.unplanned) == {"odd"}
+    grouped = planning.plan_groups(_classes(catalog, h1=H100, odd=pypy))
+    assert [g.nodes for g in grouped.groups] == [("h1",)] and set(grouped.unplanned) == {"odd"}
+
+
+def test_no_common_build_says_which_nodes_keep_each_other_out(catalog):
+    # --cuda 12.6 on an AMD node: nothing; the NVIDIA nodes have cu126
+    request = Request(cuda="12.6")
+    fleet = planning.plan_one(_classes(catalog, request, h1=H100, amd=MI300X))
+    assert fleet.groups == () and "amd" in fleet.unplanned
+
+
+def test_the_group_plan_is_the_plan_json_of_its_build(catalog):
+    classes = _classes(catalog, v1=V100, h1=H100)
+    [group] = planning.plan_one(classes).groups
+    plan = planning.resolve_group(group, Request(), catalog)
+    assert (plan.torch, plan.variant, plan.cuda) == ("2.14.1+cu126", "cu126", "12.6")
+    assert plan.index_url == "https://download.pytorch.org/whl/cu126"
+    assert plan.reasons[0].startswith("one build for 2 nodes of 2 kinds")
+    assert not any("--torch ==" in r or "was asked for" in r for r in plan.reasons)
+
+
+def test_fleet_plan_cli_json_and_exit_status(tmp_path):
+    d = tmp_path / "machines"
+    d.mkdir()
+    for name, data in {"v1": V100, "h1": H100, "login": LOGIN}.items():
+        (d / f"{name}.json").write_text(json.dumps(data))
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "plan", str(d), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["format"] == "torchup/fleet-plan" and doc["distinct_machines"] == 3
+    [group] = doc["groups"]
+    assert group["nodes"] == ["h1", "login", "v1"] and group["torch"] == "2.14.1+cu126"
+    assert group["commands"]["pip"].startswith(
+        "python3 -m pip install --index-url https://download.pytorch.org/whl/cu126"
+    )
+    (d / "bad.json").write_text('{"os": "plan9", "arch": "x86_64"}')
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "plan", str(d)], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "bad.json" in r.stderr and "python: required" in r.stderr
+
+
+def test_no_single_build_when_the_pythons_share_no_torch(catalog):
+    # no torch release has wheels for both CPython 3.8 (last: 2.4) and 3.14 (first: 2.9)
+    old, new = dict(LOGIN, python="3.8"), dict(LOGIN, python="3.14")
+    fleet = planning.plan_one(_classes(catalog, old=old, new=new))
+    assert fleet.groups == () and fleet.refusal == "no single build runs on every node"
+    assert any("does not run on CPU-only" in r for r in fleet.reasons)
+    assert fleet.reasons[-1].startswith("plan with --groups")
+    grouped = planning.plan_groups(_classes(catalog, old=old, new=new))
+    assert sorted(g.nodes for g in grouped.groups) == [("new",), ("old",)]
