@@ -258,16 +258,20 @@ def _judge(
     covered: list[int] = []
     left_out: list[tuple[int, str]] = []
     ptx_jit: list[int] = []
+    seen: dict[Gpu, tuple[str | None, bool]] = {}  # identical GPUs (a fleet node's eight) are judged once
     for i, gpu in gpus:
         # an NVIDIA GPU without a driver on a machine with none is the driver check's to report
         unbound = gpu.driver_loaded is False and not any_driver and (kind != "cuda" or machine.nvidia_driver)
         if unbound:
             left_out.append((i, f"{gpu.name or 'this GPU'} is seen on the PCI bus but no driver is loaded for it"))
             continue
-        why = rules.why_not_gpu(build, gpu)
+        if gpu not in seen:
+            why = rules.why_not_gpu(build, gpu)
+            seen[gpu] = (why, why is None and kind == "cuda" and rules.needs_ptx_jit(build, gpu))
+        why, jit = seen[gpu]
         if why is None:
             covered.append(i)
-            if kind == "cuda" and rules.needs_ptx_jit(build, gpu):
+            if jit:
                 ptx_jit.append(i)
         else:
             left_out.append((i, why))

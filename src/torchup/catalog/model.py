@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 __all__ = [
     "CONFIRMED",
@@ -319,6 +320,7 @@ def parse_arch_list(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(sass, key=_cc_sort)), tuple(sorted(ptx, key=_cc_sort))
 
 
+@lru_cache(maxsize=1024)  # a few dozen distinct values, compared per GPU per build (fleet planning: 10^5 calls)
 def _cc_sort(cc: str) -> tuple[int, int, str]:
     major, rest = cc.split(".")
     minor = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]

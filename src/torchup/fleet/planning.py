@@ -106,7 +106,9 @@ def classify(machines: Sequence[tuple[str, Machine]], request: Request, catalog:
         by_key.setdefault(class_key(machine), []).append((node, machine))
     out = []
     for members in by_key.values():
-        machine = members[0][1]
+        # without serial numbers, a node's identical GPUs are judged once (resolve._judge)
+        first = members[0][1]
+        machine = replace(first, gpus=tuple(replace(g, uuid=None) for g in first.gpus))
         verdicts = {
             build_key(v.build): _other_vendor(machine, v)
             for v in judge_builds(machine, request, catalog, gpu_optional=True)
