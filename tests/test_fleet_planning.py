@@ -106,16 +106,17 @@ def test_identical_nodes_are_one_class_whatever_their_uuids_and_patch_versions(c
 def test_a_node_with_no_build_at_all_is_named(catalog):
     pypy = dict(LOGIN, python_implementation="pypy")
     fleet = planning.plan_one(_classes(catalog, h1=H100, odd=pypy))
-    assert fleet.groups == () and set(fleet.unplanned) == {"odd"}
+    assert [g.nodes for g in fleet.groups] == [("h1",)] and set(fleet.unplanned) == {"odd"}
+    assert fleet.unplanned["odd"] == "PyTorch publishes wheels for CPython only; this Python is pypy"
     grouped = planning.plan_groups(_classes(catalog, h1=H100, odd=pypy))
     assert [g.nodes for g in grouped.groups] == [("h1",)] and set(grouped.unplanned) == {"odd"}
 
 
-def test_no_common_build_says_which_nodes_keep_each_other_out(catalog):
-    # --cuda 12.6 on an AMD node: nothing; the NVIDIA nodes have cu126
+def test_no_node_with_a_build_is_a_refusal(catalog):
+    # --cuda 12.6 on an AMD node: nothing
     request = Request(cuda="12.6")
-    fleet = planning.plan_one(_classes(catalog, request, h1=H100, amd=MI300X))
-    assert fleet.groups == () and "amd" in fleet.unplanned
+    fleet = planning.plan_one(_classes(catalog, request, amd=MI300X))
+    assert fleet.groups == () and fleet.refusal == "no node has a build" and set(fleet.unplanned) == {"amd"}
 
 
 def test_the_group_plan_is_the_plan_json_of_its_build(catalog):
@@ -164,3 +165,18 @@ def test_no_single_build_when_the_pythons_share_no_torch(catalog):
     assert fleet.reasons[-1].startswith("plan with --groups")
     grouped = planning.plan_groups(_classes(catalog, old=old, new=new))
     assert sorted(g.nodes for g in grouped.groups) == [("new",), ("old",)]
+
+
+def test_fleet_errors_are_json_envelopes_of_their_step(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "plan", str(tmp_path / "none"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    doc = json.loads(r.stdout)
+    assert r.returncode == 2 and doc["format"] == "torchup/fleet-plan" and doc["error"]["code"] == "usage"
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "verify", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2 and json.loads(r.stdout)["format"] == "torchup/fleet-verify"

@@ -353,10 +353,13 @@ def judge_builds(machine: Machine, request: Request, catalog: Catalog, *, gpu_op
     judges them.  ``gpu_optional``: a GPU build also runs on a machine without that GPU (it
     uses none), as one environment shared by GPU and CPU-only nodes must."""
     spec = parse_torch_spec(request.torch) if request.torch else None
-    if (machine.python_implementation or "cpython").lower() != "cpython":
-        return []
+    impl = (machine.python_implementation or "cpython").lower()
     out = []
     for b in catalog.builds(os=machine.os, arch=wheel_arch(machine)):
+        if impl != "cpython":
+            why = f"PyTorch publishes wheels for CPython only; this Python is {machine.python_implementation}"
+            out.append(Verdict(build=b, rejected=why))
+            continue
         j = _judge(machine, b, request, spec, gpu_optional=gpu_optional)
         out.append(Verdict(build=b, rejected=j.rejected, rank=() if j.rejected else _rank(j, machine.gpus)))
     return out

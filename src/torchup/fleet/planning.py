@@ -194,11 +194,12 @@ def _unplanned(classes: Sequence[FleetClass]) -> dict[str, str]:
 
 
 def plan_one(classes: Sequence[FleetClass]) -> FleetPlan:
-    """The one build every class keeps, and what choosing it costs each class."""
+    """The one build every class keeps, and what choosing it costs each class; a class that
+    keeps no build at all is left out and named in ``unplanned``."""
     unplanned = _unplanned(classes)
     live = [c for c in classes if c.kept()]
-    if unplanned:
-        return FleetPlan(unplanned=unplanned, refusal="some nodes have no build at all", reasons=())
+    if not live:
+        return FleetPlan(unplanned=unplanned, refusal="no node has a build")
     counts: dict[BuildKey, int] = {}
     builds: dict[BuildKey, Build] = {}
     for c in live:
@@ -207,10 +208,14 @@ def plan_one(classes: Sequence[FleetClass]) -> FleetPlan:
             builds.setdefault(key, v.build)
     common = [k for k, n in counts.items() if n == len(live)]
     if not common:
-        return FleetPlan(refusal="no single build runs on every node", reasons=tuple(_blockers(live, counts, builds)))
+        return FleetPlan(
+            unplanned=unplanned,
+            refusal="no single build runs on every node",
+            reasons=tuple(_blockers(live, counts, builds)),
+        )
     best = max(common, key=lambda k: _fleet_rank(k, live))
     group = Group(build=builds[best], classes=tuple(live))
-    return FleetPlan(groups=(group,), tradeoffs=tuple(_tradeoffs(live, best, counts, builds)))
+    return FleetPlan(groups=(group,), tradeoffs=tuple(_tradeoffs(live, best, counts, builds)), unplanned=unplanned)
 
 
 def _describe(build: Build) -> str:
