@@ -267,3 +267,76 @@ def test_rollout_installs_each_group_plan_and_gathers_verify(probed, fleet, tmp_
     assert table.returncode == 1
     assert table.stdout.startswith("torchup fleet verify: 0 of 5 nodes ok\n")
     assert "gone" in table.stdout and "unreachable" in table.stdout
+
+
+REAL_TORCH = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
+REAL_DEPS = Path("/opt/pypi/files")
+DEP_PREFIXES = (
+    "filelock-",
+    "typing_extensions-",
+    "setuptools-",
+    "sympy-",
+    "mpmath-",
+    "networkx-",
+    "jinja2-",
+    "markupsafe-",
+    "fsspec-",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_rollout_of_real_cpu_torch_verifies_on_every_node(probed, fleet, tmp_path):
+    """The real torch 2.13.0 CPU wheel and its dependencies (this machine's wheel store), served by the
+    loopback index as PyTorch's cpu index; two hosts get it from one fleet plan and verify it."""
+    deps = [p for p in sorted(REAL_DEPS.glob("*.whl")) if p.name.lower().startswith(DEP_PREFIXES)]
+    if not REAL_TORCH.exists() or len({p.name.split("-")[0].lower() for p in deps}) < len(DEP_PREFIXES):
+        pytest.skip(f"the real torch wheel and its dependencies are not on this machine ({REAL_TORCH})")
+    hosts_used = {"cpu-only": "no-gpu", "gpu-4090": "rtx4090-driver550"}
+    machines = tmp_path / "machines"
+    machines.mkdir()
+    for host in hosts_used:
+        shutil.copy(probed["out"] / f"{host}.json", machines / f"{host}.json")
+    plans = tmp_path / "plans"
+    with IndexServer() as server:
+        for wheel in [REAL_TORCH, *deps]:
+            server.add_wheel("whl/cpu", wheel)
+        env = _env(tmp_path)
+        env["TORCHUP_INDEX_BASE"] = f"{server.url}/whl"
+        r = _torchup(
+            [
+                "fleet",
+                "plan",
+                machines,
+                "--cpu",
+                "--torch",
+                "2.13.0",
+                "--no-torchvision",
+                "--no-torchaudio",
+                "--write-plans",
+                plans,
+                "--json",
+            ],
+            env,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        [group] = json.loads(r.stdout)["groups"]
+        assert (group["torch"], group["nodes"]) == ("2.13.0+cpu", sorted(hosts_used))
+        hosts = {}
+        for host, name in hosts_used.items():
+            venv = tmp_path / "venvs" / host
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+            no_uv = _host_env(name, tmp_path / "no-tools", env["TORCHUP_INDEX_BASE"], tmp_path / "cache")
+            hosts[host] = _local(venv / "bin" / "python", no_uv, torchup_command=[sys.executable, "-m", "torchup"])
+        inventory = _inventory(tmp_path / "inventory.json", hosts)
+        results = tmp_path / "results.json"
+        r = _torchup(
+            ["fleet", "rollout", "-i", inventory, "--plans", plans, "--results", results, "--json"], env, timeout=1400
+        )
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is True
+    for row in doc["nodes"]:
+        assert (row["status"], row["torch"], row["build"], row["plan"]) == ("ok", "2.13.0+cpu", "CPU", "plan-1.json")
+    table = _torchup(["fleet", "verify", results], _env(tmp_path))
+    assert table.returncode == 0 and table.stdout.startswith("torchup fleet verify: 2 of 2 nodes ok\n")
