@@ -264,25 +264,20 @@ def _tradeoffs(
 def _blockers(
     classes: Sequence[FleetClass], counts: Mapping[BuildKey, int], builds: Mapping[BuildKey, Build]
 ) -> list[str]:
-    """Why no build is common: for the builds kept by the most classes, the classes that reject them."""
+    """Why no build is common: the best of the builds kept by the most classes, and why each
+    other class keeps it out."""
     top = max(counts.values(), default=0)
-    widest = sorted((k for k, n in counts.items() if n == top), key=lambda k: _fleet_rank_partial(k, classes))
+    key = max(
+        (k for k, n in counts.items() if n == top),
+        key=lambda k: _fleet_rank(k, [c for c in classes if k in c.kept()]),
+    )
     reasons = []
-    for key in reversed(widest[-1:]):
-        for c in classes:
-            if key not in c.kept():
-                why = (
-                    c.verdicts[key].rejected
-                    if key in c.verdicts
-                    else f"no {builds[key].variant} build for its platform"
-                )
-                reasons.append(f"{_describe(builds[key])} does not run on {c.label()} ({_nodes_text(c.nodes)}): {why}")
+    for c in classes:
+        if key not in c.kept():
+            why = c.verdicts[key].rejected if key in c.verdicts else f"no {builds[key].variant} build for its platform"
+            reasons.append(f"{_describe(builds[key])} does not run on {c.label()} ({_nodes_text(c.nodes)}): {why}")
     reasons.append("plan with --groups for the fewest builds that serve every node")
     return reasons
-
-
-def _fleet_rank_partial(key: BuildKey, classes: Sequence[FleetClass]) -> tuple:
-    return _fleet_rank(key, [c for c in classes if key in c.kept()])
 
 
 def _cover_score(key: BuildKey, served: Sequence[FleetClass]) -> tuple:
