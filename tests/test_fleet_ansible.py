@@ -340,3 +340,27 @@ def test_rollout_of_real_cpu_torch_verifies_on_every_node(probed, fleet, tmp_pat
         assert (row["status"], row["torch"], row["build"], row["plan"]) == ("ok", "2.13.0+cpu", "CPU", "plan-1.json")
     table = _torchup(["fleet", "verify", results], _env(tmp_path))
     assert table.returncode == 0 and table.stdout.startswith("torchup fleet verify: 2 of 2 nodes ok\n")
+
+
+def test_a_rendered_playbook_run_by_the_user_then_read_back(fleet, tmp_path):
+    """--render: the user runs the playbook with their own ansible-playbook; --ansible-results reads it."""
+    env = _env(tmp_path)
+    work = tmp_path / "work"
+    r = _torchup(["fleet", "probe", "-i", "unused.yml", "--out", tmp_path / "m", "--render", work], env)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["probe-playbook.json", "probe.pyz"]
+    hosts = {"gpu-h100": _local(fleet["venvs"]["gpu-h100"], _host_env("h100-mig", fleet["tools"], None, tmp_path))}
+    inventory = _inventory(tmp_path / "inventory.json", hosts)
+    play = subprocess.run(
+        [str(ANSIBLE), "-i", str(inventory), str(work / "probe-playbook.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert play.returncode == 0, play.stdout + play.stderr
+    r = _torchup(["fleet", "probe", "--ansible-results", work / "results.json", "--out", tmp_path / "m"], env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == f"torchup fleet probe: 1 of 1 node -> {tmp_path / 'm'}\n  gpu-h100: ok\n"
+    machine, _ = load_machine_file(str(tmp_path / "m" / "gpu-h100.json"))
+    assert machine.gpus[0].name == "NVIDIA H100 80GB HBM3"
