@@ -11,7 +11,6 @@ import sys
 from tests.conftest import FIXTURES, PROBE_FIXTURES
 from torchup.fleet import bundle, gather
 from torchup.fleet.node import MARK
-from torchup.machine import load_machine_file
 
 MACHINE = {
     "format": "torchup/probe",
@@ -117,13 +116,16 @@ def test_ansible_answers_become_results():
     }
 
 
-def test_machine_files_are_named_for_their_nodes_and_never_overwrite_each_other(tmp_path):
+def test_machine_files_are_named_for_their_nodes_and_never_overwrite_each_other():
     results = [gather.NodeResult(node=n, status="ok", machine=MACHINE) for n in ("gpu/01", "gpu:01", "../x")]
-    written = gather.write_machine_files(results, str(tmp_path))
-    assert [(r.node, r.status) for r in written] == [("gpu/01", "ok"), ("gpu:01", "probe failed"), ("../x", "ok")]
-    assert sorted(os.listdir(tmp_path)) == ["_x.json", "gpu_01.json"]
-    machine, _ = load_machine_file(str(tmp_path / "gpu_01.json"))
-    assert machine.gpus[0].compute_capability == "9.0"
+    results.append(gather.NodeResult(node="down", status="unreachable", message="refused"))
+    got = [(r.node, r.status, name) for r, name in gather.assign_files(results)]
+    assert got == [
+        ("gpu/01", "ok", "gpu_01.json"),
+        ("gpu:01", "probe failed", None),
+        ("../x", "ok", "_x.json"),
+        ("down", "unreachable", None),
+    ]
 
 
 def test_srun_command_and_sbatch_script():

@@ -133,7 +133,7 @@ def _probe(args: argparse.Namespace, system) -> int:
         results = gather.read_ansible_results(_read_json(args.ansible_results))
     else:
         results = _run_probe_playbook(args, system, probe_timeout, node_timeout)
-    written = gather.write_machine_files(results, args.out)
+    written = _write_machine_files(gather.assign_files(results), args.out)
     failed = [r for r in written if r.status != gather.OK]
     if args.json:
         from torchup.output import emit_json
@@ -146,6 +146,24 @@ def _probe(args: argparse.Namespace, system) -> int:
             lines.append(f"  {r.node}: {'ok' if r.path else r.status}" + (f": {r.message}" if r.message else ""))
         sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_FAILURE if failed or not written else EXIT_OK
+
+
+def _write_machine_files(assigned, out_dir: str):
+    """One machine file per answering node; the results with the path of each."""
+    from dataclasses import replace
+
+    from torchup.machine import dump_machine, machine_from_dict
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for r, name in assigned:
+        if name is not None:
+            machine, _warnings = machine_from_dict(r.machine, origin=r.node)
+            (out / name).write_text(dump_machine(machine))
+            r = replace(r, path=str(out / name))
+        done.append(r)
+    return done
 
 
 def _render_probe(directory: str, probe_timeout: float, node_timeout: int) -> int:

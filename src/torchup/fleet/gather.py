@@ -1,6 +1,6 @@
 """Gathering machine files from a fleet: what the engine runs, and reading back its answer.
 
-Pure except ``write_machine_files``.  Ansible runs the probe bundle on every node of the
+Pure.  Ansible runs the probe bundle on every node of the
 user's inventory (``probe_playbook``; the ``script`` module copies it there and runs it with
 the node's ``python3``) and the playbook's last task saves every node's registered result in
 one JSON file on the controller (``read_ansible_results``).  Slurm runs the bundle once per
@@ -17,23 +17,22 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 from torchup.errors import InputError, TorchupError
 from torchup.fleet.node import MARK
-from torchup.machine import dump_machine, machine_from_dict
+from torchup.machine import machine_from_dict
 
 __all__ = [
     "NodeResult",
+    "assign_files",
     "node_file_name",
     "probe_playbook",
     "read_ansible_results",
     "read_srun_output",
     "sbatch_script",
     "srun_command",
-    "write_machine_files",
 ]
 
 OK, UNREACHABLE, TIMED_OUT, FAILED, NO_ANSWER = "ok", "unreachable", "timed out", "probe failed", "no answer"
@@ -205,32 +204,21 @@ def read_srun_output(text: str, expected: Iterable[str] = ()) -> list[NodeResult
     return [seen[n] for n in sorted(seen)]
 
 
-# --- the edge ------------------------------------------------------------------------
-
-
-def write_machine_files(results: list[NodeResult], out_dir: str) -> list[NodeResult]:
-    """One machine file per answering node in ``out_dir``; returns the results with their paths.
-    Two nodes whose names map to the same file: the second is reported, not written over."""
-    from dataclasses import replace
-
-    from torchup.machine import Machine
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    done: list[NodeResult] = []
+def assign_files(results: list[NodeResult]) -> list[tuple[NodeResult, str | None]]:
+    """Each result with the name of its machine file (``None``: it failed).  Two nodes whose
+    names map to the same file: the second is reported, not written over the first."""
+    out: list[tuple[NodeResult, str | None]] = []
     taken: set[str] = set()
     for r in results:
         if r.status != OK or r.machine is None:
-            done.append(r)
+            out.append((r, None))
             continue
         name = node_file_name(r.node)
         if name in taken:
-            done.append(replace(r, status=FAILED, machine=None, message=f"its file name {name} is another node's"))
+            out.append(
+                (replace(r, status=FAILED, machine=None, message=f"its file name {name} is another node's"), None)
+            )
             continue
         taken.add(name)
-        machine, _warnings = machine_from_dict(r.machine, origin=r.node)
-        assert isinstance(machine, Machine)
-        path = out / name
-        path.write_text(dump_machine(machine))
-        done.append(replace(r, path=str(path)))
-    return done
+        out.append((r, name))
+    return out
