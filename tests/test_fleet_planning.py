@@ -143,8 +143,10 @@ def test_fleet_plan_cli_json_and_exit_status(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     doc = json.loads(r.stdout)
     assert doc["format"] == "torchup/fleet-plan" and doc["distinct_machines"] == 3
-    [group] = doc["groups"]
-    assert group["nodes"] == ["h1", "login", "v1"] and group["torch"] == "2.14.1+cu126"
+    # one build: the Plan JSON of `plan --json` at the top, with the nodes it covers
+    assert doc["nodes"] == ["h1", "login", "v1"] and doc["torch"] == "2.14.1+cu126" and doc["variant"] == "cu126"
+    assert "groups" not in doc and doc["renderings"]["uv"]
+    group = doc
     assert group["commands"]["pip"].startswith(
         "python3 -m pip install --index-url https://download.pytorch.org/whl/cu126"
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from torchup.commands._args import seconds
 from torchup.errors import EXIT_FAILURE, EXIT_NO_BUILD, EXIT_OK, EnvironmentProblem, InputError, UsageError
+from torchup.http import redact_url
 
 __all__ = ["SUBCOMMANDS", "add_arguments", "run"]
 
@@ -288,34 +289,47 @@ def _plan(args: argparse.Namespace, system) -> int:
     fleet = planning.plan_groups(classes) if args.groups else planning.plan_one(classes)
     plans = [planning.resolve_group(g, request, catalog) for g in fleet.groups]
     plans = [replace(p, commands=render.render_commands(p, python="python3")) for p in plans]
-    body = _plan_body(fleet, plans, len(machines), len(classes))
+    groups = _groups_json(fleet, plans)
     if args.write_plans and plans:
         _write_plans(args.write_plans, fleet, plans)
     if args.json:
         from torchup.commands.plan import _redacted
         from torchup.output import emit_json
 
+        body = _plan_body(fleet, groups, len(machines), len(classes), args.groups)
         emit_json("fleet-plan", _redacted(body))
     else:
-        sys.stdout.write(_plan_text(body, args.groups))
+        sys.stdout.write(redact_url(_plan_text(fleet, groups, len(machines), len(classes), args.groups)))
     if not fleet.groups:
         return EXIT_NO_BUILD
     return EXIT_FAILURE if fleet.unplanned else EXIT_OK
 
 
-def _plan_body(fleet, plans, n_nodes: int, n_classes: int) -> dict:
+def _groups_json(fleet, plans) -> list[dict]:
+    """Each build: the Plan JSON of ``plan --json`` (with ``renderings``) plus its ``nodes``."""
     from torchup import render
 
-    groups = []
-    for g, plan in zip(fleet.groups, plans):
-        one = {**plan.to_json(), "renderings": render.render_all(plan, python="python3")}
-        groups.append({**one, "nodes": list(g.nodes)})
-    body: dict = {"nodes_total": n_nodes, "distinct_machines": n_classes}
+    return [
+        {**plan.to_json(), "renderings": render.render_all(plan, python="python3"), "nodes": list(g.nodes)}
+        for g, plan in zip(fleet.groups, plans)
+    ]
+
+
+def _plan_body(fleet, groups: list[dict], n_nodes: int, n_classes: int, grouped: bool) -> dict:
+    """One build: its Plan JSON at the top, with ``nodes``; ``--groups``: ``groups``."""
+    body: dict = {}
     if fleet.refusal:
         body["error"] = {"code": "no-build", "message": fleet.refusal, "reasons": list(fleet.reasons)}
-    body["unplanned"] = dict(fleet.unplanned)
-    body["tradeoffs"] = list(fleet.tradeoffs)
-    body["groups"] = groups
+    elif grouped:
+        body["groups"] = groups
+    else:
+        body.update(groups[0])
+    body.update(
+        nodes_total=n_nodes,
+        distinct_machines=n_classes,
+        tradeoffs=list(fleet.tradeoffs),
+        unplanned=dict(fleet.unplanned),
+    )
     return body
 
 
@@ -332,26 +346,25 @@ def _write_plans(directory: str, fleet, plans) -> None:
     (out / "nodes.json").write_text(json.dumps(assignments, indent=2, sort_keys=True) + "\n")
 
 
-def _plan_text(body: dict, grouped: bool) -> str:
-    lines = [f"torchup fleet plan: {body['nodes_total']} nodes, {body['distinct_machines']} distinct machines"]
-    if "error" in body:
-        lines.append(f"no build: {body['error']['message']}")
-        lines += [f"  - {r}" for r in body["error"]["reasons"]]
-    for i, g in enumerate(body["groups"], 1):
+def _plan_text(fleet, groups: list[dict], n_nodes: int, n_classes: int, grouped: bool) -> str:
+    lines = [f"torchup fleet plan: {n_nodes} nodes, {n_classes} distinct machines"]
+    if fleet.refusal:
+        lines.append(f"no build: {fleet.refusal}")
+        lines += [f"  - {r}" for r in fleet.reasons]
+    for i, g in enumerate(groups, 1):
         head = f"build {i}: " if grouped else "the build for every node: "
-        what = f"torch {g['torch']} ({g['variant']})"
         lines.append("")
-        lines.append(f"{head}{what} for {len(g['nodes'])} node{'s' if len(g['nodes']) != 1 else ''}")
+        lines.append(
+            f"{head}torch {g['torch']} ({g['variant']}) for {len(g['nodes'])} node{'s' if len(g['nodes']) != 1 else ''}"
+        )
         lines.append("  nodes: " + ", ".join(g["nodes"]))
-        command = g["commands"].get("pip")
-        if command:
-            lines.append(f"  pip: {command}")
+        if g["commands"].get("pip"):
+            lines.append(f"  pip: {g['commands']['pip']}")
         lines += [f"  ! {w}" for w in g["warnings"]]
-    if body["tradeoffs"]:
-        lines.append("")
-        lines.append("trade-offs:")
-        lines += [f"  - {t}" for t in body["tradeoffs"]]
-    for node, why in body["unplanned"].items():
+    if fleet.tradeoffs:
+        lines += ["", "trade-offs:"]
+        lines += [f"  - {t}" for t in fleet.tradeoffs]
+    for node, why in fleet.unplanned.items():
         lines.append(f"no build for {node}: {why}")
     return "\n".join(lines) + "\n"
 

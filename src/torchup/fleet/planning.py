@@ -17,6 +17,7 @@ without that GPU: it runs there, using none).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
@@ -43,6 +44,7 @@ _IGNORED = {
 }
 _GPU_IGNORED = {"uuid", "memory_mib", "pci_id"}
 _MAX_NAMED = 5
+_MORE_GPUS = re.compile(r" \(and \d+ more GPUs?: see the plan's notes\)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,6 +240,7 @@ def _tradeoffs(
         if better:
             top = max(better, key=lambda k: _fleet_rank(k, rest))
             why = c.verdicts[top].rejected if top in c.verdicts else "there is no wheel for its platform"
+            why = _MORE_GPUS.sub("", why or "")  # resolve's pointer to the notes of a plan not shown here
             out.append(
                 f"the {c.label()} node{'s' if len(c.nodes) > 1 else ''} ({_nodes_text(c.nodes)}) "
                 f"force{'' if len(c.nodes) > 1 else 's'} "
