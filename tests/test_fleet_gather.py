@@ -214,3 +214,19 @@ def test_fleet_probe_needs_one_source(tmp_path):
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "name exactly one of --inventory" in r.stderr
+
+
+def test_without_ansible_the_error_says_what_to_do(tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    n1:\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no ansible-playbook there
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "probe", "-i", str(inventory), "--out", str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 4 and "Traceback" not in r.stderr
+    assert "ansible-playbook is not on PATH" in r.stderr and "--render" in r.stderr
+    assert not (tmp_path / "m").exists()

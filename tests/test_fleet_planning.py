@@ -182,3 +182,19 @@ def test_fleet_errors_are_json_envelopes_of_their_step(tmp_path):
         [sys.executable, "-m", "torchup", "fleet", "verify", "--json"], capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 2 and json.loads(r.stdout)["format"] == "torchup/fleet-verify"
+
+
+def test_a_thousand_nodes_of_four_kinds_are_judged_four_times(catalog):
+    kinds = [V100, H100, LOGIN, MI300X]
+    nodes = []
+    for i in range(1000):
+        data = json.loads(json.dumps(kinds[i % 4]))
+        data["python"] = f"3.11.{i % 10}"
+        data["python_executable"] = f"/home/u{i}/venv/bin/python"
+        for g in data.get("gpus", []):
+            g["uuid"] = f"GPU-{i}-{g.get('uuid')}"
+        nodes.append((f"n{i:04d}", machine_from_dict(data)[0]))
+    classes = planning.classify(nodes, Request(), catalog)
+    assert sorted(len(c.nodes) for c in classes) == [250, 250, 250, 250]
+    grouped = planning.plan_groups(classes)
+    assert sum(len(g.nodes) for g in grouped.groups) == 1000 and len(grouped.groups) == 3
