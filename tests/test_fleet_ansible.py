@@ -363,3 +363,61 @@ def test_a_rendered_playbook_run_by_the_user_then_read_back(fleet, tmp_path):
     assert r.stdout == f"torchup fleet probe: 1 of 1 node -> {tmp_path / 'm'}\n  gpu-h100: ok\n"
     machine, _ = load_machine_file(str(tmp_path / "m" / "gpu-h100.json"))
     assert machine.gpus[0].name == "NVIDIA H100 80GB HBM3"
+
+
+def test_an_ad_hoc_ansible_run_read_back(fleet, tmp_path):
+    """Ad hoc: ``ansible all -m script`` runs the bundle; its output, saved, is read with --from-output.
+    An ad-hoc run takes no environment, so each local host's interpreter is a wrapper that sets it."""
+    env = _env(tmp_path)
+    work = tmp_path / "work"
+    r = _torchup(["fleet", "probe", "-i", "unused.yml", "--out", tmp_path / "m", "--render", work], env)
+    assert r.returncode == 0, r.stderr
+    hosts = {}
+    for host in ("gpu-h100", "amd-mi300x"):
+        wrapper = tmp_path / f"{host}-python"
+        exports = "".join(
+            f"export {k}='{v}'\n" for k, v in _host_env(RECORDED[host], fleet["tools"], None, tmp_path).items()
+        )
+        wrapper.write_text(f'#!/bin/sh\n{exports}exec {fleet["venvs"][host]} "$@"\n')
+        wrapper.chmod(0o755)
+        hosts[host] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "torchup_python": str(wrapper),
+        }
+    hosts["gone"] = {
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": 9,
+        "ansible_ssh_common_args": "-o ConnectTimeout=5 -o BatchMode=yes",
+    }
+    inventory = _inventory(tmp_path / "inventory.json", hosts)
+    args = f"executable={{{{ torchup_python | default('python3') }}}} {work / 'probe.pyz'} --node {{{{ inventory_hostname }}}}"
+    adhoc = subprocess.run(
+        [str(ANSIBLE.with_name("ansible")), "all", "-i", str(inventory), "-m", "ansible.builtin.script", "-a", args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert adhoc.returncode != 0, adhoc.stdout + adhoc.stderr  # ansible: a host could not be reached
+    (tmp_path / "adhoc.out").write_text(adhoc.stdout)
+    r = _torchup(
+        [
+            "fleet",
+            "probe",
+            "--from-output",
+            tmp_path / "adhoc.out",
+            "--expect",
+            "gpu-h100,amd-mi300x,gone,never-ran",
+            "--out",
+            tmp_path / "m",
+            "--json",
+        ],
+        env,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr
+    status = {n["node"]: n["status"] for n in json.loads(r.stdout)["nodes"]}
+    assert status == {"gpu-h100": "ok", "amd-mi300x": "ok", "gone": "unreachable", "never-ran": "no answer"}
+    machine, _ = load_machine_file(str(tmp_path / "m" / "amd-mi300x.json"))
+    assert [g.gfx for g in machine.gpus] == ["gfx942"]

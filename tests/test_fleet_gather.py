@@ -158,7 +158,7 @@ def test_srun_output_splits_by_node():
             "",
         ]
     )
-    got = {r.node: r.status for r in gather.read_srun_output(text, expected=["n1", "n2", "n3"])}
+    got = {r.node: r.status for r in gather.read_marked_output(text, expected=["n1", "n2", "n3"])}
     assert got == {"n1": "ok", "n2": "probe failed", "n3": "no answer"}
 
 
@@ -186,7 +186,7 @@ def test_fleet_probe_reads_a_saved_srun_output(tmp_path):
             "torchup",
             "fleet",
             "probe",
-            "--srun-output",
+            "--from-output",
             str(out),
             "--expect",
             "n1,n2",
@@ -200,7 +200,7 @@ def test_fleet_probe_reads_a_saved_srun_output(tmp_path):
     assert r.returncode == 1
     assert r.stdout == (
         f"torchup fleet probe: 1 of 2 nodes -> {tmp_path / 'm'}\n"
-        "  n1: ok\n  n2: no answer: no answer in the job's output\n"
+        "  n1: ok\n  n2: no answer: no answer in the output\n"
     )
     assert os.listdir(tmp_path / "m") == ["n1.json"]
 

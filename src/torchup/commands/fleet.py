@@ -49,8 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="read the answers a rendered playbook saved (results.json) instead of running Ansible",
     )
-    p.add_argument("--srun-output", metavar="FILE", help="read the output of the 'fleet slurm' job instead")
-    p.add_argument("--expect", metavar="NODES", help="with --srun-output: the nodes that should have answered (a,b,c)")
+    p.add_argument(
+        "--from-output",
+        metavar="FILE",
+        help="read the saved output of the 'fleet slurm' job, or of an ad-hoc 'ansible -o -m script' run, instead",
+    )
+    p.add_argument("--expect", metavar="NODES", help="with --from-output: the nodes that should have answered (a,b,c)")
     p.add_argument("--json", action="store_true", help="print the per-node outcome as JSON")
 
     p = sub.add_parser("slurm", help="write the probe bundle and print the sbatch script that runs it on every node")
@@ -118,18 +122,18 @@ def run(args: argparse.Namespace, system) -> int:
 def _probe(args: argparse.Namespace, system) -> int:
     from torchup.fleet import gather
 
-    sources = [x for x in (args.inventory, args.ansible_results, args.srun_output) if x]
+    sources = [x for x in (args.inventory, args.ansible_results, args.from_output) if x]
     if len(sources) != 1:
-        raise UsageError("name exactly one of --inventory, --ansible-results and --srun-output")
+        raise UsageError("name exactly one of --inventory, --ansible-results and --from-output")
     if args.render and not args.inventory:
         raise UsageError("--render writes the playbook for --inventory")
     probe_timeout = args.timeout or 10.0
     node_timeout = int(args.node_timeout or _DEFAULT_NODE_TIMEOUT)
     if args.render:
         return _render_probe(args.render, probe_timeout, node_timeout)
-    if args.srun_output:
+    if args.from_output:
         expected = [n for n in (args.expect or "").split(",") if n]
-        results = gather.read_srun_output(_read_text(args.srun_output), expected)
+        results = gather.read_marked_output(_read_text(args.from_output), expected)
     elif args.ansible_results:
         results = gather.read_ansible_results(_read_json(args.ansible_results))
     else:

@@ -5,7 +5,8 @@ user's inventory (``probe_playbook``; the ``script`` module copies it there and 
 the node's ``python3``) and the playbook's last task saves every node's registered result in
 one JSON file on the controller (``read_ansible_results``).  Slurm runs the bundle once per
 node of an allocation (``srun_command`` / ``sbatch_script``); each task prints one marked
-line, so the merged output still splits by node (``read_srun_output``).
+line, so the merged output still splits by node (``read_marked_output``, which also reads
+the output of an ad-hoc ``ansible -o -m script`` run).
 
 A node that is unreachable, whose probe failed or that ran past its time is reported with
 the reason and left out; the others are written, one machine file per node.
@@ -30,7 +31,7 @@ __all__ = [
     "node_file_name",
     "probe_playbook",
     "read_ansible_results",
-    "read_srun_output",
+    "read_marked_output",
     "sbatch_script",
     "srun_command",
 ]
@@ -123,11 +124,7 @@ def _marked(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
         line = line.strip()
         if line.startswith(MARK):
-            try:
-                found = json.loads(line[len(MARK) :])
-            except ValueError:
-                return None
-            return found if isinstance(found, dict) else None
+            return _decode_first(line[len(MARK) :])
     return None
 
 
@@ -170,7 +167,7 @@ def srun_command(*, bundle: str, python: str = "python3", probe_timeout: float =
 
 def sbatch_script(*, bundle: str, nodes: int, python: str = "python3", probe_timeout: float = 10.0,
                   partition: str | None = None, time_limit: str = "00:05:00") -> str:  # fmt: skip
-    """A batch script for ``sbatch``; its output file is what ``fleet probe --srun-output`` reads.
+    """A batch script for ``sbatch``; its output file is what ``fleet probe --from-output`` reads.
     ``bundle`` must be on a file system the nodes share."""
     lines = [
         "#!/bin/sh",
@@ -185,23 +182,42 @@ def sbatch_script(*, bundle: str, nodes: int, python: str = "python3", probe_tim
     return "\n".join(lines) + "\n"
 
 
-def read_srun_output(text: str, expected: Iterable[str] = ()) -> list[NodeResult]:
-    """The marked lines of the job's output, one per node; a node named in ``expected``
-    (``scontrol show hostnames``) that printed nothing is reported as such."""
+def read_marked_output(text: str, expected: Iterable[str] = ()) -> list[NodeResult]:
+    """The answers in a saved output: the marked line of each node (the Slurm job's output),
+    or Ansible's report of each host (an ad-hoc ``ansible -m script`` run: ``host | CHANGED =>
+    {...}``, ``host | UNREACHABLE! => {...}``).  A node named in ``expected`` (``scontrol show
+    hostnames``, the inventory) with no answer is reported as such."""
     seen: dict[str, NodeResult] = {}
     for line in text.splitlines():
         idx = line.find(MARK)
-        if idx < 0:
+        found = _decode_first(line[idx + len(MARK) :]) if idx >= 0 else None
+        if found is not None:
+            node = str(found.get("node") or f"task-{len(seen)}")
+            seen[node] = _answer(node, found)
+    decoder = json.JSONDecoder()
+    for m in _ANSIBLE_REPORT.finditer(text):
+        try:
+            result, _end = decoder.raw_decode(text, m.end())
+        except ValueError:
             continue
-        found = _marked(line[idx:])
-        if found is None:
-            continue
-        node = str(found.get("node") or f"task-{len(seen)}")
-        seen[node] = _answer(node, found)
+        seen[m.group(1)] = _ansible_one(m.group(1), result)
     for node in expected:
         if node not in seen:
-            seen[node] = NodeResult(node=node, status=NO_ANSWER, message="no answer in the job's output")
+            seen[node] = NodeResult(node=node, status=NO_ANSWER, message="no answer in the output")
     return [seen[n] for n in sorted(seen)]
+
+
+# how ansible reports a host's result, with or without -o: "n1 | CHANGED => {", "n2 | UNREACHABLE! => {"
+_ANSIBLE_REPORT = re.compile(r"^(\S+) \| [A-Z]+!? => (?=\{)", re.M)
+
+
+def _decode_first(text: str) -> dict | None:
+    """The JSON object at the start of ``text``, whatever follows it."""
+    try:
+        found, _end = json.JSONDecoder().raw_decode(text.strip())
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def assign_files(results: list[NodeResult]) -> list[tuple[NodeResult, str | None]]:
