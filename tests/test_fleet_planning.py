@@ -13,6 +13,7 @@ from torchup.catalog.load import load_catalog
 from torchup.fleet import planning
 from torchup.machine import machine_from_dict
 from torchup.plan import Request
+from torchup.resolve import Verdict
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +199,22 @@ def test_a_thousand_nodes_of_four_kinds_are_judged_four_times(catalog):
     assert sorted(len(c.nodes) for c in classes) == [250, 250, 250, 250]
     grouped = planning.plan_groups(classes)
     assert sum(len(g.nodes) for g in grouped.groups) == 1000 and len(grouped.groups) == 3
+
+
+def test_groups_find_a_smaller_cover_than_the_greedy_one(catalog):
+    # the textbook case: greedy takes S3 (four nodes) first and then needs S1 and S2 as well;
+    # S1 + S2 alone serve every node
+    b1, b2, b3 = [b for b in catalog.builds(os="linux", arch="x86_64") if b.kind == "cpu"][:3]
+    rank = (0, 0, (2, 0), 2, True, False, True, (0,), "cpu")
+    members = [(b1, {1, 2, 3}), (b2, {4, 5, 6}), (b3, {1, 2, 4, 5})]
+    machine = machine_from_dict(LOGIN)[0]
+    classes = []
+    for n in range(1, 7):
+        verdicts = {
+            planning.build_key(b): Verdict(build=b, rejected=None if n in nodes else "no", rank=rank)
+            for b, nodes in members
+        }
+        classes.append(planning.FleetClass(nodes=(f"n{n}",), machine=machine, verdicts=verdicts))
+    fleet = planning.plan_groups(classes)
+    assert sorted(g.nodes for g in fleet.groups) == [("n1", "n2", "n3"), ("n4", "n5", "n6")]
+    assert {planning.build_key(g.build) for g in fleet.groups} == {planning.build_key(b1), planning.build_key(b2)}

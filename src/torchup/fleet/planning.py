@@ -16,7 +16,9 @@ without that GPU: it runs there, using none).
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -44,6 +46,7 @@ _IGNORED = {
 }
 _GPU_IGNORED = {"uuid", "memory_mib", "pci_id"}
 _MAX_NAMED = 5
+_MAX_COMBINATIONS = 200_000  # an exhaustive search for a smaller cover beyond this: the greedy one stands
 _MORE_GPUS = re.compile(r" \(and \d+ more GPUs?: see the plan's notes\)")
 
 
@@ -287,8 +290,46 @@ def _cover_score(key: BuildKey, served: Sequence[FleetClass]) -> tuple:
     return (sum(len(c.nodes) for c in served), _fleet_rank(key, served))
 
 
+def _greedy_cover(live: Sequence[FleetClass], accepts: Mapping[int, set[BuildKey]]) -> list[BuildKey]:
+    """Set cover, greedily: the build accepted by the most nodes not yet served, first."""
+    left = set(accepts)
+    chosen: list[BuildKey] = []
+    while left:
+        candidates = {k for i in left for k in accepts[i]}
+        best = max(candidates, key=lambda k: _cover_score(k, [live[i] for i in left if k in accepts[i]]))
+        chosen.append(best)
+        left = {i for i in left if best not in accepts[i]}
+    return chosen
+
+
+def _smaller_cover(
+    live: Sequence[FleetClass], accepts: Mapping[int, set[BuildKey]], greedy: int
+) -> list[BuildKey] | None:
+    """A cover with fewer builds than the greedy one, searched exhaustively (each build a bit
+    mask of the classes that accept it) while the search stays under ``_MAX_COMBINATIONS``;
+    ``None`` when there is none, or the search would be larger."""
+    candidates = sorted(
+        {k for a in accepts.values() for k in a},
+        key=lambda k: _cover_score(k, [live[i] for i in accepts if k in accepts[i]]),
+        reverse=True,
+    )
+    masks = {k: sum(1 << i for i in accepts if k in accepts[i]) for k in candidates}
+    full = (1 << len(live)) - 1
+    if sum(math.comb(len(candidates), n) for n in range(1, greedy)) > _MAX_COMBINATIONS:
+        return None
+    for n in range(1, greedy):
+        for combo in itertools.combinations(candidates, n):
+            covered = 0
+            for k in combo:
+                covered |= masks[k]
+            if covered == full:
+                return list(combo)
+    return None
+
+
 def plan_groups(classes: Sequence[FleetClass]) -> FleetPlan:
-    """The fewest builds that give every class a build as good as its own (greedy set cover)."""
+    """The fewest builds that give every class a build as good as its own: a greedy set
+    cover, then an exhaustive search for a smaller one while that search is small."""
     unplanned = _unplanned(classes)
     live = [c for c in classes if c.kept()]
     accepts: dict[int, set[BuildKey]] = {}
@@ -299,13 +340,8 @@ def plan_groups(classes: Sequence[FleetClass]) -> FleetPlan:
         accepts[i] = {k for k, v in c.kept().items() if v.rank[:3] >= floor}
         for k in accepts[i]:
             builds.setdefault(k, c.verdicts[k].build)
-    left = set(accepts)
-    chosen: list[BuildKey] = []
-    while left:
-        candidates = {k for i in left for k in accepts[i]}
-        best = max(candidates, key=lambda k: _cover_score(k, [live[i] for i in left if k in accepts[i]]))
-        chosen.append(best)
-        left = {i for i in left if best not in accepts[i]}
+    chosen = _greedy_cover(live, accepts)
+    chosen = _smaller_cover(live, accepts, len(chosen)) or chosen
     members: dict[BuildKey, list[FleetClass]] = {k: [] for k in chosen}
     for i, c in enumerate(live):
         mine = max((k for k in chosen if k in accepts[i]), key=lambda k: c.verdicts[k].rank)
