@@ -10,7 +10,7 @@ import sys
 
 from tests.conftest import FIXTURES, PROBE_FIXTURES
 from torchup.fleet import bundle, gather
-from torchup.fleet.node import MARK
+from torchup.fleet import MARK
 
 MACHINE = {
     "format": "torchup/probe",
@@ -199,8 +199,7 @@ def test_fleet_probe_reads_a_saved_srun_output(tmp_path):
     )
     assert r.returncode == 1
     assert r.stdout == (
-        f"torchup fleet probe: 1 of 2 nodes -> {tmp_path / 'm'}\n"
-        "  n1: ok\n  n2: no answer: no answer in the output\n"
+        f"torchup fleet probe: 1 of 2 nodes -> {tmp_path / 'm'}\n  n1: ok\n  n2: no answer: no answer in the output\n"
     )
     assert os.listdir(tmp_path / "m") == ["n1.json"]
 

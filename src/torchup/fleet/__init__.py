@@ -6,3 +6,9 @@ out and gather the verify reports.  ``docs/fleet.md`` describes the commands.
 what the engine runs and reads back what it returned; ``planning`` is pure; ``rollout``
 renders the install-and-verify playbook and reads its results.
 """
+
+__all__ = ["MARK"]
+
+# The line a node's probe prints its answer on (``torchup.fleet.node``); the bundle's own
+# ``__main__`` spells it out too, since it runs before torchup can be imported.
+MARK = "TORCHUP_FLEET_PROBE:"

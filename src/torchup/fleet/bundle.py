@@ -24,7 +24,7 @@ _SKIP_DIRS = {"__pycache__"}
 MAIN = """\
 import json, os, shutil, socket, sys, tempfile, zipfile
 
-MARK = "TORCHUP_FLEET_PROBE:"
+MARK = "TORCHUP_FLEET_PROBE:"  # torchup.fleet.MARK
 
 
 def main():

@@ -1,15 +1,15 @@
 """Gathering machine files from a fleet: what the engine runs, and reading back its answer.
 
-Pure.  Ansible runs the probe bundle on every node of the
-user's inventory (``probe_playbook``; the ``script`` module copies it there and runs it with
-the node's ``python3``) and the playbook's last task saves every node's registered result in
+Pure.  Ansible runs the probe bundle on every node of the user's inventory
+(``probe_playbook``; the ``script`` module copies it there and runs it with the node's
+``python3``) and the playbook's last task saves every node's registered result in
 one JSON file on the controller (``read_ansible_results``).  Slurm runs the bundle once per
 node of an allocation (``srun_command`` / ``sbatch_script``); each task prints one marked
 line, so the merged output still splits by node (``read_marked_output``, which also reads
-the output of an ad-hoc ``ansible -o -m script`` run).
+the saved output of an ad-hoc ``ansible -m script`` run).
 
 A node that is unreachable, whose probe failed or that ran past its time is reported with
-the reason and left out; the others are written, one machine file per node.
+the reason and gets no machine file (``assign_files`` names the files of the others).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from torchup.errors import InputError, TorchupError
-from torchup.fleet.node import MARK
+from torchup.fleet import MARK
 from torchup.machine import machine_from_dict
 
 __all__ = [

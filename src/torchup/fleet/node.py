@@ -14,10 +14,9 @@ import socket
 import sys
 
 from torchup.errors import EXIT_BUG, TorchupError
+from torchup.fleet import MARK
 
-__all__ = ["MARK", "main"]
-
-MARK = "TORCHUP_FLEET_PROBE:"
+__all__ = ["main"]
 
 
 def main(argv: list[str]) -> int:
