@@ -345,7 +345,7 @@ def test_a_rendered_playbook_run_by_the_user_then_read_back(fleet, tmp_path):
     """--render: the user runs the playbook with their own ansible-playbook; --ansible-results reads it."""
     env = _env(tmp_path)
     work = tmp_path / "work"
-    r = _torchup(["fleet", "probe", "-i", "unused.yml", "--out", tmp_path / "m", "--render", work], env)
+    r = _torchup(["fleet", "probe", "--render", work], env)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in work.iterdir()) == ["probe-playbook.json", "probe.pyz"]
     hosts = {"gpu-h100": _local(fleet["venvs"]["gpu-h100"], _host_env("h100-mig", fleet["tools"], None, tmp_path))}
@@ -370,7 +370,7 @@ def test_an_ad_hoc_ansible_run_read_back(fleet, tmp_path):
     An ad-hoc run takes no environment, so each local host's interpreter is a wrapper that sets it."""
     env = _env(tmp_path)
     work = tmp_path / "work"
-    r = _torchup(["fleet", "probe", "-i", "unused.yml", "--out", tmp_path / "m", "--render", work], env)
+    r = _torchup(["fleet", "probe", "--render", work], env)
     assert r.returncode == 0, r.stderr
     hosts = {}
     for host in ("gpu-h100", "amd-mi300x"):

@@ -213,6 +213,13 @@ def test_fleet_probe_needs_one_source(tmp_path):
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "name exactly one of --inventory" in r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "fleet", "probe", "--render", "/proc/none"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 4 and "Traceback" not in r.stderr and "cannot write /proc/none" in r.stderr
 
 
 def test_without_ansible_the_error_says_what_to_do(tmp_path):

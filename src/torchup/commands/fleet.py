@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("probe", help="write one machine file per node (Ansible, or the output of the Slurm job)")
     p.add_argument("--inventory", "-i", metavar="INVENTORY", help="the Ansible inventory of the nodes")
     p.add_argument("--limit", metavar="PATTERN", help="only these hosts of the inventory (Ansible's --limit)")
-    p.add_argument("--out", metavar="DIR", required=True, help="the directory for the machine files (<node>.json)")
+    p.add_argument("--out", metavar="DIR", help="the directory for the machine files (<node>.json)")
     p.add_argument(
         "--timeout", type=seconds, metavar="SECONDS", help="time limit for each probing command on a node (default 10)"
     )
@@ -122,15 +122,15 @@ def run(args: argparse.Namespace, system) -> int:
 def _probe(args: argparse.Namespace, system) -> int:
     from torchup.fleet import gather
 
-    sources = [x for x in (args.inventory, args.ansible_results, args.from_output) if x]
-    if len(sources) != 1:
-        raise UsageError("name exactly one of --inventory, --ansible-results and --from-output")
-    if args.render and not args.inventory:
-        raise UsageError("--render writes the playbook for --inventory")
     probe_timeout = args.timeout or 10.0
     node_timeout = int(args.node_timeout or _DEFAULT_NODE_TIMEOUT)
     if args.render:
-        return _render_probe(args.render, probe_timeout, node_timeout)
+        return _writing(args.render, lambda: _render_probe(args.render, probe_timeout, node_timeout))
+    sources = [x for x in (args.inventory, args.ansible_results, args.from_output) if x]
+    if len(sources) != 1:
+        raise UsageError("name exactly one of --inventory, --ansible-results and --from-output (or --render DIR)")
+    if not args.out:
+        raise UsageError("--out DIR: where to write the machine files")
     if args.from_output:
         expected = [n for n in (args.expect or "").split(",") if n]
         results = gather.read_marked_output(_read_text(args.from_output), expected)
@@ -138,7 +138,7 @@ def _probe(args: argparse.Namespace, system) -> int:
         results = gather.read_ansible_results(_read_json(args.ansible_results))
     else:
         results = _run_probe_playbook(args, system, probe_timeout, node_timeout)
-    written = _write_machine_files(gather.assign_files(results), args.out)
+    written = _writing(args.out, lambda: _write_machine_files(gather.assign_files(results), args.out))
     failed = [r for r in written if r.status != gather.OK]
     if args.json:
         from torchup.output import emit_json
@@ -295,7 +295,7 @@ def _plan(args: argparse.Namespace, system) -> int:
     plans = [replace(p, commands=render.render_commands(p, python="python3")) for p in plans]
     groups = _groups_json(fleet, plans)
     if args.write_plans and plans:
-        _write_plans(args.write_plans, fleet, plans)
+        _writing(args.write_plans, lambda: _write_plans(args.write_plans, fleet, plans))
     if args.json:
         from torchup.commands.plan import _redacted
         from torchup.output import emit_json
@@ -394,7 +394,7 @@ def _rollout(args: argparse.Namespace, system) -> int:
         node_timeout=node_timeout,
     )
     if args.render:
-        Path(args.render).write_text(text)
+        _writing(args.render, lambda: Path(args.render).write_text(text))
         sys.stdout.write(f"wrote {args.render}\nrun: ansible-playbook -i INVENTORY {args.render}\n")
         return EXIT_OK
     with tempfile.TemporaryDirectory(prefix="torchup-fleet-") as work:
@@ -437,6 +437,14 @@ def _show_rows(rows, as_json: bool, document: str) -> int:
         good = sum(1 for r in rows if r.ok)
         sys.stdout.write(f"torchup fleet verify: {good} of {len(rows)} nodes ok\n" + rollout.table(rows))
     return EXIT_OK if rows and all(r.ok for r in rows) else EXIT_FAILURE
+
+
+def _writing(path: str, write):
+    """``write()``; a directory or file torchup cannot write is the user's to fix, not a bug."""
+    try:
+        return write()
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}", code="cannot-write") from None
 
 
 def _read_text(path: str) -> str:
