@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +25,10 @@ __all__ = ["SUBCOMMANDS", "add_arguments", "run"]
 
 SUBCOMMANDS = ("probe", "plan", "rollout", "verify", "slurm")
 _DEFAULT_NODE_TIMEOUT = 300
-_ANSIBLE_SLACK_S = 120  # ansible-playbook's own start, fork and fact caching, beyond the per-node limit
+# The whole ansible-playbook run: Ansible works through the hosts a few at a time (forks), so
+# its length grows with the inventory; each host's task has its own limit (--node-timeout),
+# and this is only the belt to those braces.
+_ANSIBLE_RUN_LIMIT_S = 24 * 3600
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the plans as JSON (docs/fleet.md)")
 
     p = sub.add_parser("rollout", help="install the plans on every node with Ansible, verify, gather the reports")
-    p.add_argument("--inventory", "-i", metavar="INVENTORY", required=True, help="the Ansible inventory of the nodes")
+    p.add_argument("--inventory", "-i", metavar="INVENTORY", help="the Ansible inventory of the nodes")
     p.add_argument("--limit", metavar="PATTERN", help="only these hosts of the inventory (Ansible's --limit)")
     p.add_argument("--plans", metavar="DIR", required=True, help="the directory 'fleet plan --write-plans' wrote")
     p.add_argument("--results", metavar="FILE", required=True, help="where Ansible saves every node's answer")
@@ -204,7 +208,7 @@ def _run_probe_playbook(args, system, probe_timeout: float, node_timeout: int):
                 bundle=bundle_path, results=results, probe_timeout=probe_timeout, node_timeout=node_timeout
             )
         )
-        _ansible_playbook(system, args.inventory, playbook, args.limit, node_timeout + _ANSIBLE_SLACK_S, results)
+        _ansible_playbook(system, args.inventory, playbook, args.limit, _ANSIBLE_RUN_LIMIT_S, results)
         return gather.read_ansible_results(_read_json(results))
 
 
@@ -217,7 +221,7 @@ def _ansible_playbook(system, inventory: str, playbook: str, limit: str | None, 
             hint="install Ansible (pip install ansible-core), or use --render and run the playbook yourself",
             code="no-ansible",
         )
-    if not os.path.exists(inventory):
+    if "," not in inventory and not os.path.exists(inventory):  # "n1,n2," is an inline inventory
         raise UsageError(f"--inventory {inventory}: no such file or directory")
     argv = [exe, "-i", inventory, playbook] + (["--limit", limit] if limit else [])
     env = {**system.env, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"}
@@ -387,25 +391,28 @@ def _rollout(args: argparse.Namespace, system) -> int:
         if "/" in name or not (plans / name).is_file():
             raise InputError(f"{plans / 'nodes.json'} names {name!r}, which is not a plan file in {plans}")
     node_timeout = int(args.node_timeout or 3600)
-    text = rollout.rollout_playbook(
-        plans_dir=str(plans.resolve()),
-        assignments=assignments,
-        results=os.path.abspath(args.results),
-        node_timeout=node_timeout,
-    )
+
+    def playbook(results: str) -> str:
+        return rollout.rollout_playbook(
+            plans_dir=str(plans.resolve()), assignments=assignments, results=results, node_timeout=node_timeout
+        )
+
     if args.render:
+        text = playbook(os.path.abspath(args.results))
         _writing(args.render, lambda: Path(args.render).write_text(text))
         sys.stdout.write(f"wrote {args.render}\nrun: ansible-playbook -i INVENTORY {args.render}\n")
         return EXIT_OK
+    if not args.inventory:
+        raise UsageError("--inventory INVENTORY: the hosts to roll out to (or --render FILE to run it yourself)")
     with tempfile.TemporaryDirectory(prefix="torchup-fleet-") as work:
-        playbook = os.path.join(work, "rollout-playbook.json")
-        Path(playbook).write_text(text)
-        if os.path.exists(args.results):
-            os.unlink(args.results)  # an old file must not pass for this run's answers
-        _ansible_playbook(
-            system, args.inventory, playbook, args.limit, 4 * node_timeout + _ANSIBLE_SLACK_S, args.results
-        )
-    rows = rollout.read_rollout_results(_read_json(args.results))
+        # this run's answers land here first: an old results file is replaced only by a new one
+        fresh = os.path.join(work, "results.json")
+        path = os.path.join(work, "rollout-playbook.json")
+        Path(path).write_text(playbook(fresh))
+        _ansible_playbook(system, args.inventory, path, args.limit, _ANSIBLE_RUN_LIMIT_S, fresh)
+        data = _read_json(fresh)
+        _writing(args.results, lambda: shutil.copyfile(fresh, args.results))
+    rows = rollout.read_rollout_results(data)
     return _show_rows(rows, args.json, "fleet-rollout")
 
 
