@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--from-output",
         metavar="FILE",
-        help="read the saved output of the 'fleet slurm' job, or of an ad-hoc 'ansible -o -m script' run, instead",
+        help="read the saved output of the 'fleet slurm' job, or of an ad-hoc 'ansible -m script' run, instead",
     )
     p.add_argument("--expect", metavar="NODES", help="with --from-output: the nodes that should have answered (a,b,c)")
     p.add_argument("--json", action="store_true", help="print the per-node outcome as JSON")
