@@ -89,10 +89,14 @@ def test_groups_give_each_kind_its_own_best_with_the_fewest_builds(catalog):
 
 
 def test_amd_and_nvidia_share_only_the_cpu_build(catalog):
-    fleet = planning.plan_one(_classes(catalog, h1=H100, amd=MI300X))
+    fleet = planning.plan_one(_classes(catalog, h1=H100, h2=dict(H100, nvidia_driver="590.48.01"), amd=MI300X))
     [group] = fleet.groups
     assert group.build.variant == "cpu"
-    assert any(t.startswith("the Instinct MI300X node (amd) forces cpu") for t in fleet.tradeoffs)
+    forced = [t for t in fleet.tradeoffs if " force" in t]
+    assert forced == [
+        "the Instinct MI300X node (amd) forces cpu: torch 2.15.0 cu130 would serve the other 2 nodes, "
+        "but on them a CUDA build uses none of this node's GPUs (amd)"
+    ]
 
 
 def test_identical_nodes_are_one_class_whatever_their_uuids_and_patch_versions(catalog):

@@ -230,26 +230,8 @@ def _describe(build: Build) -> str:
 def _tradeoffs(
     classes: Sequence[FleetClass], chosen: BuildKey, counts: Mapping[BuildKey, int], builds: Mapping[BuildKey, Build]
 ) -> list[str]:
-    out = []
+    out = _forced(classes, chosen, counts, builds)
     torch, variant = chosen
-    for c in classes:
-        # the builds every other class keeps and this one keeps out: the best of them, if it
-        # beats the chosen one for the rest of the fleet, is what this class costs the others
-        rest = [x for x in classes if x is not c]
-        if not rest:
-            continue
-        kept_by_rest = [k for k, n in counts.items() if n == len(classes) - 1 and k not in c.kept()]
-        better = [k for k in kept_by_rest if _fleet_rank(k, rest) > _fleet_rank(chosen, rest)]
-        if better:
-            top = max(better, key=lambda k: _fleet_rank(k, rest))
-            why = c.verdicts[top].rejected if top in c.verdicts else "there is no wheel for its platform"
-            why = _MORE_GPUS.sub("", why or "")  # resolve's pointer to the notes of a plan not shown here
-            out.append(
-                f"the {c.label()} node{'s' if len(c.nodes) > 1 else ''} ({_nodes_text(c.nodes)}) "
-                f"force{'' if len(c.nodes) > 1 else 's'} "
-                f"{variant} and torch <= {torch}: without them {_describe(builds[top])} would serve the rest; "
-                f"on them, {why}"
-            )
     for c in classes:
         own = _own_best(c)
         if own is not None and build_key(own.build) != chosen:
@@ -264,6 +246,41 @@ def _tradeoffs(
                 f"alone, the {c.label()} node{'s' if len(c.nodes) > 1 else ''} ({_nodes_text(c.nodes)}) would get "
                 f"{_describe(own.build)}; the fleet build is {torch} {variant}{detail}"
             )
+    return out
+
+
+def _forced(
+    classes: Sequence[FleetClass], chosen: BuildKey, counts: Mapping[BuildKey, int], builds: Mapping[BuildKey, Build]
+) -> list[str]:
+    """Who forces the choice: of the builds better than the chosen one for the classes that keep
+    them, the one that would serve the most nodes; each class that keeps it out is named, with
+    its reason ("the V100 nodes force cu126 and torch <= 2.14.1")."""
+    options = []
+    for key, n in counts.items():
+        if n == len(classes):
+            continue  # kept by all: the chosen one is the best of those
+        keepers = [c for c in classes if key in c.kept()]
+        if _fleet_rank(key, keepers) > _fleet_rank(chosen, keepers):
+            options.append((sum(len(c.nodes) for c in keepers), _fleet_rank(key, keepers), key))
+    if not options:
+        return []
+    served, _rank, better = max(options)
+    torch, variant = chosen
+    costs = [variant] if better[1] != variant else []
+    if better[0] != torch:
+        costs.append(f"torch <= {torch}")
+    out = []
+    for c in classes:
+        if better in c.kept():
+            continue
+        why = c.verdicts[better].rejected if better in c.verdicts else "there is no wheel for its platform"
+        why = _MORE_GPUS.sub("", why or "")  # resolve's pointer to the notes of a plan not shown here
+        plural = len(c.nodes) > 1
+        out.append(
+            f"the {c.label()} node{'s' if plural else ''} ({_nodes_text(c.nodes)}) force{'' if plural else 's'} "
+            f"{' and '.join(costs)}: {_describe(builds[better])} would serve the other {served} "
+            f"node{'s' if served != 1 else ''}, but on them {why}"
+        )
     return out
 
 
