@@ -222,3 +222,15 @@ def test_groups_find_a_smaller_cover_than_the_greedy_one(catalog):
     fleet = planning.plan_groups(classes)
     assert sorted(g.nodes for g in fleet.groups) == [("n1", "n2", "n3"), ("n4", "n5", "n6")]
     assert {planning.build_key(g.build) for g in fleet.groups} == {planning.build_key(b1), planning.build_key(b2)}
+
+
+def test_two_v100_kinds_are_both_named_as_forcing_the_build(catalog):
+    # V100 nodes on two drivers are two kinds; leaving either out alone would change nothing
+    v100_old = _nvidia("Tesla V100-SXM2-32GB", "7.0", "575.57.08")
+    fleet = planning.plan_one(_classes(catalog, v1=V100, v2=v100_old, h1=H100, h2=H100))
+    forced = [t for t in fleet.tradeoffs if " force" in t]
+    assert [t.split(" force")[0] for t in forced] == [
+        "the 8x Tesla V100-SXM2-32GB (driver 570.86.15) node (v1)",
+        "the 8x Tesla V100-SXM2-32GB (driver 575.57.08) node (v2)",
+    ]
+    assert all("torch 2.15.0 cu130 would serve the other 2 nodes" in t and "sm_70" in t for t in forced)
