@@ -133,7 +133,7 @@ def main() -> None:
                 cells = [load, cls, one, groups, plans, cli]
                 print(
                     f"{label:<16}{len(classes):>6}  "
-                    + "".join(f"{m:>8.2f}" if i else f"{m:>8.2f}" for i, (m, _, _) in enumerate(cells))
+                    + "".join(f"{m:>8.2f}" for m, _, _ in cells)
                     + "   worst "
                     + " ".join(f"{w:.2f}" for _, w, _ in cells)
                 )
