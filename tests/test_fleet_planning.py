@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from torchup.catalog.load import load_catalog
 from torchup.fleet import planning
@@ -234,3 +236,58 @@ def test_two_v100_kinds_are_both_named_as_forcing_the_build(catalog):
         "the 8x Tesla V100-SXM2-32GB (driver 575.57.08) node (v2)",
     ]
     assert all("torch 2.15.0 cu130 would serve the other 2 nodes" in t and "sm_70" in t for t in forced)
+
+
+# hostile machine-file directories: fleet plan answers with a plan or a clear error, never a bug
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=10,
+)
+_machine_like = st.fixed_dictionaries(
+    {
+        "os": st.sampled_from(["linux", "windows", "macos", "plan9"]),
+        "arch": st.sampled_from(["x86_64", "aarch64"]),
+        "python": st.sampled_from(["3.11", "3.8", "3.14t", "2.7", "3.10"]),
+    },
+    optional={
+        "gpus": st.lists(
+            st.dictionaries(
+                st.sampled_from(["vendor", "name", "compute_capability", "gfx"]),
+                st.sampled_from(["nvidia", "amd", "7.0", "9.0", "gfx942", "", "x"]),
+                max_size=4,
+            ),
+            max_size=3,
+        ),
+        "nvidia_driver": st.sampled_from(["550.54.14", "470.1", "999", "x"]),
+        "libc": st.sampled_from(["glibc 2.17", "glibc 2.35", "musl 1.2.4"]),
+        "python_implementation": st.sampled_from(["cpython", "pypy"]),
+    },
+)
+
+
+@settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=30,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(files=st.lists(st.one_of(_machine_like, _values), min_size=1, max_size=5), groups=st.booleans())
+def test_hostile_fleets_get_a_plan_or_a_clear_error(tmp_path_factory, files, groups):
+    import contextlib
+    import io
+
+    from torchup.cli import main
+
+    d = tmp_path_factory.mktemp("fleet")
+    for i, data in enumerate(files):
+        (d / f"n{i}.json").write_text(json.dumps(data))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["fleet", "plan", str(d), "--json", *(["--groups"] if groups else [])])
+    doc = json.loads(out.getvalue())
+    assert code in (0, 1, 2, 3), doc
+    assert doc["format"] == "torchup/fleet-plan"
+    if code == 2:
+        assert doc["error"]["code"] in ("bad-input", "usage")
