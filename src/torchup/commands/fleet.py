@@ -21,9 +21,8 @@ from torchup.commands._args import seconds
 from torchup.errors import EXIT_FAILURE, EXIT_NO_BUILD, EXIT_OK, EnvironmentProblem, InputError, UsageError
 from torchup.http import redact_url
 
-__all__ = ["SUBCOMMANDS", "add_arguments", "run"]
+__all__ = ["add_arguments", "load_fleet", "run"]
 
-SUBCOMMANDS = ("probe", "plan", "rollout", "verify", "slurm")
 _DEFAULT_NODE_TIMEOUT = 300
 # The whole ansible-playbook run: Ansible works through the hosts a few at a time (forks), so
 # its length grows with the inventory; each host's task has its own limit (--node-timeout),
