@@ -8,7 +8,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "torchup"
 
-PURE = ["machine.py", "plan.py", "findings.py", "resolve.py", "render", "doctor/rules.py", "doctor/explain.py", "catalog/model.py", "catalog/rules.py"]
+PURE = ["machine.py", "plan.py", "findings.py", "resolve.py", "render", "doctor/rules.py", "doctor/explain.py", "catalog/model.py", "catalog/rules.py", "fleet/planning.py", "fleet/rollout.py", "fleet/gather.py"]
 HOST_MODULES = {"subprocess", "socket", "urllib.request", "http.client", "ctypes", "shutil"}
 
 

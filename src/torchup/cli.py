@@ -36,6 +36,7 @@ COMMANDS = {
     "explain": "turn a pasted error message or log into a cause and a fix",
     "matrix": "which releases and variants run a GPU, with their minimum driver and Pythons",
     "site": "write DIR/index.html: the install selector and the compatibility matrix, one self-contained page",
+    "fleet": "many nodes: probe them with Ansible or Slurm, plan one build (or the fewest), roll out, verify",
 }
 DEFAULT_COMMAND = "plan"
 
@@ -128,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _json_document(command: str, argv: Sequence[str]) -> str:
     """The name of the --json document the command line asks for (docs/json.md)."""
+    if command == "fleet":
+        step = next((a for a in argv[argv.index("fleet") + 1 :] if not a.startswith("-")), "")
+        return f"fleet-{step}" if step in ("probe", "plan", "rollout", "verify") else "fleet-plan"
     return "catalog-refresh" if command == "catalog" and "refresh" in argv else command
 
 

@@ -30,6 +30,10 @@ FORMAT_VERSIONS = {
     "explain": 1,
     "matrix": 1,
     "site": 1,
+    "fleet-probe": 1,
+    "fleet-plan": 1,
+    "fleet-rollout": 1,
+    "fleet-verify": 1,
 }
 
 

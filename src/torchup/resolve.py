@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from torchup.catalog.stack import StackCatalog
     from torchup.stack import StackChoice
 
-__all__ = ["judge_build", "machine_summary", "parse_torch_spec", "resolve", "wheel_arch"]
+__all__ = ["Verdict", "judge_build", "judge_builds", "machine_summary", "parse_torch_spec", "resolve", "wheel_arch"]
 
 # the same few hundred version strings are compared thousands of times per resolve
 version_tuple = lru_cache(maxsize=4096)(_version_tuple)
@@ -218,7 +218,13 @@ def _jetson_reason(machine: Machine, build: Build, gpus: list[tuple[int, Gpu]]) 
 
 
 def _judge(
-    machine: Machine, build: Build, request: Request, spec: SpecifierSet | None, *, any_driver: bool = False
+    machine: Machine,
+    build: Build,
+    request: Request,
+    spec: SpecifierSet | None,
+    *,
+    any_driver: bool = False,
+    gpu_optional: bool = False,
 ) -> _Judged:
     reason = _request_reason(build, request, spec)
     if reason:
@@ -241,7 +247,7 @@ def _judge(
     if override:  # ROCm reports the override in place of every GPU's own target
         gpus = [(i, replace(g, gfx=override)) for i, g in gpus]
     label = f"torch {build.version_on_index}"
-    if not gpus and _asked_for_by_name(build, request):
+    if not gpus and (gpu_optional or _asked_for_by_name(build, request)):
         return _Judged(build=build, asked_without_gpu=True)
     if not gpus:
         what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[kind]
@@ -255,16 +261,20 @@ def _judge(
     covered: list[int] = []
     left_out: list[tuple[int, str]] = []
     ptx_jit: list[int] = []
+    seen: dict[Gpu, tuple[str | None, bool]] = {}  # identical GPUs (a fleet node's eight) are judged once
     for i, gpu in gpus:
         # an NVIDIA GPU without a driver on a machine with none is the driver check's to report
         unbound = gpu.driver_loaded is False and not any_driver and (kind != "cuda" or machine.nvidia_driver)
         if unbound:
             left_out.append((i, f"{gpu.name or 'this GPU'} is seen on the PCI bus but no driver is loaded for it"))
             continue
-        why = rules.why_not_gpu(build, gpu)
+        if gpu not in seen:
+            why = rules.why_not_gpu(build, gpu)
+            seen[gpu] = (why, why is None and kind == "cuda" and rules.needs_ptx_jit(build, gpu))
+        why, jit = seen[gpu]
         if why is None:
             covered.append(i)
-            if kind == "cuda" and rules.needs_ptx_jit(build, gpu):
+            if jit:
                 ptx_jit.append(i)
         else:
             left_out.append((i, why))
@@ -338,6 +348,34 @@ def _rank(j: _Judged, gpus: tuple[Gpu, ...] = ()) -> tuple:
         toolkit,
         b.variant,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """One build judged for one machine: ``rejected`` is the reason, else ``rank`` orders the kept
+    ones (greater is better, the order ``resolve`` chooses by; its first three places are the
+    discrete GPUs used, all GPUs used and the torch version)."""
+
+    build: Build
+    rejected: str | None
+    rank: tuple = ()
+
+
+def judge_builds(machine: Machine, request: Request, catalog: Catalog, *, gpu_optional: bool = False) -> list[Verdict]:
+    """Every build of the catalog for the machine's platform, kept or rejected, as ``resolve``
+    judges them.  ``gpu_optional``: a GPU build also runs on a machine without that GPU (it
+    uses none), as one environment shared by GPU and CPU-only nodes must."""
+    spec = parse_torch_spec(request.torch) if request.torch else None
+    impl = (machine.python_implementation or "cpython").lower()
+    out = []
+    for b in catalog.builds(os=machine.os, arch=wheel_arch(machine)):
+        if impl != "cpython":
+            why = f"PyTorch publishes wheels for CPython only; this Python is {machine.python_implementation}"
+            out.append(Verdict(build=b, rejected=why))
+            continue
+        j = _judge(machine, b, request, spec, gpu_optional=gpu_optional)
+        out.append(Verdict(build=b, rejected=j.rejected, rank=() if j.rejected else _rank(j, machine.gpus)))
+    return out
 
 
 # --- the plan ---------------------------------------------------------------------

@@ -338,6 +338,7 @@ def parse_arch_list(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(sass, key=_cc_sort)), tuple(sorted(ptx, key=_cc_sort))
 
 
+@lru_cache(maxsize=1024)  # a few dozen distinct values, compared per GPU per build (fleet planning: 10^5 calls)
 def _cc_sort(cc: str) -> tuple[int, int, str]:
     major, rest = cc.split(".")
     minor = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
