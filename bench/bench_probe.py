@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from torchup.probe import probe_machine, read_file_facts  # noqa: E402
 from torchup.probe.python import run_target_script  # noqa: E402
-from torchup.probe.target import find_target_python  # noqa: E402
+from torchup.target import find_target_python  # noqa: E402
 from torchup.runner import Runner  # noqa: E402
 from torchup.system import System, system_from_env  # noqa: E402
 

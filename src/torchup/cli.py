@@ -85,10 +85,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from torchup.system import system_from_env
 
+        system = system_from_env()
+        if command == DEFAULT_COMMAND:
+            # plan's target interpreter starts now, while the imports and the catalog load
+            from torchup.target import prestart_target_probe
+
+            system = prestart_target_probe(argv, system)
         parser, module = build_parser(command, json_mode=json_mode)
         args = parser.parse_args(argv)
         args.verbose = getattr(args, "verbose", False)
-        return int(module.run(args, system_from_env()))
+        return int(module.run(args, system))
     except TorchupError as err:
         _report_error(err, _json_document(command, argv) if json_mode else None)
         return err.exit_code

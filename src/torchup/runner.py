@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-__all__ = ["Result", "Runner", "probe_env"]
+__all__ = ["Result", "Runner", "Started", "probe_env"]
 
 _KILL_GRACE_S = 1.0  # how long we wait for a killed process before giving up on it
 
@@ -78,6 +78,21 @@ class Runner:
         cwd: str | None = None,
     ) -> Result:
         """Run ``argv`` to completion or until ``timeout`` seconds have passed."""
+        return self.start(argv, timeout=timeout, input=input, env=env, cwd=cwd).wait()
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> Started:
+        """Start ``argv`` now and return at once; ``Started.wait()`` gives its ``Result``.
+
+        Lets torchup start a slow child (the target-Python probe) first and do its own
+        work (imports, the catalog) while the child runs.  ``timeout`` counts from here."""
         argv = tuple(str(a) for a in argv)
         start = time.monotonic()
         try:
@@ -91,46 +106,12 @@ class Runner:
                 start_new_session=os.name == "posix",
             )
         except FileNotFoundError:
-            return self._done(Result(argv=argv, returncode=None, error="not found"))
+            return Started(self, self._done(Result(argv=argv, returncode=None, error="not found")))
         except PermissionError:
-            return self._done(Result(argv=argv, returncode=None, error="permission denied"))
+            return Started(self, self._done(Result(argv=argv, returncode=None, error="permission denied")))
         except OSError as exc:
-            return self._done(Result(argv=argv, returncode=None, error=exc.strerror or str(exc)))
-
-        out_chunks: list[bytes] = []
-        err_chunks: list[bytes] = []
-        readers = [
-            threading.Thread(target=_drain, args=(proc.stdout, out_chunks), daemon=True),
-            threading.Thread(target=_drain, args=(proc.stderr, err_chunks), daemon=True),
-        ]
-        for t in readers:
-            t.start()
-        if input is not None and proc.stdin is not None:
-            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
-
-        timed_out = False
-        try:
-            returncode: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            try:
-                proc.wait(timeout=_KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass  # unkillable (D state): leave it, we must not hang
-            returncode = None
-        for t in readers:
-            t.join(timeout=_KILL_GRACE_S if timed_out else None)
-        return self._done(
-            Result(
-                argv=argv,
-                returncode=returncode,
-                stdout=_decode(out_chunks),
-                stderr=_decode(err_chunks),
-                timed_out=timed_out,
-                duration_s=time.monotonic() - start,
-            )
-        )
+            return Started(self, self._done(Result(argv=argv, returncode=None, error=exc.strerror or str(exc))))
+        return Started(self, None, proc=proc, argv=argv, start=start, timeout=timeout, input=input)
 
     def stream(
         self,
@@ -237,6 +218,69 @@ class Runner:
         if self.on_run is not None:
             self.on_run(result)
         return result
+
+
+class Started:
+    """A child started by ``Runner.start``: its output is collected as it comes, and
+    ``wait()`` blocks until it exits or its time is up (no polling: the wait wakes the
+    moment the child is reaped), then returns the ``Result`` (once; later calls return it again)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        result: Result | None,
+        *,
+        proc: subprocess.Popen | None = None,
+        argv: tuple[str, ...] = (),
+        start: float = 0.0,
+        timeout: float = 0.0,
+        input: str | None = None,
+    ) -> None:
+        self._runner = runner
+        self._result = result
+        self._proc = proc
+        self._argv = argv
+        self._start = start
+        self._deadline = start + timeout
+        self._out: list[bytes] = []
+        self._err: list[bytes] = []
+        self._readers: list[threading.Thread] = []
+        if proc is None:
+            return
+        self._readers = [
+            threading.Thread(target=_drain, args=(proc.stdout, self._out), daemon=True),
+            threading.Thread(target=_drain, args=(proc.stderr, self._err), daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+        if input is not None and proc.stdin is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+
+    def wait(self) -> Result:
+        if self._result is not None:
+            return self._result
+        proc = self._proc
+        assert proc is not None
+        timed_out = not _exited_within(proc, max(0.0, self._deadline - time.monotonic()))
+        if timed_out:
+            _kill_group(proc)
+            try:
+                proc.wait(timeout=_KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass  # unkillable (D state): leave it, we must not hang
+        for t in self._readers:  # bounded: a grandchild may hold the pipes open after the child exits
+            t.join(timeout=_KILL_GRACE_S if timed_out else max(0.0, self._deadline - time.monotonic()) + _KILL_GRACE_S)
+        self._result = self._runner._done(
+            Result(
+                argv=self._argv,
+                returncode=None if timed_out else proc.returncode,
+                stdout=_decode(self._out),
+                stderr=_decode(self._err),
+                timed_out=timed_out,
+                duration_s=time.monotonic() - self._start,
+            )
+        )
+        return self._result
 
 
 def _drain(stream, sink: list[bytes]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from torchup.runner import Runner
 
@@ -22,6 +23,11 @@ class System:
     root: str = "/"
     env: Mapping[str, str] = field(default_factory=dict)
     runner: Runner = field(default_factory=Runner)
+    # the target Python's facts, asked for early (torchup.target.prestart_target_probe); None: not yet
+    target_probe: Any = None
+
+    def with_target_probe(self, probe: Any) -> System:
+        return System(root=self.root, env=self.env, runner=self.runner, target_probe=probe)
 
     def path(self, path: str) -> str:
         """Map an absolute host path into the system root."""

@@ -18,12 +18,12 @@ ABI tag differs), and a provenance is ``"KEY"`` (confirmed) or ``"?KEY"``
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from torchup import boundedjson
+from torchup.cache import cache_dir
 from torchup.catalog.model import (
     CONFIRMED,
     UNCONFIRMED,
@@ -57,18 +57,6 @@ MAX_DEPTH = 16
 
 def embedded_path() -> Path:
     return Path(__file__).resolve().parent / "data" / "catalog.json"
-
-
-def cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where ``catalog refresh`` keeps its data (created by refresh, not here)."""
-    env = os.environ if env is None else env
-    if env.get("TORCHUP_CACHE_DIR"):
-        return Path(env["TORCHUP_CACHE_DIR"])
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]) / "torchup"
-    if os.name == "nt" and env.get("LOCALAPPDATA"):
-        return Path(env["LOCALAPPDATA"]) / "torchup"
-    return Path(env.get("HOME") or os.path.expanduser("~")) / ".cache" / "torchup"
 
 
 def cache_path(env: Mapping[str, str] | None = None) -> Path:

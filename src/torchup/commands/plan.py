@@ -193,7 +193,7 @@ def _load_machines(system, machine_files, python, this_machine=False):
     if this_machine or not machines:
         from torchup.probe import probe_machine
 
-        machines.append(probe_machine(system, python=python))
+        machines.append(probe_machine(system, python=python, cache=True))
     return machines
 
 

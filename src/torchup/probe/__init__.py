@@ -23,14 +23,13 @@ from typing import Any
 from torchup.errors import EnvironmentProblem, InputError
 from torchup.machine import MANAGERS, Gpu, Machine, Note, normalise_arch, normalise_os
 from torchup.probe import amd, host, intel, nvidia, pci
-from torchup.probe.python import TargetFacts, run_target_script
-from torchup.probe.target import find_target_python
+from torchup.probe.python import TargetFacts, target_facts
 from torchup.system import System
+from torchup.target import PYTHON_TIMEOUT, find_target_python, start_target_probe
 
 __all__ = ["DEFAULT_TIMEOUT", "FileFacts", "probe_machine", "read_file_facts"]
 
 DEFAULT_TIMEOUT = 10.0  # per command; busy nodes need more than 2-3 s (research/probing.md 1.8)
-_PYTHON_MIN_TIMEOUT = 15.0  # a cold interpreter (network home, conda) can be slow to start
 _DRIVER_OVERRIDES = ("TORCHUP_CUDA_DRIVER", "UV_CUDA_DRIVER_VERSION")
 _DRIVER_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 
@@ -114,17 +113,26 @@ class _Acc:
         self.notes.append(Note(id=note_id, message=message))
 
 
-def probe_machine(system: System, *, python: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Machine:
+def probe_machine(
+    system: System, *, python: str | None = None, timeout: float = DEFAULT_TIMEOUT, cache: bool = False
+) -> Machine:
     """Probe the host and the target Python (``python``, default: the active
     venv / conda env, else ``python3`` on PATH).  ``timeout`` bounds each
-    command (the target Python gets at least 15 s).  Raises ``UsageError``
-    for a bad ``--python``, ``EnvironmentProblem`` when the target Python
-    cannot answer, ``InputError`` for a malformed override."""
+    command (the target Python gets at least 15 s).  With ``cache`` the
+    target's facts may come from the cache and the probe started early
+    (``system.target_probe``) is used when it is for the same interpreter
+    (torchup.target).  Raises ``UsageError`` for a bad ``--python``,
+    ``EnvironmentProblem`` when the target Python cannot answer,
+    ``InputError`` for a malformed override."""
     acc = _Acc()
     py_path, how = find_target_python(system, python)
+    py_timeout = max(timeout, PYTHON_TIMEOUT)
+    early = system.target_probe
+    if cache and early is not None and early.python == py_path:
+        target_probe = early
+    else:
+        target_probe = start_target_probe(system, py_path, timeout=py_timeout, cache=cache)
     jobs = _Jobs()
-    py_timeout = max(timeout, _PYTHON_MIN_TIMEOUT)
-    jobs.start("python", lambda: run_target_script(system, py_path, timeout=py_timeout))
 
     files = read_file_facts(system)
 
@@ -144,7 +152,7 @@ def probe_machine(system: System, *, python: str | None = None, timeout: float =
     managers = tuple(m for m in MANAGERS if system.runner.which(m) or (m == "pip" and system.runner.which("pip3")))
 
     grace = 2.0  # the runner's kill grace, plus slack
-    target, error = jobs.get("python", py_timeout + grace) or (None, f"{py_path} did not answer")
+    target, error = target_facts(target_probe)  # the runner's timeout bounds the wait
     if target is None:
         raise EnvironmentProblem(
             f"cannot learn about the target Python: {error}",

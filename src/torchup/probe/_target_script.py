@@ -100,7 +100,7 @@ def _metadata_version(path):
     return None
 
 
-def _installed():
+def _installed(pth_files):
     found = {}
     for entry in sys.path:
         try:
@@ -108,6 +108,8 @@ def _installed():
         except (OSError, TypeError):
             continue
         for item in listing:
+            if item.endswith(".pth"):
+                pth_files.append(os.path.join(entry, item))
             if not item.endswith((".dist-info", ".egg-info")):
                 continue
             name = item.rsplit(".", 1)[0].partition("-")[0]
@@ -128,6 +130,36 @@ def _which(name, extra_dirs):
         if d and os.path.isfile(os.path.join(d, exe)) and os.access(os.path.join(d, exe), os.X_OK):
             return os.path.join(d, exe)
     return None
+
+
+def _stat(path):
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return [getattr(st, "st_mtime_ns", None) or int(st.st_mtime * 1e9), st.st_size]
+
+
+def _watch(prefix, scripts, pth_files):
+    """What these facts depend on, with its mtime and size now (None: absent): torchup
+    keeps the facts until one of these changes (an install, a new venv, uv on PATH)."""
+    paths = [os.path.realpath(sys.executable), os.path.join(prefix, "pyvenv.cfg")]
+    paths += [entry for entry in sys.path if entry] + pth_files
+    try:
+        import site
+
+        if getattr(site, "ENABLE_USER_SITE", False) and getattr(site, "USER_SITE", None):
+            paths.append(site.USER_SITE)  # absent now, created by pip install --user later
+    except ImportError:
+        pass
+    paths += ([scripts] if scripts else []) + [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    seen = set()
+    out = []
+    for path in paths:
+        if path not in seen:
+            seen.add(path)
+            out.append([path, _stat(path)])
+    return out
 
 
 def _pep668_marker(kind, stdlib):
@@ -160,6 +192,8 @@ def main():
     except KeyError:
         scripts = None
     gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
+    pth_files = []
+    installed = _installed(pth_files)
     facts = {
         "version": list(sys.version_info[:3]),
         "releaselevel": sys.version_info[3],
@@ -183,7 +217,8 @@ def main():
         "externally_managed": marker,
         "pip": has_pip,
         "uv": _which("uv", [scripts] if scripts else []),
-        "installed": _installed(),
+        "installed": installed,
+        "watch": _watch(prefix, scripts, pth_files),
     }
     sys.stdout.write("TORCHUP_TARGET_JSON:" + json.dumps(facts) + "\n")
 
