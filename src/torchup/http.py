@@ -24,9 +24,9 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from torchup.errors import UsageError
+from torchup.record import field, record
 
 __all__ = ["Client", "Response", "fetch", "proxies_for", "redact_url", "resolve_pypi_index", "strip_credentials"]
 
@@ -61,7 +61,7 @@ def strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit(parts._replace(netloc=hostport)), (unquote(user), unquote(password))
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Response:
     url: str  # as asked for (it may hold credentials: show it through ``redact_url``)
     status: int | None  # None: no HTTP answer at all

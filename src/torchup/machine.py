@@ -15,11 +15,11 @@ import json
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from torchup.boundedjson import MAX_DIGIT_RUN, has_long_digit_run
 from torchup.errors import InputError, UsageError
+from torchup.record import field, fields, record, replace
 
 __all__ = [
     "MACHINE_DOCUMENT",
@@ -101,7 +101,7 @@ def normalise_arch(value: str) -> str | None:
     return _ARCH_ALIASES.get(value.strip().lower())
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Gpu:
     """One GPU (or accelerator) as probed or as written in a machine file."""
 
@@ -123,7 +123,7 @@ class Gpu:
         return int(major), int(minor)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Note:
     """Something a probe noticed that the user should hear about (a finding-to-be).
 
@@ -135,7 +135,7 @@ class Note:
     message: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Machine:
     """The machine torchup plans for.  Only ``os``, ``arch``, ``python`` are required."""
 
@@ -201,17 +201,17 @@ class Machine:
 def machine_to_dict(machine: Machine) -> dict[str, Any]:
     """The machine-file form: every key written, ``null`` where unknown."""
     out: dict[str, Any] = {"format": MACHINE_DOCUMENT, "version": MACHINE_FORMAT}
-    for f in fields(Machine):
-        value = getattr(machine, f.name)
-        if f.name == "gpus":
-            value = [{g.name: getattr(gpu, g.name) for g in fields(Gpu)} for gpu in value]
-        elif f.name == "notes":
+    for name in fields(Machine):
+        value = getattr(machine, name)
+        if name == "gpus":
+            value = [{g: getattr(gpu, g) for g in fields(Gpu)} for gpu in value]
+        elif name == "notes":
             value = [{"id": n.id, "message": n.message} for n in value]
-        elif f.name in ("managers",):
+        elif name in ("managers",):
             value = list(value)
-        elif f.name in ("installed", "sources"):
+        elif name in ("installed", "sources"):
             value = dict(value)
-        out[f.name] = value
+        out[name] = value
     return out
 
 
@@ -338,7 +338,7 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
             f"{origin} is not a machine file: its format is {json.dumps(document)}, not {MACHINE_DOCUMENT!r}",
             hint="torchup probe --json > machine.json writes a machine file",
         )
-    known = {f.name for f in fields(Machine)} | {"torchup_machine"} | ({"format", "version"} if document else set())
+    known = set(fields(Machine)) | {"torchup_machine"} | ({"format", "version"} if document else set())
     for key in data:
         if key not in known:
             p.warnings.append(f"{origin}: unknown key {key!r} ignored")
@@ -471,7 +471,7 @@ def _gpu_from(index: int, raw: Any, p: _Problems) -> Gpu | None:
     if not isinstance(raw, dict):
         p.bad(where, raw, "is not an object")
         return None
-    known = {f.name for f in fields(Gpu)}
+    known = set(fields(Gpu))
     for key in raw:
         if key not in known:
             p.warnings.append(f"{where}: unknown key {key!r} ignored")

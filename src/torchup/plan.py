@@ -8,7 +8,8 @@ leaves them empty.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from torchup.record import field, record
 
 __all__ = [
     "DEFAULT_INDEX_BASE",
@@ -24,7 +25,7 @@ __all__ = [
 DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Request:
     """What the user asked for on top of the machine."""
 
@@ -43,7 +44,7 @@ class Request:
         return bool(self.torch or self.variant or self.cuda or self.cpu)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Candidate:
     """One (torch release, variant) pair considered, kept or rejected."""
 
@@ -59,7 +60,7 @@ class Candidate:
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class StackPin:
     """One package pinned together with torch (``--with``): its version, where its wheel comes from, why.
 
@@ -84,7 +85,7 @@ class StackPin:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Plan:
     torch: str  # exact version with local label where an index needs it: "2.14.1+cu126"
     torchvision: str | None
@@ -132,7 +133,7 @@ class Plan:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Refusal:
     """No build fits: ``reasons`` is the user's answer, ``considered`` the evidence."""
 

@@ -28,7 +28,6 @@ so the CPU build comes from PyTorch's ``cpu`` index there).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -38,6 +37,7 @@ from torchup.catalog.model import Build, Catalog, Release, python_tag
 from torchup.catalog.model import version_tuple as _version_tuple
 from torchup.machine import Gpu, Machine
 from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
+from torchup.record import record, replace
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -53,7 +53,7 @@ _FACTS = ("exists", "wheels", "pypi_default", "cuda", "arches", "gfx", "glibc_mi
 _MAX_ALTERNATIVES = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class _Judged:
     build: Build
     rejected: str | None = None

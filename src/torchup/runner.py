@@ -10,22 +10,25 @@ program, a non-zero exit and a timeout are all plain data in ``Result``.
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+from torchup.record import record
+
+if TYPE_CHECKING:
+    import subprocess
+    import threading
+
+# subprocess, threading, signal and shutil are imported where a process is started: a command
+# that starts none (plan --machine, plan with the target's facts cached) does not pay for them.
 
 __all__ = ["Result", "Runner", "Started", "probe_env"]
 
 _KILL_GRACE_S = 1.0  # how long we wait for a killed process before giving up on it
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Result:
     argv: tuple[str, ...]
     returncode: int | None  # None: it never started, or was killed on timeout
@@ -41,6 +44,8 @@ class Result:
 
     @property
     def command(self) -> str:
+        import shlex
+
         return shlex.join(self.argv)
 
 
@@ -66,7 +71,12 @@ class Runner:
         self.on_run = on_run
 
     def which(self, name: str) -> str | None:
-        return shutil.which(name, path=self.env.get("PATH", os.defpath))
+        path = self.env.get("PATH", os.defpath)
+        if os.name != "posix":
+            import shutil  # PATHEXT and the rest of Windows' rules
+
+            return shutil.which(name, path=path)
+        return _which_posix(name, path)
 
     def run(
         self,
@@ -93,6 +103,8 @@ class Runner:
 
         Lets torchup start a slow child (the target-Python probe) first and do its own
         work (imports, the catalog) while the child runs.  ``timeout`` counts from here."""
+        import subprocess
+
         argv = tuple(str(a) for a in argv)
         start = time.monotonic()
         try:
@@ -135,6 +147,9 @@ class Runner:
         and is re-raised once the child is gone.  ``pass_fds`` stay open in the
         child (POSIX); ``on_start`` is told the child's pid once it runs.
         """
+        import subprocess
+        import threading
+
         argv = tuple(str(a) for a in argv)
         chunks: list[bytes] = []
 
@@ -247,6 +262,8 @@ class Started:
         self._readers: list[threading.Thread] = []
         if proc is None:
             return
+        import threading
+
         self._readers = [
             threading.Thread(target=_drain, args=(proc.stdout, self._out), daemon=True),
             threading.Thread(target=_drain, args=(proc.stderr, self._err), daemon=True),
@@ -259,6 +276,8 @@ class Started:
     def wait(self) -> Result:
         if self._result is not None:
             return self._result
+        import subprocess
+
         proc = self._proc
         assert proc is not None
         timed_out = not _exited_within(proc, max(0.0, self._deadline - time.monotonic()))
@@ -283,6 +302,25 @@ class Started:
         return self._result
 
 
+def _which_posix(name: str, path: str) -> str | None:
+    """``shutil.which`` on POSIX, without importing shutil (it brings bz2, lzma and fnmatch)."""
+    if os.sep in name:
+        return name if _executable(name) else None
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if _executable(candidate):
+            return candidate
+    return None
+
+
+def _executable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path)
+
+
 def _drain(stream, sink: list[bytes]) -> None:
     try:
         for chunk in iter(lambda: stream.read1(65536), b""):
@@ -305,6 +343,8 @@ def _exited_within(proc: subprocess.Popen, timeout: float) -> bool:
     ``Popen.wait(timeout=...)`` polls, sleeping up to 50 ms between looks; a long-running
     install would end up to 50 ms late.  A thread blocked in ``wait()`` and joined with a
     timeout wakes when the child is reaped, and Ctrl-C still reaches this thread."""
+    import threading
+
     waiter = threading.Thread(target=proc.wait, daemon=True)
     waiter.start()
     waiter.join(timeout)
@@ -312,6 +352,8 @@ def _exited_within(proc: subprocess.Popen, timeout: float) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    import signal
+
     try:
         if os.name == "posix":
             os.killpg(proc.pid, signal.SIGKILL)

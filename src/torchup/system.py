@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from torchup.record import field, record
 from torchup.runner import Runner
 
 __all__ = ["System", "system_from_env"]
 
 
-@dataclass(frozen=True)
+@record
 class System:
     root: str = "/"
     env: Mapping[str, str] = field(default_factory=dict)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+
+from torchup.record import record
 
 __all__ = [
     "CUDA_FULL_SUPPORT",
@@ -66,7 +67,7 @@ SOURCES = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class GpuModel:
     """A GPU model known by name."""
 
@@ -81,7 +82,7 @@ class GpuModel:
     confidence: str = "confirmed"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PciDevice:
     pci_id: str  # "10de:2684"
     vendor: str  # "nvidia", "amd", "intel"
@@ -93,7 +94,7 @@ class PciDevice:
     source: str = "PCI-IDS"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class DriverFloor:
     """The NVIDIA driver a CUDA toolkit needs on one OS.
 

@@ -98,7 +98,7 @@ def _embedded_date() -> str | None:
 
 
 def _with_warning(catalog: Catalog, warning: str) -> Catalog:
-    from dataclasses import replace
+    from torchup.record import replace
 
     return replace(catalog, warnings=(*catalog.warnings, warning))
 

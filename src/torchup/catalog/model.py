@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
+
+from torchup.record import field, record
 
 __all__ = [
     "CONFIRMED",
@@ -55,7 +56,7 @@ UNCONFIRMED = "unconfirmed"
 KINDS = ("cpu", "cuda", "rocm", "xpu")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Provenance:
     """Where a fact came from: a key of ``Catalog.sources`` (or free text) and a confidence."""
 
@@ -70,7 +71,7 @@ class Provenance:
 _UNKNOWN = Provenance(source="unknown", confidence=UNCONFIRMED)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Wheel:
     """One wheel of a build, by its tags (``cp312``, ``cp312``, ``manylinux_2_28_x86_64``)."""
 
@@ -85,7 +86,7 @@ class Wheel:
         return f"{python}-{self.abi}-{self.platform}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Companion:
     """The torchvision or torchaudio to install with a torch release.
 
@@ -107,7 +108,7 @@ class Companion:
     provenance: Provenance = _UNKNOWN
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Build:
     """One (torch release, variant, os, arch): the wheels pip chooses from on one machine type."""
 
@@ -169,7 +170,7 @@ class Build:
         return tuple(k for k in keys if not self.fact(k).confirmed)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Release:
     """One torch release: its date, Python range, builds and companions."""
 
@@ -198,7 +199,7 @@ class Release:
         return tuple(seen)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Catalog:
     """Every release known, oldest first, with the data's date and origin."""
 

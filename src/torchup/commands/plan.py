@@ -139,10 +139,9 @@ def detect_manager(machine) -> str:
 def describe_target(machine, gpu_names, driver):
     """The machine with the GPUs and the NVIDIA driver given on the command line in place of
     the probed or recorded ones (a target described without writing a machine file)."""
-    from dataclasses import replace
-
     from torchup.catalog.hardware import gpu_by_name
     from torchup.machine import Gpu
+    from torchup.record import replace
 
     if driver is not None:
         driver = driver.strip()
@@ -211,11 +210,11 @@ def load_inputs(system, machine_files=None, python=None, this_machine=False):
 
 
 def run(args: argparse.Namespace, system) -> int:
-    from dataclasses import replace
     from datetime import date
 
     from torchup import render
     from torchup.plan import Plan
+    from torchup.record import replace
     from torchup.resolve import resolve
 
     request = request_from_args(args, system.env)

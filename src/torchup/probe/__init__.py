@@ -17,13 +17,13 @@ import functools
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from torchup.errors import EnvironmentProblem, InputError
 from torchup.machine import MANAGERS, Gpu, Machine, Note, normalise_arch, normalise_os
 from torchup.probe import amd, host, intel, nvidia, pci
 from torchup.probe.python import TargetFacts, target_facts
+from torchup.record import record
 from torchup.system import System
 from torchup.target import PYTHON_TIMEOUT, find_target_python, start_target_probe
 
@@ -37,7 +37,7 @@ _DRIVER_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 # --- phase 1: files only ----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class FileFacts:
     """Everything learned from files alone (no process started)."""
 
@@ -94,13 +94,13 @@ class _Jobs:
         return box[0] if box else None
 
 
-@dataclass
 class _Acc:
     """The Machine under construction: fields, their sources, notes."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    notes: list[Note] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.sources: dict[str, str] = {}
+        self.notes: list[Note] = []
 
     def set(self, key: str, value: Any, source: str) -> None:
         if value is None:

@@ -8,8 +8,8 @@ KFD did not answer.  Sources: research/probing.md section 4.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from torchup.record import record
 from torchup.system import System
 
 __all__ = [
@@ -30,7 +30,7 @@ _HEX_IN_PARENS = re.compile(r"\(0x([0-9a-fA-F]+)\)")
 _HSA_OVERRIDE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class AmdAgent:
     gfx: str | None
     name: str | None = None  # marketing name

@@ -5,7 +5,8 @@ finds Intel GPUs.  Sources: research/probing.md section 5."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from torchup.record import record
 
 __all__ = ["SyclDevice", "XpuDevice", "parse_sycl_ls", "parse_xpu_smi_discovery"]
 
@@ -15,7 +16,7 @@ _SYCL_LINE = re.compile(r"^\[(?:ext_oneapi_)?(\w+?):(\w+)[:\]]")
 _SYCL_NAME = re.compile(r"^\[[^\]]*\](?:\[[^\]]*\])?\s*[^,]*,\s*(.*?)\s+(?:OpenCL \S+|\d+(?:\.\d+)+)(?:\s.*)?$")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SyclDevice:
     backend: str  # "level_zero", "opencl", "cuda", "native_cpu"
     kind: str  # "gpu", "cpu", "acc", "fpga"
@@ -36,7 +37,7 @@ def parse_sycl_ls(text: str) -> list[SyclDevice]:
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class XpuDevice:
     name: str | None
     bus_id: str | None

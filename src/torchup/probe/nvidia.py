@@ -14,8 +14,8 @@ for the header versions, because its wording changed in R610 (``KMD Version``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from torchup.record import record
 from torchup.system import System
 
 __all__ = [
@@ -77,7 +77,7 @@ def parse_sys_module_version(text: str) -> tuple[str, str] | None:
     return (m.group(1), raw) if m else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class ProcDriver:
     version: str  # "565.57.01"; on Jetson the L4T release ("35.3.1")
     open_module: bool
@@ -147,7 +147,7 @@ def parse_invalid_field(stdout: str) -> str | None:
     return m.group(1) if m else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SmiGpu:
     index: int | None
     name: str | None
@@ -201,7 +201,7 @@ def gpus_from_rows(rows: list[dict[str, str | None]]) -> list[SmiGpu]:
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SmiQuery:
     """What one ``--query-gpu`` attempt (with its retry) told us."""
 
@@ -231,7 +231,7 @@ def parse_smi_error(text: str) -> tuple[str, dict]:
 # --- nvidia-smi -q and the table header ---------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SmiHeader:
     driver_version: str | None = None  # "Driver Version" / "KMD Version"
     cuda_version: str | None = None  # "CUDA Version" / "CUDA UMD Version"; None for ERR!/N/A

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from torchup.record import field, record
 from torchup.system import System
 from torchup.target import TARGET_SCRIPT, TargetProbe, start_target_probe
 
@@ -21,7 +21,7 @@ __all__ = ["TARGET_SCRIPT", "TargetFacts", "parse_target_output", "run_target_sc
 _MARK = "TORCHUP_TARGET_JSON:"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class TargetFacts:
     version: tuple[int, int, int]
     implementation: str
