@@ -26,8 +26,7 @@ __all__ = ["FrozenRecordError", "field", "fields", "record", "replace"]
 
 T = TypeVar("T")
 _NAMES = "__record_fields__"  # the field names, in order
-_DEFAULTS = "__record_defaults__"  # name -> default value
-_FACTORIES = "__record_factories__"  # name -> zero-argument callable
+_SPEC = "__record_spec__"  # (names, required names, name -> default, name -> factory) for __init__
 
 
 class FrozenRecordError(AttributeError):
@@ -47,21 +46,19 @@ def field(*, default_factory: Callable[[], Any]) -> Any:
 
 
 def _init(self: Any, **values: Any) -> None:
-    cls = type(self)
-    defaults = getattr(cls, _DEFAULTS)
-    factories = getattr(cls, _FACTORIES)
-    put = object.__setattr__
-    for name in getattr(cls, _NAMES):
-        if name in values:
-            put(self, name, values.pop(name))
-        elif name in defaults:
-            put(self, name, defaults[name])
-        elif name in factories:
-            put(self, name, factories[name]())
-        else:
-            raise TypeError(f"{cls.__name__}() missing keyword argument: {name!r}")
-    if values:
-        raise TypeError(f"{cls.__name__}() got unexpected keyword argument(s): {', '.join(map(repr, values))}")
+    names, required, defaults, factories = getattr(type(self), _SPEC)
+    if not names.issuperset(values):
+        unknown = ", ".join(repr(n) for n in values if n not in names)
+        raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {unknown}")
+    if not required.issubset(values):
+        missing = ", ".join(repr(n) for n in sorted(required - values.keys()))
+        raise TypeError(f"{type(self).__name__}() missing keyword argument(s): {missing}")
+    own = self.__dict__  # filled directly: the instance is frozen to everyone else
+    own.update(defaults)
+    for name, make in factories.items():
+        if name not in values:
+            own[name] = make()
+    own.update(values)
 
 
 def _values(self: Any) -> tuple:
@@ -106,8 +103,8 @@ def record(cls: type[T]) -> type[T]:
                 defaults[name] = value
             delattr(cls, name)  # the instance's own value is what getattr finds, not a class default
     setattr(cls, _NAMES, names)
-    setattr(cls, _DEFAULTS, defaults)
-    setattr(cls, _FACTORIES, factories)
+    required = frozenset(names) - defaults.keys() - factories.keys()
+    setattr(cls, _SPEC, (frozenset(names), required, defaults, factories))
     methods = {"__init__": _init, "__eq__": _eq, "__hash__": _hash, "__setattr__": _setattr, "__delattr__": _delattr}
     if "__repr__" not in cls.__dict__:
         methods["__repr__"] = _repr

@@ -68,19 +68,26 @@ def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True
     older than the embedded snapshot, else the embedded snapshot."""
     path = cache_path(env) if use_cache else None
     if path is None or not path.exists():
-        return read_catalog_file(embedded_path(), origin="embedded")
+        return _embedded()
     try:
         cached = read_catalog_file(path, origin=str(path))
     except InputError as err:
-        embedded = read_catalog_file(embedded_path(), origin="embedded")
-        return _with_warning(embedded, f"ignored the refreshed catalog {path}: {err.message}")
+        return _with_warning(_embedded(), f"ignored the refreshed catalog {path}: {err.message}")
     embedded_date = _embedded_date()
     if embedded_date is not None and cached.data_date >= embedded_date:
         return cached  # parsed once: the embedded snapshot is not needed
-    embedded = read_catalog_file(embedded_path(), origin="embedded")
+    embedded = _embedded()
     if cached.data_date < embedded.data_date:
         return embedded  # this torchup ships newer data than the old refresh
     return cached
+
+
+def _embedded() -> Catalog:
+    """The embedded catalog: from its marshal snapshot (about a millisecond) when that was made
+    from the JSON beside it, else from the JSON (catalog/snapshot.py)."""
+    from torchup.catalog.snapshot import read_snapshot
+
+    return read_snapshot(embedded_path()) or read_catalog_file(embedded_path(), origin="embedded")
 
 
 def _embedded_date() -> str | None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
+from functools import lru_cache
 
 from torchup.record import field, record
 
@@ -271,6 +272,7 @@ class Catalog:
 _ARCH_RE = re.compile(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def variant_kind(variant: str) -> str:
     """``cu126`` -> ``cuda``; ``rocm6.4`` -> ``rocm``; ``xpu``; everything else ``cpu``."""
     if re.fullmatch(r"cu\d+", variant):
@@ -282,6 +284,7 @@ def variant_kind(variant: str) -> str:
     return "cpu"
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def parse_arch(text: str) -> tuple[str, bool]:
     """One arch token to ``(cc, is_ptx)``: ``sm_86`` -> ("8.6", False),
     ``compute_120`` -> ("12.0", True), ``8.6+PTX`` -> ("8.6", True),
@@ -320,6 +323,7 @@ def parse_arch_list(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(sass, key=_cc_sort)), tuple(sorted(ptx, key=_cc_sort))
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def _cc_sort(cc: str) -> tuple[int, int, str]:
     major, rest = cc.split(".")
     minor = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
@@ -332,6 +336,7 @@ def cc_tuple(cc: str) -> tuple[int, int]:
     return major, minor
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def version_tuple(text: str) -> tuple[int, ...]:
     """``"550.54.14"`` -> (550, 54, 14); a ``+label`` and non-digits end it."""
     out = []
@@ -343,6 +348,7 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def python_tag(version: str, free_threaded: bool = False) -> str:
     """``("3.13", True)`` -> ``cp313t``; ``"3.12.4"`` -> ``cp312``; ``"3.13t"`` -> ``cp313t``."""
     if version.endswith("t"):
@@ -354,6 +360,7 @@ def python_tag(version: str, free_threaded: bool = False) -> str:
 _MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def platform_floor(platform: str) -> tuple[str, str, tuple[int, int] | None]:
     """What a wheel platform tag demands: ``(os, arch, floor)``.
 
