@@ -46,6 +46,8 @@ def redact_url(text: str) -> str:
     def hide(m: re.Match) -> str:
         return f"{m['scheme']}{m['user']}:***@" if m["pw"] is not None else f"{m['scheme']}***@"
 
+    if "@" not in text:  # no userinfo without one: most texts never reach the pattern
+        return text
     return _USERINFO.sub(hide, text)
 
 

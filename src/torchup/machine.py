@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torchup.boundedjson import MAX_DIGIT_RUN, has_long_digit_run
@@ -30,6 +30,7 @@ __all__ = [
     "dump_machine",
     "load_machine",
     "load_machine_file",
+    "load_machine_files",
     "machine_from_dict",
     "machine_to_dict",
     "normalise_arch",
@@ -286,6 +287,30 @@ def _check_shape(data: Any, origin: str) -> None:
 
 def load_machine_file(path: str) -> tuple[Machine, list[str]]:
     """Read a machine file (JSON, or TOML when the name ends in ``.toml``)."""
+    return load_machine_files([path])[0]
+
+
+def load_machine_files(paths: Sequence[str]) -> list[tuple[Machine, list[str]]]:
+    """``load_machine_file`` for each path; files with the same bytes (a fleet's copies) are
+    parsed once when the first had nothing to warn about."""
+    parsed: dict[bytes, Machine] = {}
+    out = []
+    for path in paths:
+        raw = _read_machine_bytes(path)
+        machine = parsed.get(raw)
+        warnings: list[str] = []
+        if machine is None:
+            machine, warnings = _parse_machine_bytes(raw, path)
+            if not warnings:
+                parsed[raw] = machine
+        sources = dict(machine.sources)  # as parsed: the path is added here, for each file
+        for key in ("os", "arch", "python"):
+            sources.setdefault(key, f"machine-file:{path}")
+        out.append((replace(machine, sources=sources), warnings))
+    return out
+
+
+def _read_machine_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)  # never the whole of a runaway file
@@ -293,6 +318,10 @@ def load_machine_file(path: str) -> tuple[Machine, list[str]]:
         raise InputError(f"cannot read machine file {path}: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
         raise _too_big(path, f"is over {MAX_FILE_BYTES // 1024} KB")
+    return raw
+
+
+def _parse_machine_bytes(raw: bytes, path: str) -> tuple[Machine, list[str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -300,11 +329,7 @@ def load_machine_file(path: str) -> tuple[Machine, list[str]]:
     fmt = "toml" if path.endswith(".toml") else "json"
     if fmt == "json" and not text.lstrip().startswith("{") and "=" in text:
         fmt = "toml"
-    machine, warnings = load_machine(text, fmt=fmt, origin=path)
-    sources = dict(machine.sources)
-    for key in ("os", "arch", "python"):
-        sources.setdefault(key, f"machine-file:{path}")
-    return replace(machine, sources=sources), warnings
+    return load_machine(text, fmt=fmt, origin=path)
 
 
 def _toml_loads(text: str) -> dict:

@@ -111,8 +111,10 @@ class Plan:
         """``2.14.1`` for ``2.14.1+cu126``."""
         return self.torch.split("+", 1)[0]
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, *, considered: bool = True) -> dict:
+        """The plan's JSON (docs/plan.md); ``considered=False`` leaves the list of every candidate
+        out (``plan --json`` without ``--explain``: it is most of the size)."""
+        out = {
             "torch": self.torch,
             "torchvision": self.torchvision,
             "torchaudio": self.torchaudio,
@@ -131,6 +133,9 @@ class Plan:
             "catalog_age_days": self.catalog_age_days,
             "stack": [p.to_json() for p in self.stack],
         }
+        if not considered:
+            del out["considered"]
+        return out
 
 
 @record
@@ -142,15 +147,11 @@ class Refusal:
     reasons: tuple[str, ...] = ()
     considered: tuple[Candidate, ...] = ()
 
-    def to_json(self) -> dict:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "reasons": list(self.reasons),
-                "considered": [c.to_json() for c in self.considered],
-            }
-        }
+    def to_json(self, *, considered: bool = True) -> dict:
+        error: dict = {"code": self.code, "message": self.message, "reasons": list(self.reasons)}
+        if considered:
+            error["considered"] = [c.to_json() for c in self.considered]
+        return {"error": error}
 
 
 def describe_variant(variant: str, *, cuda: str | None = None, rocm: str | None = None, os: str | None = None) -> str:

@@ -182,10 +182,9 @@ def describe_target(machine, gpu_names, driver):
 def _load_machines(system, machine_files, python, this_machine=False):
     machines = []
     if machine_files:
-        from torchup.machine import load_machine_file
+        from torchup.machine import load_machine_files
 
-        for path in machine_files:
-            machine, warnings = load_machine_file(path)
+        for machine, warnings in load_machine_files(machine_files):
             for w in warnings:
                 print(f"torchup: warning: {w}", file=sys.stderr)
             machines.append(machine)
@@ -213,7 +212,7 @@ def run(args: argparse.Namespace, system) -> int:
     from datetime import date
 
     from torchup import render
-    from torchup.plan import Plan
+    from torchup.plan import Plan, Refusal
     from torchup.record import replace
     from torchup.resolve import resolve
 
@@ -226,23 +225,27 @@ def run(args: argparse.Namespace, system) -> int:
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
     today = date.today()
-    results = [resolve(m, request, catalog, today=today) for m in machines]
+    # identical machines (a fleet's machine files) are resolved and rendered once
+    planned: dict[tuple[str, str], Plan | Refusal] = {}
+    plans = []
+    for machine in machines:
+        python = args.python or machine.python_executable or "python"
+        key = (_machine_key(machine), python)
+        if key not in planned:
+            result = resolve(machine, request, catalog, today=today)
+            if isinstance(result, Plan):
+                result = replace(result, commands=render.render_commands(result, python=python))
+            planned[key] = result
+        plans.append(planned[key])
     for w in catalog.warnings:
         print(f"torchup: warning: {w}", file=sys.stderr)
-
-    plans = []
-    for machine, result in zip(machines, results):
-        if isinstance(result, Plan):
-            python = args.python or machine.python_executable or "python"
-            result = replace(result, commands=render.render_commands(result, python=python))
-        plans.append(result)
 
     refused = [r for r in plans if not isinstance(r, Plan)]
     if args.json:
         from torchup.output import emit_json
 
         pythons = [args.python or m.python_executable or "python" for m in machines]
-        emit_json("plan", _redacted(plan_json(plans, pythons)))
+        emit_json("plan", _redacted(plan_json(plans, pythons, explain=args.explain)))
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -309,17 +312,23 @@ def _write(args, plans) -> None:
     print(f"torchup: {done}")
 
 
-def plan_json(plans, pythons) -> dict:
+def plan_json(plans, pythons, *, explain: bool = False) -> dict:
     """The body of ``plan --json``: one plan (or refusal) with every rendering, or ``{"plans": [...]}``
     for several machines, plus their one combined uv project, Poetry project and pixi workspace when every
-    machine has a plan."""
+    machine has a plan.  Each plan's ``considered`` list only with ``explain`` (docs/plan.md)."""
     from torchup import render
     from torchup.plan import Plan
 
+    done: dict[tuple[int, str], dict] = {}  # identical machines share one Plan object: rendered once
+
     def one(plan, python):
-        if not isinstance(plan, Plan):
-            return plan.to_json()
-        return {**plan.to_json(), "renderings": render.render_all(plan, python=python)}
+        key = (id(plan), python)
+        if key not in done:
+            if not isinstance(plan, Plan):
+                done[key] = plan.to_json(considered=explain)
+            else:
+                done[key] = {**plan.to_json(considered=explain), "renderings": render.render_all(plan, python=python)}
+        return done[key]
 
     if len(plans) == 1:
         return one(plans[0], pythons[0])
@@ -331,6 +340,14 @@ def plan_json(plans, pythons) -> dict:
             except render.RenderError as err:
                 out[key] = {"text": None, "error": err.message}
     return out
+
+
+def _machine_key(machine) -> str:
+    """What makes two machines plan alike: every field but ``sources`` (where each was read)."""
+    from torchup.machine import Machine
+    from torchup.record import fields
+
+    return repr([getattr(machine, name) for name in fields(Machine) if name != "sources"])
 
 
 def _redacted(value):
