@@ -151,7 +151,7 @@ def test_a_wrapper_script_that_is_not_a_pyenv_shim_is_never_cached(tmp_path):
     wrapper = tmp_path / "python"
     wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
-    assert cache_key(str(wrapper), {}, str(tmp_path), TARGET_SCRIPT.read_bytes()) is None
+    assert cache_key(str(wrapper), {}, str(tmp_path), Path(TARGET_SCRIPT).read_bytes()) is None
     system = _system(tmp_path)
     assert not _ask(system, str(wrapper))[1] and not _ask(system, str(wrapper))[1]
 
@@ -172,8 +172,11 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(tmp_path, damage):
     system = _system(tmp_path)
     python = _venv(tmp_path / "venv")
     first, _ = _ask(system, python)
-    entry = cache_entry_path(
-        Path(system.env["TORCHUP_CACHE_DIR"]), cache_key(python, system.env, os.getcwd(), TARGET_SCRIPT.read_bytes())
+    entry = Path(
+        cache_entry_path(
+            system.env["TORCHUP_CACHE_DIR"],
+            cache_key(python, system.env, os.getcwd(), Path(TARGET_SCRIPT).read_bytes()),
+        )
     )
     entry.write_text(damage(entry.read_text()), encoding="utf-8", errors="surrogateescape")
     again, cached = _ask(system, python)

@@ -54,9 +54,36 @@ class _JsonArgumentParser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"{self.prog} --help lists the options")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the terminal width: its own way to learn it imports shutil
+    (and with it bz2, lzma, fnmatch), and argparse makes a formatter for every argument added."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None) -> None:
+        if width is None:
+            width = _terminal_columns() - 2  # as argparse does
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's, else 80."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.ArgumentParser, ModuleType]:
     parser_class = _JsonArgumentParser if json_mode else argparse.ArgumentParser
     parser = parser_class(
+        formatter_class=_HelpFormatter,
         prog="torchup",
         description="How do I install PyTorch here? torchup answers for this machine, "
         "installs it, proves it works and explains what went wrong.",
@@ -67,7 +94,7 @@ def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.Arg
     module = importlib.import_module(f"torchup.commands.{command}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if name == command:
             module.add_arguments(sub)

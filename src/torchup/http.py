@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from torchup.errors import UsageError
+from torchup.lazyre import lazy
 from torchup.record import field, record
 
 __all__ = ["Client", "Response", "fetch", "proxies_for", "redact_url", "resolve_pypi_index", "strip_credentials"]
@@ -36,7 +37,7 @@ DEADLINE = "deadline"  # Response.failure when the deadline passed before the an
 
 # scheme://user[:password]@ - the userinfo of every URL in a text.  The scheme's length is bounded: unbounded,
 # every letter of a long run was a start that scanned the rest of the run (100 KB of letters took 13 s)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/@\s:]*)(?P<pw>:[^/@\s]*)?@")
+_USERINFO = lazy(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/@\s:]*)(?P<pw>:[^/@\s]*)?@")
 
 
 def redact_url(text: str) -> str:

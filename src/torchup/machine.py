@@ -12,14 +12,17 @@ came from (a file, a command, an override, a machine file) is kept in
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from torchup.boundedjson import MAX_DIGIT_RUN, has_long_digit_run
 from torchup.errors import InputError, UsageError
+from torchup.lazyre import lazy
 from torchup.record import field, fields, record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "MACHINE_DOCUMENT",
@@ -84,12 +87,12 @@ _ARCH_ALIASES = {
     "riscv64": "riscv64",
 }
 
-_VERSION_RE = re.compile(r"^\d+(\.\d+)*$")
-_CC_RE = re.compile(r"^\d+\.\d+$")
-_PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?(t?)$")
-_GFX_RE = re.compile(r"^gfx[0-9a-f]{3,4}$")
-_PCI_RE = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
-_LIBC_RE = re.compile(r"^(glibc|musl) \d+\.\d+(\.\d+)?$")
+_VERSION_RE = lazy(r"^\d+(\.\d+)*$")
+_CC_RE = lazy(r"^\d+\.\d+$")
+_PYTHON_RE = lazy(r"^(\d+)\.(\d+)(?:\.\d+)?(t?)$")
+_GFX_RE = lazy(r"^gfx[0-9a-f]{3,4}$")
+_PCI_RE = lazy(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+_LIBC_RE = lazy(r"^(glibc|musl) \d+\.\d+(\.\d+)?$")
 
 
 def normalise_os(value: str) -> str | None:

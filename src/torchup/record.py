@@ -12,10 +12,14 @@ with nothing compiled.  ``replace`` and ``fields`` work on records and dataclass
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from typing_extensions import dataclass_transform
+
+    T = TypeVar("T")
 else:
 
     def dataclass_transform(**_kwargs):  # what type checkers read; nothing at run time
@@ -24,7 +28,6 @@ else:
 
 __all__ = ["FrozenRecordError", "field", "fields", "record", "replace"]
 
-T = TypeVar("T")
 _NAMES = "__record_fields__"  # the field names, in order
 _SPEC = "__record_spec__"  # (names, required names, name -> default, name -> factory) for __init__
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
 from torchup.catalog.model import Build, Catalog, Release, python_tag
@@ -38,6 +37,8 @@ from torchup.catalog.model import version_tuple as _version_tuple
 from torchup.machine import Gpu, Machine
 from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
 from torchup.record import record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet

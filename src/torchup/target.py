@@ -29,12 +29,14 @@ import json
 import os
 import zlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
 
 from torchup.errors import TorchupError, UsageError
 from torchup.runner import Result, Started
 from torchup.system import System
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "PYTHON_TIMEOUT",
@@ -47,7 +49,7 @@ __all__ = [
     "start_target_probe",
 ]
 
-TARGET_SCRIPT = Path(__file__).with_name("probe") / "_target_script.py"
+TARGET_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe", "_target_script.py")
 PYTHON_TIMEOUT = 15.0  # a cold interpreter (network home, conda) can be slow to start
 _CACHE_FORMAT = 1
 _MAX_ENTRY_BYTES = 1 << 20
@@ -158,15 +160,15 @@ def cache_key(python: str, env: Mapping[str, str], cwd: str, script: bytes) -> d
     return key
 
 
-def cache_entry_path(cache_dir: Path, key: Mapping[str, Any]) -> Path:
+def cache_entry_path(cache_dir: str, key: Mapping[str, Any]) -> str:
     text = json.dumps(key, sort_keys=True)
-    return cache_dir / "targets" / f"{zlib.crc32(text.encode()):08x}.json"
+    return os.path.join(cache_dir, "targets", f"{zlib.crc32(text.encode()):08x}.json")
 
 
-def _cached_answer(path: Path, key: Mapping[str, Any]) -> str | None:
+def _cached_answer(path: str, key: Mapping[str, Any]) -> str | None:
     """The answer stored under ``key`` while nothing it depends on has changed; else ``None``
     (a missing, unreadable, corrupt or foreign file included)."""
-    raw = _read_small(str(path), _MAX_ENTRY_BYTES)
+    raw = _read_small(path, _MAX_ENTRY_BYTES)
     if not raw:
         return None
     try:
@@ -182,7 +184,7 @@ def _cached_answer(path: Path, key: Mapping[str, Any]) -> str | None:
     return answer if isinstance(answer, str) and answer.startswith(_MARK) else None
 
 
-def _store(path: Path, key: Mapping[str, Any], stdout: str) -> None:
+def _store(path: str, key: Mapping[str, Any], stdout: str) -> None:
     """Keep the answer line and what it depends on (the script's ``watch``); quietly nothing
     when the cache directory is not writable."""
     line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith(_MARK)), None)
@@ -192,9 +194,10 @@ def _store(path: Path, key: Mapping[str, Any], stdout: str) -> None:
         watch = json.loads(line[len(_MARK) :]).get("watch")
         if not isinstance(watch, list):
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "watch": watch, "answer": line}), encoding="utf-8")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"key": key, "watch": watch, "answer": line}))
         os.replace(tmp, path)
     except (OSError, ValueError, AttributeError):
         return
@@ -211,17 +214,18 @@ class TargetProbe:
         self.python = python
         self.timeout = timeout
         self.from_cache = False
-        self._entry: Path | None = None
+        self._entry: str | None = None
         self._key: dict[str, Any] | None = None
         self._started: Started | None = None
         self._cached: str | None = None
-        script = TARGET_SCRIPT.read_bytes()
+        with open(TARGET_SCRIPT, "rb") as fh:
+            script = fh.read()
         if cache:
-            from torchup.cache import cache_dir
+            from torchup.cache import cache_root
 
             self._key = cache_key(python, system.env, os.getcwd(), script)
             if self._key is not None:
-                self._entry = cache_entry_path(cache_dir(system.env), self._key)
+                self._entry = cache_entry_path(cache_root(system.env), self._key)
                 self._cached = _cached_answer(self._entry, self._key)
                 self.from_cache = self._cached is not None
         if not self.from_cache:

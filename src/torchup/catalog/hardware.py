@@ -18,9 +18,9 @@ Public lookups
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import cache, lru_cache
-from pathlib import Path
 
 from torchup.record import record
 
@@ -422,8 +422,8 @@ def xpu_support(name: str) -> bool | None:
 _VENDORS = {"10de": "nvidia", "1002": "amd", "8086": "intel"}
 
 
-def _pci_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "pci.json"
+def _pci_path() -> str:
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "pci.json")
 
 
 def pci_table() -> dict[str, str]:

@@ -18,12 +18,11 @@ ABI tag differs), and a provenance is ``"KEY"`` (confirmed) or ``"?KEY"``
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from torchup import boundedjson
-from torchup.cache import cache_dir
+from torchup.cache import cache_dir, cache_root
 from torchup.catalog.model import (
     CONFIRMED,
     UNCONFIRMED,
@@ -35,6 +34,11 @@ from torchup.catalog.model import (
     Wheel,
 )
 from torchup.errors import InputError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "CATALOG_FORMAT",
@@ -55,8 +59,13 @@ MAX_BYTES = 32 << 20
 MAX_DEPTH = 16
 
 
+_EMBEDDED = os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "catalog.json")
+
+
 def embedded_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "catalog.json"
+    from pathlib import Path
+
+    return Path(_EMBEDDED)
 
 
 def cache_path(env: Mapping[str, str] | None = None) -> Path:
@@ -66,9 +75,9 @@ def cache_path(env: Mapping[str, str] | None = None) -> Path:
 def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True) -> Catalog:
     """The catalog torchup should use: the refreshed cache when present and not
     older than the embedded snapshot, else the embedded snapshot."""
-    path = cache_path(env) if use_cache else None
-    if path is None or not path.exists():
-        return _embedded()
+    if not use_cache or not os.path.exists(os.path.join(cache_root(env), "catalog.json")):
+        return _embedded()  # the common case, decided without pathlib
+    path = cache_path(env)
     try:
         cached = read_catalog_file(path, origin=str(path))
     except InputError as err:
@@ -87,7 +96,7 @@ def _embedded() -> Catalog:
     from the JSON beside it, else from the JSON (catalog/snapshot.py)."""
     from torchup.catalog.snapshot import read_snapshot
 
-    return read_snapshot(embedded_path()) or read_catalog_file(embedded_path(), origin="embedded")
+    return read_snapshot(_EMBEDDED) or read_catalog_file(embedded_path(), origin="embedded")
 
 
 def _embedded_date() -> str | None:
@@ -96,7 +105,7 @@ def _embedded_date() -> str | None:
     import re
 
     try:
-        with open(embedded_path(), "rb") as fh:
+        with open(_EMBEDDED, "rb") as fh:
             head = fh.read(256).decode("utf-8", "replace")
     except OSError:
         return None

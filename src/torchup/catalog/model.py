@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from functools import lru_cache
 
+from torchup.lazyre import lazy
 from torchup.record import field, record
 
 __all__ = [
@@ -269,7 +270,7 @@ class Catalog:
 
 # --- small pure helpers -------------------------------------------------------
 
-_ARCH_RE = re.compile(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNORECASE)
+_ARCH_RE = lazy(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)  # pure, called for every build of every plan

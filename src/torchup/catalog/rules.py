@@ -15,10 +15,12 @@ model name in ``torchup.catalog.hardware``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from torchup.catalog import hardware
 from torchup.catalog.model import Build, cc_tuple, platform_floor, python_tag, version_tuple
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DRIVER_UNKNOWN",

@@ -15,12 +15,16 @@ tests/test_catalog_snapshot.py proves it agrees with the JSON.
 from __future__ import annotations
 
 import marshal
+import os
 import zlib
-from pathlib import Path
-from typing import Any
 
 from torchup.catalog.model import Build, Catalog, Companion, Provenance, Release, Wheel
 from torchup.record import fields
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = ["SNAPSHOT_FORMAT", "catalog_from_snapshot", "read_snapshot", "snapshot_bytes", "snapshot_path"]
 
@@ -148,11 +152,14 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
     )
 
 
-def read_snapshot(json_path: Path) -> Catalog | None:
+def read_snapshot(json_path: str | Path) -> Catalog | None:
     """The snapshot beside ``json_path`` when it was made from that very file; else ``None``."""
+    json_file = os.fspath(json_path)
     try:
-        data = snapshot_path(json_path).read_bytes()
-        json_bytes = json_path.read_bytes()
+        with open(os.path.splitext(json_file)[0] + ".marshal", "rb") as fh:
+            data = fh.read()
+        with open(json_file, "rb") as fh:
+            json_bytes = fh.read()
     except OSError:
         return None
     return catalog_from_snapshot(data, json_bytes=json_bytes)

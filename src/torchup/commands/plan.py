@@ -14,6 +14,7 @@ import sys
 from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.http import redact_url
+from torchup.lazyre import lazy
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.render import FORMATS
 
@@ -26,8 +27,8 @@ PROJECT_MANAGERS = {
     "poetry-project": ("Poetry project", "poetry_project"),
     "pixi": ("pixi workspace", "pixi_workspace"),
 }
-_VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
-_CUDA_RE = re.compile(r"^\d+\.\d+$")
+_VARIANT_RE = lazy(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
+_CUDA_RE = lazy(r"^\d+\.\d+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

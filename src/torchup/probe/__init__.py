@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from collections.abc import Callable
-from typing import Any
 
 from torchup.errors import EnvironmentProblem, InputError
+from torchup.lazyre import lazy
 from torchup.machine import MANAGERS, Gpu, Machine, Note, normalise_arch, normalise_os
 from torchup.probe import amd, host, intel, nvidia, pci
 from torchup.probe.python import TargetFacts, target_facts
@@ -27,11 +26,15 @@ from torchup.record import record
 from torchup.system import System
 from torchup.target import PYTHON_TIMEOUT, find_target_python, start_target_probe
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["DEFAULT_TIMEOUT", "FileFacts", "probe_machine", "read_file_facts"]
 
 DEFAULT_TIMEOUT = 10.0  # per command; busy nodes need more than 2-3 s (research/probing.md 1.8)
 _DRIVER_OVERRIDES = ("TORCHUP_CUDA_DRIVER", "UV_CUDA_DRIVER_VERSION")
-_DRIVER_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_DRIVER_RE = lazy(r"^\d+\.\d+(\.\d+)?$")
 
 
 # --- phase 1: files only ----------------------------------------------------------
@@ -74,9 +77,11 @@ class _Jobs:
     belt to its braces: torchup must return even if a thread is stuck)."""
 
     def __init__(self) -> None:
-        self._threads: dict[str, tuple[threading.Thread, list]] = {}
+        self._threads: dict[str, tuple[Any, list]] = {}  # name -> (thread, its result box)
 
     def start(self, name: str, fn: Callable[[], Any]) -> None:
+        import threading  # only when a tool is there to run
+
         box: list = []
 
         def target() -> None:

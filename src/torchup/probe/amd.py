@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from torchup.lazyre import lazy
 from torchup.record import record
 from torchup.system import System
 
@@ -26,8 +27,8 @@ __all__ = [
 
 KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 ROCM_VERSION_FILES = ("/opt/rocm/.info/version", "/opt/rocm/core/.info/version")
-_HEX_IN_PARENS = re.compile(r"\(0x([0-9a-fA-F]+)\)")
-_HSA_OVERRIDE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_HEX_IN_PARENS = lazy(r"\(0x([0-9a-fA-F]+)\)")
+_HSA_OVERRIDE = lazy(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
 @record
@@ -39,7 +40,7 @@ class AmdAgent:
     node: int | None = None  # KFD node
 
 
-_GFX = re.compile(r"^gfx[0-9a-f]{3,4}$")  # what a machine file accepts
+_GFX = lazy(r"^gfx[0-9a-f]{3,4}$")  # what a machine file accepts
 
 
 def decode_gfx_target_version(value: int) -> str | None:

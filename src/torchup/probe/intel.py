@@ -4,16 +4,15 @@ finds Intel GPUs.  Sources: research/probing.md section 5."""
 
 from __future__ import annotations
 
-import re
-
+from torchup.lazyre import lazy
 from torchup.record import record
 
 __all__ = ["SyclDevice", "XpuDevice", "parse_sycl_ls", "parse_xpu_smi_discovery"]
 
 # "[level_zero:gpu][level_zero:0] Intel(R) Level-Zero, Intel(R) Arc(TM) A750 Graphics 12.55.8 [1.3.29735]"
 # "[ext_oneapi_level_zero:gpu:1] Intel(R) Level-Zero, Intel(R) Arc(TM) A770 Graphics 1.3 [1.3.28044]"
-_SYCL_LINE = re.compile(r"^\[(?:ext_oneapi_)?(\w+?):(\w+)[:\]]")
-_SYCL_NAME = re.compile(r"^\[[^\]]*\](?:\[[^\]]*\])?\s*[^,]*,\s*(.*?)\s+(?:OpenCL \S+|\d+(?:\.\d+)+)(?:\s.*)?$")
+_SYCL_LINE = lazy(r"^\[(?:ext_oneapi_)?(\w+?):(\w+)[:\]]")
+_SYCL_NAME = lazy(r"^\[[^\]]*\](?:\[[^\]]*\])?\s*[^,]*,\s*(.*?)\s+(?:OpenCL \S+|\d+(?:\.\d+)+)(?:\s.*)?$")
 
 
 @record
