@@ -38,13 +38,14 @@ COMMANDS = {
 DEFAULT_COMMAND = "plan"
 
 
-def _pick_command(argv: Sequence[str]) -> str:
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command word of the command line, or None (bare ``torchup``: plan)."""
     for arg in argv:
         if arg in COMMANDS:
             return arg
         if not arg.startswith("-"):
             break
-    return DEFAULT_COMMAND
+    return None
 
 
 class _JsonArgumentParser(argparse.ArgumentParser):
@@ -80,7 +81,12 @@ def _terminal_columns() -> int:
         return 80
 
 
-def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.ArgumentParser, ModuleType]:
+def build_parser(
+    command: str, *, json_mode: bool = False, bare: bool = False
+) -> tuple[argparse.ArgumentParser, ModuleType]:
+    """The parser for ``command``; only that command's arguments are added, and for plan only
+    where they will be parsed: on the top parser when ``bare`` (no command word), else on
+    plan's own (each argument costs argparse a formatter: start-up time)."""
     parser_class = _JsonArgumentParser if json_mode else argparse.ArgumentParser
     parser = parser_class(
         formatter_class=_HelpFormatter,
@@ -96,17 +102,18 @@ def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.Arg
     for name, help_text in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        if name == command:
+        if name == command and not bare:
             module.add_arguments(sub)
-    if command == DEFAULT_COMMAND:
-        # the bare `torchup` form takes plan's options too
+    if bare:
+        # the bare `torchup` form takes plan's options
         module.add_arguments(parser)
     return parser, module
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = _pick_command(argv)
+    named = _named_command(argv)
+    command = named or DEFAULT_COMMAND
     verbose = "-v" in argv or "--verbose" in argv
     json_mode = any(a.startswith("--j") and "--json".startswith(a) for a in argv)  # argparse takes --js too
     try:
@@ -118,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from torchup.target import prestart_target_probe
 
             system = prestart_target_probe(argv, system)
-        parser, module = build_parser(command, json_mode=json_mode)
+        parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
         args = parser.parse_args(argv)
         args.verbose = getattr(args, "verbose", False)
         return int(module.run(args, system))
