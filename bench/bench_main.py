@@ -6,15 +6,18 @@ Every case is a fresh process, timed from start to exit (interpreter start-up, i
 probing, output: what a user waits for).  The cases run in alternation -- one run of each
 per round, the order rotated every round -- so that a load that comes and goes on a shared
 machine touches them alike.  Printed per case: the median wall time, the median of the
-pair-by-pair ratios to torchruntime within the same round, the target (issue 15), and the
-peak memory of one more run (``/usr/bin/time -f %M``: the process's maximum resident set).
+pair-by-pair ratios to torchruntime within the same round, the target (issue 15), the
+peak memory of one more run (``/usr/bin/time -f %M``: the process's maximum resident set),
+and the CPU time (user + system, from ``wait4``) with its ratio: on a loaded machine the wall
+time moves with others' work, the CPU time much less.  The verdict is on the wall ratio.
 
 The yardstick is ``python -m torchruntime info`` run by this interpreter: install it into the
 venv for the bench only (``.venv/bin/pip install torchruntime``; torchup does not depend on
 it).  Without it the ratio column is left out, and so is every verdict: no "met" or "missed"
 is printed from numbers that lack their yardstick, nor when a case failed.
 
-The cases: ``plan --json`` on the default target with the interpreter facts cached (after
+torchup runs as the ``torchup`` command installed beside this interpreter (``python -m
+torchup`` when there is none: runpy adds a few milliseconds).  The cases: ``plan --json`` on the default target with the interpreter facts cached (after
 one warm-up run), the same with ``--python`` this venv's interpreter, ``--machine FILE`` (no
 probing), ``--python`` a venv with the cache emptied before each run (a miss: the target
 script runs), ``--version`` (start-up alone), ``python -I -S -c pass`` (the floor), and
@@ -72,16 +75,21 @@ def has_torchruntime() -> bool:
     return r.stdout.strip() == "True"
 
 
-def run_once(argv: list[str], env: dict, before=None) -> float:
-    """Wall milliseconds of one whole process; raises when it fails."""
+def run_once(argv: list[str], env: dict, before=None) -> tuple[float, float]:
+    """(wall ms, CPU ms: user + system) of one whole process; raises when it fails.  The CPU time
+    moves less than the wall time when others load the machine: both are printed."""
     if before is not None:
         before()
-    start = time.perf_counter()
-    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, timeout=300)
-    took = (time.perf_counter() - start) * 1000
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:4])} ... exited {r.returncode}: {r.stderr.decode()[-300:]}")
-    return took
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = (time.perf_counter() - start) * 1000
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {err.read().decode()[-300:]}")
+    return took, (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def peak_mib(argv: list[str], env: dict, before=None) -> float | None:
@@ -126,7 +134,8 @@ def main() -> int:
     def empty_miss_cache():
         shutil.rmtree(miss_cache, ignore_errors=True)
 
-    torchup = [PY, "-m", "torchup"]
+    script = Path(PY).parent / ("torchup.exe" if os.name == "nt" else "torchup")
+    torchup = [str(script)] if script.exists() else [PY, "-m", "torchup"]  # the command users run
     cases: list[tuple[str, list[str], dict, object]] = [
         ("plan --json (facts cached, default target)", [*torchup, "plan", "--json"], env, None),
         ("plan --json --python venv (facts cached)", [*torchup, "plan", "--json", "--python", venv_py], env, None),
@@ -150,6 +159,7 @@ def main() -> int:
         except RuntimeError as exc:
             failed[name] = str(exc)
     times: dict[str, list[float]] = {name: [] for name, *_ in cases}
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in cases}
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     for round_ in range(args.runs):
         shift = round_ % len(cases)
@@ -157,16 +167,19 @@ def main() -> int:
             if name in failed:
                 continue
             try:
-                times[name].append(run_once(argv, case_env, before))
+                wall, used = run_once(argv, case_env, before)
             except RuntimeError as exc:
                 failed[name] = str(exc)
+                continue
+            times[name].append(wall)
+            cpu[name].append(used)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     peaks = {name: peak_mib(argv, case_env, before) for name, argv, case_env, before in cases if name not in failed}
 
     yard = "torchruntime info (yardstick)"
     print(f"{args.runs} alternating rounds on {os.cpu_count()} CPUs; load average {load_before} before, "
           f"{load_after} after (a shared machine: others' work is in these numbers)")
-    print(f"{'case':<45} {'median ms':>10} {'ratio':>7} {'target':>7} {'peak MiB':>9}  verdict")
+    print(f"{'case':<45} {'median ms':>10} {'ratio':>7} {'target':>7} {'peak MiB':>9} {'CPU ms':>7} {'CPU ratio':>9}  verdict")
     all_met = True
     for name, *_ in cases:
         if name in failed:
@@ -174,9 +187,10 @@ def main() -> int:
             all_met = False
             continue
         med = statistics.median(times[name])
-        ratio = None
+        ratio = cpu_ratio = None
         if yardstick and yard not in failed and name != yard:
             ratio = statistics.median(a / b for a, b in zip(times[name], times[yard]))
+            cpu_ratio = statistics.median(a / b for a, b in zip(cpu[name], cpu[yard]))
         target = TARGETS.get(name)
         peak = peaks.get(name)
         verdict = ""
@@ -189,11 +203,12 @@ def main() -> int:
                 all_met &= met
                 verdict = "met" if met else "MISSED"
         print(f"{name:<45} {med:>10.1f} {'' if ratio is None else f'{ratio:.2f}x':>7} "
-              f"{'' if target is None else f'{target}x':>7} {'' if peak is None else f'{peak:.1f}':>9}  {verdict}")
+              f"{'' if target is None else f'{target}x':>7} {'' if peak is None else f'{peak:.1f}':>9} "
+              f"{statistics.median(cpu[name]):>7.1f} {'' if cpu_ratio is None else f'{cpu_ratio:.2f}x':>9}  {verdict}")
 
     fleet_argv = [*torchup, "plan", "--json", *fleet_args]
     try:
-        fleet_ms = statistics.median(run_once(fleet_argv, env) for _ in range(3))
+        fleet_ms = statistics.median(run_once(fleet_argv, env)[0] for _ in range(3))
         fleet_peak = peak_mib(fleet_argv, env)
         met = fleet_ms <= FLEET_S * 1000 and fleet_peak is not None and fleet_peak <= FLEET_MIB
         all_met &= met

@@ -100,9 +100,12 @@ def build_parser(
     module = importlib.import_module(f"torchup.commands.{command}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
+        if name != command:  # listed for the help and for a mistyped name; never parsed in this run
+            subparsers.add_parser(name, help=help_text, add_help=False, formatter_class=_HelpFormatter)
+            continue
         sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        if name == command and not bare:
+        if not bare:
             module.add_arguments(sub)
     if bare:
         # the bare `torchup` form takes plan's options

@@ -276,7 +276,7 @@ _ARCH_RE = lazy(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNOR
 @lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def variant_kind(variant: str) -> str:
     """``cu126`` -> ``cuda``; ``rocm6.4`` -> ``rocm``; ``xpu``; everything else ``cpu``."""
-    if re.fullmatch(r"cu\d+", variant):
+    if variant.startswith("cu") and variant[2:].isdecimal():  # isdecimal: what \d matches
         return "cuda"
     if variant.startswith("rocm"):
         return "rocm"
@@ -342,10 +342,12 @@ def version_tuple(text: str) -> tuple[int, ...]:
     """``"550.54.14"`` -> (550, 54, 14); a ``+label`` and non-digits end it."""
     out = []
     for part in text.split("+")[0].split("."):
-        m = re.match(r"\d+", part)
-        if not m:
+        digits = 0
+        while digits < len(part) and part[digits].isdecimal():  # the leading digits, as \d+ matched them
+            digits += 1
+        if not digits:
             break
-        out.append(int(m.group(0)))
+        out.append(int(part[:digits]))
     return tuple(out)
 
 
