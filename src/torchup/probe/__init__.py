@@ -213,7 +213,7 @@ def _apply_target(acc: _Acc, t: TargetFacts, path: str, how: str) -> None:
     acc.set("os", os_name, f"{src}: sys.platform")
     acc.set("arch", arch, f"{src}: platform.machine()")
     acc.set("python", ".".join(str(n) for n in t.version[:3]), f"{src}: sys.version_info")
-    acc.set("python_bits", t.bits, f"{src}: struct.calcsize('P')")
+    acc.set("python_bits", t.bits, f"{src}: sys.maxsize")
     acc.set("free_threaded", t.free_threaded, f"{src}: Py_GIL_DISABLED")
     acc.set("python_implementation", t.implementation, f"{src}: sys.implementation")
     acc.set("python_executable", t.executable, f"{how}: {path}")
@@ -235,7 +235,7 @@ def _apply_target(acc: _Acc, t: TargetFacts, path: str, how: str) -> None:
         bool(t.externally_managed),
         t.externally_managed or f"{src}: no EXTERNALLY-MANAGED marker applies",
     )
-    acc.set("pip_usable", t.pip, f"{src}: importlib.util.find_spec('pip')")
+    acc.set("pip_usable", t.pip, f"{src}: a pip package on sys.path")
     acc.set("uv_usable", bool(t.uv), t.uv or f"{src}: no uv on PATH or in the environment")
     if t.libc:
         acc.set(
