@@ -12,7 +12,6 @@ errors included: a ``TorchupError``, a usage error argparse found, a bug.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,10 @@ from types import ModuleType
 
 from torchup import __version__
 from torchup.errors import EXIT_BUG, TorchupError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import ArgumentParser
 
 __all__ = ["COMMANDS", "main"]
 
@@ -48,21 +51,27 @@ def _named_command(argv: Sequence[str]) -> str | None:
     return None
 
 
-class _JsonArgumentParser(argparse.ArgumentParser):
-    """Under --json a usage error is a ``UsageError`` (an envelope on stdout), not argparse's text."""
+def _parser_classes():
+    """The parser and formatter classes, made on first use: argparse is imported after plan's
+    target interpreter was started (``main``), not before."""
+    import argparse
 
-    def error(self, message: str):
-        raise UsageError(message, hint=f"{self.prog} --help lists the options")
+    class JsonArgumentParser(argparse.ArgumentParser):
+        """Under --json a usage error is a ``UsageError`` (an envelope on stdout), not argparse's text."""
 
+        def error(self, message: str):
+            raise UsageError(message, hint=f"{self.prog} --help lists the options")
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, told the terminal width: its own way to learn it imports shutil
-    (and with it bz2, lzma, fnmatch), and argparse makes a formatter for every argument added."""
+    class HelpFormatter(argparse.HelpFormatter):
+        """argparse's formatter, told the terminal width: its own way to learn it imports shutil
+        (and with it bz2, lzma, fnmatch), and argparse makes a formatter for every argument added."""
 
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None) -> None:
-        if width is None:
-            width = _terminal_columns() - 2  # as argparse does
-        super().__init__(prog, indent_increment, max_help_position, width)
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None) -> None:
+            if width is None:
+                width = _terminal_columns() - 2  # as argparse does
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    return argparse, JsonArgumentParser, HelpFormatter
 
 
 def _terminal_columns() -> int:
@@ -81,15 +90,14 @@ def _terminal_columns() -> int:
         return 80
 
 
-def build_parser(
-    command: str, *, json_mode: bool = False, bare: bool = False
-) -> tuple[argparse.ArgumentParser, ModuleType]:
+def build_parser(command: str, *, json_mode: bool = False, bare: bool = False) -> tuple[ArgumentParser, ModuleType]:
     """The parser for ``command``; only that command's arguments are added, and for plan only
     where they will be parsed: on the top parser when ``bare`` (no command word), else on
     plan's own (each argument costs argparse a formatter: start-up time)."""
-    parser_class = _JsonArgumentParser if json_mode else argparse.ArgumentParser
+    argparse, json_parser, help_formatter = _parser_classes()
+    parser_class = json_parser if json_mode else argparse.ArgumentParser
     parser = parser_class(
-        formatter_class=_HelpFormatter,
+        formatter_class=help_formatter,
         prog="torchup",
         description="How do I install PyTorch here? torchup answers for this machine, "
         "installs it, proves it works and explains what went wrong.",
@@ -101,9 +109,9 @@ def build_parser(
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         if name != command:  # listed for the help and for a mistyped name; never parsed in this run
-            subparsers.add_parser(name, help=help_text, add_help=False, formatter_class=_HelpFormatter)
+            subparsers.add_parser(name, help=help_text, add_help=False, formatter_class=help_formatter)
             continue
-        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=help_formatter)
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if not bare:
             module.add_arguments(sub)
