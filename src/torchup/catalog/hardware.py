@@ -141,6 +141,7 @@ CUDA_MINOR_COMPAT: dict[int, tuple[str, str, str, bool, bool]] = {
 }
 
 
+@lru_cache(maxsize=256)  # pure, asked for each CUDA build of every plan; a DriverFloor is frozen
 def driver_floor(cuda: str, os: str) -> DriverFloor | None:
     """Driver minimums for a CUDA toolkit version (``"12.6"``, ``"13.0.3"``) on
     ``linux`` or ``windows``; None when the major is unknown."""
