@@ -182,3 +182,41 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(tmp_path, damage):
     again, cached = _ask(system, python)
     assert not cached and again == first
     assert _ask(system, python) == (first, True)  # the probe wrote a good entry over it
+
+
+def test_plan_asks_the_interpreter_once_while_nothing_changed(tmp_path):
+    """End to end through the CLI (the probe started before the imports, the cache written
+    and read): a pyenv-style shim that logs each run of the interpreter behind it."""
+    log = tmp_path / "runs.log"
+    shim = tmp_path / "shims" / "python"
+    shim.parent.mkdir()
+    shim.write_text(
+        f'#!/bin/sh\n# a pyenv shim, as far as torchup can tell\necho "$PYENV_VERSION" >> {log}\nexec {sys.executable} "$@"\n'
+    )
+    shim.chmod(0o755)
+    env = {**os.environ, "TORCHUP_CACHE_DIR": str(tmp_path / "cache"), "NO_COLOR": "1", "PYENV_VERSION": "a"}
+
+    def plan(**extra):
+        r = subprocess.run(
+            [sys.executable, "-m", "torchup", "plan", "--json", "--python", str(shim)],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    first = plan()
+    assert log.read_text().split() == ["a"]
+    assert plan() == first and log.read_text().split() == ["a"]  # from the cache: not run again
+    plan(PYENV_VERSION="b")  # another version selected: asked again
+    assert log.read_text().split() == ["a", "b"]
+    r = subprocess.run(
+        [sys.executable, "-m", "torchup", "probe", "--json", "--python", str(shim)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0 and log.read_text().split() == ["a", "b", "a"]  # probe always asks
