@@ -1,20 +1,37 @@
-"""The main job's speed: probe + catalog + resolve + render, in process and as a whole
-`torchup` process, side by side with `python -m torchruntime info`.
+"""The main job's speed, whole processes side by side with ``python -m torchruntime info``.
 
-    .venv/bin/python bench/bench_main.py [--runs N] [--torchruntime-python PATH]
+    .venv/bin/python bench/bench_main.py [--runs N] [--fleet N]
 
-In-process numbers exclude interpreter start-up (the target-Python probe script
-is included: it is part of torchup's work).  The process comparison runs each
-command N times and prints the medians and their ratio.  torchruntime is
-installed from the package index pip is configured with into a throwaway venv
-(unless --torchruntime-python names one that has it); if that fails, the
-script says so and compares nothing.
+Every case is a fresh process, timed from start to exit (interpreter start-up, imports,
+probing, output: what a user waits for).  The cases run in alternation -- one run of each
+per round, the order rotated every round -- so that a load that comes and goes on a shared
+machine touches them alike.  Printed per case: the median wall time, the median of the
+pair-by-pair ratios to torchruntime within the same round, the target (issue 15), the
+peak memory of one more run (``/usr/bin/time -f %M``: the process's maximum resident set),
+and the CPU time (user + system, from ``wait4``) with its ratio: on a loaded machine the wall
+time moves with others' work, the CPU time much less.  The verdict is on the wall ratio.
+
+The yardstick is ``python -m torchruntime info`` run by this interpreter: install it into the
+venv for the bench only (``.venv/bin/pip install torchruntime``; torchup does not depend on
+it).  Without it the ratio column is left out, and so is every verdict: no "met" or "missed"
+is printed from numbers that lack their yardstick, nor when a case failed.
+
+torchup runs as the ``torchup`` command installed beside this interpreter (``python -m
+torchup`` when there is none: runpy adds a few milliseconds).  The cases: ``plan --json`` on the default target with the interpreter facts cached (after
+one warm-up run), the same with ``--python`` this venv's interpreter, ``--machine FILE`` (no
+probing), ``--python`` a venv with the cache emptied before each run (a miss: the target
+script runs), ``--version`` (start-up alone), ``python -I -S -c pass`` (the floor), and
+``--fleet`` machine files at once.  A private ``TORCHUP_CACHE_DIR`` is used throughout, and
+the source is byte-compiled first (``PYTHONDONTWRITEBYTECODE`` is dropped: an installed
+torchup has its ``.pyc``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -23,109 +40,189 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
+PY = sys.executable
 
-from torchup import render  # noqa: E402
-from torchup.catalog.load import load_catalog  # noqa: E402
-from torchup.commands.plan import load_inputs  # noqa: E402
-from torchup.plan import Request  # noqa: E402
-from torchup.probe import probe_machine  # noqa: E402
-from torchup.resolve import resolve  # noqa: E402
-from torchup.system import system_from_env  # noqa: E402
+# case -> largest ratio to torchruntime info allowed (issue 15); None: no target, shown for scale
+TARGETS = {
+    "plan --json (facts cached, default target)": 0.6,
+    "plan --json --python venv (facts cached)": 0.6,
+    "plan --json --machine FILE": 0.5,
+    "plan --json --python venv (cache miss)": 1.1,
+}
+PEAK_MIB = 20.0  # every plan case
+FLEET_S, FLEET_MIB = 2.5, 80.0
 
-BUDGET_MS = 100.0
+FLEET_KINDS = [
+    {"os": "linux", "arch": "x86_64", "python": "3.12", "libc": "glibc 2.35", "nvidia_driver": "550.54.14",
+     "gpus": [{"vendor": "nvidia", "name": "NVIDIA GeForce RTX 4090", "compute_capability": "8.9"}]},
+    {"os": "linux", "arch": "x86_64", "python": "3.11", "libc": "glibc 2.31", "nvidia_driver": "535.104.05",
+     "gpus": [{"vendor": "nvidia", "name": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0"}]},
+    {"os": "linux", "arch": "x86_64", "python": "3.12", "libc": "glibc 2.39", "nvidia_driver": "580.65.06",
+     "gpus": [{"vendor": "nvidia", "name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}]},
+    {"os": "linux", "arch": "x86_64", "python": "3.12", "libc": "glibc 2.35", "rocm_version": "6.4.1",
+     "gpus": [{"vendor": "amd", "name": "Radeon RX 7900 XTX", "gfx": "gfx1100"}]},
+    {"os": "macos", "arch": "arm64", "python": "3.12", "macos_version": "14.5"},
+    {"os": "windows", "arch": "AMD64", "python": "3.12", "nvidia_driver": "581.57",
+     "gpus": [{"vendor": "nvidia", "name": "NVIDIA GeForce RTX 3060", "compute_capability": "8.6"}]},
+    {"os": "linux", "arch": "aarch64", "python": "3.12", "libc": "glibc 2.35"},
+    {"os": "linux", "arch": "x86_64", "python": "3.10", "libc": "glibc 2.28"},
+]
 
 
-BEST: dict[str, float] = {}
+def has_torchruntime() -> bool:
+    r = subprocess.run([PY, "-c", "import importlib.util as u; print(u.find_spec('torchruntime') is not None)"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() == "True"
 
 
-def timed(fn, runs: int, name: str = "") -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
+def run_once(argv: list[str], env: dict, before=None) -> tuple[float, float]:
+    """(wall ms, CPU ms: user + system) of one whole process; raises when it fails.  The CPU time
+    moves less than the wall time when others load the machine: both are printed."""
+    if before is not None:
+        before()
+    with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - start) * 1000)
-    BEST[name] = min(times)
-    return statistics.median(times), result
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        took = (time.perf_counter() - start) * 1000
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(argv[:4])} ... exited {proc.returncode}: {err.read().decode()[-300:]}")
+    return took, (usage.ru_utime + usage.ru_stime) * 1000
 
 
-def in_process(runs: int) -> float:
-    system = system_from_env()
-    python = sys.executable
-    probe_ms, machine = timed(lambda: probe_machine(system, python=python), runs, "probe_machine")
-    catalog_ms, catalog = timed(lambda: load_catalog(system.env), runs, "load_catalog")
-    resolve_ms, plan = timed(lambda: resolve(machine, Request(), catalog), runs, "resolve")
-    render_ms, _ = timed(lambda: render.render_commands(plan, python=python), runs, "render (5 managers)")
-
-    def whole():
-        # as `torchup` does it: the catalog is parsed while the probe waits on its subprocesses
-        (m,), catalog = load_inputs(system, None, python)
-        p = resolve(m, Request(), catalog)
-        return render.render_commands(p, python=python)
-
-    total_ms, _ = timed(whole, runs, "all of it")
-    print(f"in process, {runs} runs (interpreter start-up excluded):   median      best")
-    for name, ms in (("probe_machine", probe_ms), ("load_catalog", catalog_ms), ("resolve", resolve_ms),
-                     ("render (5 managers)", render_ms), ("all of it", total_ms)):
-        print(f"  {name:22s} {ms:8.2f} ms {BEST[name]:8.2f} ms")
-    verdict = "OK" if total_ms < BUDGET_MS else "OVER BUDGET"
-    print(f"  budget {BUDGET_MS:.0f} ms (median): {verdict}")
-    print(f"  (catalog + resolve + render alone: {catalog_ms + resolve_ms + render_ms:.1f} ms; the rest is the probe,"
-          " mostly the target-Python script)")
-    if hasattr(os, "getloadavg"):
-        print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    return total_ms
-
-
-def process_ms(argv: list[str], runs: int, env: dict) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-        times.append((time.perf_counter() - start) * 1000)
-        if r.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr[-500:]}")
-    return statistics.median(times)
-
-
-def torchruntime_python(explicit: str | None, workdir: Path) -> str | None:
-    if explicit:
-        return explicit
-    venv = workdir / "torchruntime-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
-    py = str(venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
-    r = subprocess.run([py, "-m", "pip", "install", "-q", "torchruntime"], capture_output=True, text=True, timeout=600)
-    if r.returncode != 0:
-        print(f"torchruntime is not installable here (pip said: {r.stderr.strip().splitlines()[-1:]})")
+def peak_mib(argv: list[str], env: dict, before=None) -> float | None:
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+    if gnu_time is None:
         return None
-    return py
+    if before is not None:
+        before()
+    with tempfile.NamedTemporaryFile("r") as out:
+        r = subprocess.run([gnu_time, "-o", out.name, "-f", "%M", *argv], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=env, timeout=300)
+        text = out.read().strip().splitlines()
+    return int(text[-1]) / 1024 if r.returncode == 0 and text and text[-1].isdigit() else None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--torchruntime-python", help="a Python that already has torchruntime")
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=15, help="rounds (each runs every case once); default 15")
+    ap.add_argument("--fleet", type=int, default=1000, help="machine files for the fleet case; default 1000")
     args = ap.parse_args()
 
-    in_process(args.runs)
+    work = Path(tempfile.mkdtemp(prefix="torchup-bench-"))
+    cache = work / "cache"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(NO_COLOR="1", TORCHUP_CACHE_DIR=str(cache))
+    subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "src" / "torchup")], check=True, env=env)
 
-    env = dict(os.environ, NO_COLOR="1")
-    torchup_argv = [str(Path(sys.executable).parent / "torchup"), "--python", sys.executable]
-    if not Path(torchup_argv[0]).exists():
-        torchup_argv = [sys.executable, "-m", "torchup", "--python", sys.executable]
-    ours = process_ms(torchup_argv, args.runs, env)
-    with tempfile.TemporaryDirectory() as tmp:
-        trt = torchruntime_python(args.torchruntime_python, Path(tmp))
-        print(f"\nwhole process, median of {args.runs}:")
-        print(f"  torchup (plan)            {ours:8.1f} ms")
-        if trt is None:
-            return
-        theirs = process_ms([trt, "-m", "torchruntime", "info"], args.runs, env)
-        print(f"  torchruntime info         {theirs:8.1f} ms")
-        print(f"  ratio torchup / torchruntime: {ours / theirs:.2f}")
-        print("  (torchup also reads the NVIDIA/AMD/Intel state, runs the target-Python script and "
-              "resolves ~500 candidate builds; torchruntime info reads the PCI bus and prints a platform name)")
+    venv = work / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True)
+    venv_py = str(venv / "bin" / "python")
+    machine = work / "machine.json"
+    machine.write_text(json.dumps(FLEET_KINDS[0]))
+    fleet_args = []
+    for i in range(args.fleet):
+        path = work / "fleet" / f"m{i:04d}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(FLEET_KINDS[i % len(FLEET_KINDS)]))
+        fleet_args += ["--machine", str(path)]
+    miss_cache = work / "miss-cache"
+    miss_env = {**env, "TORCHUP_CACHE_DIR": str(miss_cache)}
+
+    def empty_miss_cache():
+        shutil.rmtree(miss_cache, ignore_errors=True)
+
+    script = Path(PY).parent / ("torchup.exe" if os.name == "nt" else "torchup")
+    torchup = [str(script)] if script.exists() else [PY, "-m", "torchup"]  # the command users run
+    cases: list[tuple[str, list[str], dict, object]] = [
+        ("plan --json (facts cached, default target)", [*torchup, "plan", "--json"], env, None),
+        ("plan --json --python venv (facts cached)", [*torchup, "plan", "--json", "--python", venv_py], env, None),
+        ("plan --json --machine FILE", [*torchup, "plan", "--json", "--machine", str(machine)], env, None),
+        ("plan --json --python venv (cache miss)", [*torchup, "plan", "--json", "--python", venv_py], miss_env,
+         empty_miss_cache),
+        ("torchup --version", [*torchup, "--version"], env, None),
+        ("floor: python -I -S -c pass", [PY, "-I", "-S", "-c", "pass"], env, None),
+    ]
+    yardstick = has_torchruntime()
+    if yardstick:
+        cases.insert(0, ("torchruntime info (yardstick)", [PY, "-m", "torchruntime", "info"], env, None))
+    else:
+        print("torchruntime is not installed in this interpreter (.venv/bin/pip install torchruntime, for the bench "
+              "only): its column is skipped, and with it every ratio and verdict.\n")
+
+    failed: dict[str, str] = {}
+    for name, argv, case_env, before in cases:  # warm-up: page cache, .pyc, the interpreter-facts cache
+        try:
+            run_once(argv, case_env, before)
+        except RuntimeError as exc:
+            failed[name] = str(exc)
+    times: dict[str, list[float]] = {name: [] for name, *_ in cases}
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in cases}
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    for round_ in range(args.runs):
+        shift = round_ % len(cases)
+        for name, argv, case_env, before in cases[shift:] + cases[:shift]:
+            if name in failed:
+                continue
+            try:
+                wall, used = run_once(argv, case_env, before)
+            except RuntimeError as exc:
+                failed[name] = str(exc)
+                continue
+            times[name].append(wall)
+            cpu[name].append(used)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    peaks = {name: peak_mib(argv, case_env, before) for name, argv, case_env, before in cases if name not in failed}
+
+    yard = "torchruntime info (yardstick)"
+    print(f"{args.runs} alternating rounds on {os.cpu_count()} CPUs; load average {load_before} before, "
+          f"{load_after} after (a shared machine: others' work is in these numbers)")
+    print(f"{'case':<45} {'median ms':>10} {'ratio':>7} {'target':>7} {'peak MiB':>9} {'CPU ms':>7} {'CPU ratio':>9}  verdict")
+    all_met = True
+    for name, *_ in cases:
+        if name in failed:
+            print(f"{name:<45} FAILED: {failed[name]}")
+            all_met = False
+            continue
+        med = statistics.median(times[name])
+        ratio = cpu_ratio = None
+        if yardstick and yard not in failed and name != yard:
+            ratio = statistics.median(a / b for a, b in zip(times[name], times[yard]))
+            cpu_ratio = statistics.median(a / b for a, b in zip(cpu[name], cpu[yard]))
+        target = TARGETS.get(name)
+        peak = peaks.get(name)
+        verdict = ""
+        if target is not None:
+            if ratio is None or peak is None or yard in failed:
+                verdict = "no verdict (no yardstick or no peak)"
+                all_met = False
+            else:
+                met = ratio <= target and peak <= PEAK_MIB
+                all_met &= met
+                verdict = "met" if met else "MISSED"
+        print(f"{name:<45} {med:>10.1f} {'' if ratio is None else f'{ratio:.2f}x':>7} "
+              f"{'' if target is None else f'{target}x':>7} {'' if peak is None else f'{peak:.1f}':>9} "
+              f"{statistics.median(cpu[name]):>7.1f} {'' if cpu_ratio is None else f'{cpu_ratio:.2f}x':>9}  {verdict}")
+
+    fleet_argv = [*torchup, "plan", "--json", *fleet_args]
+    try:
+        fleet_ms = statistics.median(run_once(fleet_argv, env)[0] for _ in range(3))
+        fleet_peak = peak_mib(fleet_argv, env)
+        met = fleet_ms <= FLEET_S * 1000 and fleet_peak is not None and fleet_peak <= FLEET_MIB
+        all_met &= met
+        print(f"{f'plan --json, {args.fleet} machine files':<45} {fleet_ms:>10.1f} {'':>7} {f'{FLEET_S} s':>7} "
+              f"{'' if fleet_peak is None else f'{fleet_peak:.1f}':>9}  {'met' if met else 'MISSED'} "
+              f"(targets: {FLEET_S} s, {FLEET_MIB:.0f} MiB; median of 3)")
+    except RuntimeError as exc:
+        print(f"fleet: FAILED: {exc}")
+        all_met = False
+    print(f"\ntargets (issue 15): ratios as listed, peak <= {PEAK_MIB:.0f} MiB for each plan case; "
+          + ("all met" if all_met else "not all met (see above)"))
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if all_met else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

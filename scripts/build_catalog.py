@@ -365,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(args.out)
     print(f"wrote {args.out} ({len(text)} bytes, {len(releases)} releases, "
           f"{sum(len(r['builds']) for r in releases)} builds)")
+    from build_catalog_snapshot import build
+
+    print(f"wrote {build(args.out)}")
     return 0
 
 

@@ -69,7 +69,7 @@ def test_errors_are_clean(env):
 
 
 def test_stale_data_suggests_a_refresh(env, tmp_path):
-    from dataclasses import replace
+    from torchup.record import replace
 
     from torchup.catalog.load import cache_path, catalog_to_dict, load_catalog
 

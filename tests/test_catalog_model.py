@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from torchup.record import replace
 from datetime import date
 
 import pytest

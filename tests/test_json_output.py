@@ -88,8 +88,30 @@ def test_plan_json_for_several_machines_has_one_combined_uv_project(tmp_path, en
 
 def test_plan_json_refusal_is_an_error_envelope(tmp_path, env):
     old_mac = {"os": "macos", "arch": "x86_64", "python": "3.13", "macos_version": "13.0"}
-    err = error(torchup(env, "plan", "--machine", write(tmp_path, "m.json", old_mac), "--json"), "plan", 3, "no-python-wheel")
+    machine = write(tmp_path, "m.json", old_mac)
+    err = error(torchup(env, "plan", "--machine", machine, "--json"), "plan", 3, "no-python-wheel")
+    assert err["reasons"] and "considered" not in err  # the evidence only when asked for
+    err = error(torchup(env, "plan", "--machine", machine, "--json", "--explain"), "plan", 3, "no-python-wheel")
     assert err["reasons"] and err["considered"]
+
+
+def test_plan_json_has_the_considered_builds_only_with_explain(tmp_path, env):
+    machine = write(tmp_path, "m.json", RTX4090)
+    plain = envelope(torchup(env, "plan", "--machine", machine, "--json"), "plan", 0)
+    explained = envelope(torchup(env, "plan", "--machine", machine, "--json", "--explain"), "plan", 0)
+    assert "considered" not in plain and len(explained["considered"]) > 50
+    assert {k: v for k, v in explained.items() if k != "considered"} == plain
+
+
+def test_identical_machine_files_get_the_same_plan(tmp_path, env):
+    mac = {"os": "macos", "arch": "arm64", "python": "3.12", "macos_version": "14.5"}
+    files = [write(tmp_path, f"{name}.json", RTX4090 if name != "mac" else mac) for name in ("a", "b", "mac", "c")]
+    args = [arg for f in files for arg in ("--machine", f)]
+    data = envelope(torchup(env, "plan", *args, "--json"), "plan", 0)
+    a, b, mac_plan, c = data["plans"]
+    assert a == b == c != mac_plan and mac_plan["os"] == "macos"
+    alone = envelope(torchup(env, "plan", "--machine", files[1], "--json"), "plan", 0)
+    assert {k: v for k, v in alone.items() if k not in ("format", "version")} == b
 
 
 @pytest.mark.parametrize("args, code", [

@@ -2,6 +2,7 @@
 the CLI imports it, and start-up imports nothing heavy."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,27 @@ def test_startup_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     for heavy in ("torch", "numpy", "email", "http", "urllib.request", "ssl", "asyncio", "concurrent"):
         assert heavy not in out, heavy
+
+
+def test_plan_for_a_machine_file_needs_no_dataclass_machinery(tmp_path):
+    """``@dataclass`` and its imports (inspect, ast, dis) cost ~30 ms at start-up: the classes on
+    plan's path are ``torchup.record`` records (issue 15).  A module added to that path with a
+    dataclass brings them back; this names it."""
+    machine = tmp_path / "m.json"
+    machine.write_text(
+        '{"os": "linux", "arch": "x86_64", "python": "3.12", "libc": "glibc 2.35", "nvidia_driver": "580.65.06",'
+        ' "gpus": [{"vendor": "nvidia", "name": "NVIDIA GeForce RTX 4090", "compute_capability": "8.9"}]}'
+    )
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "torchup", "plan", "--machine", str(machine), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TORCHUP_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")]
+    for slow in ("dataclasses", "inspect", "ast", "typing"):
+        assert slow not in imported, f"{slow} is imported by `plan --machine FILE --json`"
 
 
 def test_nothing_in_the_project_reaches_outside_the_clone():

@@ -58,8 +58,14 @@ def test_uv_venv_with_packages_read_from_metadata_not_imported(tmp_path):
     venv = tmp_path / "env"
     subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env, timeout=120)
     uv_version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
-    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # a torch that must never be imported, and the metadata of a CUDA build
     (site / "torch").mkdir()
     (site / "torch" / "__init__.py").write_text("raise SystemExit('torch was imported')\n")
@@ -102,20 +108,26 @@ def test_pep668_marker_applies_only_outside_a_venv(tmp_path):
     stdlib = tmp_path / "lib" / "python3.11"
     stdlib.mkdir(parents=True)
     assert mod._pep668_marker("system", str(stdlib)) is None
-    (stdlib / "EXTERNALLY-MANAGED").write_text((PROBE_FIXTURES / "EXTERNALLY-MANAGED__debian12-python3.11.txt").read_text())
+    (stdlib / "EXTERNALLY-MANAGED").write_text(
+        (PROBE_FIXTURES / "EXTERNALLY-MANAGED__debian12-python3.11.txt").read_text()
+    )
     assert mod._pep668_marker("system", str(stdlib)) == str(stdlib / "EXTERNALLY-MANAGED")
     assert mod._pep668_marker("conda", str(stdlib)) == str(stdlib / "EXTERNALLY-MANAGED")
     assert mod._pep668_marker("venv", str(stdlib)) is None
     assert mod._pep668_marker("uv", str(stdlib)) is None
 
 
-@pytest.mark.skipif(not Path("/usr/lib/python3.11/EXTERNALLY-MANAGED").exists(), reason="needs Debian 12's system Python")
+@pytest.mark.skipif(
+    not Path("/usr/lib/python3.11/EXTERNALLY-MANAGED").exists(), reason="needs Debian 12's system Python"
+)
 def test_debian_system_python_is_externally_managed():
     f = facts_of("/usr/bin/python3")
     assert (f.env_kind, f.externally_managed) == ("system", "/usr/lib/python3.11/EXTERNALLY-MANAGED")
 
 
-OLD_PYTHONS = [Path(f"/root/.pyenv/versions/{v}/bin/python") for v in ("3.8.18", "3.9.18", "3.7.16", "3.6.15", "2.7.18")]
+OLD_PYTHONS = [
+    Path(f"/root/.pyenv/versions/{v}/bin/python") for v in ("3.8.18", "3.9.18", "3.7.16", "3.6.15", "2.7.18")
+]
 
 
 @pytest.mark.parametrize("python", OLD_PYTHONS, ids=lambda p: p.parts[-3])
@@ -129,7 +141,7 @@ def test_old_interpreters_still_answer(python):
 
 def test_a_stray_module_in_the_working_directory_does_not_shadow_the_stdlib(tmp_path):
     (tmp_path / "json.py").write_text("raise SystemExit('shadowed')\n")
-    r = Runner().run([sys.executable, "-c", TARGET_SCRIPT.read_text()], timeout=60, cwd=str(tmp_path))
+    r = Runner().run([sys.executable, "-c", Path(TARGET_SCRIPT).read_text()], timeout=60, cwd=str(tmp_path))
     assert parse_target_output(r.stdout).version == tuple(sys.version_info[:3])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import replace
+from torchup.record import replace
 
 import pytest
 

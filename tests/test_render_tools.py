@@ -5,7 +5,7 @@ package index on 127.0.0.1 that stands in for PyTorch's."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
+from torchup.record import replace
 import subprocess
 import sys
 from pathlib import Path

@@ -15,7 +15,7 @@ refused with a UsageError instead.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from torchup.record import replace
 
 import pytest
 

@@ -91,7 +91,7 @@ def test_explain_lists_every_rejected_build(tmp_path):
     assert r.returncode == 0
     lines = [line for line in r.stdout.splitlines() if line.startswith("  x torch ")]
     assert any("torch 2.15.0+rocm7.2 [rocm7.2]: torch 2.15.0+rocm7.2 needs an AMD GPU" in line for line in lines)
-    considered = json.loads(torchup("plan", "--json", "--machine", machine).stdout)["considered"]
+    considered = json.loads(torchup("plan", "--json", "--explain", "--machine", machine).stdout)["considered"]
     rejected = [c for c in considered if c["rejected"]]
     assert len(lines) == len(rejected) > 50
     assert {c["torch"].split("+")[0] for c in considered} >= {"1.13.0", "2.0.0", "2.15.0"}

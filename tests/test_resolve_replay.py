@@ -7,7 +7,7 @@ from the recorded GPU and driver and the facts (compat-facts.md 1a, 3, 4)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from torchup.record import replace
 
 import pytest
 

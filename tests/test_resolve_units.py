@@ -4,7 +4,7 @@ wheel architecture, the JSON contract of a refusal."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from torchup.record import replace
 from datetime import date, timedelta
 
 import pytest

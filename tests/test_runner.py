@@ -7,7 +7,9 @@ from torchup.runner import Runner
 
 
 def test_captures_output_and_exit_code():
-    r = Runner().run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"], timeout=30)
+    r = Runner().run(
+        [sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"], timeout=30
+    )
     assert (r.returncode, r.stdout, r.stderr, r.timed_out) == (3, "out\n", "err\n", False)
     assert not r.ok
 
@@ -35,11 +37,13 @@ def test_input_is_fed():
 
 def test_stream_passes_output_on_and_returns_the_exit_code():
     chunks = []
-    r = Runner().stream([sys.executable, "-c", "import sys; print('one', flush=True); print('two', file=sys.stderr); sys.exit(4)"],
-                        timeout=30, on_output=chunks.append)
+    r = Runner().stream(
+        [sys.executable, "-c", "import sys; print('one', flush=True); print('two', file=sys.stderr); sys.exit(4)"],
+        timeout=30,
+        on_output=chunks.append,
+    )
     assert (r.returncode, r.timed_out) == (4, False)
     assert b"".join(chunks).decode() == r.stdout and "one" in r.stdout and "two" in r.stdout
-
 
 
 def test_stream_keeps_the_passed_descriptors_open_in_the_child_and_reports_its_pid():
@@ -58,3 +62,26 @@ def test_stream_keeps_the_passed_descriptors_open_in_the_child_and_reports_its_p
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_start_returns_at_once_and_wait_gives_the_result():
+    start = time.monotonic()
+    started = Runner().start([sys.executable, "-c", "import time; time.sleep(1.0); print('done')"], timeout=30)
+    assert time.monotonic() - start < 0.9  # the child is still sleeping: start did not wait for it
+    r = started.wait()
+    assert (r.returncode, r.stdout, r.timed_out) == (0, "done\n", False)
+    assert started.wait() is r  # asked again: the same result, the child is not waited for twice
+
+
+def test_the_timeout_of_a_started_child_counts_from_its_start():
+    started = Runner().start([sys.executable, "-c", "import time; time.sleep(60)"], timeout=1.0)
+    time.sleep(1.5)  # torchup's own work, longer than the child's time
+    before = time.monotonic()
+    r = started.wait()
+    assert r.timed_out and r.returncode is None
+    assert time.monotonic() - before < 1.5  # killed at once: its time had passed
+
+
+def test_a_program_that_cannot_start_is_a_result_from_start_too(tmp_path):
+    r = Runner().start([str(tmp_path / "missing")], timeout=5).wait()
+    assert r.returncode is None and r.error == "not found"

@@ -9,13 +9,17 @@ and CPython's ``int()`` refuses over 4300 digits and costs quadratic time below 
 from __future__ import annotations
 
 import json
-import re
-from typing import Any
+
+from torchup.lazyre import lazy
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MAX_DIGIT_RUN", "TooBig", "has_long_digit_run", "loads"]
 
 MAX_DIGIT_RUN = 100  # no real text has more digits in a row; int() of 100 digits is cheap and allowed
-_LONG_RUN = re.compile(rf"\d{{{MAX_DIGIT_RUN + 1}}}")
+_LONG_RUN = lazy(rf"\d{{{MAX_DIGIT_RUN + 1}}}")
 
 
 class TooBig(ValueError):

@@ -12,7 +12,6 @@ errors included: a ``TorchupError``, a usage error argparse found, a bug.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,10 @@ from types import ModuleType
 
 from torchup import __version__
 from torchup.errors import EXIT_BUG, TorchupError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from argparse import ArgumentParser
 
 __all__ = ["COMMANDS", "main"]
 
@@ -41,25 +44,63 @@ COMMANDS = {
 DEFAULT_COMMAND = "plan"
 
 
-def _pick_command(argv: Sequence[str]) -> str:
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command word of the command line, or None (bare ``torchup``: plan)."""
     for arg in argv:
         if arg in COMMANDS:
             return arg
         if not arg.startswith("-"):
             break
-    return DEFAULT_COMMAND
+    return None
 
 
-class _JsonArgumentParser(argparse.ArgumentParser):
-    """Under --json a usage error is a ``UsageError`` (an envelope on stdout), not argparse's text."""
+def _parser_classes():
+    """The parser and formatter classes, made on first use: argparse is imported after plan's
+    target interpreter was started (``main``), not before."""
+    import argparse
 
-    def error(self, message: str):
-        raise UsageError(message, hint=f"{self.prog} --help lists the options")
+    class JsonArgumentParser(argparse.ArgumentParser):
+        """Under --json a usage error is a ``UsageError`` (an envelope on stdout), not argparse's text."""
+
+        def error(self, message: str):
+            raise UsageError(message, hint=f"{self.prog} --help lists the options")
+
+    class HelpFormatter(argparse.HelpFormatter):
+        """argparse's formatter, told the terminal width: its own way to learn it imports shutil
+        (and with it bz2, lzma, fnmatch), and argparse makes a formatter for every argument added."""
+
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None) -> None:
+            if width is None:
+                width = _terminal_columns() - 2  # as argparse does
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    return argparse, JsonArgumentParser, HelpFormatter
 
 
-def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.ArgumentParser, ModuleType]:
-    parser_class = _JsonArgumentParser if json_mode else argparse.ArgumentParser
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: $COLUMNS, else the terminal's, else 80."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+def build_parser(command: str, *, json_mode: bool = False, bare: bool = False) -> tuple[ArgumentParser, ModuleType]:
+    """The parser for ``command``; only that command's arguments are added, and for plan only
+    where they will be parsed: on the top parser when ``bare`` (no command word), else on
+    plan's own (each argument costs argparse a formatter: start-up time)."""
+    argparse, json_parser, help_formatter = _parser_classes()
+    parser_class = json_parser if json_mode else argparse.ArgumentParser
     parser = parser_class(
+        formatter_class=help_formatter,
         prog="torchup",
         description="How do I install PyTorch here? torchup answers for this machine, "
         "installs it, proves it works and explains what went wrong.",
@@ -70,28 +111,38 @@ def build_parser(command: str, *, json_mode: bool = False) -> tuple[argparse.Arg
     module = importlib.import_module(f"torchup.commands.{command}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name != command:  # listed for the help and for a mistyped name; never parsed in this run
+            subparsers.add_parser(name, help=help_text, add_help=False, formatter_class=help_formatter)
+            continue
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=help_formatter)
         sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        if name == command:
+        if not bare:
             module.add_arguments(sub)
-    if command == DEFAULT_COMMAND:
-        # the bare `torchup` form takes plan's options too
+    if bare:
+        # the bare `torchup` form takes plan's options
         module.add_arguments(parser)
     return parser, module
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = _pick_command(argv)
+    named = _named_command(argv)
+    command = named or DEFAULT_COMMAND
     verbose = "-v" in argv or "--verbose" in argv
     json_mode = any(a.startswith("--j") and "--json".startswith(a) for a in argv)  # argparse takes --js too
     try:
         from torchup.system import system_from_env
 
-        parser, module = build_parser(command, json_mode=json_mode)
+        system = system_from_env()
+        if command == DEFAULT_COMMAND:
+            # plan's target interpreter starts now, while the imports and the catalog load
+            from torchup.target import prestart_target_probe
+
+            system = prestart_target_probe(argv, system)
+        parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
         args = parser.parse_args(argv)
         args.verbose = getattr(args, "verbose", False)
-        return int(module.run(args, system_from_env()))
+        return int(module.run(args, system))
     except TorchupError as err:
         _report_error(err, _json_document(command, argv) if json_mode else None)
         return err.exit_code

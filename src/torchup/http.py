@@ -24,9 +24,10 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from torchup.errors import UsageError
+from torchup.lazyre import lazy
+from torchup.record import field, record
 
 __all__ = ["Client", "Response", "fetch", "proxies_for", "redact_url", "resolve_pypi_index", "strip_credentials"]
 
@@ -36,7 +37,7 @@ DEADLINE = "deadline"  # Response.failure when the deadline passed before the an
 
 # scheme://user[:password]@ - the userinfo of every URL in a text.  The scheme's length is bounded: unbounded,
 # every letter of a long run was a start that scanned the rest of the run (100 KB of letters took 13 s)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/@\s:]*)(?P<pw>:[^/@\s]*)?@")
+_USERINFO = lazy(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/@\s:]*)(?P<pw>:[^/@\s]*)?@")
 
 
 def redact_url(text: str) -> str:
@@ -46,6 +47,8 @@ def redact_url(text: str) -> str:
     def hide(m: re.Match) -> str:
         return f"{m['scheme']}{m['user']}:***@" if m["pw"] is not None else f"{m['scheme']}***@"
 
+    if "@" not in text:  # no userinfo without one: most texts never reach the pattern
+        return text
     return _USERINFO.sub(hide, text)
 
 
@@ -61,7 +64,7 @@ def strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     return urlunsplit(parts._replace(netloc=hostport)), (unquote(user), unquote(password))
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Response:
     url: str  # as asked for (it may hold credentials: show it through ``redact_url``)
     status: int | None  # None: no HTTP answer at all

@@ -12,14 +12,17 @@ came from (a file, a command, an override, a machine file) is kept in
 from __future__ import annotations
 
 import json
-import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from torchup.boundedjson import MAX_DIGIT_RUN, has_long_digit_run
 from torchup.errors import InputError, UsageError
+from torchup.lazyre import lazy
+from torchup.record import field, fields, record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "MACHINE_DOCUMENT",
@@ -30,6 +33,7 @@ __all__ = [
     "dump_machine",
     "load_machine",
     "load_machine_file",
+    "load_machine_files",
     "machine_from_dict",
     "machine_to_dict",
     "normalise_arch",
@@ -83,12 +87,12 @@ _ARCH_ALIASES = {
     "riscv64": "riscv64",
 }
 
-_VERSION_RE = re.compile(r"^\d+(\.\d+)*$")
-_CC_RE = re.compile(r"^\d+\.\d+$")
-_PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(?:\.\d+)?(t?)$")
-_GFX_RE = re.compile(r"^gfx[0-9a-f]{3,4}$")
-_PCI_RE = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
-_LIBC_RE = re.compile(r"^(glibc|musl) \d+\.\d+(\.\d+)?$")
+_VERSION_RE = lazy(r"^\d+(\.\d+)*$")
+_CC_RE = lazy(r"^\d+\.\d+$")
+_PYTHON_RE = lazy(r"^(\d+)\.(\d+)(?:\.\d+)?(t?)$")
+_GFX_RE = lazy(r"^gfx[0-9a-f]{3,4}$")
+_PCI_RE = lazy(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
+_LIBC_RE = lazy(r"^(glibc|musl) \d+\.\d+(\.\d+)?$")
 
 
 def normalise_os(value: str) -> str | None:
@@ -101,7 +105,7 @@ def normalise_arch(value: str) -> str | None:
     return _ARCH_ALIASES.get(value.strip().lower())
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Gpu:
     """One GPU (or accelerator) as probed or as written in a machine file."""
 
@@ -123,7 +127,7 @@ class Gpu:
         return int(major), int(minor)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Note:
     """Something a probe noticed that the user should hear about (a finding-to-be).
 
@@ -135,7 +139,7 @@ class Note:
     message: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Machine:
     """The machine torchup plans for.  Only ``os``, ``arch``, ``python`` are required."""
 
@@ -201,17 +205,17 @@ class Machine:
 def machine_to_dict(machine: Machine) -> dict[str, Any]:
     """The machine-file form: every key written, ``null`` where unknown."""
     out: dict[str, Any] = {"format": MACHINE_DOCUMENT, "version": MACHINE_FORMAT}
-    for f in fields(Machine):
-        value = getattr(machine, f.name)
-        if f.name == "gpus":
-            value = [{g.name: getattr(gpu, g.name) for g in fields(Gpu)} for gpu in value]
-        elif f.name == "notes":
+    for name in fields(Machine):
+        value = getattr(machine, name)
+        if name == "gpus":
+            value = [{g: getattr(gpu, g) for g in fields(Gpu)} for gpu in value]
+        elif name == "notes":
             value = [{"id": n.id, "message": n.message} for n in value]
-        elif f.name in ("managers",):
+        elif name in ("managers",):
             value = list(value)
-        elif f.name in ("installed", "sources"):
+        elif name in ("installed", "sources"):
             value = dict(value)
-        out[f.name] = value
+        out[name] = value
     return out
 
 
@@ -286,6 +290,30 @@ def _check_shape(data: Any, origin: str) -> None:
 
 def load_machine_file(path: str) -> tuple[Machine, list[str]]:
     """Read a machine file (JSON, or TOML when the name ends in ``.toml``)."""
+    return load_machine_files([path])[0]
+
+
+def load_machine_files(paths: Sequence[str]) -> list[tuple[Machine, list[str]]]:
+    """``load_machine_file`` for each path; files with the same bytes (a fleet's copies) are
+    parsed once when the first had nothing to warn about."""
+    parsed: dict[bytes, Machine] = {}
+    out = []
+    for path in paths:
+        raw = _read_machine_bytes(path)
+        machine = parsed.get(raw)
+        warnings: list[str] = []
+        if machine is None:
+            machine, warnings = _parse_machine_bytes(raw, path)
+            if not warnings:
+                parsed[raw] = machine
+        sources = dict(machine.sources)  # as parsed: the path is added here, for each file
+        for key in ("os", "arch", "python"):
+            sources.setdefault(key, f"machine-file:{path}")
+        out.append((replace(machine, sources=sources), warnings))
+    return out
+
+
+def _read_machine_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)  # never the whole of a runaway file
@@ -293,6 +321,10 @@ def load_machine_file(path: str) -> tuple[Machine, list[str]]:
         raise InputError(f"cannot read machine file {path}: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
         raise _too_big(path, f"is over {MAX_FILE_BYTES // 1024} KB")
+    return raw
+
+
+def _parse_machine_bytes(raw: bytes, path: str) -> tuple[Machine, list[str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -300,11 +332,7 @@ def load_machine_file(path: str) -> tuple[Machine, list[str]]:
     fmt = "toml" if path.endswith(".toml") else "json"
     if fmt == "json" and not text.lstrip().startswith("{") and "=" in text:
         fmt = "toml"
-    machine, warnings = load_machine(text, fmt=fmt, origin=path)
-    sources = dict(machine.sources)
-    for key in ("os", "arch", "python"):
-        sources.setdefault(key, f"machine-file:{path}")
-    return replace(machine, sources=sources), warnings
+    return load_machine(text, fmt=fmt, origin=path)
 
 
 def _toml_loads(text: str) -> dict:
@@ -338,7 +366,7 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
             f"{origin} is not a machine file: its format is {json.dumps(document)}, not {MACHINE_DOCUMENT!r}",
             hint="torchup probe --json > machine.json writes a machine file",
         )
-    known = {f.name for f in fields(Machine)} | {"torchup_machine"} | ({"format", "version"} if document else set())
+    known = set(fields(Machine)) | {"torchup_machine"} | ({"format", "version"} if document else set())
     for key in data:
         if key not in known:
             p.warnings.append(f"{origin}: unknown key {key!r} ignored")
@@ -471,7 +499,7 @@ def _gpu_from(index: int, raw: Any, p: _Problems) -> Gpu | None:
     if not isinstance(raw, dict):
         p.bad(where, raw, "is not an object")
         return None
-    known = {f.name for f in fields(Gpu)}
+    known = set(fields(Gpu))
     for key in raw:
         if key not in known:
             p.warnings.append(f"{where}: unknown key {key!r} ignored")

@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from typing import Any, ClassVar, TextIO
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TextIO
+
 
 __all__ = ["FORMAT_VERSIONS", "Style", "emit_json", "envelope", "printable", "style_for"]
 

@@ -8,7 +8,8 @@ leaves them empty.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
+from torchup.record import field, record
 
 __all__ = [
     "DEFAULT_INDEX_BASE",
@@ -24,7 +25,7 @@ __all__ = [
 DEFAULT_INDEX_BASE = "https://download.pytorch.org/whl"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Request:
     """What the user asked for on top of the machine."""
 
@@ -43,7 +44,7 @@ class Request:
         return bool(self.torch or self.variant or self.cuda or self.cpu)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Candidate:
     """One (torch release, variant) pair considered, kept or rejected."""
 
@@ -59,7 +60,7 @@ class Candidate:
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class StackPin:
     """One package pinned together with torch (``--with``): its version, where its wheel comes from, why.
 
@@ -84,7 +85,7 @@ class StackPin:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Plan:
     torch: str  # exact version with local label where an index needs it: "2.14.1+cu126"
     torchvision: str | None
@@ -110,8 +111,10 @@ class Plan:
         """``2.14.1`` for ``2.14.1+cu126``."""
         return self.torch.split("+", 1)[0]
 
-    def to_json(self) -> dict:
-        return {
+    def to_json(self, *, considered: bool = True) -> dict:
+        """The plan's JSON (docs/plan.md); ``considered=False`` leaves the list of every candidate
+        out (``plan --json`` without ``--explain``: it is most of the size)."""
+        out = {
             "torch": self.torch,
             "torchvision": self.torchvision,
             "torchaudio": self.torchaudio,
@@ -130,9 +133,12 @@ class Plan:
             "catalog_age_days": self.catalog_age_days,
             "stack": [p.to_json() for p in self.stack],
         }
+        if not considered:
+            del out["considered"]
+        return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Refusal:
     """No build fits: ``reasons`` is the user's answer, ``considered`` the evidence."""
 
@@ -141,15 +147,11 @@ class Refusal:
     reasons: tuple[str, ...] = ()
     considered: tuple[Candidate, ...] = ()
 
-    def to_json(self) -> dict:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "reasons": list(self.reasons),
-                "considered": [c.to_json() for c in self.considered],
-            }
-        }
+    def to_json(self, *, considered: bool = True) -> dict:
+        error: dict = {"code": self.code, "message": self.message, "reasons": list(self.reasons)}
+        if considered:
+            error["considered"] = [c.to_json() for c in self.considered]
+        return {"error": error}
 
 
 def describe_variant(variant: str, *, cuda: str | None = None, rocm: str | None = None, os: str | None = None) -> str:

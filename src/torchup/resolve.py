@@ -28,16 +28,17 @@ so the CPU build comes from PyTorch's ``cpu`` index there).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from torchup.catalog import rules
 from torchup.catalog.model import CONFIRMED, Build, Catalog, Release, python_tag
 from torchup.catalog.model import version_tuple as _version_tuple
 from torchup.machine import Gpu, Machine
 from torchup.plan import Candidate, Plan, Refusal, Request, describe_variant, index_url_for
+from torchup.record import record, replace
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -56,7 +57,7 @@ _FACTS = ("exists", "wheels", "pypi_default", "cuda", "arches", "gfx", "glibc_mi
 _MAX_ALTERNATIVES = 3
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class _Judged:
     build: Build
     rejected: str | None = None
@@ -350,7 +351,7 @@ def _rank(j: _Judged, gpus: tuple[Gpu, ...] = ()) -> tuple:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Verdict:
     """One build judged for one machine: ``rejected`` is the reason, else ``rank`` orders the kept
     ones (greater is better, the order ``resolve`` chooses by; its first three places are the

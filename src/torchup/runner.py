@@ -10,22 +10,28 @@ program, a non-zero exit and a timeout are all plain data in ``Result``.
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
 
-__all__ = ["Result", "Runner", "probe_env"]
+from torchup.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+if TYPE_CHECKING:
+    import subprocess
+    import threading
+
+# subprocess, threading, signal and shutil are imported where a process is started: a command
+# that starts none (plan --machine, plan with the target's facts cached) does not pay for them.
+
+__all__ = ["Result", "Runner", "Started", "probe_env"]
 
 _KILL_GRACE_S = 1.0  # how long we wait for a killed process before giving up on it
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Result:
     argv: tuple[str, ...]
     returncode: int | None  # None: it never started, or was killed on timeout
@@ -41,6 +47,8 @@ class Result:
 
     @property
     def command(self) -> str:
+        import shlex
+
         return shlex.join(self.argv)
 
 
@@ -66,7 +74,12 @@ class Runner:
         self.on_run = on_run
 
     def which(self, name: str) -> str | None:
-        return shutil.which(name, path=self.env.get("PATH", os.defpath))
+        path = self.env.get("PATH", os.defpath)
+        if os.name != "posix":
+            import shutil  # PATHEXT and the rest of Windows' rules
+
+            return shutil.which(name, path=path)
+        return _which_posix(name, path)
 
     def run(
         self,
@@ -78,6 +91,23 @@ class Runner:
         cwd: str | None = None,
     ) -> Result:
         """Run ``argv`` to completion or until ``timeout`` seconds have passed."""
+        return self.start(argv, timeout=timeout, input=input, env=env, cwd=cwd).wait()
+
+    def start(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> Started:
+        """Start ``argv`` now and return at once; ``Started.wait()`` gives its ``Result``.
+
+        Lets torchup start a slow child (the target-Python probe) first and do its own
+        work (imports, the catalog) while the child runs.  ``timeout`` counts from here."""
+        import subprocess
+
         argv = tuple(str(a) for a in argv)
         start = time.monotonic()
         try:
@@ -91,46 +121,12 @@ class Runner:
                 start_new_session=os.name == "posix",
             )
         except FileNotFoundError:
-            return self._done(Result(argv=argv, returncode=None, error="not found"))
+            return Started(self, self._done(Result(argv=argv, returncode=None, error="not found")))
         except PermissionError:
-            return self._done(Result(argv=argv, returncode=None, error="permission denied"))
+            return Started(self, self._done(Result(argv=argv, returncode=None, error="permission denied")))
         except OSError as exc:
-            return self._done(Result(argv=argv, returncode=None, error=exc.strerror or str(exc)))
-
-        out_chunks: list[bytes] = []
-        err_chunks: list[bytes] = []
-        readers = [
-            threading.Thread(target=_drain, args=(proc.stdout, out_chunks), daemon=True),
-            threading.Thread(target=_drain, args=(proc.stderr, err_chunks), daemon=True),
-        ]
-        for t in readers:
-            t.start()
-        if input is not None and proc.stdin is not None:
-            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
-
-        timed_out = False
-        try:
-            returncode: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            try:
-                proc.wait(timeout=_KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass  # unkillable (D state): leave it, we must not hang
-            returncode = None
-        for t in readers:
-            t.join(timeout=_KILL_GRACE_S if timed_out else None)
-        return self._done(
-            Result(
-                argv=argv,
-                returncode=returncode,
-                stdout=_decode(out_chunks),
-                stderr=_decode(err_chunks),
-                timed_out=timed_out,
-                duration_s=time.monotonic() - start,
-            )
-        )
+            return Started(self, self._done(Result(argv=argv, returncode=None, error=exc.strerror or str(exc))))
+        return Started(self, None, proc=proc, argv=argv, start=start, timeout=timeout, input=input)
 
     def stream(
         self,
@@ -154,6 +150,9 @@ class Runner:
         and is re-raised once the child is gone.  ``pass_fds`` stay open in the
         child (POSIX); ``on_start`` is told the child's pid once it runs.
         """
+        import subprocess
+        import threading
+
         argv = tuple(str(a) for a in argv)
         chunks: list[bytes] = []
 
@@ -239,6 +238,92 @@ class Runner:
         return result
 
 
+class Started:
+    """A child started by ``Runner.start``: its output is collected as it comes, and
+    ``wait()`` blocks until it exits or its time is up (no polling: the wait wakes the
+    moment the child is reaped), then returns the ``Result`` (once; later calls return it again)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        result: Result | None,
+        *,
+        proc: subprocess.Popen | None = None,
+        argv: tuple[str, ...] = (),
+        start: float = 0.0,
+        timeout: float = 0.0,
+        input: str | None = None,
+    ) -> None:
+        self._runner = runner
+        self._result = result
+        self._proc = proc
+        self._argv = argv
+        self._start = start
+        self._deadline = start + timeout
+        self._out: list[bytes] = []
+        self._err: list[bytes] = []
+        self._readers: list[threading.Thread] = []
+        if proc is None:
+            return
+        import threading
+
+        self._readers = [
+            threading.Thread(target=_drain, args=(proc.stdout, self._out), daemon=True),
+            threading.Thread(target=_drain, args=(proc.stderr, self._err), daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+        if input is not None and proc.stdin is not None:
+            threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
+
+    def wait(self) -> Result:
+        if self._result is not None:
+            return self._result
+        import subprocess
+
+        proc = self._proc
+        assert proc is not None
+        timed_out = not _exited_within(proc, max(0.0, self._deadline - time.monotonic()))
+        if timed_out:
+            _kill_group(proc)
+            try:
+                proc.wait(timeout=_KILL_GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass  # unkillable (D state): leave it, we must not hang
+        for t in self._readers:  # bounded: a grandchild may hold the pipes open after the child exits
+            t.join(timeout=_KILL_GRACE_S if timed_out else max(0.0, self._deadline - time.monotonic()) + _KILL_GRACE_S)
+        self._result = self._runner._done(
+            Result(
+                argv=self._argv,
+                returncode=None if timed_out else proc.returncode,
+                stdout=_decode(self._out),
+                stderr=_decode(self._err),
+                timed_out=timed_out,
+                duration_s=time.monotonic() - self._start,
+            )
+        )
+        return self._result
+
+
+def _which_posix(name: str, path: str) -> str | None:
+    """``shutil.which`` on POSIX, without importing shutil (it brings bz2, lzma and fnmatch)."""
+    if os.sep in name:
+        return name if _executable(name) else None
+    seen = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if _executable(candidate):
+            return candidate
+    return None
+
+
+def _executable(path: str) -> bool:
+    return os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path)
+
+
 def _drain(stream, sink: list[bytes]) -> None:
     try:
         for chunk in iter(lambda: stream.read1(65536), b""):
@@ -261,6 +346,8 @@ def _exited_within(proc: subprocess.Popen, timeout: float) -> bool:
     ``Popen.wait(timeout=...)`` polls, sleeping up to 50 ms between looks; a long-running
     install would end up to 50 ms late.  A thread blocked in ``wait()`` and joined with a
     timeout wakes when the child is reaped, and Ctrl-C still reaches this thread."""
+    import threading
+
     waiter = threading.Thread(target=proc.wait, daemon=True)
     waiter.start()
     waiter.join(timeout)
@@ -268,6 +355,8 @@ def _exited_within(proc: subprocess.Popen, timeout: float) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    import signal
+
     try:
         if os.name == "posix":
             os.killpg(proc.pid, signal.SIGKILL)

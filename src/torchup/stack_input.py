@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 from torchup.errors import UsageError
 from torchup.plan import Request
+from torchup.record import record, replace
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -38,7 +38,7 @@ _CHOSEN = ("torch", "torchvision", "torchaudio")  # what torchup itself chooses
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip: '#' at the start of a line or after whitespace
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class StackInput:
     """What one file asks for: the stack's PEP 508 strings, and torch specifiers with their origin."""
 

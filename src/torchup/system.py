@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from torchup.record import field, record
 from torchup.runner import Runner
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["System", "system_from_env"]
 
 
-@dataclass(frozen=True)
+@record
 class System:
     root: str = "/"
     env: Mapping[str, str] = field(default_factory=dict)
     runner: Runner = field(default_factory=Runner)
+    # the target Python's facts, asked for early (torchup.target.prestart_target_probe); None: not yet
+    target_probe: Any = None
+
+    def with_target_probe(self, probe: Any) -> System:
+        return System(root=self.root, env=self.env, runner=self.runner, target_probe=probe)
 
     def path(self, path: str) -> str:
         """Map an absolute host path into the system root."""

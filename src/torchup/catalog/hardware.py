@@ -18,10 +18,11 @@ Public lookups
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
 from functools import cache, lru_cache
-from pathlib import Path
+
+from torchup.record import record
 
 __all__ = [
     "CUDA_FULL_SUPPORT",
@@ -66,7 +67,7 @@ SOURCES = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class GpuModel:
     """A GPU model known by name."""
 
@@ -81,7 +82,7 @@ class GpuModel:
     confidence: str = "confirmed"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PciDevice:
     pci_id: str  # "10de:2684"
     vendor: str  # "nvidia", "amd", "intel"
@@ -93,7 +94,7 @@ class PciDevice:
     source: str = "PCI-IDS"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class DriverFloor:
     """The NVIDIA driver a CUDA toolkit needs on one OS.
 
@@ -140,6 +141,7 @@ CUDA_MINOR_COMPAT: dict[int, tuple[str, str, str, bool, bool]] = {
 }
 
 
+@lru_cache(maxsize=256)  # pure, asked for each CUDA build of every plan; a DriverFloor is frozen
 def driver_floor(cuda: str, os: str) -> DriverFloor | None:
     """Driver minimums for a CUDA toolkit version (``"12.6"``, ``"13.0.3"``) on
     ``linux`` or ``windows``; None when the major is unknown."""
@@ -251,11 +253,6 @@ _NVIDIA: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-@cache
-def _nvidia_re():  # compiled on first use: importing the module stays cheap
-    return tuple((re.compile(p), cc, seg, src) for p, cc, seg, src in _NVIDIA)
-
-
 def normalise_gpu_name(name: str) -> str:
     """Lower-case, vendor words and trademarks dropped, separators to spaces:
     ``"Tesla P100-PCIE-16GB"`` -> ``"tesla p100 pcie 16gb"``."""
@@ -274,8 +271,8 @@ def gpu_by_name(name: str) -> GpuModel | None:
     norm = normalise_gpu_name(name)
     if not norm:
         return None
-    for rx, cc, seg, src in _nvidia_re():
-        m = rx.search(norm)
+    for pattern, cc, seg, src in _NVIDIA:
+        m = re.search(pattern, norm)  # compiled (and kept by re) only up to the first match: 40 cost ~5 ms
         if m:
             return GpuModel(
                 vendor="nvidia",
@@ -421,8 +418,8 @@ def xpu_support(name: str) -> bool | None:
 _VENDORS = {"10de": "nvidia", "1002": "amd", "8086": "intel"}
 
 
-def _pci_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "pci.json"
+def _pci_path() -> str:
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "pci.json")
 
 
 def pci_table() -> dict[str, str]:

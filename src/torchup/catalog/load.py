@@ -20,10 +20,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from torchup import boundedjson
+from torchup.cache import cache_dir, cache_root
 from torchup.catalog.model import (
     CONFIRMED,
     UNCONFIRMED,
@@ -36,6 +35,11 @@ from torchup.catalog.model import (
     Wheel,
 )
 from torchup.errors import InputError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "CATALOG_FORMAT",
@@ -56,20 +60,13 @@ MAX_BYTES = 32 << 20
 MAX_DEPTH = 16
 
 
+_EMBEDDED = os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "catalog.json")
+
+
 def embedded_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "catalog.json"
+    from pathlib import Path
 
-
-def cache_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where ``catalog refresh`` keeps its data (created by refresh, not here)."""
-    env = os.environ if env is None else env
-    if env.get("TORCHUP_CACHE_DIR"):
-        return Path(env["TORCHUP_CACHE_DIR"])
-    if env.get("XDG_CACHE_HOME"):
-        return Path(env["XDG_CACHE_HOME"]) / "torchup"
-    if os.name == "nt" and env.get("LOCALAPPDATA"):
-        return Path(env["LOCALAPPDATA"]) / "torchup"
-    return Path(env.get("HOME") or os.path.expanduser("~")) / ".cache" / "torchup"
+    return Path(_EMBEDDED)
 
 
 def cache_path(env: Mapping[str, str] | None = None) -> Path:
@@ -79,21 +76,28 @@ def cache_path(env: Mapping[str, str] | None = None) -> Path:
 def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True) -> Catalog:
     """The catalog torchup should use: the refreshed cache when present and not
     older than the embedded snapshot, else the embedded snapshot."""
-    path = cache_path(env) if use_cache else None
-    if path is None or not path.exists():
-        return read_catalog_file(embedded_path(), origin="embedded")
+    if not use_cache or not os.path.exists(os.path.join(cache_root(env), "catalog.json")):
+        return _embedded()  # the common case, decided without pathlib
+    path = cache_path(env)
     try:
         cached = read_catalog_file(path, origin=str(path))
     except InputError as err:
-        embedded = read_catalog_file(embedded_path(), origin="embedded")
-        return _with_warning(embedded, f"ignored the refreshed catalog {path}: {err.message}")
+        return _with_warning(_embedded(), f"ignored the refreshed catalog {path}: {err.message}")
     embedded_date = _embedded_date()
     if embedded_date is not None and cached.data_date >= embedded_date:
         return cached  # parsed once: the embedded snapshot is not needed
-    embedded = read_catalog_file(embedded_path(), origin="embedded")
+    embedded = _embedded()
     if cached.data_date < embedded.data_date:
         return embedded  # this torchup ships newer data than the old refresh
     return cached
+
+
+def _embedded() -> Catalog:
+    """The embedded catalog: from its marshal snapshot (about a millisecond) when that was made
+    from the JSON beside it, else from the JSON (catalog/snapshot.py)."""
+    from torchup.catalog.snapshot import read_snapshot
+
+    return read_snapshot(_EMBEDDED) or read_catalog_file(embedded_path(), origin="embedded")
 
 
 def _embedded_date() -> str | None:
@@ -102,7 +106,7 @@ def _embedded_date() -> str | None:
     import re
 
     try:
-        with open(embedded_path(), "rb") as fh:
+        with open(_EMBEDDED, "rb") as fh:
             head = fh.read(256).decode("utf-8", "replace")
     except OSError:
         return None
@@ -111,7 +115,7 @@ def _embedded_date() -> str | None:
 
 
 def _with_warning(catalog: Catalog, warning: str) -> Catalog:
-    from dataclasses import replace
+    from torchup.record import replace
 
     return replace(catalog, warnings=(*catalog.warnings, warning))
 

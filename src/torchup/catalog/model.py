@@ -1,6 +1,6 @@
 """The catalog's data model: releases, builds, companions, and where each fact came from.
 
-Pure data (frozen, keyword-only dataclasses) and small pure helpers.  The
+Pure data (frozen, keyword-only records: torchup.record) and small pure helpers.  The
 catalog is loaded by ``torchup.catalog.load.load_catalog()``; the rules that
 judge a build against a machine live in ``torchup.catalog.rules``.
 
@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+
+from torchup.lazyre import lazy
+from torchup.record import field, record
 
 __all__ = [
     "CONFIRMED",
@@ -57,7 +59,7 @@ UNCONFIRMED = "unconfirmed"
 KINDS = ("cpu", "cuda", "rocm", "xpu")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Provenance:
     """Where a fact came from: a key of ``Catalog.sources`` (or free text) and a confidence."""
 
@@ -72,7 +74,7 @@ class Provenance:
 _UNKNOWN = Provenance(source="unknown", confidence=UNCONFIRMED)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Wheel:
     """One wheel of a build, by its tags (``cp312``, ``cp312``, ``manylinux_2_28_x86_64``)."""
 
@@ -87,7 +89,7 @@ class Wheel:
         return f"{python}-{self.abi}-{self.platform}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Companion:
     """The torchvision or torchaudio to install with a torch release.
 
@@ -109,7 +111,7 @@ class Companion:
     provenance: Provenance = _UNKNOWN
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Build:
     """One (torch release, variant, os, arch): the wheels pip chooses from on one machine type."""
 
@@ -171,7 +173,7 @@ class Build:
         return tuple(k for k in keys if not self.fact(k).confirmed)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Release:
     """One torch release: its date, Python range, builds and companions."""
 
@@ -200,7 +202,7 @@ class Release:
         return tuple(seen)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PlatformNote:
     """What the sources say of a platform with no release build in the catalog (``windows`` ``aarch64``)."""
 
@@ -210,7 +212,7 @@ class PlatformNote:
     provenance: Provenance
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Catalog:
     """Every release known, oldest first, with the data's date and origin."""
 
@@ -284,14 +286,13 @@ class Catalog:
 
 # --- small pure helpers -------------------------------------------------------
 
-_ARCH_RE = re.compile(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNORECASE)
+_ARCH_RE = lazy(r"^(?:sm_|compute_)?(\d+)(?:\.(\d+))?([af]?)(\+ptx)?$", re.IGNORECASE)
 
 
-# pure, and asked of the same few dozen strings millions of times by ``torchup site``
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def variant_kind(variant: str) -> str:
     """``cu126`` -> ``cuda``; ``rocm6.4`` -> ``rocm``; ``xpu``; everything else ``cpu``."""
-    if re.fullmatch(r"cu\d+", variant):
+    if variant.startswith("cu") and variant[2:].isdecimal():  # isdecimal: what \d matches
         return "cuda"
     if variant.startswith("rocm"):
         return "rocm"
@@ -300,6 +301,7 @@ def variant_kind(variant: str) -> str:
     return "cpu"
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def parse_arch(text: str) -> tuple[str, bool]:
     """One arch token to ``(cc, is_ptx)``: ``sm_86`` -> ("8.6", False),
     ``compute_120`` -> ("12.0", True), ``8.6+PTX`` -> ("8.6", True),
@@ -338,7 +340,7 @@ def parse_arch_list(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(sorted(sass, key=_cc_sort)), tuple(sorted(ptx, key=_cc_sort))
 
 
-@lru_cache(maxsize=1024)  # a few dozen distinct values, compared per GPU per build (fleet planning: 10^5 calls)
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def _cc_sort(cc: str) -> tuple[int, int, str]:
     major, rest = cc.split(".")
     minor = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
@@ -352,17 +354,21 @@ def cc_tuple(cc: str) -> tuple[int, int]:
     return major, minor
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def version_tuple(text: str) -> tuple[int, ...]:
     """``"550.54.14"`` -> (550, 54, 14); a ``+label`` and non-digits end it."""
     out = []
     for part in text.split("+")[0].split("."):
-        m = re.match(r"\d+", part)
-        if not m:
+        digits = 0
+        while digits < len(part) and part[digits].isdecimal():  # the leading digits, as \d+ matched them
+            digits += 1
+        if not digits:
             break
-        out.append(int(m.group(0)))
+        out.append(int(part[:digits]))
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def python_tag(version: str, free_threaded: bool = False) -> str:
     """``("3.13", True)`` -> ``cp313t``; ``"3.12.4"`` -> ``cp312``; ``"3.13t"`` -> ``cp313t``."""
     if version.endswith("t"):
@@ -374,6 +380,7 @@ def python_tag(version: str, free_threaded: bool = False) -> str:
 _MANYLINUX_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
+@lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def platform_floor(platform: str) -> tuple[str, str, tuple[int, int] | None]:
     """What a wheel platform tag demands: ``(os, arch, floor)``.
 

@@ -32,7 +32,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from torchup.errors import NetworkError
 from torchup.http import fetch, redact_url, resolve_pypi_index
 from torchup.metadata import requires_dist
 from torchup.plan import DEFAULT_INDEX_BASE
+from torchup.record import replace
 
 __all__ = [
     "IndexFile",

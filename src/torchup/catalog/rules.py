@@ -15,10 +15,14 @@ model name in ``torchup.catalog.hardware``.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
 from torchup.catalog import hardware
 from torchup.catalog.model import Build, cc_tuple, platform_floor, python_tag, version_tuple
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DRIVER_UNKNOWN",
@@ -60,11 +64,16 @@ def kernel_match(build: Build, cc: str) -> tuple[str, str] | None:
     """How a CUDA build serves compute capability ``cc``: ``("sass", "8.6")`` for
     a cubin of the same major and a minor not above the GPU's, ``("ptx", "8.0")``
     for PTX of an older-or-equal arch that the driver JIT-compiles; None."""
+    return _kernel_match(build.sass, build.ptx, cc)
+
+
+@lru_cache(maxsize=4096)  # pure; every plan asks it for each CUDA build and GPU, and builds share arch lists
+def _kernel_match(sass_ccs: tuple[str, ...], ptx_ccs: tuple[str, ...], cc: str) -> tuple[str, str] | None:
     gpu = cc_tuple(cc)
-    sass = [s for s in build.sass if s[-1].isdigit() and cc_tuple(s)[0] == gpu[0] and cc_tuple(s) <= gpu]
+    sass = [s for s in sass_ccs if s[-1].isdigit() and cc_tuple(s)[0] == gpu[0] and cc_tuple(s) <= gpu]
     if sass:
         return "sass", max(sass, key=cc_tuple)
-    ptx = [p for p in build.ptx if p[-1].isdigit() and cc_tuple(p) <= gpu]
+    ptx = [p for p in ptx_ccs if p[-1].isdigit() and cc_tuple(p) <= gpu]
     if ptx:
         return "ptx", max(ptx, key=cc_tuple)
     return None

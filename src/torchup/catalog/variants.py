@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from torchup.record import record
 
 __all__ = [
     "VariantMetadata",
@@ -53,7 +54,7 @@ class VariantMetadataError(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class WheelVariant:
     label: str  # "cu128"; "null" (or the older "00000000") for the variant without properties
     properties: Mapping[str, Mapping[str, tuple[str, ...]]]  # namespace -> feature -> values
@@ -62,7 +63,7 @@ class WheelVariant:
         return tuple(self.properties.get(namespace, {}).get(feature, ()))
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class VariantMetadata:
     schema: str | None
     namespaces: tuple[str, ...]  # default-priorities.namespace, most preferred first

@@ -7,12 +7,13 @@ import argparse
 import re
 
 from torchup.errors import UsageError
+from torchup.lazyre import lazy
 
 __all__ = ["MAX_NUMBER_DIGITS", "MAX_TIMEOUT_S", "check_index_url", "check_number_lengths", "seconds"]
 
 MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; 1e308 or inf would overflow the clocks the runner waits on
 MAX_NUMBER_DIGITS = 12  # in a version: PyTorch's are 2.5.1, drivers 550.54.14, dates 20250101
-_LONG_NUMBER = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1}}}")
+_LONG_NUMBER = lazy(rf"\d{{{MAX_NUMBER_DIGITS + 1}}}")
 
 
 def _show(text: str) -> str:

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, system: System) -> int:
     from torchup.commands.install import _confirm
     from torchup.install import DEFAULT_TIMEOUT_S
     from torchup.install.add import AddOptions, add
-    from torchup.probe.target import find_target_python
+    from torchup.target import find_target_python
 
     if args.index_url:
         check_index_url("--index-url", args.index_url)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, system) -> int:
     if args.state:
         state = load_state_file(args.state)
     else:
-        from torchup.probe.target import find_target_python
+        from torchup.target import find_target_python
 
         python, _how = find_target_python(system, args.python)
         state = gather_state(system, python, timeout=args.timeout, plan=not args.no_plan)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install import _exclusive
     from torchup.install.guard import guard_status, remove_guard, stack_pins, write_guard
     from torchup.install.target import inspect_target
-    from torchup.probe.target import find_target_python
+    from torchup.target import find_target_python
 
     python, _how = find_target_python(system, args.python)
     target = inspect_target(system.runner, python)

@@ -171,7 +171,7 @@ def _given(args: argparse.Namespace) -> list[str]:
 
 def _rollback(args: argparse.Namespace, system: System) -> int:
     from torchup.install import RollbackOptions, _venv_python, rollback
-    from torchup.probe.target import find_target_python
+    from torchup.target import find_target_python
 
     ignored = [f for f in _given(args) if f.lstrip("-").replace("-", "_") not in _ROLLBACK_FLAGS]
     if ignored:
@@ -219,7 +219,7 @@ def _rollback(args: argparse.Namespace, system: System) -> int:
 
 def run(args: argparse.Namespace, system: System) -> int:
     from torchup.install import DEFAULT_TIMEOUT_S, InstallOptions, install
-    from torchup.probe.target import find_target_python
+    from torchup.target import find_target_python
 
     if args.rollback:
         return _rollback(args, system)

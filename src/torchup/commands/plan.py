@@ -14,6 +14,7 @@ import sys
 from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.http import redact_url
+from torchup.lazyre import lazy
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.render import FORMATS
 
@@ -26,8 +27,8 @@ PROJECT_MANAGERS = {
     "poetry-project": ("Poetry project", "poetry_project"),
     "pixi": ("pixi workspace", "pixi_workspace"),
 }
-_VARIANT_RE = re.compile(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
-_CUDA_RE = re.compile(r"^\d+\.\d+$")
+_VARIANT_RE = lazy(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
+_CUDA_RE = lazy(r"^\d+\.\d+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,13 +122,15 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _with_stack_files(args: argparse.Namespace, request, env):
     """``request`` with the packages of ``-r`` / ``--project`` and the torch specifier they give."""
-    from torchup import stack_input
-
     files = getattr(args, "requirement_files", None) or []
     project = getattr(args, "project", None)
     extras = getattr(args, "project_extras", None) or []
     if extras and not project:
         raise UsageError("--project-extra needs --project (the pyproject.toml whose extras to read)")
+    if not files and not project:
+        return request
+    from torchup import stack_input
+
     inputs = [stack_input.read_requirements(path) for path in files]
     if project:
         inputs.append(stack_input.read_project(project, extras))
@@ -234,10 +237,9 @@ def detect_manager(machine) -> str:
 def describe_target(machine, gpu_names, driver):
     """The machine with the GPUs and the NVIDIA driver given on the command line in place of
     the probed or recorded ones (a target described without writing a machine file)."""
-    from dataclasses import replace
-
     from torchup.catalog.hardware import gpu_by_name
     from torchup.machine import Gpu
+    from torchup.record import replace
 
     if driver is not None:
         driver = driver.strip()
@@ -278,17 +280,16 @@ def describe_target(machine, gpu_names, driver):
 def _load_machines(system, machine_files, python, this_machine=False):
     machines = []
     if machine_files:
-        from torchup.machine import load_machine_file
+        from torchup.machine import load_machine_files
 
-        for path in machine_files:
-            machine, warnings = load_machine_file(path)
+        for machine, warnings in load_machine_files(machine_files):
             for w in warnings:
                 print(f"torchup: warning: {w}", file=sys.stderr)
             machines.append(machine)
     if this_machine or not machines:
         from torchup.probe import probe_machine
 
-        machines.append(probe_machine(system, python=python))
+        machines.append(probe_machine(system, python=python, cache=True))
     return machines
 
 
@@ -306,11 +307,11 @@ def load_inputs(system, machine_files=None, python=None, this_machine=False):
 
 
 def run(args: argparse.Namespace, system) -> int:
-    from dataclasses import replace
     from datetime import date
 
     from torchup import render
-    from torchup.plan import Plan
+    from torchup.plan import Plan, Refusal
+    from torchup.record import replace
     from torchup.resolve import resolve
 
     request = request_from_args(args, system.env)
@@ -327,27 +328,29 @@ def run(args: argparse.Namespace, system) -> int:
         from torchup.catalog.stack import load_stack
 
         stack = load_stack(system.env)
-    results = [resolve(m, request, catalog, today=today, stack=stack) for m in machines]
+    # identical machines (a fleet's machine files) are resolved and rendered once
+    planned: dict[tuple[str, str], tuple[Plan | Refusal, dict | None]] = {}
+    plans, pythons, variant_alternatives = [], [], []
+    for machine in machines:
+        python = args.python or machine.python_executable or "python"
+        key = (_machine_key(machine), python)
+        if key not in planned:
+            result = resolve(machine, request, catalog, today=today, stack=stack)
+            if isinstance(result, Plan):
+                result = replace(result, commands=render.render_commands(result, python=python))
+            planned[key] = (result, _wheel_variant(result, machine, python, request.index_base, system.env))
+        plan, wheel_variant = planned[key]
+        plans.append(plan)
+        pythons.append(python)
+        variant_alternatives.append(wheel_variant)
     for w in catalog.warnings:
         print(f"torchup: warning: {w}", file=sys.stderr)
-
-    plans = []
-    for machine, result in zip(machines, results):
-        if isinstance(result, Plan):
-            python = args.python or machine.python_executable or "python"
-            result = replace(result, commands=render.render_commands(result, python=python))
-        plans.append(result)
-    pythons = [args.python or m.python_executable or "python" for m in machines]
-    variant_alternatives = [
-        _wheel_variant(plan, machine, python, request.index_base, system.env)
-        for plan, machine, python in zip(plans, machines, pythons)
-    ]
 
     refused = [r for r in plans if not isinstance(r, Plan)]
     if args.json:
         from torchup.output import emit_json
 
-        emit_json("plan", _redacted(plan_json(plans, pythons, variant_alternatives)))
+        emit_json("plan", _redacted(plan_json(plans, pythons, variant_alternatives, explain=args.explain)))
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -436,23 +439,29 @@ def _wheel_variant(plan, machine, python: str, index_base: str, env) -> dict | N
     return alternative(plan, machine, index_base=index_base, python=python, metadata=metadata)
 
 
-def plan_json(plans, pythons, wheel_variants=None) -> dict:
+def plan_json(plans, pythons, wheel_variants=None, *, explain: bool = False) -> dict:
     """The body of ``plan --json``: one plan (or refusal) with every rendering and uv's wheel-variant
     alternative, or ``{"plans": [...]}`` for several machines, plus their one combined uv project, Poetry
-    project and pixi workspace when every machine has a plan."""
+    project and pixi workspace when every machine has a plan.  Each plan's ``considered`` list only with
+    ``explain`` (docs/plan.md)."""
     from torchup import render
     from torchup.plan import Plan
 
     wheel_variants = wheel_variants or [None] * len(plans)
+    done: dict[tuple[int, str], dict] = {}  # identical machines share one Plan object: rendered once
 
     def one(plan, python, wheel_variant):
-        if not isinstance(plan, Plan):
-            return plan.to_json()
-        return {
-            **plan.to_json(),
-            "renderings": render.render_all(plan, python=python),
-            "wheel_variant": wheel_variant,
-        }
+        key = (id(plan), python)
+        if key not in done:
+            if not isinstance(plan, Plan):
+                done[key] = plan.to_json(considered=explain)
+            else:
+                done[key] = {
+                    **plan.to_json(considered=explain),
+                    "renderings": render.render_all(plan, python=python),
+                    "wheel_variant": wheel_variant,
+                }
+        return done[key]
 
     if len(plans) == 1:
         return one(plans[0], pythons[0], wheel_variants[0])
@@ -464,6 +473,14 @@ def plan_json(plans, pythons, wheel_variants=None) -> dict:
             except render.RenderError as err:
                 out[key] = {"text": None, "error": err.message}
     return out
+
+
+def _machine_key(machine) -> str:
+    """What makes two machines plan alike: every field but ``sources`` (where each was read)."""
+    from torchup.machine import Machine
+    from torchup.record import fields
+
+    return repr([getattr(machine, name) for name in fields(Machine) if name != "sources"])
 
 
 def _redacted(value):

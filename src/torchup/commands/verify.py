@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, system) -> int:
-    from torchup.probe.target import find_target_python
+    from torchup.target import find_target_python
     from torchup.verify import run_verify
 
     python, _how = find_target_python(system, args.python)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from torchup.catalog import hardware
@@ -26,6 +26,7 @@ from torchup.findings import Finding
 from torchup.machine import Machine, machine_from_dict, machine_to_dict
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.probe.nvidia import visible_devices_hide_all
+from torchup.record import replace
 from torchup.verify.report import VerifyReport, arch_support, build_report
 
 __all__ = [

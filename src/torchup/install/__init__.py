@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
@@ -54,6 +54,7 @@ from torchup.install.snapshot import (
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.output import printable
 from torchup.plan import Plan
+from torchup.record import replace
 from torchup.system import System
 
 __all__ = [

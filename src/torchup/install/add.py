@@ -340,7 +340,7 @@ def _resolve(
 
 def _merged(result):
     """``digest`` reads stdout (the manager's merged output when streamed); here stderr holds most of it."""
-    from dataclasses import replace
+    from torchup.record import replace
 
     return replace(result, stdout=(result.stderr or "") + "\n" + (result.stdout or ""))
 
@@ -365,7 +365,7 @@ def _transaction(
     stack: tuple[str, ...] = _guard.STACK,
 ) -> AddReport:
     """The install's transaction (install/__init__.py): lock, snapshot, run, restore on failure, verify."""
-    from dataclasses import replace
+    from torchup.record import replace
 
     runner = system.runner
     log_path = options.log_path or default_log_path(system.env)

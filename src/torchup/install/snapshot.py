@@ -667,7 +667,7 @@ def mark(snap: Snapshot, status: str) -> Snapshot:
     """Record that the install the snapshot belongs to has ended ("installed", "restored",
     "rolled back").  Only "unfinished or not" is kept, as the presence of an empty marker
     file: removing it needs no free space, which matters after a disk-full failure."""
-    from dataclasses import replace
+    from torchup.record import replace
 
     try:
         os.unlink(os.path.join(snap.path, _UNFINISHED))

@@ -15,30 +15,32 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from torchup.errors import EnvironmentProblem, InputError
+from torchup.lazyre import lazy
 from torchup.machine import MANAGERS, Gpu, Machine, Note, normalise_arch, normalise_os
 from torchup.probe import amd, host, intel, nvidia, pci
-from torchup.probe.python import TargetFacts, run_target_script
-from torchup.probe.target import find_target_python
+from torchup.probe.python import TargetFacts, target_facts
+from torchup.record import record
 from torchup.system import System
+from torchup.target import PYTHON_TIMEOUT, find_target_python, start_target_probe
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DEFAULT_TIMEOUT", "FileFacts", "probe_machine", "read_file_facts"]
 
 DEFAULT_TIMEOUT = 10.0  # per command; busy nodes need more than 2-3 s (research/probing.md 1.8)
-_PYTHON_MIN_TIMEOUT = 15.0  # a cold interpreter (network home, conda) can be slow to start
 _DRIVER_OVERRIDES = ("TORCHUP_CUDA_DRIVER", "UV_CUDA_DRIVER_VERSION")
-_DRIVER_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_DRIVER_RE = lazy(r"^\d+\.\d+(\.\d+)?$")
 
 
 # --- phase 1: files only ----------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class FileFacts:
     """Everything learned from files alone (no process started)."""
 
@@ -75,9 +77,11 @@ class _Jobs:
     belt to its braces: torchup must return even if a thread is stuck)."""
 
     def __init__(self) -> None:
-        self._threads: dict[str, tuple[threading.Thread, list]] = {}
+        self._threads: dict[str, tuple[Any, list]] = {}  # name -> (thread, its result box)
 
     def start(self, name: str, fn: Callable[[], Any]) -> None:
+        import threading  # only when a tool is there to run
+
         box: list = []
 
         def target() -> None:
@@ -95,13 +99,13 @@ class _Jobs:
         return box[0] if box else None
 
 
-@dataclass
 class _Acc:
     """The Machine under construction: fields, their sources, notes."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    notes: list[Note] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.sources: dict[str, str] = {}
+        self.notes: list[Note] = []
 
     def set(self, key: str, value: Any, source: str) -> None:
         if value is None:
@@ -114,17 +118,26 @@ class _Acc:
         self.notes.append(Note(id=note_id, message=message))
 
 
-def probe_machine(system: System, *, python: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Machine:
+def probe_machine(
+    system: System, *, python: str | None = None, timeout: float = DEFAULT_TIMEOUT, cache: bool = False
+) -> Machine:
     """Probe the host and the target Python (``python``, default: the active
     venv / conda env, else ``python3`` on PATH).  ``timeout`` bounds each
-    command (the target Python gets at least 15 s).  Raises ``UsageError``
-    for a bad ``--python``, ``EnvironmentProblem`` when the target Python
-    cannot answer, ``InputError`` for a malformed override."""
+    command (the target Python gets at least 15 s).  With ``cache`` the
+    target's facts may come from the cache and the probe started early
+    (``system.target_probe``) is used when it is for the same interpreter
+    (torchup.target).  Raises ``UsageError`` for a bad ``--python``,
+    ``EnvironmentProblem`` when the target Python cannot answer,
+    ``InputError`` for a malformed override."""
     acc = _Acc()
     py_path, how = find_target_python(system, python)
+    py_timeout = max(timeout, PYTHON_TIMEOUT)
+    early = system.target_probe
+    if cache and early is not None and early.python == py_path:
+        target_probe = early
+    else:
+        target_probe = start_target_probe(system, py_path, timeout=py_timeout, cache=cache)
     jobs = _Jobs()
-    py_timeout = max(timeout, _PYTHON_MIN_TIMEOUT)
-    jobs.start("python", lambda: run_target_script(system, py_path, timeout=py_timeout))
 
     files = read_file_facts(system)
 
@@ -144,7 +157,7 @@ def probe_machine(system: System, *, python: str | None = None, timeout: float =
     managers = tuple(m for m in MANAGERS if system.runner.which(m) or (m == "pip" and system.runner.which("pip3")))
 
     grace = 2.0  # the runner's kill grace, plus slack
-    target, error = jobs.get("python", py_timeout + grace) or (None, f"{py_path} did not answer")
+    target, error = target_facts(target_probe)  # the runner's timeout bounds the wait
     if target is None:
         raise EnvironmentProblem(
             f"cannot learn about the target Python: {error}",
@@ -200,7 +213,7 @@ def _apply_target(acc: _Acc, t: TargetFacts, path: str, how: str) -> None:
     acc.set("os", os_name, f"{src}: sys.platform")
     acc.set("arch", arch, f"{src}: platform.machine()")
     acc.set("python", ".".join(str(n) for n in t.version[:3]), f"{src}: sys.version_info")
-    acc.set("python_bits", t.bits, f"{src}: struct.calcsize('P')")
+    acc.set("python_bits", t.bits, f"{src}: sys.maxsize")
     acc.set("free_threaded", t.free_threaded, f"{src}: Py_GIL_DISABLED")
     acc.set("python_implementation", t.implementation, f"{src}: sys.implementation")
     acc.set("python_executable", t.executable, f"{how}: {path}")
@@ -222,7 +235,7 @@ def _apply_target(acc: _Acc, t: TargetFacts, path: str, how: str) -> None:
         bool(t.externally_managed),
         t.externally_managed or f"{src}: no EXTERNALLY-MANAGED marker applies",
     )
-    acc.set("pip_usable", t.pip, f"{src}: importlib.util.find_spec('pip')")
+    acc.set("pip_usable", t.pip, f"{src}: a pip package on sys.path")
     acc.set("uv_usable", bool(t.uv), t.uv or f"{src}: no uv on PATH or in the environment")
     if t.libc:
         acc.set(

@@ -11,11 +11,13 @@ import sys
 if sys.path and sys.path[0] in ("", "."):
     del sys.path[0]  # -c puts the working directory first; a stray json.py must not win
 
-import json
 import os
-import platform
-import struct
 import sysconfig
+
+# Kept lean: this runs on every cache miss of `plan`.  json, platform, struct and
+# importlib.util are imported only where the cheaper way does not apply (json alone
+# brings re and enum; find_spec("pip") runs setuptools' distutils hook, which imports
+# traceback).
 
 INTEREST = (
     "torch",
@@ -100,14 +102,22 @@ def _metadata_version(path):
     return None
 
 
-def _installed():
+def _installed(pth_files, seen):
+    """Distributions of interest on sys.path; also notes ``.pth`` files, a ``pip`` package
+    directory (``seen["pip"]``) and sys.path entries that are files (``seen["zip"]``)."""
     found = {}
     for entry in sys.path:
         try:
             listing = os.listdir(entry or ".")
         except (OSError, TypeError):
+            if entry and os.path.isfile(entry):
+                seen["zip"] = True
             continue
         for item in listing:
+            if item.endswith(".pth"):
+                pth_files.append(os.path.join(entry, item))
+            if item == "pip" and os.path.isfile(os.path.join(entry or ".", "pip", "__init__.py")):
+                seen["pip"] = True
             if not item.endswith((".dist-info", ".egg-info")):
                 continue
             name = item.rsplit(".", 1)[0].partition("-")[0]
@@ -130,12 +140,103 @@ def _which(name, extra_dirs):
     return None
 
 
+def _stat(path):
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return None
+    return [getattr(st, "st_mtime_ns", None) or int(st.st_mtime * 1e9), st.st_size]
+
+
+def _watch(prefix, scripts, pth_files):
+    """What these facts depend on, with its mtime and size now (None: absent): torchup
+    keeps the facts until one of these changes (an install, a new venv, uv on PATH)."""
+    paths = [os.path.realpath(sys.executable), os.path.join(prefix, "pyvenv.cfg")]
+    paths += [entry for entry in sys.path if entry] + pth_files
+    try:
+        import site
+
+        if getattr(site, "ENABLE_USER_SITE", False) and getattr(site, "USER_SITE", None):
+            paths.append(site.USER_SITE)  # absent now, created by pip install --user later
+    except ImportError:
+        pass
+    paths += ([scripts] if scripts else []) + [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    seen = set()
+    out = []
+    for path in paths:
+        if path not in seen:
+            seen.add(path)
+            out.append([path, _stat(path)])
+    return out
+
+
 def _pep668_marker(kind, stdlib):
     """Path of the EXTERNALLY-MANAGED marker when it applies (PEP 668: never in a venv)."""
     if kind in ("venv", "uv") or not stdlib:
         return None
     path = os.path.join(stdlib, "EXTERNALLY-MANAGED")
     return path if os.path.isfile(path) else None
+
+
+def _find_pip():
+    """pip importable from a zip on sys.path (what the directory scan cannot see)."""
+    try:
+        import importlib.util
+
+        return importlib.util.find_spec("pip") is not None
+    except (ImportError, AttributeError, ValueError):  # Python 2: no importlib.util
+        import pkgutil
+
+        return pkgutil.find_loader("pip") is not None
+
+
+def _implementation():
+    impl = getattr(sys, "implementation", None)
+    if impl is not None:
+        return impl.name
+    import platform
+
+    return platform.python_implementation().lower()
+
+
+def _mac_ver():
+    if sys.platform != "darwin":
+        return None
+    import platform
+
+    return platform.mac_ver()[0]
+
+
+def _dumps(value):
+    """json.dumps for the plain values of the answer, with the C string encoder the json
+    package itself uses; the json package where that is missing (or on Python 2)."""
+    try:
+        if sys.version_info[0] < 3:
+            raise ImportError("Python 2: str is bytes")
+        from _json import encode_basestring_ascii as text
+    except ImportError:
+        import json
+
+        return json.dumps(value)
+
+    def dump(v):
+        if v is None:
+            return "null"
+        if v is True:
+            return "true"
+        if v is False:
+            return "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, str):
+            return text(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(dump(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(text(str(k)) + ": " + dump(x) for k, x in v.items()) + "}"
+        raise TypeError("not JSON: %r" % (v,))
+
+    return dump(value)
 
 
 def main():
@@ -148,44 +249,46 @@ def main():
         stdlib = None
     marker = _pep668_marker(kind, stdlib)
     try:
-        import importlib.util
-
-        has_pip = importlib.util.find_spec("pip") is not None
-    except (ImportError, AttributeError, ValueError):  # Python 2: no importlib.util
-        import pkgutil
-
-        has_pip = pkgutil.find_loader("pip") is not None
-    try:
         scripts = sysconfig.get_path("scripts")
     except KeyError:
         scripts = None
     gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
+    pth_files = []
+    seen = {"pip": False, "zip": False}
+    installed = _installed(pth_files, seen)
+    has_pip = seen["pip"] or (seen["zip"] and _find_pip())
+    if hasattr(os, "uname") and sys.platform != "darwin":
+        uname = os.uname()
+        system, machine = uname[0], uname[4]  # what platform.system() / machine() return here
+    else:
+        import platform
+
+        system, machine = platform.system(), platform.machine()
     facts = {
         "version": list(sys.version_info[:3]),
         "releaselevel": sys.version_info[3],
-        "implementation": getattr(
-            getattr(sys, "implementation", None), "name", platform.python_implementation().lower()
-        ),
+        "implementation": _implementation(),
         "executable": sys.executable,
         "prefix": prefix,
         "base_prefix": base_prefix,
-        "bits": struct.calcsize("P") * 8,
+        "bits": 64 if sys.maxsize > 2**32 else 32,  # struct.calcsize("P") * 8
         "free_threaded": bool(gil_disabled),
         "platform": sys.platform,
-        "system": platform.system(),
-        "machine": platform.machine(),
+        "system": system,
+        "machine": machine,
         "sysconfig_platform": sysconfig.get_platform(),
         "soabi": sysconfig.get_config_var("SOABI"),
-        "mac_ver": platform.mac_ver()[0] if sys.platform == "darwin" else None,
+        "mac_ver": _mac_ver(),
         "libc": _libc(),
         "env_kind": kind,
         "uv_venv_version": uv_version,
         "externally_managed": marker,
         "pip": has_pip,
         "uv": _which("uv", [scripts] if scripts else []),
-        "installed": _installed(),
+        "installed": installed,
+        "watch": _watch(prefix, scripts, pth_files),
     }
-    sys.stdout.write("TORCHUP_TARGET_JSON:" + json.dumps(facts) + "\n")
+    sys.stdout.write("TORCHUP_TARGET_JSON:" + _dumps(facts) + "\n")
 
 
 if __name__ == "__main__":  # true under "python -c"; tests import the helpers

@@ -8,8 +8,9 @@ KFD did not answer.  Sources: research/probing.md section 4.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from torchup.lazyre import lazy
+from torchup.record import record
 from torchup.system import System
 
 __all__ = [
@@ -26,11 +27,11 @@ __all__ = [
 
 KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 ROCM_VERSION_FILES = ("/opt/rocm/.info/version", "/opt/rocm/core/.info/version")
-_HEX_IN_PARENS = re.compile(r"\(0x([0-9a-fA-F]+)\)")
-_HSA_OVERRIDE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_HEX_IN_PARENS = lazy(r"\(0x([0-9a-fA-F]+)\)")
+_HSA_OVERRIDE = lazy(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class AmdAgent:
     gfx: str | None
     name: str | None = None  # marketing name
@@ -39,7 +40,7 @@ class AmdAgent:
     node: int | None = None  # KFD node
 
 
-_GFX = re.compile(r"^gfx[0-9a-f]{3,4}$")  # what a machine file accepts
+_GFX = lazy(r"^gfx[0-9a-f]{3,4}$")  # what a machine file accepts
 
 
 def decode_gfx_target_version(value: int) -> str | None:

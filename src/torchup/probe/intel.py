@@ -4,18 +4,18 @@ finds Intel GPUs.  Sources: research/probing.md section 5."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from torchup.lazyre import lazy
+from torchup.record import record
 
 __all__ = ["SyclDevice", "XpuDevice", "parse_sycl_ls", "parse_xpu_smi_discovery"]
 
 # "[level_zero:gpu][level_zero:0] Intel(R) Level-Zero, Intel(R) Arc(TM) A750 Graphics 12.55.8 [1.3.29735]"
 # "[ext_oneapi_level_zero:gpu:1] Intel(R) Level-Zero, Intel(R) Arc(TM) A770 Graphics 1.3 [1.3.28044]"
-_SYCL_LINE = re.compile(r"^\[(?:ext_oneapi_)?(\w+?):(\w+)[:\]]")
-_SYCL_NAME = re.compile(r"^\[[^\]]*\](?:\[[^\]]*\])?\s*[^,]*,\s*(.*?)\s+(?:OpenCL \S+|\d+(?:\.\d+)+)(?:\s.*)?$")
+_SYCL_LINE = lazy(r"^\[(?:ext_oneapi_)?(\w+?):(\w+)[:\]]")
+_SYCL_NAME = lazy(r"^\[[^\]]*\](?:\[[^\]]*\])?\s*[^,]*,\s*(.*?)\s+(?:OpenCL \S+|\d+(?:\.\d+)+)(?:\s.*)?$")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SyclDevice:
     backend: str  # "level_zero", "opencl", "cuda", "native_cpu"
     kind: str  # "gpu", "cpu", "acc", "fpga"
@@ -36,7 +36,7 @@ def parse_sycl_ls(text: str) -> list[SyclDevice]:
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class XpuDevice:
     name: str | None
     bus_id: str | None

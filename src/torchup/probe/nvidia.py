@@ -14,8 +14,9 @@ for the header versions, because its wording changed in R610 (``KMD Version``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from torchup.lazyre import lazy
+from torchup.record import record
 from torchup.system import System
 
 __all__ = [
@@ -51,18 +52,18 @@ QUERY_FIELDS = ("index", "uuid", "pci.bus_id", "driver_version", "compute_cap", 
 
 # leading dotted number of a driver version; custom builds add suffixes
 # ("595.71.05-aorus.14", research/probing.md 1.1)
-_LEADING_VERSION = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)")
+_LEADING_VERSION = lazy(r"^\s*(\d+\.\d+(?:\.\d+)?)")
 # both module flavours: "x86_64 Kernel Module  535.146.02  <date>" and
 # "Open Kernel Module for x86_64  565.57.01  Release Build ..."
-_PROC_LINE = re.compile(r"Kernel Module(?: for (\S+))?\s+(\d+\.\d+(?:\.\d+)?)(\S*)")
-_PROC_ARCH = re.compile(r"NVIDIA UNIX (\S+) Kernel Module")
-_INVALID_FIELD = re.compile(r'Field "([^"]+)" is not a valid field to query')
-_NVML_LIB_VERSION = re.compile(r"NVML library version:\s*(\d+(?:\.\d+)+)")
-_Q_LINE = re.compile(r"^(\s*)([^:]+?)\s*:\s*(.*?)\s*$")
-_VERSION = re.compile(r"^(\d+(?:\.\d+)+)")
-_TABLE_SMI = re.compile(r"NVIDIA-SMI\s+(\d+(?:\.\d+)+)")
-_TABLE_DRIVER = re.compile(r"(?:Driver|KMD) Version:\s*(\d+(?:\.\d+)+)")
-_TABLE_CUDA = re.compile(r"CUDA(?: UMD)? Version:\s*(\S+)")
+_PROC_LINE = lazy(r"Kernel Module(?: for (\S+))?\s+(\d+\.\d+(?:\.\d+)?)(\S*)")
+_PROC_ARCH = lazy(r"NVIDIA UNIX (\S+) Kernel Module")
+_INVALID_FIELD = lazy(r'Field "([^"]+)" is not a valid field to query')
+_NVML_LIB_VERSION = lazy(r"NVML library version:\s*(\d+(?:\.\d+)+)")
+_Q_LINE = lazy(r"^(\s*)([^:]+?)\s*:\s*(.*?)\s*$")
+_VERSION = lazy(r"^(\d+(?:\.\d+)+)")
+_TABLE_SMI = lazy(r"NVIDIA-SMI\s+(\d+(?:\.\d+)+)")
+_TABLE_DRIVER = lazy(r"(?:Driver|KMD) Version:\s*(\d+(?:\.\d+)+)")
+_TABLE_CUDA = lazy(r"CUDA(?: UMD)? Version:\s*(\S+)")
 _PLACEHOLDERS = ("[N/A]", "N/A", "[Not Supported]", "[Unknown Error]", "[Insufficient Permissions]", "")
 
 
@@ -77,7 +78,7 @@ def parse_sys_module_version(text: str) -> tuple[str, str] | None:
     return (m.group(1), raw) if m else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class ProcDriver:
     version: str  # "565.57.01"; on Jetson the L4T release ("35.3.1")
     open_module: bool
@@ -147,7 +148,7 @@ def parse_invalid_field(stdout: str) -> str | None:
     return m.group(1) if m else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SmiGpu:
     index: int | None
     name: str | None
@@ -201,7 +202,7 @@ def gpus_from_rows(rows: list[dict[str, str | None]]) -> list[SmiGpu]:
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SmiQuery:
     """What one ``--query-gpu`` attempt (with its retry) told us."""
 
@@ -231,7 +232,7 @@ def parse_smi_error(text: str) -> tuple[str, dict]:
 # --- nvidia-smi -q and the table header ---------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class SmiHeader:
     driver_version: str | None = None  # "Driver Version" / "KMD Version"
     cuda_version: str | None = None  # "CUDA Version" / "CUDA UMD Version"; None for ERR!/N/A

@@ -8,8 +8,7 @@ Sources: research/probing.md 3.1 and pci.ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from torchup.record import record
 from torchup.system import System
 
 __all__ = ["VENDORS", "PciDevice", "is_gpu_class", "parse_hex", "read_pci_gpus"]
@@ -19,7 +18,7 @@ VENDORS = {0x10DE: "nvidia", 0x1002: "amd", 0x8086: "intel"}
 GPU_BASE_CLASSES = (0x03, 0x12)  # display controller, processing accelerator
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PciDevice:
     address: str  # "0000:01:00.0"
     vendor: str  # "nvidia"

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 
+from torchup.record import field, record
 from torchup.system import System
+from torchup.target import TARGET_SCRIPT, TargetProbe, start_target_probe
 
-__all__ = ["TARGET_SCRIPT", "TargetFacts", "parse_target_output", "run_target_script"]
+__all__ = ["TARGET_SCRIPT", "TargetFacts", "parse_target_output", "run_target_script", "target_facts"]
 
-TARGET_SCRIPT = Path(__file__).with_name("_target_script.py")
 _MARK = "TORCHUP_TARGET_JSON:"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class TargetFacts:
     version: tuple[int, int, int]
     implementation: str
@@ -75,16 +74,24 @@ def parse_target_output(stdout: str) -> TargetFacts:
         raise ValueError(f"its answer is malformed ({type(exc).__name__}: {exc})") from None
 
 
-def run_target_script(system: System, python: str, *, timeout: float):
-    """Run the script in ``python``; returns ``(TargetFacts | None, error | None)``."""
-    script = TARGET_SCRIPT.read_text(encoding="utf-8")
-    r = system.runner.run([python, "-c", script], timeout=timeout)
+def target_facts(probe: TargetProbe) -> tuple[TargetFacts | None, str | None]:
+    """The facts ``probe`` brings (waiting for its child); ``(None, why)`` when there are none.
+    A good answer from a child is kept in the cache (``TargetProbe.remember``)."""
+    python = probe.python
+    r = probe.result()
     if r.timed_out:
-        return None, f"{python} did not answer within {timeout:g} s"
+        return None, f"{python} did not answer within {probe.timeout:g} s"
     if r.error:
         return None, f"{python}: {r.error}"
     try:
-        return parse_target_output(r.stdout), None
+        facts = parse_target_output(r.stdout)
     except ValueError as exc:
         detail = (r.stderr.strip().splitlines() or [""])[-1]
         return None, f"{python} (exit status {r.returncode}): {exc}" + (f": {detail}" if detail else "")
+    probe.remember()
+    return facts, None
+
+
+def run_target_script(system: System, python: str, *, timeout: float) -> tuple[TargetFacts | None, str | None]:
+    """Run the script in ``python`` now, no cache; returns ``(TargetFacts | None, error | None)``."""
+    return target_facts(start_target_probe(system, python, timeout=timeout, cache=False))

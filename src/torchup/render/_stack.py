@@ -18,10 +18,10 @@ dependencies (einops, scipy...) are on the default index, not on PyTorch's.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from torchup.errors import UsageError
 from torchup.plan import Plan, StackPin
+from torchup.record import record
 from torchup.render._common import pins
 
 __all__ = ["Step", "check_location", "on_torch_index", "requirement", "steps"]
@@ -31,7 +31,7 @@ _NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _URL_SCHEMES = ("https://", "http://", "file://")
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Step:
     """One install command: its index (None: the default one), its pages of links, its requirements."""
 

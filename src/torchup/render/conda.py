@@ -18,9 +18,8 @@ Facts (research compat-facts.md section 7; conda-forge/pytorch-cpu-feedstock
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torchup.plan import Plan
+from torchup.record import record
 from torchup.render._common import RenderError, join, shell_for
 
 __all__ = ["CondaForgeBuild", "conda_forge_build", "conda_subdir", "notes", "render"]
@@ -36,7 +35,7 @@ _SUBDIR = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class CondaForgeBuild:
     specs: tuple[str, ...]  # ("pytorch-gpu==2.14.1", "cuda-version=13.0", "torchvision==0.29.1")
     cuda: str | None  # conda-forge's CUDA version, None for CPU

@@ -16,10 +16,10 @@ POSIX shell, and one that no quoting can carry (a line break, `` #``,
 
 from __future__ import annotations
 
-import re
 import shlex
 
 from torchup.errors import UsageError
+from torchup.lazyre import lazy
 from torchup.plan import Plan, describe_variant
 from torchup.render._common import RenderError, comments
 from torchup.render._stack import steps
@@ -27,9 +27,9 @@ from torchup.render._stack import steps
 __all__ = ["render"]
 
 # what pip does to an option line before splitting it (pip/_internal/req/req_file.py)
-_PIP_COMMENT = re.compile(r"(^|\s)#")
-_PIP_ENV_VAR = re.compile(r"\$\{[A-Z0-9_]+\}")
-_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./~-]+$")
+_PIP_COMMENT = lazy(r"(^|\s)#")
+_PIP_ENV_VAR = lazy(r"\$\{[A-Z0-9_]+\}")
+_PLAIN = lazy(r"^[A-Za-z0-9_@%+=:,./~-]+$")
 _WHAT = {"--index-url": "index URL", "--find-links": "page of links"}
 
 

@@ -1,0 +1,165 @@
+"""The embedded catalog in the form that loads fastest: ``data/catalog.marshal``.
+
+``data/catalog.json`` is the sourced data (docs/catalog.md; ``scripts/build_catalog.py``
+writes it).  Parsing its 170 KB and building the objects costs several milliseconds on
+every ``plan``; this file holds the same catalog already decoded into plain tuples and
+dicts (``marshal``, the format of the standard library's own ``.pyc`` files), shared
+wheels and provenances stored once, so loading is one ``marshal.loads`` and one object
+per build.  It records the size and CRC-32 of the ``catalog.json`` it was made from:
+when they differ (the JSON was edited and this file not rebuilt), or the file is missing
+or unreadable by this Python, torchup reads the JSON instead.  Rebuild it with
+``python scripts/build_catalog_snapshot.py`` (``build_catalog.py`` does it too);
+tests/test_catalog_snapshot.py proves it agrees with the JSON.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import zlib
+
+from torchup.catalog.model import Build, Catalog, Companion, Provenance, Release, Wheel
+from torchup.record import fields
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+__all__ = ["SNAPSHOT_FORMAT", "catalog_from_snapshot", "read_snapshot", "snapshot_bytes", "snapshot_path"]
+
+SNAPSHOT_FORMAT = 1
+_BUILD_REFS = ("wheels", "provenance")  # stored as indexes into the shared tables
+
+
+def snapshot_path(json_path: Path) -> Path:
+    return json_path.with_suffix(".marshal")
+
+
+def _source_id(json_bytes: bytes) -> tuple[int, int]:
+    return len(json_bytes), zlib.crc32(json_bytes)
+
+
+class _Tables:
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.items: list[Any] = []
+
+    def add(self, item: Any) -> int:
+        at = self.index.get(item)
+        if at is None:
+            at = self.index[item] = len(self.items)
+            self.items.append(item)
+        return at
+
+
+def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
+    """The snapshot of ``catalog``, made from the JSON file whose bytes are ``json_bytes``."""
+    provs, prov_maps, wheels, wheel_sets = _Tables(), _Tables(), _Tables(), _Tables()
+
+    def prov_map(mapping) -> int:
+        return prov_maps.add(tuple((k, provs.add((p.source, p.confidence))) for k, p in mapping.items()))
+
+    releases = []
+    for rel in catalog.releases:
+        builds = []
+        for b in rel.builds:
+            values = {name: getattr(b, name) for name in fields(Build) if name not in _BUILD_REFS}
+            values["wheels"] = wheel_sets.add(tuple(wheels.add((w.python, w.abi, w.platform)) for w in b.wheels))
+            values["provenance"] = prov_map(b.provenance)
+            builds.append(values)
+        companions = tuple(
+            (
+                c.name,
+                c.version,
+                c.matched,
+                c.pythons,
+                c.requires_torch,
+                c.note,
+                provs.add((c.provenance.source, c.provenance.confidence)),
+            )
+            for c in rel.companions
+        )
+        releases.append(
+            (
+                rel.version,
+                rel.released,
+                rel.requires_python,
+                rel.notes,
+                prov_map(rel.provenance),
+                companions,
+                tuple(builds),
+            )
+        )
+    data = (
+        SNAPSHOT_FORMAT,
+        _source_id(json_bytes),
+        catalog.data_date,
+        catalog.format,
+        tuple(catalog.sources.items()),
+        tuple(provs.items),
+        tuple(prov_maps.items),
+        tuple(wheels.items),
+        tuple(wheel_sets.items),
+        tuple(releases),
+    )
+    return marshal.dumps(data, 4)
+
+
+def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origin: str = "embedded") -> Catalog | None:
+    """The catalog in ``data``; ``None`` when it is not a snapshot this torchup reads, or was
+    made from other JSON than ``json_bytes`` (when given)."""
+    try:
+        top = marshal.loads(data)
+        fmt, source, data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases = top
+    except (ValueError, EOFError, TypeError):
+        return None
+    if fmt != SNAPSHOT_FORMAT or (json_bytes is not None and tuple(source) != _source_id(json_bytes)):
+        return None
+    prov_objs = [Provenance(source=s, confidence=c) for s, c in provs]
+    map_objs = [{k: prov_objs[i] for k, i in pairs} for pairs in prov_maps]
+    wheel_objs = [Wheel(python=p, abi=a, platform=pl) for p, a, pl in wheels]
+    set_objs = [tuple(wheel_objs[i] for i in ids) for ids in wheel_sets]
+    new = object.__new__
+    out = []
+    for version, released, rp, notes, prov, companions, builds in releases:
+        made = []
+        for values in builds:
+            # every field is in ``values``: the record's __init__ (one checked setattr per field) is skipped
+            values["wheels"] = set_objs[values["wheels"]]
+            values["provenance"] = map_objs[values["provenance"]]
+            build = new(Build)
+            build.__dict__.update(values)
+            made.append(build)
+        out.append(
+            Release(
+                version=version,
+                released=released,
+                requires_python=rp,
+                builds=tuple(made),
+                companions=tuple(
+                    Companion(
+                        name=n, version=v, matched=m, pythons=py, requires_torch=rt, note=note, provenance=prov_objs[p]
+                    )
+                    for n, v, m, py, rt, note, p in companions
+                ),
+                notes=notes,
+                provenance=map_objs[prov],
+            )
+        )
+    return Catalog(
+        releases=tuple(out), data_date=data_date, origin=origin, sources=dict(sources), format=catalog_format
+    )
+
+
+def read_snapshot(json_path: str | Path) -> Catalog | None:
+    """The snapshot beside ``json_path`` when it was made from that very file; else ``None``."""
+    json_file = os.fspath(json_path)
+    try:
+        with open(os.path.splitext(json_file)[0] + ".marshal", "rb") as fh:
+            data = fh.read()
+        with open(json_file, "rb") as fh:
+            json_bytes = fh.read()
+    except OSError:
+        return None
+    return catalog_from_snapshot(data, json_bytes=json_bytes)
