@@ -10,9 +10,10 @@ are release assets whose names carry torch, CUDA and the C++ ABI
 from __future__ import annotations
 
 import shlex
-from dataclasses import replace
 
 import pytest
+
+from torchup.record import replace
 
 try:
     import tomllib
@@ -21,8 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from torchup import render
 from torchup.plan import Plan, StackPin
-from torchup.render import RenderError, install_argv, install_argvs
-from torchup.render import pip, requirements, uv
+from torchup.render import RenderError, install_argv, install_argvs, pip, requirements, uv
 
 BASE = "https://download.pytorch.org/whl"
 PYG = "https://data.pyg.org/whl/torch-2.7.0+cu126.html"

@@ -9,12 +9,12 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 
 from torchup.errors import UsageError
 from torchup.plan import Request
+from torchup.record import replace
 from torchup.stack_input import fold, parse_project, parse_requirements, read_project, read_requirements
 
 RTX4090 = {

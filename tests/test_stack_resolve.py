@@ -25,7 +25,6 @@ The variant is the machine's own choice for the expected torch (what `plan --tor
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import pytest
 from packaging.requirements import Requirement
@@ -34,6 +33,7 @@ from tests.test_probe_replay import replay
 from torchup.catalog.load import load_catalog
 from torchup.catalog.stack import load_stack, stack_from_dict
 from torchup.plan import Plan, Refusal, Request
+from torchup.record import replace
 from torchup.resolve import resolve
 from torchup.stack import Point, Target, _wheel_fits, co_resolve, cxx11_abi
 

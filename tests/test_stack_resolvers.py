@@ -14,7 +14,6 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -24,6 +23,7 @@ from tests.support.index_server import IndexServer
 from tests.support.install_env import tool_env
 from tests.support.wheels import make_wheel
 from torchup.plan import Plan, StackPin
+from torchup.record import replace
 from torchup.render import install_argvs
 
 PY = f"cp{sys.version_info[0]}{sys.version_info[1]}"

@@ -9,7 +9,6 @@ import os
 import shlex
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from torchup.catalog.variants import (
     why_not_variant,
 )
 from torchup.machine import Gpu, Machine
+from torchup.record import replace
 from torchup.render.variants import alternative
 
 RECORDED = Path(__file__).parent / "fixtures" / "variants" / "torch-2.8.0-variants__wheelnext-index.json"

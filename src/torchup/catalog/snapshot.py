@@ -18,7 +18,7 @@ import marshal
 import os
 import zlib
 
-from torchup.catalog.model import Build, Catalog, Companion, Provenance, Release, Wheel
+from torchup.catalog.model import Build, Catalog, Companion, PlatformNote, Provenance, Release, Wheel
 from torchup.record import fields
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SNAPSHOT_FORMAT", "catalog_from_snapshot", "read_snapshot", "snapshot_bytes", "snapshot_path"]
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: the platform notes
 _BUILD_REFS = ("wheels", "provenance")  # stored as indexes into the shared tables
 
 
@@ -91,6 +91,9 @@ def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
                 tuple(builds),
             )
         )
+    platforms = tuple(
+        (p.os, p.arch, p.note, provs.add((p.provenance.source, p.provenance.confidence))) for p in catalog.platforms
+    )
     data = (
         SNAPSHOT_FORMAT,
         _source_id(json_bytes),
@@ -102,6 +105,7 @@ def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
         tuple(wheels.items),
         tuple(wheel_sets.items),
         tuple(releases),
+        platforms,
     )
     return marshal.dumps(data, 4)
 
@@ -111,7 +115,7 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
     made from other JSON than ``json_bytes`` (when given)."""
     try:
         top = marshal.loads(data)
-        fmt, source, data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases = top
+        fmt, source, data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases, platforms = top
     except (ValueError, EOFError, TypeError):
         return None
     if fmt != SNAPSHOT_FORMAT or (json_bytes is not None and tuple(source) != _source_id(json_bytes)):
@@ -148,7 +152,14 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
             )
         )
     return Catalog(
-        releases=tuple(out), data_date=data_date, origin=origin, sources=dict(sources), format=catalog_format
+        releases=tuple(out),
+        data_date=data_date,
+        origin=origin,
+        sources=dict(sources),
+        format=catalog_format,
+        platforms=tuple(
+            PlatformNote(os=os_, arch=arch, note=note, provenance=prov_objs[p]) for os_, arch, note, p in platforms
+        ),
     )
 
 

@@ -158,9 +158,8 @@ def _probe(args: argparse.Namespace, system) -> int:
 
 def _write_machine_files(assigned, out_dir: str):
     """One machine file per answering node; the results with the path of each."""
-    from dataclasses import replace
-
     from torchup.machine import dump_machine, machine_from_dict
+    from torchup.record import replace
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -282,12 +281,11 @@ def load_fleet(directory: str):
 
 
 def _plan(args: argparse.Namespace, system) -> int:
-    from dataclasses import replace
-
     from torchup import render
     from torchup.catalog.load import load_catalog
     from torchup.commands.plan import request_from_args
     from torchup.fleet import planning
+    from torchup.record import replace
 
     request = request_from_args(args, system.env)
     machines = load_fleet(args.dir)

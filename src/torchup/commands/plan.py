@@ -140,11 +140,10 @@ def _with_stack_files(args: argparse.Namespace, request, env):
 def _built_against_torch(inputs, env):
     """The files' packages that torchup knows to be built against torch: those are chosen with torch;
     the others (numpy, requests, ...) are the user's manager's to install, after torch."""
-    from dataclasses import replace
-
     from packaging.requirements import Requirement
 
     from torchup.catalog.stack import load_stack
+    from torchup.record import replace
 
     stack = load_stack(env)
     return [

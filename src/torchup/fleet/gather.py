@@ -18,12 +18,13 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from torchup.errors import InputError, TorchupError
 from torchup.fleet import MARK
 from torchup.machine import machine_from_dict
+from torchup.record import replace
 
 __all__ = [
     "NodeResult",

@@ -21,11 +21,12 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 from torchup.catalog.model import Build, Catalog
 from torchup.machine import Gpu, Machine
 from torchup.plan import Plan, Refusal, Request
+from torchup.record import fields, replace
 from torchup.resolve import Verdict, judge_builds, resolve
 
 __all__ = ["FleetClass", "FleetPlan", "Group", "class_key", "classify", "plan_groups", "plan_one", "resolve_group"]
@@ -92,15 +93,15 @@ class FleetPlan:
 def class_key(machine: Machine) -> str:
     """What the resolver reads of a machine, as text: equal keys, equal plans."""
     out = {}
-    for f in fields(Machine):
-        if f.name in _IGNORED:
+    for name in fields(Machine):
+        if name in _IGNORED:
             continue
-        value = getattr(machine, f.name)
-        if f.name == "gpus":
-            value = [{g.name: getattr(gpu, g.name) for g in fields(Gpu) if g.name not in _GPU_IGNORED} for gpu in value]
-        elif f.name == "python":
+        value = getattr(machine, name)
+        if name == "gpus":
+            value = [{g: getattr(gpu, g) for g in fields(Gpu) if g not in _GPU_IGNORED} for gpu in value]
+        elif name == "python":
             value = ".".join(str(n) for n in machine.python_minor)
-        out[f.name] = value
+        out[name] = value
     return json.dumps(out, sort_keys=True, default=str)
 
 
