@@ -80,16 +80,19 @@ def test_unreadable_input_is_exit_2_with_a_clear_message(tmp_path, clean_env):
 
 def test_powershell_utf16_file(tmp_path, clean_env):
     log = tmp_path / "ps.log"
-    log.write_bytes(codecs.BOM_UTF16_LE + ("PS C:\\> python train.py\r\n" + DRIVER.replace("\n", "\r\n")).encode("utf-16-le"))
+    log.write_bytes(
+        codecs.BOM_UTF16_LE + ("PS C:\\> python train.py\r\n" + DRIVER.replace("\n", "\r\n")).encode("utf-16-le")
+    )
     res = _run([str(log), "--json"], clean_env)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["findings"][0]["id"] == "driver-too-old"
 
 
 def test_a_file_over_the_read_limit_is_read_as_head_and_tail(tmp_path, monkeypatch):
-    monkeypatch.setattr(cmd, "READ_LIMIT", 64 * 1024)
-    monkeypatch.setattr(cmd, "HEAD_BYTES", 8 * 1024)
-    monkeypatch.setattr(cmd, "TAIL_BYTES", 16 * 1024)
+    monkeypatch.setattr(cmd, "CHUNK_BYTES", 4 * 1024)
+    monkeypatch.setattr(cmd, "HEAD_BYTES", 4 * 1024)
+    monkeypatch.setattr(cmd, "MIDDLE_BYTES", 4 * 1024)
+    monkeypatch.setattr(cmd, "TAIL_BYTES", 8 * 1024)
     filler = "x" * 99 + "\n"
     for stray in (b"", b"!"):  # an odd-sized UTF-16 file still decodes aligned
         text = filler * 2000 + DRIVER
@@ -103,9 +106,11 @@ def test_a_file_over_the_read_limit_is_read_as_head_and_tail(tmp_path, monkeypat
 # --- context: what is known of the machine the log came from (issue 12) -------------------------
 
 # the same pip error after a 32-bit Windows Python's banner: on a 64-bit target that banner is not the cause
-WIN32_LOG = ("Python 3.12.1 (tags/v3.12.1:2305ca5, Dec  7 2023) [MSC v.1937 32 bit (Intel)] on win32\n"
-             "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
-             "ERROR: No matching distribution found for torch\n")
+WIN32_LOG = (
+    "Python 3.12.1 (tags/v3.12.1:2305ca5, Dec  7 2023) [MSC v.1937 32 bit (Intel)] on win32\n"
+    "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+    "ERROR: No matching distribution found for torch\n"
+)
 
 
 def _top_ids(res) -> list[str]:
