@@ -414,7 +414,9 @@ class _Text:
         sets = _prefilter(pattern)
         if sets is None or len(self.low) <= 8 * REACH:
             return rx.search(self.low)
-        spans = sorted(span for literal in sets[0] if self.has(literal) for span in self._spans_of(literal))
+        # the set whose literals occur least often here: the fewest lines to search
+        fewest = min(sets, key=lambda alts: sum(len(self._spans_of(lit)) for lit in alts if self.has(lit)))
+        spans = sorted(span for literal in fewest if self.has(literal) for span in self._spans_of(literal))
         start, end = -1, -1
         for lo, hi in [*spans, (len(self.low) + 1, 0)]:
             if lo <= end:
