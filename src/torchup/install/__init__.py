@@ -38,7 +38,7 @@ from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
-from torchup.install.execute import choose_manager, digest, manager_argv, run_manager
+from torchup.install.execute import choose_manager, digest, manager_argv, run_manager, uv_would_save
 from torchup.install.snapshot import (
     RestoreReport,
     Snapshot,
@@ -54,6 +54,7 @@ from torchup.install.snapshot import (
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.output import printable
 from torchup.plan import Plan
+from torchup.progress import Heartbeat
 from torchup.system import System
 
 __all__ = [
@@ -86,6 +87,7 @@ class InstallOptions:
     timeout: float = DEFAULT_TIMEOUT_S  # one deadline for everything: index checks, then the manager
     check_network: bool = True
     tty: bool = False  # give the manager a terminal (its own progress bars)
+    progress: bool = False  # torchup's own progress lines (a terminal, no --json): torchup.progress
     uv: str | None = None  # uv's path, when not the one on PATH
     confirm: Callable[[str], bool] | None = None  # asks the user; None: no terminal
     # how a plan read from a file differs from torchup's own choice (another index...): shown,
@@ -117,10 +119,14 @@ def default_log_path(env) -> str:
 class _Out:
     """torchup's step lines, always shown (and copied into the log once it is open)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, progress: bool = False) -> None:
         self.stream = stream
+        self.progress = progress  # a terminal, and no --json: heartbeats while a step is silent
         self.log = None
         self.start = time.monotonic()
+
+    def heartbeat(self, label: str, echo: Callable[[bytes], None] | None = None) -> Heartbeat:
+        return Heartbeat(self.stream, label, enabled=self.progress, echo=echo)
 
     def step(self, text: str) -> None:
         self.line(f"torchup: {text}")
@@ -145,7 +151,7 @@ class _Out:
 
 
 def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO | None = None) -> InstallReport:
-    out = _Out(stream or sys.stdout)
+    out = _Out(stream or sys.stdout, progress=options.progress)
     deadline = time.monotonic() + options.timeout
     runner = system.runner
     python = options.python
@@ -413,17 +419,22 @@ def _snapshot_and_run(
         cleanup.start()
         if relax:
             _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
-        result = run_manager(
-            runner,
-            argv,
-            log=log,
-            echo=out.raw,
-            tty=tty,
-            timeout=max(deadline - time.monotonic(), 1.0),
-            lock=lock,
-            on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
-        )
+        with out.heartbeat(manager, echo=out.raw) as beat:
+            result = run_manager(
+                runner,
+                argv,
+                log=log,
+                echo=beat.echo,
+                tty=tty,
+                timeout=max(deadline - time.monotonic(), 1.0),
+                lock=lock,
+                on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
+            )
         cleanup.join()
+        if result.ok and manager == "pip" and out.progress:
+            uv = runner.which("uv")
+            if uv:
+                out.step(uv_would_save(result.duration_s, uv))
         failure: list[str] | None
         if not result.ok:
             failure, text = digest(result), result.stdout
@@ -849,7 +860,8 @@ def _verify(system: System, python: str, out: _Out) -> bool:
     from torchup.verify import run_verify
 
     out.step("verify: real computation in the new environment")
-    report = run_verify(system, python)
+    with out.heartbeat("verify"):
+        report = run_verify(system, python)
     if report.ok:
         out.step(
             f"verify ok: torch {report.torch.get('version', '?') if report.torch else '?'} ({report.build_label or '?'})"
