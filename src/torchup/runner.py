@@ -109,9 +109,9 @@ class Runner:
             threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
 
         timed_out = False
-        try:
-            returncode: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        if _exited_within(proc, timeout):  # noticed the moment it exits, not at the next poll
+            returncode: int | None = proc.returncode
+        else:
             timed_out = True
             _kill_group(proc)
             try:
