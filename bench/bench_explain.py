@@ -5,7 +5,10 @@ output), from a file and from standard input, alternating, and reports the media
 the median CPU time (user + system, less disturbed by other work on a shared machine) and the
 largest peak RSS.  The logs are pip-style noise (download lines, progress bars with CR, ANSI
 colour) with one real error near the end; every run must find it.
-Run: .venv/bin/python bench/bench_explain.py [--runs N]
+Run: .venv/bin/python bench/bench_explain.py [--runs N] [--baseline SRC]
+
+``--baseline SRC`` times another torchup (the ``src`` of a checkout: ``git archive REV src``)
+in the same alternation, on PYTHONPATH, so before and after meet the same load.
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ def write_log(path: Path, size: int) -> None:
         fh.write((ERROR + NOISE * 2).encode("utf-8"))
 
 
-def run_once(argv: list[str], stdin_path: Path | None) -> tuple[float, float, float]:
+def run_once(argv: list[str], stdin_path: Path | None, env: dict | None = None) -> tuple[float, float, float]:
     """(wall s, cpu s, peak RSS MiB) of one run of ``argv``; fails when the error is not found."""
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     try:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         out = proc.stdout.read() if proc.stdout else b""
         err = proc.stderr.read() if proc.stderr else b""
         _, status, usage = os.wait4(proc.pid, 0)
@@ -74,17 +77,22 @@ def run_once(argv: list[str], stdin_path: Path | None) -> tuple[float, float, fl
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per case and input (default 7)")
+    parser.add_argument("--baseline", help="src/ of another torchup to time alongside")
     args = parser.parse_args()
     base = [sys.executable, "-m", "torchup", "explain", "--json"]
-    print(f"{'case':<8} {'input':<6} {'wall ms':>8} {'cpu ms':>7} {'peak MiB':>9} {'target':>14}  within")
+    sides = {"": None}
+    if args.baseline:
+        sides["baseline "] = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
+    print(f"{'case':<8} {'input':<15} {'wall ms':>8} {'cpu ms':>7} {'peak MiB':>9} {'target':>14}  within")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (size, target_ms, target_mib) in CASES.items():
             log = Path(tmp) / f"{size}.log"
             write_log(log, size)
-            runs: dict[str, list[tuple[float, float, float]]] = {"file": [], "stdin": []}
+            runs: dict[str, list[tuple[float, float, float]]] = {}
             for _ in range(args.runs):  # alternating, so a burst of load hits both alike
-                runs["file"].append(run_once([*base, str(log)], None))
-                runs["stdin"].append(run_once([*base, "-"], log))
+                for side, env in sides.items():
+                    runs.setdefault(side + "file", []).append(run_once([*base, str(log)], None, env))
+                    runs.setdefault(side + "stdin", []).append(run_once([*base, "-"], log, env))
             for how, rows in runs.items():
                 wall = statistics.median(r[0] for r in rows) * 1000
                 cpu = statistics.median(r[1] for r in rows) * 1000
