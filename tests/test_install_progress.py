@@ -104,6 +104,23 @@ def test_a_silent_manager_shows_a_heartbeat_at_least_every_2_s_on_a_terminal(slo
     assert "uv is on PATH" in text and "an estimate" in text
 
 
+def test_a_slow_index_check_shows_a_heartbeat_too(index, venv, env, tmp_path):
+    # the preflight reads the plan's index page itself (a dry run does nothing else that is slow)
+    index.fault("/whl/cpu/torch/", delay=QUIET_S)
+    try:
+        plan = ie.plan_file(tmp_path / "plan.json", index, torch=ie.NEW_CPU, variant="cpu")
+        start = time.monotonic()
+        code, chunks = _in_pty(["install", "--plan", str(plan), "--python", str(venv), "--dry-run"], env)
+    finally:
+        index.clear_faults()
+    text = b"".join(c for _, c in chunks).decode("utf-8", "replace")
+    assert code == 0, text[-3000:]
+    assert "dry run: would run" in text and time.monotonic() - start > QUIET_S
+    times = [t for t, _ in chunks]
+    assert max(b - a for a, b in zip(times, times[1:])) <= 2.0, text
+    assert "torchup: checking the plan against the index" in text
+
+
 @pytest.mark.parametrize("how", ["pipes", "pty --json"])
 def test_no_progress_lines_without_a_terminal_or_with_json(how, slow, venv, env, tmp_path):
     plan = ie.plan_file(tmp_path / "plan.json", slow, torch=ie.NEW_CPU, variant="cpu")

@@ -118,6 +118,12 @@ class Heartbeat:
         with self._lock:
             self.phase = phase
 
+    def erase(self) -> None:
+        """Before a line of torchup's own: the status line goes, and the step counts as talking."""
+        with self._lock:
+            self._last = time.monotonic()
+            self._erase()
+
     def _erase(self) -> None:
         if self._shown:
             self.stream.write(_ERASE)

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TextIO
@@ -54,7 +54,7 @@ from torchup.install.snapshot import (
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.output import printable
 from torchup.plan import Plan
-from torchup.progress import Heartbeat
+from torchup.progress import Heartbeat, describe_rate
 from torchup.system import System
 
 __all__ = [
@@ -124,15 +124,33 @@ class _Out:
         self.progress = progress  # a terminal, and no --json: heartbeats while a step is silent
         self.log = None
         self.start = time.monotonic()
+        self._beat: Heartbeat | None = None  # the status line now kept alive, if any
+        self._started: dict[str, float] = {}  # when each download began (for its rate)
 
-    def heartbeat(self, label: str, echo: Callable[[bytes], None] | None = None) -> Heartbeat:
-        return Heartbeat(self.stream, label, enabled=self.progress, echo=echo)
+    @contextmanager
+    def heartbeat(self, label: str, echo: Callable[[bytes], None] | None = None) -> Iterator[Heartbeat]:
+        """A status line while the step in the ``with`` runs (torchup.progress); step lines erase it."""
+        with Heartbeat(self.stream, label, enabled=self.progress, echo=echo) as beat:
+            self._beat = beat
+            try:
+                yield beat
+            finally:
+                self._beat = None
+
+    def on_bytes(self, url: str, received: int, total: int | None) -> None:
+        """A download's progress, shown in the status line (thread-safe: pages come in on workers)."""
+        start = self._started.setdefault(url, time.monotonic())
+        beat = self._beat
+        if beat is not None:
+            beat.note(f"{redact_url(url)} {describe_rate(received, total, time.monotonic() - start)}")
 
     def step(self, text: str) -> None:
         self.line(f"torchup: {text}")
 
     def line(self, text: str) -> None:
         text = redact_url(text)  # an index URL may carry a password: never shown, never logged
+        if self._beat is not None:
+            self._beat.erase()
         self.stream.write(text + "\n")
         self.stream.flush()
         if self.log is not None:  # the log's lines carry the time since torchup started
@@ -165,7 +183,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     pages = None
     if options.check_network and plan.index_url and options.manager not in (*CONDA_MANAGERS, "pixi"):
         # the family's index pages depend on the plan alone: fetched while the target is inspected
-        client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline)
+        client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline, on_bytes=out.on_bytes)
         pages = _in_background(deadline, _preflight.index_pages, plan, client)
     if options.venv:
         python = _venv_python(options.venv)
@@ -174,12 +192,15 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.step(f"using the existing virtual environment {options.venv}")
     target = inspect_target(runner, python)
     if options.dry_run:
-        return _prepare(plan, options, system, out, target, pages, deadline).dry_run_report(out)
+        with out.heartbeat("checking the plan against the index"):
+            prepared = _prepare(plan, options, system, out, target, pages, deadline)
+        return prepared.dry_run_report(out)
     # one torchup per environment from the preflight on: what the preflight saw and the user
     # agreed to stays true until the manager (which holds the lock too) has exited
     with _exclusive(target.prefix) as lock:
         target = inspect_target(runner, python)  # again: another torchup may have changed it meanwhile
-        prepared = _prepare(plan, options, system, out, target, pages, deadline)
+        with out.heartbeat("checking the plan against the index"):
+            prepared = _prepare(plan, options, system, out, target, pages, deadline)
         deadline += _confirm(prepared, options, out)
         return _carry_out(plan, prepared, options, system, out, lock, deadline)
 
