@@ -165,3 +165,54 @@ def test_context_options_are_checked(tmp_path, clean_env):
     assert res.returncode == 2 and b"Traceback" not in res.stderr
     res = _run([str(log), "--machine", str(tmp_path / "missing.json")], clean_env)
     assert res.returncode == 2 and b"cannot read machine file" in res.stderr and b"Traceback" not in res.stderr
+
+
+_EXPLAIN_STDIN_PEAK = """
+import sys
+from torchup.cli import main
+code = main(["explain", "-", "--json"])
+# VmHWM: this process's own peak (ru_maxrss would count the parent's memory at the fork too)
+with open("/proc/self/status") as fh:
+    sys.stderr.write("peak %d\\n" % (next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) // 1024))
+sys.exit(code)
+"""
+
+
+def test_a_64_mb_log_on_stdin_is_streamed_and_an_error_in_its_middle_found(clean_env):
+    # issue 15: the whole log was held (64 MB read at once, 160 MiB at 100 MB); now the head,
+    # the tail and the lines around error words in between are kept
+    import threading
+
+    block = (
+        "Downloading https://example.invalid/wheels/pkg-1.0-py3-none-any.whl (1.2 MB) 55.1 MB/s\n" * 12_000
+    ).encode()
+    error = b"RuntimeError: operator torchvision::nms does not exist\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EXPLAIN_STDIN_PEAK],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env,
+    )
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        sent = 0
+        while sent < 64 << 20:
+            proc.stdin.write(block)
+            sent += len(block)
+            if 20 << 20 <= sent < (20 << 20) + len(block):
+                proc.stdin.write(error)  # some 44 MB before the end
+        proc.stdin.close()
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    # not communicate(): it would close stdin under the writer; the child answers only at the end
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    writer.join()
+    proc.wait(timeout=120)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert json.loads(out)["findings"][0]["id"] == "torchvision-torch-mismatch"
+    peak = int(err.decode().split("peak ")[-1])
+    assert peak < 45, f"peak RSS {peak} MB"
