@@ -48,7 +48,12 @@ def test_the_case_files_are_there_and_well_formed():
 
 def test_no_registry_host_names_in_explain_data():
     hosts = ("pypi" + ".org", "pythonhosted" + ".org")  # spelled apart: they must not appear in the repo
-    paths = [RESEARCH_CASES, *COLLECTED, REPO / "src" / "torchup" / "doctor" / "problems.json", REPO / "docs" / "problems.md"]
+    paths = [
+        RESEARCH_CASES,
+        *COLLECTED,
+        REPO / "src" / "torchup" / "doctor" / "problems.json",
+        REPO / "docs" / "problems.md",
+    ]
     for path in paths:
         text = path.read_text(encoding="utf-8").lower()
         assert not any(h in text for h in hosts), path
@@ -97,10 +102,45 @@ def test_finding_builds_a_catalogued_finding_with_evidence():
 
 
 def _entry(**over):
-    base = {"id": "x-y", "family": "driver", "title": "t", "cause": "c", "fix": ["f"],
-            "signatures": [{"re": "abc", "weight": 5}], "sources": ["s"]}
+    base = {
+        "id": "x-y",
+        "family": "driver",
+        "title": "t",
+        "cause": "c",
+        "fix": ["f"],
+        "signatures": [{"re": "abc", "weight": 5}],
+        "sources": ["s"],
+    }
     base.update(over)
     return base
+
+
+def test_the_shipped_catalog_is_valid_with_every_pattern_compiled():
+    # the run-time load skips compiling the patterns (80 ms); this is where they are checked
+    raw = json.loads((REPO / "src" / "torchup" / "doctor" / "problems.json").read_text(encoding="utf-8"))
+    assert load_problems(raw, check_patterns=True) == dict(PROBLEMS)
+
+
+def test_the_shipped_prefilters_are_those_of_the_patterns():
+    # regenerate with: python -m torchup.doctor.explain > src/torchup/doctor/prefilters.json
+    shipped = json.loads(explain_mod.PREFILTERS_FILE.read_text(encoding="utf-8"))
+    assert shipped == explain_mod.prefilter_index(PROBLEMS)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal_sets"),
+    [
+        (r"\bpipenv\b|\bpdm\b", [("pipenv", "pdm")]),  # the parser factors the shared 'p' out
+        ("no kernel image is available", [("available",), ("kernel",), ("image",)]),
+        (r"CUDA (?:out of memory|oom)", [("cuda",), ("out", "oom")]),
+        (r"[0-9]+ bits(?=x)|(?!y)z{2}", None),  # a branch without a literal: no prefilter
+        (r"(?:abc){1,3}de?f{0,2}", [("abc",)]),
+    ],
+)
+def test_prefilter_literals_are_ones_every_match_contains(pattern, literal_sets):
+    # every match holds one literal of each set (the first, most selective, set places the search)
+    found = explain_mod._parse_prefilter(lower_pattern(pattern))
+    assert found == (None if literal_sets is None else tuple(literal_sets))
 
 
 @pytest.mark.parametrize(
@@ -145,7 +185,9 @@ def _top(data: bytes) -> str:
 
 
 def test_utf16_le_with_bom_as_powershell_redirect_writes_it():
-    data = codecs.BOM_UTF16_LE + ("Traceback (most recent call last):\r\n" + ERROR.replace("\n", "\r\n")).encode("utf-16-le")
+    data = codecs.BOM_UTF16_LE + ("Traceback (most recent call last):\r\n" + ERROR.replace("\n", "\r\n")).encode(
+        "utf-16-le"
+    )
     assert _top(data) == "torchvision-torch-mismatch"
 
 
@@ -288,8 +330,11 @@ def test_benign_logs_give_no_findings():
 
 def _benign_files():
     # recorded tool output from healthy machines, and torchup's own rendered install commands
-    probes = [p for p in sorted(PROBE_FIXTURES.glob("*")) if p.is_file() and "err" not in p.name and "cuda-na" not in p.name
-              and p.name != "SOURCES.md"]
+    probes = [
+        p
+        for p in sorted(PROBE_FIXTURES.glob("*"))
+        if p.is_file() and "err" not in p.name and "cuda-na" not in p.name and p.name != "SOURCES.md"
+    ]
     golden = sorted((REPO / "tests" / "golden").glob("*.txt"))
     return probes + golden
 
@@ -327,7 +372,10 @@ def _noise(size: int) -> str:
 
 
 def test_multi_megabyte_log_with_the_error_at_the_end():
-    text = _noise(5 * 1024 * 1024) + "OSError: [WinError 1455] The paging file is too small for this operation to complete.\n"
+    text = (
+        _noise(5 * 1024 * 1024)
+        + "OSError: [WinError 1455] The paging file is too small for this operation to complete.\n"
+    )
     assert explain(text)[0].id == "windows-paging-file"
 
 
@@ -336,11 +384,23 @@ def test_start_up_warning_at_the_head_of_a_big_log_is_seen():
     assert explain(text)[0].id == "no-nvidia-driver"
 
 
-def test_only_the_head_and_tail_of_a_huge_log_are_read():
-    # the documented bound: the middle of a log beyond HEAD_CHARS + TAIL_CHARS is not examined
-    half = explain_mod.HEAD_CHARS + 10 * len(NOISE)
-    text = _noise(half) + "RuntimeError: operator torchvision::nms does not exist\n" + _noise(explain_mod.TAIL_CHARS + half)
+def test_an_error_far_from_both_ends_of_a_big_log_is_found():
+    # issue 15: the first failure, then megabytes of retries; neither the head nor the tail holds it
+    error = "RuntimeError: operator torchvision::nms does not exist"
+    text = _noise(3 * 1024 * 1024) + error + "\n" + _noise(6 * 1024 * 1024)
+    top = explain(text)[0]
+    assert top.id == "torchvision-torch-mismatch" and error in top.evidence
+
+
+def test_only_lines_around_error_words_are_read_in_the_middle_of_a_huge_log():
+    # the documented bound: between HEAD_CHARS and TAIL_CHARS only the lines near an error or
+    # warning word are examined; the same message without one is not seen there
+    half = explain_mod.HEAD_CHARS + explain_mod.MIDDLE_CHARS
+    message = "operator torchvision::nms does not exist\n"
+    assert explain(message)[0].id == "torchvision-torch-mismatch"
+    text = _noise(half) + message + _noise(explain_mod.TAIL_CHARS + half)
     assert explain(text) == []
+    assert explain(text.replace(message, "RuntimeError: " + message))[0].id == "torchvision-torch-mismatch"
 
 
 @pytest.mark.parametrize(
@@ -360,7 +420,9 @@ def test_a_cut_or_corrupt_wheel_is_a_corrupt_download(text):
 def test_pip_finding_no_version_of_torch_is_a_no_wheel_finding_even_alone():
     # pip's first error line names the versions it saw; the second ("No matching
     # distribution") is often cut off in a pasted log
-    top = explain("ERROR: Could not find a version that satisfies the requirement torch==2.15.0 (from versions: 2.5.0, 2.5.1)\n")[0]
+    top = explain(
+        "ERROR: Could not find a version that satisfies the requirement torch==2.15.0 (from versions: 2.5.0, 2.5.1)\n"
+    )[0]
     assert top.family == "no-wheel"
 
 
@@ -384,16 +446,20 @@ def test_invalid_device_function_is_gpu_arch_on_cuda_and_rocm_on_hip():
 
 
 def test_a_log_where_the_install_replaced_torch():
-    pip_log = ("Collecting xformers==0.0.30\nCollecting torch==2.7.0 (from xformers==0.0.30)\n"
-               "  Attempting uninstall: torch\n    Found existing installation: torch 2.14.1+cu126\n"
-               "    Uninstalling torch-2.14.1+cu126:\n      Successfully uninstalled torch-2.14.1+cu126\n"
-               "Successfully installed torch-2.7.0 xformers-0.0.30\n")
+    pip_log = (
+        "Collecting xformers==0.0.30\nCollecting torch==2.7.0 (from xformers==0.0.30)\n"
+        "  Attempting uninstall: torch\n    Found existing installation: torch 2.14.1+cu126\n"
+        "    Uninstalling torch-2.14.1+cu126:\n      Successfully uninstalled torch-2.14.1+cu126\n"
+        "Successfully installed torch-2.7.0 xformers-0.0.30\n"
+    )
     found = {f.id: f for f in explain(pip_log)}
     # a CUDA build replaced by an unlabelled one is the more specific cause, and comes first
     assert explain(pip_log)[0].id == "cuda-torch-replaced-by-later-install"
     assert "this install replaced torch 2.14.1+cu126" in found["torch-replaced-by-install"].evidence
-    uv_log = ("Resolved 3 packages in 267ms\nUninstalled 1 package in 9ms\nInstalled 2 packages in 11ms\n"
-              " - torch==2.14.1+cpu\n + torch==2.9.1+cpu\n + xfoo==1.0\n")
+    uv_log = (
+        "Resolved 3 packages in 267ms\nUninstalled 1 package in 9ms\nInstalled 2 packages in 11ms\n"
+        " - torch==2.14.1+cpu\n + torch==2.9.1+cpu\n + xfoo==1.0\n"
+    )
     top = explain(uv_log)[0]
     assert top.id == "torch-replaced-by-install" and "uv replaced torch 2.14.1+cpu with 2.9.1+cpu" in top.evidence
     # installing torch where there was none is no replacement

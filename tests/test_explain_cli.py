@@ -80,16 +80,19 @@ def test_unreadable_input_is_exit_2_with_a_clear_message(tmp_path, clean_env):
 
 def test_powershell_utf16_file(tmp_path, clean_env):
     log = tmp_path / "ps.log"
-    log.write_bytes(codecs.BOM_UTF16_LE + ("PS C:\\> python train.py\r\n" + DRIVER.replace("\n", "\r\n")).encode("utf-16-le"))
+    log.write_bytes(
+        codecs.BOM_UTF16_LE + ("PS C:\\> python train.py\r\n" + DRIVER.replace("\n", "\r\n")).encode("utf-16-le")
+    )
     res = _run([str(log), "--json"], clean_env)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["findings"][0]["id"] == "driver-too-old"
 
 
 def test_a_file_over_the_read_limit_is_read_as_head_and_tail(tmp_path, monkeypatch):
-    monkeypatch.setattr(cmd, "READ_LIMIT", 64 * 1024)
-    monkeypatch.setattr(cmd, "HEAD_BYTES", 8 * 1024)
-    monkeypatch.setattr(cmd, "TAIL_BYTES", 16 * 1024)
+    monkeypatch.setattr(cmd, "CHUNK_BYTES", 4 * 1024)
+    monkeypatch.setattr(cmd, "HEAD_BYTES", 4 * 1024)
+    monkeypatch.setattr(cmd, "MIDDLE_BYTES", 4 * 1024)
+    monkeypatch.setattr(cmd, "TAIL_BYTES", 8 * 1024)
     filler = "x" * 99 + "\n"
     for stray in (b"", b"!"):  # an odd-sized UTF-16 file still decodes aligned
         text = filler * 2000 + DRIVER
@@ -103,9 +106,11 @@ def test_a_file_over_the_read_limit_is_read_as_head_and_tail(tmp_path, monkeypat
 # --- context: what is known of the machine the log came from (issue 12) -------------------------
 
 # the same pip error after a 32-bit Windows Python's banner: on a 64-bit target that banner is not the cause
-WIN32_LOG = ("Python 3.12.1 (tags/v3.12.1:2305ca5, Dec  7 2023) [MSC v.1937 32 bit (Intel)] on win32\n"
-             "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
-             "ERROR: No matching distribution found for torch\n")
+WIN32_LOG = (
+    "Python 3.12.1 (tags/v3.12.1:2305ca5, Dec  7 2023) [MSC v.1937 32 bit (Intel)] on win32\n"
+    "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+    "ERROR: No matching distribution found for torch\n"
+)
 
 
 def _top_ids(res) -> list[str]:
@@ -160,3 +165,54 @@ def test_context_options_are_checked(tmp_path, clean_env):
     assert res.returncode == 2 and b"Traceback" not in res.stderr
     res = _run([str(log), "--machine", str(tmp_path / "missing.json")], clean_env)
     assert res.returncode == 2 and b"cannot read machine file" in res.stderr and b"Traceback" not in res.stderr
+
+
+_EXPLAIN_STDIN_PEAK = """
+import sys
+from torchup.cli import main
+code = main(["explain", "-", "--json"])
+# VmHWM: this process's own peak (ru_maxrss would count the parent's memory at the fork too)
+with open("/proc/self/status") as fh:
+    sys.stderr.write("peak %d\\n" % (next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) // 1024))
+sys.exit(code)
+"""
+
+
+def test_a_64_mb_log_on_stdin_is_streamed_and_an_error_in_its_middle_found(clean_env):
+    # issue 15: the whole log was held (64 MB read at once, 160 MiB at 100 MB); now the head,
+    # the tail and the lines around error words in between are kept
+    import threading
+
+    block = (
+        "Downloading https://example.invalid/wheels/pkg-1.0-py3-none-any.whl (1.2 MB) 55.1 MB/s\n" * 12_000
+    ).encode()
+    error = b"RuntimeError: operator torchvision::nms does not exist\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EXPLAIN_STDIN_PEAK],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env,
+    )
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        sent = 0
+        while sent < 64 << 20:
+            proc.stdin.write(block)
+            sent += len(block)
+            if 20 << 20 <= sent < (20 << 20) + len(block):
+                proc.stdin.write(error)  # some 44 MB before the end
+        proc.stdin.close()
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    # not communicate(): it would close stdin under the writer; the child answers only at the end
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    writer.join()
+    proc.wait(timeout=120)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert json.loads(out)["findings"][0]["id"] == "torchvision-torch-mismatch"
+    peak = int(err.decode().split("peak ")[-1])
+    assert peak < 45, f"peak RSS {peak} MB"

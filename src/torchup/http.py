@@ -29,10 +29,20 @@ from torchup.errors import UsageError
 from torchup.lazyre import lazy
 from torchup.record import field, record
 
-__all__ = ["Client", "Response", "fetch", "proxies_for", "redact_url", "resolve_pypi_index", "strip_credentials"]
+__all__ = [
+    "Client",
+    "OnBytes",
+    "Response",
+    "fetch",
+    "proxies_for",
+    "redact_url",
+    "resolve_pypi_index",
+    "strip_credentials",
+]
 
 _MAX_BODY = 16 << 20  # an index page larger than this is not an index page
 _CHUNK = 64 << 10
+OnBytes = Callable[[str, int, "int | None"], None]  # (url, bytes so far, Content-Length or None)
 DEADLINE = "deadline"  # Response.failure when the deadline passed before the answer was complete
 
 # scheme://user[:password]@ - the userinfo of every URL in a text.  The scheme's length is bounded: unbounded,
@@ -129,10 +139,18 @@ class Client:
     ``timeout``: the most one request may take; ``deadline``: a ``time.monotonic()`` value
     no request outlives (None: none)."""
 
-    def __init__(self, env: Mapping[str, str], *, timeout: float, deadline: float | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        timeout: float,
+        deadline: float | None = None,
+        on_bytes: OnBytes | None = None,
+    ) -> None:
         self.env = env
         self.timeout = timeout
         self.deadline = deadline
+        self.on_bytes = on_bytes  # told (url, bytes so far, Content-Length or None) after each read
         self._context = None
 
     def _ssl(self):
@@ -226,7 +244,7 @@ class Client:
             request.add_unredirected_header("Authorization", f"Basic {token}")
         try:
             with opener.open(request, timeout=left) as resp:
-                body = _read(resp, end) if method == "GET" else b""
+                body = _read(resp, end, url, self.on_bytes) if method == "GET" else b""
                 if body is None:
                     return self._late(url)
                 return Response(url=url, status=resp.status, headers=dict(resp.headers), body=body)
@@ -252,11 +270,13 @@ class Client:
             return Response(url=url, status=None, failure=_kind(exc), detail=redact_url(str(exc)))
 
 
-def _read(resp, end: float) -> bytes | None:
+def _read(resp, end: float, url: str = "", on_bytes: OnBytes | None = None) -> bytes | None:
     """The body, one read at a time, each checked against ``end`` (None: it passed).  A socket
     timeout bounds one read only: a server sending a byte a second would never trip it."""
     chunks: list[bytes] = []
     size = 0
+    length = resp.headers.get("Content-Length", "") if on_bytes is not None else ""
+    total = int(length) if length.isdigit() else None
     while size < _MAX_BODY:
         if time.monotonic() >= end:
             return None
@@ -265,14 +285,22 @@ def _read(resp, end: float) -> bytes | None:
             break
         chunks.append(chunk)
         size += len(chunk)
+        if on_bytes is not None:
+            on_bytes(url, size, total)
     return b"".join(chunks)[:_MAX_BODY]
 
 
 def fetch(
-    url: str, *, timeout: float, env: Mapping[str, str], method: str = "GET", accept: str = "text/html"
+    url: str,
+    *,
+    timeout: float,
+    env: Mapping[str, str],
+    method: str = "GET",
+    accept: str = "text/html",
+    on_bytes: OnBytes | None = None,
 ) -> Response:
     """One request (see ``Client``)."""
-    return Client(env, timeout=timeout).fetch(url, method=method, accept=accept)
+    return Client(env, timeout=timeout, on_bytes=on_bytes).fetch(url, method=method, accept=accept)
 
 
 def resolve_pypi_index(env: Mapping[str, str], run: Callable[[list[str]], str | None]) -> tuple[str, str]:

@@ -14,7 +14,10 @@ Besides the indexes, ``add_links_page`` serves a flat page of links with its fil
 
 Faults are set per URL path prefix (``server.fault("/whl/cu126/torch/", status=403)``):
 a status code, a connection cut after N bytes, a corrupted body (hash mismatch),
-a truncated page, a delay, a trickle (one byte at a time).  Missing pages answer
+a truncated page, a delay, a trickle (one byte at a time), a slow link (``rate`` bytes
+per second, for progress output).  Replies go out with TCP_NODELAY: without it, the
+header and body writes of a keep-alive reply met the client's delayed ACK and every
+request stalled about 40 ms.  Missing pages answer
 ``missing_status`` (PyTorch's index answers 403, PyPI 404).  Every request is recorded in
 ``requests`` (path, Accept) and ``calls`` (method, path).  ``auth=(user, password)`` makes
 every page ask for HTTP Basic auth (401 without it).
@@ -50,6 +53,7 @@ class Fault:
     delay: float = 0.0  # sleep before answering
     body: bytes | None = None  # serve this body instead
     trickle: float | None = None  # send the body one byte every this many seconds
+    rate: float | None = None  # send the body at about this many bytes per second
 
 
 @dataclass
@@ -229,6 +233,18 @@ class IndexServer:
         return 200, "text/html", page.encode()
 
 
+def _paced(out, body: bytes, rate: float) -> None:
+    """Write ``body`` at about ``rate`` bytes per second, in twentieths of a second."""
+    step = max(1, int(rate / 20))
+    start = time.monotonic()
+    for sent in range(0, len(body), step):
+        out.write(body[sent : sent + step])
+        out.flush()
+        ahead = start + (sent + step) / rate - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+
+
 def _basic(user: str, password: str) -> str:
     import base64
 
@@ -238,6 +254,7 @@ def _basic(user: str, password: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     owner: IndexServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY (socketserver.StreamRequestHandler)
 
     def log_message(self, *args) -> None:  # keep test output quiet
         pass
@@ -290,6 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(body[i:i + 1])
                     self.wfile.flush()
                     time.sleep(fault.trickle)
+                return
+            if fault and fault.rate is not None:
+                _paced(self.wfile, body, fault.rate)
                 return
             if fault and fault.cut_after is not None:
                 self.wfile.write(body[: fault.cut_after])

@@ -53,7 +53,7 @@ from torchup.catalog.model import (
     version_tuple,
 )
 from torchup.errors import NetworkError
-from torchup.http import fetch, redact_url, resolve_pypi_index
+from torchup.http import OnBytes, fetch, redact_url, resolve_pypi_index
 from torchup.metadata import requires_dist
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.record import replace
@@ -81,6 +81,7 @@ class RefreshOptions:
     variants: tuple[str, ...] = ()  # extra variant pages to read
     timeout: float = 30.0
     today: date | None = None
+    on_bytes: OnBytes | None = None  # told of each read of every page (progress on a terminal)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -463,11 +464,13 @@ class _Unread(Exception):
         self.hint = hint
 
 
-def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) -> list[IndexFile] | None:
+def _page(
+    url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool, on_bytes: OnBytes | None = None
+) -> list[IndexFile] | None:
     """Files of one project page; None when the page is missing (403/404).  ``_Unread`` when
     it cannot be read: a transport failure, another HTTP error, a cut, truncated or malformed page."""
     accept = f"{JSON_TYPE}, text/html;q=0.1" if json_ok else "text/html"
-    resp = fetch(url, timeout=timeout, env=env, accept=accept)
+    resp = fetch(url, timeout=timeout, env=env, accept=accept, on_bytes=on_bytes)
     if resp.status in (403, 404):
         return None
     if not resp.ok:
@@ -486,15 +489,17 @@ def _page(url: str, env: Mapping[str, str], timeout: float, *, json_ok: bool) ->
         raise _Unread(f"{url}: {exc}", "the index answered something that is not a package page; retry later") from None
 
 
-def _pypi_page(url: str, env: Mapping[str, str], timeout: float) -> list[IndexFile] | None:
+def _pypi_page(
+    url: str, env: Mapping[str, str], timeout: float, on_bytes: OnBytes | None = None
+) -> list[IndexFile] | None:
     """A PyPI page: everything rests on it, so a page that cannot be read stops the refresh."""
     try:
-        return _page(url, env, timeout, json_ok=True)
+        return _page(url, env, timeout, json_ok=True, on_bytes=on_bytes)
     except _Unread as exc:
         raise NetworkError(f"{exc.why}; the catalog was not changed", hint=exc.hint) from None
 
 
-def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], str | None]:
+def _pypi_cuda(files: list[IndexFile], env, timeout, on_bytes=None) -> dict[tuple[str, str], str | None]:
     """CUDA of the default Linux builds from their PEP 658 metadata."""
     out: dict[tuple[str, str], str | None] = {}
     by_platform: dict[tuple[str, str], IndexFile] = {}
@@ -503,7 +508,7 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
             if f.filename.endswith(f"{os_arch[1]}.whl") and "linux" in f.filename and f.has_metadata:
                 by_platform.setdefault(os_arch, f)
     for (os_, arch), f in by_platform.items():
-        resp = fetch(f.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
+        resp = fetch(f.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*", on_bytes=on_bytes)
         if not resp.ok:
             continue
         env_m = {
@@ -526,7 +531,9 @@ def _pypi_cuda(files: list[IndexFile], env, timeout) -> dict[tuple[str, str], st
     return out
 
 
-def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout) -> dict[str, tuple[Companion, ...]]:
+def _find_companions(
+    pypi_url: str, new: Mapping[str, str | None], env, timeout, on_bytes=None
+) -> dict[str, tuple[Companion, ...]]:
     """For new torch releases (version -> release date): torchvision / torchaudio by the rule the
     snapshot uses (``torchup.catalog.companions``), from the PEP 658 metadata of their five newest
     releases."""
@@ -535,7 +542,7 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
 
     out: dict[str, list[Companion]] = {v: [] for v in new}
     for name in ("torchvision", "torchaudio"):
-        files = _pypi_page(f"{pypi_url}/{name}/", env, timeout) or []
+        files = _pypi_page(f"{pypi_url}/{name}/", env, timeout, on_bytes) or []
         by_version: dict[Version, list[tuple[IndexFile, Any]]] = {}
         for f in files:
             try:
@@ -550,7 +557,9 @@ def _find_companions(pypi_url: str, new: Mapping[str, str | None], env, timeout)
             meta_file = next((f for f, _ in group if f.has_metadata), None)
             if meta_file is None:
                 continue
-            resp = fetch(meta_file.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*")
+            resp = fetch(
+                meta_file.url.split("#")[0] + ".metadata", timeout=timeout, env=env, accept="*/*", on_bytes=on_bytes
+            )
             if not resp.ok:
                 continue
             spec = None
@@ -598,7 +607,7 @@ def refresh_catalog(
         (options.pypi_index.rstrip("/"), "--pypi-index") if options.pypi_index else resolve_pypi_index(env, run)
     )
     notes: list[str] = []
-    pypi_files = _pypi_page(f"{pypi_url}/torch/", env, options.timeout)
+    pypi_files = _pypi_page(f"{pypi_url}/torch/", env, options.timeout, options.on_bytes)
     if pypi_files is None:
         raise NetworkError(
             f"{pypi_url}/torch/ is missing (HTTP 403/404); the catalog was not changed",
@@ -612,7 +621,7 @@ def refresh_catalog(
     pypi_cuda: dict[tuple[str, str, str], str | None] = {}
     for version, info in pypi.items():
         if version not in known and version_tuple(version) >= (1, 13):
-            read = _pypi_cuda(info["files"], env, options.timeout)
+            read = _pypi_cuda(info["files"], env, options.timeout, options.on_bytes)
             for (os_, arch), cuda in read.items():
                 pypi_cuda[(version, os_, arch)] = cuda
             for os_, arch in [k for k in info["wheels"] if k[0] == "linux" and k not in read]:
@@ -623,12 +632,12 @@ def refresh_catalog(
                     "so which build PyPI serves (CUDA or CPU) is unknown; that build was not added"
                 )
     new = {v: info.get("date") for v, info in pypi.items() if v not in known and version_tuple(v) >= (1, 13)}
-    companions = _find_companions(pypi_url, new, env, options.timeout) if new else {}
+    companions = _find_companions(pypi_url, new, env, options.timeout, options.on_bytes) if new else {}
     index: dict[str, dict[str, dict[str, Any]]] = {}
     unread: list[str] = []
     for variant in _variants_to_read(current, options.variants):
         try:
-            files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False)
+            files = _page(f"{base}/{variant}/torch/", env, options.timeout, json_ok=False, on_bytes=options.on_bytes)
         except _Unread as exc:
             unread.append(variant)  # PyTorch's index is a second source: go on with what PyPI tells
             notes.append(exc.why)

@@ -255,13 +255,29 @@ def _refresh(args: argparse.Namespace, system) -> int:
     )
     if args.pypi_index:
         check_index_url("--pypi-index", args.pypi_index)
-    options = RefreshOptions(index_base=base, pypi_index=args.pypi_index, variants=tuple(args.variant))
+    import time
+
+    from torchup.http import redact_url
+    from torchup.progress import Heartbeat, describe_rate
+
+    # on a terminal (not with --json): which page is coming in, its bytes and rate, every second
+    beat = Heartbeat(sys.stdout, "catalog refresh", enabled=sys.stdout.isatty() and not args.json)
+    started: dict[str, float] = {}
+
+    def on_bytes(url: str, received: int, total: int | None) -> None:
+        start = started.setdefault(url, time.monotonic())
+        beat.note(f"{redact_url(url)} {describe_rate(received, total, time.monotonic() - start)}")
+
+    options = RefreshOptions(
+        index_base=base, pypi_index=args.pypi_index, variants=tuple(args.variant), on_bytes=on_bytes
+    )
 
     def run_cmd(argv: list[str]) -> str | None:
         result = system.runner.run(argv, timeout=60)
         return result.stdout if result.ok else None
 
-    result = refresh_catalog(system.env, options, run_cmd)
+    with beat:
+        result = refresh_catalog(system.env, options, run_cmd)
     if args.json:
         from torchup.output import emit_json
 

@@ -12,17 +12,20 @@ answer is an empty list), 2 when the input cannot be read.
 from __future__ import annotations
 
 import argparse
-import os
+import codecs
+import itertools
 import sys
+from typing import BinaryIO
 
 from torchup.errors import EXIT_FAILURE, EXIT_OK, InputError, UsageError
 
-# A log bigger than this is read as its head and its tail only: explain looks
-# at no more than that anyway (see torchup.doctor.explain), and a runaway file
-# must not be read whole into memory.
-READ_LIMIT = 64 * 1024 * 1024
-HEAD_BYTES = 1024 * 1024
-TAIL_BYTES = 16 * 1024 * 1024
+# A log is streamed in chunks and only what explain examines is kept (its head, its tail and
+# the lines around errors in between: torchup.doctor.window), so a 100 MB log on standard input
+# costs a few megabytes of memory.  Bytes per character: 1 for UTF-8, 2 for UTF-16, 4 for UTF-32.
+CHUNK_BYTES = 1024 * 1024
+HEAD_BYTES = 128 * 1024
+MIDDLE_BYTES = 1024 * 1024
+TAIL_BYTES = 1024 * 1024
 HUMAN_LIMIT = 5  # findings shown in text mode; --json lists all
 
 
@@ -58,15 +61,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _gather(stream: BinaryIO) -> bytes:
+    """What explain examines of the log on ``stream``, read a chunk at a time."""
+    from torchup.doctor.window import gather
+
+    first = stream.read(CHUNK_BYTES)
+    # UTF-32 and UTF-16 keep their alignment (decode_log tells them apart the same way)
+    width = 4 if first[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE) else 2 if b"\0" in first[:4096] else 1
+    chunks = itertools.chain([first], iter(lambda: stream.read(CHUNK_BYTES), b""))
+    return gather(chunks, head=HEAD_BYTES * width, middle=MIDDLE_BYTES * width, tail=TAIL_BYTES * width, aligned=width)
+
+
 def _read_file(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size <= READ_LIMIT:
-                return fh.read()
-            head = fh.read(HEAD_BYTES)
-            fh.seek((size - TAIL_BYTES) & ~1)  # an even offset keeps UTF-16 aligned
-            tail = fh.read()
+            return _gather(fh)
     except IsADirectoryError:
         raise InputError(
             f"{path} is a directory, not a log file", hint="give the path of a log file, or '-' for standard input"
@@ -79,7 +88,6 @@ def _read_file(path: str) -> bytes:
         raise InputError(
             f"cannot read {path}: {exc.strerror or exc}", hint="check the path and its permissions"
         ) from None
-    return head + b"\n\n" + tail
 
 
 def _read_stdin() -> bytes:
@@ -91,16 +99,7 @@ def _read_stdin() -> bytes:
     buffer = getattr(stream, "buffer", None)
     try:
         if buffer is not None:
-            data = buffer.read(READ_LIMIT + 1)
-            if len(data) > READ_LIMIT:
-                # keep the end, where the error is; drain the rest without holding it
-                total, tail = len(data), data[-TAIL_BYTES:]
-                while chunk := buffer.read(TAIL_BYTES):
-                    total += len(chunk)
-                    tail = (tail + chunk)[-TAIL_BYTES:]
-                # start the tail at an even offset of the stream, so UTF-16 stays aligned
-                data = data[:HEAD_BYTES] + b"\n\n" + tail[(total - len(tail)) & 1 :]
-            return data
+            return _gather(buffer)
         return stream.read().encode("utf-8", errors="replace")
     except OSError as exc:
         raise InputError(f"cannot read standard input: {exc.strerror or exc}") from None

@@ -260,6 +260,7 @@ def run(args: argparse.Namespace, system: System) -> int:
         timeout=args.timeout or DEFAULT_TIMEOUT_S,
         check_network=not args.skip_network_check,
         tty=stream.isatty() and os.name == "posix",
+        progress=stream.isatty() and not json_mode,
         confirm=_confirm if interactive else None,
         foreign=tuple(differences),
         trust_foreign=args.trust_plan_index,

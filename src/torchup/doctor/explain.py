@@ -4,20 +4,27 @@ Pure: bytes or text in, ``Finding`` objects out.  The knowledge lives in the
 problem catalog (``problems.json``, see ``torchup.doctor.problems``); this module
 only decodes, cleans, matches and ranks.
 
-Cost is bounded whatever the input: only the first ``HEAD_CHARS`` and the last
-``TAIL_CHARS`` characters are examined (errors sit at the end of a log; warnings
-printed at start-up, such as an unsupported GPU, at its head), the text is
-lower-cased once and every signature is a precompiled case-sensitive regular
-expression over it, which ``re`` scans with its fast literal search.
+Cost is bounded whatever the input: only the first ``HEAD_CHARS``, the last
+``TAIL_CHARS`` characters and up to ``MIDDLE_CHARS`` of lines around errors in
+between are examined (errors sit at the end of a log; warnings printed at
+start-up, such as an unsupported GPU, at its head; see ``torchup.doctor.window``).
+The text is lower-cased once.  Each signature names literals one of which every
+match contains (``prefilters.json``, computed from the patterns by
+``prefilter_index``): a signature whose literals are all absent is never
+compiled, and one whose literals are present runs only in the lines around them.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 # the regex parser, to find the literal text a pattern cannot match without
 if sys.version_info >= (3, 11):
@@ -26,16 +33,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import sre_constants as _sre_constants
     import sre_parse as _sre_parse
-from collections.abc import Mapping
-from typing import Any
 
 from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
+from torchup.doctor.window import gather
 from torchup.findings import Finding
-from torchup.machine import normalise_arch, normalise_os
 
-__all__ = ["HEAD_CHARS", "TAIL_CHARS", "Facts", "clean_log", "decode_log", "explain"]
+__all__ = ["HEAD_CHARS", "MIDDLE_CHARS", "TAIL_CHARS", "Facts", "clean_log", "decode_log", "explain", "prefilter_index"]
 
 HEAD_CHARS = 128 * 1024
+MIDDLE_CHARS = 1024 * 1024  # at most, of lines around errors between head and tail (torchup.doctor.window)
 TAIL_CHARS = 1024 * 1024
 MAX_EVIDENCE = 6
 MAX_EVIDENCE_LINE = 240
@@ -49,7 +55,6 @@ CORROBORATING_WEIGHT = 5  # a context signal that sharpens a strong one (3-5 on 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CRLF = re.compile(r"(?<!\r)\r+\n")  # the lookbehind: one try per run of CRs, not one per CR
-_LINE_BREAK = re.compile(r"\r\n|[\r\n]")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -91,6 +96,8 @@ class Facts:
         on 64-bit Windows says ``AMD64``.  So the width is known only where it is
         certain: macOS runs 64-bit programs only, and a 32-bit OS runs 32-bit ones.
         """
+        from torchup.machine import normalise_arch, normalise_os
+
         os_ = normalise_os(markers.get("platform_system", "") or markers.get("sys_platform", ""))
         arch = normalise_arch(markers.get("platform_machine", ""))
         bits = 64 if os_ == "macos" else 32 if arch in ("x86", "armv7l") else None
@@ -176,18 +183,7 @@ def _cr_terminated(text: str) -> bool:
 
 
 def _window(text: str) -> str:
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
-        return text
-    head = text[:HEAD_CHARS]
-    tail = text[-TAIL_CHARS:]
-    # whole lines only, so no half line forms a false match across the cut; a CR ends a
-    # line too (a CR-only log has no LF at all, or only a last one)
-    end = max(head.rfind("\n"), head.rfind("\r"))
-    head = head[: end + 1] if end >= 0 else head
-    brk = _LINE_BREAK.search(tail)
-    if brk is not None and brk.end() < len(tail):
-        tail = tail[brk.end() :]
-    return head + ("\r" if _cr_terminated(text) else "\n") + tail
+    return gather([text], head=HEAD_CHARS, middle=MIDDLE_CHARS, tail=TAIL_CHARS)
 
 
 def _overlay(line: str) -> str:
@@ -237,60 +233,117 @@ def _compile(pattern: str) -> re.Pattern[str]:
 _MIN_LITERAL = 3
 
 
-def _literal_alternatives(items) -> list[str] | None:
-    """Literal strings of which at least one occurs in every match of ``items``
-    (a parsed regex sequence), choosing the most selective set; None if unknown."""
-    best: list[str] | None = None
+def _literal_sets(items) -> list[list[str]]:
+    """Sets of literal strings such that every match of ``items`` (a parsed regex
+    sequence) contains at least one string of each set; only sets whose strings all
+    have ``_MIN_LITERAL`` characters or more."""
+    sets: list[list[str]] = []
 
     def consider(alts: list[str] | None) -> None:
-        nonlocal best
-        if not alts or min(len(a) for a in alts) < _MIN_LITERAL:
-            return
-        key = (min(len(a) for a in alts), -len(alts))
-        if best is None or key > (min(len(a) for a in best), -len(best)):
-            best = alts
+        if alts and min(len(a) for a in alts) >= _MIN_LITERAL:
+            sets.append(alts)
 
     run: list[str] = []
     for op, av in items:
         if op is _sre_constants.LITERAL:
             run.append(chr(av))
             continue
+        if run and op is _sre_constants.BRANCH:
+            # the parser factors a shared start out of the branches (``pipenv|pdm`` is
+            # ``p(?:ipenv|dm)``): the literal before the branch with each branch's own start
+            consider(["".join(run) + _leading_literal(list(sub)) for sub in av[1]])
         if run:
             consider(["".join(run)])
             run = []
         if op is _sre_constants.SUBPATTERN:
-            consider(_literal_alternatives(list(av[-1])))
+            sets += _literal_sets(list(av[-1]))
         elif op is _sre_constants.BRANCH:
             collected: list[str] = []
-            complete = True
             for sub in av[1]:
-                found = _literal_alternatives(list(sub))
+                found = _most_selective(_literal_sets(list(sub)))
                 if found is None:
-                    complete = False
                     break
                 collected += found
-            consider(collected if complete else None)
+            else:
+                consider(collected)
         elif op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT) and av[0] >= 1:
-            consider(_literal_alternatives(list(av[2])))
+            sets += _literal_sets(list(av[2]))
     if run:
         consider(["".join(run)])
-    return best
+    return sets
+
+
+def _selectivity(alts: list[str]) -> tuple[int, int]:
+    return min(len(a) for a in alts), -len(alts)
+
+
+def _most_selective(sets: list[list[str]]) -> list[str] | None:
+    return max(sets, key=_selectivity) if sets else None
+
+
+def _leading_literal(items) -> str:
+    """The literal text every match of ``items`` (a parsed regex sequence) starts with."""
+    lead = []
+    for op, av in items:
+        if op is not _sre_constants.LITERAL:
+            break
+        lead.append(chr(av))
+    return "".join(lead)
+
+
+PREFILTERS_FILE = Path(__file__).with_name("prefilters.json")
+REACH = 2000  # a match is looked for within this many characters of its literal (then whole lines)
+
+
+@lru_cache(maxsize=1)
+def _shipped_prefilters() -> dict[str, list[list[str]] | None]:
+    try:
+        return json.loads(PREFILTERS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a damaged install: compute them instead (slower, same answer)
+        return {}
+
+
+def prefilter_index(problems: Mapping[str, Problem]) -> dict[str, list[list[str]] | None]:
+    """``{pattern: literal sets or None}`` for every signature: what ``prefilters.json`` holds.
+
+    Parsing 400 patterns costs ~80 ms, more than explain's whole budget for a short
+    message, so the index ships precomputed; a test keeps it equal to this.
+    """
+    index: dict[str, list[list[str]] | None] = {}
+    for problem in problems.values():
+        for sig in problem.signatures:
+            found = _parse_prefilter(lower_pattern(sig.pattern))
+            index[sig.pattern] = None if found is None else [list(alts) for alts in found]
+    return index
+
+
+_Prefilter = tuple[tuple[str, ...], ...]
 
 
 @lru_cache(maxsize=4096)
-def _prefilter(pattern: str) -> tuple[str, ...] | None:
-    """The literals (lower case) one of which a match of ``pattern`` must contain.
+def _prefilter(pattern: str) -> _Prefilter | None:
+    """Sets of literals (lower case): a match of ``pattern`` contains one of each set.
 
     A substring test costs far less than a regex search that cannot start from a
-    literal prefix; signatures whose literals are absent are skipped.  None means
-    "always run the regex" (no usable literal, or the parser is unavailable).
+    literal prefix; signatures missing a set are skipped.  The most selective set
+    comes first: the regex runs only around its occurrences.  None means "always
+    run the regex" (no usable literal, or the parser is unavailable).
     """
+    shipped = _shipped_prefilters()
+    if pattern in shipped:
+        found = shipped[pattern]
+        return None if found is None else tuple(tuple(alts) for alts in found)
+    return _parse_prefilter(lower_pattern(pattern))
+
+
+def _parse_prefilter(pattern: str) -> _Prefilter | None:
+    """The literal sets of ``pattern`` (as ``lower_pattern`` writes it), most selective first."""
     try:
-        parsed = _sre_parse.parse(lower_pattern(pattern))
-        found = _literal_alternatives(list(parsed))
+        sets = _literal_sets(list(_sre_parse.parse(pattern)))
     except Exception:  # noqa: BLE001 - the parser is CPython-internal: any failure degrades to no prefilter
         return None
-    return tuple(dict.fromkeys(found)) if found else None
+    unique = {tuple(dict.fromkeys(alts)): None for alts in sorted(sets, key=_selectivity, reverse=True)}
+    return tuple(unique) or None
 
 
 def _line_of(text: str, start: int, end: int) -> str:
@@ -325,37 +378,98 @@ def _note(note: str, match: re.Match[str], original: str) -> str:
     return _NOTE_FIELD.sub(field, note)
 
 
-def _present(pattern: str, low: str, seen: dict[str, bool]) -> bool:
-    """False when none of ``pattern``'s required literals occurs in ``low`` (cheap)."""
-    literals = _prefilter(pattern)
-    if literals is None:
-        return True
-    for literal in literals:
-        hit = seen.get(literal)
+class _Text:
+    """The lower-cased log with what the signatures ask of it remembered: which literals occur
+    (looked up among its distinct words, far fewer than its characters in a repetitive log)
+    and the spans around each literal's occurrences."""
+
+    def __init__(self, low: str) -> None:
+        self.low = low
+        self._words: str | None = None
+        self._seen: dict[str, bool] = {}
+        self._spans: dict[str, list[tuple[int, int]]] = {}
+
+    def has(self, literal: str) -> bool:
+        hit = self._seen.get(literal)
         if hit is None:
-            hit = seen[literal] = literal in low
-        if hit:
-            return True
-    return False
+            if any(ch.isspace() for ch in literal):
+                hit = literal in self.low
+            else:
+                # a literal without whitespace lies inside one word; "\n" joins no two into it
+                if self._words is None:
+                    self._words = "\n".join(set(self.low.split()))
+                hit = literal in self._words
+            self._seen[literal] = hit
+        return hit
+
+    def present(self, pattern: str) -> bool:
+        """False when a set of ``pattern``'s required literals is absent (cheap)."""
+        sets = _prefilter(pattern)
+        return sets is None or all(any(self.has(literal) for literal in alts) for alts in sets)
+
+    def search(self, pattern: str) -> re.Match[str] | None:
+        """The first match of ``pattern``, looked for only in whole lines around its literals."""
+        rx = _compile(pattern)
+        sets = _prefilter(pattern)
+        if sets is None or len(self.low) <= 8 * REACH:
+            return rx.search(self.low)
+        # the set whose literals occur least often here: the fewest lines to search
+        fewest = min(sets, key=lambda alts: sum(len(self._spans_of(lit)) for lit in alts if self.has(lit)))
+        spans = sorted(span for literal in fewest if self.has(literal) for span in self._spans_of(literal))
+        start, end = -1, -1
+        for lo, hi in [*spans, (len(self.low) + 1, 0)]:
+            if lo <= end:
+                end = max(end, hi)
+                continue
+            if start >= 0:
+                match = rx.search(self.low, start, end)
+                if match is not None:
+                    return match
+            start, end = lo, hi
+        return None
+
+    def _spans_of(self, literal: str) -> list[tuple[int, int]]:
+        spans = self._spans.get(literal)
+        if spans is None:
+            # each found occurrence stands for the next REACH characters too: its span reaches
+            # 2 * REACH past it, so a match around any occurrence it skipped is inside
+            low, spans = self.low, []
+            at = low.find(literal)
+            while at >= 0:
+                lo = low.rfind("\n", 0, max(0, at - REACH)) + 1
+                hi = low.find("\n", at + len(literal) + 2 * REACH)
+                spans.append((lo, len(low) if hi < 0 else hi))
+                at = low.find(literal, at + REACH)
+            self._spans[literal] = spans
+        return spans
 
 
-@dataclass(frozen=True)
 class _Match:
-    """What a problem's signatures found in one log."""
+    """What a problem's signatures found in one log.
 
-    score: float
-    last: int  # offset of the latest positive match, -1 when none
-    evidence: list[tuple[int, str]]
-    patterns: set[str]  # the patterns of the positive signatures that matched
-    strongest: tuple[float, str]  # the weight of the strongest positive match and the text it matched
-    weights: tuple[float, ...]  # of every positive match, strongest first
-    against: tuple[str, ...]  # what negative signatures matched: evidence against the problem
+    A plain class: a dataclass costs a few milliseconds to create at import (it compiles
+    generated code), a noticeable share of a short explain's whole run."""
+
+    __slots__ = ("against", "evidence", "last", "patterns", "score", "strongest", "weights")
+
+    def __init__(
+        self,
+        score: float,
+        last: int,  # offset of the latest positive match, -1 when none
+        evidence: list[tuple[int, str]],
+        patterns: set[str],  # the patterns of the positive signatures that matched
+        strongest: tuple[float, str],  # the weight of the strongest positive match and the text it matched
+        weights: tuple[float, ...],  # of every positive match, strongest first
+        against: tuple[str, ...],  # what negative signatures matched: evidence against the problem
+    ) -> None:
+        self.score, self.last, self.evidence, self.patterns = score, last, evidence, patterns
+        self.strongest, self.weights, self.against = strongest, weights, against
 
 
 _NO_MATCH = _Match(0.0, -1, [], set(), (0.0, ""), (), ())
 
 
-def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> _Match:
+def _score(problem: Problem, text: str, low: _Text) -> _Match:
     # Branch and bound: strongest signatures first; once the signatures still
     # possible cannot reach min_score, stop.  Context signatures (common words)
     # are then never searched for unless an anchor message is present.
@@ -365,7 +479,7 @@ def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> _Mat
     for sig in positive:
         if bound < problem.min_score:
             return _NO_MATCH
-        if _present(sig.pattern, low, seen):
+        if low.present(sig.pattern):
             possible.append(sig)
         else:
             bound -= sig.weight
@@ -378,9 +492,9 @@ def _score(problem: Problem, text: str, low: str, seen: dict[str, bool]) -> _Mat
     strongest = (0.0, "")
     against: list[str] = []
     for sig in possible + [sig for sig in problem.signatures if sig.weight <= 0]:
-        if sig.weight <= 0 and not _present(sig.pattern, low, seen):
+        if sig.weight <= 0 and not low.present(sig.pattern):
             continue
-        match = _compile(sig.pattern).search(low)
+        match = low.search(sig.pattern)
         if match is None:
             continue
         score += sig.weight
@@ -498,15 +612,14 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
     """
     problems = PROBLEMS if problems is None else problems
     text = clean_log(_window(text))
-    low = _lower(text)
+    low = _Text(_lower(text))
     size = max(1, len(text))
     scored: list[tuple[float, int, Problem, _Match]] = []
     matched: dict[str, set[str]] = {}
-    seen: dict[str, bool] = {}  # literal -> present in the text, shared by all signatures
     for order, problem in enumerate(problems.values()):
         if not problem.signatures:
             continue
-        match = _score(problem, text, low, seen)
+        match = _score(problem, text, low)
         if match.score < problem.min_score or match.last < 0:
             continue
         # a later match ranks a little higher: a log's last error is usually the one that stopped it
@@ -539,3 +652,7 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
             )
         )
     return findings
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates prefilters.json after problems.json changes
+    sys.stdout.write(json.dumps(prefilter_index(PROBLEMS), indent=0, sort_keys=True) + "\n")

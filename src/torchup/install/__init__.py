@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TextIO
@@ -38,7 +38,7 @@ from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
 from torchup.install.conda import result_problem as conda_result_problem
-from torchup.install.execute import choose_manager, digest, manager_argvs, run_manager
+from torchup.install.execute import choose_manager, digest, manager_argvs, run_manager, uv_would_save
 from torchup.install.snapshot import (
     RestoreReport,
     Snapshot,
@@ -54,6 +54,7 @@ from torchup.install.snapshot import (
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.output import printable
 from torchup.plan import Plan
+from torchup.progress import Heartbeat, describe_rate
 from torchup.record import replace
 from torchup.system import System
 
@@ -87,6 +88,7 @@ class InstallOptions:
     timeout: float = DEFAULT_TIMEOUT_S  # one deadline for everything: index checks, then the manager
     check_network: bool = True
     tty: bool = False  # give the manager a terminal (its own progress bars)
+    progress: bool = False  # torchup's own progress lines (a terminal, no --json): torchup.progress
     uv: str | None = None  # uv's path, when not the one on PATH
     confirm: Callable[[str], bool] | None = None  # asks the user; None: no terminal
     # how a plan read from a file differs from torchup's own choice (another index...): shown,
@@ -119,16 +121,38 @@ def default_log_path(env) -> str:
 class _Out:
     """torchup's step lines, always shown (and copied into the log once it is open)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, progress: bool = False) -> None:
         self.stream = stream
+        self.progress = progress  # a terminal, and no --json: heartbeats while a step is silent
         self.log = None
         self.start = time.monotonic()
+        self._beat: Heartbeat | None = None  # the status line now kept alive, if any
+        self._started: dict[str, float] = {}  # when each download began (for its rate)
+
+    @contextmanager
+    def heartbeat(self, label: str, echo: Callable[[bytes], None] | None = None) -> Iterator[Heartbeat]:
+        """A status line while the step in the ``with`` runs (torchup.progress); step lines erase it."""
+        with Heartbeat(self.stream, label, enabled=self.progress, echo=echo) as beat:
+            self._beat = beat
+            try:
+                yield beat
+            finally:
+                self._beat = None
+
+    def on_bytes(self, url: str, received: int, total: int | None) -> None:
+        """A download's progress, shown in the status line (thread-safe: pages come in on workers)."""
+        start = self._started.setdefault(url, time.monotonic())
+        beat = self._beat
+        if beat is not None:
+            beat.note(f"{redact_url(url)} {describe_rate(received, total, time.monotonic() - start)}")
 
     def step(self, text: str) -> None:
         self.line(f"torchup: {text}")
 
     def line(self, text: str) -> None:
         text = redact_url(text)  # an index URL may carry a password: never shown, never logged
+        if self._beat is not None:
+            self._beat.erase()
         self.stream.write(text + "\n")
         self.stream.flush()
         if self.log is not None:  # the log's lines carry the time since torchup started
@@ -147,7 +171,7 @@ class _Out:
 
 
 def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO | None = None) -> InstallReport:
-    out = _Out(stream or sys.stdout)
+    out = _Out(stream or sys.stdout, progress=options.progress)
     deadline = time.monotonic() + options.timeout
     runner = system.runner
     python = options.python
@@ -161,7 +185,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
     pages = None
     if options.check_network and plan.index_url and options.manager not in (*CONDA_MANAGERS, "pixi"):
         # the family's index pages depend on the plan alone: fetched while the target is inspected
-        client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline)
+        client = Client(system.env, timeout=_preflight.INDEX_TIMEOUT_S, deadline=deadline, on_bytes=out.on_bytes)
         pages = _in_background(deadline, _preflight.index_pages, plan, client)
     if options.venv:
         python = _venv_python(options.venv)
@@ -170,12 +194,15 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         out.step(f"using the existing virtual environment {options.venv}")
     target = inspect_target(runner, python)
     if options.dry_run:
-        return _prepare(plan, options, system, out, target, pages, deadline).dry_run_report(out)
+        with out.heartbeat("checking the plan against the index"):
+            prepared = _prepare(plan, options, system, out, target, pages, deadline)
+        return prepared.dry_run_report(out)
     # one torchup per environment from the preflight on: what the preflight saw and the user
     # agreed to stays true until the manager (which holds the lock too) has exited
     with _exclusive(target.prefix) as lock:
         target = inspect_target(runner, python)  # again: another torchup may have changed it meanwhile
-        prepared = _prepare(plan, options, system, out, target, pages, deadline)
+        with out.heartbeat("checking the plan against the index"):
+            prepared = _prepare(plan, options, system, out, target, pages, deadline)
         deadline += _confirm(prepared, options, out)
         return _carry_out(plan, prepared, options, system, out, lock, deadline)
 
@@ -432,19 +459,24 @@ def _snapshot_and_run(
             _guard.relax(target.prefix)  # the snapshot keeps the pins: a failure puts them back
         for argv in argvs:  # torch's command, then the rest of the stack: the first failure stops them
             out.step(f"running: {redact_url(shlex.join(argv))}")
-            result = run_manager(
-                runner,
-                argv,
-                log=log,
-                echo=out.raw,
-                tty=tty,
-                timeout=max(deadline - time.monotonic(), 1.0),
-                lock=lock,
-                on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
-            )
+            with out.heartbeat(manager, echo=out.raw) as beat:
+                result = run_manager(
+                    runner,
+                    argv,
+                    log=log,
+                    echo=beat.echo,
+                    tty=tty,
+                    timeout=max(deadline - time.monotonic(), 1.0),
+                    lock=lock,
+                    on_start=lambda pid: _write_holder(lock, torchup=os.getpid(), manager=pid),
+                )
             if not result.ok:
                 break
         cleanup.join()
+        if result.ok and manager == "pip" and out.progress:
+            uv = runner.which("uv")
+            if uv:
+                out.step(uv_would_save(result.duration_s, uv))
         failure: list[str] | None
         if not result.ok:
             failure, text = digest(result), result.stdout
@@ -885,7 +917,8 @@ def _verify(system: System, python: str, out: _Out) -> bool:
     from torchup.verify import run_verify
 
     out.step("verify: real computation in the new environment")
-    report = run_verify(system, python)
+    with out.heartbeat("verify"):
+        report = run_verify(system, python)
     if report.ok:
         out.step(
             f"verify ok: torch {report.torch.get('version', '?') if report.torch else '?'} ({report.build_label or '?'})"

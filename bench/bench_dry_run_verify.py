@@ -1,0 +1,98 @@
+"""`torchup install --dry-run` and `torchup verify`, each side by side with its yardstick.
+
+    .venv/bin/python bench/bench_dry_run_verify.py [--runs 7] [--torch-venv DIR]
+
+dry run: `torchup install --plan FILE --python VENV --dry-run --manager uv` (target inspection,
+the index check against the loopback index, the plan shown) against `uv pip install --dry-run`
+of the same pin from the same index (uv resolves and prints what it would do).  The venv holds
+torch 2.9.1+cpu from a PyTorch-like index on 127.0.0.1 (tests/support).
+
+verify: `torchup verify --python PY --json` against `PY -c "import torch"` in a venv with the real
+CPU torch 2.13.0 (``--torch-venv``, made with `pip install torch==2.13.0` when it has no torch:
+pip takes that wheel from this machine's disk).
+
+The sides alternate, each run is a whole process; the table has the medians of wall time, of
+CPU time (user + system of the process and its children) and the median of the per-round
+ratios, so a burst of load on a shared machine hits both sides alike.  Issue 15's targets:
+dry run <= 120 ms, verify <= 1.05x a bare `import torch`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support import install_env as ie  # noqa: E402
+from tests.support.index_server import IndexServer  # noqa: E402
+
+
+def _timed(argv: list[str], env: dict) -> tuple[float, float]:
+    """(wall s, CPU s of it and its children) of one run; fails loudly when it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{out.decode(errors='replace')[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _side_by_side(name: str, ours: list[str], theirs: list[str], env: dict, runs: int, target: str) -> None:
+    rows: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    _timed(ours, env), _timed(theirs, env)  # warm the page cache and any cache the tools keep
+    for _ in range(runs):
+        rows.append((_timed(ours, env), _timed(theirs, env)))
+    med = [statistics.median(side[i][k] for side in rows) * 1000 for i in (0, 1) for k in (0, 1)]
+    ratio = statistics.median(a[0] / b[0] for a, b in rows)
+    print(f"{name:<9} torchup {med[0]:6.0f} ms (cpu {med[1]:5.0f})   yardstick {med[2]:6.0f} ms (cpu {med[3]:5.0f})"
+          f"   ratio {ratio:4.2f}   target {target}")
+
+
+def _torch_venv(path: Path, env: dict) -> Path:
+    python = path / "bin" / "python"
+    if subprocess.run([str(python), "-c", "import torch"], env=env, capture_output=True).returncode != 0:
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, env=env)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], check=True, env=env)
+    return python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--torch-venv", type=Path, help="a venv with torch 2.13.0 (made there when missing)")
+    parser.add_argument("--skip-verify", action="store_true")
+    args = parser.parse_args()
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TORCHUP_"))}
+    base_env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", NO_COLOR="1")
+    torchup = [sys.executable, "-m", "torchup"]
+    with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = ie.tool_env(dict(base_env, PIP_CONFIG_FILE=os.devnull), tmp)
+        with IndexServer(missing_status=403) as server:
+            ie.serve(server, ie.build_wheels(tmp / "wheels"))
+            env = ie.with_index_base(env, server)
+            venv = ie.make_template_venv(tmp / "venv", server, env)
+            plan = ie.plan_file(tmp / "plan.json", server, torch=ie.NEW_CPU, variant="cpu")
+            ours = [*torchup, "install", "--plan", str(plan), "--python", str(venv), "--dry-run", "--manager", "uv"]
+            theirs = [str(tmp / "tools" / "uv"), "pip", "install", "--dry-run", "--python", str(venv),
+                      "--index-url", server.index_url("whl/cpu"), f"torch=={ie.NEW_CPU}"]
+            _side_by_side("dry run", ours, theirs, env, args.runs, "<= 120 ms")
+        if not args.skip_verify:
+            python = _torch_venv(args.torch_venv or tmp / "torch-venv", base_env)
+            ours = [*torchup, "verify", "--python", str(python), "--json"]
+            _side_by_side("verify", ours, [str(python), "-c", "import torch"], base_env, args.runs, "ratio <= 1.05")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
