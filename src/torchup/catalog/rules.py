@@ -32,6 +32,7 @@ __all__ = [
     "kernel_match",
     "needs_ptx_jit",
     "why_not_driver",
+    "why_not_driver_for_cuda",
     "why_not_gpu",
     "why_not_platform",
     "why_not_python",
@@ -184,12 +185,20 @@ def why_not_driver(
     label = f"torch {build.version_on_index}"
     if build.cuda is None:
         return f"the CUDA version of {label} is not known", None
+    return why_not_driver_for_cuda(build.cuda, label, driver, os, driver_cuda=driver_cuda)
+
+
+def why_not_driver_for_cuda(
+    cuda: str, label: str, driver: str | None, os: str, *, driver_cuda: str | None = None
+) -> tuple[str | None, str | None]:
+    """``why_not_driver`` for a build known only by its CUDA version (``"13.0"``) and a label
+    for the reason (``"torch 2.14.0+cu130"``): what ``explain`` reads off a log."""
     if os == "macos":
         return "CUDA is not available on macOS", None
-    floor = hardware.driver_floor(build.cuda, os)
+    floor = hardware.driver_floor(cuda, os)
     said = version_tuple(driver_cuda or "")[:2]
     if len(said) == 2:
-        need = version_tuple(build.cuda)[:2]
+        need = version_tuple(cuda)[:2]
         if need <= said:
             return None, FULL
         below_floor = bool(driver and floor and floor.compat and version_tuple(driver) < version_tuple(floor.compat))
@@ -197,11 +206,11 @@ def why_not_driver(
             return None, MINOR_COMPAT
         needs = f"an NVIDIA driver >= {floor.compat}" if floor and floor.compat else "a newer NVIDIA driver"
         return (
-            f"{label} is built with CUDA {build.cuda}, which needs {needs}; this driver"
+            f"{label} is built with CUDA {cuda}, which needs {needs}; this driver"
             f"{f' ({driver})' if driver else ''} runs CUDA up to {driver_cuda} (its own report)"
         ), None
     if floor is None or floor.compat is None:
-        return f"no driver table for CUDA {build.cuda}", None
+        return f"no driver table for CUDA {cuda}", None
     if not driver:
         return f"{label} needs an NVIDIA driver >= {floor.compat} (CUDA {floor.cuda}); no driver was found", None
     have = version_tuple(driver)
@@ -212,7 +221,7 @@ def why_not_driver(
     if have >= version_tuple(floor.compat):
         return None, MINOR_COMPAT
     need_driver = floor.full or floor.compat
-    major = build.cuda.split(".")[0]
+    major = cuda.split(".")[0]
     return (
         f"{label} is built with CUDA {floor.cuda}, which needs an NVIDIA driver >= {floor.compat} "
         f"(CUDA {major}.x minor-version compatibility; >= {need_driver} for full support); this driver is {driver}",

@@ -601,6 +601,38 @@ def _matched_text(text: str, match: re.Match[str]) -> str:
     return " ".join(text[match.start() : match.end()].split())
 
 
+_LOG_FACT_PROBLEM = "driver-too-old"
+
+
+def _with_log_facts(scored: list, problems: Mapping[str, Problem], text: str, size: int) -> list:
+    """``scored`` with what the log's own facts imply (``log_facts``): a CUDA build and a driver that
+    cannot run it, shown side by side, are an anchor for ``driver-too-old`` whatever the failure's words."""
+    from torchup.doctor.log_facts import driver_below_build
+
+    problem = problems.get(_LOG_FACT_PROBLEM)
+    evidence = driver_below_build(text) if problem is not None else None
+    if problem is None or evidence is None:
+        return scored
+    for i, (score, order, p, match) in enumerate(scored):
+        if p.id == problem.id:
+            match.evidence.append((match.last, evidence))
+            match.weights = tuple(sorted((*match.weights, float(ANCHOR_WEIGHT)), reverse=True))
+            scored[i] = (score + ANCHOR_WEIGHT, order, p, match)
+            return scored
+    last = len(text) - 1
+    match = _Match(
+        float(ANCHOR_WEIGHT),
+        last,
+        [(last, evidence)],
+        set(),
+        (float(ANCHOR_WEIGHT), evidence),
+        (float(ANCHOR_WEIGHT),),
+        (),
+    )
+    order = -list(problems).index(problem.id)
+    return [*scored, (ANCHOR_WEIGHT + 0.5 * last / size, order, problem, match)]
+
+
 def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: Facts | None = None) -> list[Finding]:
     """The catalogued problems ``text`` shows, best first (empty when none).
 
@@ -625,6 +657,7 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
         # a later match ranks a little higher: a log's last error is usually the one that stopped it
         scored.append((match.score + 0.5 * match.last / size, -order, problem, match))
         matched[problem.id] = match.patterns
+    scored = _with_log_facts(scored, problems, text, size)
     gone = _guesses(problems, matched)
     if facts is not None:
         gone |= {item[2].id for item in scored if facts.what_rules_out(item[2])}
