@@ -71,15 +71,15 @@ def test_errors_are_clean(env):
 def test_stale_data_suggests_a_refresh(env, tmp_path):
     from torchup.record import replace
 
-    from torchup.catalog.load import cache_path, catalog_to_dict, load_catalog
+    from torchup.catalog.load import cache_path, cache_text, load_catalog
 
     cat = load_catalog(use_cache=False)
     path = cache_path(env)
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(catalog_to_dict(replace(cat, data_date="2099-01-01"))))
+    path.write_text(cache_text(replace(cat, data_date="2099-01-01")))
     text = torchup(env).stdout
     assert "catalog.json" in text and "refresh" not in text.split("data from")[1]
-    path.write_text(json.dumps(catalog_to_dict(replace(cat, data_date="2000-01-01"))))
+    path.write_text(cache_text(replace(cat, data_date="2000-01-01")))
     # an older cache is ignored: the embedded data is used; make the embedded look old instead
     data = json.loads(torchup(env, "--json").stdout)
     assert data["catalog"]["origin"] == "embedded"

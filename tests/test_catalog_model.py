@@ -11,8 +11,10 @@ import pytest
 from torchup.catalog.load import (
     cache_dir,
     cache_path,
+    cache_text,
     catalog_from_dict,
     catalog_to_dict,
+    embedded_id,
     embedded_path,
     load_catalog,
     read_catalog_file,
@@ -132,7 +134,7 @@ def test_cache_dir_from_env(tmp_path):
 def _write_cache(env, catalog, **changes):
     path = cache_path(env)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(catalog_to_dict(replace(catalog, **changes))))
+    path.write_text(cache_text(replace(catalog, **changes)))  # as `catalog refresh` writes it
     return path
 
 
@@ -152,6 +154,24 @@ def test_newer_cache_is_used_older_ignored_broken_warned(tmp_path):
     assert got.origin == "embedded" and got.warnings and "ignored" in got.warnings[0]
     with pytest.raises(InputError):
         read_catalog_file(path)
+
+
+def test_a_cache_learnt_on_top_of_another_torchups_catalog_is_not_taken(tmp_path):
+    """A refresh made by an older torchup would hide the facts this one ships (corrections,
+    sources, platform notes) behind a same-day or newer date: it is ignored, and said."""
+    env = {"TORCHUP_CACHE_DIR": str(tmp_path)}
+    embedded = load_catalog(use_cache=False)
+    newer = date.fromordinal(date.fromisoformat(embedded.data_date).toordinal() + 3).isoformat()
+    path = _write_cache(env, embedded, data_date=newer)
+    assert load_catalog(env).origin == str(path)
+    for other in (
+        path.read_text().replace(f'"made_from":"{embedded_id()}"', '"made_from":"1:00000000"'),
+        json.dumps(catalog_to_dict(replace(embedded, data_date=newer))),  # written before made_from existed
+    ):
+        path.write_text(other)
+        got = load_catalog(env)
+        assert got.origin == "embedded" and got.data_date == embedded.data_date
+        assert "another torchup's catalog" in got.warnings[0] and "torchup catalog refresh" in got.warnings[0]
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -4,9 +4,10 @@
 ``torchup/catalog/data/catalog.json``; ``torchup catalog refresh`` writes
 ``catalog.json`` in the user cache directory (``TORCHUP_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/torchup``, else ``~/.cache/torchup``; on Windows
-``%LOCALAPPDATA%\\torchup``).  The cache is used when it is readable and its
-``data_date`` is not older than the embedded one; a broken cache is ignored
-with a warning on the returned catalog, never an error.
+``%LOCALAPPDATA%\\torchup``).  The cache is used when it is readable, was learnt on
+top of this very embedded snapshot (``made_from``, see ``embedded_id``) and its
+``data_date`` is not older than the embedded one; a broken cache, or one another
+torchup made, is ignored with a warning on the returned catalog, never an error.
 
 The file format is documented in ``docs/catalog.md``.  In short: the JSON is
 compact -- keys that are null, empty or false are left out, a build's wheels
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from functools import lru_cache
 
 from torchup import boundedjson
 from torchup.cache import cache_dir, cache_root
@@ -46,6 +48,7 @@ __all__ = [
     "STALE_DAYS",
     "cache_dir",
     "cache_path",
+    "cache_text",
     "catalog_from_dict",
     "catalog_to_dict",
     "embedded_path",
@@ -83,6 +86,14 @@ def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True
         cached = read_catalog_file(path, origin=str(path))
     except InputError as err:
         return _with_warning(_embedded(), f"ignored the refreshed catalog {path}: {err.message}")
+    if _made_from(path) != embedded_id():
+        # learnt on top of another torchup's snapshot: the facts this one ships (sources,
+        # corrections, new builds) would be hidden behind it, whatever its date
+        return _with_warning(
+            _embedded(),
+            f"ignored the refreshed catalog {path}: it was made on top of another torchup's catalog; "
+            "run 'torchup catalog refresh' to learn new releases again",
+        )
     embedded_date = _embedded_date()
     if embedded_date is not None and cached.data_date >= embedded_date:
         return cached  # parsed once: the embedded snapshot is not needed
@@ -90,6 +101,41 @@ def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True
     if cached.data_date < embedded.data_date:
         return embedded  # this torchup ships newer data than the old refresh
     return cached
+
+
+def cache_text(catalog: Catalog) -> str:
+    """The refreshed cache's file text: the compact JSON, with ``made_from`` (``embedded_id``) right
+    after ``format`` and ``data_date``, where ``load_catalog`` reads it without parsing the rest."""
+    data = catalog_to_dict(catalog)
+    head = {"format": data.pop("format"), "data_date": data.pop("data_date"), "made_from": embedded_id()}
+    return json.dumps({**head, **data}, separators=(",", ":")) + "\n"
+
+
+@lru_cache(maxsize=1)
+def embedded_id() -> str:
+    """Which embedded catalog this is (``length:crc32`` of its JSON): a refresh records it in
+    the cache (``made_from``), so a torchup with other embedded facts does not take that cache."""
+    import zlib
+
+    try:
+        with open(_EMBEDDED, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return "unreadable"
+    return f"{len(data)}:{zlib.crc32(data):08x}"
+
+
+def _made_from(path) -> str | None:
+    """The ``made_from`` a refresh wrote at the head of the cache file (after format and data_date)."""
+    import re
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256).decode("utf-8", "replace")
+    except OSError:
+        return None
+    m = re.match(r'\{"format":\d+,"data_date":"[^"]*","made_from":"([^"]{1,64})"', head)
+    return m.group(1) if m else None
 
 
 def _embedded() -> Catalog:

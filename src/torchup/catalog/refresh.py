@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags
-from torchup.catalog.load import cache_path, catalog_to_dict, load_catalog
+from torchup.catalog.load import cache_path, cache_text, load_catalog
 from torchup.catalog.model import (
     CONFIRMED,
     UNCONFIRMED,
@@ -654,7 +654,7 @@ def refresh_catalog(
     merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, companions=companions, today=today)
     unconfirmed += _unconfirmed_after(merged, new, unread, base)
     path = cache_path(env)
-    _write_atomic(path, json.dumps(catalog_to_dict(merged), separators=(",", ":")) + "\n")
+    _write_atomic(path, cache_text(merged))  # with made_from: the embedded catalog it was learnt on top of
     stack_changes, stack_notes = refresh_stack(pypi_url, env, options.timeout, today, path.parent / "stack.json")
     changes += stack_changes
     notes += stack_notes
