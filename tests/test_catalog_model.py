@@ -12,8 +12,10 @@ from torchup.catalog.load import (
     cache_dir,
     cache_path,
     cache_text,
+    cache_text,
     catalog_from_dict,
     catalog_to_dict,
+    embedded_id,
     embedded_id,
     embedded_path,
     load_catalog,
@@ -158,6 +160,30 @@ def test_newer_cache_is_used_older_ignored_broken_warned(tmp_path):
 
 def test_a_cache_learnt_on_top_of_another_torchups_catalog_is_not_taken(tmp_path):
     """A refresh made by an older torchup would hide the facts this one ships (corrections,
+    sources, platform notes) behind a same-day or newer date: it is ignored, and said when newer."""
+    env = {"TORCHUP_CACHE_DIR": str(tmp_path)}
+    embedded = load_catalog(use_cache=False)
+    newer = date.fromordinal(date.fromisoformat(embedded.data_date).toordinal() + 3).isoformat()
+    path = _write_cache(env, embedded, data_date=newer)
+    assert load_catalog(env).origin == str(path)
+    for other in (
+        path.read_text().replace(f'"made_from":"{embedded_id()}"', '"made_from":"1:00000000"'),
+        # as a refresh wrote it before made_from existed
+        json.dumps(catalog_to_dict(replace(embedded, data_date=newer)), separators=(",", ":")),
+    ):
+        path.write_text(other)
+        got = load_catalog(env)
+        assert got.origin == "embedded" and got.data_date == embedded.data_date
+        assert "another torchup's catalog" in got.warnings[0] and "torchup catalog refresh" in got.warnings[0]
+    # made the same day as this torchup's data (the case that hid new facts): ignored, nothing to warn of
+    _write_cache(env, embedded)
+    path.write_text(path.read_text().replace(f'"made_from":"{embedded_id()}"', '"made_from":"1:00000000"'))
+    got = load_catalog(env)
+    assert got.origin == "embedded" and not got.warnings
+
+
+def test_a_cache_learnt_on_top_of_another_torchups_catalog_is_not_taken(tmp_path):
+    """A refresh made by an older torchup would hide the facts this one ships (corrections,
     sources, platform notes) behind a same-day or newer date: it is ignored, and said."""
     env = {"TORCHUP_CACHE_DIR": str(tmp_path)}
     embedded = load_catalog(use_cache=False)
@@ -187,6 +213,7 @@ def test_a_cache_learnt_on_top_of_another_torchups_catalog_is_not_taken(tmp_path
 def test_a_hostile_cache_is_ignored_with_a_warning(tmp_path, text, expected):
     env = {"TORCHUP_CACHE_DIR": str(tmp_path)}
     cache_path(env).parent.mkdir(parents=True, exist_ok=True)
-    cache_path(env).write_text(text)
+    # a cache that says it was learnt on top of this torchup's catalog: the bounded parser judges it
+    cache_path(env).write_text(text.replace('"data_date": "2030-01-01"', f'"data_date": "2030-01-01", "made_from": "{embedded_id()}"'))
     got = load_catalog(env)
     assert got.origin == "embedded" and expected in got.warnings[0]

@@ -82,18 +82,21 @@ def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True
     if not use_cache or not os.path.exists(os.path.join(cache_root(env), "catalog.json")):
         return _embedded()  # the common case, decided without pathlib
     path = cache_path(env)
+    cache_date, made_from = _cache_head(path)
+    if made_from is not None and made_from != embedded_id():
+        if cache_date is not None and cache_date <= (_embedded_date() or ""):
+            return _embedded()  # this torchup's own data is as new: nothing is lost
+        # learnt on top of another torchup's snapshot: the facts this one ships (sources,
+        # corrections, new builds) would be hidden behind it
+        return _with_warning(
+            _embedded(),
+            f"ignored the refreshed catalog {path}: it was made on top of another torchup's catalog; "
+            "run 'torchup catalog refresh' to learn the newest releases again",
+        )
     try:
         cached = read_catalog_file(path, origin=str(path))
     except InputError as err:
         return _with_warning(_embedded(), f"ignored the refreshed catalog {path}: {err.message}")
-    if _made_from(path) != embedded_id():
-        # learnt on top of another torchup's snapshot: the facts this one ships (sources,
-        # corrections, new builds) would be hidden behind it, whatever its date
-        return _with_warning(
-            _embedded(),
-            f"ignored the refreshed catalog {path}: it was made on top of another torchup's catalog; "
-            "run 'torchup catalog refresh' to learn new releases again",
-        )
     embedded_date = _embedded_date()
     if embedded_date is not None and cached.data_date >= embedded_date:
         return cached  # parsed once: the embedded snapshot is not needed
@@ -125,17 +128,23 @@ def embedded_id() -> str:
     return f"{len(data)}:{zlib.crc32(data):08x}"
 
 
-def _made_from(path) -> str | None:
-    """The ``made_from`` a refresh wrote at the head of the cache file (after format and data_date)."""
+def _cache_head(path) -> tuple[str | None, str | None]:
+    """``(data_date, made_from)`` from the head of a refreshed cache (``cache_text`` writes them
+    first); ``made_from`` is ``"none"`` for a cache written before torchup recorded it."""
     import re
 
     try:
         with open(path, "rb") as fh:
             head = fh.read(256).decode("utf-8", "replace")
     except OSError:
-        return None
-    m = re.match(r'\{"format":\d+,"data_date":"[^"]*","made_from":"([^"]{1,64})"', head)
-    return m.group(1) if m else None
+        return None, None
+    m = re.match(
+        r'\{\s*"format"\s*:\s*\d+\s*,\s*"data_date"\s*:\s*"([^"]{1,32})"(?:\s*,\s*"made_from"\s*:\s*"([^"]{1,64})")?',
+        head,
+    )
+    if m is None:
+        return None, None  # not written by a refresh: the full read judges it
+    return m.group(1), m.group(2) or "none"
 
 
 def _embedded() -> Catalog:
