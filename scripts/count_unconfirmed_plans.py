@@ -19,13 +19,13 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from torchup.record import replace  # noqa: E402
 from tests import test_resolve_machines, test_resolve_replay  # noqa: E402
 from tests.test_probe_replay import replay  # noqa: E402
 
