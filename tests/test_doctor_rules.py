@@ -456,6 +456,24 @@ def test_a_stack_changed_since_torchups_install_is_reported_with_the_command_tha
         "torch is not installed any more; torchup installed and pinned torch 2.14.1+cpu",)
 
 
+def test_a_changed_stack_package_is_restored_through_torchup_with_its_own_source():
+    # xformers and a PyG wheel were pinned with torch (install --with); a later pip install changed xformers.
+    # Their files come from PyPI and a links page, not torch's index: the pip line could not restore them.
+    pins = {"torch": "2.7.0+cu126", "torchvision": "0.22.0+cu126", "xformers": "0.0.30", "torch-scatter": "2.1.2+pt27cu126"}
+    run = run_of(torch={"version": "2.7.0+cu126"}, companions={"torchvision": {"version": "0.22.0+cu126"}},
+                 dists=[TORCH_DIST, {"name": "xformers", "version": "0.0.31", "location": "/x"},
+                        {"name": "torch-scatter", "version": "2.1.2+pt27cu126", "location": "/x"}])
+    d = one(diagnose(state(linux(), run, guard=pins)), "torch-replaced-by-install")
+    assert d.finding.evidence == ("xformers 0.0.31 is installed; torchup installed and pinned xformers 0.0.30",)
+    assert d.finding.fix[0] == (f"torchup install --python {PY} --torch ==2.7.0 --variant cu126 "
+                                "--with=xformers==0.0.30 --with=torch-scatter==2.1.2")
+    # PyPI's own torch build (no local label) is asked for as such
+    pypi = {"torch": "2.7.0", "xformers": "0.0.30"}
+    run = run_of(torch={"version": "2.7.0"}, dists=[TORCH_DIST, {"name": "xformers", "version": "0.0.29", "location": "/x"}])
+    d = one(diagnose(state(linux(), run, guard=pypi)), "torch-replaced-by-install")
+    assert "--variant pypi --with=xformers==0.0.30" in d.finding.fix[0]
+
+
 def test_state_round_trip():
     m = linux(gpus=(RTX4090,), nvidia_driver="550.54.14", wsl=2)
     s = state(m, run_of(torch={"version": "2.8.0+cpu"}), conda=(CondaRecord(name="cpuonly", version="2.0"),),

@@ -553,7 +553,8 @@ def rule_companions(state: DoctorState, catalog) -> list[Diagnosis]:
 
 
 def rule_stack_changed(state: DoctorState, catalog) -> list[Diagnosis]:
-    """torch, torchvision or torchaudio differ from what torchup pinned after its last install."""
+    """torch, its companions or a package chosen with it (``--with``) differ from what torchup
+    pinned after its last install."""
     if not state.guard or state.verify is None:
         return []
     evidence = []
@@ -567,12 +568,26 @@ def rule_stack_changed(state: DoctorState, catalog) -> list[Diagnosis]:
             )
     if not evidence:
         return []
-    pins = " ".join(f'"{name}=={version}"' for name, version in state.guard.items())
-    fix = (
-        f"{_pip(state)} install {pins}{_index_for(_label(state.guard.get('torch')))}",
-        f"torchup verify --python {shlex.quote(state.python)}",
-    )
-    return [_warn("torch-replaced-by-install", evidence, fix)]
+    return [_warn("torch-replaced-by-install", evidence, _restore_stack(state))]
+
+
+def _restore_stack(state: DoctorState) -> tuple[str, ...]:
+    """The command that puts back what torchup pinned.  The torch family alone comes from
+    torch's index in one pip line; packages built against torch (``--with``) come from their own
+    sources (PyPI, a links page, a release asset), which torchup's own install knows again."""
+    family = ("torch", "torchvision", "torchaudio")
+    extras = {name: v for name, v in state.guard.items() if name not in family}
+    python = shlex.quote(state.python)
+    torch = state.guard.get("torch")
+    if not extras or not torch:
+        pins = " ".join(f'"{name}=={version}"' for name, version in state.guard.items())
+        first = f"{_pip(state)} install {pins}{_index_for(_label(torch))}"
+    else:
+        # the version without its local label: that names the release; torchup picks the file for torch's build
+        withs = " ".join(shlex.quote(f"--with={name}=={v.split('+', 1)[0]}") for name, v in extras.items())
+        variant = _label(torch) or "pypi"  # no label: PyPI's own build of torch
+        first = f"torchup install --python {python} --torch =={torch.split('+', 1)[0]} --variant {variant} {withs}"
+    return first, f"torchup verify --python {python}"
 
 
 def rule_two_copies(state: DoctorState, catalog) -> list[Diagnosis]:
