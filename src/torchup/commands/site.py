@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-packages",
         action="store_true",
         help="leave out the choice of a package built against torch (plan --with): a page a quarter the size, "
-        "written in a quarter of the time",
+        "written in a fifth of the time",
     )
     parser.add_argument(
         "--workers",

@@ -17,7 +17,7 @@ runs), over the whole selector space, and the script only looks one up:
 - an optional package built against torch (``plan --with PKG``), one at a time, each of the
   stack catalog's packages (``torchup.catalog.stack``), with torchvision and torchaudio.
 
-The answers are computed in a pool of processes, one task per platform and GPU class; the
+The answers are computed in a pool of processes, one task per platform and Python; the
 parent numbers the texts and answers in task order, so the page is the same for any number of
 workers.
 
