@@ -65,3 +65,54 @@ def test_bad_folder_is_a_clear_error(clean_env, tmp_path):
     out = run(str(afile), "--json")
     assert out.returncode == 2 and json.loads(out.stdout)["error"]["code"] == "usage"
     assert afile.read_text() == "x"
+    out = run(str(tmp_path / "new"), "--workers", "0")
+    assert out.returncode == 2 and "--workers 0" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_memoised_co_resolve_answers_as_resolve_alone():
+    """The page's answers with the memo are the resolver's own, point by point; the memo is gone after."""
+    from datetime import date
+
+    import torchup.stack
+    from torchup.catalog.stack import load_stack
+    from torchup.resolve import resolve
+    from torchup.site import _answer, _requests, _solve, _Task
+
+    by_name = {g["name"]: g for g in gpu_choices()}
+    drivers = ("unknown", "none", "525.60.13", "570.26")
+    gpus = ((by_name["GeForce GTX 1080 Ti"], drivers), (by_name["GeForce RTX 3090"], drivers), (None, ("unknown",)))
+    task = _Task(platform="linux-x86_64", python="3.10", gpus=gpus, packages=("vllm", "flash-attn", "torch-scatter"),
+                 catalog=load_catalog(use_cache=False), stack=load_stack(), today=date(2026, 12, 3))
+    plain = torchup.stack.co_resolve
+    solved = _solve(task)
+    assert torchup.stack.co_resolve is plain
+    requests = _requests(task.packages)
+    assert len(requests) == 4 + 3 and requests[5].with_packages == ("flash-attn",)
+    for g, (gpu, gpu_drivers) in enumerate(task.gpus):
+        for d, driver in enumerate(gpu_drivers):
+            machine, _ = machine_from_dict(machine_data(task.platform, gpu, driver, task.python))
+            for r, request in enumerate(requests):
+                alone = resolve(machine, request, task.catalog, today=task.today, stack=task.stack)
+                assert solved[g][d][r] == _answer(alone, gpu["name"] if gpu else None), (gpu, driver, request)
+    # the packages are in the answers: pinned in a title, or a refusal that names them
+    assert any("torch-scatter" in solved[g][d][6][1] for g in range(3) for d in range(len(solved[g])))
+    assert any(not solved[g][d][4][0] and "vllm" in solved[g][d][4][1] for g in range(3) for d in range(len(solved[g])))
+
+
+def test_the_page_does_not_depend_on_the_number_of_workers():
+    """Two processes number the texts and answers as one does: the same page, byte for byte."""
+    from datetime import date
+
+    from torchup.catalog.stack import load_stack
+    from torchup.site import _answers
+
+    catalog, stack = load_catalog(use_cache=False), load_stack()
+    gpus = [g for g in gpu_choices() if g["name"] in ("Jetson AGX Orin", "Radeon RX 7900 XTX", "Arc B580")]
+    one = _answers(catalog, gpus, date(2026, 12, 3), stack=stack, packages=("xformers",), workers=1)
+    two = _answers(catalog, gpus, date(2026, 12, 3), stack=stack, packages=("xformers",), workers=2)
+    assert json.dumps(one) == json.dumps(two)
+    table, points = one
+    assert points == sum(len(r) for p in table["table"].values() for c in p.values() for d in c for r in d)
+    assert all(len(row) == 5 for p in table["table"].values() for c in p.values() for d in c for row in d)
+    assert all(len(d) == 5 for p in table["table"].values() for c in p.values() for d in c)  # the Pythons

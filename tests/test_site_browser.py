@@ -18,7 +18,8 @@ from tests.support.cdp import Browser, chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-# platform, GPU (None: no GPU), NVIDIA driver ("unknown", "none" or a version), Python, manager, torchvision, torchaudio
+# platform, GPU (None: no GPU), NVIDIA driver ("unknown", "none" or a version), Python, manager, torchvision,
+# torchaudio, and the package chosen with torch (`plan --with`; None: none)
 COMBINATIONS = [
     ("linux-x86_64", "GeForce GTX 1080 Ti", "525.60.13", "3.12", "pip", True, True),
     ("linux-x86_64", "GeForce RTX 4090", "unknown", "3.13", "uv", True, False),
@@ -33,6 +34,14 @@ COMBINATIONS = [
     ("linux-x86_64", "GeForce RTX 3090", "none", "3.12", "pip", True, True),
     ("windows-x86_64", "GeForce GTX 1080 Ti", "528.33", "3.14", "uv", False, True),
     ("linux-x86_64", "Tesla V100 PCIe 16GB", "515.43.04", "3.11", "conda", True, True),
+]
+COMBINATIONS = [(*c, None) for c in COMBINATIONS] + [
+    ("linux-x86_64", "GeForce RTX 4090", "575.51.03", "3.12", "pip", True, True, "xformers"),
+    ("linux-x86_64", "GeForce RTX 3090", "550.54.14", "3.11", "uv", True, True, "flash-attn"),
+    ("linux-x86_64", None, None, "3.10", "pip", True, True, "vllm"),
+    ("windows-x86_64", "GeForce GTX 1080 Ti", "528.33", "3.12", "pip", True, True, "torch-scatter"),
+    ("macos-aarch64", "Apple silicon GPU (M1 or later)", None, "3.12", "uv", True, True, "torchcodec"),
+    ("linux-x86_64", "Radeon RX 7900 XTX", None, "3.12", "conda", True, True, "pyg-lib"),
 ]
 PLATFORM = {
     "linux-x86_64": ("linux", "x86_64"),
@@ -90,11 +99,12 @@ def _machine_file(platform, gpu, driver, python) -> dict:
     return data
 
 
-def _select(browser, platform, gpu, driver, python, manager, tv, ta) -> dict:
+def _select(browser, platform, gpu, driver, python, manager, tv, ta, package=None) -> dict:
     """Set the inputs as a user does (each change fires the event the page listens to); what the page shows."""
     script = f"""(() => {{
       const $ = id => document.getElementById(id);
       const set = (id, value, kind) => {{ $(id).value = value; $(id).dispatchEvent(new Event(kind || "change")); }};
+      set("package", "");
       set("platform", {json.dumps(platform)});
       set("gpu-search", {json.dumps(gpu or "")}, "input");
       const want = {json.dumps(gpu or "No GPU (CPU only)")};
@@ -106,9 +116,14 @@ def _select(browser, platform, gpu, driver, python, manager, tv, ta) -> dict:
       set("manager", {json.dumps(manager)});
       $("torchvision").checked = {json.dumps(tv)}; $("torchvision").dispatchEvent(new Event("change"));
       $("torchaudio").checked = {json.dumps(ta)}; $("torchaudio").dispatchEvent(new Event("change"));
+      const companionsFree = !$("torchvision").disabled && !$("torchaudio").disabled;
+      set("package", {json.dumps(package or "")});
+      if ($("package").value !== {json.dumps(package or "")}) return {{missing: {json.dumps(package)}}};
       const items = id => Array.from($(id).querySelectorAll("li")).map(li => li.textContent);
       return {{title: $("answer-title").textContent, command: $("command-box").hidden ? null : $("command").textContent,
-               reasons: items("reasons"), warnings: items("warnings"), driverEnabled: !$("driver").disabled}};
+               reasons: items("reasons"), warnings: items("warnings"), driverEnabled: !$("driver").disabled,
+               companionsFree, companionsLocked: $("torchvision").disabled && $("torchaudio").disabled
+                 && $("torchvision").checked && $("torchaudio").checked}};
     }})()"""
     return browser.evaluate(script)
 
@@ -116,16 +131,20 @@ def _select(browser, platform, gpu, driver, python, manager, tv, ta) -> dict:
 def test_the_page_answers_what_plan_answers(page, env, tmp_path):
     browser, _, _ = page
     assert len(COMBINATIONS) >= 10
+    assert sum(1 for c in COMBINATIONS if c[-1]) >= 3
     for combo in COMBINATIONS:
-        platform, gpu, driver, python, manager, tv, ta = combo
+        platform, gpu, driver, python, manager, tv, ta, package = combo
         shown = _select(browser, *combo)
         assert "missing" not in shown, shown
         assert shown["driverEnabled"] == (driver is not None), combo
+        # without a package the companions are the user's to choose; with one, both are in (as `plan --with`)
+        assert shown["companionsFree"] and shown["companionsLocked"] == (package is not None), combo
         machine = tmp_path / "machine.json"
         machine.write_text(json.dumps(_machine_file(platform, gpu, driver, python)))
         args = ["plan", "--machine", str(machine), "--manager", manager, "--json"]
         args += [] if tv else ["--no-torchvision"]
         args += [] if ta else ["--no-torchaudio"]
+        args += ["--with", package] if package else []
         out = torchup(env, *args, timeout=120)
         plan = json.loads(out.stdout)
         if out.returncode == 3:
@@ -141,6 +160,9 @@ def test_the_page_answers_what_plan_answers(page, env, tmp_path):
         assert shown["reasons"] == plan["reasons"], combo
         assert shown["warnings"] == plan["warnings"], combo
         assert shown["title"].startswith(f"torch {plan['torch'].split('+')[0]}, "), combo
+        for pin in plan["stack"]:  # the package chosen, with the version plan pins
+            assert f"{pin['name']} {pin['version']}" in shown["title"], combo
+        assert [p["name"] for p in plan["stack"]] == ([package] if package else []), combo
 
 
 def test_keyboard_search_and_phone_width(page, tmp_path):

@@ -13,7 +13,13 @@ runs), over the whole selector space, and the script only looks one up:
 - NVIDIA driver (NVIDIA GPUs off macOS): unknown, none loaded, or one of the floors of
   the driver table (``catalog.hardware``): between two floors every answer is the
   lower one's, since the resolver compares the driver with those floors only;
-- Python ``PYTHONS``; torchvision and torchaudio each with or without.
+- Python ``PYTHONS``; torchvision and torchaudio each with or without;
+- an optional package built against torch (``plan --with PKG``), one at a time, each of the
+  stack catalog's packages (``torchup.catalog.stack``), with torchvision and torchaudio.
+
+The answers are computed in a pool of processes, one task per platform and Python; the
+parent numbers the texts and answers in task order, so the page is the same for any number of
+workers.
 
 Each point is one machine file (``machine_data``): the answer is what
 ``torchup plan --machine FILE`` prints for it (tests/test_site_browser.py checks it).
@@ -25,13 +31,18 @@ import html
 import json
 import re
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchup.catalog import hardware
 from torchup.catalog.model import Catalog, version_tuple
+
+if TYPE_CHECKING:
+    from torchup.catalog.stack import StackCatalog
 
 __all__ = [
     "EXTRA_GPUS",
@@ -98,6 +109,7 @@ class Page:
     points: int  # points of the selector space (each one resolve)
     gpus: int  # GPU models offered
     classes: int  # GPU classes the resolver tells apart
+    packages: int  # optional packages offered
     seconds: float  # to compute every answer and write the page
 
 
@@ -175,22 +187,25 @@ class _Strings:
         self.items: list[str] = []
         self._index: dict[str, int] = {}
 
-    def __call__(self, text: str) -> int:
+    def __call__(self, text: str | None) -> int:
+        if text is None:
+            return -1
         if text not in self._index:
             self._index[text] = len(self.items)
             self.items.append(text)
         return self._index[text]
 
 
-def _answer(result, name: str | None, strings: _Strings) -> list:
-    """``[ok, title, [reasons], [warnings], [pip, uv, conda, poetry], [alternatives], [errors]]``, texts as
-    indices; where a manager cannot express the plan its command is -1 and its error says why."""
+def _answer(result, name: str | None) -> list:
+    """``[ok, title, [reasons], [warnings], [pip, uv, conda, poetry], [alternatives], [errors]]`` with the
+    chosen GPU's name as ``{gpu}``; where a manager cannot express the plan its command is None and its
+    error says why."""
     from torchup import render
     from torchup.errors import UsageError
     from torchup.plan import Plan, describe_variant
 
-    def s(text: str) -> int:
-        return strings(text.replace(name, _TOKEN) if name else text)
+    def s(text: str) -> str:
+        return text.replace(name, _TOKEN) if name else text
 
     if not isinstance(result, Plan):
         title = result.message[0].upper() + result.message[1:] + "."
@@ -199,14 +214,17 @@ def _answer(result, name: str | None, strings: _Strings) -> list:
     companions = ", ".join(
         f"{n} {v}" for n, v in (("torchvision", result.torchvision), ("torchaudio", result.torchaudio)) if v
     )
-    title = f"torch {result.base_version}, {what}" + (f" (with {companions})" if companions else "")
-    commands, errors = [], []
+    pins = ", ".join(f"{pin.name} {pin.version}" for pin in result.stack)
+    withs = "; ".join(x for x in (companions, pins) if x)
+    title = f"torch {result.base_version}, {what}" + (f" (with {withs})" if withs else "")
+    commands: list[str | None] = []
+    errors: list[str | None] = []
     for manager in MANAGERS:  # as plan's `commands` has them (render.render_commands), with the reason for a None
         try:
             commands.append(s(render.render(result, manager, python="python")))
-            errors.append(-1)
+            errors.append(None)
         except (render.RenderError, UsageError) as err:
-            commands.append(-1)
+            commands.append(None)
             errors.append(s(err.message))
     alternatives = []
     for alt in result.alternatives:
@@ -223,51 +241,163 @@ def _answer(result, name: str | None, strings: _Strings) -> list:
     ]
 
 
-def _answers(catalog: Catalog, gpus: list[dict[str, Any]], today: date) -> tuple[dict[str, Any], int]:
-    """``table[platform][class][driver][python][packages]`` -> answer index, the answers, the strings."""
-    from torchup.machine import machine_from_dict
+def _numbered(answer: list, strings: _Strings) -> list:
+    """An answer with its texts as indices into ``strings`` (-1 for a None)."""
+    ok, title, reasons, warnings, commands, alternatives, errors = answer
+    return [
+        ok,
+        strings(title),
+        [strings(r) for r in reasons],
+        [strings(w) for w in warnings],
+        [strings(c) for c in commands],
+        [strings(a) for a in alternatives],
+        [strings(e) for e in errors],
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Task:
+    """One platform and Python: every GPU class, driver and request of it (one process's job).
+
+    Split by Python, not by GPU: ``co_resolve``'s answer depends on the Python, and many GPU
+    classes share it (the memo of ``_memoised_co_resolve`` lasts one task)."""
+
+    platform: str
+    python: str
+    gpus: tuple[tuple[dict[str, Any] | None, tuple[str, ...]], ...]  # (a class's representative, its drivers)
+    packages: tuple[str, ...]
+    catalog: Catalog
+    stack: StackCatalog
+    today: date
+
+
+def _requests(packages: Sequence[str]) -> list:
+    """Index 0 both companions, 1 torchvision only, 2 torchaudio only, 3 neither; then 4 + j: with
+    ``packages[j]`` (and both companions, as ``plan --with PKG`` has them)."""
     from torchup.plan import Request
+
+    plain = [Request(with_torchvision=tv, with_torchaudio=ta) for tv in (True, False) for ta in (True, False)]
+    return plain + [Request(with_packages=(name,)) for name in packages]
+
+
+@contextmanager
+def _memoised_co_resolve() -> Iterator[None]:
+    """While the space is computed, ``torchup.stack.co_resolve`` answers a repeated question from memory.
+
+    It is pure, and thousands of points ask it the same question: every driver above a GPU's
+    floors keeps the same builds, and a refusal weighs each package against every build
+    (hundreds of ms for vllm).  ``resolve`` takes no memo of its own (a hook its owner could
+    add); it looks ``co_resolve`` up in ``torchup.stack`` at each call, so the memo goes there,
+    and only for the duration of this block."""
+    from torchup import stack as co
+
+    plain = co.co_resolve
+    memo: dict[tuple, Any] = {}
+
+    def memoised(points, reqs, stack, target):
+        key = (tuple(points), tuple(str(r) for r in reqs), id(stack), target)
+        if key not in memo:
+            memo[key] = plain(points, reqs, stack, target)
+        return memo[key]
+
+    co.co_resolve = memoised
+    try:
+        yield
+    finally:
+        co.co_resolve = plain
+
+
+def _solve(task: _Task) -> list[list[list[list]]]:
+    """``[gpu class][driver][request]`` -> the answer (texts, not yet numbered) for one task."""
+    from torchup.machine import machine_from_dict
     from torchup.resolve import resolve
 
-    strings = _Strings()
-    answers: list[list] = []
-    seen: dict[str, int] = {}
+    requests = _requests(task.packages)
+    out = []
+    with _memoised_co_resolve():
+        for gpu, drivers in task.gpus:
+            name = gpu["name"] if gpu else None
+            per_driver = []
+            for driver in drivers:
+                machine, _ = machine_from_dict(machine_data(task.platform, gpu, driver, task.python))
+                per_driver.append(
+                    [
+                        _answer(resolve(machine, request, task.catalog, today=task.today, stack=task.stack), name)
+                        for request in requests
+                    ]
+                )
+            out.append(per_driver)
+    return out
+
+
+def _answers(
+    catalog: Catalog,
+    gpus: list[dict[str, Any]],
+    today: date,
+    *,
+    stack: StackCatalog,
+    packages: tuple[str, ...],
+    workers: int,
+) -> tuple[dict[str, Any], int]:
+    """``table[platform][class][driver][python][request]`` -> answer index, the answers, the strings."""
     reps: dict[int, dict[str, Any] | None] = {-1: None}
     for g in gpus:  # the longest name of a class stands for it: least likely to occur in other words
         if g["class"] not in reps or len(g["name"]) > len(reps[g["class"]]["name"]):  # type: ignore[index]
             reps[g["class"]] = g
-    requests = [
-        Request(with_torchvision=tv, with_torchaudio=ta) for tv in (True, False) for ta in (True, False)
-    ]  # packages index: 0 both, 1 torchvision only, 2 torchaudio only, 3 neither
-    points = 0
-    table: dict[str, Any] = {}
+    tasks: list[_Task] = []
+    classes: dict[str, list[int]] = {}
     for platform in PLATFORMS:
-        drivers = driver_choices(catalog, platform)
-        per_class: dict[str, Any] = {}
-        for cls, rep in reps.items():
-            if rep is not None and not _offered(platform, rep):
-                continue
-            nvidia = rep is not None and rep["vendor"] == "nvidia"
-            per_driver = []
-            for driver in drivers if nvidia else [UNKNOWN]:
-                per_python = []
-                for python in PYTHONS:
-                    machine, _ = machine_from_dict(machine_data(platform, rep, driver, python))
-                    row = []
-                    for request in requests:
-                        points += 1
-                        result = resolve(machine, request, catalog, today=today)
-                        answer = _answer(result, rep["name"] if rep else None, strings)
-                        key = json.dumps(answer)
-                        if key not in seen:
-                            seen[key] = len(answers)
-                            answers.append(answer)
-                        row.append(seen[key])
-                    per_python.append(row)
-                per_driver.append(per_python)
-            per_class[str(cls)] = per_driver
-        table[platform] = per_class
+        drivers = tuple(driver_choices(catalog, platform))
+        offered = [(cls, rep) for cls, rep in reps.items() if rep is None or _offered(platform, rep)]
+        classes[platform] = [cls for cls, _ in offered]
+        per_gpu = tuple(
+            (rep, drivers if rep is not None and rep["vendor"] == "nvidia" else (UNKNOWN,)) for _, rep in offered
+        )
+        for python in PYTHONS:
+            tasks.append(
+                _Task(
+                    platform=platform,
+                    python=python,
+                    gpus=per_gpu,
+                    packages=packages,
+                    catalog=catalog,
+                    stack=stack,
+                    today=today,
+                )
+            )
+    strings = _Strings()
+    answers: list[list] = []
+    seen: dict[str, int] = {}
+    points = 0
+    table: dict[str, Any] = {p: {str(cls): [] for cls in classes[p]} for p in PLATFORMS}
+    # numbered in task order, whatever the number of workers: the page does not depend on it
+    for task, solved in zip(tasks, _map(_solve, tasks, workers), strict=True):
+        for cls, per_driver in zip(classes[task.platform], solved, strict=True):
+            per_python = table[task.platform][str(cls)]
+            for d, row in enumerate(per_driver):
+                indices = []
+                for answer in row:
+                    points += 1
+                    numbered = _numbered(answer, strings)
+                    key = json.dumps(numbered)
+                    if key not in seen:
+                        seen[key] = len(answers)
+                        answers.append(numbered)
+                    indices.append(seen[key])
+                if len(per_python) <= d:
+                    per_python.append([])
+                per_python[d].append(indices)
     return {"table": table, "answers": answers, "strings": strings.items}, points
+
+
+def _map(function, items: list, workers: int) -> Iterator:
+    """``map`` in ``workers`` processes (in this one for 1), results in the order of ``items``."""
+    if workers <= 1 or len(items) <= 1:
+        return map(function, items)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return iter(list(pool.map(function, items)))
 
 
 def _variant_colour(variant: str) -> str:
@@ -375,16 +505,34 @@ def _template() -> str:
     return (Path(__file__).resolve().parent / "page.html").read_text(encoding="utf-8")
 
 
-def build_page(catalog: Catalog, today: date, *, pci: dict[str, str] | None = None) -> Page:
-    """The page: every answer of the selector space computed with ``resolve`` and ``render``, inline."""
+def build_page(
+    catalog: Catalog,
+    today: date,
+    *,
+    pci: dict[str, str] | None = None,
+    stack: StackCatalog | None = None,
+    packages: Sequence[str] | None = None,
+    workers: int = 1,
+) -> Page:
+    """The page: every answer of the selector space computed with ``resolve`` and ``render``, inline.
+
+    ``stack``: the stack catalog ``plan --with`` uses (None: the embedded one); ``packages``: the
+    optional packages offered (None: every package of ``stack``); ``workers``: processes to compute in."""
     start = time.perf_counter()
+    if stack is None:  # once here, not in each resolve
+        from torchup.catalog.stack import load_stack
+
+        stack = load_stack()
+    if packages is None:
+        packages = tuple(stack.packages)
     gpus = gpu_choices(pci)
-    answers, points = _answers(catalog, gpus, today)
+    answers, points = _answers(catalog, gpus, today, stack=stack, packages=tuple(packages), workers=workers)
     data = {
         "platforms": {k: label for k, (_, _, label) in PLATFORMS.items()},
         "drivers": {p: driver_choices(catalog, p) for p in PLATFORMS},
         "pythons": list(PYTHONS),
         "managers": list(MANAGERS),
+        "packages": list(packages),
         "gpus": [[g["name"], g["vendor"], g["class"], g["jetson"]] for g in gpus],
         **answers,
     }
@@ -402,5 +550,6 @@ def build_page(catalog: Catalog, today: date, *, pci: dict[str, str] | None = No
         points=points,
         gpus=len(gpus),
         classes=len({g["class"] for g in gpus}),
+        packages=len(packages),
         seconds=time.perf_counter() - start,
     )
