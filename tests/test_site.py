@@ -70,11 +70,11 @@ def test_bad_folder_is_a_clear_error(clean_env, tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-def test_memoised_co_resolve_answers_as_resolve_alone():
-    """The page's answers with the memo are the resolver's own, point by point; the memo is gone after."""
+def test_remembered_co_resolve_answers_as_resolve_alone():
+    """The page's answers, with co_resolve's answers kept by the task's stack catalog, are the
+    resolver's own on a fresh catalog (nothing remembered), point by point."""
     from datetime import date
 
-    import torchup.stack
     from torchup.catalog.stack import load_stack
     from torchup.resolve import resolve
     from torchup.site import _answer, _requests, _solve, _Task
@@ -84,16 +84,15 @@ def test_memoised_co_resolve_answers_as_resolve_alone():
     gpus = ((by_name["GeForce GTX 1080 Ti"], drivers), (by_name["GeForce RTX 3090"], drivers), (None, ("unknown",)))
     task = _Task(platform="linux-x86_64", python="3.10", gpus=gpus, packages=("vllm", "flash-attn", "torch-scatter"),
                  catalog=load_catalog(use_cache=False), stack=load_stack(), today=date(2026, 12, 3))
-    plain = torchup.stack.co_resolve
     solved = _solve(task)
-    assert torchup.stack.co_resolve is plain
+    assert task.stack.answers  # the repeated questions were answered from it
     requests = _requests(task.packages)
     assert len(requests) == 4 + 3 and requests[5].with_packages == ("flash-attn",)
     for g, (gpu, gpu_drivers) in enumerate(task.gpus):
         for d, driver in enumerate(gpu_drivers):
             machine, _ = machine_from_dict(machine_data(task.platform, gpu, driver, task.python))
             for r, request in enumerate(requests):
-                alone = resolve(machine, request, task.catalog, today=task.today, stack=task.stack)
+                alone = resolve(machine, request, task.catalog, today=task.today, stack=load_stack())
                 assert solved[g][d][r] == _answer(alone, gpu["name"] if gpu else None), (gpu, driver, request)
     # the packages are in the answers: pinned in a title, or a refusal that names them
     assert any("torch-scatter" in solved[g][d][6][1] for g in range(3) for d in range(len(solved[g])))

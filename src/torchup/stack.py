@@ -451,7 +451,17 @@ def _fit(facts: PackageFacts, spec: SpecifierSet, point: Point, target: Target) 
 def co_resolve(
     points: Sequence[Point], reqs: Sequence[Requirement], stack: StackCatalog, target: Target
 ) -> StackChoice | Refusal:
-    """The first point (best first) where every requested package fits, with its pins; else a Refusal."""
+    """The first point (best first) where every requested package fits, with its pins; else a Refusal.
+    Answered once per question for a ``stack`` catalog (kept in ``stack.answers``)."""
+    key = (tuple(points), tuple(str(r) for r in reqs), target)
+    if key not in stack.answers:
+        stack.answers[key] = _co_resolve(points, reqs, stack, target)
+    return stack.answers[key]
+
+
+def _co_resolve(
+    points: Sequence[Point], reqs: Sequence[Requirement], stack: StackCatalog, target: Target
+) -> StackChoice | Refusal:
     unknown = [r.name for r in reqs if stack.get(r.name) is None]
     if unknown:
         return Refusal(

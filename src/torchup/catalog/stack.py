@@ -131,6 +131,9 @@ class StackCatalog:
     read: str | None  # the day the PyPI part was read
     packages: Mapping[str, PackageFacts]
     origin: str = "embedded"
+    # co_resolve's answers for this catalog (torchup.stack): it is pure, and `torchup site` asks it the
+    # same question for thousands of machines alike (a refusal weighs every package against every build)
+    answers: dict = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, name: str) -> PackageFacts | None:
         return self.packages.get(canonical(name))

@@ -32,7 +32,6 @@ import json
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -260,7 +259,7 @@ class _Task:
     """One platform and Python: every GPU class, driver and request of it (one process's job).
 
     Split by Python, not by GPU: ``co_resolve``'s answer depends on the Python, and many GPU
-    classes share it (the memo of ``_memoised_co_resolve`` lasts one task)."""
+    classes share it (the task's stack catalog keeps co_resolve's answers: ``StackCatalog.answers``)."""
 
     platform: str
     python: str
@@ -280,53 +279,25 @@ def _requests(packages: Sequence[str]) -> list:
     return plain + [Request(with_packages=(name,)) for name in packages]
 
 
-@contextmanager
-def _memoised_co_resolve() -> Iterator[None]:
-    """While the space is computed, ``torchup.stack.co_resolve`` answers a repeated question from memory.
-
-    It is pure, and thousands of points ask it the same question: every driver above a GPU's
-    floors keeps the same builds, and a refusal weighs each package against every build
-    (hundreds of ms for vllm).  ``resolve`` takes no memo of its own (a hook its owner could
-    add); it looks ``co_resolve`` up in ``torchup.stack`` at each call, so the memo goes there,
-    and only for the duration of this block."""
-    from torchup import stack as co
-
-    plain = co.co_resolve
-    memo: dict[tuple, Any] = {}
-
-    def memoised(points, reqs, stack, target):
-        key = (tuple(points), tuple(str(r) for r in reqs), id(stack), target)
-        if key not in memo:
-            memo[key] = plain(points, reqs, stack, target)
-        return memo[key]
-
-    co.co_resolve = memoised
-    try:
-        yield
-    finally:
-        co.co_resolve = plain
-
-
 def _solve(task: _Task) -> list[list[list[list]]]:
     """``[gpu class][driver][request]`` -> the answer (texts, not yet numbered) for one task."""
     from torchup.machine import machine_from_dict
     from torchup.resolve import resolve
 
     requests = _requests(task.packages)
-    out = []
-    with _memoised_co_resolve():
-        for gpu, drivers in task.gpus:
-            name = gpu["name"] if gpu else None
-            per_driver = []
-            for driver in drivers:
-                machine, _ = machine_from_dict(machine_data(task.platform, gpu, driver, task.python))
-                per_driver.append(
-                    [
-                        _answer(resolve(machine, request, task.catalog, today=task.today, stack=task.stack), name)
-                        for request in requests
-                    ]
-                )
-            out.append(per_driver)
+    out = []  # co_resolve answers a repeated question from the task's stack catalog (StackCatalog.answers)
+    for gpu, drivers in task.gpus:
+        name = gpu["name"] if gpu else None
+        per_driver = []
+        for driver in drivers:
+            machine, _ = machine_from_dict(machine_data(task.platform, gpu, driver, task.python))
+            per_driver.append(
+                [
+                    _answer(resolve(machine, request, task.catalog, today=task.today, stack=task.stack), name)
+                    for request in requests
+                ]
+            )
+        out.append(per_driver)
     return out
 
 
