@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, AnyStr
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any, AnyStr
 
 __all__ = ["REACH", "TRIGGERS", "gather"]
 
