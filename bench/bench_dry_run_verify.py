@@ -63,7 +63,10 @@ def _side_by_side(name: str, ours: list[str], theirs: list[str], env: dict, runs
 
 def _torch_venv(path: Path, env: dict) -> Path:
     python = path / "bin" / "python"
-    if subprocess.run([str(python), "-c", "import torch"], env=env, capture_output=True).returncode != 0:
+    if (
+        not python.exists()
+        or subprocess.run([str(python), "-c", "import torch"], env=env, capture_output=True).returncode
+    ):
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, env=env)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], check=True, env=env)
     return python
