@@ -13,7 +13,8 @@ pip takes that wheel from this machine's disk).
 
 The sides alternate, each run is a whole process; the table has the medians of wall time, of
 CPU time (user + system of the process and its children) and the median of the per-round
-ratios, so a burst of load on a shared machine hits both sides alike.  Issue 15's targets:
+ratios, so a burst of load on a shared machine hits both sides alike.  torchup's source is
+byte-compiled first and ``PYTHONDONTWRITEBYTECODE`` dropped, as ``bench_main.py`` does.  Issue 15's targets:
 dry run <= 120 ms, verify <= 1.05x a bare `import torch`.
 """
 
@@ -54,13 +55,18 @@ def _side_by_side(name: str, ours: list[str], theirs: list[str], env: dict, runs
         rows.append((_timed(ours, env), _timed(theirs, env)))
     med = [statistics.median(side[i][k] for side in rows) * 1000 for i in (0, 1) for k in (0, 1)]
     ratio = statistics.median(a[0] / b[0] for a, b in rows)
-    print(f"{name:<9} torchup {med[0]:6.0f} ms (cpu {med[1]:5.0f})   yardstick {med[2]:6.0f} ms (cpu {med[3]:5.0f})"
-          f"   ratio {ratio:4.2f}   target {target}")
+    print(
+        f"{name:<9} torchup {med[0]:6.0f} ms (cpu {med[1]:5.0f})   yardstick {med[2]:6.0f} ms (cpu {med[3]:5.0f})"
+        f"   ratio {ratio:4.2f}   target {target}"
+    )
 
 
 def _torch_venv(path: Path, env: dict) -> Path:
     python = path / "bin" / "python"
-    if subprocess.run([str(python), "-c", "import torch"], env=env, capture_output=True).returncode != 0:
+    if (
+        not python.exists()
+        or subprocess.run([str(python), "-c", "import torch"], env=env, capture_output=True).returncode
+    ):
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, env=env)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], check=True, env=env)
     return python
@@ -72,7 +78,11 @@ def main() -> int:
     parser.add_argument("--torch-venv", type=Path, help="a venv with torch 2.13.0 (made there when missing)")
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TORCHUP_"))}
+    # an installed torchup has its .pyc: with PYTHONDONTWRITEBYTECODE (as on our development
+    # machines) every run would compile torchup's source again (~80 ms of a dry run)
+    skip = ("PIP_", "UV_", "TORCHUP_", "PYTHONDONTWRITEBYTECODE")
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "torchup")], check=True, env=base_env)
     base_env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", NO_COLOR="1")
     torchup = [sys.executable, "-m", "torchup"]
     with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp_name:
@@ -84,8 +94,17 @@ def main() -> int:
             venv = ie.make_template_venv(tmp / "venv", server, env)
             plan = ie.plan_file(tmp / "plan.json", server, torch=ie.NEW_CPU, variant="cpu")
             ours = [*torchup, "install", "--plan", str(plan), "--python", str(venv), "--dry-run", "--manager", "uv"]
-            theirs = [str(tmp / "tools" / "uv"), "pip", "install", "--dry-run", "--python", str(venv),
-                      "--index-url", server.index_url("whl/cpu"), f"torch=={ie.NEW_CPU}"]
+            theirs = [
+                str(tmp / "tools" / "uv"),
+                "pip",
+                "install",
+                "--dry-run",
+                "--python",
+                str(venv),
+                "--index-url",
+                server.index_url("whl/cpu"),
+                f"torch=={ie.NEW_CPU}",
+            ]
             _side_by_side("dry run", ours, theirs, env, args.runs, "<= 120 ms")
         if not args.skip_verify:
             python = _torch_venv(args.torch_venv or tmp / "torch-venv", base_env)

@@ -7,6 +7,8 @@ largest peak RSS.  The logs are pip-style noise (download lines, progress bars w
 colour) with one real error near the end; every run must find it.
 Run: .venv/bin/python bench/bench_explain.py [--runs N] [--baseline SRC]
 
+torchup's source (and the baseline's) is byte-compiled first and ``PYTHONDONTWRITEBYTECODE``
+dropped, as an installed torchup has its ``.pyc`` (``bench_main.py`` does the same).
 ``--baseline SRC`` times another torchup (the ``src`` of a checkout: ``git archive REV src``)
 in the same alternation, on PYTHONPATH, so before and after meet the same load.
 """
@@ -80,9 +82,16 @@ def main() -> int:
     parser.add_argument("--baseline", help="src/ of another torchup to time alongside")
     args = parser.parse_args()
     base = [sys.executable, "-m", "torchup", "explain", "--json"]
-    sides = {"": None}
+    # an installed torchup has its .pyc: with PYTHONDONTWRITEBYTECODE (as on our development
+    # machines) every run would compile the modules explain imports again
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    sources = [Path(__file__).resolve().parent.parent / "src" / "torchup"]
+    sides = {"": env}
     if args.baseline:
-        sides["baseline "] = dict(os.environ, PYTHONPATH=str(Path(args.baseline).resolve()))
+        sides["baseline "] = dict(env, PYTHONPATH=str(Path(args.baseline).resolve()))
+        sources.append(Path(args.baseline).resolve() / "torchup")
+    for source in sources:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True, env=env)
     print(f"{'case':<8} {'input':<15} {'wall ms':>8} {'cpu ms':>7} {'peak MiB':>9} {'target':>14}  within")
     with tempfile.TemporaryDirectory() as tmp:
         for name, (size, target_ms, target_mib) in CASES.items():

@@ -123,7 +123,7 @@ def test_the_shipped_catalog_is_valid_with_every_pattern_compiled():
 
 def test_the_shipped_prefilters_are_those_of_the_patterns():
     # regenerate with: python -m torchup.doctor.explain > src/torchup/doctor/prefilters.json
-    shipped = json.loads(explain_mod.PREFILTERS_FILE.read_text(encoding="utf-8"))
+    shipped = json.loads(Path(explain_mod.PREFILTERS_FILE).read_text(encoding="utf-8"))
     assert shipped == explain_mod.prefilter_index(PROBLEMS)
 
 

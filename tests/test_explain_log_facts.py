@@ -62,3 +62,12 @@ def test_the_windows_floor_is_used_for_a_windows_log():
     text = "C:\\\\Users\\\\me> python -c ...\ntorch 2.4.0+cu121\nNvidia driver version: 527.41"
     assert "528.33" in (driver_below_build(text) or "")
     assert driver_below_build(text.replace("527.41", "531.14")) is None
+
+
+def test_a_torch_build_is_read_only_where_torch_starts_a_word():
+    """The patterns start with the literal ``torch`` and check the word boundary behind it (fast
+    on big logs); "pytorch-..." or "mytorch.version.cuda" must stay unread, as with ``\\btorch``."""
+    assert build_cuda("torch==2.7.1+cu128") == ("12.8", "torch 2.7.1+cu128")
+    assert build_cuda("pytorch-2.7.1+cu128") is None
+    assert build_cuda("torch.version.cuda: 12.8") == ("12.8", "torch.version.cuda 12.8")
+    assert build_cuda("mytorch.version.cuda: 12.8") is None

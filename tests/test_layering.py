@@ -9,7 +9,20 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "torchup"
 
-PURE = ["machine.py", "plan.py", "findings.py", "resolve.py", "render", "doctor/rules.py", "doctor/explain.py", "catalog/model.py", "catalog/rules.py", "fleet/planning.py", "fleet/rollout.py", "fleet/gather.py"]
+PURE = [
+    "machine.py",
+    "plan.py",
+    "findings.py",
+    "resolve.py",
+    "render",
+    "doctor/rules.py",
+    "doctor/explain.py",
+    "catalog/model.py",
+    "catalog/rules.py",
+    "fleet/planning.py",
+    "fleet/rollout.py",
+    "fleet/gather.py",
+]
 HOST_MODULES = {"subprocess", "socket", "urllib.request", "http.client", "ctypes", "shutil"}
 
 
@@ -91,11 +104,31 @@ def test_plan_for_a_machine_file_needs_no_dataclass_machinery(tmp_path):
         assert slow not in imported, f"{slow} is imported by `plan --machine FILE --json`"
 
 
+def test_explain_on_a_small_file_needs_no_dataclass_machinery(tmp_path):
+    """explain's start-up (issue 15: 1 KB in 60 ms) has no room for ``dataclasses`` and what it
+    pulls in, nor ``typing``: its classes (Finding, Problem, Signature, Facts) are records."""
+    log = tmp_path / "error.log"
+    log.write_text("RuntimeError: The NVIDIA driver on your system is too old (found version 11040).\n")
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "torchup", "explain", str(log), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TORCHUP_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "driver-too-old" in run.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")]
+    for slow in ("dataclasses", "inspect", "ast", "typing", "pathlib"):
+        assert slow not in imported, f"{slow} is imported by `explain FILE --json`"
+
+
 def test_nothing_in_the_project_reaches_outside_the_clone():
     """A fresh clone has nothing beside it: no code, test, fixture or script may point at
     the team's research folder beside it (read while working, never depended on)."""
     repo = SRC.parent.parent
-    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split("\n")
+    tracked = subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True, text=True, check=True).stdout.split(
+        "\n"
+    )
     needle = "../" + "shared"
     offenders = []
     for name in filter(None, tracked):

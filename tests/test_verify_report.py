@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+from pathlib import Path
 
 import pytest
 
@@ -160,7 +161,7 @@ def test_bench_results_are_compared_and_flagged():
 
 
 def test_check_script_is_old_python_syntax_and_stdlib_only():
-    source = CHECK_SCRIPT.read_text()
+    source = Path(CHECK_SCRIPT).read_text()
     ast.parse(source, feature_version=(3, 6))
     tree = ast.parse(source)
     top = set()

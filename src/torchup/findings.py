@@ -7,7 +7,7 @@ The JSON form is a public contract (``{"findings": [...]}``, see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from torchup.record import record
 
 __all__ = ["CONFIDENCE_LEVELS", "FAMILIES", "Finding", "findings_to_json"]
 
@@ -34,7 +34,7 @@ FAMILIES = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Finding:
     id: str
     family: str

@@ -12,7 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["HEARTBEAT_S", "Heartbeat", "describe_rate", "phase_of", "status_line"]
 

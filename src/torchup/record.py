@@ -5,7 +5,8 @@ module is imported, and ``dataclasses`` itself pulls in ``inspect``, ``ast`` and
 ``dis``: together about 30 ms of every ``torchup plan`` for the ~25 classes on its
 path (issue 15).  ``@record`` gives those classes what they use of a frozen,
 keyword-only dataclass -- ``__init__`` with defaults and ``field(default_factory=)``,
-``__eq__``, ``__hash__``, ``__repr__``, assignment refused -- from shared functions,
+``__eq__``, ``__hash__``, ``__repr__``, assignment refused, a ``__post_init__`` check called
+-- from shared functions,
 with nothing compiled.  ``replace`` and ``fields`` work on records and dataclasses alike.
 """
 
@@ -29,7 +30,7 @@ else:
 __all__ = ["FrozenRecordError", "field", "fields", "record", "replace"]
 
 _NAMES = "__record_fields__"  # the field names, in order
-_SPEC = "__record_spec__"  # (names, required names, name -> default, name -> factory) for __init__
+_SPEC = "__record_spec__"  # (names, required, name -> default, name -> factory, __post_init__ or None)
 
 
 class FrozenRecordError(AttributeError):
@@ -49,7 +50,7 @@ def field(*, default_factory: Callable[[], Any]) -> Any:
 
 
 def _init(self: Any, **values: Any) -> None:
-    names, required, defaults, factories = getattr(type(self), _SPEC)
+    names, required, defaults, factories, post_init = getattr(type(self), _SPEC)
     if not names.issuperset(values):
         unknown = ", ".join(repr(n) for n in values if n not in names)
         raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s): {unknown}")
@@ -62,6 +63,8 @@ def _init(self: Any, **values: Any) -> None:
         if name not in values:
             own[name] = make()
     own.update(values)
+    if post_init is not None:
+        post_init(self)
 
 
 def _values(self: Any) -> tuple:
@@ -107,7 +110,7 @@ def record(cls: type[T]) -> type[T]:
             delattr(cls, name)  # the instance's own value is what getattr finds, not a class default
     setattr(cls, _NAMES, names)
     required = frozenset(names) - defaults.keys() - factories.keys()
-    setattr(cls, _SPEC, (frozenset(names), required, defaults, factories))
+    setattr(cls, _SPEC, (frozenset(names), required, defaults, factories, cls.__dict__.get("__post_init__")))
     methods = {"__init__": _init, "__eq__": _eq, "__hash__": _hash, "__setattr__": _setattr, "__delattr__": _delattr}
     if "__repr__" not in cls.__dict__:
         methods["__repr__"] = _repr

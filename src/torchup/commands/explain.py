@@ -11,13 +11,16 @@ answer is an empty list), 2 when the input cannot be read.
 
 from __future__ import annotations
 
-import argparse
 import codecs
 import itertools
 import sys
-from typing import BinaryIO
 
 from torchup.errors import EXIT_FAILURE, EXIT_OK, InputError, UsageError
+
+TYPE_CHECKING = False  # typing and argparse are not imported here at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    import argparse
+    from typing import BinaryIO
 
 # A log is streamed in chunks and only what explain examines is kept (its head, its tail and
 # the lines around errors in between: torchup.doctor.window), so a 100 MB log on standard input

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 # the regex parser, to find the literal text a pattern cannot match without
 if sys.version_info >= (3, 11):
@@ -37,6 +35,11 @@ else:  # pragma: no cover - Python 3.10
 from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
 from torchup.doctor.window import gather
 from torchup.findings import Finding
+from torchup.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["HEAD_CHARS", "MIDDLE_CHARS", "TAIL_CHARS", "Facts", "clean_log", "decode_log", "explain", "prefilter_index"]
 
@@ -60,7 +63,7 @@ _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Facts:
     """What torchup knows of the target a log came from; None is "unknown".
 
@@ -291,14 +294,15 @@ def _leading_literal(items) -> str:
     return "".join(lead)
 
 
-PREFILTERS_FILE = Path(__file__).with_name("prefilters.json")
+PREFILTERS_FILE = os.path.join(os.path.dirname(__file__), "prefilters.json")
 REACH = 2000  # a match is looked for within this many characters of its literal (then whole lines)
 
 
 @lru_cache(maxsize=1)
 def _shipped_prefilters() -> dict[str, list[list[str]] | None]:
     try:
-        return json.loads(PREFILTERS_FILE.read_text(encoding="utf-8"))
+        with open(PREFILTERS_FILE, encoding="utf-8") as fh:
+            return json.load(fh)
     except (OSError, ValueError):  # a damaged install: compute them instead (slower, same answer)
         return {}
 

@@ -12,13 +12,19 @@ import re
 
 __all__ = ["build_cuda", "driver_below_build", "driver_facts"]
 
+# Each pattern that must start at a word boundary says so after its first word,
+# ``torch(?<=\btorch)``, not before it (``\btorch``): a pattern that starts with a literal is
+# searched for with re's fast literal scan, one that starts with ``\b`` is tried at every
+# position (27 ms against 1 ms on a 1 MB log, issue 15).  The match is the same.
 # a torch version with a CUDA local label: "2.14.0+cu130", "torch-2.4.0+cu121", "torch==2.7.1+cu128"
 _TORCH_CU = re.compile(
-    r"\btorch(?:[ _=:-]{1,4}|[ _]version[ =:'\"]{1,4})v?([0-9]+\.[0-9]+(?:\.[0-9]+)?)[^\s+'\"]{0,12}\+cu([0-9]{2,3})\b"
+    r"torch(?<=\btorch)(?:[ _=:-]{1,4}|[ _]version[ =:'\"]{1,4})v?([0-9]+\.[0-9]+(?:\.[0-9]+)?)[^\s+'\"]{0,12}\+cu([0-9]{2,3})\b"
 )
 _BUILT_WITH = re.compile(r"CUDA used to build PyTorch\s{0,8}: {0,4}([0-9]+\.[0-9]+)")  # collect_env, vLLM's padded copy
 # torch.version.cuda printed: "torch_cuda=13.0", "torch.version.cuda: 12.8", "torch.version.cuda -> '12.8'"
-_VERSION_CUDA = re.compile(r"\btorch[._]?(?:version[._])?cuda\)?\s{0,3}(?:=|:|->|=>)\s{0,3}'?([0-9]+\.[0-9]+)\b")
+_VERSION_CUDA = re.compile(
+    r"torch(?<=\btorch)[._]?(?:version[._])?cuda\)?\s{0,3}(?:=|:|->|=>)\s{0,3}'?([0-9]+\.[0-9]+)\b"
+)
 _DRIVER = (
     re.compile(r"Driver Version: ([0-9]{3,}\.[0-9]+(?:\.[0-9]+)?)"),  # nvidia-smi's header
     re.compile(r"Nvidia driver version\s{0,8}: {0,4}([0-9]{3,}\.[0-9]+(?:\.[0-9]+)?)"),  # collect_env

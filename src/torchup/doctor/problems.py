@@ -33,14 +33,17 @@ leave ``signatures`` empty) and re-render the docs.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from torchup.findings import FAMILIES, Finding
+from torchup.record import field, record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "PROBLEMS",
@@ -52,7 +55,7 @@ __all__ = [
     "render_markdown",
 ]
 
-DATA_FILE = Path(__file__).with_name("problems.json")
+DATA_FILE = os.path.join(os.path.dirname(__file__), "problems.json")
 DEFAULT_MIN_SCORE = 3.0
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
@@ -68,7 +71,7 @@ FACT_KEYS: Mapping[str, tuple[Any, ...]] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Signature:
     """One thing to look for in error text.
 
@@ -81,7 +84,7 @@ class Signature:
     note: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Problem:
     id: str
     family: str
@@ -292,9 +295,14 @@ def load_problems(data: Mapping[str, Any], *, check_patterns: bool = True) -> di
     return problems
 
 
+def _read_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
 def _load_default() -> Mapping[str, Problem]:
     # the tests check every pattern of the shipped catalog (test_the_shipped_catalog_is_valid)
-    return MappingProxyType(load_problems(json.loads(DATA_FILE.read_text(encoding="utf-8")), check_patterns=False))
+    return MappingProxyType(load_problems(_read_json(DATA_FILE), check_patterns=False))
 
 
 PROBLEMS: Mapping[str, Problem] = _load_default()

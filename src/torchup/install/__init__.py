@@ -29,8 +29,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TextIO
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
 from torchup.http import Client, redact_url
@@ -55,8 +53,13 @@ from torchup.install.target import TargetEnv, inspect_target, installed_versions
 from torchup.output import printable
 from torchup.plan import Plan
 from torchup.progress import Heartbeat, describe_rate
-from torchup.record import replace
+from torchup.record import record, replace
 from torchup.system import System
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 __all__ = [
     "InstallInterrupted",
@@ -76,7 +79,7 @@ class InstallInterrupted(InstallFailed):
     code = "interrupted"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class InstallOptions:
     python: str  # the target interpreter (or the base interpreter for --venv)
     manager: str = "auto"
@@ -98,7 +101,7 @@ class InstallOptions:
     guard: bool = True  # pin the installed stack for later pip installs (install/guard.py)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class InstallReport:
     python: str
     manager: str
@@ -207,7 +210,7 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         return _carry_out(plan, prepared, options, system, out, lock, deadline)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class _Prepared:
     """What the preflight found and what would run: shown, asked about, then carried out."""
 
@@ -660,7 +663,7 @@ def _busy(prefix: str, path: str) -> EnvironmentProblem:
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class RollbackOptions:
     python: str  # the target interpreter
     dry_run: bool = False

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import BinaryIO
 
 from torchup.errors import EnvironmentProblem, UsageError
 from torchup.install.conda import CONDA_MANAGERS, conda_argv, find_program
@@ -14,6 +13,11 @@ from torchup.install.pixi import find_workspace, pixi_argv
 from torchup.install.target import TargetEnv
 from torchup.plan import Plan
 from torchup.runner import Result, Runner
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
 
 __all__ = ["MANAGERS", "choose_manager", "digest", "manager_argvs", "run_manager", "uv_would_save"]
 

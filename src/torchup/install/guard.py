@@ -20,9 +20,9 @@ import configparser
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from torchup.install.target import TargetEnv, installed_versions
+from torchup.record import record
 
 __all__ = [
     "STACK",
@@ -289,7 +289,7 @@ def uv_hint(prefix: str) -> str:
     return f"uv reads no pip.conf: keep the guard with `uv pip install --constraint {path} ...` or UV_CONSTRAINT={path}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class GuardStatus:
     prefix: str
     pip_conf: str

@@ -11,12 +11,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from torchup.errors import NetworkError, TorchupError
 from torchup.http import redact_url
+from torchup.record import record
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:  # imported where used: only an install's preflight needs packaging here
     from packaging.version import Version
 
@@ -46,7 +46,7 @@ _ATTR = re.compile(r"""([\w-]+)\s*=\s*["']([^"']*)["']""")
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class IndexWheel:
     filename: str
     version: Version

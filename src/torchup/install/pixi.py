@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
-from typing import Any
 
 from torchup.errors import EnvironmentProblem
 from torchup.plan import Plan
+from torchup.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["Workspace", "find_workspace", "manifest_problem", "pixi_argv"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Workspace:
     root: str
     manifest: str  # pixi.toml or pyproject.toml

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
 from torchup.errors import InputError
 from torchup.output import printable
 from torchup.plan import Plan, StackPin, index_url_for
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["MAX_BYTES", "differences", "load_plan_file", "plan_from_json"]
 

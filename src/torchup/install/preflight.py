@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
 from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, resolve_pypi_index, strip_credentials
@@ -21,6 +20,7 @@ from torchup.install import index_check
 from torchup.install.target import TargetEnv
 from torchup.metadata import requires_dist
 from torchup.plan import Plan
+from torchup.record import record
 
 __all__ = [
     "TORCH_FAMILY",
@@ -48,7 +48,7 @@ UNPACK_FACTOR = 4.5
 MARGIN = 1.25  # on top of every estimate: the estimate leaves out small unpinned dependencies
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class DiskNeed:
     download: int  # bytes of wheels fetched (temp dir)
     unpacked: int  # bytes written into site-packages
@@ -56,7 +56,7 @@ class DiskNeed:
     wheels: tuple[str, ...] = ()  # the files the estimate counts
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Preflight:
     problems: tuple[TorchupError, ...]
     notes: tuple[str, ...]

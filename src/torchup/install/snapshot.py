@@ -52,10 +52,10 @@ import shutil
 import stat
 import time
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
 
 from torchup.errors import EnvironmentProblem
 from torchup.install.target import Distribution, TargetEnv
+from torchup.record import field, record
 
 __all__ = [
     "RestoreReport",
@@ -73,7 +73,7 @@ SNAPSHOT_FORMAT = 2  # 2: paths relative to the prefix, and the prefix's identit
 _UNFINISHED = "UNFINISHED"  # present from the snapshot until the install has ended either way
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Snapshot:
     path: str
     created: str
@@ -108,7 +108,7 @@ class Snapshot:
         return sorted(f"{d.name}=={d.version}" for d in self.distributions)
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class RestoreReport:
     removed: int = 0  # entries the install had added or replaced, taken away
     restored: int = 0  # entries put back from the snapshot
@@ -283,7 +283,7 @@ def _only_recorded(root: str, name: str, recorded: set[str]) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@record
 class _Aside:
     """One distribution to set aside: its top-level entries (site root index, name) and
     its live script files."""

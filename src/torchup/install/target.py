@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from torchup.errors import EnvironmentProblem
+from torchup.record import field, record
 from torchup.runner import Runner
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["Distribution", "TargetEnv", "inspect_target", "installed_versions", "parse_target"]
 
@@ -18,7 +22,7 @@ _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_scri
 _TIMEOUT_S = 60.0
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Distribution:
     name: str
     version: str
@@ -35,7 +39,7 @@ class Distribution:
         return {"name": self.name, "version": self.version, "installer": self.installer, "origin": self.origin}
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class TargetEnv:
     executable: str
     version: str
@@ -62,9 +66,12 @@ class TargetEnv:
 
 
 def _normalise(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return str(canonicalize_name(name))
+    """PEP 503's normalised name, as ``packaging.utils.canonicalize_name`` gives it: importing
+    that module costs ~20 ms (packaging.tags, logging, subprocess) of every install."""
+    value = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in value:
+        value = value.replace("--", "-")
+    return value
 
 
 def inspect_target(runner: Runner, python: str) -> TargetEnv:

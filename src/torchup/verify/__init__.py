@@ -11,23 +11,25 @@ verify tests the torch the user's programs import.  ``isolated=True`` runs
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+from torchup.record import record
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:  # importing torchup.verify.report must stay cheap and host-free
+    from typing import Any
+
     from torchup.system import System
     from torchup.verify.report import VerifyReport
 
 __all__ = ["BENCH_TIMEOUT", "CHECK_SCRIPT", "DEFAULT_TIMEOUT", "LIGHT_TIMEOUT", "CheckRun", "run_check", "run_verify"]
 
-CHECK_SCRIPT = Path(__file__).with_name("check.py")
+CHECK_SCRIPT = os.path.join(os.path.dirname(__file__), "check.py")
 DEFAULT_TIMEOUT = 180.0  # a cold import of a CUDA torch plus CUDA start-up can take a minute
 LIGHT_TIMEOUT = 120.0
 BENCH_TIMEOUT = 420.0
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class CheckRun:
     """One run of the check script, raw: what ``doctor --save-state`` records."""
 
@@ -97,8 +99,8 @@ def run_check(
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     with tempfile.TemporaryDirectory(prefix="torchup-verify-") as tmp:
         script = os.path.join(tmp, "torchup_check.py")
-        with open(script, "w", encoding="utf-8") as fh:
-            fh.write(CHECK_SCRIPT.read_text(encoding="utf-8"))
+        with open(CHECK_SCRIPT, encoding="utf-8") as source, open(script, "w", encoding="utf-8") as fh:
+            fh.write(source.read())
         argv = [python, *(["-I"] if isolated else []), script, *flags]
         result = system.runner.run(argv, timeout=timeout, env=env, cwd=tmp)
     return CheckRun(

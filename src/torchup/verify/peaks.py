@@ -10,14 +10,14 @@ misconfigured device, a narrow PCIe link).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from torchup.record import record
 
 __all__ = ["LOW_FRACTION", "Peak", "cpu_floor_gflops", "expected_copy", "expected_matmul"]
 
 LOW_FRACTION = 0.25
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Peak:
     value: float  # GFLOP/s for matmul, GB/s for copies
     source: str

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
+from torchup.record import field, record
 from torchup.verify import peaks
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "MARK",
@@ -35,7 +38,7 @@ STDERR_TAIL = 4000
 _SIGNALS = {4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Check:
     step: str
     device: str | None = None
@@ -58,7 +61,7 @@ class Check:
         return out
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Device:
     device: str  # "cpu", "cuda:0", "mps", "xpu:0"
     type: str
@@ -76,7 +79,7 @@ class Device:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class BenchResult:
     device: str
     what: str  # "matmul" | "h2d" | "d2h"
@@ -105,7 +108,7 @@ class BenchResult:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class VerifyReport:
     python_executable: str
     light: bool = False
