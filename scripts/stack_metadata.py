@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import pypi_metadata  # noqa: E402
 
-from torchup.catalog.stack import canonical, release_record, torch_requirements  # noqa: E402
+from torchup.catalog.stack import release_record, torch_requirements  # noqa: E402
+from torchup.metadata import canonical_name  # noqa: E402
 
 OUT = ROOT / "src" / "torchup" / "catalog" / "data" / "stack.json"
 
@@ -100,7 +101,7 @@ def main() -> int:
     fetcher = pypi_metadata.Fetcher(args.cache, offline=args.offline)
     base = pypi_metadata.index_url()
     for name, facts in data["packages"].items():
-        if "pypi" not in facts["hosts"] or (args.only and canonical(name) not in map(canonical, args.only)):
+        if "pypi" not in facts["hosts"] or (args.only and canonical_name(name) not in map(canonical_name, args.only)):
             continue
         print(f"{name}:", file=sys.stderr)
         facts["releases"] = releases_of(fetcher, base, facts.get("pypi_name", name), args.since, args.fresh)

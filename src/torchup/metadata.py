@@ -8,7 +8,17 @@ TYPE_CHECKING = False  # packaging.requirements is imported when first used: ~30
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
 
-__all__ = ["requires_dist"]
+__all__ = ["canonical_name", "requires_dist"]
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503's normalised project name (``Flash_Attn`` -> ``flash-attn``), as
+    ``packaging.utils.canonicalize_name`` gives it, without importing that module: it brings
+    packaging.tags, logging and subprocess, ~20 ms of every install (issue 15)."""
+    value = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in value:
+        value = value.replace("--", "-")
+    return value
 
 
 def requires_dist(metadata: str, marker_env: Mapping[str, str]) -> list[Requirement]:

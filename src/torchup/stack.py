@@ -38,7 +38,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from torchup.catalog.model import platform_floor
-from torchup.catalog.stack import IndexBuilds, Listing, PackageFacts, StackCatalog, StackRelease, canonical
+from torchup.catalog.stack import IndexBuilds, Listing, PackageFacts, StackCatalog, StackRelease
+from torchup.metadata import canonical_name
 from torchup.plan import Refusal, StackPin
 
 __all__ = [
@@ -473,10 +474,10 @@ def _co_resolve(
                 "install other packages with your package manager after torch (torchup add PKG keeps torch as chosen)",
             ),
         )
-    facts = {canonical(r.name): p for r in reqs if (p := stack.get(r.name)) is not None}
+    facts = {canonical_name(r.name): p for r in reqs if (p := stack.get(r.name)) is not None}
     specs: dict[str, SpecifierSet] = {}
     for r in reqs:
-        name = canonical(r.name)
+        name = canonical_name(r.name)
         specs[name] = specs[name] & r.specifier if name in specs else r.specifier
     for name, spec in specs.items():
         f = facts[name]

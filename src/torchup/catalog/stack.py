@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from torchup.metadata import canonical_name
+
 __all__ = [
     "BINDINGS",
     "IndexBuilds",
@@ -42,7 +44,6 @@ __all__ = [
     "PackageFacts",
     "StackCatalog",
     "StackRelease",
-    "canonical",
     "load_stack",
     "read_stack_file",
     "release_record",
@@ -54,13 +55,6 @@ __all__ = [
 
 BINDINGS = ("exact-pin", "range", "per-torch", "table")
 STACK_FORMAT = 1
-
-
-def canonical(name: str) -> str:
-    """PEP 503 normalised name: ``Flash_Attn`` -> ``flash-attn``."""
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,7 +130,7 @@ class StackCatalog:
     answers: dict = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, name: str) -> PackageFacts | None:
-        return self.packages.get(canonical(name))
+        return self.packages.get(canonical_name(name))
 
 
 # --- record building (pure; shared by scripts/stack_metadata.py and catalog refresh) -----------
@@ -155,7 +149,7 @@ def torch_requirements(metadata: str) -> tuple[str, ...]:
             req = Requirement(text)
         except InvalidRequirement:
             continue
-        if canonical(req.name) == "torch":
+        if canonical_name(req.name) == "torch":
             out.append(str(req))
     return tuple(out)
 
@@ -241,8 +235,8 @@ def stack_from_dict(data: Mapping[str, Any], *, origin: str = "embedded") -> Sta
     for name, p in data["packages"].items():
         if p["binding"] not in BINDINGS:
             raise ValueError(f"packages.{name}.binding: {p['binding']!r} is not one of {', '.join(BINDINGS)}")
-        packages[canonical(name)] = PackageFacts(
-            name=canonical(name),
+        packages[canonical_name(name)] = PackageFacts(
+            name=canonical_name(name),
             binding=p["binding"],
             hosts=tuple(p["hosts"]),
             encoding=p["encoding"],

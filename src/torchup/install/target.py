@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 
 from torchup.errors import EnvironmentProblem
+from torchup.metadata import canonical_name
 from torchup.record import field, record
 from torchup.runner import Runner
 
@@ -33,7 +34,7 @@ class Distribution:
 
     @property
     def key(self) -> str:
-        return _normalise(self.name)
+        return canonical_name(self.name)
 
     def to_json(self) -> dict:
         return {"name": self.name, "version": self.version, "installer": self.installer, "origin": self.origin}
@@ -57,21 +58,12 @@ class TargetEnv:
     platform: Mapping[str, str] = field(default_factory=dict)
 
     def find(self, name: str) -> Distribution | None:
-        key = _normalise(name)
+        key = canonical_name(name)
         return next((d for d in self.distributions if d.key == key), None)
 
     def freeze(self) -> list[str]:
         """``name==version`` lines, sorted: what ``pip freeze`` would show for the site dirs."""
         return sorted(f"{d.name}=={d.version}" for d in self.distributions)
-
-
-def _normalise(name: str) -> str:
-    """PEP 503's normalised name, as ``packaging.utils.canonicalize_name`` gives it: importing
-    that module costs ~20 ms (packaging.tags, logging, subprocess) of every install."""
-    value = name.lower().replace("_", "-").replace(".", "-")
-    while "--" in value:
-        value = value.replace("--", "-")
-    return value
 
 
 def inspect_target(runner: Runner, python: str) -> TargetEnv:
@@ -130,7 +122,7 @@ def parse_target(text: str, python: str = "the target Python") -> TargetEnv:
 def installed_versions(site_dirs: tuple[str, ...], name: str) -> list[str]:
     """Versions of ``name`` installed in ``site_dirs``, read from the ``.dist-info``
     directory names (``torch-2.14.1+cu126.dist-info``): a cheap check after an install."""
-    key = _normalise(name)
+    key = canonical_name(name)
     out = []
     for site in site_dirs:
         try:
@@ -140,6 +132,6 @@ def installed_versions(site_dirs: tuple[str, ...], name: str) -> list[str]:
         for entry in entries:
             if entry.endswith(".dist-info") and "-" in entry:
                 dist, version = entry[: -len(".dist-info")].split("-", 1)
-                if _normalise(dist) == key:
+                if canonical_name(dist) == key:
                     out.append(version)
     return sorted(out)
