@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from torchup.catalog import hardware
 from torchup.catalog.hardware import (
     amd_gfx_by_name,
     driver_floor,
@@ -74,48 +75,82 @@ def test_unknown_names(name):
 
 
 def test_families():
-    assert [family_of_cc(c) for c in ("3.7", "5.2", "6.1", "7.0", "7.2", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")] == [
-        "Kepler", "Maxwell", "Pascal", "Volta", "Volta", "Turing", "Ampere", "Ampere", "Ada Lovelace", "Hopper",
-        "Blackwell", "Blackwell"]
+    assert [
+        family_of_cc(c) for c in ("3.7", "5.2", "6.1", "7.0", "7.2", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0")
+    ] == [
+        "Kepler",
+        "Maxwell",
+        "Pascal",
+        "Volta",
+        "Volta",
+        "Turing",
+        "Ampere",
+        "Ampere",
+        "Ada Lovelace",
+        "Hopper",
+        "Blackwell",
+        "Blackwell",
+    ]
 
 
-@pytest.mark.parametrize("name,gfx", [
-    ("AMD Radeon RX 7900 XTX", "gfx1100"), ("Radeon RX 7900 XTX", "gfx1100"), ("AMD Instinct MI300X", "gfx942"),
-    ("AMD Instinct MI250X", "gfx90a"), ("AMD Instinct MI100", "gfx908"), ("AMD Radeon VII", "gfx906"),
-    ("AMD Radeon RX 9070 XT", "gfx1201"), ("AMD Radeon RX 6800 XT", "gfx1030"), ("AMD Radeon RX 6700 XT", "gfx1031"),
-    ("AMD Instinct MI355X", "gfx950"), ("AMD Radeon RX 580", "gfx803"), ("AMD Radeon Pro W7900", "gfx1100"),
-])
+@pytest.mark.parametrize(
+    "name,gfx",
+    [
+        ("AMD Radeon RX 7900 XTX", "gfx1100"),
+        ("Radeon RX 7900 XTX", "gfx1100"),
+        ("AMD Instinct MI300X", "gfx942"),
+        ("AMD Instinct MI250X", "gfx90a"),
+        ("AMD Instinct MI100", "gfx908"),
+        ("AMD Radeon VII", "gfx906"),
+        ("AMD Radeon RX 9070 XT", "gfx1201"),
+        ("AMD Radeon RX 6800 XT", "gfx1030"),
+        ("AMD Radeon RX 6700 XT", "gfx1031"),
+        ("AMD Instinct MI355X", "gfx950"),
+        ("AMD Radeon RX 580", "gfx803"),
+        ("AMD Radeon Pro W7900", "gfx1100"),
+    ],
+)
 def test_amd_names(name, gfx):
     assert amd_gfx_by_name(name) == gfx
 
 
-@pytest.mark.parametrize("name,xpu", [
-    ("Intel(R) Arc(TM) A770 Graphics", True), ("Intel(R) Arc(TM) B580 Graphics", True),
-    ("Intel(R) Data Center GPU Max 1550", True), ("Intel(R) Arc(TM) Graphics", True),
-    ("Intel(R) UHD Graphics 770", False), ("Intel(R) Iris(R) Xe Graphics", False),
-    ("Intel(R) Data Center GPU Flex 170", False), ("NVIDIA GeForce RTX 4090", None),
-])
+@pytest.mark.parametrize(
+    "name,xpu",
+    [
+        ("Intel(R) Arc(TM) A770 Graphics", True),
+        ("Intel(R) Arc(TM) B580 Graphics", True),
+        ("Intel(R) Data Center GPU Max 1550", True),
+        ("Intel(R) Arc(TM) Graphics", True),
+        ("Intel(R) UHD Graphics 770", False),
+        ("Intel(R) Iris(R) Xe Graphics", False),
+        ("Intel(R) Data Center GPU Flex 170", False),
+        ("NVIDIA GeForce RTX 4090", None),
+    ],
+)
 def test_intel_xpu(name, xpu):
     assert xpu_support(name) is xpu
 
 
-@pytest.mark.parametrize("pci_id,vendor,cc,gfx,xpu", [
-    ("10de:2684", "nvidia", "8.9", None, None),  # AD102 RTX 4090
-    ("10de:2204", "nvidia", "8.6", None, None),  # GA102 RTX 3090 (lspci fixtures)
-    ("10de:20b5", "nvidia", "8.0", None, None),  # GA100 A100
-    ("10de:2330", "nvidia", "9.0", None, None),  # GH100 H100
-    ("10de:15f8", "nvidia", "6.0", None, None),  # GP100 P100
-    ("10de:102d", "nvidia", "3.7", None, None),  # GK210 K80
-    ("10de:1b00", "nvidia", "6.1", None, None),  # GP102 "TITAN X": the chip wins over the name
-    ("0x10DE:0x2684", "nvidia", "8.9", None, None),
-    ("1002:744c", "amd", None, "gfx1100", None),  # Navi 31
-    ("1002:74a1", "amd", None, "gfx942", None),  # MI300X (extra id)
-    ("1002:75a0", "amd", None, "gfx950", None),  # MI350X (extra id)
-    ("1002:740f", "amd", None, "gfx90a", None),  # MI210
-    ("8086:56a0", "intel", None, None, True),  # Arc A770
-    ("8086:e20b", "intel", None, None, True),  # Arc B580 (extra id)
-    ("8086:56c1", "intel", None, None, False),  # Flex 140
-])
+@pytest.mark.parametrize(
+    "pci_id,vendor,cc,gfx,xpu",
+    [
+        ("10de:2684", "nvidia", "8.9", None, None),  # AD102 RTX 4090
+        ("10de:2204", "nvidia", "8.6", None, None),  # GA102 RTX 3090 (lspci fixtures)
+        ("10de:20b5", "nvidia", "8.0", None, None),  # GA100 A100
+        ("10de:2330", "nvidia", "9.0", None, None),  # GH100 H100
+        ("10de:15f8", "nvidia", "6.0", None, None),  # GP100 P100
+        ("10de:102d", "nvidia", "3.7", None, None),  # GK210 K80
+        ("10de:1b00", "nvidia", "6.1", None, None),  # GP102 "TITAN X": the chip wins over the name
+        ("0x10DE:0x2684", "nvidia", "8.9", None, None),
+        ("1002:744c", "amd", None, "gfx1100", None),  # Navi 31
+        ("1002:74a1", "amd", None, "gfx942", None),  # MI300X (extra id)
+        ("1002:75a0", "amd", None, "gfx950", None),  # MI350X (extra id)
+        ("1002:740f", "amd", None, "gfx90a", None),  # MI210
+        ("8086:56a0", "intel", None, None, True),  # Arc A770
+        ("8086:e20b", "intel", None, None, True),  # Arc B580 (extra id)
+        ("8086:56c1", "intel", None, None, False),  # Flex 140
+    ],
+)
 def test_lookup_pci(pci_id, vendor, cc, gfx, xpu):
     dev = lookup_pci(pci_id)
     assert dev is not None and dev.vendor == vendor
@@ -160,3 +195,90 @@ def test_driver_tables_are_ordered():
             assert version_tuple(linux) > version_tuple(previous), cuda  # newer toolkits need newer drivers
         previous = linux
         assert source in __import__("torchup.catalog.hardware", fromlist=["SOURCES"]).SOURCES
+
+
+def _names_to_try() -> set[str]:
+    """Every GPU name the PCI table knows (whole texts and each bracketed marketing name) and the
+    site's extra models: hundreds of real names, NVIDIA's and others'."""
+    import re
+
+    from torchup.site import EXTRA_GPUS
+
+    names = set(EXTRA_GPUS)
+    for text in hardware.pci_table().values():
+        names.add(text)
+        for bracket in re.findall(r"\[([^\]]+)\]", text):
+            names.update(part.strip() for part in bracket.split("/") if part.strip())
+    return names
+
+
+def test_the_literal_prefilter_never_changes_which_model_a_name_is():
+    """gpu_by_name skips a pattern when the name has none of the texts every match of it contains
+    (literal_needles); searching every pattern gives the same model for every known name."""
+    import re
+
+    names = _names_to_try()
+    assert len(names) > 300
+    for name in names:
+        norm = hardware.normalise_gpu_name(name)
+        unfiltered = next(((p, m.group(0)) for p, *_ in hardware._NVIDIA if (m := re.search(p, norm))), None)
+        model = hardware.gpu_by_name(name)
+        if unfiltered is None:
+            assert model is None or model.vendor != "nvidia", name
+        else:
+            assert model is not None and model.vendor == "nvidia" and model.name == unfiltered[1], name
+
+
+def test_the_written_needles_are_those_of_the_patterns():
+    derived = tuple(
+        None if n is None else tuple(sorted(n)) for n in (hardware.literal_needles(p) for p, *_ in hardware._NVIDIA)
+    )
+    assert derived == hardware._NVIDIA_NEEDLES
+
+
+def test_names_are_normalised_as_the_patterns_they_replace_did():
+    """normalise_gpu_name uses string operations; these are the regular expressions it replaced."""
+    import re
+
+    def by_patterns(name: str) -> str:
+        text = name.lower()
+        text = re.sub(r"\((r|tm)\)|[\u00ae\u2122]", " ", text)
+        text = re.sub(r"[-_/,()\[\]]", " ", text)
+        text = re.sub(r"\b(nvidia|corporation|geforce)\b", " ", text)
+        text = re.sub(r"\btitan\s+x\s*\(?pascal\)?", "titan x pascal", text)
+        return re.sub(r"\s+", " ", text).strip()
+
+    tricky = [
+        "NVIDIA(R) GeForce(TM) RTX\u2122 4090",
+        "nvidiageforce rtx",  # no word boundary: kept
+        "GeForce_GTX 1080",  # an underscore is a word character, then a separator
+        "NVIDIA\u00a0GeForce\tRTX 3090\n",  # other whitespace
+        "TITAN X (Pascal)",
+        "NVIDIA NVIDIA GeForce GeForce",
+        "",
+        "\u00c9nvidia corporation",  # a letter before: no boundary
+    ]
+    for name in [*_names_to_try(), *tricky]:
+        assert hardware.normalise_gpu_name(name) == by_patterns(name), name
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needles"),
+    [
+        (r"\bk20x?[mcs]?\b|\bk40[mcst]?\b", {"k20", "k40"}),  # a quantified last character is left out
+        (r"\b(gb200|b200)\b", {"gb200", "b200"}),  # a leading group: each branch
+        (r"\bjetson (agx )?thor\b|\bthor\b", {"jetson ", "thor"}),
+        (r"(agx )?thor", None),  # an optional leading group: nothing is certain
+        (r"\brtx pro \d{4}\b", {"rtx pro "}),
+        (r"[ab]100", None),  # a class first
+    ],
+)
+def test_literal_needles(pattern, needles):
+    got = hardware.literal_needles(pattern)
+    assert got == (None if needles is None else frozenset(needles))
+    if got is not None:  # and what they claim holds for a few matches
+        import re
+
+        for text in ("k20m", "k40", "gb200", "b200", "jetson agx thor", "thor", "rtx pro 6000"):
+            if re.search(pattern, text):
+                assert any(n in text for n in got), (pattern, text)

@@ -42,6 +42,10 @@ COMMANDS = {
     "fleet": "many nodes: probe them with Ansible or Slurm, plan one build (or the fewest), roll out, verify",
 }
 DEFAULT_COMMAND = "plan"
+# Commands that answer in a blink and hold no cycles worth collecting: the cyclic garbage
+# collector is off while they run (it walked the catalog's thousands of objects several times
+# over, about 5% of a plan's instructions).  Long steps (install, verify, site, fleet) keep it.
+SHORT_LIVED = frozenset({"plan", "probe", "matrix", "explain"})
 
 
 def _named_command(argv: Sequence[str]) -> str | None:
@@ -124,10 +128,49 @@ def build_parser(command: str, *, json_mode: bool = False, bare: bool = False) -
     return parser, module
 
 
+def parse_command_line(command: str, argv: list[str], *, named: str | None, json_mode: bool = False):
+    """(the parsed arguments, the command's module): read from the command's own option table
+    when the command line is plain (``torchup.fastargs``: no argparse imported), else by argparse."""
+    module = importlib.import_module(f"torchup.commands.{command}")
+    args = _parse_plainly(module, argv, named)
+    if args is None:
+        parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
+        args = parser.parse_args(argv)
+        args.verbose = getattr(args, "verbose", False)
+    return args, module
+
+
+def _parse_plainly(module: ModuleType, argv: list[str], named: str | None):
+    """The namespace argparse would give for ``argv``, or None when fastargs leaves it to argparse."""
+    from torchup.fastargs import OptionTable, parse
+
+    words, verbose = argv, False
+    if named is not None:
+        at = argv.index(named)
+        if any(w not in ("-v", "--verbose") for w in argv[:at]):
+            return None
+        words, verbose = argv[at + 1 :], at > 0
+    table = OptionTable()
+    table.add_argument("-v", "--verbose", action="store_true")
+    try:
+        module.add_arguments(table)
+    except NotImplementedError:  # a command with steps (fleet)
+        return None
+    args = parse(table, words)
+    if args is not None:
+        args.verbose = args.verbose or verbose
+        args.command = named
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     named = _named_command(argv)
     command = named or DEFAULT_COMMAND
+    if command in SHORT_LIVED:
+        import gc
+
+        gc.disable()
     verbose = "-v" in argv or "--verbose" in argv
     json_mode = any(a.startswith("--j") and "--json".startswith(a) for a in argv)  # argparse takes --js too
     try:
@@ -139,9 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from torchup.target import prestart_target_probe
 
             system = prestart_target_probe(argv, system)
-        parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
-        args = parser.parse_args(argv)
-        args.verbose = getattr(args, "verbose", False)
+        args, module = parse_command_line(command, argv, named=named, json_mode=json_mode)
         return int(module.run(args, system))
     except TorchupError as err:
         _report_error(err, _json_document(command, argv) if json_mode else None)

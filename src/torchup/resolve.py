@@ -57,18 +57,46 @@ _FACTS = ("exists", "wheels", "pypi_default", "cuda", "arches", "gfx", "glibc_mi
 _MAX_ALTERNATIVES = 3
 
 
-@record
 class _Judged:
-    build: Build
-    rejected: str | None = None
-    covered: tuple[int, ...] = ()  # indices into machine.gpus the build can use
-    left_out: tuple[tuple[int, str], ...] = ()  # GPUs of the build's vendor it cannot use
-    level: str | None = None  # driver support level for a CUDA build
-    ptx: tuple[int, ...] = ()  # GPUs served only through PTX JIT
-    hardware: bool = False  # rejected for a hardware reason (driver, GPU, no GPU)
-    driver_only: bool = False  # rejected only because of the driver
-    asked_without_gpu: bool = False  # a GPU build the user asked for by name, on a machine without that GPU
-    gfx_override: str | None = None  # AMD GPUs judged as HSA_OVERRIDE_GFX_VERSION's target (unofficial)
+    """The verdict on one build: made for every build of the platform on every plan, so a plain
+    class with slots (a record's checked keyword ``__init__`` cost 10% of judging)."""
+
+    __slots__ = (
+        "asked_without_gpu",
+        "build",
+        "covered",
+        "driver_only",
+        "gfx_override",
+        "hardware",
+        "left_out",
+        "level",
+        "ptx",
+        "rejected",
+    )
+
+    def __init__(
+        self,
+        build: Build,
+        rejected: str | None = None,
+        covered: tuple[int, ...] = (),
+        left_out: tuple[tuple[int, str], ...] = (),
+        level: str | None = None,
+        ptx: tuple[int, ...] = (),
+        hardware: bool = False,
+        driver_only: bool = False,
+        asked_without_gpu: bool = False,
+        gfx_override: str | None = None,
+    ) -> None:
+        self.build = build
+        self.rejected = rejected  # None: it runs here
+        self.covered = covered  # indices into machine.gpus the build can use
+        self.left_out = left_out  # GPUs of the build's vendor it cannot use, with why
+        self.level = level  # driver support level for a CUDA build
+        self.ptx = ptx  # GPUs served only through PTX JIT
+        self.hardware = hardware  # rejected for a hardware reason (driver, GPU, no GPU)
+        self.driver_only = driver_only  # rejected only because of the driver
+        self.asked_without_gpu = asked_without_gpu  # a GPU build asked for by name, on a machine without that GPU
+        self.gfx_override = gfx_override  # AMD GPUs judged as HSA_OVERRIDE_GFX_VERSION's target (unofficial)
 
 
 # --- small public helpers ---------------------------------------------------------
@@ -247,13 +275,16 @@ def _judge(
     override = _override_target(machine) if kind == "rocm" else None
     if override:  # ROCm reports the override in place of every GPU's own target
         gpus = [(i, replace(g, gfx=override)) for i, g in gpus]
-    label = f"torch {build.version_on_index}"
     if not gpus and (gpu_optional or _asked_for_by_name(build, request)):
         return _Judged(build=build, asked_without_gpu=True)
     if not gpus:
         what = {"cuda": "NVIDIA", "rocm": "AMD", "xpu": "Intel"}[kind]
         cost = " and would download gigabytes of NVIDIA CUDA libraries for nothing" if kind == "cuda" else ""
-        return _Judged(build=build, hardware=True, rejected=f"{label} needs an {what} GPU; none was found{cost}")
+        return _Judged(
+            build=build,
+            hardware=True,
+            rejected=f"torch {build.version_on_index} needs an {what} GPU; none was found{cost}",
+        )
     if kind == "cuda":
         reason = _jetson_reason(machine, build, gpus)
         if reason:
@@ -262,17 +293,21 @@ def _judge(
     covered: list[int] = []
     left_out: list[tuple[int, str]] = []
     ptx_jit: list[int] = []
-    seen: dict[Gpu, tuple[str | None, bool]] = {}  # identical GPUs (a fleet node's eight) are judged once
+    # identical GPUs (a fleet node's eight) are judged once; compared, not hashed: a record's hash
+    # is a tuple of all its fields, and most machines have one GPU
+    seen: list[tuple[Gpu, tuple[str | None, bool]]] = []
     for i, gpu in gpus:
         # an NVIDIA GPU without a driver on a machine with none is the driver check's to report
         unbound = gpu.driver_loaded is False and not any_driver and (kind != "cuda" or machine.nvidia_driver)
         if unbound:
             left_out.append((i, f"{gpu.name or 'this GPU'} is seen on the PCI bus but no driver is loaded for it"))
             continue
-        if gpu not in seen:
+        verdict = next((v for g, v in seen if g is gpu or g == gpu), None)
+        if verdict is None:
             why = rules.why_not_gpu(build, gpu)
-            seen[gpu] = (why, why is None and kind == "cuda" and rules.needs_ptx_jit(build, gpu))
-        why, jit = seen[gpu]
+            verdict = (why, why is None and kind == "cuda" and rules.needs_ptx_jit(build, gpu))
+            seen.append((gpu, verdict))
+        why, jit = verdict
         if why is None:
             covered.append(i)
             if jit:
@@ -589,6 +624,19 @@ def _reasons(machine: Machine, catalog: Catalog, best: _Judged, judged: list[_Ju
     return out
 
 
+def _considered(machine: Machine, judged: list[_Judged]) -> tuple[Candidate, ...]:
+    """Every build judged, newest first, with why it was rejected or what to know of it (--explain)."""
+    return tuple(
+        Candidate(
+            torch=j.build.version_on_index,
+            variant=j.build.variant,
+            rejected=j.rejected,
+            note=None if j.rejected else _note(machine, j),
+        )
+        for j in sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.variant), reverse=True)
+    )
+
+
 def resolve(
     machine: Machine,
     request: Request,
@@ -596,11 +644,13 @@ def resolve(
     *,
     today: date | None = None,
     stack: StackCatalog | None = None,
+    explain: bool = True,
 ) -> Plan | Refusal:
     """The newest build that really runs on ``machine`` within ``request``, or why none does.
 
     With ``request.with_packages``: the best build for which every named package has a wheel
-    (``torchup.stack.co_resolve``; ``stack`` defaults to the stack catalog in use)."""
+    (``torchup.stack.co_resolve``; ``stack`` defaults to the stack catalog in use).  A plan lists
+    every build considered (``considered``) only with ``explain``; a refusal always does."""
     spec = parse_torch_spec(request.torch) if request.torch else None
     impl = (machine.python_implementation or "cpython").lower()
     if impl != "cpython":
@@ -619,26 +669,17 @@ def resolve(
     judged = [_judge(machine, b, request, spec) for b in builds]
     rank = lambda j: _rank(j, machine.gpus)  # noqa: E731
     kept = sorted((j for j in judged if j.rejected is None), key=rank, reverse=True)
-    considered = tuple(
-        Candidate(
-            torch=j.build.version_on_index,
-            variant=j.build.variant,
-            rejected=j.rejected,
-            note=None if j.rejected else _note(machine, j),
-        )
-        for j in sorted(judged, key=lambda j: (version_tuple(j.build.torch), j.build.variant), reverse=True)
-    )
     if not kept:
         unknown = _unknown_variant(request, builds, machine, arch)
         if unknown is not None:
             return unknown
-        return _refuse(machine, request, catalog, judged, considered, today)
+        return _refuse(machine, request, catalog, judged, _considered(machine, judged), today)
     choice: StackChoice | None = None
     if request.with_packages:
         outcome = _choose_stack(machine, request, kept, stack, arch)
         if isinstance(outcome, Refusal):
             within = ("only the builds your constraints allow were considered",) if request.constrained else ()
-            return replace(outcome, considered=considered, reasons=outcome.reasons + within)
+            return replace(outcome, considered=_considered(machine, judged), reasons=outcome.reasons + within)
         choice = outcome
     best = kept[choice.index] if choice else kept[0]
     b = best.build
@@ -727,7 +768,7 @@ def resolve(
         reasons=tuple(_reasons(machine, catalog, best, judged, url)) + (choice.reasons if choice else ()),
         warnings=tuple(warnings),
         alternatives=tuple(alternatives),
-        considered=considered,
+        considered=_considered(machine, judged) if explain else (),
         catalog_age_days=age,
         os=machine.os,
         arch=arch,

@@ -22,6 +22,7 @@ import os
 import re
 from functools import cache, lru_cache
 
+from torchup.lazyre import lazy
 from torchup.record import record
 
 __all__ = [
@@ -186,7 +187,7 @@ FAMILIES = (
 
 def family_of_cc(cc: str) -> str:
     """``"8.6"`` -> ``Ampere``; ``"12.0"`` -> ``Blackwell``."""
-    major, minor = (int(x) for x in re.findall(r"\d+", cc)[:2])
+    major, minor = (int(x) for x in "".join(ch if ch.isdecimal() else " " for ch in cc).split()[:2])
     name = "unknown"
     for start, fam in FAMILIES:
         if (major, minor) >= start:
@@ -253,15 +254,147 @@ _NVIDIA: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+_SEPARATORS = str.maketrans(dict.fromkeys("-_/,()[]", " "))
+_VENDOR_WORDS = ("nvidia", "corporation", "geforce")
+_TITAN_X_PASCAL = lazy(r"\btitan\s+x\s*\(?pascal\)?")
+
+
 def normalise_gpu_name(name: str) -> str:
     """Lower-case, vendor words and trademarks dropped, separators to spaces:
-    ``"Tesla P100-PCIE-16GB"`` -> ``"tesla p100 pcie 16gb"``."""
+    ``"Tesla P100-PCIE-16GB"`` -> ``"tesla p100 pcie 16gb"``.  String operations rather than
+    regular expressions (compiling five cost more than the rest of a GPU's lookup); the test
+    against the patterns they replace is tests/test_catalog_hardware.py."""
     text = name.lower()
-    text = re.sub(r"\((r|tm)\)|[®™]", " ", text)
-    text = re.sub(r"[-_/,()\[\]]", " ", text)
-    text = re.sub(r"\b(nvidia|corporation|geforce)\b", " ", text)
-    text = re.sub(r"\btitan\s+x\s*\(?pascal\)?", "titan x pascal", text)
-    return re.sub(r"\s+", " ", text).strip()
+    for mark in ("(r)", "(tm)", "\u00ae", "\u2122"):  # (R), (TM), the registered and trade mark signs
+        text = text.replace(mark, " ")
+    text = _drop_words(text.translate(_SEPARATORS), _VENDOR_WORDS)
+    if "titan" in text:
+        text = _TITAN_X_PASCAL.sub("titan x pascal", text)
+    return " ".join(text.split())
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what \w matches in a str pattern
+
+
+def _drop_words(text: str, words: tuple[str, ...]) -> str:
+    """Each of ``words`` standing as a word (``\bword\b``) replaced by a space."""
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or not _is_word(text[at - 1])) and (end == len(text) or not _is_word(text[end])):
+                text = text[:at] + " " + text[end:]
+            at = text.find(word, at + 1)
+    return text
+
+
+_META = set("\\.^$*+?{}[]()|")
+
+
+def _split_top(pattern: str) -> list[str]:
+    """``pattern``'s alternatives at the top level (``|`` outside groups and classes)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            i = pattern.index("]", i + 1)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def _leading_literal(alternative: str) -> frozenset[str] | None:
+    """Texts one of which a match of ``alternative`` must contain, from how it starts: its
+    leading literal (a character a quantifier may drop left out), or each branch of a
+    leading group; None when it starts otherwise."""
+    while alternative.startswith("\\b"):
+        alternative = alternative[2:]
+    if alternative.startswith("("):
+        end, depth = 0, 1
+        while depth:  # the parenthesis closing the leading group (the patterns escape none inside it)
+            end += 1
+            depth += (alternative[end] == "(") - (alternative[end] == ")")
+        if alternative[end + 1 : end + 2] in ("?", "*", "{"):
+            return None  # an optional group: the match need not contain any of it
+        branches = [_leading_literal(b) for b in _split_top(alternative[1:end])]
+        if any(b is None for b in branches):
+            return None
+        return frozenset().union(*branches)  # type: ignore[arg-type]
+    literal = ""
+    for ch in alternative:
+        if ch in _META:
+            if ch in "?*{":
+                literal = literal[:-1]  # the character before may be absent
+            break
+        literal += ch
+    return frozenset([literal]) if literal else None
+
+
+def literal_needles(pattern: str) -> frozenset[str] | None:
+    """Texts one of which every match of ``pattern`` contains, or None when that is not known:
+    a name containing none of them is not searched with the pattern, whose compiling is what
+    costs (a name is matched against up to forty patterns, once per run)."""
+    needles: set[str] = set()
+    for alternative in _split_top(pattern):
+        found = _leading_literal(alternative)
+        if found is None:
+            return None
+        needles |= found
+    return frozenset(needles)
+
+
+# what literal_needles finds in each pattern of _NVIDIA, written out (computing them costs more at
+# start-up than the compiling they save); tests/test_catalog_hardware.py fails when they disagree
+_NVIDIA_NEEDLES: tuple[tuple[str, ...] | None, ...] = (
+    ("dgx spark", "gb10"),
+    ("b300", "gb300"),
+    ("b100", "b200", "gb200"),
+    ("jetson ", "t4000", "t5000", "thor"),
+    ("rtx pro ",),
+    ("rtx 50",),
+    ("gh200", "h100", "h20", "h200", "h800"),
+    ("2000", "4000", "4500", "5000", "6000", "rtx "),
+    ("l20", "l4", "l40"),
+    ("rtx 40",),
+    ("jetson ", "orin"),
+    ("a100", "a30", "a800"),
+    ("a", "rtx a"),
+    ("a10", "a16", "a2", "a40"),
+    ("mx570", "rtx 30"),
+    ("jetson ", "xavier"),
+    ("gv100", "titan v", "v100"),
+    ("quadro rtx ", "t"),
+    ("t4",),
+    ("gtx 16", "mx", "rtx 20", "titan rtx"),
+    ("jetson tx2", "tx2"),
+    ("gp100", "p100"),
+    ("titan x pascal", "titan xp"),
+    ("p4", "p40", "p6"),
+    ("p", "quadro p"),
+    ("gt 1030", "gtx 10", "mx"),
+    ("jetson nano", "tx1"),
+    ("m4", "m40", "m6", "m60"),
+    ("m10",),
+    ("quadro m",),
+    ("k", "quadro k"),
+    ("gtx 9", "titan x"),
+    ("gtx 750",),
+    ("k80",),
+    ("k20", "k40", "quadro k6000"),
+    ("k10",),
+    ("gtx ", "gtx 780 ti", "gtx titan black", "titan z"),
+    ("gtx 6", "gtx 7"),
+)
 
 
 @lru_cache(maxsize=256)  # pure: the same name always gives the same model
@@ -271,8 +404,10 @@ def gpu_by_name(name: str) -> GpuModel | None:
     norm = normalise_gpu_name(name)
     if not norm:
         return None
-    for pattern, cc, seg, src in _NVIDIA:
-        m = re.search(pattern, norm)  # compiled (and kept by re) only up to the first match: 40 cost ~5 ms
+    for (pattern, cc, seg, src), needles in zip(_NVIDIA, _NVIDIA_NEEDLES):
+        if needles is not None and not any(n in norm for n in needles):
+            continue  # cannot match: left uncompiled
+        m = re.search(pattern, norm)
         if m:
             return GpuModel(
                 vendor="nvidia",

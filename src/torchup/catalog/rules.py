@@ -266,9 +266,8 @@ def why_not_platform(
     macOS version.  ``libc`` as in the machine file (``"glibc 2.35"``,
     ``"musl 1.2.4"``); unknown (None) values are not held against the build.
     With ``python``, the wheel for that tag is judged; else the most lenient."""
-    label = f"torch {build.version_on_index}"
     if build.os != os or build.arch != arch:
-        return f"{label} is a {build.os} {build.arch} build, not {os} {arch}"
+        return f"torch {build.version_on_index} is a {build.os} {build.arch} build, not {os} {arch}"
     wheels = build.wheels
     if python is not None:
         tag = python if python.startswith("cp") else python_tag(python)
@@ -279,14 +278,14 @@ def why_not_platform(
             return None
         name, have = lc
         if name == "musl":
-            return f"{label} has only glibc (manylinux) wheels; this system uses musl libc"
+            return f"torch {build.version_on_index} has only glibc (manylinux) wheels; this system uses musl libc"
         need = build.glibc_min
         if need is None:
             floors = [platform_floor(w.platform)[2] for w in wheels]
             known = [f for f in floors if f is not None]
             need = ".".join(map(str, min(known))) if known else None
         if need and have < version_tuple(need):
-            return f"{label} needs glibc >= {need}; this system has glibc {'.'.join(map(str, have))}"
+            return f"torch {build.version_on_index} needs glibc >= {need}; this system has glibc {'.'.join(map(str, have))}"
         return None
     if os == "macos":
         if not macos_version:
@@ -297,6 +296,6 @@ def why_not_platform(
             return None
         macos_need = min(known)
         if version_tuple(macos_version) < macos_need:
-            return f"{label} needs macOS >= {macos_need[0]}.{macos_need[1]}; this is macOS {macos_version}"
+            return f"torch {build.version_on_index} needs macOS >= {macos_need[0]}.{macos_need[1]}; this is macOS {macos_version}"
         return None
     return None

@@ -20,11 +20,15 @@ the file in the catalog cache: ``save_variant_metadata``); ``plan`` reads the ke
 from __future__ import annotations
 
 import json
-import re
+import os
 from collections.abc import Mapping
-from pathlib import Path
 
+from torchup.lazyre import lazy
 from torchup.record import record
+
+TYPE_CHECKING = False  # pathlib is not imported on plan's path: start-up cost (issue 15)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "VariantMetadata",
@@ -39,10 +43,11 @@ __all__ = [
 ]
 
 # PEP 825 / WheelNext: namespace and feature [a-z0-9_]+, value [a-z0-9_.]+, label [0-9a-z._]{1,16}
-_NAME = re.compile(r"^[a-z0-9_]+$")
-_VALUE = re.compile(r"^[a-z0-9_.]+$")
-_LABEL = re.compile(r"^[0-9a-z._]{1,16}$")
-_SM = re.compile(r"^(\d{1,4})_(real|virtual)$")
+_NAME = lazy(r"^[a-z0-9_]+$")
+_VALUE = lazy(r"^[a-z0-9_.]+$")
+_LABEL = lazy(r"^[0-9a-z._]{1,16}$")
+_SM = lazy(r"^(\d{1,4})_(real|virtual)$")
+_VERSION = lazy(r"\d{1,6}(\.\d{1,6}){0,3}")
 _MAX_BYTES = 1 << 20  # the published file is a few KB
 
 
@@ -135,7 +140,7 @@ def parse_variant_metadata(text: str | bytes, *, source: str) -> VariantMetadata
 
 def _version(text: str) -> tuple[int, ...] | None:
     # bounded: int() of a hostile 5000-digit value raises, and no version torchup compares is that long
-    return tuple(int(p) for p in text.split(".")) if re.fullmatch(r"\d{1,6}(\.\d{1,6}){0,3}", text) else None
+    return tuple(int(p) for p in text.split(".")) if _VERSION.fullmatch(text) else None
 
 
 def _sm_fits(compute_capability: str, sm_arch: tuple[str, ...]) -> bool:
@@ -212,8 +217,8 @@ def read_variant_metadata(
         return f"{shown} is not variant metadata: {err}"
 
 
-def _cache_file(directory: Path, version: str) -> Path:
-    return directory / f"torch-{version}-variants.json"
+def _cache_file(directory: str | os.PathLike, version: str) -> str:
+    return os.path.join(directory, f"torch-{version}-variants.json")
 
 
 def save_variant_metadata(directory: Path, version: str, metadata: VariantMetadata) -> Path:
@@ -227,24 +232,27 @@ def save_variant_metadata(directory: Path, version: str, metadata: VariantMetada
         },
         "torchup-source": metadata.source,
     }
-    path = _cache_file(directory, version)
-    directory.mkdir(parents=True, exist_ok=True)
+    from pathlib import Path
+
+    path = Path(_cache_file(directory, version))
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.new")
     temporary.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     temporary.replace(path)
     return path
 
 
-def cached_variant_metadata(directory: Path, version: str) -> VariantMetadata | str | None:
+def cached_variant_metadata(directory: str | os.PathLike, version: str) -> VariantMetadata | str | None:
     """The copy ``catalog refresh`` kept for ``torch==version``: None when there is none, a sentence when
     it cannot be read."""
     path = _cache_file(directory, version)
     try:
-        if not path.is_file():
+        if not os.path.isfile(path):
             return None
-        if path.stat().st_size > _MAX_BYTES:
+        if os.stat(path).st_size > _MAX_BYTES:
             return f"{path} is larger than variant metadata can be"
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as err:
         return f"cannot read {path}: {err}"
     try:

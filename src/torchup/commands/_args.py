@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 
 from torchup.errors import UsageError
@@ -25,12 +24,18 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{_show(text)} is not a number of seconds") from None
+        raise _type_error(f"{_show(text)} is not a number of seconds") from None
     if not 0 < value <= MAX_TIMEOUT_S:  # refuses nan too: every comparison with nan is false
-        raise argparse.ArgumentTypeError(
-            f"{_show(text)}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a week)"
-        )
+        raise _type_error(f"{_show(text)}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a week)")
     return value
+
+
+def _type_error(message: str) -> Exception:
+    """argparse's error for a bad value, imported only then: a plain command line is parsed
+    without argparse (torchup.fastargs), which hands a bad one to argparse to word."""
+    import argparse
+
+    return argparse.ArgumentTypeError(message)
 
 
 def check_index_url(flag: str, value: str) -> str:

@@ -3,12 +3,15 @@ torch stack is shown and refused unless ``--allow-torch-change`` (docs/install.m
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from torchup.commands._args import check_index_url, seconds
 from torchup.system import System
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "run"]
 

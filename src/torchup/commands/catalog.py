@@ -12,13 +12,16 @@ that release whether it runs on the GPU, and why not (the verdicts of
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_OK, UsageError
 from torchup.plan import DEFAULT_INDEX_BASE
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "gpu_view", "release_view", "render_release", "run"]
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from torchup.commands._args import seconds
 from torchup.errors import EXIT_FAILURE, EXIT_OK, UsageError
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "doctor_json", "render_text", "run"]
 

@@ -9,7 +9,6 @@ for ``verify``, verified), 1 when some node did not, 3 when no build fits.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -20,6 +19,10 @@ from pathlib import Path
 from torchup.commands._args import seconds
 from torchup.errors import EXIT_FAILURE, EXIT_NO_BUILD, EXIT_OK, EnvironmentProblem, InputError, UsageError
 from torchup.http import redact_url
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "load_fleet", "run"]
 

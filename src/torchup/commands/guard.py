@@ -3,10 +3,13 @@ stack (docs/install.md, "The guard")."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from torchup.system import System
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "render_text", "run"]
 

@@ -6,13 +6,16 @@ stdout carries only the result envelope (docs/json.md)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 from torchup.commands._args import check_index_url, seconds
 from torchup.errors import UsageError
 from torchup.system import System
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "install_json", "run"]
 

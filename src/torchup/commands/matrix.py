@@ -8,10 +8,13 @@ that GPU, led by the newest.  The verdicts are the resolver's (``torchup.matrix`
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from torchup.errors import EXIT_OK
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "run"]
 

@@ -7,7 +7,6 @@ exit code comes from the result: 0 with a plan, 3 when no build fits.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 
@@ -17,6 +16,10 @@ from torchup.http import redact_url
 from torchup.lazyre import lazy
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.render import FORMATS
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "detect_manager", "load_inputs", "plan_json", "render_text", "request_from_args", "run"]
 
@@ -334,7 +337,7 @@ def run(args: argparse.Namespace, system) -> int:
         python = args.python or machine.python_executable or "python"
         key = (_machine_key(machine), python)
         if key not in planned:
-            result = resolve(machine, request, catalog, today=today, stack=stack)
+            result = resolve(machine, request, catalog, today=today, stack=stack, explain=args.explain)
             if isinstance(result, Plan):
                 result = replace(result, commands=render.render_commands(result, python=python))
             planned[key] = (result, _wheel_variant(result, machine, python, request.index_base, system.env))
@@ -425,14 +428,14 @@ def _write(args, plans) -> None:
 def _wheel_variant(plan, machine, python: str, index_base: str, env) -> dict | None:
     """uv's wheel-variant alternative for this machine (None where it does not fit), checked against
     the variant metadata ``catalog refresh`` kept."""
-    from torchup.catalog.load import cache_dir
+    from torchup.cache import cache_root
     from torchup.catalog.variants import cached_variant_metadata
     from torchup.plan import Plan
     from torchup.render.variants import alternative
 
     if not isinstance(plan, Plan):
         return None
-    metadata = cached_variant_metadata(cache_dir(env), plan.base_version)
+    metadata = cached_variant_metadata(cache_root(env), plan.base_version)
     if metadata is None:
         metadata = f"none kept for torch {plan.base_version}; 'torchup catalog refresh' reads it where PyTorch's index is reachable"
     return alternative(plan, machine, index_base=index_base, python=python, metadata=metadata)

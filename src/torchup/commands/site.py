@@ -8,12 +8,15 @@ Every answer it shows is computed here by the resolver (``torchup.site``).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
 from torchup.errors import EXIT_OK, EnvironmentProblem, UsageError
+
+TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["add_arguments", "run"]
 
