@@ -343,7 +343,7 @@ def parse_arch_list(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 @lru_cache(maxsize=4096)  # pure, called for every build of every plan
 def _cc_sort(cc: str) -> tuple[int, int, str]:
     major, rest = cc.split(".")
-    minor = re.match(r"\d+", rest).group(0)  # type: ignore[union-attr]
+    minor = rest[: len(rest) - len(rest.lstrip("0123456789"))]
     return int(major), int(minor), rest[len(minor) :]
 
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 from torchup.errors import UsageError
 from torchup.lazyre import lazy
 
@@ -40,7 +38,7 @@ def _type_error(message: str) -> Exception:
 
 def check_index_url(flag: str, value: str) -> str:
     """``value`` when it is an http(s) or file URL without control characters; a ``UsageError`` naming ``flag`` if not."""
-    if not re.match(r"^(https?|file)://", value):
+    if not value.startswith(("http://", "https://", "file://")):
         raise UsageError(f"{flag} {_show(value)} is not an http(s) URL", hint="give the whole URL, https:// included")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise UsageError(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from torchup.errors import TorchupError, UsageError
 from torchup.plan import Plan
 
@@ -13,6 +11,7 @@ __all__ = [
     "comments",
     "extra_index_packages",
     "index_name",
+    "is_plain",
     "join",
     "pins",
     "quote",
@@ -30,11 +29,19 @@ _TRITON_FOR = {"rocm": "pytorch-triton-rocm", "xpu": "pytorch-triton-xpu"}
 
 # Arguments written bare, per shell; anything else is quoted.  PowerShell: no $ ` ' " , ; ( ) { } @ # & | < >,
 # and no non-ASCII (PowerShell reads the typographic quotes and dashes as ' " -).  cmd.exe: no % either.
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _SAFE = {
-    "posix": re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$"),
-    "powershell": re.compile(r"^[A-Za-z0-9_%+=:./\\-]+$"),
-    "cmd": re.compile(r"^[A-Za-z0-9_+=:./\\-]+$"),
+    "posix": _ALNUM + "_@%+=:,./-",
+    "powershell": _ALNUM + "_%+=:./\\-",
+    "cmd": _ALNUM + "_+=:./\\-",
 }
+
+
+def is_plain(arg: str, safe: str) -> bool:
+    """``arg`` is not empty and made only of the characters in ``safe``."""
+    return bool(arg) and not arg.strip(safe)
+
+
 SHELLS = tuple(_SAFE)
 # PowerShell reads these as single quotes too (about_Quoting_Rules); inside '...' each is doubled
 _PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -90,7 +97,7 @@ def quote(arg: str, *, shell: str = "posix", program: bool = False) -> str:
     inside quotes) are refused.  Line breaks and control characters are refused on Windows.
     ``program``: the first word, whose backslashes the C runtime keeps as they are."""
     if shell == "posix":
-        if arg and _SAFE["posix"].match(arg):
+        if is_plain(arg, _SAFE["posix"]):
             return arg
         return "'" + arg.replace("'", "'\"'\"'") + "'"
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
@@ -98,13 +105,13 @@ def quote(arg: str, *, shell: str = "posix", program: bool = False) -> str:
     if '"' in arg:
         raise _refuse(arg, shell, "it contains a double quote ('\"'); percent-encode it in a URL (%22)")
     if shell == "powershell":
-        if arg and arg != "--%" and _SAFE["powershell"].match(arg):
+        if arg != "--%" and is_plain(arg, _SAFE["powershell"]):
             return arg
         return "'" + "".join(ch * 2 if ch in _PS_SINGLE_QUOTES else ch for ch in arg) + "'"
     if shell == "cmd":
         if "%" in arg:
             raise _refuse(arg, shell, "cmd.exe expands %NAME% even inside quotes and has no escape for '%' there")
-        if arg and _SAFE["cmd"].match(arg):
+        if is_plain(arg, _SAFE["cmd"]):
             return arg
         tail = 0 if program else len(arg) - len(arg.rstrip("\\"))
         return '"' + arg + "\\" * tail + '"'

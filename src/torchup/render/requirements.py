@@ -16,12 +16,10 @@ POSIX shell, and one that no quoting can carry (a line break, `` #``,
 
 from __future__ import annotations
 
-import shlex
-
 from torchup.errors import UsageError
 from torchup.lazyre import lazy
 from torchup.plan import Plan, describe_variant
-from torchup.render._common import RenderError, comments
+from torchup.render._common import RenderError, comments, is_plain, quote
 from torchup.render._stack import steps
 
 __all__ = ["render"]
@@ -29,7 +27,7 @@ __all__ = ["render"]
 # what pip does to an option line before splitting it (pip/_internal/req/req_file.py)
 _PIP_COMMENT = lazy(r"(^|\s)#")
 _PIP_ENV_VAR = lazy(r"\$\{[A-Z0-9_]+\}")
-_PLAIN = lazy(r"^[A-Za-z0-9_@%+=:,./~-]+$")
+_PLAIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./~-"
 _WHAT = {"--index-url": "index URL", "--find-links": "page of links"}
 
 
@@ -37,16 +35,16 @@ def _option_line(option: str, url: str) -> str:
     why = None
     if any(ch in url for ch in "\n\r\x00") or any(ord(ch) < 32 for ch in url):
         why = "a line break or a control character"
-    elif _PIP_COMMENT.search(url):
+    elif "#" in url and _PIP_COMMENT.search(url):
         why = "a '#' after whitespace, which pip reads as the start of a comment even inside quotes"
-    elif _PIP_ENV_VAR.search(url):
+    elif "${" in url and _PIP_ENV_VAR.search(url):
         why = "${NAME}, which pip replaces with an environment variable"
     if why:
         raise UsageError(
             f"a requirements file cannot carry the {_WHAT[option]} {url!r}: it contains {why}",
             hint="give an index URL without it (--index-base), or use the pip command instead",
         )
-    return f"{option} {url if _PLAIN.match(url) else shlex.quote(url)}"
+    return f"{option} {url if is_plain(url, _PLAIN) else quote(url)}"
 
 
 def render(plan: Plan) -> str:
