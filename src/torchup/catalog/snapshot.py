@@ -124,16 +124,17 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
     map_objs = [{k: prov_objs[i] for k, i in pairs} for pairs in prov_maps]
     wheel_objs = [Wheel(python=p, abi=a, platform=pl) for p, a, pl in wheels]
     set_objs = [tuple(wheel_objs[i] for i in ids) for ids in wheel_sets]
-    new = object.__new__
+    new, set_dict = object.__new__, object.__setattr__
     out = []
     for version, released, rp, notes, prov, companions, builds in releases:
         made = []
         for values in builds:
-            # every field is in ``values``: the record's __init__ (one checked setattr per field) is skipped
+            # every field is in ``values``, a dict of its own: it becomes the record's ``__dict__``
+            # (its __init__, one checked setattr per field, and a copy of the dict are skipped)
             values["wheels"] = set_objs[values["wheels"]]
             values["provenance"] = map_objs[values["provenance"]]
             build = new(Build)
-            build.__dict__.update(values)
+            set_dict(build, "__dict__", values)
             made.append(build)
         out.append(
             Release(
