@@ -224,3 +224,11 @@ def test_conda_forge_cuda_version_per_os(os_, arch, variant, cuda, expected):
     text = render.render(plan, "conda")
     assert text.split() == ["conda", "install", "--override-channels", "-c", "conda-forge", "pytorch-gpu==2.14.1", expected]
     assert render.render(plan, "micromamba").split()[0] == "micromamba"
+
+
+@pytest.mark.parametrize("name", sorted(PLANS))
+@pytest.mark.parametrize("python", ["python", r"C:\Users\ana\proj\.venv\Scripts\python.exe", "/opt/my env/bin/python"])
+def test_the_commands_read_from_every_rendering_are_the_commands_rendered_alone(name, python):
+    """plan --json renders every format once and reads Plan.commands from it (commands_from)."""
+    plan = PLANS[name]
+    assert render.commands_from(render.render_all(plan, python=python)) == render.render_commands(plan, python=python)

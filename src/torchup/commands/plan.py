@@ -331,20 +331,26 @@ def run(args: argparse.Namespace, system) -> int:
 
         stack = load_stack(system.env)
     # identical machines (a fleet's machine files) are resolved and rendered once
-    planned: dict[tuple[str, str], tuple[Plan | Refusal, dict | None]] = {}
-    plans, pythons, variant_alternatives = [], [], []
+    planned: dict[tuple[str, str], tuple[Plan | Refusal, dict | None, dict | None]] = {}
+    plans, pythons, variant_alternatives, renderings = [], [], [], []
     for machine in machines:
         python = args.python or machine.python_executable or "python"
         key = (_machine_key(machine), python)
         if key not in planned:
             result = resolve(machine, request, catalog, today=today, stack=stack, explain=args.explain)
-            if isinstance(result, Plan):
+            rendered = None
+            if isinstance(result, Plan) and args.json:  # every format, the commands among them: rendered once
+                rendered = render.render_all(result, python=python)
+                result = replace(result, commands=render.commands_from(rendered))
+            elif isinstance(result, Plan):
                 result = replace(result, commands=render.render_commands(result, python=python))
-            planned[key] = (result, _wheel_variant(result, machine, python, request.index_base, system.env))
-        plan, wheel_variant = planned[key]
+            wheel_variant = _wheel_variant(result, machine, python, request.index_base, system.env)
+            planned[key] = (result, wheel_variant, rendered)
+        plan, wheel_variant, rendered = planned[key]
         plans.append(plan)
         pythons.append(python)
         variant_alternatives.append(wheel_variant)
+        renderings.append(rendered)
     for w in catalog.warnings:
         print(f"torchup: warning: {w}", file=sys.stderr)
 
@@ -352,7 +358,10 @@ def run(args: argparse.Namespace, system) -> int:
     if args.json:
         from torchup.output import emit_json
 
-        emit_json("plan", _redacted(plan_json(plans, pythons, variant_alternatives, explain=args.explain)))
+        emit_json(
+            "plan",
+            _redacted(plan_json(plans, pythons, variant_alternatives, explain=args.explain, renderings=renderings)),
+        )
         return EXIT_NO_BUILD if refused else EXIT_OK
 
     from torchup.output import style_for
@@ -441,7 +450,7 @@ def _wheel_variant(plan, machine, python: str, index_base: str, env) -> dict | N
     return alternative(plan, machine, index_base=index_base, python=python, metadata=metadata)
 
 
-def plan_json(plans, pythons, wheel_variants=None, *, explain: bool = False) -> dict:
+def plan_json(plans, pythons, wheel_variants=None, *, explain: bool = False, renderings=None) -> dict:
     """The body of ``plan --json``: one plan (or refusal) with every rendering and uv's wheel-variant
     alternative, or ``{"plans": [...]}`` for several machines, plus their one combined uv project, Poetry
     project and pixi workspace when every machine has a plan.  Each plan's ``considered`` list only with
@@ -450,9 +459,10 @@ def plan_json(plans, pythons, wheel_variants=None, *, explain: bool = False) -> 
     from torchup.plan import Plan
 
     wheel_variants = wheel_variants or [None] * len(plans)
+    renderings = renderings or [None] * len(plans)
     done: dict[tuple[int, str], dict] = {}  # identical machines share one Plan object: rendered once
 
-    def one(plan, python, wheel_variant):
+    def one(plan, python, wheel_variant, rendered):
         key = (id(plan), python)
         if key not in done:
             if not isinstance(plan, Plan):
@@ -460,14 +470,14 @@ def plan_json(plans, pythons, wheel_variants=None, *, explain: bool = False) -> 
             else:
                 done[key] = {
                     **plan.to_json(considered=explain),
-                    "renderings": render.render_all(plan, python=python),
+                    "renderings": rendered or render.render_all(plan, python=python),
                     "wheel_variant": wheel_variant,
                 }
         return done[key]
 
     if len(plans) == 1:
-        return one(plans[0], pythons[0], wheel_variants[0])
-    out: dict = {"plans": [one(p, py, wv) for p, py, wv in zip(plans, pythons, wheel_variants)]}
+        return one(plans[0], pythons[0], wheel_variants[0], renderings[0])
+    out: dict = {"plans": [one(*row) for row in zip(plans, pythons, wheel_variants, renderings)]}
     if all(isinstance(p, Plan) for p in plans):
         for fmt, (_, key) in PROJECT_MANAGERS.items():
             try:

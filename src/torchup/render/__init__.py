@@ -154,6 +154,12 @@ def render_commands(plan: Plan, *, python: str = "python") -> dict[str, str | No
     return out
 
 
+def commands_from(rendered: dict[str, dict]) -> dict[str, str | None]:
+    """``Plan.commands`` read from ``render_all``'s output, which has every command format in the
+    same shell: ``plan --json`` renders each once."""
+    return {key: rendered[fmt]["text"] for key, fmt in COMMAND_KEYS.items()}
+
+
 def render_all(plan: Plan, *, python: str = "python") -> dict[str, dict]:
     """Every format of ``FORMATS`` for ``plan --json``: ``{"text", "notes", "error", "shell"}`` each;
     ``text`` is None and ``error`` says why where the plan cannot be expressed in a format.
