@@ -12,7 +12,6 @@ errors included: a ``TorchupError``, a usage error argparse found, a bug.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -97,6 +96,13 @@ def _terminal_columns() -> int:
         return 80
 
 
+def _command_module(command: str) -> ModuleType:
+    """``torchup.commands.<command>`` (``__import__``: the ``importlib`` package would bring ``warnings``)."""
+    name = f"torchup.commands.{command}"
+    __import__(name)
+    return sys.modules[name]
+
+
 def build_parser(command: str, *, json_mode: bool = False, bare: bool = False) -> tuple[ArgumentParser, ModuleType]:
     """The parser for ``command``; only that command's arguments are added, and for plan only
     where they will be parsed: on the top parser when ``bare`` (no command word), else on
@@ -112,7 +118,7 @@ def build_parser(command: str, *, json_mode: bool = False, bare: bool = False) -
     )
     parser.add_argument("--version", action="version", version=f"torchup {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show more detail (and tracebacks of bugs)")
-    module = importlib.import_module(f"torchup.commands.{command}")
+    module = _command_module(command)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         if name != command:  # listed for the help and for a mistyped name; never parsed in this run
@@ -131,7 +137,7 @@ def build_parser(command: str, *, json_mode: bool = False, bare: bool = False) -
 def parse_command_line(command: str, argv: list[str], *, named: str | None, json_mode: bool = False):
     """(the parsed arguments, the command's module): read from the command's own option table
     when the command line is plain (``torchup.fastargs``: no argparse imported), else by argparse."""
-    module = importlib.import_module(f"torchup.commands.{command}")
+    module = _command_module(command)
     args = _parse_plainly(module, argv, named)
     if args is None:
         parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
