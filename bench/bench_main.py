@@ -10,6 +10,8 @@ pair-by-pair ratios to torchruntime within the same round, the target (issue 15)
 peak memory of one more run (``/usr/bin/time -f %M``: the process's maximum resident set),
 and the CPU time (user + system, from ``wait4``) with its ratio: on a loaded machine the wall
 time moves with others' work, the CPU time much less.  The verdict is on the wall ratio.
+``--instructions`` adds, per case, the instructions of one run counted by valgrind (every process
+it starts included), which others' work does not move at all: shown with their ratio, no verdict.
 
 The yardstick is ``python -m torchruntime info`` run by this interpreter: install it into the
 venv for the bench only (``.venv/bin/pip install torchruntime``; torchup does not depend on
@@ -105,10 +107,35 @@ def peak_mib(argv: list[str], env: dict, before=None) -> float | None:
     return int(text[-1]) / 1024 if r.returncode == 0 and text and text[-1].isdigit() else None
 
 
+def instructions(argv: list[str], env: dict, before=None) -> int | None:
+    """Instructions executed by ``argv`` and every process it starts (valgrind's callgrind, string
+    hashing fixed with ``PYTHONHASHSEED=0``): a count other work on the machine does not move,
+    unlike the times; None without valgrind or when the run fails."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    env = {**env, "PYTHONHASHSEED": "0"}
+    if before is not None:
+        before()
+    else:  # warm, with this very environment (the interpreter-facts cache is keyed on PYTHON* variables)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=120)
+    with tempfile.TemporaryDirectory() as out:
+        r = subprocess.run(
+            [valgrind, "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/cg.%p",
+             f"--log-file={out}/log.%p", *argv],  # a log per process: a child's stderr may be captured
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, timeout=600,
+        )
+        counts = [int(line.split(":")[-1].strip()) for log in Path(out).glob("log.*")
+                  for line in log.read_text(errors="replace").splitlines() if "Collected :" in line]
+    return sum(counts) if r.returncode == 0 and counts else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15, help="rounds (each runs every case once); default 15")
     ap.add_argument("--fleet", type=int, default=1000, help="machine files for the fleet case; default 1000")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count each case's instructions once under valgrind (slow; shown, no verdict)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="torchup-bench-"))
@@ -205,6 +232,16 @@ def main() -> int:
         print(f"{name:<45} {med:>10.1f} {'' if ratio is None else f'{ratio:.2f}x':>7} "
               f"{'' if target is None else f'{target}x':>7} {'' if peak is None else f'{peak:.1f}':>9} "
               f"{statistics.median(cpu[name]):>7.1f} {'' if cpu_ratio is None else f'{cpu_ratio:.2f}x':>9}  {verdict}")
+
+    if args.instructions:
+        counts = {name: instructions(argv, case_env, before) for name, argv, case_env, before in cases
+                  if name not in failed}
+        print(f"\n{'instructions (callgrind, every process)':<45} {'millions':>10} {'ratio':>7}")
+        for name, count in counts.items():
+            base = counts.get(yard)
+            ratio_text = f"{count / base:.2f}x" if count and base and name != yard else ""
+            print(f"{name:<45} {'' if count is None else f'{count / 1e6:.1f}':>10} {ratio_text:>7}")
+        print()
 
     fleet_argv = [*torchup, "plan", "--json", *fleet_args]
     try:
