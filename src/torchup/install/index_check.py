@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from torchup.errors import NetworkError, TorchupError
 from torchup.http import redact_url
+from torchup.metadata import requirement
 from torchup.record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
@@ -55,10 +56,8 @@ class IndexWheel:
 
 
 def requirements_in(argv: list[str] | tuple[str, ...]) -> list:
-    """The requirements (``packaging.requirements.Requirement``) a pip or uv install argv asks
+    """The requirements (``torchup.metadata.requirement``) a pip or uv install argv asks
     for: the words after ``install`` that are neither options nor option values."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     words = list(argv)
     if "install" not in words:
         return []
@@ -70,8 +69,8 @@ def requirements_in(argv: list[str] | tuple[str, ...]) -> list:
             skip = word in _VALUE_OPTIONS  # "--option=value" carries its own
         else:
             try:
-                out.append(Requirement(word))
-            except InvalidRequirement:
+                out.append(requirement(word))
+            except ValueError:  # packaging's InvalidRequirement
                 continue
     return out
 

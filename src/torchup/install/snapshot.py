@@ -55,6 +55,7 @@ from collections.abc import Set as AbstractSet
 
 from torchup.errors import EnvironmentProblem
 from torchup.install.target import Distribution, TargetEnv
+from torchup.metadata import canonical_name, requirement
 from torchup.record import field, record
 
 __all__ = [
@@ -127,11 +128,8 @@ def snapshot_dir(prefix: str) -> str:
 def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
     """Pure: keys of the installed distributions reachable from ``touches`` (project
     names) through installed Requires-Dist (markers ignored: a superset)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
     by_key = {d.key: d for d in target.distributions}
-    todo = [str(canonicalize_name(n)) for n in touches]
+    todo = [canonical_name(n) for n in touches]
     seen: set[str] = set()
     while todo:
         key = todo.pop()
@@ -143,8 +141,8 @@ def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
             continue
         for line in dist.requires:
             try:
-                todo.append(str(canonicalize_name(Requirement(line).name)))
-            except InvalidRequirement:
+                todo.append(canonical_name(requirement(line).name))
+            except ValueError:  # packaging's InvalidRequirement
                 continue
     return frozenset(k for k in seen if k in by_key)
 
@@ -222,11 +220,9 @@ def links_out(target: TargetEnv, touches) -> list[tuple[str, str]]:
     entry not installed yet, such as a ``torch`` link to a source tree).  The scripts dir is
     not looked at: a venv's ``bin/python`` is such a link, and pip and uv replace a script
     rather than write through it."""
-    from packaging.utils import canonicalize_name
-
     real_prefix = os.path.realpath(target.prefix)
     scope = scope_closure(target, touches)
-    names = {str(canonicalize_name(n)).replace("-", "_") for n in touches}
+    names = {canonical_name(n).replace("-", "_") for n in touches}
     out = []
     for root in _distinct(target.site_dirs):
         tops = set(names)
