@@ -139,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from torchup.target import prestart_target_probe
 
             system = prestart_target_probe(argv, system)
+        elif command == "install":  # install --plan's target inspection, likewise
+            from torchup.inspection import prestart_install_inspection
+
+            system = prestart_install_inspection(argv, system)
         parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
         args = parser.parse_args(argv)
         args.verbose = getattr(args, "verbose", False)
