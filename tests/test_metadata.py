@@ -141,3 +141,29 @@ def test_requires_dist_reads_simple_lines_and_markers():
         "filelock",
         "sympy",
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "&gt;=3.10",
+        "&lt;4,&gt;=3.9",
+        "a&amp;b",
+        "&amp;gt;",
+        "&quot;x&quot;",
+        "&#39;",
+        "&gt",
+        "&eacute;",
+        "&#x3e;",
+        "no reference",
+        "&",
+        "a&&b",
+        "&amp;&lt;&gt;&quot;&#39;&nbsp;",
+    ],
+)
+def test_index_pages_are_unescaped_as_html_does(value):
+    import html
+
+    from torchup.install.index_check import unescape
+
+    assert unescape(value) == html.unescape(value)
