@@ -190,3 +190,21 @@ def test_an_index_page_comes_without_http_client(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "url,want",
+    [
+        ("http://127.0.0.1:8080/whl/cpu/torch/", ("127.0.0.1", 8080, "127.0.0.1:8080", "/whl/cpu/torch/")),
+        ("http://mirror.lan/simple/torch/?x=1#frag", ("mirror.lan", 80, "mirror.lan", "/simple/torch/?x=1")),
+        ("http://mirror.lan", ("mirror.lan", 80, "mirror.lan", "/")),
+        ("http://[::1]:8080/whl/", None),  # IPv6: urllib's
+        ("http://mirror.lan:port/whl/", None),
+        ("http://mirr or.lan/whl/", None),
+        ("http://mirror.lan/a path/", None),
+        ("http://mirror.lan/caf\u00e9/", None),
+        ("http://mirror.lan?x/", None),
+    ],
+)
+def test_which_urls_the_plain_path_sends_itself(url, want):
+    assert http._plain_target(url) == want

@@ -309,7 +309,7 @@ def _plain_target(clean: str) -> tuple[str, int, str, str] | None:
     it is written, or None (urllib decides: IPv6, a non-ASCII host, a path it would refuse)."""
     rest = clean.split("#", 1)[0][len("http://") :]
     netloc, slash, path = rest.partition("/")
-    if "?" in netloc or not netloc.isascii() or "[" in netloc or "@" in netloc:
+    if not netloc.isascii() or any(c <= " " or c in "\x7f?[@" for c in netloc):
         return None
     host, colon, port_text = netloc.partition(":")
     if not host or (colon and not port_text.isdigit()):
