@@ -208,3 +208,18 @@ def test_an_index_page_comes_without_http_client(tmp_path):
 )
 def test_which_urls_the_plain_path_sends_itself(url, want):
     assert http._plain_target(url) == want
+
+
+@pytest.mark.parametrize("length_header", [b"Content-Length", b"content-length", b"CONTENT-LENGTH"])
+def test_progress_sees_the_length_as_urllib_does(monkeypatch, length_header):
+    server = _RawServer(b"HTTP/1.1 200 OK\r\n" + length_header + b": 5\r\n\r\nhello")
+    seen: dict[str, list] = {"plain": [], "urllib": []}
+    try:
+        url = server.url()
+        Client({}, timeout=5, on_bytes=lambda *a: seen["plain"].append(a)).fetch(url)
+        with monkeypatch.context() as m:
+            m.setattr(http, "_plain_target", lambda clean: None)
+            Client({}, timeout=5, on_bytes=lambda *a: seen["urllib"].append(a)).fetch(url)
+    finally:
+        server.stop()
+    assert seen["plain"] == seen["urllib"] == [(url, 5, 5)]

@@ -362,7 +362,7 @@ def _plain_http(
                 return Response(url=url, status=status, headers=answer_headers, failure=f"HTTP {status}", detail=reason)
             body = b""
             if method == "GET" and status not in (204, 304):
-                body_or_none = _read(_Body(fp, fields, answer_headers), end, url, on_bytes)
+                body_or_none = _read(_Body(fp, fields), end, url, on_bytes)
                 if body_or_none is None:
                     return late(url)
                 body = body_or_none
@@ -443,9 +443,9 @@ class _Body:
     """The body as ``HTTPResponse.read1`` gives it: up to Content-Length, else until the server
     closes (a short body is returned as it is, as http.client does)."""
 
-    def __init__(self, fp, fields, headers: Mapping[str, str]) -> None:
+    def __init__(self, fp, fields: _Fields) -> None:
         self.fp = fp
-        self.headers = headers
+        self.headers = fields  # what _read asks for Content-Length: any case, as http.client's message
         length = fields.get("content-length", "")
         try:
             self.length: int | None = int(length) if length else None
