@@ -1,6 +1,6 @@
 """`torchup install --dry-run` and `torchup verify`, each side by side with its yardstick.
 
-    .venv/bin/python bench/bench_dry_run_verify.py [--runs 7] [--torch-venv DIR]
+    .venv/bin/python bench/bench_dry_run_verify.py [--runs 7] [--torch-venv DIR] [--baseline SRC]
 
 dry run: `torchup install --plan FILE --python VENV --dry-run --manager uv` (target inspection,
 the index check against the loopback index, the plan shown) against `uv pip install --dry-run`
@@ -14,7 +14,9 @@ pip takes that wheel from this machine's disk).
 The sides alternate, each run is a whole process; the table has the medians of wall time, of
 CPU time (user + system of the process and its children) and the median of the per-round
 ratios, so a burst of load on a shared machine hits both sides alike.  torchup's source is
-byte-compiled first and ``PYTHONDONTWRITEBYTECODE`` dropped, as ``bench_main.py`` does.  Issue 15's targets:
+byte-compiled first and ``PYTHONDONTWRITEBYTECODE`` dropped, as ``bench_main.py`` does.
+``--baseline SRC`` runs the dry run of another torchup (its ``src``: ``git archive REV src``) as a
+third side in the same rounds.  Issue 15's targets:
 dry run <= 120 ms, verify <= 1.05x a bare `import torch`.
 """
 
@@ -48,17 +50,25 @@ def _timed(argv: list[str], env: dict) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def _side_by_side(name: str, ours: list[str], theirs: list[str], env: dict, runs: int, target: str) -> None:
-    rows: list[tuple[tuple[float, float], tuple[float, float]]] = []
-    _timed(ours, env), _timed(theirs, env)  # warm the page cache and any cache the tools keep
+def _side_by_side(
+    name: str, ours: list[str], theirs: list[str], env: dict, runs: int, target: str, baseline: dict | None = None
+) -> None:
+    """``baseline``: the environment of another torchup (PYTHONPATH), run as a third side in the same rounds."""
+    rows: list[tuple[tuple[float, float], ...]] = []
+    sides = [(ours, env), (theirs, env)] + ([(ours, baseline)] if baseline else [])
+    for argv, side_env in sides:  # warm the page cache and any cache the tools keep
+        _timed(argv, side_env)
     for _ in range(runs):
-        rows.append((_timed(ours, env), _timed(theirs, env)))
-    med = [statistics.median(side[i][k] for side in rows) * 1000 for i in (0, 1) for k in (0, 1)]
-    ratio = statistics.median(a[0] / b[0] for a, b in rows)
+        rows.append(tuple(_timed(argv, side_env) for argv, side_env in sides))
+    med = [statistics.median(row[i][k] for row in rows) * 1000 for i in range(len(sides)) for k in (0, 1)]
+    ratio = statistics.median(row[0][0] / row[1][0] for row in rows)
     print(
         f"{name:<9} torchup {med[0]:6.0f} ms (cpu {med[1]:5.0f})   yardstick {med[2]:6.0f} ms (cpu {med[3]:5.0f})"
         f"   ratio {ratio:4.2f}   target {target}"
     )
+    if baseline:
+        ratio = statistics.median(row[2][0] / row[1][0] for row in rows)
+        print(f"{'':<9} baseline {med[4]:5.0f} ms (cpu {med[5]:5.0f})   same rounds, ratio {ratio:4.2f}")
 
 
 def _torch_venv(path: Path, env: dict) -> Path:
@@ -77,12 +87,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--torch-venv", type=Path, help="a venv with torch 2.13.0 (made there when missing)")
     parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="src/ of another torchup (`git archive REV src`): its dry run too")
     args = parser.parse_args()
     # an installed torchup has its .pyc: with PYTHONDONTWRITEBYTECODE (as on our development
     # machines) every run would compile torchup's source again (~80 ms of a dry run)
     skip = ("PIP_", "UV_", "TORCHUP_", "PYTHONDONTWRITEBYTECODE")
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "torchup")], check=True, env=base_env)
+    sources = [REPO / "src" / "torchup"] + ([args.baseline.resolve() / "torchup"] if args.baseline else [])
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *map(str, sources)], check=True, env=base_env)
     base_env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", NO_COLOR="1")
     torchup = [sys.executable, "-m", "torchup"]
     with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp_name:
@@ -105,7 +117,8 @@ def main() -> int:
                 server.index_url("whl/cpu"),
                 f"torch=={ie.NEW_CPU}",
             ]
-            _side_by_side("dry run", ours, theirs, env, args.runs, "<= 120 ms")
+            baseline = dict(env, PYTHONPATH=str(args.baseline.resolve())) if args.baseline else None
+            _side_by_side("dry run", ours, theirs, env, args.runs, "<= 120 ms", baseline)
         if not args.skip_verify:
             python = _torch_venv(args.torch_venv or tmp / "torch-venv", base_env)
             ours = [*torchup, "verify", "--python", str(python), "--json"]

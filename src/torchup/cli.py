@@ -188,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from torchup.target import prestart_target_probe
 
             system = prestart_target_probe(argv, system)
+        elif command == "install":  # install --plan's target inspection, likewise
+            from torchup.inspection import prestart_install_inspection
+
+            system = prestart_install_inspection(argv, system)
         args, module = parse_command_line(command, argv, named=named, json_mode=json_mode)
         return int(module.run(args, system))
     except TorchupError as err:

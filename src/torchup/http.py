@@ -107,12 +107,13 @@ def _proxy_setting(env: Mapping[str, str], name: str) -> str | None:
 def proxies_for(env: Mapping[str, str], scheme: str, netloc: str) -> dict[str, str]:
     """The ``{scheme: proxy}`` a request to ``netloc`` goes through: none when ``no_proxy``
     covers the host (the standard library's rules), else ``<scheme>_proxy``, else ``all_proxy``."""
-    # documented in urllib.request, though typeshed leaves it out
-    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
-
     no_proxy = _proxy_setting(env, "no")
-    if no_proxy and proxy_bypass_environment(netloc, {"no": no_proxy}):
-        return {}
+    if no_proxy:
+        # documented in urllib.request, though typeshed leaves it out
+        from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+        if proxy_bypass_environment(netloc, {"no": no_proxy}):
+            return {}
     proxy = _proxy_setting(env, scheme) or _proxy_setting(env, "all")
     return {scheme: proxy} if proxy else {}
 
@@ -220,10 +221,7 @@ class Client:
 
     def _request(self, url: str, *, method: str, accept: str) -> Response:
         import base64
-        import http.client
-        import urllib.error
         import urllib.parse
-        import urllib.request
 
         left = self.remaining()
         if left <= 0:
@@ -233,15 +231,30 @@ class Client:
         parts = urllib.parse.urlsplit(clean)
         if credentials is None and parts.hostname:
             credentials = _netrc_credentials(self.env, parts.hostname)
-        handlers: list = [urllib.request.ProxyHandler(proxies_for(self.env, parts.scheme, parts.netloc))]
+        proxies = proxies_for(self.env, parts.scheme, parts.netloc)
+        headers = {"Accept": accept, "User-Agent": "torchup"}
+        if credentials is not None:
+            token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        if parts.scheme == "http" and not proxies:
+            answer = _plain_http(
+                url, clean, method, headers, timeout=left, end=end, on_bytes=self.on_bytes, late=self._late
+            )
+            if answer is not None:
+                return answer
+        import http.client
+        import urllib.error
+        import urllib.request
+
+        handlers: list = [urllib.request.ProxyHandler(proxies)]
         if parts.scheme == "https":
             handlers.append(urllib.request.HTTPSHandler(context=self._ssl()))
         opener = urllib.request.build_opener(*handlers)
-        request = urllib.request.Request(clean, method=method, headers={"Accept": accept, "User-Agent": "torchup"})
-        if credentials is not None:
-            token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
+        auth = headers.pop("Authorization", None)
+        request = urllib.request.Request(clean, method=method, headers=headers)
+        if auth is not None:
             # unredirected: a redirect to another host does not carry the secret along
-            request.add_unredirected_header("Authorization", f"Basic {token}")
+            request.add_unredirected_header("Authorization", auth)
         try:
             with opener.open(request, timeout=left) as resp:
                 body = _read(resp, end, url, self.on_bytes) if method == "GET" else b""
@@ -268,6 +281,186 @@ class Client:
             return Response(url=url, status=None, failure="connection cut off", detail=f"{type(exc).__name__}: {exc}")
         except (ConnectionError, OSError, ValueError) as exc:
             return Response(url=url, status=None, failure=_kind(exc), detail=redact_url(str(exc)))
+
+
+# --- plain http, without http.client ---------------------------------------------------------
+# A loopback or LAN mirror over http:// is the common case of an index check against a local
+# index; urllib would import http.client, email, ssl, urllib.request and tempfile for it, ~20 ms
+# of every `install --dry-run` (issue 15).  ``_plain_http`` speaks the little HTTP/1.1 a GET or
+# HEAD needs and answers as the urllib path does: the same Response for the same server reply,
+# the same failure kinds and details (http.client's exception names), tests/test_http_plain.py.
+# What it does not do itself it leaves to urllib (returns None before reading a body): a redirect,
+# an informational or chunked answer, a host or path urllib would encode or refuse.
+_MAX_LINE = 65536  # http.client's _MAXLINE and _MAXHEADERS
+_MAX_HEADERS = 100
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class _Trouble(Exception):
+    """A malformed answer, named as http.client names it (``RemoteDisconnected``, ``BadStatusLine``...)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _plain_target(clean: str) -> tuple[str, int, str, str] | None:
+    """Pure: (host, port, Host header, request target) of an http:// URL that goes on the wire as
+    it is written, or None (urllib decides: IPv6, a non-ASCII host, a path it would refuse)."""
+    rest = clean.split("#", 1)[0][len("http://") :]
+    netloc, slash, path = rest.partition("/")
+    if not netloc.isascii() or any(c <= " " or c in "\x7f?[@" for c in netloc):
+        return None
+    host, colon, port_text = netloc.partition(":")
+    if not host or (colon and not port_text.isdigit()):
+        return None
+    target = slash + path or "/"
+    if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
+        return None
+    return host, int(port_text) if colon else 80, netloc, target
+
+
+def _plain_http(
+    url: str,
+    clean: str,
+    method: str,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    end: float,
+    on_bytes: OnBytes | None,
+    late: Callable[[str], Response],
+) -> Response | None:
+    """One GET or HEAD of an http:// URL without a proxy, over a socket of its own (see above);
+    None when urllib should do it.  ``late``: the Client's answer for a request out of time."""
+    import socket
+
+    where = _plain_target(clean)
+    if where is None:
+        return None
+    host, port, host_header, target = where
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}", "Accept-Encoding: identity"]
+    lines += [f"{k}: {v}" for k, v in headers.items()] + ["Connection: close", "", ""]
+    try:  # what urllib wraps in URLError: the connection and the request
+        # the host as bytes: getaddrinfo encodes a str with the idna codec, which imports unicodedata
+        sock = socket.create_connection((host.encode("ascii"), port), timeout)  # type: ignore[arg-type]
+    except OSError as exc:
+        return Response(url=url, status=None, failure=_kind(exc), detail=redact_url(str(exc)))
+    with sock:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall("\r\n".join(lines).encode("latin-1"))
+        except OSError as exc:
+            return Response(url=url, status=None, failure=_kind(exc), detail=redact_url(str(exc)))
+        fp = sock.makefile("rb")
+        try:
+            status, reason, fields = _read_head(fp)
+            if status < 200 or status in _REDIRECTS or "chunked" in fields.get("transfer-encoding", "").lower():
+                return None  # urllib's to do, from the start
+            answer_headers = _first_values(fields)
+            if not 200 <= status < 300:
+                return Response(url=url, status=status, headers=answer_headers, failure=f"HTTP {status}", detail=reason)
+            body = b""
+            if method == "GET" and status not in (204, 304):
+                body_or_none = _read(_Body(fp, fields), end, url, on_bytes)
+                if body_or_none is None:
+                    return late(url)
+                body = body_or_none
+            return Response(url=url, status=status, headers=answer_headers, body=body)
+        except TimeoutError as exc:
+            return (
+                late(url)
+                if time.monotonic() >= end
+                else Response(url=url, status=None, failure="timeout", detail=str(exc))
+            )
+        except _Trouble as exc:
+            return Response(url=url, status=None, failure="connection cut off", detail=f"{exc.kind}: {exc}")
+        except (ConnectionError, OSError, ValueError) as exc:
+            return Response(url=url, status=None, failure=_kind(exc), detail=redact_url(str(exc)))
+        finally:
+            fp.close()
+
+
+def _read_head(fp) -> tuple[int, str, _Fields]:
+    """The status, reason and header fields of an answer, read as http.client (and the email
+    parser it hands the header block to) reads them."""
+    line = fp.readline(_MAX_LINE + 1)
+    if len(line) > _MAX_LINE:
+        raise _Trouble("LineTooLong", "got more than 65536 bytes when reading status line")
+    if not line:
+        raise _Trouble("RemoteDisconnected", "Remote end closed connection without response")
+    text = line.decode("iso-8859-1")
+    words = text.split(None, 2)
+    version, status_text, reason = (*words, "")[:3] if len(words) >= 2 else ("", "", "")
+    if not version.startswith("HTTP/"):
+        raise _Trouble("BadStatusLine", text)
+    try:
+        status = int(status_text)
+    except ValueError:
+        raise _Trouble("BadStatusLine", text) from None
+    if not 100 <= status <= 999:
+        raise _Trouble("BadStatusLine", text)
+    if version not in ("HTTP/1.0", "HTTP/0.9") and not version.startswith("HTTP/1."):
+        raise _Trouble("UnknownProtocol", version)
+    raw_lines = []
+    while True:
+        raw = fp.readline(_MAX_LINE + 1)
+        if len(raw) > _MAX_LINE:
+            raise _Trouble("LineTooLong", "got more than 65536 bytes when reading header line")
+        raw_lines.append(raw)
+        if len(raw_lines) > _MAX_HEADERS:
+            raise _Trouble("HTTPException", f"got more than {_MAX_HEADERS} headers")
+        if raw in (b"\r\n", b"\n", b""):
+            break
+    fields = _Fields()
+    for raw in raw_lines[:-1]:
+        field_text = raw.decode("iso-8859-1")
+        if field_text[:1] in (" ", "\t"):  # a continuation line (obsolete folding); none before a field
+            if fields:
+                fields[-1] = (fields[-1][0], fields[-1][1] + field_text)
+            continue
+        name, colon, value = field_text.partition(":")
+        if not colon or not all("\x21" <= c <= "\x7e" for c in name):
+            break  # not a header line: the email parser takes the rest for the body
+        fields.append((name, value.lstrip(" \t")))
+    return status, reason.strip(), _Fields((n, v.rstrip("\r\n")) for n, v in fields)
+
+
+class _Fields(list):
+    """Header fields in order; ``get`` finds the first of a name, any case (as email.message does)."""
+
+    def get(self, name: str, default: str = "") -> str:
+        lower = name.lower()
+        return next((v for n, v in self if n.lower() == lower), default)
+
+
+def _first_values(fields) -> dict[str, str]:
+    """``dict(message)`` of http.client's headers: each name as sent, with the first value of that name."""
+    return {name: fields.get(name) for name, _ in fields}
+
+
+class _Body:
+    """The body as ``HTTPResponse.read1`` gives it: up to Content-Length, else until the server
+    closes (a short body is returned as it is, as http.client does)."""
+
+    def __init__(self, fp, fields: _Fields) -> None:
+        self.fp = fp
+        self.headers = fields  # what _read asks for Content-Length: any case, as http.client's message
+        length = fields.get("content-length", "")
+        try:
+            self.length: int | None = int(length) if length else None
+        except ValueError:
+            self.length = None
+        if self.length is not None and self.length < 0:
+            self.length = None
+
+    def read1(self, n: int) -> bytes:
+        if self.length is not None:
+            n = min(n, self.length)
+        chunk = self.fp.read1(n) if n else b""
+        if self.length is not None:
+            self.length -= len(chunk)
+        return chunk
 
 
 def _read(resp, end: float, url: str = "", on_bytes: OnBytes | None = None) -> bytes | None:

@@ -276,6 +276,14 @@ class Started:
         if input is not None and proc.stdin is not None:
             threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
 
+    def stop(self, grace: float) -> None:
+        """Give up on the child: it has ``grace`` seconds more to finish by itself (a script
+        interrupted half-way may leave a file behind), then its group is killed.  For a child
+        started early whose answer is no longer wanted (torchup is exiting)."""
+        if self._result is None and self._proc is not None and not _exited_within(self._proc, grace):
+            self._deadline = time.monotonic()  # its time is up: wait() kills it
+        self.wait()
+
     def wait(self) -> Result:
         if self._result is not None:
             return self._result

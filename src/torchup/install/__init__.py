@@ -24,7 +24,6 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
 from torchup.http import Client, redact_url
+from torchup.inspection import claim as claim_inspection
 from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
 from torchup.install.conda import APPENDED, CONDA_MANAGERS, UNTOUCHED, read_records
@@ -195,7 +195,8 @@ def install(plan: Plan, options: InstallOptions, system: System, stream: TextIO 
         if not os.path.exists(python):
             return _install_new_venv(plan, options, system, out, pages, deadline)
         out.step(f"using the existing virtual environment {options.venv}")
-    target = inspect_target(runner, python)
+    # started by the CLI before the imports when it could be (torchup.inspection); fresh all the same
+    target = inspect_target(runner, python, started=claim_inspection(system, python))
     if options.dry_run:
         with out.heartbeat("checking the plan against the index"):
             prepared = _prepare(plan, options, system, out, target, pages, deadline)
@@ -1011,6 +1012,8 @@ def _unwritable_parent(path: str) -> dict[str, str]:
     probe = os.path.dirname(os.path.abspath(path))
     while not os.path.isdir(probe) and os.path.dirname(probe) != probe:
         probe = os.path.dirname(probe)
+    import tempfile  # here: it brings shutil and random, ~9 ms of every install (issue 15)
+
     try:
         fd, name = tempfile.mkstemp(dir=probe, prefix=".torchup-probe-")
     except OSError as exc:

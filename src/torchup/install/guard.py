@@ -16,13 +16,16 @@ it again afterwards; both files are kept by the install's snapshot, so a failure
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from collections.abc import Mapping
 
 from torchup.install.target import TargetEnv, installed_versions
 from torchup.record import record
+
+TYPE_CHECKING = False  # configparser is imported where used: install --dry-run writes no guard (issue 15)
+if TYPE_CHECKING:
+    import configparser
 
 __all__ = [
     "STACK",
@@ -88,6 +91,8 @@ def parse_constraints(text: str) -> dict[str, str]:
 
 
 def _parse(text: str) -> configparser.RawConfigParser:
+    import configparser
+
     parser = configparser.RawConfigParser(strict=False)  # pip reads its files the same way
     parser.read_string(text)
     return parser
@@ -274,6 +279,8 @@ def after_install(
     path = constraints_path(target.prefix)
     if any(c.isspace() for c in path):  # pip splits a configured constraint value on whitespace
         return [f"guard: not set: pip cannot name {path} in pip.conf (a space in the path)"]
+    import configparser
+
     try:
         lines = [write_guard(target, names)]
     except (OSError, configparser.Error) as exc:
@@ -317,6 +324,8 @@ class GuardStatus:
 
 def guard_status(target: TargetEnv) -> GuardStatus:
     """Whether pip is guarded in ``target``, and what it pins against what is installed."""
+    import configparser
+
     conf, path = guard_files(target.prefix)
     try:
         named = path in conf_constraints(_read(conf) or "")

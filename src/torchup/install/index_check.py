@@ -8,19 +8,19 @@ torch but not the pinned torchvision let pip fetch torch's 190 MB and then fail.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 
 from torchup.errors import NetworkError, TorchupError
 from torchup.http import redact_url
+from torchup.metadata import requirement
 from torchup.record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:  # imported where used: only an install's preflight needs packaging here
     from packaging.version import Version
 
-__all__ = ["IndexWheel", "missing_problem", "page_wheels", "requirements_in", "target_tags"]
+__all__ = ["IndexWheel", "missing_problem", "page_wheels", "requirements_in", "target_tags", "unescape"]
 
 # options of the rendered pip / uv argv that take a value (the next word)
 _VALUE_OPTIONS = frozenset(
@@ -55,10 +55,8 @@ class IndexWheel:
 
 
 def requirements_in(argv: list[str] | tuple[str, ...]) -> list:
-    """The requirements (``packaging.requirements.Requirement``) a pip or uv install argv asks
+    """The requirements (``torchup.metadata.requirement``) a pip or uv install argv asks
     for: the words after ``install`` that are neither options nor option values."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     words = list(argv)
     if "install" not in words:
         return []
@@ -70,8 +68,8 @@ def requirements_in(argv: list[str] | tuple[str, ...]) -> list:
             skip = word in _VALUE_OPTIONS  # "--option=value" carries its own
         else:
             try:
-                out.append(Requirement(word))
-            except InvalidRequirement:
+                out.append(requirement(word))
+            except ValueError:  # packaging's InvalidRequirement
                 continue
     return out
 
@@ -134,7 +132,8 @@ def page_wheels(page: str, project: str) -> list[IndexWheel]:
 
     out = []
     for attrs_text in _ANCHOR.findall(page):
-        attrs = {k.lower(): html.unescape(v) for k, v in _ATTR.findall(attrs_text)}
+        # html (with its entity table, ~3 ms) only for a value that holds a character reference
+        attrs = {k.lower(): unescape(v) for k, v in _ATTR.findall(attrs_text)}
         filename = unquote(attrs.get("href", "").split("#")[0].rsplit("/", 1)[-1])
         if not filename.endswith(".whl"):
             continue
@@ -152,6 +151,27 @@ def page_wheels(page: str, project: str) -> list[IndexWheel]:
                 )
             )
     return out
+
+
+# the character references index pages use (data-requires-python="&gt;=3.10"), read without the
+# html module and its table of 2,231 entities
+_COMMON_REFERENCES = {"lt;": "<", "gt;": ">", "amp;": "&", "quot;": '"', "#39;": "'"}
+
+
+def unescape(value: str) -> str:
+    """``html.unescape(value)``: the common references by hand (in one pass, as html does), html for any other."""
+    if "&" not in value:
+        return value
+    head, *parts = value.split("&")
+    out = [head]
+    for part in parts:
+        ref = next((r for r in _COMMON_REFERENCES if part.startswith(r)), None)
+        if ref is None:
+            import html
+
+            return html.unescape(value)
+        out.append(_COMMON_REFERENCES[ref] + part[len(ref) :])
+    return "".join(out)
 
 
 def _fits_python(wheel: IndexWheel, python: str) -> bool:

@@ -18,7 +18,7 @@ from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, re
 from torchup.install import conda as _conda
 from torchup.install import index_check
 from torchup.install.target import TargetEnv
-from torchup.metadata import requires_dist
+from torchup.metadata import canonical_name, leading_name, requirement, requires_dist
 from torchup.plan import Plan
 from torchup.record import record
 
@@ -150,8 +150,6 @@ def replaced_keys(target: TargetEnv, pins, *, family=()) -> frozenset[str]:
     torch, torchvision, torchaudio): replaced whenever the installed build is not the one
     planned, ``2.14.1+cpu`` for a plan of PyPI's ``2.14.1`` included: set aside, it no
     longer satisfies the pin, and the manager installs the planned build."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
     out = set()
     for name, version in family:
         have = target.find(name)
@@ -162,8 +160,8 @@ def replaced_keys(target: TargetEnv, pins, *, family=()) -> frozenset[str]:
         if have is None or not version:
             continue
         try:
-            req = Requirement(f"{name}=={version}")
-        except InvalidRequirement:
+            req = requirement(f"{name}=={version}")
+        except ValueError:  # packaging's InvalidRequirement
             continue
         if not _accepts(req, have.version):
             out.add(have.key)
@@ -182,8 +180,6 @@ def _same_version(a: str, b: str) -> bool:
 
 def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
     """Installed packages whose requirements on the torch family the plan breaks."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
     new = {"torch": plan.torch, "torchvision": plan.torchvision, "torchaudio": plan.torchaudio}
@@ -193,11 +189,13 @@ def dependents_at_risk(target: TargetEnv, plan: Plan) -> list[str]:
         if dist.key in new:
             continue
         for text in dist.requires:
+            if not new.get(leading_name(text)):
+                continue  # not on the family (or no requirement at all): parsed no further
             try:
-                req = Requirement(text)
-            except InvalidRequirement:
+                req = requirement(text)
+            except ValueError:  # packaging's InvalidRequirement
                 continue
-            name = str(canonicalize_name(req.name))
+            name = canonical_name(req.name)
             version = new.get(name)
             if not version:
                 continue
@@ -382,7 +380,7 @@ def _sizes(
     family = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
     sizes: dict[str, int] = {}
     env_m = dict(target.markers, extra="")
-    touches: set[str] | None = {_key(n) for n, _ in family}
+    touches: set[str] | None = {canonical_name(n) for n, _ in family}
 
     def wheels_of(pairs: list[tuple[str, str]], known: dict[str, Response]) -> list[str]:
         todo = [(n, v) for n, v in pairs if n not in known]
@@ -417,7 +415,7 @@ def _sizes(
             if not meta.ok:
                 continue
             for req in requires_dist(meta.body.decode("utf-8", "replace"), env_m):
-                key = _key(req.name)
+                key = canonical_name(req.name)
                 exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
                 have = target.find(req.name)
                 if touches is not None:
@@ -439,14 +437,8 @@ def _sizes(
     pin_urls = wheels_of(changed, known)
     pin_metas = head(wheels_of(pins, known), pin_urls if touches is not None else [])
     if touches is not None:
-        changed += scan(pin_metas, len(changed), {_key(n) for n, _ in changed})
+        changed += scan(pin_metas, len(changed), {canonical_name(n) for n, _ in changed})
     return sizes, (frozenset(touches) if touches is not None else None), changed
-
-
-def _key(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return str(canonicalize_name(name))
 
 
 def _accepts(req, version: str) -> bool:
@@ -579,7 +571,7 @@ def index_problems(
         return []
     # the stack's packages are checked at their own sources (``stack_problems``): a page of links or
     # a wheel URL is not on this index at all
-    skip = {_key(p.name) for p in plan.stack}
+    skip = {canonical_name(p.name) for p in plan.stack}
     return _requirement_problems(argv, target, index_url, client, pages, env, skip=skip)
 
 
@@ -596,7 +588,6 @@ def stack_problems(
     page of links (PyG's), its wheel URL (a release asset), or the configured default index."""
     from urllib.parse import unquote
 
-    from packaging.requirements import Requirement
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     default = None
@@ -649,7 +640,7 @@ def stack_problems(
             out.append(problem or NetworkError(f"the page of links of {pin.name} ({redact_url(url)}) is not there"))
             continue
         found = index_check.missing_problem(
-            Requirement(f"{pin.name}=={pin.version}"),
+            requirement(f"{pin.name}=={pin.version}"),
             wheels,
             index_url=pin.find_links or url.rsplit("/", 2)[0],
             accepted=accepted,
@@ -723,7 +714,7 @@ def _requirement_problems(
 ) -> list[TorchupError]:
     """Every requirement of ``argv`` the index at ``index_url`` cannot give this target, but those
     named in ``skip``.  The project pages fetched land in ``pages`` (the size estimate reads them again)."""
-    reqs = [r for r in index_check.requirements_in(argv) if _key(r.name) not in skip]
+    reqs = [r for r in index_check.requirements_in(argv) if canonical_name(r.name) not in skip]
     base = index_url.rstrip("/") + "/"
     todo = [r.name for r in reqs if r.name not in pages]
     pages.update(zip(todo, client.fetch_all([("GET", base + name + "/") for name in todo])))

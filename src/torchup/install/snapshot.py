@@ -45,16 +45,17 @@ so the mirror stays whole for a later rollback.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import shutil
 import stat
 import time
 from collections.abc import Set as AbstractSet
 
+# shutil and csv are imported where used: install --dry-run reads a RECORD or two and copies
+# nothing (shutil brings bz2, lzma and fnmatch; issue 15)
 from torchup.errors import EnvironmentProblem
 from torchup.install.target import Distribution, TargetEnv
+from torchup.metadata import canonical_name, requirement
 from torchup.record import field, record
 
 __all__ = [
@@ -127,11 +128,8 @@ def snapshot_dir(prefix: str) -> str:
 def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
     """Pure: keys of the installed distributions reachable from ``touches`` (project
     names) through installed Requires-Dist (markers ignored: a superset)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
     by_key = {d.key: d for d in target.distributions}
-    todo = [str(canonicalize_name(n)) for n in touches]
+    todo = [canonical_name(n) for n in touches]
     seen: set[str] = set()
     while todo:
         key = todo.pop()
@@ -143,8 +141,8 @@ def scope_closure(target: TargetEnv, touches) -> frozenset[str]:
             continue
         for line in dist.requires:
             try:
-                todo.append(str(canonicalize_name(Requirement(line).name)))
-            except InvalidRequirement:
+                todo.append(canonical_name(requirement(line).name))
+            except ValueError:  # packaging's InvalidRequirement
                 continue
     return frozenset(k for k in seen if k in by_key)
 
@@ -155,6 +153,8 @@ def _record_rows(dist: Distribution) -> tuple[str, ...] | None:
 
     One pass over the lines (torch 2.13.0's RECORD has 12,248 rows): only a quoted row (a path
     holding a comma) goes through the csv reader."""
+    import csv
+
     info = dist.dist_info
     if not info or not info.endswith(".dist-info"):
         return None
@@ -222,11 +222,9 @@ def links_out(target: TargetEnv, touches) -> list[tuple[str, str]]:
     entry not installed yet, such as a ``torch`` link to a source tree).  The scripts dir is
     not looked at: a venv's ``bin/python`` is such a link, and pip and uv replace a script
     rather than write through it."""
-    from packaging.utils import canonicalize_name
-
     real_prefix = os.path.realpath(target.prefix)
     scope = scope_closure(target, touches)
-    names = {str(canonicalize_name(n)).replace("-", "_") for n in touches}
+    names = {canonical_name(n).replace("-", "_") for n in touches}
     out = []
     for root in _distinct(target.site_dirs):
         tops = set(names)
@@ -391,6 +389,8 @@ def take_snapshot(
     (conda's ``conda-meta/history``): copied into the mirror, not linked.
     ``keep_files``: files elsewhere (pixi's manifest and lock) kept as copies; one that does
     not exist yet is removed again by restoring."""
+    import shutil
+
     final = snapshot_dir(target.prefix)
     work = final + ".new"
     if whole_prefix is not None:
@@ -727,6 +727,8 @@ def keep_installed_files(snap: Snapshot) -> None:
     """After a successful install: list every path of each root as the install left it
     (``trees/<i>.after``), and copy each kept file likewise (``files/<n>.after``), so that a
     rollback can tell what was added or edited since from what the install did."""
+    import shutil
+
     for i, root in enumerate(snap.roots):
         try:
             with open(snap.tree(i) + ".after", "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -764,6 +766,8 @@ def save_edited_files(snap: Snapshot) -> list[tuple[str, str]]:
     ``keep_installed_files`` made, or there is none, and from the one before the install) is
     copied to ``<file>.before-rollback``, so that the rollback loses none of the user's edits.
     Returns (file, its copy) for each."""
+    import shutil
+
     saved = []
     for n, (path, existed) in enumerate(snap.kept.items()):
         if not os.path.isfile(path):
@@ -794,6 +798,8 @@ def _same_file(a: str, b: str) -> bool:
 def _put_back(copy: str | None, path: str, errors: list[str]) -> tuple[int, int]:
     """Make the file ``path`` what the snapshot kept of it (``copy``; None: it did not exist).
     A symbolic link is written through, and stays a link."""
+    import shutil
+
     if copy is not None and os.path.islink(path):
         path = os.path.realpath(path)
     try:
@@ -933,6 +939,8 @@ def _replaced(st: os.stat_result, inode: str, since: int) -> bool:
 
 
 def _link(src: str, dst: str) -> bool:
+    import shutil
+
     try:
         os.link(src, dst)
         return True
@@ -994,6 +1002,8 @@ def _sync(
     (and bytecode caches in them), anything else not in the mirror is removed; a listed
     file the install replaced cannot be put back and is reported.  Top-level names in
     ``leave`` are not looked at; paths in ``copies`` are compared and put back as copies."""
+    import shutil
+
     want = _entries(mirror)
     have = _entries(live)
     if leave:
@@ -1062,6 +1072,8 @@ def _sync(
 
 
 def _rmtree(path: str) -> None:
+    import shutil
+
     if os.path.lexists(path):
         shutil.rmtree(path, ignore_errors=True)
 

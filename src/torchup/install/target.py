@@ -8,9 +8,10 @@ import os
 from collections.abc import Mapping
 
 from torchup.errors import EnvironmentProblem
+from torchup.inspection import TIMEOUT_S, start_inspection
 from torchup.metadata import canonical_name
 from torchup.record import field, record
-from torchup.runner import Runner
+from torchup.runner import Runner, Started
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Distribution", "TargetEnv", "inspect_target", "installed_versions", "parse_target"]
 
-_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_target_script.py")
-_TIMEOUT_S = 60.0
+_TIMEOUT_S = TIMEOUT_S
 
 
 @record
@@ -66,9 +66,10 @@ class TargetEnv:
         return sorted(f"{d.name}=={d.version}" for d in self.distributions)
 
 
-def inspect_target(runner: Runner, python: str) -> TargetEnv:
-    """Run the inspection script in ``python``; raise ``EnvironmentProblem`` when it cannot."""
-    result = runner.run([python, "-I", _SCRIPT], timeout=_TIMEOUT_S)
+def inspect_target(runner: Runner, python: str, *, started: Started | None = None) -> TargetEnv:
+    """Run the inspection script in ``python`` (or wait for the one ``started`` already:
+    ``torchup.inspection``); raise ``EnvironmentProblem`` when it cannot."""
+    result = (started or start_inspection(runner, python, timeout=_TIMEOUT_S)).wait()
     if not result.ok:
         why = result.error or (
             f"it did not answer within {_TIMEOUT_S:g} s and was stopped"
