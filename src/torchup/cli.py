@@ -171,6 +171,9 @@ def _parse_plainly(module: ModuleType, argv: list[str], named: str | None):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # what argparse's version action prints, without building a parser
+        print(f"torchup {__version__}")
+        return 0
     named = _named_command(argv)
     command = named or DEFAULT_COMMAND
     if command in SHORT_LIVED:
