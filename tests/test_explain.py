@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import codecs
 import json
+import marshal
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, PROBE_FIXTURES, REPO
 from torchup.doctor import explain as explain_mod
+from torchup.doctor import problems as problems_mod
 from torchup.doctor.explain import clean_log, decode_log, explain
-from torchup.doctor.problems import PROBLEMS, finding, load_problems, lower_pattern, render_markdown
+from torchup.doctor.problems import (
+    PREFILTERS,
+    PROBLEMS,
+    finding,
+    load_problems,
+    lower_pattern,
+    problems_from_snapshot,
+    render_markdown,
+    snapshot_bytes,
+)
 from torchup.findings import FAMILIES, Finding
 
 RESEARCH_CASES = FIXTURES / "explain" / "research-cases.json"
@@ -121,10 +132,40 @@ def test_the_shipped_catalog_is_valid_with_every_pattern_compiled():
     assert load_problems(raw, check_patterns=True) == dict(PROBLEMS)
 
 
-def test_the_shipped_prefilters_are_those_of_the_patterns():
-    # regenerate with: python -m torchup.doctor.explain > src/torchup/doctor/prefilters.json
-    shipped = json.loads(Path(explain_mod.PREFILTERS_FILE).read_text(encoding="utf-8"))
-    assert shipped == explain_mod.prefilter_index(PROBLEMS)
+def test_the_shipped_snapshot_is_that_of_problems_json_and_its_patterns():
+    # rebuild with: python scripts/build_problems_snapshot.py
+    json_bytes = Path(problems_mod.DATA_FILE).read_bytes()
+    loaded = problems_from_snapshot(Path(problems_mod.SNAPSHOT_FILE).read_bytes(), json_bytes)
+    assert loaded is not None, "problems.marshal is missing or stale: run scripts/build_problems_snapshot.py"
+    problems, prefilters = loaded
+    from_json = load_problems(json.loads(json_bytes))
+    assert problems == from_json
+    assert [p.__dict__ for p in problems.values()] == [p.__dict__ for p in from_json.values()]
+    assert [s.__dict__ for p in problems.values() for s in p.signatures] == [
+        s.__dict__ for p in from_json.values() for s in p.signatures
+    ]
+    assert prefilters == explain_mod.prefilter_index(from_json)
+    assert prefilters == PREFILTERS  # what explain runs with
+
+
+def test_a_snapshot_of_other_json_or_a_damaged_one_is_not_used():
+    json_bytes = Path(problems_mod.DATA_FILE).read_bytes()
+    data = snapshot_bytes(PROBLEMS, PREFILTERS, json_bytes)
+    assert problems_from_snapshot(data, json_bytes) == (dict(PROBLEMS), dict(PREFILTERS))
+    assert problems_from_snapshot(data, json_bytes.replace(b'"weight": 12', b'"weight": 11', 1)) is None
+    for damaged in (b"", b"\x00garbage", data[:40], marshal.dumps(5), marshal.dumps((1, 2))):
+        assert problems_from_snapshot(damaged, json_bytes) is None
+
+
+def test_without_a_usable_snapshot_the_json_is_read_and_explain_answers_the_same(tmp_path):
+    json_path = tmp_path / "problems.json"
+    json_path.write_bytes(Path(problems_mod.DATA_FILE).read_bytes())
+    problems, prefilters = problems_mod._load_shipped(str(json_path), str(tmp_path / "problems.marshal"))
+    assert problems == PROBLEMS and prefilters == {}
+    (tmp_path / "problems.marshal").write_bytes(b"\x00garbage")
+    assert problems_mod._load_shipped(str(json_path), str(tmp_path / "problems.marshal")) == (problems, {})
+    text = (FIXTURES / "explain" / "research-cases.json").read_text(encoding="utf-8")
+    assert explain(text, problems=problems) == explain(text)
 
 
 @pytest.mark.parametrize(

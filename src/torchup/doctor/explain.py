@@ -9,32 +9,23 @@ Cost is bounded whatever the input: only the first ``HEAD_CHARS``, the last
 between are examined (errors sit at the end of a log; warnings printed at
 start-up, such as an unsupported GPU, at its head; see ``torchup.doctor.window``).
 The text is lower-cased once.  Each signature names literals one of which every
-match contains (``prefilters.json``, computed from the patterns by
-``prefilter_index``): a signature whose literals are all absent is never
+match contains (computed from the patterns by ``prefilter_index``, shipped in
+``problems.marshal``): a signature whose literals are all absent is never
 compiled, and one whose literals are present runs only in the lines around them.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
-import os
 import re
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
 
-# the regex parser, to find the literal text a pattern cannot match without
-if sys.version_info >= (3, 11):
-    from re import _constants as _sre_constants  # type: ignore[attr-defined]
-    from re import _parser as _sre_parse  # type: ignore[attr-defined]
-else:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_constants
-    import sre_parse as _sre_parse
-
-from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
+from torchup.doctor.problems import PREFILTERS, PROBLEMS, Problem, lower_pattern
 from torchup.doctor.window import gather
 from torchup.findings import Finding
+from torchup.lazyre import lazy
 from torchup.record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
@@ -55,11 +46,10 @@ CORROBORATING_WEIGHT = 5  # a context signal that sharpens a strong one (3-5 on 
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, links) and the
 # two-character escapes; then the C0 controls a log has no use for.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CRLF = re.compile(r"(?<!\r)\r+\n")  # the lookbehind: one try per run of CRs, not one per CR
-_NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
+_ANSI = lazy(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_CONTROLS = lazy(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CRLF = lazy(r"(?<!\r)\r+\n")  # the lookbehind: one try per run of CRs, not one per CR
+_NOTE_FIELD = lazy(r"\{(\w+)(?:\|(\w+))?\}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
@@ -168,7 +158,7 @@ def decode_log(data: bytes) -> str:
         pass
     # Valid multi-byte UTF-8 sequences mean a UTF-8 log with a few broken bytes;
     # none at all means a legacy code page (cp1252 also covers printable Latin-1).
-    if _UTF8_MULTIBYTE.search(data):
+    if re.search(rb"[\xc2-\xf4][\x80-\xbf]{1,3}", data):
         return data.decode("utf-8", errors="replace")
     return data.decode("cp1252", errors="replace")
 
@@ -236,10 +226,24 @@ def _compile(pattern: str) -> re.Pattern[str]:
 _MIN_LITERAL = 3
 
 
+def _sre_modules() -> tuple[Any, Any]:
+    """The regex parser and its constants, to find the literal text a pattern cannot match
+    without (imported only when a pattern's prefilter is not shipped)."""
+    if sys.version_info >= (3, 11):
+        from re import _constants, _parser  # type: ignore[attr-defined]
+
+        return _parser, _constants
+    import sre_constants  # pragma: no cover - Python 3.10
+    import sre_parse
+
+    return sre_parse, sre_constants
+
+
 def _literal_sets(items) -> list[list[str]]:
     """Sets of literal strings such that every match of ``items`` (a parsed regex
     sequence) contains at least one string of each set; only sets whose strings all
     have ``_MIN_LITERAL`` characters or more."""
+    _, _sre_constants = _sre_modules()
     sets: list[list[str]] = []
 
     def consider(alts: list[str] | None) -> None:
@@ -286,6 +290,7 @@ def _most_selective(sets: list[list[str]]) -> list[str] | None:
 
 def _leading_literal(items) -> str:
     """The literal text every match of ``items`` (a parsed regex sequence) starts with."""
+    _, _sre_constants = _sre_modules()
     lead = []
     for op, av in items:
         if op is not _sre_constants.LITERAL:
@@ -294,31 +299,20 @@ def _leading_literal(items) -> str:
     return "".join(lead)
 
 
-PREFILTERS_FILE = os.path.join(os.path.dirname(__file__), "prefilters.json")
 REACH = 2000  # a match is looked for within this many characters of its literal (then whole lines)
 
 
-@lru_cache(maxsize=1)
-def _shipped_prefilters() -> dict[str, list[list[str]] | None]:
-    try:
-        with open(PREFILTERS_FILE, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):  # a damaged install: compute them instead (slower, same answer)
-        return {}
-
-
-def prefilter_index(problems: Mapping[str, Problem]) -> dict[str, list[list[str]] | None]:
-    """``{pattern: literal sets or None}`` for every signature: what ``prefilters.json`` holds.
+def prefilter_index(problems: Mapping[str, Problem]) -> dict[str, _Prefilter | None]:
+    """``{pattern: literal sets or None}`` for every signature: what ``problems.marshal`` holds.
 
     Parsing 400 patterns costs ~80 ms, more than explain's whole budget for a short
     message, so the index ships precomputed; a test keeps it equal to this.
     """
-    index: dict[str, list[list[str]] | None] = {}
-    for problem in problems.values():
-        for sig in problem.signatures:
-            found = _parse_prefilter(lower_pattern(sig.pattern))
-            index[sig.pattern] = None if found is None else [list(alts) for alts in found]
-    return index
+    return {
+        sig.pattern: _parse_prefilter(lower_pattern(sig.pattern))
+        for problem in problems.values()
+        for sig in problem.signatures
+    }
 
 
 _Prefilter = tuple[tuple[str, ...], ...]
@@ -333,17 +327,15 @@ def _prefilter(pattern: str) -> _Prefilter | None:
     comes first: the regex runs only around its occurrences.  None means "always
     run the regex" (no usable literal, or the parser is unavailable).
     """
-    shipped = _shipped_prefilters()
-    if pattern in shipped:
-        found = shipped[pattern]
-        return None if found is None else tuple(tuple(alts) for alts in found)
+    if pattern in PREFILTERS:  # the shipped catalog's, from problems.marshal
+        return PREFILTERS[pattern]
     return _parse_prefilter(lower_pattern(pattern))
 
 
 def _parse_prefilter(pattern: str) -> _Prefilter | None:
     """The literal sets of ``pattern`` (as ``lower_pattern`` writes it), most selective first."""
     try:
-        sets = _literal_sets(list(_sre_parse.parse(pattern)))
+        sets = _literal_sets(list(_sre_modules()[0].parse(pattern)))
     except Exception:  # noqa: BLE001 - the parser is CPython-internal: any failure degrades to no prefilter
         return None
     unique = {tuple(dict.fromkeys(alts)): None for alts in sorted(sets, key=_selectivity, reverse=True)}
@@ -396,7 +388,7 @@ class _Text:
     def has(self, literal: str) -> bool:
         hit = self._seen.get(literal)
         if hit is None:
-            if any(ch.isspace() for ch in literal):
+            if literal.split() != [literal]:  # it holds whitespace
                 hit = literal in self.low
             else:
                 # a literal without whitespace lies inside one word; "\n" joins no two into it
@@ -689,7 +681,3 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
             )
         )
     return findings
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerates prefilters.json after problems.json changes
-    sys.stdout.write(json.dumps(prefilter_index(PROBLEMS), indent=0, sort_keys=True) + "\n")
