@@ -27,6 +27,7 @@ __all__ = ["REACH", "TRIGGERS", "gather"]
 # Searched for in one pass (``_trigger_pattern``), which must be changed with them.
 TRIGGERS = ("rror", "arning")
 REACH = 2048  # characters of context kept either side of a hit in the middle
+_LONGEST = max(TRIGGERS, key=len)
 
 
 def _line_start(buf: Any, at: int, nl: Any, cr: Any) -> int:
@@ -101,12 +102,16 @@ def _scan(
     """Look for triggers in ``carry + chunk``; the last ``reach`` are left for the next call
     (their context is not read yet) unless ``last``.  Returns the new carry, its offset and
     how much of the middle is now kept."""
-    buf = chunk if carry is None else carry + chunk
     empty = chunk[:0]
-    nl, cr = _breaks(empty)
     pattern = _trigger_pattern(type(empty))
     start = 0 if carry is None else max(0, len(carry) - reach)
     start = max(start, head - carry_start)
+    if carry is not None and not last and len(chunk) >= 2 * reach and _quiet(carry, chunk, pattern, start):
+        # most of a big log: nothing to keep, and ``carry + chunk`` (a copy of each chunk) not made
+        keep_from = len(chunk) - 2 * reach
+        return chunk[keep_from:], carry_start + len(carry) + keep_from, kept
+    buf = chunk if carry is None else carry + chunk
+    nl, cr = _breaks(empty)
     stop = len(buf) if last else len(buf) - reach
     at = _first(buf, pattern, start, stop)
     while at >= 0 and kept < middle:
@@ -118,6 +123,17 @@ def _scan(
         at = _first(buf, pattern, hi, stop)
     keep_from = max(0, len(buf) - 2 * reach)
     return buf[keep_from:], carry_start + keep_from, kept
+
+
+def _quiet(carry: Any, chunk: Any, pattern: Any, start: int) -> bool:
+    """True when no trigger begins in ``(carry + chunk)[start:]``, looked for without joining
+    them: around the seam in a small copy, then in ``chunk`` where it lies.  (False may be
+    said of a quiet chunk, never True of one with a trigger.)"""
+    seam = len(_LONGEST) - 1  # a trigger that begins in ``carry`` ends this far into ``chunk`` at most
+    if pattern.search(carry + chunk[:seam], start) is not None:
+        return False
+    # a hit at ``chunk[0]`` looks one character back (``_trigger_pattern``): the seam's search found it
+    return pattern.search(chunk, 1) is None
 
 
 def _breaks(empty: Any) -> tuple[Any, Any]:
