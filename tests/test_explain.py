@@ -505,3 +505,34 @@ def test_a_log_where_the_install_replaced_torch():
     assert top.id == "torch-replaced-by-install" and "uv replaced torch 2.14.1+cpu with 2.9.1+cpu" in top.evidence
     # installing torch where there was none is no replacement
     assert "torch-replaced-by-install" not in [f.id for f in explain("Successfully installed torch-2.7.0\n")]
+
+
+def test_the_fast_region_search_finds_what_the_patterns_own_search_finds():
+    """``_search_region`` finds a pattern's first match in a long region by other patterns (each
+    branch of a top-level alternation, ``\\n...`` for ``^...``): same span, same groups as
+    ``rx.search`` over the same region, for every signature it applies to, on the real cases."""
+    import random
+
+    cases = [c for path in [RESEARCH_CASES, *COLLECTED] for c in json.loads(path.read_text(encoding="utf-8"))]
+    lines = [line for c in cases for line in explain_mod._lower(clean_log(c["error_text"])).split("\n")]
+    rng = random.Random(15)
+    text = "\n".join(rng.choice(lines) for _ in range(12_000))
+    assert len(text) > 4 * explain_mod._BIG_REGION
+    line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    regions = [(0, len(text)), (len(text) // 3, len(text))]
+    regions += [(rng.choice(line_starts), len(text)) for _ in range(3)] + [(rng.randrange(len(text)), len(text))]
+    fast = 0
+    for problem in PROBLEMS.values():
+        for sig in problem.signatures:
+            rx = explain_mod._compile(sig.pattern)
+            if explain_mod._fast_way(rx.pattern) is None:
+                continue
+            fast += 1
+            for start, end in regions:
+                got = explain_mod._search_region(rx, text, start, end)
+                want = rx.search(text, start, end)
+                assert (got and (got.span(), got.groupdict())) == (want and (want.span(), want.groupdict())), (
+                    sig.pattern,
+                    start,
+                )
+    assert fast >= 50
