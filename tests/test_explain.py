@@ -536,3 +536,10 @@ def test_the_fast_region_search_finds_what_the_patterns_own_search_finds():
                     start,
                 )
     assert fast >= 50
+
+
+def test_the_control_characters_looked_for_are_those_the_cleaning_removes():
+    removed = {chr(c) for c in range(0x3000) if explain_mod._CONTROLS.fullmatch(chr(c))}
+    assert set(explain_mod._CONTROL_CHARS) == removed
+    for ch in explain_mod._CONTROL_CHARS:
+        assert clean_log(f"a{ch}b\n") == "ab\n"

@@ -50,6 +50,9 @@ CORROBORATING_WEIGHT = 5  # a context signal that sharpens a strong one (3-5 on 
 # an alternation or a lookbehind is tried at every position (CRLF: 21 ms against 0.6 ms on 1 MB).
 _ANSI = lazy(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROLS = lazy(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the same characters, each looked for with a fast character search: most logs have none, and
+# 30 of those cost ~0.6 ms a MB against ~4.5 ms for one search of the class above
+_CONTROL_CHARS = tuple(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))
 _CRLF = lazy(r"\r(?<!\r\r)\r*\n")  # the lookbehind: one try per run of CRs, not one per CR
 _NOTE_FIELD = lazy(r"\{(\w+)(?:\|(\w+))?\}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
@@ -207,7 +210,7 @@ def clean_log(text: str) -> str:
             text = text.replace("\r", "\n")
         else:
             text = "\n".join(_overlay(line) if "\r" in line else line for line in text.split("\n"))
-    if _CONTROLS.search(text):
+    if any(ch in text for ch in _CONTROL_CHARS):
         text = _CONTROLS.sub("", text)
     return text
 
