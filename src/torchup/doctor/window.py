@@ -146,15 +146,16 @@ _PATTERNS: dict[type, Any] = {}
 
 def _trigger_pattern(kind: type) -> Any:
     """One pass for both triggers, compiled on first use (for ``str`` or ``bytes``): a pattern
-    that starts with the literal ``r`` is searched for with ``re``'s fast literal scan, ~1.0 ms
-    per MB here against ~1.6 ms for the two ``find`` calls it replaces (a plain alternation
-    ``rror|arning`` has no literal start: ~7.7 ms).  An ``arning`` hit is reported from its
-    ``r`` (the group says so), so ``_first`` moves it back one."""
+    that starts with the literal ``r`` is searched for with ``re``'s fast literal scan, and
+    ``r[rn]`` drops most of the other ``r`` at once: ~0.7 ms per MB here, against ~1.2 ms for
+    ``r(?:ror|(?<=ar)(n)ing)``, ~1.6 ms for a ``find`` per trigger and ~7.7 ms for the plain
+    alternation ``rror|arning``, which has no literal start.  An ``arning`` hit is reported
+    from its ``r`` (the group says so), so ``_first`` moves it back one."""
     pattern = _PATTERNS.get(kind)
     if pattern is None:
         import re
 
-        source = r"r(?:ror|(?<=ar)(n)ing)"
+        source = r"r[rn](?:(?<=rr)or|(?<=arn)(i)ng)"
         pattern = _PATTERNS[kind] = re.compile(source if kind is str else source.encode("ascii"))
     return pattern
 
