@@ -543,3 +543,22 @@ def test_the_control_characters_looked_for_are_those_the_cleaning_removes():
     assert set(explain_mod._CONTROL_CHARS) == removed
     for ch in explain_mod._CONTROL_CHARS:
         assert clean_log(f"a{ch}b\n") == "ab\n"
+
+
+def test_a_literal_in_the_text_is_always_found_among_its_words():
+    """``_Text.has`` looks literals up among the distinct words with digits folded (UTF-8 bytes
+    split at ASCII whitespace): it may say yes to an absent literal (a regex then finds nothing),
+    never no to one the text holds, whatever its whitespace, digits or non-ASCII letters."""
+    import random
+
+    rng = random.Random(15)
+    alphabet = "ab1\u00e9\u2501 \t\n\u00a0\u2003=._-9"
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+        found = explain_mod._Text(text)
+        for _ in range(10):
+            start = rng.randrange(len(text))
+            literal = text[start : start + rng.randint(1, 6)]
+            assert found.has(literal), (text, literal)
+        absent = explain_mod._Text("step 12 loss=0.5\n" * 3)
+        assert not absent.has("cuda") and absent.has("loss=0.5") and not absent.has("los s")
