@@ -380,7 +380,7 @@ def _note(note: str, match: re.Match[str], original: str) -> str:
 
 
 _FEW_SPANS = 4  # a literal set with no more occurrences than this leaves little to search
-_BIG_REGION = 64 * 1024  # characters: a region this long is searched the fast way (``_search_region``)
+_BIG_REGION = 64 * 1024  # characters: a pattern searched over this much is searched the fast way
 _GLOBAL_FLAGS = lazy(r"\(\?[aiLmsux]+\)")
 _BACKREFERENCE = lazy(r"\\[1-9]|\(\?P=|\(\?\(")  # and conditionals: group numbers change when cut
 
@@ -409,8 +409,25 @@ def _top_branches(pattern: str) -> list[str]:
     return [*branches, pattern[begin:]]
 
 
-def _starts_with_literal(branch: str) -> bool:
-    return bool(branch) and (branch[0].isalnum() or branch[0] in "-_/<>'\"=:,;!@#%&~ ") and branch[1:2] not in "*?{"
+_WORD_RUN = lazy(r"\\b(\w{2,})(?![*+?{])")  # \b and a run of word characters, its last one not repeated
+
+
+def _with_literal_start(branch: str) -> str | None:
+    """``branch`` written to start with a literal, same matches at the same places, or None.
+
+    ``\buvx\b`` becomes ``uvx(?<=\buvx)\b``: the word boundary before a word character, checked
+    behind it (a pattern that starts with ``\b`` has no literal start).  A plain or escaped
+    character that is not repeated already is one."""
+    run = _WORD_RUN.match(branch)
+    if run is not None:
+        word = run.group(1)
+        return word + "(?<=\\b" + word + ")" + branch[run.end() :]
+    first = branch[:2] if branch[:1] == "\\" else branch[:1]
+    plain = first.isalnum() or first in "-_/<>'\"=:,;!@#%&~ "
+    escaped = len(first) == 2 and not first[1].isalnum()  # \. \+ \( ...
+    if (plain or escaped) and branch[len(first) : len(first) + 1] not in "*?{":
+        return branch
+    return None
 
 
 @lru_cache(maxsize=1024)
@@ -419,28 +436,30 @@ def _fast_way(pattern: str) -> tuple[str, list[re.Pattern[str]]] | None:
     than its own search, which tries a pattern that does not start with a literal at every
     position (~8 ms a MB against well under 1 ms for one that does):
 
-    - ``("branches", [...])``: a top-level alternation whose branches each start with a literal:
-      the first match starts where the earliest of the branches' first matches does;
+    - ``("branches", [...])``: a top-level alternation whose branches each start with a literal
+      or can be written to (``_with_literal_start``): the first match starts where the earliest
+      of the branches' first matches does; a single ``\bword...`` is one such branch;
     - ``("lines", [...])``: ``^...`` (multi-line): searched for as ``\n...``, one try per line;
     - None: neither (or global flags, back-references or conditionals, which cutting would change).
     """
     if _GLOBAL_FLAGS.match(pattern) or _BACKREFERENCE.search(pattern):
         return None
     branches = _top_branches(pattern)
-    if len(branches) > 1:
-        if all(_starts_with_literal(b) for b in branches):
-            return "branches", [re.compile(b, re.MULTILINE) for b in branches]
-        return None
-    if pattern.startswith("^") and pattern[1:2] not in "*?{":
+    if len(branches) == 1 and pattern.startswith("^") and pattern[1:2] not in "*?{":
         return "lines", [re.compile("\n(?:" + pattern[1:] + ")", re.MULTILINE)]
-    return None
+    rewritten = [_with_literal_start(b) for b in branches]
+    if len(branches) == 1 and rewritten[0] == pattern:
+        return None  # it starts with a literal already: its own search is the fast one
+    if any(b is None for b in rewritten):
+        return None
+    return "branches", [re.compile(b, re.MULTILINE) for b in rewritten if b is not None]
 
 
 def _search_region(rx: re.Pattern[str], text: str, start: int, end: int) -> re.Match[str] | None:
     """``rx.search(text, start, end)``, the same match, found faster in a long region
     (``_fast_way``): the place it starts is found by patterns that start with a literal, and
     ``rx`` itself then matches there, so the match object (groups included) is its own."""
-    way = _fast_way(rx.pattern) if end - start >= _BIG_REGION else None
+    way = _fast_way(rx.pattern)
     if way is None:
         return rx.search(text, start, end)
     kind, parts = way
@@ -457,6 +476,17 @@ def _search_region(rx: re.Pattern[str], text: str, start: int, end: int) -> re.M
 # every digit as 0 in the words ``_Text.has`` looks literals up in: a log with a counter, a loss
 # or a timestamp on each line has as many distinct words as lines, and looking ~500 literals up
 # among 30,000 of them cost ~150 ms of a 1 MB training log; with the digits folded, a few hundred
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted ``(start, end)`` spans with those that overlap or touch made one."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
 _FOLD_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 
 
@@ -500,18 +530,15 @@ class _Text:
         rx = _compile(pattern)
         sets = _prefilter(pattern)
         if sets is None or len(self.low) <= 8 * REACH:
-            return rx.search(self.low)
-        spans = sorted(span for literal in self._narrowest(sets) for span in self._spans_of(literal))
-        start, end = -1, -1
-        for lo, hi in [*spans, (len(self.low) + 1, 0)]:
-            if lo <= end:
-                end = max(end, hi)
-                continue
-            if start >= 0:
-                match = _search_region(rx, self.low, start, end)
-                if match is not None:
-                    return match
-            start, end = lo, hi
+            regions = [(0, len(self.low))]
+        else:
+            regions = _merged(sorted(span for literal in self._narrowest(sets) for span in self._spans_of(literal)))
+        # the fast way compiles a few more patterns: worth it over a lot of text, not a short one
+        fast = sum(hi - lo for lo, hi in regions) >= _BIG_REGION
+        for lo, hi in regions:
+            match = _search_region(rx, self.low, lo, hi) if fast else rx.search(self.low, lo, hi)
+            if match is not None:
+                return match
         return None
 
     def _narrowest(self, sets: _Prefilter) -> list[str]:
