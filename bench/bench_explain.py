@@ -109,7 +109,7 @@ def main() -> int:
                 target = f"{target_ms} ms" + (f", {target_mib} MiB" if target_mib else "")
                 within = wall <= target_ms and (target_mib is None or peak <= target_mib)
                 print(
-                    f"{name:<8} {how:<6} {wall:8.0f} {cpu:7.0f} {peak:9.1f} {target:>14}  {'yes' if within else 'NO'}"
+                    f"{name:<8} {how:<15} {wall:8.0f} {cpu:7.0f} {peak:9.1f} {target:>14}  {'yes' if within else 'NO'}"
                 )
     floor = statistics.median(
         run_once([sys.executable, "-I", "-S", "-c", f"print('{EXPECTED}')"], None)[0] for _ in range(args.runs)

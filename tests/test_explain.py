@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import codecs
 import json
+import marshal
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, PROBE_FIXTURES, REPO
 from torchup.doctor import explain as explain_mod
+from torchup.doctor import problems as problems_mod
 from torchup.doctor.explain import clean_log, decode_log, explain
-from torchup.doctor.problems import PROBLEMS, finding, load_problems, lower_pattern, render_markdown
+from torchup.doctor.problems import (
+    PREFILTERS,
+    PROBLEMS,
+    finding,
+    load_problems,
+    lower_pattern,
+    problems_from_snapshot,
+    render_markdown,
+    snapshot_bytes,
+)
 from torchup.findings import FAMILIES, Finding
 
 RESEARCH_CASES = FIXTURES / "explain" / "research-cases.json"
@@ -121,10 +132,40 @@ def test_the_shipped_catalog_is_valid_with_every_pattern_compiled():
     assert load_problems(raw, check_patterns=True) == dict(PROBLEMS)
 
 
-def test_the_shipped_prefilters_are_those_of_the_patterns():
-    # regenerate with: python -m torchup.doctor.explain > src/torchup/doctor/prefilters.json
-    shipped = json.loads(Path(explain_mod.PREFILTERS_FILE).read_text(encoding="utf-8"))
-    assert shipped == explain_mod.prefilter_index(PROBLEMS)
+def test_the_shipped_snapshot_is_that_of_problems_json_and_its_patterns():
+    # rebuild with: python scripts/build_problems_snapshot.py
+    json_bytes = Path(problems_mod.DATA_FILE).read_bytes()
+    loaded = problems_from_snapshot(Path(problems_mod.SNAPSHOT_FILE).read_bytes(), json_bytes)
+    assert loaded is not None, "problems.marshal is missing or stale: run scripts/build_problems_snapshot.py"
+    problems, prefilters = loaded
+    from_json = load_problems(json.loads(json_bytes))
+    assert problems == from_json
+    assert [p.__dict__ for p in problems.values()] == [p.__dict__ for p in from_json.values()]
+    assert [s.__dict__ for p in problems.values() for s in p.signatures] == [
+        s.__dict__ for p in from_json.values() for s in p.signatures
+    ]
+    assert prefilters == explain_mod.prefilter_index(from_json)
+    assert prefilters == PREFILTERS  # what explain runs with
+
+
+def test_a_snapshot_of_other_json_or_a_damaged_one_is_not_used():
+    json_bytes = Path(problems_mod.DATA_FILE).read_bytes()
+    data = snapshot_bytes(PROBLEMS, PREFILTERS, json_bytes)
+    assert problems_from_snapshot(data, json_bytes) == (dict(PROBLEMS), dict(PREFILTERS))
+    assert problems_from_snapshot(data, json_bytes.replace(b'"weight": 12', b'"weight": 11', 1)) is None
+    for damaged in (b"", b"\x00garbage", data[:40], marshal.dumps(5), marshal.dumps((1, 2))):
+        assert problems_from_snapshot(damaged, json_bytes) is None
+
+
+def test_without_a_usable_snapshot_the_json_is_read_and_explain_answers_the_same(tmp_path):
+    json_path = tmp_path / "problems.json"
+    json_path.write_bytes(Path(problems_mod.DATA_FILE).read_bytes())
+    problems, prefilters = problems_mod._load_shipped(str(json_path), str(tmp_path / "problems.marshal"))
+    assert problems == PROBLEMS and prefilters == {}
+    (tmp_path / "problems.marshal").write_bytes(b"\x00garbage")
+    assert problems_mod._load_shipped(str(json_path), str(tmp_path / "problems.marshal")) == (problems, {})
+    text = (FIXTURES / "explain" / "research-cases.json").read_text(encoding="utf-8")
+    assert explain(text, problems=problems) == explain(text)
 
 
 @pytest.mark.parametrize(
@@ -464,3 +505,60 @@ def test_a_log_where_the_install_replaced_torch():
     assert top.id == "torch-replaced-by-install" and "uv replaced torch 2.14.1+cpu with 2.9.1+cpu" in top.evidence
     # installing torch where there was none is no replacement
     assert "torch-replaced-by-install" not in [f.id for f in explain("Successfully installed torch-2.7.0\n")]
+
+
+def test_the_fast_region_search_finds_what_the_patterns_own_search_finds():
+    """``_search_region`` finds a pattern's first match in a long region by other patterns (each
+    branch of a top-level alternation, ``\\n...`` for ``^...``): same span, same groups as
+    ``rx.search`` over the same region, for every signature it applies to, on the real cases."""
+    import random
+
+    cases = [c for path in [RESEARCH_CASES, *COLLECTED] for c in json.loads(path.read_text(encoding="utf-8"))]
+    lines = [line for c in cases for line in explain_mod._lower(clean_log(c["error_text"])).split("\n")]
+    rng = random.Random(15)
+    text = "\n".join(rng.choice(lines) for _ in range(12_000))
+    assert len(text) > 4 * explain_mod._BIG_REGION
+    line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+    regions = [(0, len(text)), (len(text) // 3, len(text))]
+    regions += [(rng.choice(line_starts), len(text)) for _ in range(3)] + [(rng.randrange(len(text)), len(text))]
+    fast = 0
+    for problem in PROBLEMS.values():
+        for sig in problem.signatures:
+            rx = explain_mod._compile(sig.pattern)
+            if explain_mod._fast_way(rx.pattern) is None:
+                continue
+            fast += 1
+            for start, end in regions:
+                got = explain_mod._search_region(rx, text, start, end)
+                want = rx.search(text, start, end)
+                assert (got and (got.span(), got.groupdict())) == (want and (want.span(), want.groupdict())), (
+                    sig.pattern,
+                    start,
+                )
+    assert fast >= 50
+
+
+def test_the_control_characters_looked_for_are_those_the_cleaning_removes():
+    removed = {chr(c) for c in range(0x3000) if explain_mod._CONTROLS.fullmatch(chr(c))}
+    assert set(explain_mod._CONTROL_CHARS) == removed
+    for ch in explain_mod._CONTROL_CHARS:
+        assert clean_log(f"a{ch}b\n") == "ab\n"
+
+
+def test_a_literal_in_the_text_is_always_found_among_its_words():
+    """``_Text.has`` looks literals up among the distinct words with digits folded (UTF-8 bytes
+    split at ASCII whitespace): it may say yes to an absent literal (a regex then finds nothing),
+    never no to one the text holds, whatever its whitespace, digits or non-ASCII letters."""
+    import random
+
+    rng = random.Random(15)
+    alphabet = "ab1\u00e9\u2501 \t\n\u00a0\u2003=._-9"
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+        found = explain_mod._Text(text)
+        for _ in range(10):
+            start = rng.randrange(len(text))
+            literal = text[start : start + rng.randint(1, 6)]
+            assert found.has(literal), (text, literal)
+        absent = explain_mod._Text("step 12 loss=0.5\n" * 3)
+        assert not absent.has("cuda") and absent.has("loss=0.5") and not absent.has("los s")

@@ -6,6 +6,8 @@ words the failure used (the kornia#4247 log in collected-cases-9.json says only
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from tests.conftest import FIXTURES
 from torchup.doctor.explain import explain
@@ -71,3 +73,18 @@ def test_a_torch_build_is_read_only_where_torch_starts_a_word():
     assert build_cuda("pytorch-2.7.1+cu128") is None
     assert build_cuda("torch.version.cuda: 12.8") == ("12.8", "torch.version.cuda 12.8")
     assert build_cuda("mytorch.version.cuda: 12.8") is None
+
+
+def _modules_after_explaining(text: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after explaining ``text`` (issue 15: the
+    driver tables cost ~13 ms of a short message's 60 ms)."""
+    script = "import sys; from torchup.doctor.explain import explain; explain(sys.stdin.read()); print(*sys.modules)"
+    run = subprocess.run([sys.executable, "-c", script], input=text, capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
+
+
+def test_the_driver_tables_are_loaded_only_for_a_log_that_states_a_build_and_a_driver():
+    too_old = "UserWarning: CUDA initialization: The NVIDIA driver on your system is too old (found version 11040).\n"
+    assert "torchup.catalog.rules" not in _modules_after_explaining(too_old)
+    assert "torchup.catalog.rules" not in _modules_after_explaining("torch==2.7.1+cu128\n" + too_old)
+    assert "torchup.catalog.rules" in _modules_after_explaining(COLLECT_ENV)

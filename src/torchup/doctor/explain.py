@@ -9,32 +9,23 @@ Cost is bounded whatever the input: only the first ``HEAD_CHARS``, the last
 between are examined (errors sit at the end of a log; warnings printed at
 start-up, such as an unsupported GPU, at its head; see ``torchup.doctor.window``).
 The text is lower-cased once.  Each signature names literals one of which every
-match contains (``prefilters.json``, computed from the patterns by
-``prefilter_index``): a signature whose literals are all absent is never
+match contains (computed from the patterns by ``prefilter_index``, shipped in
+``problems.marshal``): a signature whose literals are all absent is never
 compiled, and one whose literals are present runs only in the lines around them.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
-import os
 import re
 import sys
 from collections.abc import Mapping
 from functools import lru_cache
 
-# the regex parser, to find the literal text a pattern cannot match without
-if sys.version_info >= (3, 11):
-    from re import _constants as _sre_constants  # type: ignore[attr-defined]
-    from re import _parser as _sre_parse  # type: ignore[attr-defined]
-else:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre_constants
-    import sre_parse as _sre_parse
-
-from torchup.doctor.problems import PROBLEMS, Problem, lower_pattern
+from torchup.doctor.problems import PREFILTERS, PROBLEMS, Problem, lower_pattern
 from torchup.doctor.window import gather
 from torchup.findings import Finding
+from torchup.lazyre import lazy
 from torchup.record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
@@ -54,12 +45,16 @@ SHARED_WEIGHT = 8
 CORROBORATING_WEIGHT = 5  # a context signal that sharpens a strong one (3-5 on the scale)
 
 # CSI sequences (colours, cursor moves), OSC sequences (titles, links) and the
-# two-character escapes; then the C0 controls a log has no use for.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CRLF = re.compile(r"(?<!\r)\r+\n")  # the lookbehind: one try per run of CRs, not one per CR
-_NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]{1,3}")
+# two-character escapes; then the C0 controls a log has no use for.  A pattern that starts
+# with a literal (ESC, CR) is searched for with re's fast literal scan; one that starts with
+# an alternation or a lookbehind is tried at every position (CRLF: 21 ms against 0.6 ms on 1 MB).
+_ANSI = lazy(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROLS = lazy(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# the same characters, each looked for with a fast character search: most logs have none, and
+# 30 of those cost ~0.6 ms a MB against ~4.5 ms for one search of the class above
+_CONTROL_CHARS = tuple(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))
+_CRLF = lazy(r"\r(?<!\r\r)\r*\n")  # the lookbehind: one try per run of CRs, not one per CR
+_NOTE_FIELD = lazy(r"\{(\w+)(?:\|(\w+))?\}")
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
 
@@ -168,7 +163,7 @@ def decode_log(data: bytes) -> str:
         pass
     # Valid multi-byte UTF-8 sequences mean a UTF-8 log with a few broken bytes;
     # none at all means a legacy code page (cp1252 also covers printable Latin-1).
-    if _UTF8_MULTIBYTE.search(data):
+    if re.search(rb"[\xc2-\xf4][\x80-\xbf]{1,3}", data):
         return data.decode("utf-8", errors="replace")
     return data.decode("cp1252", errors="replace")
 
@@ -215,7 +210,7 @@ def clean_log(text: str) -> str:
             text = text.replace("\r", "\n")
         else:
             text = "\n".join(_overlay(line) if "\r" in line else line for line in text.split("\n"))
-    if _CONTROLS.search(text):
+    if any(ch in text for ch in _CONTROL_CHARS):
         text = _CONTROLS.sub("", text)
     return text
 
@@ -236,10 +231,24 @@ def _compile(pattern: str) -> re.Pattern[str]:
 _MIN_LITERAL = 3
 
 
+def _sre_modules() -> tuple[Any, Any]:
+    """The regex parser and its constants, to find the literal text a pattern cannot match
+    without (imported only when a pattern's prefilter is not shipped)."""
+    if sys.version_info >= (3, 11):
+        from re import _constants, _parser  # type: ignore[attr-defined]
+
+        return _parser, _constants
+    import sre_constants  # pragma: no cover - Python 3.10
+    import sre_parse
+
+    return sre_parse, sre_constants
+
+
 def _literal_sets(items) -> list[list[str]]:
     """Sets of literal strings such that every match of ``items`` (a parsed regex
     sequence) contains at least one string of each set; only sets whose strings all
     have ``_MIN_LITERAL`` characters or more."""
+    _, _sre_constants = _sre_modules()
     sets: list[list[str]] = []
 
     def consider(alts: list[str] | None) -> None:
@@ -286,6 +295,7 @@ def _most_selective(sets: list[list[str]]) -> list[str] | None:
 
 def _leading_literal(items) -> str:
     """The literal text every match of ``items`` (a parsed regex sequence) starts with."""
+    _, _sre_constants = _sre_modules()
     lead = []
     for op, av in items:
         if op is not _sre_constants.LITERAL:
@@ -294,31 +304,20 @@ def _leading_literal(items) -> str:
     return "".join(lead)
 
 
-PREFILTERS_FILE = os.path.join(os.path.dirname(__file__), "prefilters.json")
 REACH = 2000  # a match is looked for within this many characters of its literal (then whole lines)
 
 
-@lru_cache(maxsize=1)
-def _shipped_prefilters() -> dict[str, list[list[str]] | None]:
-    try:
-        with open(PREFILTERS_FILE, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):  # a damaged install: compute them instead (slower, same answer)
-        return {}
-
-
-def prefilter_index(problems: Mapping[str, Problem]) -> dict[str, list[list[str]] | None]:
-    """``{pattern: literal sets or None}`` for every signature: what ``prefilters.json`` holds.
+def prefilter_index(problems: Mapping[str, Problem]) -> dict[str, _Prefilter | None]:
+    """``{pattern: literal sets or None}`` for every signature: what ``problems.marshal`` holds.
 
     Parsing 400 patterns costs ~80 ms, more than explain's whole budget for a short
     message, so the index ships precomputed; a test keeps it equal to this.
     """
-    index: dict[str, list[list[str]] | None] = {}
-    for problem in problems.values():
-        for sig in problem.signatures:
-            found = _parse_prefilter(lower_pattern(sig.pattern))
-            index[sig.pattern] = None if found is None else [list(alts) for alts in found]
-    return index
+    return {
+        sig.pattern: _parse_prefilter(lower_pattern(sig.pattern))
+        for problem in problems.values()
+        for sig in problem.signatures
+    }
 
 
 _Prefilter = tuple[tuple[str, ...], ...]
@@ -333,17 +332,15 @@ def _prefilter(pattern: str) -> _Prefilter | None:
     comes first: the regex runs only around its occurrences.  None means "always
     run the regex" (no usable literal, or the parser is unavailable).
     """
-    shipped = _shipped_prefilters()
-    if pattern in shipped:
-        found = shipped[pattern]
-        return None if found is None else tuple(tuple(alts) for alts in found)
+    if pattern in PREFILTERS:  # the shipped catalog's, from problems.marshal
+        return PREFILTERS[pattern]
     return _parse_prefilter(lower_pattern(pattern))
 
 
 def _parse_prefilter(pattern: str) -> _Prefilter | None:
     """The literal sets of ``pattern`` (as ``lower_pattern`` writes it), most selective first."""
     try:
-        sets = _literal_sets(list(_sre_parse.parse(pattern)))
+        sets = _literal_sets(list(_sre_modules()[0].parse(pattern)))
     except Exception:  # noqa: BLE001 - the parser is CPython-internal: any failure degrades to no prefilter
         return None
     unique = {tuple(dict.fromkeys(alts)): None for alts in sorted(sets, key=_selectivity, reverse=True)}
@@ -382,27 +379,144 @@ def _note(note: str, match: re.Match[str], original: str) -> str:
     return _NOTE_FIELD.sub(field, note)
 
 
+_FEW_SPANS = 4  # a literal set with no more occurrences than this leaves little to search
+_BIG_REGION = 64 * 1024  # characters: a pattern searched over this much is searched the fast way
+_GLOBAL_FLAGS = lazy(r"\(\?[aiLmsux]+\)")
+_BACKREFERENCE = lazy(r"\\[1-9]|\(\?P=|\(\?\(")  # and conditionals: group numbers change when cut
+
+
+def _top_branches(pattern: str) -> list[str]:
+    """``pattern`` cut at each ``|`` outside groups and classes: ``a|b(c|d)`` -> ``a``, ``b(c|d)``."""
+    branches, depth, begin, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 1 + (pattern[i + 1 : i + 2] == "^")  # a "]" first in a class is a literal
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            branches.append(pattern[begin:i])
+            begin = i + 1
+        i += 1
+    return [*branches, pattern[begin:]]
+
+
+_WORD_RUN = lazy(r"\\b(\w{2,})(?![*+?{])")  # \b and a run of word characters, its last one not repeated
+
+
+def _with_literal_start(branch: str) -> str | None:
+    """``branch`` written to start with a literal, same matches at the same places, or None.
+
+    ``\buvx\b`` becomes ``uvx(?<=\buvx)\b``: the word boundary before a word character, checked
+    behind it (a pattern that starts with ``\b`` has no literal start).  A plain or escaped
+    character that is not repeated already is one."""
+    run = _WORD_RUN.match(branch)
+    if run is not None:
+        word = run.group(1)
+        return word + "(?<=\\b" + word + ")" + branch[run.end() :]
+    first = branch[:2] if branch[:1] == "\\" else branch[:1]
+    plain = first.isalnum() or first in "-_/<>'\"=:,;!@#%&~ "
+    escaped = len(first) == 2 and not first[1].isalnum()  # \. \+ \( ...
+    if (plain or escaped) and branch[len(first) : len(first) + 1] not in "*?{":
+        return branch
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _fast_way(pattern: str) -> tuple[str, list[re.Pattern[str]]] | None:
+    """How to find the first match of ``pattern`` (as ``_compile`` runs it) in a long region faster
+    than its own search, which tries a pattern that does not start with a literal at every
+    position (~8 ms a MB against well under 1 ms for one that does):
+
+    - ``("branches", [...])``: a top-level alternation whose branches each start with a literal
+      or can be written to (``_with_literal_start``): the first match starts where the earliest
+      of the branches' first matches does; a single ``\bword...`` is one such branch;
+    - ``("lines", [...])``: ``^...`` (multi-line): searched for as ``\n...``, one try per line;
+    - None: neither (or global flags, back-references or conditionals, which cutting would change).
+    """
+    if _GLOBAL_FLAGS.match(pattern) or _BACKREFERENCE.search(pattern):
+        return None
+    branches = _top_branches(pattern)
+    if len(branches) == 1 and pattern.startswith("^") and pattern[1:2] not in "*?{":
+        return "lines", [re.compile("\n(?:" + pattern[1:] + ")", re.MULTILINE)]
+    rewritten = [_with_literal_start(b) for b in branches]
+    if len(branches) == 1 and rewritten[0] == pattern:
+        return None  # it starts with a literal already: its own search is the fast one
+    if any(b is None for b in rewritten):
+        return None
+    return "branches", [re.compile(b, re.MULTILINE) for b in rewritten if b is not None]
+
+
+def _search_region(rx: re.Pattern[str], text: str, start: int, end: int) -> re.Match[str] | None:
+    """``rx.search(text, start, end)``, the same match, found faster in a long region
+    (``_fast_way``): the place it starts is found by patterns that start with a literal, and
+    ``rx`` itself then matches there, so the match object (groups included) is its own."""
+    way = _fast_way(rx.pattern)
+    if way is None:
+        return rx.search(text, start, end)
+    kind, parts = way
+    if kind == "lines":
+        match = rx.match(text, start, end)  # a match at the region's own start, which no "\n" precedes
+        if match is not None:
+            return match
+        found = parts[0].search(text, start, end)
+        return None if found is None else rx.match(text, found.start() + 1, end)
+    starts = [m.start() for part in parts if (m := part.search(text, start, end)) is not None]
+    return rx.match(text, min(starts), end) if starts else None
+
+
+# every digit as 0 in the words ``_Text.has`` looks literals up in: a log with a counter, a loss
+# or a timestamp on each line has as many distinct words as lines, and looking ~500 literals up
+# among 30,000 of them cost ~150 ms of a 1 MB training log; with the digits folded, a few hundred
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted ``(start, end)`` spans with those that overlap or touch made one."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+_FOLD_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
 class _Text:
     """The lower-cased log with what the signatures ask of it remembered: which literals occur
-    (looked up among its distinct words, far fewer than its characters in a repetitive log)
-    and the spans around each literal's occurrences."""
+    (looked up among the distinct words of its distinct lines, digits folded, far fewer than its
+    characters) and the spans around each literal's occurrences."""
 
     def __init__(self, low: str) -> None:
         self.low = low
-        self._words: str | None = None
+        self._words: bytes | None = None
         self._seen: dict[str, bool] = {}
         self._spans: dict[str, list[tuple[int, int]]] = {}
 
     def has(self, literal: str) -> bool:
+        """Whether ``literal`` may occur in the text: never False when it does; True when it does
+        not only rarely (a literal with digits: ``cu12`` is looked up as ``cu00``), which costs
+        a search that finds nothing, not an answer."""
         hit = self._seen.get(literal)
         if hit is None:
-            if any(ch.isspace() for ch in literal):
+            if literal.split() != [literal]:  # it holds whitespace
                 hit = literal in self.low
             else:
-                # a literal without whitespace lies inside one word; "\n" joins no two into it
+                # a literal without whitespace lies inside one word (UTF-8 bytes split at ASCII
+                # whitespace only, which it holds none of); "\n" joins no two words into it
                 if self._words is None:
-                    self._words = "\n".join(set(self.low.split()))
-                hit = literal in self._words
+                    # distinct lines first: splitting a repetitive log into words costs ~8 ms a MB
+                    lines = "\n".join(set(self.low.split("\n"))).encode("utf-8", "surrogatepass")
+                    self._words = b"\n".join(set(lines.translate(_FOLD_DIGITS).split()))
+                hit = literal.encode("utf-8", "surrogatepass").translate(_FOLD_DIGITS) in self._words
             self._seen[literal] = hit
         return hit
 
@@ -416,21 +530,31 @@ class _Text:
         rx = _compile(pattern)
         sets = _prefilter(pattern)
         if sets is None or len(self.low) <= 8 * REACH:
-            return rx.search(self.low)
-        # the set whose literals occur least often here: the fewest lines to search
-        fewest = min(sets, key=lambda alts: sum(len(self._spans_of(lit)) for lit in alts if self.has(lit)))
-        spans = sorted(span for literal in fewest if self.has(literal) for span in self._spans_of(literal))
-        start, end = -1, -1
-        for lo, hi in [*spans, (len(self.low) + 1, 0)]:
-            if lo <= end:
-                end = max(end, hi)
-                continue
-            if start >= 0:
-                match = rx.search(self.low, start, end)
-                if match is not None:
-                    return match
-            start, end = lo, hi
+            regions = [(0, len(self.low))]
+        else:
+            regions = _merged(sorted(span for literal in self._narrowest(sets) for span in self._spans_of(literal)))
+        # the fast way compiles a few more patterns: worth it over a lot of text, not a short one
+        fast = sum(hi - lo for lo, hi in regions) >= _BIG_REGION
+        for lo, hi in regions:
+            match = _search_region(rx, self.low, lo, hi) if fast else rx.search(self.low, lo, hi)
+            if match is not None:
+                return match
         return None
+
+    def _narrowest(self, sets: _Prefilter) -> list[str]:
+        """The present literals of the set that leaves the fewest lines to search: the first
+        whose occurrences are few (finding a literal's occurrences is a pass over the text),
+        else the one whose occurrences are fewest."""
+        best: list[str] = []
+        best_count = -1
+        for alts in sets:
+            present = [literal for literal in alts if self.has(literal)]
+            count = sum(len(self._spans_of(literal)) for literal in present)
+            if best_count < 0 or count < best_count:
+                best, best_count = present, count
+            if count <= _FEW_SPANS:
+                break
+        return best
 
     def _spans_of(self, literal: str) -> list[tuple[int, int]]:
         spans = self._spans.get(literal)
@@ -689,7 +813,3 @@ def explain(text: str, *, problems: Mapping[str, Problem] | None = None, facts: 
             )
         )
     return findings
-
-
-if __name__ == "__main__":  # pragma: no cover - regenerates prefilters.json after problems.json changes
-    sys.stdout.write(json.dumps(prefilter_index(PROBLEMS), indent=0, sort_keys=True) + "\n")

@@ -27,38 +27,54 @@ another gap stops at its word (``(?:(?!cuda)[^\\n]){0,300}cuda``); a pattern
 that starts with a repeat is guarded by a lookbehind (``(?<![0-9])[0-9]+``).
 
 To add a problem, append an entry to ``problems.json`` (doctor-only problems
-leave ``signatures`` empty) and re-render the docs.
+leave ``signatures`` empty), re-render the docs and rebuild ``problems.marshal``
+(``python scripts/build_problems_snapshot.py``).
+
+``problems.marshal`` is the shipped catalog in the form that loads fastest (every
+``explain`` loads it: issue 15 wants a short message explained in 60 ms): already
+decoded into plain dicts and tuples (``marshal``, the format of the standard
+library's ``.pyc`` files), with the literals each pattern needs
+(``torchup.doctor.explain.prefilter_index``), and the size and CRC-32 of the
+``problems.json`` it was made from.  When they differ, or the file is missing or
+unreadable, torchup reads the JSON and explain parses the patterns itself (slower,
+the same answer); tests/test_explain.py fails while the snapshot is stale.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
-import re
+import zlib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from torchup.findings import FAMILIES, Finding
-from torchup.record import field, record
+from torchup.lazyre import lazy
+from torchup.record import field, fields, record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "PREFILTERS",
     "PROBLEMS",
     "Problem",
     "Signature",
     "finding",
     "load_problems",
     "lower_pattern",
+    "problems_from_snapshot",
     "render_markdown",
+    "snapshot_bytes",
 ]
 
 DATA_FILE = os.path.join(os.path.dirname(__file__), "problems.json")
+SNAPSHOT_FILE = os.path.join(os.path.dirname(__file__), "problems.marshal")
+SNAPSHOT_FORMAT = 1
 DEFAULT_MIN_SCORE = 3.0
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_NOTE_FIELD = re.compile(r"\{(\w+)(?:\|(\w+))?\}")
+_ID = lazy(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_NOTE_FIELD = lazy(r"\{(\w+)(?:\|(\w+))?\}")
 NOTE_FILTERS = ("cuda",)
 # the facts of a target a problem can be limited to (``only_on``), with the values each may take
 FACT_KEYS: Mapping[str, tuple[Any, ...]] = MappingProxyType(
@@ -243,6 +259,8 @@ def _problem_from_json(raw: Mapping[str, Any], where: str, errors: list[str], ch
 
 
 def _check_pattern(pattern: str, note: str, where: str, errors: list[str]) -> None:
+    import re
+
     try:
         compiled = re.compile(lower_pattern(pattern))
     except re.error as exc:
@@ -295,17 +313,77 @@ def load_problems(data: Mapping[str, Any], *, check_patterns: bool = True) -> di
     return problems
 
 
-def _read_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def _source_id(json_bytes: bytes) -> tuple[int, int]:
+    return len(json_bytes), zlib.crc32(json_bytes)
 
 
-def _load_default() -> Mapping[str, Problem]:
-    # the tests check every pattern of the shipped catalog (test_the_shipped_catalog_is_valid)
-    return MappingProxyType(load_problems(_read_json(DATA_FILE), check_patterns=False))
+def snapshot_bytes(problems: Mapping[str, Problem], prefilters: Mapping[str, Any], json_bytes: bytes) -> bytes:
+    """``problems.marshal`` for ``problems``, loaded from the JSON whose bytes are ``json_bytes``,
+    with ``prefilters`` (``{pattern: literal sets or None}``, lists or tuples)."""
+    rows = []
+    for problem in problems.values():
+        values = {name: getattr(problem, name) for name in fields(Problem)}
+        values["signatures"] = tuple(
+            {name: getattr(sig, name) for name in fields(Signature)} for sig in problem.signatures
+        )
+        values["only_on"] = dict(problem.only_on)
+        rows.append(values)
+    literals = {
+        pattern: None if sets is None else tuple(tuple(alts) for alts in sets) for pattern, sets in prefilters.items()
+    }
+    return marshal.dumps((SNAPSHOT_FORMAT, _source_id(json_bytes), tuple(rows), literals), 4)
 
 
-PROBLEMS: Mapping[str, Problem] = _load_default()
+def problems_from_snapshot(data: bytes, json_bytes: bytes) -> tuple[dict[str, Problem], dict[str, Any]] | None:
+    """``({id: Problem}, prefilters)`` from a snapshot made from ``json_bytes``; None when ``data``
+    is not one this torchup reads or was made from other JSON."""
+    try:
+        fmt, source, rows, prefilters = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if fmt != SNAPSHOT_FORMAT or tuple(source) != _source_id(json_bytes):
+        return None
+    # every field is in the stored values, checked when the snapshot was made: the records'
+    # __init__ (one keyword check and update per object, ~560 of them) is skipped
+    new = object.__new__
+    problems = {}
+    for values in rows:
+        signatures = []
+        for sig_values in values["signatures"]:
+            sig = new(Signature)
+            sig.__dict__.update(sig_values)
+            signatures.append(sig)
+        values["signatures"] = tuple(signatures)
+        values["only_on"] = MappingProxyType(values["only_on"])
+        problem = new(Problem)
+        problem.__dict__.update(values)
+        problems[problem.id] = problem
+    return problems, prefilters
+
+
+def _load_shipped(json_path: str, snapshot_path: str) -> tuple[Mapping[str, Problem], Mapping[str, Any]]:
+    """The shipped catalog and its patterns' prefilters: from the snapshot when it is that of
+    the JSON, else from the JSON with no prefilters (explain computes them)."""
+    with open(json_path, "rb") as fh:
+        json_bytes = fh.read()
+    try:
+        with open(snapshot_path, "rb") as fh:
+            loaded = problems_from_snapshot(fh.read(), json_bytes)
+    except OSError:
+        loaded = None
+    if loaded is None:
+        import json
+
+        # the tests check every pattern of the shipped catalog (test_the_shipped_catalog_is_valid)
+        return MappingProxyType(load_problems(json.loads(json_bytes), check_patterns=False)), MappingProxyType({})
+    problems, prefilters = loaded
+    return MappingProxyType(problems), MappingProxyType(prefilters)
+
+
+PROBLEMS: Mapping[str, Problem]
+# {pattern: literal sets, or None}: what every match of each shipped pattern contains (explain)
+PREFILTERS: Mapping[str, tuple[tuple[str, ...], ...] | None]
+PROBLEMS, PREFILTERS = _load_shipped(DATA_FILE, SNAPSHOT_FILE)
 
 
 def finding(
@@ -347,7 +425,7 @@ def render_markdown(problems: Mapping[str, Problem]) -> str:
         "# Problems torchup knows",
         "",
         "<!-- generated by `python -m torchup.doctor.problems > docs/problems.md`;"
-        " edit src/torchup/doctor/problems.json instead -->",
+        " edit src/torchup/doctor/problems.json instead, then run scripts/build_problems_snapshot.py -->",
         "",
         "`torchup doctor` and `torchup explain` report findings as",
         '`{"findings": [{"id", "family", "title", "cause", "fix", "evidence"}, ...]}`, best first.',
