@@ -165,6 +165,8 @@ _ROLLBACK_FLAGS = ("rollback", "python", "venv", "dry_run", "yes", "json")  # wh
 
 def _given(args: argparse.Namespace) -> list[str]:
     """The install options set on the command line (differing from their defaults), as flags."""
+    import argparse  # only here at run time: plain command lines are parsed without it (torchup.fastargs)
+
     parser = argparse.ArgumentParser(add_help=False)
     add_arguments(parser)
     flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
