@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["lazy"]
+__all__ = ["lazy", "top_branches"]
 
 
 class _LazyPattern:
@@ -28,3 +28,27 @@ class _LazyPattern:
 def lazy(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(pattern, flags)``, done when the pattern is first used."""
     return _LazyPattern(pattern, flags)  # type: ignore[return-value]  # it answers as the pattern does
+
+
+def top_branches(pattern: str) -> list[str]:
+    """``pattern`` cut at each ``|`` outside groups and classes: ``a|b(c|d)`` -> ``a``, ``b(c|d)``."""
+    branches, depth, begin, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            i += 1 + (pattern[i + 1 : i + 2] == "^")  # a "]" first in a class is a literal
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            branches.append(pattern[begin:i])
+            begin = i + 1
+        i += 1
+    return [*branches, pattern[begin:]]

@@ -22,7 +22,7 @@ import os
 import re
 from functools import cache, lru_cache
 
-from torchup.lazyre import lazy
+from torchup.lazyre import lazy, top_branches
 from torchup.record import record
 
 __all__ = [
@@ -292,27 +292,6 @@ def _drop_words(text: str, words: tuple[str, ...]) -> str:
 _META = set("\\.^$*+?{}[]()|")
 
 
-def _split_top(pattern: str) -> list[str]:
-    """``pattern``'s alternatives at the top level (``|`` outside groups and classes)."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":
-            i = pattern.index("]", i + 1)
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    return [*parts, pattern[start:]]
-
-
 def _leading_literal(alternative: str) -> frozenset[str] | None:
     """Texts one of which a match of ``alternative`` must contain, from how it starts: its
     leading literal (a character a quantifier may drop left out), or each branch of a
@@ -326,7 +305,7 @@ def _leading_literal(alternative: str) -> frozenset[str] | None:
             depth += (alternative[end] == "(") - (alternative[end] == ")")
         if alternative[end + 1 : end + 2] in ("?", "*", "{"):
             return None  # an optional group: the match need not contain any of it
-        branches = [_leading_literal(b) for b in _split_top(alternative[1:end])]
+        branches = [_leading_literal(b) for b in top_branches(alternative[1:end])]
         if any(b is None for b in branches):
             return None
         return frozenset().union(*branches)  # type: ignore[arg-type]
@@ -345,7 +324,7 @@ def literal_needles(pattern: str) -> frozenset[str] | None:
     a name containing none of them is not searched with the pattern, whose compiling is what
     costs (a name is matched against up to forty patterns, once per run)."""
     needles: set[str] = set()
-    for alternative in _split_top(pattern):
+    for alternative in top_branches(pattern):
         found = _leading_literal(alternative)
         if found is None:
             return None

@@ -25,7 +25,7 @@ from functools import lru_cache
 from torchup.doctor.problems import PREFILTERS, PROBLEMS, Problem, lower_pattern
 from torchup.doctor.window import gather
 from torchup.findings import Finding
-from torchup.lazyre import lazy
+from torchup.lazyre import lazy, top_branches
 from torchup.record import record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
@@ -385,30 +385,6 @@ _GLOBAL_FLAGS = lazy(r"\(\?[aiLmsux]+\)")
 _BACKREFERENCE = lazy(r"\\[1-9]|\(\?P=|\(\?\(")  # and conditionals: group numbers change when cut
 
 
-def _top_branches(pattern: str) -> list[str]:
-    """``pattern`` cut at each ``|`` outside groups and classes: ``a|b(c|d)`` -> ``a``, ``b(c|d)``."""
-    branches, depth, begin, i, in_class = [], 0, 0, 0, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-            i += 1 + (pattern[i + 1 : i + 2] == "^")  # a "]" first in a class is a literal
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            branches.append(pattern[begin:i])
-            begin = i + 1
-        i += 1
-    return [*branches, pattern[begin:]]
-
-
 _WORD_RUN = lazy(r"\\b(\w{2,})(?![*+?{])")  # \b and a run of word characters, its last one not repeated
 
 
@@ -444,7 +420,7 @@ def _fast_way(pattern: str) -> tuple[str, list[re.Pattern[str]]] | None:
     """
     if _GLOBAL_FLAGS.match(pattern) or _BACKREFERENCE.search(pattern):
         return None
-    branches = _top_branches(pattern)
+    branches = top_branches(pattern)
     if len(branches) == 1 and pattern.startswith("^") and pattern[1:2] not in "*?{":
         return "lines", [re.compile("\n(?:" + pattern[1:] + ")", re.MULTILINE)]
     rewritten = [_with_literal_start(b) for b in branches]
