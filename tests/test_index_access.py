@@ -114,7 +114,7 @@ def test_requirements_are_read_from_the_argv_not_its_option_values():
 def test_the_target_tags_follow_its_glibc():
     markers = {"implementation_name": "cpython", "python_version": "3.11", "sys_platform": "linux",
                "platform_machine": "x86_64"}
-    tags = {str(t) for t in index_check.target_tags(markers, {"platform": "linux-x86_64", "libc": "glibc 2.28"})}
+    tags = {"-".join(t) for t in index_check.target_tags(markers, {"platform": "linux-x86_64", "libc": "glibc 2.28"})}
     assert {"cp311-cp311-manylinux_2_28_x86_64", "cp311-abi3-manylinux2014_x86_64", "py3-none-any"} <= tags
     assert "cp311-cp311-manylinux_2_34_x86_64" not in tags and "cp312-cp312-manylinux_2_28_x86_64" not in tags
 

@@ -122,6 +122,42 @@ def test_explain_on_a_small_file_needs_no_dataclass_machinery(tmp_path):
         assert slow not in imported, f"{slow} is imported by `explain FILE --json`"
 
 
+def _imported(stderr: str) -> list[str]:
+    return [line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")]
+
+
+def test_install_dry_run_checks_wheel_tags_without_packaging_tags(tmp_path, clean_env):
+    """``packaging.tags`` (with logging, platform, sysconfig: ~12 ms) and ``packaging.utils``, which
+    imports it, are not on the dry run's path: torchup.wheeltags reads the tags (issue 15).  The
+    second index has the planned torch only for Windows: the index check compares the tags and
+    says so, still without them."""
+    from tests.support import install_env as ie
+    from tests.support.index_server import IndexServer
+    from tests.support.wheels import make_wheel
+
+    wheels = ie.build_wheels(tmp_path / "wheels")
+    elsewhere = make_wheel(tmp_path / "win", "torch", ie.NEW_CPU, tag="cp311-cp311-win_amd64", requires_dist=["filelock"])
+    good, windows_only = IndexServer(missing_status=403), IndexServer(missing_status=403)
+    with good, windows_only:
+        ie.serve(good, wheels)
+        ie.serve(windows_only, {"whl/cpu": [elsewhere, *(w for w in wheels["whl/cpu"] if ie.NEW_CPU not in w.name)]})
+        venv = ie.make_template_venv(tmp_path / "venv", good, ie.tool_env(clean_env, tmp_path))
+        for server, code in ((good, 0), (windows_only, 5)):
+            env = ie.with_index_base(ie.tool_env(clean_env, tmp_path), server)
+            plan = ie.plan_file(tmp_path / "plan.json", server, torch=ie.NEW_CPU, variant="cpu")
+            argv = ["install", "--plan", str(plan), "--python", str(venv), "--dry-run", "--manager", "uv"]
+            run = subprocess.run([sys.executable, "-X", "importtime", "-m", "torchup", *argv], capture_output=True,
+                                 text=True, env=env, timeout=120)
+            printed = run.stdout + "\n".join(x for x in run.stderr.splitlines() if not x.startswith("import time:"))
+            assert run.returncode == code, printed
+            if code:
+                assert f"torch {ie.NEW_CPU} is there only for: cp311-cp311-win_amd64" in printed, printed
+            imported = _imported(run.stderr)
+            assert "packaging.specifiers" in imported  # the measure is taken where packaging is used
+            for heavy in ("packaging.tags", "packaging.utils"):
+                assert heavy not in imported, f"{heavy} is imported by `install --dry-run` ({server.url})"
+
+
 def test_nothing_in_the_project_reaches_outside_the_clone():
     """A fresh clone has nothing beside it: no code, test, fixture or script may point at
     the team's research folder beside it (read while working, never depended on)."""

@@ -1,6 +1,8 @@
 """Does the index have every requirement of the install for this target?  Pure: the
-requirements of a pip / uv argv, the target's wheel tags (``packaging.tags`` from what the
+requirements of a pip / uv argv, the target's wheel tags (``torchup.wheeltags`` from what the
 target inspection reported), the wheels of a PEP 503 page, and the reason one is missing.
+Neither ``packaging.tags`` nor ``packaging.utils`` (which imports it) is imported: ~12 ms of a
+dry run (issue 15).
 
 A miss is found here, before pip or uv download anything: without it, an index holding
 torch but not the pinned torchvision let pip fetch torch's 190 MB and then fail.
@@ -13,8 +15,9 @@ from collections.abc import Mapping
 
 from torchup.errors import NetworkError, TorchupError
 from torchup.http import redact_url
-from torchup.metadata import requirement
+from torchup.metadata import canonical_name, requirement
 from torchup.record import record
+from torchup.wheeltags import cpython_tags, mac_platforms, parse_wheel_name, tag_text
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 if TYPE_CHECKING:  # imported where used: only an install's preflight needs packaging here
@@ -50,7 +53,7 @@ _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5):
 class IndexWheel:
     filename: str
     version: Version
-    tags: frozenset
+    tags: frozenset[tuple[str, str, str]]  # (interpreter, abi, platform), as torchup.wheeltags gives them
     requires_python: str | None = None
 
 
@@ -92,16 +95,15 @@ def _linux_platforms(machine: str, libc: str) -> list[str]:
     return [*out, f"linux_{machine}"]
 
 
-def target_tags(markers: Mapping[str, str], platform: Mapping[str, str]) -> frozenset | None:
-    """The wheel tags the target accepts, or None when its inspection did not say enough
-    (then only versions are checked).  CPython only: the builds torchup installs are CPython's."""
-    from packaging import tags
-
+def target_tags(markers: Mapping[str, str], platform: Mapping[str, str]) -> frozenset[tuple[str, str, str]] | None:
+    """The wheel tags the target accepts, ``(interpreter, abi, platform)`` tuples, or None when its
+    inspection did not say enough (then only versions are checked).  CPython only: the builds
+    torchup installs are CPython's."""
     if markers.get("implementation_name") != "cpython" or not platform.get("platform"):
         return None
     try:
-        version = tuple(int(x) for x in markers.get("python_version", "").split(".")[:2])
-    except ValueError:
+        major, minor = (int(x) for x in markers.get("python_version", "").split(".")[:2])
+    except ValueError:  # not a number, or not two of them
         return None
     plat = platform["platform"].replace("-", "_").replace(".", "_")
     system, machine = markers.get("sys_platform", ""), markers.get("platform_machine", "")
@@ -112,23 +114,19 @@ def target_tags(markers: Mapping[str, str], platform: Mapping[str, str]) -> froz
             mac = tuple(int(x) for x in platform.get("mac_version", "").split(".")[:2])
         except ValueError:
             return None
-        platforms = list(tags.mac_platforms(mac, machine)) if len(mac) == 2 else []
+        platforms = mac_platforms((mac[0], mac[1]), machine) if len(mac) == 2 else []
     else:
         platforms = [plat]
     if not platforms:
         return None
-    nodot = "".join(map(str, version))
-    abis = [f"cp{nodot}{platform.get('abiflags', '')}"]
-    found = set(tags.cpython_tags(version, abis=abis, platforms=platforms))
-    found |= set(tags.compatible_tags(version, interpreter=f"cp{nodot}", platforms=platforms))
-    return frozenset(found)
+    return frozenset(cpython_tags((major, minor), platform.get("abiflags", ""), platforms))
 
 
 def page_wheels(page: str, project: str) -> list[IndexWheel]:
     """The wheels of ``project`` listed on a PEP 503 page."""
     from urllib.parse import unquote
 
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
 
     out = []
     for attrs_text in _ANCHOR.findall(page):
@@ -138,15 +136,15 @@ def page_wheels(page: str, project: str) -> list[IndexWheel]:
         if not filename.endswith(".whl"):
             continue
         try:
-            name, version, _, wheel_tags = parse_wheel_filename(filename)
-        except InvalidWheelFilename:
+            name, version, _, wheel_tags = parse_wheel_name(filename)
+        except ValueError:
             continue
-        if canonicalize_name(name) == canonicalize_name(project):
+        if name == canonical_name(project):
             out.append(
                 IndexWheel(
                     filename=filename,
-                    version=version,
-                    tags=frozenset(wheel_tags),
+                    version=Version(version),
+                    tags=wheel_tags,
                     requires_python=attrs.get("data-requires-python") or None,
                 )
             )
@@ -186,7 +184,13 @@ def _fits_python(wheel: IndexWheel, python: str) -> bool:
 
 
 def missing_problem(
-    req, wheels: list[IndexWheel] | None, *, index_url: str, accepted: frozenset | None, python: str, where: str
+    req,
+    wheels: list[IndexWheel] | None,
+    *,
+    index_url: str,
+    accepted: frozenset[tuple[str, str, str]] | None,
+    python: str,
+    where: str,
 ) -> TorchupError | None:
     """Why the index at ``index_url`` cannot give ``req`` to this target (None: it can).
     ``wheels``: the project's wheels there, None when the index has no page for it;
@@ -208,7 +212,7 @@ def missing_problem(
         return None
     details = []
     if matching:
-        tags = sorted({str(t) for w in matching for t in w.tags})
+        tags = sorted({tag_text(t) for w in matching for t in w.tags})
         shown = ", ".join(tags[:6]) + (f" and {len(tags) - 6} more" if len(tags) > 6 else "")
         details.append(f"{req.name} {matching[0].version} is there only for: {shown}")
     fitting = sorted({w.version for w in wheels if _fits_python(w, python) and (accepted is None or w.tags & accepted)})

@@ -21,6 +21,7 @@ from torchup.install.target import TargetEnv
 from torchup.metadata import canonical_name, leading_name, requirement, requires_dist
 from torchup.plan import Plan
 from torchup.record import record
+from torchup.wheeltags import parse_wheel_name
 
 __all__ = [
     "TORCH_FAMILY",
@@ -297,7 +298,6 @@ def find_wheel(page: str, base_url: str, project: str, version: str, markers: Ma
     """The URL of the wheel of ``project==version`` that fits the target, from a PEP 503 page."""
     from urllib.parse import urljoin
 
-    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
     from packaging.version import Version
 
     py = "cp" + markers.get("python_version", "").replace(".", "")
@@ -313,12 +313,14 @@ def find_wheel(page: str, base_url: str, project: str, version: str, markers: Ma
         if not filename.endswith(".whl"):
             continue
         try:
-            name, ver, _, tags = parse_wheel_filename(filename)
-        except InvalidWheelFilename:
+            name, ver, _, tags = parse_wheel_name(filename)
+        except ValueError:
             continue
-        if canonicalize_name(name) != canonicalize_name(project) or ver != want:
+        if name != canonical_name(project) or Version(ver) != want:
             continue
-        if any(t.interpreter in (py, "py3") and (t.platform == "any" or t.platform.endswith(machine)) for t in tags):
+        if any(
+            interpreter in (py, "py3") and (plat == "any" or plat.endswith(machine)) for interpreter, _, plat in tags
+        ):
             best = url.split("#")[0]
             break
     return best
@@ -588,8 +590,6 @@ def stack_problems(
     page of links (PyG's), its wheel URL (a release asset), or the configured default index."""
     from urllib.parse import unquote
 
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
     default = None
     if any(not (p.index_url or p.find_links or p.url) for p in plan.stack) and runner is not None:
         default, problem = _default_index_problem(env, client, runner, [] if notes is None else notes)
@@ -620,8 +620,8 @@ def stack_problems(
                 out.append(problem or NetworkError(f"the wheel of {pin.name} ({redact_url(pin.url)}) is not there"))
                 continue
             try:
-                tags = parse_wheel_filename(name)[3]
-            except InvalidWheelFilename:
+                tags = parse_wheel_name(name)[3]
+            except ValueError:
                 continue  # not a wheel's name: the manager finds out what it is
             if accepted is not None and not (tags & accepted):
                 out.append(
