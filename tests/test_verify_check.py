@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from torchup.system import system_from_env
-from torchup.verify import run_verify
+from torchup.verify import prestart_verify, run_verify, start_check, started_check
 
 PYENV = Path.home() / ".pyenv" / "versions"
 
@@ -28,13 +28,14 @@ def _fake_python(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-def test_a_python_without_torch_fails_with_a_clear_reason(monkeypatch, tmp_path):
+@pytest.mark.parametrize("isolated", [False, True])
+def test_a_python_without_torch_fails_with_a_clear_reason(monkeypatch, tmp_path, isolated):
     # a torch/ package in the current directory must not be what the check imports
     fake = tmp_path / "torch"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise RuntimeError('the cwd copy was imported')\n")
     monkeypatch.chdir(tmp_path)
-    rep = run_verify(system_from_env(), sys.executable, timeout=60)
+    rep = run_verify(system_from_env(), sys.executable, timeout=60, isolated=isolated)
     assert not rep.ok and rep.torch is None
     imp = rep.check("import-torch")
     assert imp.status == "fail" and imp.detail == "torch is not installed in this Python"
@@ -97,3 +98,72 @@ def test_text_output_without_torch(clean_env):
     assert out.returncode == 1
     assert "torch does not import: torch is not installed in this Python" in out.stdout
     assert "result: FAILED" in out.stdout
+
+
+def _sleeping_python(tmp_path: Path, name: str = "fake-python") -> tuple[str, Path]:
+    """A "Python" that notes each start (its pid, one line per start) and sleeps like a slow import."""
+    starts = tmp_path / f"{name}.starts"
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\necho $$ >> '{starts}'\nexec sleep 30\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path), starts
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its new parent to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _starts(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_refused_command_line_is_a_usage_error_and_kills_the_started_check(tmp_path, clean_env, json_flag):
+    py, starts = _sleeping_python(tmp_path)
+    # plainly a verify, so the check starts at once; the parser then refuses --timeout 0
+    out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--python", py, "--timeout", "0", *json_flag],
+                         capture_output=True, text=True, env=clean_env, timeout=60)
+    assert out.returncode == 2 and "--timeout" in (out.stdout + out.stderr)
+    assert len(_starts(starts)) == 1, "the check was not started early"
+    assert not _running(_starts(starts)[0]), "the started check is still running"
+
+
+def test_the_early_check_is_the_one_used(tmp_path, clean_env):
+    py, starts = _sleeping_python(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--python", py, "--timeout", "1", "--json"],
+                         capture_output=True, text=True, env=clean_env, timeout=60)
+    assert out.returncode == 1 and "time limit (1 s)" in json.loads(out.stdout)["crashed"]
+    assert len(_starts(starts)) == 1  # started once, before the parsing, and waited for
+
+
+@pytest.mark.parametrize("argv", [["verify", "--help"], ["--json", "verify"], ["verify", "--pyth", "X"],
+                                  ["verify", "--python"], ["verify", "--python", "/no/such/python"],
+                                  ["verify", "extra"], ["plan", "verify"]])
+def test_no_early_check_unless_the_command_line_is_plainly_a_verify(argv, tmp_path):
+    py, starts = _sleeping_python(tmp_path)
+    system = system_from_env(dict(os.environ, VIRTUAL_ENV=str(tmp_path / "venv")))
+    assert prestart_verify([a.replace("X", py) for a in argv], system) is system
+    assert _starts(starts) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_an_early_check_for_other_options_is_killed_and_replaced(tmp_path):
+    py, starts = _sleeping_python(tmp_path)
+    system = prestart_verify(["-v", "verify", "--python", py, "--bench"], system_from_env())
+    early = system.target_probe
+    assert (early.python, early.options, early.timeout) == (py, (True, False, False), 420.0)
+    other, other_starts = _sleeping_python(tmp_path, "other-python")
+    check = started_check(system, other, timeout=1)
+    assert check is not early and check.wait().timed_out
+    killed = early.wait()
+    assert killed.returncode == -9 and not killed.timed_out
+    assert [_running(pid) for pid in _starts(starts) + _starts(other_starts)] == [False, False]
+    same = start_check(system, py, timeout=1)
+    assert started_check(system.with_target_probe(same), py, timeout=1) is same
+    same.kill()

@@ -139,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from torchup.target import prestart_target_probe
 
             system = prestart_target_probe(argv, system)
+        elif command == "verify":  # the check script starts now: importing torch is most of verify's time
+            from torchup.verify import prestart_verify
+
+            system = prestart_verify(argv, system)
         parser, module = build_parser(command, json_mode=json_mode, bare=named is None)
         args = parser.parse_args(argv)
         args.verbose = getattr(args, "verbose", False)

@@ -276,6 +276,14 @@ class Started:
         if input is not None and proc.stdin is not None:
             threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
 
+    def kill(self) -> None:
+        """Stop the child now, with its whole process group, and reap it (bounded); a later
+        ``wait()`` returns the killed child's ``Result`` at once.  Nothing once it has ended."""
+        if self._result is None and self._proc is not None:
+            _kill_group(self._proc)
+            self._deadline = min(self._deadline, time.monotonic() + _KILL_GRACE_S)  # unkillable: do not hang
+            self.wait()
+
     def wait(self) -> Result:
         if self._result is not None:
             return self._result
