@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, system) -> int:
+    from torchup.output import emit_json, style_for  # imported while the check runs, not after it
     from torchup.progress import Heartbeat
     from torchup.target import find_target_python
     from torchup.verify import started_check
@@ -44,12 +45,8 @@ def run(args: argparse.Namespace, system) -> int:
     with Heartbeat(sys.stdout, "verify", enabled=sys.stdout.isatty() and not args.json):
         report = check.wait().report(python)
     if args.json:
-        from torchup.output import emit_json
-
         emit_json("verify", report.to_json())
     else:
-        from torchup.output import style_for
-
         sys.stdout.write(render_text(report, style_for(sys.stdout, system.env)))
     return EXIT_OK if report.ok else EXIT_FAILURE
 

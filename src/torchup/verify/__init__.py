@@ -135,9 +135,12 @@ class StartedCheck:
         self._started = started
 
     def wait(self) -> CheckRun:
+        import atexit
+
         from torchup.verify.report import parse_events
 
         result = self._started.wait()
+        atexit.unregister(self.kill)  # ended: nothing to kill at exit
         return CheckRun(
             events=parse_events(result.stdout),
             returncode=result.returncode,
