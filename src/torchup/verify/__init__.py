@@ -4,7 +4,7 @@ The check script runs in the target interpreter under a time limit, as
 ``python -c BOOT check.py``: the few lines of ``BOOT`` take the current
 directory off ``sys.path`` before anything is imported (so a ``torch/`` folder
 or a stray ``numpy.py`` where the user stands cannot shadow the real packages)
-and run the script from where torchup is installed.  The user site and
+and load the script from where torchup is installed.  The user site and
 ``PYTHONPATH`` are kept by default: verify tests the torch the user's programs
 import.  ``isolated=True`` runs ``python -I`` instead (neither user site nor
 ``PYTHON*`` variables).
@@ -50,17 +50,18 @@ DEFAULT_TIMEOUT = 180.0  # a cold import of a CUDA torch plus CUDA start-up can 
 LIGHT_TIMEOUT = 120.0
 BENCH_TIMEOUT = 420.0
 # run with -c, whose sys.path[0] is '' (the current directory; not there with -I on 3.11+ or
-# PYTHONSAFEPATH): taken off before the script imports anything, then the script run from its
-# own file (tracebacks show its lines); Python 3.6 syntax, like the script
+# PYTHONSAFEPATH): taken off before the script imports anything.  The script is then loaded as
+# a module from where torchup is installed, so a target of torchup's own Python version uses its
+# byte-compiled copy (__pycache__) instead of compiling it each time.  Python 3.6 syntax.
 _BOOT = (
     "import sys\n"
     "if sys.path[:1] == ['']:\n"
     "    del sys.path[0]\n"
-    "_path = sys.argv.pop(1)\n"
-    "with open(_path, 'rb') as _fh:\n"
-    "    _code = compile(_fh.read(), _path, 'exec')\n"
-    "del _path, _fh\n"
-    "exec(_code)\n"
+    "import importlib.util\n"
+    "spec = importlib.util.spec_from_file_location('torchup_check', sys.argv.pop(1))\n"
+    "check = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(check)\n"
+    "sys.exit(check.main(sys.argv[1:]))\n"
 )
 
 
