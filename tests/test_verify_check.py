@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,18 @@ def test_an_early_check_for_other_options_is_killed_and_replaced(tmp_path):
     same = start_check(system, py, timeout=1)
     assert started_check(system.with_target_probe(same), py, timeout=1) is same
     same.kill()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_ctrl_c_stops_the_check_too(tmp_path, clean_env):
+    py, starts = _sleeping_python(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "torchup", "verify", "--python", py, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env)
+    deadline = time.monotonic() + 30
+    while not _starts(starts) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # torchup is waiting for the check by now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and json.loads(out)["error"]["code"] == "interrupted", err
+    assert [_running(pid) for pid in _starts(starts)] == [False]
