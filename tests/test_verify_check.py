@@ -6,6 +6,7 @@ is exercised in test_verify_real_torch.py, marked slow).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from torchup.commands._args import MAX_TIMEOUT_S, seconds
 from torchup.system import system_from_env
 from torchup.verify import prestart_verify, run_verify, start_check, started_check
 
@@ -124,16 +126,30 @@ def _starts(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
-def test_a_refused_command_line_is_a_usage_error_and_kills_the_started_check(tmp_path, clean_env, json_flag):
+@pytest.mark.parametrize("bad", [["--timeout", "0"], ["--timeout", "x"], ["--timeout", "1e9"], ["--python"],
+                                 ["--bench=yes"], ["--isolated=1"], ["extra"]])
+def test_a_refused_command_line_is_a_usage_error_and_starts_nothing(tmp_path, clean_env, json_flag, bad):
     py, starts = _sleeping_python(tmp_path)
-    # plainly a verify, so the check starts at once; the parser then refuses --timeout 0
-    out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--python", py, "--timeout", "0", *json_flag],
+    out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--python", py, *json_flag, *bad],
                          capture_output=True, text=True, env=clean_env, timeout=60)
-    assert out.returncode == 2 and "--timeout" in (out.stdout + out.stderr)
-    assert len(_starts(starts)) == 1, "the check was not started early"
-    assert not _running(_starts(starts)[0]), "the started check is still running"
+    assert out.returncode == 2, out.stderr
+    assert _starts(starts) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "", "nan", "inf", "-inf", "1e-400", "1e308", "9" * 400, "0.001",
+                                   "1", "2.5", "1e3", str(MAX_TIMEOUT_S), str(MAX_TIMEOUT_S + 1)])
+def test_the_early_start_reads_timeout_as_the_parser_does(value, tmp_path):
+    try:
+        parsed = seconds(value)
+    except argparse.ArgumentTypeError:
+        parsed = None
+    py, starts = _sleeping_python(tmp_path)
+    system = prestart_verify(["verify", "--python", py, "--timeout", value], system_from_env())
+    started = system.target_probe
+    assert (started.timeout if started else None) == parsed
+    if started:
+        started.kill()
 
 
 def test_the_early_check_is_the_one_used(tmp_path, clean_env):

@@ -210,10 +210,11 @@ def started_check(
 
 def prestart_verify(argv: Sequence[str], system: System) -> System:
     """For ``torchup verify``: start the check before torchup's imports and argument parsing,
-    when the command line is plainly a verify of a named or default Python (only ``-v`` before
-    the command word; after it only verify's own options, spelled out).  Anything else is left
-    to the parser.  The start is used only when the parsed command asks for the same
-    (``started_check``); a command line the parser refuses ends torchup, which kills it."""
+    when the command line is plainly a valid verify of a named or default Python: only ``-v``
+    before the command word, after it only verify's own options, spelled out, with values the
+    parser takes.  Anything else is left to the parser, and nothing is started.  The start is
+    used when the parsed command asks for the same (``started_check``), and killed if torchup
+    ends without waiting for it."""
     words = list(argv)
     at = words.index("verify") if "verify" in words else -1
     if at < 0 or any(w not in ("-v", "--verbose") for w in words[:at]):
@@ -224,12 +225,14 @@ def prestart_verify(argv: Sequence[str], system: System) -> System:
         name, eq, given = word.partition("=")
         if name in ("--python", "--timeout"):
             value = given if eq else next(rest, None)
-            if value is None:
+            if value is None or (value.startswith("-") and not eq):  # the parser takes it for an option
                 return system
             if name == "--python":
                 python = value
             else:
                 timeout = _seconds(value)
+                if timeout is None:
+                    return system
         elif word == "--bench":
             bench = True
         elif word == "--isolated":
@@ -246,11 +249,16 @@ def prestart_verify(argv: Sequence[str], system: System) -> System:
     return system.with_target_probe(start_check(system, path, bench=bench, timeout=timeout, isolated=isolated))
 
 
+# torchup.commands._args.MAX_TIMEOUT_S, not imported from there: that imports argparse
+# (tests/test_verify_check.py keeps the two rules the same)
+_MAX_TIMEOUT_S = 7 * 24 * 3600
+
+
 def _seconds(text: str) -> float | None:
-    """``--timeout``'s value as the parser reads it when it is a number of seconds above 0; else
-    None (the parser refuses it, and the check started with the default limit is killed)."""
+    """``--timeout``'s value as its parser (``commands._args.seconds``) reads it; None where
+    that refuses it."""
     try:
         value = float(text)
     except ValueError:
         return None
-    return value if 0 < value < float("inf") else None
+    return value if 0 < value <= _MAX_TIMEOUT_S else None
