@@ -13,7 +13,7 @@ import.  ``isolated=True`` runs ``python -I`` instead (neither user site nor
 parsing (``prestart_verify``, called by the CLI), since importing torch is
 most of its time; ``started_check`` then uses that run when it was started
 for the same interpreter and options, and kills it otherwise.  A started
-check left running when torchup exits (a usage error, Ctrl-C) is killed.
+check still running when torchup exits (Ctrl-C) is killed.
 """
 
 from __future__ import annotations
