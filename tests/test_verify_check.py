@@ -6,17 +6,21 @@ is exercised in test_verify_real_torch.py, marked slow).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from torchup.commands._args import MAX_TIMEOUT_S, seconds
 from torchup.system import system_from_env
-from torchup.verify import run_verify
+from torchup.verify import prestart_verify, run_verify, start_check, started_check
 
 PYENV = Path.home() / ".pyenv" / "versions"
 
@@ -28,13 +32,14 @@ def _fake_python(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-def test_a_python_without_torch_fails_with_a_clear_reason(monkeypatch, tmp_path):
+@pytest.mark.parametrize("isolated", [False, True])
+def test_a_python_without_torch_fails_with_a_clear_reason(monkeypatch, tmp_path, isolated):
     # a torch/ package in the current directory must not be what the check imports
     fake = tmp_path / "torch"
     fake.mkdir()
     (fake / "__init__.py").write_text("raise RuntimeError('the cwd copy was imported')\n")
     monkeypatch.chdir(tmp_path)
-    rep = run_verify(system_from_env(), sys.executable, timeout=60)
+    rep = run_verify(system_from_env(), sys.executable, timeout=60, isolated=isolated)
     assert not rep.ok and rep.torch is None
     imp = rep.check("import-torch")
     assert imp.status == "fail" and imp.detail == "torch is not installed in this Python"
@@ -97,3 +102,101 @@ def test_text_output_without_torch(clean_env):
     assert out.returncode == 1
     assert "torch does not import: torch is not installed in this Python" in out.stdout
     assert "result: FAILED" in out.stdout
+
+
+def _sleeping_python(tmp_path: Path, name: str = "fake-python") -> tuple[str, Path]:
+    """A "Python" that notes each start (its pid, one line per start) and sleeps like a slow import."""
+    starts = tmp_path / f"{name}.starts"
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\necho $$ >> '{starts}'\nexec sleep 30\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path), starts
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for its new parent to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _starts(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+@pytest.mark.parametrize("bad", [["--timeout", "0"], ["--timeout", "x"], ["--timeout", "1e9"], ["--python"],
+                                 ["--bench=yes"], ["--isolated=1"], ["extra"]])
+def test_a_refused_command_line_is_a_usage_error_and_starts_nothing(tmp_path, clean_env, json_flag, bad):
+    py, starts = _sleeping_python(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--python", py, *json_flag, *bad],
+                         capture_output=True, text=True, env=clean_env, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert _starts(starts) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "", "nan", "inf", "-inf", "1e-400", "1e308", "9" * 400, "0.001",
+                                   "1", "2.5", "1e3", str(MAX_TIMEOUT_S), str(MAX_TIMEOUT_S + 1)])
+def test_the_early_start_reads_timeout_as_the_parser_does(value, tmp_path):
+    try:
+        parsed = seconds(value)
+    except argparse.ArgumentTypeError:
+        parsed = None
+    py, starts = _sleeping_python(tmp_path)
+    system = prestart_verify(["verify", "--python", py, "--timeout", value], system_from_env())
+    started = system.target_probe
+    assert (started.timeout if started else None) == parsed
+    if started:
+        started.kill()
+
+
+def test_the_early_check_is_the_one_used(tmp_path, clean_env):
+    py, starts = _sleeping_python(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "torchup", "verify", "--python", py, "--timeout", "1", "--json"],
+                         capture_output=True, text=True, env=clean_env, timeout=60)
+    assert out.returncode == 1 and "time limit (1 s)" in json.loads(out.stdout)["crashed"]
+    assert len(_starts(starts)) == 1  # started once, before the parsing, and waited for
+
+
+@pytest.mark.parametrize("argv", [["verify", "--help"], ["--json", "verify"], ["verify", "--pyth", "X"],
+                                  ["verify", "--python"], ["verify", "--python", "/no/such/python"],
+                                  ["verify", "extra"], ["plan", "verify"]])
+def test_no_early_check_unless_the_command_line_is_plainly_a_verify(argv, tmp_path):
+    py, starts = _sleeping_python(tmp_path)
+    system = system_from_env(dict(os.environ, VIRTUAL_ENV=str(tmp_path / "venv")))
+    assert prestart_verify([a.replace("X", py) for a in argv], system) is system
+    assert _starts(starts) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_an_early_check_for_other_options_is_killed_and_replaced(tmp_path):
+    py, starts = _sleeping_python(tmp_path)
+    system = prestart_verify(["-v", "verify", "--python", py, "--bench"], system_from_env())
+    early = system.target_probe
+    assert (early.python, early.options, early.timeout) == (py, (True, False, False), 420.0)
+    other, other_starts = _sleeping_python(tmp_path, "other-python")
+    check = started_check(system, other, timeout=1)
+    assert check is not early and check.wait().timed_out
+    killed = early.wait()
+    assert killed.returncode == -9 and not killed.timed_out
+    assert [_running(pid) for pid in _starts(starts) + _starts(other_starts)] == [False, False]
+    same = start_check(system, py, timeout=1)
+    assert started_check(system.with_target_probe(same), py, timeout=1) is same
+    same.kill()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_ctrl_c_stops_the_check_too(tmp_path, clean_env):
+    py, starts = _sleeping_python(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "torchup", "verify", "--python", py, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env)
+    deadline = time.monotonic() + 30
+    while not _starts(starts) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # torchup is waiting for the check by now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and json.loads(out)["error"]["code"] == "interrupted", err
+    assert [_running(pid) for pid in _starts(starts)] == [False]

@@ -21,7 +21,8 @@ import pytest
 from torchup.doctor.rules import diagnose
 from torchup.doctor.state import gather_state
 from torchup.system import system_from_env
-from torchup.verify import run_verify
+from torchup.verify import CHECK_SCRIPT, run_verify
+from torchup.verify.report import build_report, parse_events
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -157,3 +158,40 @@ def test_a_damaged_torch_fails_verify_and_doctor_explains_it(torch_venvs, tmp_pa
     top = found[0].finding
     assert top.id == "torch-libs-missing" and top.family == "linux-shared-lib"
     assert any("libtorch_cpu.so" in e for e in top.evidence)
+
+
+# Runs the check script in the real torch with one operation made to return a wrong answer (the
+# first entry moved by 5% of the largest): the small sizes of the checks must still catch it.
+_WRONG_ANSWER = """
+import runpy, sys, torch
+def _off(t):
+    t = t.clone()
+    t.view(-1)[0] += 0.05 * (float(t.abs().max()) + 1.0)
+    return t
+{patch}
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+_PATCHES = {
+    "matmul": "_mm = torch.Tensor.__matmul__\ntorch.Tensor.__matmul__ = lambda s, o: _off(_mm(s, o))",
+    "conv2d": "_conv = torch.nn.functional.conv2d\ntorch.nn.functional.conv2d = lambda *a, **k: _off(_conv(*a, **k))",
+}
+
+
+@pytest.mark.parametrize(
+    "wrong, failing",
+    [
+        # the unfold reference of conv2d on the CPU is a matrix product too
+        ("matmul", [("matmul-exact", "cpu"), ("matmul", "cpu"), ("conv2d", "cpu")]),
+        ("conv2d", [("conv2d", "cpu")]),
+    ],
+)
+def test_a_wrong_result_fails_its_check(torch_venvs, wrong, failing):
+    code = _WRONG_ANSWER.format(patch=_PATCHES[wrong])
+    out = subprocess.run([torch_venvs["good"], "-c", code, CHECK_SCRIPT], capture_output=True, text=True,
+                         env=_pip_env(), timeout=300)
+    rep = build_report(parse_events(out.stdout), python_executable=torch_venvs["good"], returncode=out.returncode,
+                       stderr=out.stderr)
+    assert rep.crashed is None, rep.stderr_tail
+    assert [(c.step, c.device) for c in rep.failures] == failing
+    assert all("differs" in c.detail for c in rep.failures), [c.detail for c in rep.failures]

@@ -195,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from torchup.inspection import prestart_install_inspection
 
             system = prestart_install_inspection(argv, system)
+        elif command == "verify":  # the check script starts now: importing torch is most of verify's time
+            from torchup.verify import prestart_verify
+
+            system = prestart_verify(argv, system)
         args, module = parse_command_line(command, argv, named=named, json_mode=json_mode)
         return int(module.run(args, system))
     except TorchupError as err:

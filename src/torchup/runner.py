@@ -276,12 +276,20 @@ class Started:
         if input is not None and proc.stdin is not None:
             threading.Thread(target=_feed, args=(proc.stdin, input), daemon=True).start()
 
+    def kill(self) -> None:
+        """Stop the child now, with its whole process group, and reap it (bounded); a later
+        ``wait()`` returns the killed child's ``Result`` at once.  Nothing once it has ended."""
+        if self._result is None and self._proc is not None:
+            _kill_group(self._proc)
+            self._deadline = min(self._deadline, time.monotonic() + _KILL_GRACE_S)  # unkillable: do not hang
+            self.wait()
+
     def stop(self, grace: float) -> None:
         """Give up on the child: it has ``grace`` seconds more to finish by itself (a script
-        interrupted half-way may leave a file behind), then its group is killed.  For a child
-        started early whose answer is no longer wanted (torchup is exiting)."""
+        interrupted half-way may leave a file behind), then it is killed.  For a child started
+        early whose answer is no longer wanted (torchup is exiting)."""
         if self._result is None and self._proc is not None and not _exited_within(self._proc, grace):
-            self._deadline = time.monotonic()  # its time is up: wait() kills it
+            self.kill()
         self.wait()
 
     def wait(self) -> Result:

@@ -26,7 +26,8 @@ class System:
     root: str = "/"
     env: Mapping[str, str] = field(default_factory=dict)
     runner: Runner = field(default_factory=Runner)
-    # the target Python's facts, asked for early (torchup.target.prestart_target_probe); None: not yet
+    # started early for the command: the target Python's facts (torchup.target.prestart_target_probe)
+    # or verify's check (torchup.verify.prestart_verify); None: nothing
     target_probe: Any = None
 
     def with_target_probe(self, probe: Any) -> System:

@@ -36,21 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, system) -> int:
+    from torchup.output import emit_json, style_for  # imported while the check runs, not after it
     from torchup.progress import Heartbeat
     from torchup.target import find_target_python
-    from torchup.verify import run_verify
+    from torchup.verify import started_check
 
     python, _how = find_target_python(system, args.python)
+    # usually started before the imports and the parsing (torchup.verify.prestart_verify)
+    check = started_check(system, python, bench=args.bench, timeout=args.timeout, isolated=args.isolated)
     # importing torch and running its checks can take a minute on a cold disk: say it is alive
     with Heartbeat(sys.stdout, "verify", enabled=sys.stdout.isatty() and not args.json):
-        report = run_verify(system, python, bench=args.bench, timeout=args.timeout, isolated=args.isolated)
+        report = check.wait().report(python)
     if args.json:
-        from torchup.output import emit_json
-
         emit_json("verify", report.to_json())
     else:
-        from torchup.output import style_for
-
         sys.stdout.write(render_text(report, style_for(sys.stdout, system.env)))
     return EXIT_OK if report.ok else EXIT_FAILURE
 

@@ -353,12 +353,35 @@ def restore(saved):
         setattr(obj, attr, value)
 
 
+# The checks prove that each device's kernels load and compute right, not how fast (that is
+# --bench), so they are small: a few ms on a CPU after import torch.  docs/verify.md says why
+# these sizes suffice.
+MATMUL_N = 64
+EXACT_N = 16
+CONV_INPUT = (2, 3, 16, 16)
+CONV_WEIGHT = (8, 3, 3, 3)
+
+
 def compute_checks(torch, devices, torchvision, torchvision_error):
+    """The CPU computations run on one thread (the setting is restored after): the kernels are
+    the same, only the split across the thread pool is skipped, whose wake-up costs more than
+    these small products (5-15 ms each on a busy machine).  GPU kernels are not affected."""
+    threads = _call(torch.get_num_threads, None)
+    _call(lambda: torch.set_num_threads(1), None)
+    try:
+        _compute_checks(torch, devices, torchvision, torchvision_error)
+    finally:
+        if threads:
+            _call(lambda: torch.set_num_threads(threads), None)
+
+
+def _compute_checks(torch, devices, torchvision, torchvision_error):
     gen = torch.Generator().manual_seed(1234)
-    a = torch.randn(256, 256, generator=gen)
-    b = torch.randn(256, 256, generator=gen)
-    x = torch.randn(2, 3, 32, 32, generator=gen)
-    w = torch.randn(8, 3, 3, 3, generator=gen)
+    a = torch.randn(MATMUL_N, MATMUL_N, generator=gen)
+    b = torch.randn(MATMUL_N, MATMUL_N, generator=gen)
+    x = torch.randn(*CONV_INPUT, generator=gen)
+    w = torch.randn(*CONV_WEIGHT, generator=gen)
+    conv_out = (CONV_INPUT[0], CONV_WEIGHT[0], CONV_INPUT[2], CONV_INPUT[3])  # padding 1 keeps the size
     boxes = torch.tensor(
         [[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [50.0, 50.0, 60.0, 60.0], [0.0, 0.0, 9.0, 9.0]]
     )
@@ -367,7 +390,7 @@ def compute_checks(torch, devices, torchvision, torchvision_error):
 
     ref = {}
     with Step("matmul-exact", "cpu") as step:
-        ea, eb, ec = exact_matmul_reference(24)
+        ea, eb, ec = exact_matmul_reference(EXACT_N)
         got = torch.tensor(ea) @ torch.tensor(eb)
         if got.tolist() != ec:
             step.fail("CPU matrix product differs from the exact integer result")
@@ -394,7 +417,7 @@ def compute_checks(torch, devices, torchvision, torchvision_error):
                 got = ref["conv"]
                 # the same convolution as a matrix product (unfold): independent of the conv kernels
                 cols = torch.nn.functional.unfold(x, 3, padding=1)
-                want = (w.view(8, -1) @ cols).view(2, 8, 32, 32)
+                want = (w.view(CONV_WEIGHT[0], -1) @ cols).view(*conv_out)
             else:
                 saved = no_tf32(torch)
                 try:
