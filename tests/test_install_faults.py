@@ -410,7 +410,7 @@ def test_a_scoped_snapshot_restores_a_replaced_dependency_and_leaves_the_rest(ma
         after = ie.state(venv, env)
     assert r.returncode == 6, r.stdout + r.stderr
     manifest = json.loads((venv.parent.parent / ".torchup" / "snapshot" / "manifest.json").read_text())
-    assert manifest["scope"] == ["filelock", "nvidia-cublas-cu12", "torch"], manifest["scope"]
+    assert manifest["scope"] == ["filelock", "nvidia-cublas-cu12", "torch"], (manifest["scope"], r.stdout + r.stderr)
     assert "unrelated_pkg" not in os.listdir(venv.parent.parent / ".torchup" / "snapshot" / "trees" / "0")
     assert after == before
     assert os.stat(site / "unrelated_pkg" / "__init__.py").st_ino == unrelated
