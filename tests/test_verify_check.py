@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from torchup.commands._args import MAX_TIMEOUT_S, seconds
+from torchup.commands._args import seconds
+from torchup.runner import MAX_TIMEOUT_S
 from torchup.system import system_from_env
 from torchup.verify import prestart_verify, run_verify, start_check, started_check
 
@@ -126,6 +127,15 @@ def _starts(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
+def _started(path: Path, count: int = 1) -> list[int]:
+    """The pids in ``path`` once ``count`` starts are noted (the fake Python's shell may not have
+    run its first line yet when the test goes on; killed before it, it notes nothing)."""
+    deadline = time.monotonic() + 20
+    while len(_starts(path)) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return _starts(path)
+
+
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 @pytest.mark.parametrize("bad", [["--timeout", "0"], ["--timeout", "x"], ["--timeout", "1e9"], ["--python"],
                                  ["--bench=yes"], ["--isolated=1"], ["extra"]])
@@ -144,7 +154,7 @@ def test_the_early_start_reads_timeout_as_the_parser_does(value, tmp_path):
         parsed = seconds(value)
     except argparse.ArgumentTypeError:
         parsed = None
-    py, starts = _sleeping_python(tmp_path)
+    py, _starts_file = _sleeping_python(tmp_path)
     system = prestart_verify(["verify", "--python", py, "--timeout", value], system_from_env())
     started = system.target_probe
     assert (started.timeout if started else None) == parsed
@@ -176,6 +186,7 @@ def test_an_early_check_for_other_options_is_killed_and_replaced(tmp_path):
     system = prestart_verify(["-v", "verify", "--python", py, "--bench"], system_from_env())
     early = system.target_probe
     assert (early.python, early.options, early.timeout) == (py, (True, False, False), 420.0)
+    assert len(_started(starts)) == 1
     other, other_starts = _sleeping_python(tmp_path, "other-python")
     check = started_check(system, other, timeout=1)
     assert check is not early and check.wait().timed_out

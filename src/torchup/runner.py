@@ -26,9 +26,21 @@ if TYPE_CHECKING:
 # subprocess, threading, signal and shutil are imported where a process is started: a command
 # that starts none (plan --machine, plan with the target's facts cached) does not pay for them.
 
-__all__ = ["Result", "Runner", "Started", "probe_env"]
+__all__ = ["MAX_TIMEOUT_S", "Result", "Runner", "Started", "probe_env", "timeout_seconds"]
 
 _KILL_GRACE_S = 1.0  # how long we wait for a killed process before giving up on it
+MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; 1e308 or inf would overflow the clocks the runner waits on
+
+
+def timeout_seconds(text: str) -> float | None:
+    """Pure: ``text`` as a timeout the runner can wait on (seconds above 0, at most a week);
+    None when it is not one (nan included: every comparison with nan is false).  The rule of
+    every ``--timeout`` (``commands._args.seconds`` words the refusal)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value <= MAX_TIMEOUT_S else None
 
 
 @record

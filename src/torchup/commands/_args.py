@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from torchup.errors import UsageError
 from torchup.lazyre import lazy
+from torchup.runner import MAX_TIMEOUT_S, timeout_seconds
 
 __all__ = ["MAX_NUMBER_DIGITS", "MAX_TIMEOUT_S", "check_index_url", "check_number_lengths", "seconds"]
 
-MAX_TIMEOUT_S = 7 * 24 * 3600  # a week; 1e308 or inf would overflow the clocks the runner waits on
 MAX_NUMBER_DIGITS = 12  # in a version: PyTorch's are 2.5.1, drivers 550.54.14, dates 20250101
 _LONG_NUMBER = lazy(rf"\d{{{MAX_NUMBER_DIGITS + 1}}}")
 
@@ -19,13 +19,14 @@ def _show(text: str) -> str:
 
 def seconds(text: str) -> float:
     """The argparse type of every ``--timeout``: a number of seconds above 0, at most a week."""
+    value = timeout_seconds(text)
+    if value is not None:
+        return value
     try:
-        value = float(text)
+        float(text)
     except ValueError:
         raise _type_error(f"{_show(text)} is not a number of seconds") from None
-    if not 0 < value <= MAX_TIMEOUT_S:  # refuses nan too: every comparison with nan is false
-        raise _type_error(f"{_show(text)}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a week)")
-    return value
+    raise _type_error(f"{_show(text)}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S} (a week)")
 
 
 def _type_error(message: str) -> Exception:

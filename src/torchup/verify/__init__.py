@@ -215,6 +215,8 @@ def prestart_verify(argv: Sequence[str], system: System) -> System:
     parser takes.  Anything else is left to the parser, and nothing is started.  The start is
     used when the parsed command asks for the same (``started_check``), and killed if torchup
     ends without waiting for it."""
+    from torchup.runner import timeout_seconds
+
     words = list(argv)
     at = words.index("verify") if "verify" in words else -1
     if at < 0 or any(w not in ("-v", "--verbose") for w in words[:at]):
@@ -230,7 +232,7 @@ def prestart_verify(argv: Sequence[str], system: System) -> System:
             if name == "--python":
                 python = value
             else:
-                timeout = _seconds(value)
+                timeout = timeout_seconds(value)
                 if timeout is None:
                     return system
         elif word == "--bench":
@@ -247,18 +249,3 @@ def prestart_verify(argv: Sequence[str], system: System) -> System:
     except TorchupError:
         return system  # the command says what is wrong
     return system.with_target_probe(start_check(system, path, bench=bench, timeout=timeout, isolated=isolated))
-
-
-# torchup.commands._args.MAX_TIMEOUT_S, not imported from there: that imports argparse
-# (tests/test_verify_check.py keeps the two rules the same)
-_MAX_TIMEOUT_S = 7 * 24 * 3600
-
-
-def _seconds(text: str) -> float | None:
-    """``--timeout``'s value as its parser (``commands._args.seconds``) reads it; None where
-    that refuses it."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if 0 < value <= _MAX_TIMEOUT_S else None
