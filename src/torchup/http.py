@@ -220,7 +220,6 @@ class Client:
         return Response(url=url, status=None, failure="timeout", detail=f"no complete answer within {self.timeout:g} s")
 
     def _request(self, url: str, *, method: str, accept: str) -> Response:
-        import base64
         import urllib.parse
 
         left = self.remaining()
@@ -234,6 +233,8 @@ class Client:
         proxies = proxies_for(self.env, parts.scheme, parts.netloc)
         headers = {"Accept": accept, "User-Agent": "torchup"}
         if credentials is not None:
+            import base64  # only with credentials: it brings binascii and struct (issue 15)
+
             token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         if parts.scheme == "http" and not proxies:
