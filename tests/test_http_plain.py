@@ -44,7 +44,8 @@ class _RawServer:
         self.requests: list[bytes] = []
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self) -> None:
         while True:
@@ -69,7 +70,17 @@ class _RawServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def stop(self) -> None:
+        """Stop listening for real.  Closing the socket alone leaves the thread blocked in
+        ``accept()`` holding the listener: the port keeps answering ``reply``, and a later test's
+        index server given the same port by the kernel got some of its connections (seen as
+        "hello" for an index page in the full suite).  ``shutdown`` wakes the ``accept()``."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the raw test server did not stop"
 
 
 REPLIES = {
