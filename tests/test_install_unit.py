@@ -494,8 +494,8 @@ def test_preflight_names_what_the_new_wheels_require_from_their_metadata():
                                     "numpy; extra == 'opt'"))],
         "nvidia-cublas-cu12": [(CUBLAS_WHL, _meta("nvidia-cublas-cu12", "12.6.4.1"))],
     })
-    sizes, touches, pinned = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
-    assert touches == {"torch", "filelock", "mpmath", "nvidia-cublas-cu12"}
+    sizes, touches, pinned, unknown = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
+    assert touches == {"torch", "filelock", "mpmath", "nvidia-cublas-cu12"} and unknown is None
     assert ("GET", "http://127.0.0.1:1/simple/nvidia-cublas-cu12/" + CUBLAS_WHL + ".metadata") in idx.asked
     assert sizes == {TORCH_WHL: 1000}  # the changed pin is installed: no new download counted
 
@@ -526,8 +526,14 @@ def test_preflight_does_not_scope_what_it_cannot_know(why):
         "torch": [(TORCH_WHL, None if reqs is None else _meta("torch", "2.14.1+cu126", *reqs))],
         "nvidia-cublas-cu12": [(CUBLAS_WHL, None)],
     })
-    _, touches, _ = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
+    _, touches, _, unknown = preflight._sizes(CPU_PLAN, target(distributions=INSTALLED), idx, None)
     assert touches is None
+    assert unknown == {  # the reason the snapshot line gives for keeping everything
+        "no metadata": "http://127.0.0.1:1/simple/torch/" + TORCH_WHL + ".metadata: HTTP 404",
+        "an unpinned new project": "sympy is required, not installed and not pinned",
+        "an installed version refused": "filelock 3.20.0 is installed and filelock>=9 asks for another",
+        "a pin without metadata": "http://127.0.0.1:1/simple/nvidia-cublas-cu12/" + CUBLAS_WHL + ".metadata: HTTP 404",
+    }[why], unknown
 
 
 def test_a_listed_file_replaced_by_the_install_is_reported_not_hidden(tmp_path):

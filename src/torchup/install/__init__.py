@@ -392,7 +392,7 @@ def _carry_out(
                 if conda
                 else _guard.guard_files(target.prefix),
             },
-            describe=lambda snap: _snapshot_line(snap, target, checks.replaces),
+            describe=lambda snap: _snapshot_line(snap, target, checks.replaces, checks.scope_unknown),
             result_problem=lambda: _result_problem(plan, target, checks.replaces, conda=conda),
         )
         out.step(f"installed torch {plan.torch}" + (f" ({checks.replacing})" if checks.replacing else ""))
@@ -863,10 +863,12 @@ def _undo_partial_snapshot(prefix: str) -> str:
     return "nothing was changed" if not report.changed else "what it had set aside was put back"
 
 
-def _snapshot_line(snap: Snapshot, target: TargetEnv, replaces) -> str:
+def _snapshot_line(snap: Snapshot, target: TargetEnv, replaces, scope_unknown: str | None = None) -> str:
     line = f"snapshot: {snap.files} files of {len(snap.distributions)} distributions linked in {snap.path}"
     if snap.scope is not None:
         line += f" ({len(snap.scope)} the install can change; the rest listed)"
+    elif scope_unknown:
+        line += f" (all of it: what the install can change is not known, {redact_url(scope_unknown)})"
     aside = [f"{d.name} {d.version}" for d in target.distributions if d.key in replaces]
     if aside and snap.moved:
         line += "; set aside (moved into it): " + ", ".join(aside)

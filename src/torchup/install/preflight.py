@@ -67,6 +67,9 @@ class Preflight:
     # every project the install can add, replace or remove, as far as the wheels' metadata
     # tells (the snapshot is scoped to it); None: not known, snapshot everything
     touches: frozenset[str] | None = None
+    # why ``touches`` is not known, when the index's metadata was read and fell short (shown
+    # with the snapshot: a whole snapshot is safe, but slower, and the log says why)
+    scope_unknown: str | None = None
     # installed distributions the install will surely replace: an exact pin (the plan's, or one
     # in the new wheels' metadata) that the installed version does not satisfy
     replaces: frozenset[str] = frozenset()
@@ -362,7 +365,7 @@ def index_pages(plan: Plan, client: Client) -> dict[str, Response]:
 
 def _sizes(
     plan: Plan, target: TargetEnv, client: Client, pages: Mapping[str, Response] | None
-) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]]]:
+) -> tuple[dict[str, int], frozenset[str] | None, list[tuple[str, str]], str | None]:
     """Sizes of the torch-family wheels and their exactly pinned dependencies, from
     the index: HEAD Content-Length, and PEP 658 metadata for the pins.  Requests go
     out concurrently, in two rounds (the family, then its pinned dependencies).
@@ -374,15 +377,17 @@ def _sizes(
     installed one whose version the new requirement does not accept (it would be
     replaced by a version whose dependencies are unknown).
 
-    And the exact pins found in that metadata whose installed version differs."""
+    And the exact pins found in that metadata whose installed version differs, and why
+    ``touches`` is None (a sentence), when it is."""
 
     if not plan.index_url:
-        return {}, None, []
+        return {}, None, [], None
     base = plan.index_url.rstrip("/") + "/"
     family = [(n, v) for n, v in zip(TORCH_FAMILY, (plan.torch, plan.torchvision, plan.torchaudio)) if v]
     sizes: dict[str, int] = {}
     env_m = dict(target.markers, extra="")
     touches: set[str] | None = {canonical_name(n) for n, _ in family}
+    unknown: list[str] = []  # why touches became None, the first reason
 
     def wheels_of(pairs: list[tuple[str, str]], known: dict[str, Response]) -> list[str]:
         todo = [(n, v) for n, v in pairs if n not in known]
@@ -411,6 +416,12 @@ def _sizes(
         """Add what ``metas`` require to ``touches``; return their changed exact pins."""
         nonlocal touches
         if len(metas) != expected or not all(m.ok for m in metas):
+            failed = [
+                f"{m.url}: {m.failure or f'HTTP {m.status}'} {m.detail or ''}".rstrip() for m in metas if not m.ok
+            ]
+            unknown.append(
+                failed[0] if failed else f"{expected - len(metas)} of {expected} wheels not found on their index pages"
+            )
             touches = None
         out: list[tuple[str, str]] = []
         for meta in metas:
@@ -422,9 +433,11 @@ def _sizes(
                 have = target.find(req.name)
                 if touches is not None:
                     touches.add(key)
-                    if (have is None and not exact and key not in pinned) or (
-                        have is not None and not _accepts(req, have.version) and not exact
-                    ):
+                    if have is None and not exact and key not in pinned:
+                        unknown.append(f"{req.name} is required, not installed and not pinned")
+                        touches = None
+                    elif have is not None and not _accepts(req, have.version) and not exact:
+                        unknown.append(f"{req.name} {have.version} is installed and {req} asks for another")
                         touches = None
                 if exact and key not in pinned and (have is None or have.version != exact[0]):
                     out.append((req.name, exact[0]))
@@ -440,7 +453,7 @@ def _sizes(
     pin_metas = head(wheels_of(pins, known), pin_urls if touches is not None else [])
     if touches is not None:
         changed += scan(pin_metas, len(changed), {canonical_name(n) for n, _ in changed})
-    return sizes, (frozenset(touches) if touches is not None else None), changed
+    return sizes, (frozenset(touches) if touches is not None else None), changed, (unknown[0] if unknown else None)
 
 
 def _accepts(req, version: str) -> bool:
@@ -501,9 +514,10 @@ def run_preflight(
             problems += stack_problems(plan, target, env=env, client=client, runner=runner, notes=notes)
     need = None
     touches = None
+    scope_unknown = None
     pinned: list[tuple[str, str]] = []
     if check_network and not any(isinstance(p, NetworkError) for p in problems):
-        sizes, touches, pinned = _sizes(plan, target, client, pages)
+        sizes, touches, pinned, scope_unknown = _sizes(plan, target, client, pages)
         if client.remaining() <= 0:  # some sizes and metadata never came: say so, not "ok"
             problems.append(
                 NetworkError(
@@ -525,6 +539,7 @@ def run_preflight(
             notes.append("the index did not say how large the wheels are: free disk was not checked")
     if plan.stack:  # the stack's own dependencies are not read: whatever the managers resolve
         touches = None
+        scope_unknown = "the dependencies of the packages built against torch are not read"
     if not conda:
         p = links_out_problem(target, touches if touches is not None else TORCH_FAMILY)
         if p is not None:
@@ -536,6 +551,7 @@ def run_preflight(
         at_risk=tuple(dependents_at_risk(target, plan)),
         need=need,
         touches=touches,
+        scope_unknown=scope_unknown if touches is None else None,
         replaces=replaced_keys(
             target,
             [*pinned, *((p.name, p.version) for p in plan.stack)],
