@@ -58,10 +58,10 @@ STATE_MAX_DIGITS = 20  # in an integer: a 64-bit one has 20 at most
 
 def gather_state(system: System, python: str, *, timeout: float | None = None, plan: bool = True) -> DoctorState:
     """Everything doctor's rules need about ``python``'s environment and this machine."""
-    from torchup.verify import run_check
+    from torchup.verify import start_check
 
     notes: list[str] = []
-    run = run_check(system, python, light=True, timeout=timeout)
+    run = start_check(system, python, light=True, timeout=timeout).wait()
     report = run.report(python)
     if run.timed_out and not run.events:
         # the interpreter never started the script: probing it again would only wait as long once more

@@ -39,7 +39,6 @@ __all__ = [
     "CheckRun",
     "StartedCheck",
     "prestart_verify",
-    "run_check",
     "run_verify",
     "start_check",
     "started_check",
@@ -110,20 +109,8 @@ def run_verify(
     isolated: bool = False,
 ) -> VerifyReport:
     """Run the check script in ``python`` and return what it found (never raises for its failures)."""
-    return run_check(system, python, bench=bench, light=light, timeout=timeout, isolated=isolated).report(python)
-
-
-def run_check(
-    system: System,
-    python: str,
-    *,
-    bench: bool = False,
-    light: bool = False,
-    timeout: float | None = None,
-    isolated: bool = False,
-) -> CheckRun:
-    """Run the check script in ``python``; the raw result."""
-    return start_check(system, python, bench=bench, light=light, timeout=timeout, isolated=isolated).wait()
+    check = start_check(system, python, bench=bench, light=light, timeout=timeout, isolated=isolated)
+    return check.wait().report(python)
 
 
 class StartedCheck:
