@@ -69,6 +69,60 @@ def test_free_threaded_suffix_and_tags():
     assert machine.python_tag == "cp313t"
 
 
+
+@pytest.mark.parametrize(
+    "field, value, accepted",
+    [
+        ("python", "3.12", True), ("python", "3.12.4", True), ("python", "3.14t", True),
+        ("python", "3", False), ("python", "3.12.4.1", False), ("python", "3.12tt", False),
+        ("python", "3.12\n", False), ("python", "3.x", False), ("python", "t", False), ("python", "", False),
+        ("libc", "glibc 2.35", True), ("libc", "musl 1.2.4", True), ("libc", "glibc 2", False),
+        ("libc", "uclibc 1.0", False), ("libc", "glibc  2.35", False), ("libc", "glibc 2.35\n", False),
+        ("nvidia_driver", "550.54.14", True), ("nvidia_driver", "550", True), ("nvidia_driver", "550.", False),
+        ("nvidia_driver", ".550", False), ("nvidia_driver", "550.54.14\n", False), ("nvidia_driver", "5 50", False),
+        ("macos_version", "14.5", True), ("macos_version", "14..5", False),
+    ],
+)
+def test_version_fields_are_dotted_decimal_numbers(field, value, accepted):
+    data = {"os": "linux", "arch": "x86_64", "python": "3.12", field: value}
+    if accepted:
+        machine, _ = load_machine(json.dumps(data))
+        assert getattr(machine, field) == value.rstrip("t")
+    else:
+        with pytest.raises(InputError) as err:
+            load_machine(json.dumps(data))
+        assert any(d.startswith(f"{field}: ") for d in err.value.details), err.value.details
+
+
+@pytest.mark.parametrize("cc, accepted", [("8.9", True), ("10.0", True), ("8", False), ("8.9.1", False), ("8.9\n", False)])
+def test_compute_capability_is_major_dot_minor(cc, accepted):
+    data = {"os": "linux", "arch": "x86_64", "python": "3.12", "gpus": [{"vendor": "nvidia", "compute_capability": cc}]}
+    if accepted:
+        machine, _ = load_machine(json.dumps(data))
+        assert machine.gpus[0].compute_capability == cc
+    else:
+        with pytest.raises(InputError) as err:
+            load_machine(json.dumps(data))
+        assert f"gpus[0].compute_capability: {json.dumps(cc)} is not a version" in err.value.details
+
+
+@pytest.mark.parametrize("name, text", [
+    ("m.json", '{"os": "linux", "arch": "x86_64", "python": "3.12"}'),
+    ("m.toml", 'os = "linux"\narch = "x86_64"\npython = "3.12"\n'),
+])
+def test_a_byte_order_mark_is_dropped(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    machine, _ = load_machine_file(str(path))
+    assert (machine.os, machine.arch, machine.python) == ("linux", "x86_64", "3.12")
+
+
+def test_a_file_that_is_not_utf8_is_an_input_error(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_bytes(b'{"os": "linux", "arch": "x86_64", "python": "3.12", "container": "\xff"}')
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        load_machine_file(str(path))
+
 def test_toml_machine_file(tmp_path):
     path = tmp_path / "node.toml"
     path.write_text('os = "linux"\narch = "aarch64"\npython = "3.11"\n[[gpus]]\nvendor = "nvidia"\nname = "NVIDIA GH200 480GB"\ncompute_capability = "9.0"\n')

@@ -87,12 +87,22 @@ _ARCH_ALIASES = {
     "riscv64": "riscv64",
 }
 
-_VERSION_RE = lazy(r"^\d+(\.\d+)*$")
-_CC_RE = lazy(r"^\d+\.\d+$")
-_PYTHON_RE = lazy(r"^(\d+)\.(\d+)(?:\.\d+)?(t?)$")
 _GFX_RE = lazy(r"^gfx[0-9a-f]{3,4}$")
 _PCI_RE = lazy(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
-_LIBC_RE = lazy(r"^(glibc|musl) \d+\.\d+(\.\d+)?$")
+
+
+def _dotted(value: str, parts: tuple[int, ...] | None = None) -> bool:
+    """Whether ``value`` is decimal numbers joined by dots (``550.54.14``), with one of ``parts``
+    numbers when given.  A string test, not a pattern: compiling one costs every start more than
+    checking a machine file's few version fields this way."""
+    words = value.split(".")
+    return (parts is None or len(words) in parts) and all(w.isdecimal() for w in words)
+
+
+def _is_libc(value: str) -> bool:
+    """``glibc 2.35`` or ``musl 1.2.4``."""
+    name, _, version = value.partition(" ")
+    return name in ("glibc", "musl") and _dotted(version, (2, 3))
 
 
 def normalise_os(value: str) -> str | None:
@@ -325,8 +335,8 @@ def _read_machine_bytes(path: str) -> bytes:
 
 
 def _parse_machine_bytes(raw: bytes, path: str) -> tuple[Machine, list[str]]:
-    try:
-        text = raw.decode("utf-8-sig")
+    try:  # a byte-order mark (Notepad writes one) is dropped; "utf-8-sig" would import its codec for it
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"machine file {path} is not UTF-8 text") from None
     fmt = "toml" if path.endswith(".toml") else "json"
@@ -397,12 +407,12 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
         # 3.10 as a number is 3.1: never guess, ask for the string
         p.bad("python", py, 'is a number; write it as a string, e.g. "3.10"')
     elif py is not None:
-        m = _PYTHON_RE.match(py) if isinstance(py, str) else None
-        if not m:
+        number = py[:-1] if isinstance(py, str) and py.endswith("t") else py
+        if not isinstance(number, str) or not _dotted(number, (2, 3)):
             p.bad("python", py, 'is not a Python version like "3.12"')
         else:
-            kw["python"] = str(py).rstrip("t")
-            if m.group(3):
+            kw["python"] = number
+            if number != py:
                 kw["free_threaded"] = True
 
     def opt(key: str, kind: type | tuple, check=None, why: str = "") -> None:
@@ -427,8 +437,8 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
     opt("externally_managed", bool)
     opt("pip_usable", bool)
     opt("uv_usable", bool)
-    opt("libc", str, lambda v: bool(_LIBC_RE.match(v)), 'is not like "glibc 2.35" or "musl 1.2.4"')
-    opt("macos_version", str, lambda v: bool(_VERSION_RE.match(v)), "is not a version")
+    opt("libc", str, _is_libc, 'is not like "glibc 2.35" or "musl 1.2.4"')
+    opt("macos_version", str, _dotted, "is not a version")
     opt("apple_silicon", bool)
     opt("rosetta", bool)
     opt("wsl", (bool, int), lambda v: v in (True, False, 1, 2), "is not false, 1 or 2")
@@ -441,7 +451,7 @@ def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machi
         "rocm_version",
         "hsa_override_gfx",
     ):
-        opt(key, str, lambda v: bool(_VERSION_RE.match(v)), "is not a version")
+        opt(key, str, _dotted, "is not a version")
 
     gpus = data.get("gpus")
     if gpus is not None:
@@ -530,7 +540,7 @@ def _gpu_from(index: int, raw: Any, p: _Problems) -> Gpu | None:
     if isinstance(cc, (int, float)) and not isinstance(cc, bool):
         cc = f"{cc:.1f}" if isinstance(cc, float) else f"{cc}.0"
         raw = {**raw, "compute_capability": cc}
-    opt("compute_capability", str, lambda v: bool(_CC_RE.match(v)), "is not a version")
+    opt("compute_capability", str, lambda v: _dotted(v, (2,)), "is not a version")
     opt("memory_mib", int, lambda v: v >= 0, "is negative")
     opt("gfx", str, lambda v: bool(_GFX_RE.match(v)), 'is not a gfx target like "gfx1100"', norm=str.lower)
     opt(
