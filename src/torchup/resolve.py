@@ -28,7 +28,6 @@ so the CPU build comes from PyTorch's ``cpu`` index there).
 
 from __future__ import annotations
 
-from datetime import date
 from functools import lru_cache
 
 from torchup.catalog import rules
@@ -41,6 +40,8 @@ from torchup.record import record, replace
 TYPE_CHECKING = False  # typing is not imported at run time: start-up cost (issue 15)
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from packaging.specifiers import SpecifierSet
 
     from torchup.catalog.stack import StackCatalog

@@ -12,8 +12,8 @@ import sys
 
 from torchup.commands._args import check_index_url, check_number_lengths
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
-from torchup.http import redact_url
 from torchup.lazyre import lazy
+from torchup.output import redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.render import FORMATS
 
@@ -309,9 +309,8 @@ def load_inputs(system, machine_files=None, python=None, this_machine=False):
 
 
 def run(args: argparse.Namespace, system) -> int:
-    from datetime import date
-
     from torchup import render
+    from torchup.catalog.model import today as real_today
     from torchup.plan import Plan, Refusal
     from torchup.record import replace
     from torchup.resolve import resolve
@@ -324,7 +323,7 @@ def run(args: argparse.Namespace, system) -> int:
     machines, catalog = load_inputs(system, args.machine, args.python, args.this_machine)
     if args.gpu or args.driver:
         machines = [describe_target(m, args.gpu, args.driver) for m in machines]
-    today = date.today()
+    today = real_today()
     stack = None
     if request.with_packages:
         from torchup.catalog.stack import load_stack

@@ -133,22 +133,16 @@ def comments(lines: list[str]) -> str:
 
 
 def toml_text(data: dict) -> str:
-    """``data`` written by a real TOML writer (tomli-w), every key and value escaped as TOML requires."""
-    try:
-        import tomli_w
-    except ImportError:  # a declared dependency, absent where torchup runs from source in a bare Python
-        raise RenderError(
-            "writing TOML needs the tomli-w package, which this Python does not have",
-            hint="pip install tomli-w (or install torchup itself, which brings it)",
-        ) from None
+    """``data`` as TOML, every key and value escaped as TOML requires (``torchup.render._toml``)."""
+    from torchup.render import _toml
 
-    return tomli_w.dumps(data, indent=2)
+    return _toml.dumps(data)
 
 
 def toml_array_table(header: str, entry: dict[str, str | bool]) -> str:
     """One ``[[header]]`` entry of flat scalars (``[[tool.uv.index]]``): tomli-w would write a
     short list of tables inline (``index = [{...}]`` under ``[tool.uv]``), the fragments keep
-    the form uv's documentation shows.  The header is a constant; the values go through tomli-w."""
+    the form uv's documentation shows.  The header is a constant; the values go through ``toml_text``."""
     if any(isinstance(v, (dict, list)) for v in entry.values()):
         raise ValueError("toml_array_table takes flat tables only")  # nested values need the full path
     return f"[[{header}]]\n" + toml_text(entry)
