@@ -107,7 +107,23 @@ def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
         tuple(releases),
         platforms,
     )
-    return marshal.dumps(data, 4)
+    return marshal.dumps(_shared(data, {}), 4)
+
+
+def _shared(value: Any, seen: dict) -> Any:
+    """``value`` with every equal string, number and tuple in it made one object: marshal writes
+    an object met twice once and refers to it after, so loading makes one object where the JSON
+    repeated a value (a version, a variant, a list of architectures) hundreds of times."""
+    if isinstance(value, dict):
+        return {_shared(k, seen): _shared(v, seen) for k, v in value.items()}
+    if isinstance(value, tuple):
+        value = tuple(_shared(v, seen) for v in value)
+    elif isinstance(value, list):
+        return [_shared(v, seen) for v in value]
+    try:
+        return seen.setdefault((type(value), value), value)
+    except TypeError:  # unhashable (a tuple holding a dict): kept as it is
+        return value
 
 
 def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origin: str = "embedded") -> Catalog | None:
