@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from torchup.http import Client, proxies_for, redact_url, strip_credentials
+from torchup.http import Client, proxies_for, strip_credentials
+from torchup.output import redact_url
 from torchup.install import index_check
 from tests.support import install_env as ie
 from tests.support.index_server import IndexServer

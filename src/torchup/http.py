@@ -14,19 +14,18 @@ returned as data.
   byte a second defeats it), and the caller's wait: requests run in daemon threads and
   the calling thread waits on a queue with a timeout, so it is never stuck past the
   deadline and Ctrl-C reaches it at any moment.
-- ``redact_url`` hides the secret of every URL in a text: ``user:***@host``.
+- What it reports is shown through ``torchup.output.redact_url``: ``user:***@host``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping
 
 from torchup.errors import UsageError
-from torchup.lazyre import lazy
+from torchup.output import redact_url
 from torchup.record import field, record
 
 __all__ = [
@@ -35,7 +34,6 @@ __all__ = [
     "Response",
     "fetch",
     "proxies_for",
-    "redact_url",
     "resolve_pypi_index",
     "strip_credentials",
 ]
@@ -44,22 +42,6 @@ _MAX_BODY = 16 << 20  # an index page larger than this is not an index page
 _CHUNK = 64 << 10
 OnBytes = Callable[[str, int, "int | None"], None]  # (url, bytes so far, Content-Length or None)
 DEADLINE = "deadline"  # Response.failure when the deadline passed before the answer was complete
-
-# scheme://user[:password]@ - the userinfo of every URL in a text.  The scheme's length is bounded: unbounded,
-# every letter of a long run was a start that scanned the rest of the run (100 KB of letters took 13 s)
-_USERINFO = lazy(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^/@\s:]*)(?P<pw>:[^/@\s]*)?@")
-
-
-def redact_url(text: str) -> str:
-    """``text`` with the password of every URL in it replaced by ``***`` (``user:***@host``);
-    a user name alone (often a token) becomes ``***@host``.  For everything torchup shows or logs."""
-
-    def hide(m: re.Match) -> str:
-        return f"{m['scheme']}{m['user']}:***@" if m["pw"] is not None else f"{m['scheme']}***@"
-
-    if "@" not in text:  # no userinfo without one: most texts never reach the pattern
-        return text
-    return _USERINFO.sub(hide, text)
 
 
 def strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:

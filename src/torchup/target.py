@@ -254,14 +254,13 @@ def _abbreviates(word: str, option: str) -> bool:
 
 def prestart_target_probe(argv: Sequence[str], system: System) -> System:
     """For ``plan``: start the target probe before the imports and the catalog, so that the
-    interpreter starts while torchup does its own work.  Only when the command line surely
-    probes and names its target plainly (``--python X`` / ``--python=X`` or none); the probe
-    is used only if ``probe_machine`` then picks the same interpreter."""
+    interpreter starts while torchup does its own work (``torchup.cli`` does not call it for
+    ``--machine`` files alone).  Only when the command line surely probes and names its target
+    plainly (``--python X`` / ``--python=X`` or none); the probe is used only if
+    ``probe_machine`` then picks the same interpreter."""
     explicit = None
     words = list(argv)
     if "--help" in words or "-h" in words or "--version" in words:
-        return system
-    if any(w == "--machine" or w.startswith("--machine=") for w in words) and "--this-machine" not in words:
         return system
     for i, word in enumerate(words):
         if word == "--python" and i + 1 < len(words):

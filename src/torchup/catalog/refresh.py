@@ -53,8 +53,9 @@ from torchup.catalog.model import (
     version_tuple,
 )
 from torchup.errors import NetworkError
-from torchup.http import OnBytes, fetch, redact_url, resolve_pypi_index
+from torchup.http import OnBytes, fetch, resolve_pypi_index
 from torchup.metadata import requires_dist
+from torchup.output import redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.record import replace
 

@@ -200,7 +200,8 @@ def read_variant_metadata(
 ) -> VariantMetadata | str:
     """PyTorch's published variant metadata for ``torch==version``, or why it could not be read
     (not published, unreachable, not variant metadata) as one sentence."""
-    from torchup.http import fetch, redact_url
+    from torchup.http import fetch
+    from torchup.output import redact_url
 
     url = metadata_url(index_base, version)
     resp = fetch(url, timeout=timeout, env=env, accept="application/json")

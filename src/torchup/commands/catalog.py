@@ -260,7 +260,7 @@ def _refresh(args: argparse.Namespace, system) -> int:
         check_index_url("--pypi-index", args.pypi_index)
     import time
 
-    from torchup.http import redact_url
+    from torchup.output import redact_url
     from torchup.progress import Heartbeat, describe_rate
 
     # on a terminal (not with --json): which page is coming in, its bytes and rate, every second

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from torchup.commands._args import seconds
 from torchup.errors import EXIT_FAILURE, EXIT_NO_BUILD, EXIT_OK, EnvironmentProblem, InputError, UsageError
-from torchup.http import redact_url
+from torchup.output import redact_url
 
 TYPE_CHECKING = False  # argparse is imported only when argparse parses (torchup.fastargs)
 if TYPE_CHECKING:

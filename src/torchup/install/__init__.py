@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from torchup.errors import EXIT_INSTALL, EnvironmentProblem, InstallFailed, NetworkError, UsageError
-from torchup.http import Client, redact_url
+from torchup.http import Client
 from torchup.inspection import claim as claim_inspection
 from torchup.install import guard as _guard
 from torchup.install import preflight as _preflight
@@ -50,7 +50,7 @@ from torchup.install.snapshot import (
     take_snapshot,
 )
 from torchup.install.target import TargetEnv, inspect_target, installed_versions
-from torchup.output import printable
+from torchup.output import printable, redact_url
 from torchup.plan import Plan
 from torchup.progress import Heartbeat, describe_rate
 from torchup.record import record, replace

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 
 from torchup.errors import NetworkError, TorchupError
-from torchup.http import redact_url
 from torchup.metadata import canonical_name, requirement
+from torchup.output import redact_url
 from torchup.record import record
 from torchup.wheeltags import cpython_tags, mac_platforms, parse_wheel_name, tag_text
 

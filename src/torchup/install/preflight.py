@@ -14,11 +14,12 @@ import shlex
 from collections.abc import Mapping
 
 from torchup.errors import EnvironmentProblem, NetworkError, TorchupError
-from torchup.http import DEADLINE, Client, Response, proxies_for, redact_url, resolve_pypi_index, strip_credentials
+from torchup.http import DEADLINE, Client, Response, proxies_for, resolve_pypi_index, strip_credentials
 from torchup.install import conda as _conda
 from torchup.install import index_check
 from torchup.install.target import TargetEnv
 from torchup.metadata import canonical_name, leading_name, requirement, requires_dist
+from torchup.output import redact_url
 from torchup.plan import Plan
 from torchup.record import record
 from torchup.wheeltags import parse_wheel_name

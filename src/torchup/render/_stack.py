@@ -17,9 +17,8 @@ dependencies (einops, scipy...) are on the default index, not on PyTorch's.
 
 from __future__ import annotations
 
-import re
-
 from torchup.errors import UsageError
+from torchup.lazyre import lazy
 from torchup.plan import Plan, StackPin
 from torchup.record import record
 from torchup.render._common import pins
@@ -27,7 +26,7 @@ from torchup.render._common import pins
 __all__ = ["Step", "check_location", "on_torch_index", "requirement", "steps"]
 
 # a project name (PEP 508 / the core metadata spec)
-_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
+_NAME = lazy(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _URL_SCHEMES = ("https://", "http://", "file://")
 
 
