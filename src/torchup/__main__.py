@@ -1,3 +1,3 @@
-from torchup.cli import main
+from torchup.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())
