@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> int:
     """The ``torchup`` command (and ``python -m torchup``): ``main()`` on ``sys.argv``.  After a
-    short-lived command the process ends at once once its output is flushed (``os._exit``): the
+    short-lived command the process ends as soon as its output is flushed (``os._exit``): the
     interpreter's teardown (a full garbage collection, every module and the catalog freed one
     object at a time) cost about 9% of a ``plan``'s instructions, and nothing of those commands
     waits for it -- they register no ``atexit`` work and close every file they write."""
