@@ -211,3 +211,20 @@ def test_ctrl_c_stops_the_check_too(tmp_path, clean_env):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and json.loads(out)["error"]["code"] == "interrupted", err
     assert [_running(pid) for pid in _starts(starts)] == [False]
+
+
+CPUINFO = Path(__file__).parent / "fixtures" / "cpuinfo"
+
+
+def test_the_cpu_is_named_from_cpuinfo_without_a_child_process(monkeypatch):
+    from torchup.verify import check
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("the CPU's name started a process")
+
+    monkeypatch.setattr(subprocess, "Popen", no_child)
+    monkeypatch.setattr(check.platform, "machine", lambda: "the-arch")
+    assert check.cpu_name(str(CPUINFO / "xeon-x86_64.txt")) == "Intel(R) Xeon(R) Processor"
+    # arm64 kernels write no model name: the architecture, not a line of another field
+    assert check.cpu_name(str(CPUINFO / "cortex-a57-aarch64.txt")) == "the-arch"
+    assert check.cpu_name(str(CPUINFO / "absent.txt")) == "the-arch"

@@ -25,9 +25,7 @@ needed.  Only this module starts it.
 
 from __future__ import annotations
 
-import json
-import os
-import zlib
+import os  # json and zlib only where the cache is read or written: verify finds its Python here
 from collections.abc import Mapping, Sequence
 
 from torchup.errors import TorchupError, UsageError
@@ -145,6 +143,8 @@ def cache_key(python: str, env: Mapping[str, str], cwd: str, script: bytes) -> d
     head = _read_small(real, 512)
     if stat is None or head is None:
         return None
+    import zlib
+
     key: dict[str, Any] = {
         "format": _CACHE_FORMAT,
         "script": zlib.crc32(script),
@@ -161,6 +161,9 @@ def cache_key(python: str, env: Mapping[str, str], cwd: str, script: bytes) -> d
 
 
 def cache_entry_path(cache_dir: str, key: Mapping[str, Any]) -> str:
+    import json
+    import zlib
+
     text = json.dumps(key, sort_keys=True)
     return os.path.join(cache_dir, "targets", f"{zlib.crc32(text.encode()):08x}.json")
 
@@ -171,6 +174,8 @@ def _cached_answer(path: str, key: Mapping[str, Any]) -> str | None:
     raw = _read_small(path, _MAX_ENTRY_BYTES)
     if not raw:
         return None
+    import json
+
     try:
         entry = json.loads(raw)
         if entry["key"] != json.loads(json.dumps(key)):  # compared as JSON: lists, not tuples
@@ -190,6 +195,8 @@ def _store(path: str, key: Mapping[str, Any], stdout: str) -> None:
     line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith(_MARK)), None)
     if line is None:
         return
+    import json
+
     try:
         watch = json.loads(line[len(_MARK) :]).get("watch")
         if not isinstance(watch, list):

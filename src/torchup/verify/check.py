@@ -274,8 +274,28 @@ def companion(step, name):
 # --- devices -----------------------------------------------------------------
 
 
+def cpu_name(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model as the kernel names it (Linux x86), else what Windows says, else the
+    architecture.  Not platform.processor(): on Linux and macOS it runs ``uname -p`` in a child
+    process (a fork of a process that has torch loaded) to learn little more than the machine."""
+    try:
+        with open(cpuinfo, "rb") as fh:
+            for _ in range(64):  # the first processor's block: the model comes early in it
+                line = fh.readline()
+                if not line.strip():
+                    break
+                key, _, value = line.decode("utf-8", "replace").partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except (OSError, IOError):
+        pass
+    if sys.platform == "win32":
+        return platform.processor() or platform.machine()  # from PROCESSOR_IDENTIFIER: no child
+    return platform.machine()
+
+
 def list_devices(step, torch):
-    devices = [{"device": "cpu", "type": "cpu", "name": platform.processor() or platform.machine()}]
+    devices = [{"device": "cpu", "type": "cpu", "name": cpu_name()}]
     data = step.data
     data["cuda_available"] = bool(torch.cuda.is_available())
     data["cuda_device_count"] = torch.cuda.device_count() if data["cuda_available"] else 0
