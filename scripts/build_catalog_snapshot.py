@@ -15,17 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from torchup.catalog.load import embedded_path, read_catalog_file  # noqa: E402
-from torchup.catalog.snapshot import snapshot_bytes, snapshot_path  # noqa: E402
+from torchup.catalog.snapshot import write_snapshot  # noqa: E402
 
 
 def build(json_path: Path = embedded_path()) -> Path:
     json_bytes = json_path.read_bytes()
     catalog = read_catalog_file(json_path, origin="embedded")
-    out = snapshot_path(json_path)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(snapshot_bytes(catalog, json_bytes))
-    tmp.replace(out)
-    return out
+    return Path(write_snapshot(json_path, catalog, json_bytes))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import pytest
 
 from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel
-from torchup.catalog.load import cache_path, load_catalog
+from torchup.catalog.load import cache_path, load_catalog, read_catalog_file
+from torchup.catalog.snapshot import read_snapshot
 from torchup.catalog.refresh import RefreshOptions, files_by_version, parse_simple_page, refresh_catalog, PageError
 from torchup.errors import NetworkError
 
@@ -106,7 +107,11 @@ def test_refresh_merges_new_release_variant_and_tags(tmp_path, indexes):
     # JSON was asked of PyPI, HTML of PyTorch's index
     assert any("application/vnd.pypi.simple.v1+json" in accept for _, accept in pypi.requests)
     # nothing else was left in the cache dir
-    assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "stack.json"]
+    # and the refresh kept it as a snapshot too (a millisecond to load), which says what the JSON says
+    assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "catalog.marshal", "stack.json"]
+    cache_json = tmp_path / "cache" / "catalog.json"
+    assert read_snapshot(cache_json, origin=str(cache_json)) == cat == read_catalog_file(cache_json)
+    assert cat.origin == str(cache_json)
     # what the snapshot says of platforms without release builds survives the refresh
     assert cat.platforms == load_catalog(use_cache=False).platforms and cat.platform_note("linux", "s390x")
 
@@ -148,7 +153,7 @@ def test_a_pypi_failure_keeps_the_old_data(tmp_path, indexes, prefix, fault, wor
         refresh_catalog({**env, "TORCHUP_CACHE_DIR": str(tmp_path / "cache")}, options(pypi, pt), no_run)
     assert words in err.value.message and "not changed" in err.value.message
     assert cache_path(env).read_bytes() == before
-    assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "stack.json"]  # no temporary file left
+    assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "catalog.marshal", "stack.json"]  # no temporary file left
 
 
 def test_a_companion_page_failure_stops_the_refresh(tmp_path, indexes):
@@ -182,7 +187,7 @@ def test_a_bad_pytorch_index_page_is_a_note_and_learns_nothing(tmp_path, indexes
     # PyPI's cu132 builds are learnt; nothing came from the bad page (its 2.16.0+cu132 wheels are cp312/cp313 only)
     assert [b.variant for b in rel.builds if b.variant == "cu132" and not b.pypi_default] == []
     assert "cu134" in {b.variant for b in rel.builds}  # the other pages were read
-    assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "stack.json"]
+    assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "catalog.marshal", "stack.json"]
 
 
 def test_pytorch_index_down_learns_what_pypi_tells(tmp_path, indexes):

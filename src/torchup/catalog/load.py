@@ -52,6 +52,7 @@ __all__ = [
     "catalog_from_dict",
     "catalog_to_dict",
     "embedded_path",
+    "keep_snapshot",
     "load_catalog",
     "read_catalog_file",
 ]
@@ -79,9 +80,9 @@ def cache_path(env: Mapping[str, str] | None = None) -> Path:
 def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True) -> Catalog:
     """The catalog torchup should use: the refreshed cache when present and not
     older than the embedded snapshot, else the embedded snapshot."""
-    if not use_cache or not os.path.exists(os.path.join(cache_root(env), "catalog.json")):
-        return _embedded()  # the common case, decided without pathlib
-    path = cache_path(env)
+    path = os.path.join(cache_root(env), "catalog.json")  # a string: pathlib costs a plan ~5 ms to import
+    if not use_cache or not os.path.exists(path):
+        return _embedded()  # the common case
     cache_date, made_from = _cache_head(path)
     if made_from is not None and made_from != embedded_id():
         if cache_date is not None and cache_date <= (_embedded_date() or ""):
@@ -94,7 +95,7 @@ def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True
             "run 'torchup catalog refresh' to learn the newest releases again",
         )
     try:
-        cached = read_catalog_file(path, origin=str(path))
+        cached = _read_cache(path)
     except InputError as err:
         return _with_warning(_embedded(), f"ignored the refreshed catalog {path}: {err.message}")
     embedded_date = _embedded_date()
@@ -175,18 +176,54 @@ def _with_warning(catalog: Catalog, warning: str) -> Catalog:
     return replace(catalog, warnings=(*catalog.warnings, warning))
 
 
-def read_catalog_file(path: Path, *, origin: str | None = None) -> Catalog:
+def read_catalog_file(path: str | Path, *, origin: str | None = None) -> Catalog:
     """Parse one catalog file; ``InputError`` when it is unreadable, malformed or beyond the
     limits (``MAX_*``: a refreshed cache is rewritten by hand or damaged, never trusted)."""
+    return _parse_catalog(path, _read_limited(path), origin=origin)
+
+
+def keep_snapshot(path: str | Path, *, quiet: bool = False) -> Catalog:
+    """Parse the refreshed cache ``path`` and write its marshal snapshot beside it, so that the
+    next load takes about a millisecond instead of parsing the JSON (catalog/snapshot.py).
+    ``InputError`` when the JSON cannot be read; ``OSError`` when the snapshot cannot be
+    written, unless ``quiet`` (a read-only directory: the catalog is the same without it)."""
+    from torchup.catalog.snapshot import write_snapshot
+
+    raw = _read_limited(path)
+    catalog = _parse_catalog(path, raw, origin=str(path))
+    try:
+        write_snapshot(path, catalog, raw)  # of these very bytes: a later change to the JSON voids it
+    except OSError:
+        if not quiet:
+            raise
+    return catalog
+
+
+def _read_cache(path: str | Path) -> Catalog:
+    """The refreshed cache: from its snapshot when that was made from this very JSON, else from
+    the JSON, writing the snapshot for the next time."""
+    from torchup.catalog.snapshot import read_snapshot
+
+    return read_snapshot(path, origin=str(path)) or keep_snapshot(path, quiet=True)
+
+
+def _read_limited(path: str | Path) -> bytes:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            raise ValueError(f"over {MAX_BYTES >> 20} MB")
+    except OSError as exc:
+        raise InputError(f"cannot read catalog {path}: {exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise InputError(f"cannot read catalog {path}: over {MAX_BYTES >> 20} MB")
+    return raw
+
+
+def _parse_catalog(path: str | Path, raw: bytes, *, origin: str | None) -> Catalog:
+    try:
         text = raw.decode("utf-8")
         # the embedded snapshot ships with torchup and is tested: only other files pay for the checks
-        data = json.loads(text) if path == embedded_path() else boundedjson.loads(text, max_depth=MAX_DEPTH)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        data = json.loads(text) if os.fspath(path) == _EMBEDDED else boundedjson.loads(text, max_depth=MAX_DEPTH)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"cannot read catalog {path}: {exc}") from None
     return catalog_from_dict(data, origin=origin or str(path))
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags
-from torchup.catalog.load import cache_path, cache_text, load_catalog
+from torchup.catalog.load import cache_path, cache_text, keep_snapshot, load_catalog
 from torchup.catalog.model import (
     CONFIRMED,
     UNCONFIRMED,
@@ -656,6 +656,7 @@ def refresh_catalog(
     unconfirmed += _unconfirmed_after(merged, new, unread, base)
     path = cache_path(env)
     _write_atomic(path, cache_text(merged))  # with made_from: the embedded catalog it was learnt on top of
+    keep_snapshot(path, quiet=True)  # what later loads read: a millisecond instead of parsing the JSON
     stack_changes, stack_notes = refresh_stack(pypi_url, env, options.timeout, today, path.parent / "stack.json")
     changes += stack_changes
     notes += stack_notes

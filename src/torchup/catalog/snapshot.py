@@ -10,6 +10,12 @@ when they differ (the JSON was edited and this file not rebuilt), or the file is
 or unreadable by this Python, torchup reads the JSON instead.  Rebuild it with
 ``python scripts/build_catalog_snapshot.py`` (``build_catalog.py`` does it too);
 tests/test_catalog_snapshot.py proves it agrees with the JSON.
+
+A refreshed catalog in the user's cache directory gets the same: ``catalog.marshal`` beside
+its ``catalog.json``, written by the refresh (and by the first load that finds it missing or
+stale), so that a refresh does not make every later ``plan`` parse the JSON again (~30 ms).
+Such a file is the user's, not shipped and tested: its bytes carry a CRC-32 of their own,
+checked before ``marshal`` reads them, so a damaged file is passed over, never loaded.
 """
 
 from __future__ import annotations
@@ -26,9 +32,17 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-__all__ = ["SNAPSHOT_FORMAT", "catalog_from_snapshot", "read_snapshot", "snapshot_bytes", "snapshot_path"]
+__all__ = [
+    "SNAPSHOT_FORMAT",
+    "catalog_from_snapshot",
+    "read_snapshot",
+    "snapshot_bytes",
+    "snapshot_path",
+    "write_snapshot",
+]
 
-SNAPSHOT_FORMAT = 2  # 2: the platform notes
+SNAPSHOT_FORMAT = 3  # 2: the platform notes; 3: the header with the CRC-32 of the marshal bytes
+_MAGIC = b"torchup-catalog\n"  # then the CRC-32 of the rest (4 bytes, little-endian), then marshal
 _BUILD_REFS = ("wheels", "provenance")  # stored as indexes into the shared tables
 
 
@@ -95,7 +109,7 @@ def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
         (p.os, p.arch, p.note, provs.add((p.provenance.source, p.provenance.confidence))) for p in catalog.platforms
     )
     data = (
-        SNAPSHOT_FORMAT,
+        (SNAPSHOT_FORMAT, tuple(fields(Build))),
         _source_id(json_bytes),
         catalog.data_date,
         catalog.format,
@@ -107,7 +121,8 @@ def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
         tuple(releases),
         platforms,
     )
-    return marshal.dumps(_shared(data, {}), 4)
+    payload = marshal.dumps(_shared(data, {}), 4)
+    return _MAGIC + zlib.crc32(payload).to_bytes(4, "little") + payload
 
 
 def _shared(value: Any, seen: dict) -> Any:
@@ -129,12 +144,17 @@ def _shared(value: Any, seen: dict) -> Any:
 def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origin: str = "embedded") -> Catalog | None:
     """The catalog in ``data``; ``None`` when it is not a snapshot this torchup reads, or was
     made from other JSON than ``json_bytes`` (when given)."""
+    head = len(_MAGIC) + 4
+    if data[: len(_MAGIC)] != _MAGIC or data[len(_MAGIC) : head] != zlib.crc32(data[head:]).to_bytes(4, "little"):
+        return None  # not a snapshot, an older format, or damaged bytes: marshal never sees them
     try:
-        top = marshal.loads(data)
+        top = marshal.loads(data[head:])
         fmt, source, data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases, platforms = top
     except (ValueError, EOFError, TypeError):
         return None
-    if fmt != SNAPSHOT_FORMAT or (json_bytes is not None and tuple(source) != _source_id(json_bytes)):
+    # a build's values become its __dict__: a snapshot made by a torchup whose builds had other
+    # fields (a refreshed cache outlives an upgrade) would make builds without an attribute
+    if fmt != (SNAPSHOT_FORMAT, tuple(fields(Build))) or (json_bytes is not None and tuple(source) != _source_id(json_bytes)):
         return None
     prov_objs = [Provenance(source=s, confidence=c) for s, c in provs]
     map_objs = [{k: prov_objs[i] for k, i in pairs} for pairs in prov_maps]
@@ -180,7 +200,7 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
     )
 
 
-def read_snapshot(json_path: str | Path) -> Catalog | None:
+def read_snapshot(json_path: str | Path, *, origin: str = "embedded") -> Catalog | None:
     """The snapshot beside ``json_path`` when it was made from that very file; else ``None``."""
     json_file = os.fspath(json_path)
     try:
@@ -190,4 +210,22 @@ def read_snapshot(json_path: str | Path) -> Catalog | None:
             json_bytes = fh.read()
     except OSError:
         return None
-    return catalog_from_snapshot(data, json_bytes=json_bytes)
+    return catalog_from_snapshot(data, json_bytes=json_bytes, origin=origin)
+
+
+def write_snapshot(json_path: str | Path, catalog: Catalog, json_bytes: bytes) -> str:
+    """Write the snapshot of ``catalog`` (parsed from ``json_bytes``, the bytes of ``json_path``)
+    beside that file, whole or not at all; returns its path.  ``OSError`` when it cannot."""
+    out = os.path.splitext(os.fspath(json_path))[0] + ".marshal"
+    tmp = f"{out}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(snapshot_bytes(catalog, json_bytes))
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return out
