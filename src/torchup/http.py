@@ -102,9 +102,11 @@ def proxies_for(env: Mapping[str, str], scheme: str, netloc: str) -> dict[str, s
 
 def _netrc_credentials(env: Mapping[str, str], host: str) -> tuple[str, str] | None:
     """The host's login from ``$NETRC``, else ``~/.netrc``; None when there is none or the file is unreadable."""
+    path = env.get("NETRC") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".netrc")
+    if not os.path.exists(path):
+        return None  # the common case, without importing netrc (and shlex with it)
     import netrc
 
-    path = env.get("NETRC") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".netrc")
     try:
         found = netrc.netrc(path).authenticators(host)
     except (OSError, netrc.NetrcParseError):
