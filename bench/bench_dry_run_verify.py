@@ -2,6 +2,9 @@
 
     .venv/bin/python bench/bench_dry_run_verify.py [--runs 7] [--torch-venv DIR] [--baseline SRC]
 
+torchup runs as the ``torchup`` command installed beside this interpreter (``python -m torchup``
+when there is none: runpy adds a few milliseconds), as in ``bench_main.py``.
+
 dry run: `torchup install --plan FILE --python VENV --dry-run --manager uv` (target inspection,
 the index check against the loopback index, the plan shown) against `uv pip install --dry-run`
 of the same pin from the same index (uv resolves and prints what it would do).  The venv holds
@@ -96,7 +99,8 @@ def main() -> int:
     sources = [REPO / "src" / "torchup"] + ([args.baseline.resolve() / "torchup"] if args.baseline else [])
     subprocess.run([sys.executable, "-m", "compileall", "-q", *map(str, sources)], check=True, env=base_env)
     base_env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", NO_COLOR="1")
-    torchup = [sys.executable, "-m", "torchup"]
+    script = Path(sys.executable).parent / ("torchup.exe" if os.name == "nt" else "torchup")
+    torchup = [str(script)] if script.exists() else [sys.executable, "-m", "torchup"]  # the command users run
     with tempfile.TemporaryDirectory(prefix="bench-dry-") as tmp_name:
         tmp = Path(tmp_name)
         env = ie.tool_env(dict(base_env, PIP_CONFIG_FILE=os.devnull), tmp)

@@ -23,7 +23,8 @@ torchup`` when there is none: runpy adds a few milliseconds).  The cases: ``plan
 one warm-up run), the same with ``--python`` this venv's interpreter, ``--machine FILE`` (no
 probing), ``--python`` a venv with the cache emptied before each run (a miss: the target
 script runs), ``--version`` (start-up alone), ``python -I -S -c pass`` (the floor), and
-``--fleet`` machine files at once.  A private ``TORCHUP_CACHE_DIR`` is used throughout, and
+``--fleet`` machine files at once, and ``--machine FILE`` again with a refreshed catalog in the
+cache directory (as ``torchup catalog refresh`` leaves it: its JSON and its snapshot).  A private ``TORCHUP_CACHE_DIR`` is used throughout, and
 the source is byte-compiled first (``PYTHONDONTWRITEBYTECODE`` is dropped: an installed
 torchup has its ``.pyc``).
 """
@@ -49,6 +50,7 @@ TARGETS = {
     "plan --json (facts cached, default target)": 0.6,
     "plan --json --python venv (facts cached)": 0.6,
     "plan --json --machine FILE": 0.5,
+    "plan --json --machine FILE (refreshed catalog)": 0.5,
     "plan --json --python venv (cache miss)": 1.1,
 }
 PEAK_MIB = 20.0  # every plan case
@@ -69,6 +71,18 @@ FLEET_KINDS = [
     {"os": "linux", "arch": "aarch64", "python": "3.12", "libc": "glibc 2.35"},
     {"os": "linux", "arch": "x86_64", "python": "3.10", "libc": "glibc 2.28"},
 ]
+
+
+REFRESHED_CACHE = """
+import sys
+from pathlib import Path
+from torchup.catalog.load import cache_text, keep_snapshot, load_catalog
+catalog = load_catalog({}, use_cache=False)
+path = Path(sys.argv[1]) / "catalog.json"
+path.parent.mkdir(parents=True, exist_ok=True)
+path.write_text(cache_text(catalog).replace(catalog.data_date, "2999-01-01", 1))
+keep_snapshot(path)
+"""
 
 
 def has_torchruntime() -> bool:
@@ -155,6 +169,9 @@ def main() -> int:
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(FLEET_KINDS[i % len(FLEET_KINDS)]))
         fleet_args += ["--machine", str(path)]
+    # a catalog cache as `torchup catalog refresh` leaves it after learning something (a later date)
+    refreshed_env = {**env, "TORCHUP_CACHE_DIR": str(work / "refreshed-cache")}
+    subprocess.run([PY, "-c", REFRESHED_CACHE, str(work / "refreshed-cache")], check=True, env=refreshed_env)
     miss_cache = work / "miss-cache"
     miss_env = {**env, "TORCHUP_CACHE_DIR": str(miss_cache)}
 
@@ -167,6 +184,8 @@ def main() -> int:
         ("plan --json (facts cached, default target)", [*torchup, "plan", "--json"], env, None),
         ("plan --json --python venv (facts cached)", [*torchup, "plan", "--json", "--python", venv_py], env, None),
         ("plan --json --machine FILE", [*torchup, "plan", "--json", "--machine", str(machine)], env, None),
+        ("plan --json --machine FILE (refreshed catalog)", [*torchup, "plan", "--json", "--machine", str(machine)],
+         refreshed_env, None),
         ("plan --json --python venv (cache miss)", [*torchup, "plan", "--json", "--python", venv_py], miss_env,
          empty_miss_cache),
         ("torchup --version", [*torchup, "--version"], env, None),
