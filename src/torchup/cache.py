@@ -1,5 +1,6 @@
-"""Where torchup keeps what it may reuse: the refreshed catalog (``catalog.json``) and the
-target interpreters' facts (``targets/``)."""
+"""Where torchup keeps what it may reuse: the refreshed catalog (``catalog.json``, its snapshot
+``catalog.marshal`` and ``stack.json``) and the target interpreters' facts (``targets/``); and how
+such a file is written whole."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["cache_dir", "cache_root"]
+__all__ = ["cache_dir", "cache_root", "write_atomic"]
 
 
 def cache_root(env: Mapping[str, str] | None = None) -> str:
@@ -30,3 +31,27 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     from pathlib import Path
 
     return Path(cache_root(env))
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Put ``data`` at ``path`` whole or not at all: written to a temporary file beside it,
+    flushed to disk, then renamed over it, so a reader finds the old file or the new one (the
+    directory is made when missing).  When anything fails the temporary file is removed and the
+    ``OSError`` raised."""
+    import tempfile
+
+    directory = os.path.dirname(os.fspath(path)) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".torchup-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

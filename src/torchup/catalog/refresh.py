@@ -29,7 +29,6 @@ runner.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from torchup.cache import write_atomic
 from torchup.catalog.companions import CompanionRelease, pick_companion, pythons_of_tags
 from torchup.catalog.load import cache_path, cache_text, keep_snapshot, load_catalog
 from torchup.catalog.model import (
@@ -655,7 +655,9 @@ def refresh_catalog(
     merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, companions=companions, today=today)
     unconfirmed += _unconfirmed_after(merged, new, unread, base)
     path = cache_path(env)
-    _write_atomic(path, cache_text(merged))  # with made_from: the embedded catalog it was learnt on top of
+    write_atomic(
+        path, cache_text(merged).encode("utf-8")
+    )  # with made_from: the embedded catalog it was learnt on top of
     keep_snapshot(path, quiet=True)  # what later loads read: a millisecond instead of parsing the JSON
     stack_changes, stack_notes = refresh_stack(pypi_url, env, options.timeout, today, path.parent / "stack.json")
     changes += stack_changes
@@ -714,25 +716,6 @@ def _unconfirmed_after(catalog: Catalog, new: Mapping[str, str | None], unread: 
                 "release, not confirmed"
             )
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".catalog-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def refresh_stack(
@@ -802,5 +785,5 @@ def refresh_stack(
             facts["releases"].append(record)
             changes.append(f"{name} {version}: torch {', '.join(reqs) or '(no requirement)'} (stack)")
     data["read"] = today
-    _write_atomic(path, json.dumps(data, separators=(",", ":")) + "\n")
+    write_atomic(path, (json.dumps(data, separators=(",", ":")) + "\n").encode("utf-8"))
     return changes, notes

@@ -154,7 +154,9 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
         return None
     # a build's values become its __dict__: a snapshot made by a torchup whose builds had other
     # fields (a refreshed cache outlives an upgrade) would make builds without an attribute
-    if fmt != (SNAPSHOT_FORMAT, tuple(fields(Build))) or (json_bytes is not None and tuple(source) != _source_id(json_bytes)):
+    if fmt != (SNAPSHOT_FORMAT, tuple(fields(Build))) or (
+        json_bytes is not None and tuple(source) != _source_id(json_bytes)
+    ):
         return None
     prov_objs = [Provenance(source=s, confidence=c) for s, c in provs]
     map_objs = [{k: prov_objs[i] for k, i in pairs} for pairs in prov_maps]
@@ -216,16 +218,8 @@ def read_snapshot(json_path: str | Path, *, origin: str = "embedded") -> Catalog
 def write_snapshot(json_path: str | Path, catalog: Catalog, json_bytes: bytes) -> str:
     """Write the snapshot of ``catalog`` (parsed from ``json_bytes``, the bytes of ``json_path``)
     beside that file, whole or not at all; returns its path.  ``OSError`` when it cannot."""
+    from torchup.cache import write_atomic
+
     out = os.path.splitext(os.fspath(json_path))[0] + ".marshal"
-    tmp = f"{out}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(snapshot_bytes(catalog, json_bytes))
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(out, snapshot_bytes(catalog, json_bytes))
     return out
