@@ -655,9 +655,8 @@ def refresh_catalog(
     merged, changes = merge(current, pypi, index, pypi_cuda=pypi_cuda, companions=companions, today=today)
     unconfirmed += _unconfirmed_after(merged, new, unread, base)
     path = cache_path(env)
-    write_atomic(
-        path, cache_text(merged).encode("utf-8")
-    )  # with made_from: the embedded catalog it was learnt on top of
+    # with made_from: the embedded catalog it was learnt on top of
+    write_atomic(path, cache_text(merged).encode("utf-8"))
     keep_snapshot(path, quiet=True)  # what later loads read: a millisecond instead of parsing the JSON
     stack_changes, stack_notes = refresh_stack(pypi_url, env, options.timeout, today, path.parent / "stack.json")
     changes += stack_changes
