@@ -104,6 +104,30 @@ def test_plan_for_a_machine_file_needs_no_dataclass_machinery(tmp_path):
         assert slow not in imported, f"{slow} is imported by `plan --machine FILE --json`"
 
 
+def test_plan_with_a_package_needs_neither_dataclasses_nor_packagings_requirement_parser(tmp_path):
+    """``plan --with`` (the stack around torch) took twice a plain plan's time: the stack classes were
+    dataclasses, and every requirement went through ``packaging.requirements`` (markers, tags,
+    logging).  A name with version clauses is read by ``torchup.metadata``; packaging's parser is
+    for the forms that need it (extras, markers)."""
+    machine = tmp_path / "m.json"
+    machine.write_text(
+        '{"os": "linux", "arch": "x86_64", "python": "3.12", "libc": "glibc 2.35", "nvidia_driver": "580.65.06",'
+        ' "gpus": [{"vendor": "nvidia", "name": "NVIDIA GeForce RTX 4090", "compute_capability": "8.9"}]}'
+    )
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "torchup", "plan", "--machine", str(machine), "--json",
+         "--with", "xformers>=0.0.28", "--with", "flash-attn"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TORCHUP_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert '"xformers"' in run.stdout and '"flash-attn"' in run.stdout
+    imported = _imported(run.stderr)
+    for slow in ("dataclasses", "inspect", "ast", "packaging.requirements", "packaging.markers", "logging", "pathlib"):
+        assert slow not in imported, f"{slow} is imported by `plan --machine FILE --json --with ...`"
+
+
 def test_explain_on_a_small_file_needs_no_dataclass_machinery(tmp_path):
     """explain's start-up (issue 15: 1 KB in 60 ms) has no room for ``dataclasses`` and what it
     pulls in, nor ``typing``: its classes (Finding, Problem, Signature, Facts) are records."""

@@ -28,14 +28,20 @@ SIMPLE = [
     "xformers @ http://127.0.0.1:8080/whl/xformers-0.0.30-cp311-cp311-manylinux_2_28_x86_64.whl",
     "pkg @ https://example.org/a%2Bb/pkg-1.0-py3-none-any.whl",
     "pkg @ file:///tmp/wheels/pkg-1.0-py3-none-any.whl",
-]
-
-OTHER = [  # valid PEP 508, but not a form torchup writes: packaging's to read
+    # version clauses without spaces: what `plan --with` is mostly given, and most torch requirements
     "torch>=2.0",
     "torch==2.0.*",
-    "torch == 2.0",
     "torch===2.0",
     "torch==2.0,<3",
+    "xformers>=0.0.28,<0.0.30,!=0.0.29",
+    "flash-attn~=2.7",
+    "torch<=2.9,>2.4",
+]
+
+OTHER = [  # valid PEP 508, but not a form the small parser reads: packaging's to read
+    "torch == 2.0",
+    "torch>=2.0, <3",
+    "torch>=2.0,",  # packaging takes a trailing comma
     "torch[opt]==2.0",
     "torch==2.0; python_version >= '3.9'",
     "torch==2.0 ; sys_platform == 'linux'",
@@ -46,7 +52,19 @@ OTHER = [  # valid PEP 508, but not a form torchup writes: packaging's to read
     "pkg@https://example.org/pkg-1.0-py3-none-any.whl",
 ]
 
-INVALID = ["torch==", "torch==not a version", "-torch==1.0", "torch-==1.0", "torch==1.0+", "", "==1.0", "torch==1..0"]
+INVALID = [
+    "torch==",
+    "torch==not a version",
+    "-torch==1.0",
+    "torch-==1.0",
+    "torch==1.0+",
+    "",
+    "==1.0",
+    "torch==1..0",
+    "torch~=2",  # ~= needs two release parts
+    "torch<=2.0.*",  # a wildcard only with == and !=
+    "torch>=",
+]
 
 
 def _same(mine, theirs: Requirement) -> None:

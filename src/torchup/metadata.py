@@ -2,8 +2,10 @@
 requirements torchup itself writes.
 
 ``requirement`` parses the simple forms torchup renders (``torch==2.14.1+cpu``,
-``flash-attn @ https://.../flash_attn-...whl``) and the bare names of most ``Requires-Dist``
-lines (``filelock``) by itself, and hands anything else to ``packaging.requirements``:
+``flash-attn @ https://.../flash_attn-...whl``), the bare names of most ``Requires-Dist``
+lines (``filelock``) and a name with version clauses and no spaces (``xformers>=0.0.28``,
+``torch>=2.4,<2.6``, what ``plan --with`` is mostly given) by itself, and hands anything else
+(extras, markers, spaces, parentheses) to ``packaging.requirements``:
 importing that (with its markers, tokenizer and ``dataclasses``) costs ~30 ms, most of
 an ``install --dry-run``'s budget (issue 15).  Both give the same name, specifier, URL,
 extras and marker (tests/test_metadata.py compares them form by form).
@@ -27,7 +29,8 @@ __all__ = ["SimpleRequirement", "canonical_name", "leading_name", "requirement",
 # PEP 508's name, and a version of the characters PEP 440 spells with (the specifier checks the
 # rest); a URL without spaces, quotes, ";" or a fragment packaging might read otherwise
 _NAME = lazy(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_VERSION = lazy(r"[A-Za-z0-9.!+_-]+")
+# one or more version clauses, comma-separated, no spaces: SpecifierSet judges each clause
+_CLAUSES = lazy(r"(?:===?|!=|~=|<=?|>=?)[A-Za-z0-9.!+_*-]+(?:,(?:===?|!=|~=|<=?|>=?)[A-Za-z0-9.!+_*-]+)*")
 _LEADING = lazy(r"[ \t]*([A-Za-z0-9._-]*)")
 _URL = lazy(r"(?:https?://[A-Za-z0-9.-]+(?::[0-9]+)?|file://)/[A-Za-z0-9._~%/+=-]*")
 
@@ -57,8 +60,9 @@ def canonical_name(name: str) -> str:
 
 
 def simple_requirement(text: str) -> SimpleRequirement | None:
-    """Pure: ``text`` as a ``SimpleRequirement`` when it is ``NAME``, ``NAME==VERSION`` or
-    ``NAME @ URL`` (an http, https or file URL), spelled plainly; None for any other form
+    """Pure: ``text`` as a ``SimpleRequirement`` when it is ``NAME``, ``NAME`` followed by
+    version clauses (``==2.14.1+cpu``, ``>=2.4,<2.6``) or ``NAME @ URL`` (an http, https or file
+    URL), spelled plainly without spaces around the clauses; None for any other form
     (``requirement`` then asks ``packaging``), a bad version included."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
@@ -67,11 +71,12 @@ def simple_requirement(text: str) -> SimpleRequirement | None:
         if not (_NAME.fullmatch(name) and _URL.fullmatch(rest)):
             return None
         return SimpleRequirement(name=name, specifier=SpecifierSet(), url=rest)
-    name, sep, version = text.partition("==")
-    if not _NAME.fullmatch(name) or (sep and not _VERSION.fullmatch(version)):
+    found = _NAME.match(text)  # the longest name at the start (a name ends in a letter or digit)
+    clauses = text[found.end() :] if found else ""
+    if not found or (clauses and not _CLAUSES.fullmatch(clauses)):
         return None
     try:
-        return SimpleRequirement(name=name, specifier=SpecifierSet(f"=={version}" if sep else ""))
+        return SimpleRequirement(name=found.group(), specifier=SpecifierSet(clauses))
     except InvalidSpecifier:
         return None
 

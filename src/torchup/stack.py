@@ -31,16 +31,19 @@ other packages through to the installer unpinned.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from torchup.catalog.model import platform_floor
 from torchup.catalog.stack import IndexBuilds, Listing, PackageFacts, StackCatalog, StackRelease
-from torchup.metadata import canonical_name
+from torchup.metadata import SimpleRequirement, canonical_name, requirement
 from torchup.plan import Refusal, StackPin
+from torchup.record import record
+
+TYPE_CHECKING = False  # packaging.requirements (markers, tags, logging) only for a form that needs it
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 __all__ = [
     "Point",
@@ -70,7 +73,7 @@ def cxx11_abi(torch: str, variant: str) -> bool:
     return minor >= (2, 7) or (minor == (2, 6) and not variant.startswith(("cpu", "cu118", "cu124")))
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Point:
     """One (torch, variant) candidate ``resolve`` kept for the machine."""
 
@@ -82,7 +85,7 @@ class Point:
     gpus: int = 0  # how many of the machine's GPUs the build can use
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Target:
     """The wheel platform of the machine."""
 
@@ -100,7 +103,7 @@ class Target:
         return f"cp{major}{minor}"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class StackChoice:
     index: int  # which point (into the points given)
     pins: tuple[StackPin, ...]
@@ -108,13 +111,14 @@ class StackChoice:
     unconfirmed: tuple[str, ...] = ()  # the hand-recorded facts the pins rest on that no primary source confirmed
 
 
-def parse_with(specs: Sequence[str]) -> list[Requirement]:
-    """PEP 508 strings to requirements; ``ValueError`` naming the bad one."""
+def parse_with(specs: Sequence[str]) -> list[SimpleRequirement | Requirement]:
+    """PEP 508 strings to requirements (``torchup.metadata.requirement``); ``ValueError`` naming
+    the bad one."""
     out = []
     for text in specs:
         try:
-            req = Requirement(text)
-        except InvalidRequirement as exc:
+            req = requirement(text)
+        except ValueError as exc:  # packaging's InvalidRequirement
             raise ValueError(f"{text!r} is not a PEP 508 requirement ({exc})") from None
         if req.url:
             raise ValueError(f"{text!r}: a direct URL cannot be chosen together with torch; give a version spec")
@@ -122,7 +126,9 @@ def parse_with(specs: Sequence[str]) -> list[Requirement]:
     return out
 
 
-def split_known(reqs: Sequence[Requirement], stack: StackCatalog) -> tuple[list[Requirement], list[Requirement]]:
+def split_known(
+    reqs: Sequence[SimpleRequirement | Requirement], stack: StackCatalog
+) -> tuple[list[SimpleRequirement | Requirement], list[SimpleRequirement | Requirement]]:
     """(the packages torchup knows to be built against torch, the others)."""
     known = [r for r in reqs if stack.get(r.name) is not None]
     return known, [r for r in reqs if stack.get(r.name) is None]
@@ -205,7 +211,7 @@ def _torch_spec(release: StackRelease, target: Target) -> SpecifierSet | None:
     env = _marker_env(target)
     out = None
     for text in release.requires_torch:
-        req = Requirement(text)
+        req = requirement(text)
         if req.marker is not None and not req.marker.evaluate(env):
             continue
         out = req.specifier if out is None else out & req.specifier
@@ -239,7 +245,7 @@ def _describe_point(p: Point) -> str:
 # --- one package at one point --------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class _Fit:
     pin: StackPin | None = None
     why_not: str | None = None
@@ -301,7 +307,7 @@ def _table_key(facts: PackageFacts, version: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class _Where:
     """Where the build of an exact-pin release for a point comes from."""
 
@@ -450,7 +456,7 @@ def _fit(facts: PackageFacts, spec: SpecifierSet, point: Point, target: Target) 
 
 
 def co_resolve(
-    points: Sequence[Point], reqs: Sequence[Requirement], stack: StackCatalog, target: Target
+    points: Sequence[Point], reqs: Sequence[SimpleRequirement | Requirement], stack: StackCatalog, target: Target
 ) -> StackChoice | Refusal:
     """The first point (best first) where every requested package fits, with its pins; else a Refusal.
     Answered once per question for a ``stack`` catalog (kept in ``stack.answers``)."""
@@ -461,7 +467,7 @@ def co_resolve(
 
 
 def _co_resolve(
-    points: Sequence[Point], reqs: Sequence[Requirement], stack: StackCatalog, target: Target
+    points: Sequence[Point], reqs: Sequence[SimpleRequirement | Requirement], stack: StackCatalog, target: Target
 ) -> StackChoice | Refusal:
     unknown = [r.name for r in reqs if stack.get(r.name) is None]
     if unknown:

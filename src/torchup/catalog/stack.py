@@ -29,12 +29,16 @@ The record building here is pure and shared by the maintainer script and the ref
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from torchup.metadata import canonical_name
+from torchup.record import field, record
+
+TYPE_CHECKING = False  # typing and pathlib are not imported at run time: plan's start-up (issue 15)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 __all__ = [
     "BINDINGS",
@@ -57,7 +61,7 @@ BINDINGS = ("exact-pin", "range", "per-torch", "table")
 STACK_FORMAT = 1
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class StackRelease:
     """One release of a package on PyPI: its torch requirement and the wheels it has."""
 
@@ -70,7 +74,7 @@ class StackRelease:
     source: str = "PYPI"
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Listing:
     """Wheels of one package version published off PyPI for one (torch minor, CUDA) point."""
 
@@ -85,7 +89,7 @@ class Listing:
     confirmed: bool = False  # the source is primary (the workflow that built it) and says so
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class IndexBuilds:
     """Which torch builds one release of an exact-pin package was built for, per index (xformers)."""
 
@@ -95,7 +99,7 @@ class IndexBuilds:
     confirmed: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class Origin:
     """Where one hand-recorded fact comes from."""
 
@@ -103,7 +107,7 @@ class Origin:
     confirmed: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class PackageFacts:
     name: str
     binding: str
@@ -120,14 +124,21 @@ class PackageFacts:
     listings: tuple[Listing, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@record
 class StackCatalog:
     read: str | None  # the day the PyPI part was read
     packages: Mapping[str, PackageFacts]
     origin: str = "embedded"
-    # co_resolve's answers for this catalog (torchup.stack): it is pure, and `torchup site` asks it the
-    # same question for thousands of machines alike (a refusal weighs every package against every build)
-    answers: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # co_resolve's answers for this catalog (torchup.stack): it is pure, and `torchup site` asks
+        # it the same question for thousands of machines alike (a refusal weighs every package
+        # against every build).  Not a field: no part of the catalog's value, compared or shown.
+        self.__dict__["answers"] = {}
+
+    @property
+    def answers(self) -> dict:
+        return self.__dict__["answers"]
 
     def get(self, name: str) -> PackageFacts | None:
         return self.packages.get(canonical_name(name))
@@ -191,25 +202,49 @@ def release_record(
 # --- loading ----------------------------------------------------------------------------------
 
 
+_EMBEDDED = os.path.join(os.path.dirname(os.path.realpath(__file__)), "data", "stack.json")
+
+
 def stack_path() -> Path:
-    return Path(__file__).resolve().parent / "data" / "stack.json"
+    from pathlib import Path
+
+    return Path(_EMBEDDED)
+
+
+_LOADED: dict[tuple, StackCatalog] = {}  # (the refreshed cache's path, its size and mtime) -> catalog
 
 
 def load_stack(env: Mapping[str, str] | None = None) -> StackCatalog:
     """The stack catalog in use: the embedded facts, with the releases ``catalog refresh`` read
-    into the user cache (``stack.json`` there) added; a damaged cache is ignored."""
-    data = stack_data(env)
-    return stack_from_dict(data, origin="embedded" if data.get("refreshed") is None else "embedded+refresh")
+    into the user cache (``stack.json`` there) added; a damaged cache is ignored.  Loaded once
+    per process while that cache file is unchanged (``plan --with`` asks for it more than once)."""
+    from torchup.cache import cache_root
+
+    cached = os.path.join(cache_root(env), "stack.json")
+    try:
+        st = os.stat(cached)
+        key: tuple = (cached, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = (cached, None, None)
+    if key not in _LOADED:
+        data = stack_data(env)
+        _LOADED[key] = stack_from_dict(data, origin="embedded" if data.get("refreshed") is None else "embedded+refresh")
+    return _LOADED[key]
 
 
 def stack_data(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The raw JSON the catalog is built from (see ``load_stack``)."""
-    from torchup.catalog.load import cache_dir
+    from torchup.cache import cache_root
 
-    data = json.loads(stack_path().read_text(encoding="utf-8"))
-    cached = cache_dir(env) / "stack.json"
+    with open(_EMBEDDED, encoding="utf-8") as fh:
+        data = json.load(fh)
+    cached = os.path.join(cache_root(env), "stack.json")
     try:
-        extra = json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else None
+        if os.path.isfile(cached):
+            with open(cached, encoding="utf-8") as fh:
+                extra = json.load(fh)
+        else:
+            extra = None
         stack_from_dict(extra or data)  # validate before use
     except (OSError, ValueError, KeyError, TypeError):
         extra = None
@@ -223,8 +258,9 @@ def stack_data(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return data
 
 
-def read_stack_file(path: Path, *, origin: str | None = None) -> StackCatalog:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def read_stack_file(path: str | Path, *, origin: str | None = None) -> StackCatalog:
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
     return stack_from_dict(data, origin=origin or str(path))
 
 

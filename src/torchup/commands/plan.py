@@ -143,14 +143,13 @@ def _with_stack_files(args: argparse.Namespace, request, env):
 def _built_against_torch(inputs, env):
     """The files' packages that torchup knows to be built against torch: those are chosen with torch;
     the others (numpy, requests, ...) are the user's manager's to install, after torch."""
-    from packaging.requirements import Requirement
-
     from torchup.catalog.stack import load_stack
+    from torchup.metadata import requirement
     from torchup.record import replace
 
     stack = load_stack(env)
     return [
-        replace(item, packages=tuple(p for p in item.packages if stack.get(Requirement(p).name) is not None))
+        replace(item, packages=tuple(p for p in item.packages if stack.get(requirement(p).name) is not None))
         for item in inputs
     ]
 
