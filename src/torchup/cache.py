@@ -36,13 +36,13 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Put ``data`` at ``path`` whole or not at all: written to a temporary file beside it,
     flushed to disk, then renamed over it, so a reader finds the old file or the new one (the
-    directory is made when missing).  When anything fails the temporary file is removed and the
-    ``OSError`` raised."""
-    import tempfile
-
+    directory is made when missing).  The file gets the usual permissions (0666 less the umask;
+    ``tempfile.mkstemp`` would make it 0600, unreadable to others where torchup's own data is
+    built).  When anything fails the temporary file is removed and the ``OSError`` raised."""
     directory = os.path.dirname(os.fspath(path)) or "."
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".torchup-", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f".torchup-{os.getpid()}-{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
