@@ -24,7 +24,8 @@ one warm-up run), the same with ``--python`` this venv's interpreter, ``--machin
 probing), ``--python`` a venv with the cache emptied before each run (a miss: the target
 script runs), ``--version`` (start-up alone), ``python -I -S -c pass`` (the floor), and
 ``--fleet`` machine files at once, and ``--machine FILE`` again with a refreshed catalog in the
-cache directory (as ``torchup catalog refresh`` leaves it: its JSON and its snapshot).  A private ``TORCHUP_CACHE_DIR`` is used throughout, and
+cache directory (as ``torchup catalog refresh`` leaves it: its JSON and its snapshot), and with
+``--with xformers`` (the stack around torch; shown for scale, no target).  A private ``TORCHUP_CACHE_DIR`` is used throughout, and
 the source is byte-compiled first (``PYTHONDONTWRITEBYTECODE`` is dropped: an installed
 torchup has its ``.pyc``).
 """
@@ -186,6 +187,8 @@ def main() -> int:
         ("plan --json --machine FILE", [*torchup, "plan", "--json", "--machine", str(machine)], env, None),
         ("plan --json --machine FILE (refreshed catalog)", [*torchup, "plan", "--json", "--machine", str(machine)],
          refreshed_env, None),
+        ("plan --json --machine FILE --with xformers", [*torchup, "plan", "--json", "--machine", str(machine),
+                                                        "--with", "xformers"], env, None),
         ("plan --json --python venv (cache miss)", [*torchup, "plan", "--json", "--python", venv_py], miss_env,
          empty_miss_cache),
         ("torchup --version", [*torchup, "--version"], env, None),
