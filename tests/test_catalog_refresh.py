@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.index_server import IndexServer
 from tests.support.wheels import make_wheel
-from torchup.catalog.load import cache_path, load_catalog, read_catalog_file
+from torchup.catalog.load import MAX_BYTES, cache_path, load_catalog, read_catalog_file
 from torchup.catalog.snapshot import read_snapshot
 from torchup.catalog.refresh import RefreshOptions, files_by_version, parse_simple_page, refresh_catalog, PageError
 from torchup.errors import NetworkError
@@ -110,7 +110,7 @@ def test_refresh_merges_new_release_variant_and_tags(tmp_path, indexes):
     # and the refresh kept it as a snapshot too (a millisecond to load), which says what the JSON says
     assert sorted(os.listdir(tmp_path / "cache")) == ["catalog.json", "catalog.marshal", "stack.json"]
     cache_json = tmp_path / "cache" / "catalog.json"
-    assert read_snapshot(cache_json, origin=str(cache_json)) == cat == read_catalog_file(cache_json)
+    assert read_snapshot(cache_json, max_bytes=MAX_BYTES, origin=str(cache_json)) == cat == read_catalog_file(cache_json)
     assert cat.origin == str(cache_json)
     # what the snapshot says of platforms without release builds survives the refresh
     assert cat.platforms == load_catalog(use_cache=False).platforms and cat.platform_note("linux", "s390x")

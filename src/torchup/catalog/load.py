@@ -83,6 +83,8 @@ def load_catalog(env: Mapping[str, str] | None = None, *, use_cache: bool = True
     path = os.path.join(cache_root(env), "catalog.json")  # a string: pathlib costs a plan ~5 ms to import
     if not use_cache or not os.path.exists(path):
         return _embedded()  # the common case
+    if not os.path.isfile(path):  # a directory, a FIFO, a device: reading it could wait or never end
+        return _with_warning(_embedded(), f"ignored the refreshed catalog {path}: not a regular file")
     cache_date, made_from = _cache_head(path)
     if made_from is not None and made_from != embedded_id():
         if cache_date is not None and cache_date <= (_embedded_date() or ""):
@@ -153,7 +155,7 @@ def _embedded() -> Catalog:
     from the JSON beside it, else from the JSON (catalog/snapshot.py)."""
     from torchup.catalog.snapshot import read_snapshot
 
-    return read_snapshot(_EMBEDDED) or read_catalog_file(embedded_path(), origin="embedded")
+    return read_snapshot(_EMBEDDED, max_bytes=MAX_BYTES) or read_catalog_file(embedded_path(), origin="embedded")
 
 
 def _embedded_date() -> str | None:
@@ -204,7 +206,7 @@ def _read_cache(path: str | Path) -> Catalog:
     the JSON, writing the snapshot for the next time."""
     from torchup.catalog.snapshot import read_snapshot
 
-    return read_snapshot(path, origin=str(path)) or keep_snapshot(path, quiet=True)
+    return read_snapshot(path, max_bytes=MAX_BYTES, origin=str(path)) or keep_snapshot(path, quiet=True)
 
 
 def _read_limited(path: str | Path) -> bytes:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import zlib
 
 from torchup.catalog.model import Build, Catalog, Companion, PlatformNote, Provenance, Release, Wheel
@@ -41,9 +42,17 @@ __all__ = [
     "write_snapshot",
 ]
 
-SNAPSHOT_FORMAT = 3  # 2: the platform notes; 3: the header with the CRC-32 of the marshal bytes
+SNAPSHOT_FORMAT = 4  # 2: the platform notes; 3: the header with the CRC-32 of the marshal bytes;
+# 4: the layout names the fields of every record class stored, not only Build's
 _MAGIC = b"torchup-catalog\n"  # then the CRC-32 of the rest (4 bytes, little-endian), then marshal
 _BUILD_REFS = ("wheels", "provenance")  # stored as indexes into the shared tables
+
+
+def _layout() -> tuple:
+    """What a snapshot's tuples and dicts mean: the format and the fields of each record class
+    it stores.  A refreshed cache outlives an upgrade of torchup; a snapshot written by one whose
+    classes had other fields is not read (its tuples would unpack wrongly, or a build lack one)."""
+    return (SNAPSHOT_FORMAT, *(fields(c) for c in (Build, Release, Companion, PlatformNote, Wheel, Provenance)))
 
 
 def snapshot_path(json_path: Path) -> Path:
@@ -109,7 +118,7 @@ def snapshot_bytes(catalog: Catalog, json_bytes: bytes) -> bytes:
         (p.os, p.arch, p.note, provs.add((p.provenance.source, p.provenance.confidence))) for p in catalog.platforms
     )
     data = (
-        (SNAPSHOT_FORMAT, tuple(fields(Build))),
+        _layout(),
         _source_id(json_bytes),
         catalog.data_date,
         catalog.format,
@@ -150,14 +159,18 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
     try:
         top = marshal.loads(data[head:])
         fmt, source, data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases, platforms = top
-    except (ValueError, EOFError, TypeError):
+        # a build's values become its __dict__: a snapshot made by a torchup whose records had
+        # other fields (a refreshed cache outlives an upgrade) would make builds without an attribute
+        if fmt != _layout() or (json_bytes is not None and tuple(source) != _source_id(json_bytes)):
+            return None
+        return _decode(
+            data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases, platforms, origin
+        )
+    except (ValueError, EOFError, TypeError, KeyError, IndexError):  # a layout its header did not announce
         return None
-    # a build's values become its __dict__: a snapshot made by a torchup whose builds had other
-    # fields (a refreshed cache outlives an upgrade) would make builds without an attribute
-    if fmt != (SNAPSHOT_FORMAT, tuple(fields(Build))) or (
-        json_bytes is not None and tuple(source) != _source_id(json_bytes)
-    ):
-        return None
+
+
+def _decode(data_date, catalog_format, sources, provs, prov_maps, wheels, wheel_sets, releases, platforms, origin):
     prov_objs = [Provenance(source=s, confidence=c) for s, c in provs]
     map_objs = [{k: prov_objs[i] for k, i in pairs} for pairs in prov_maps]
     wheel_objs = [Wheel(python=p, abi=a, platform=pl) for p, a, pl in wheels]
@@ -202,17 +215,32 @@ def catalog_from_snapshot(data: bytes, *, json_bytes: bytes | None = None, origi
     )
 
 
-def read_snapshot(json_path: str | Path, *, origin: str = "embedded") -> Catalog | None:
-    """The snapshot beside ``json_path`` when it was made from that very file; else ``None``."""
+def read_snapshot(json_path: str | Path, *, max_bytes: int, origin: str = "embedded") -> Catalog | None:
+    """The snapshot beside ``json_path`` when it was made from that very file; else ``None``.
+    Either file over ``max_bytes``, or not a regular file (a FIFO, a device), gives ``None``
+    unread: the JSON's own reading then applies its limits and says what is wrong."""
     json_file = os.fspath(json_path)
-    try:
-        with open(os.path.splitext(json_file)[0] + ".marshal", "rb") as fh:
-            data = fh.read()
-        with open(json_file, "rb") as fh:
-            json_bytes = fh.read()
-    except OSError:
+    data = _read_regular(os.path.splitext(json_file)[0] + ".marshal", max_bytes)
+    if data is None:
+        return None
+    json_bytes = _read_regular(json_file, max_bytes)
+    if json_bytes is None:
         return None
     return catalog_from_snapshot(data, json_bytes=json_bytes, origin=origin)
+
+
+def _read_regular(path: str, max_bytes: int) -> bytes | None:
+    try:
+        # O_NONBLOCK: opening a FIFO nobody writes to returns at once (then fstat turns it down)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as fh:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+                return None
+            data = fh.read(max_bytes + 1)
+    except OSError:
+        return None
+    return data if len(data) <= max_bytes else None
 
 
 def write_snapshot(json_path: str | Path, catalog: Catalog, json_bytes: bytes) -> str:
