@@ -76,6 +76,7 @@ def test_remembered_co_resolve_answers_as_resolve_alone():
     from datetime import date
 
     from torchup.catalog.stack import load_stack
+    from torchup.record import replace
     from torchup.resolve import resolve
     from torchup.site import _answer, _requests, _solve, _Task
 
@@ -92,7 +93,9 @@ def test_remembered_co_resolve_answers_as_resolve_alone():
         for d, driver in enumerate(gpu_drivers):
             machine, _ = machine_from_dict(machine_data(task.platform, gpu, driver, task.python))
             for r, request in enumerate(requests):
-                alone = resolve(machine, request, task.catalog, today=task.today, stack=load_stack())
+                fresh = replace(load_stack())  # a new stack catalog: its answers start empty
+                assert fresh is not task.stack and not fresh.answers
+                alone = resolve(machine, request, task.catalog, today=task.today, stack=fresh)
                 assert solved[g][d][r] == _answer(alone, gpu["name"] if gpu else None), (gpu, driver, request)
     # the packages are in the answers: pinned in a title, or a refusal that names them
     assert any("torch-scatter" in solved[g][d][6][1] for g in range(3) for d in range(len(solved[g])))
