@@ -223,9 +223,9 @@ def load_stack(env: Mapping[str, str] | None = None) -> StackCatalog:
     cached = os.path.join(cache_root(env), "stack.json")
     try:
         st = os.stat(cached)
-        key: tuple = (cached, st.st_size, st.st_mtime_ns)
+        key: tuple = (cached, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)  # a replaced file: a new inode
     except OSError:
-        key = (cached, None, None)
+        key = (cached, None, None, None, None)
     if key not in _LOADED:
         data = stack_data(env)
         _LOADED[key] = stack_from_dict(data, origin="embedded" if data.get("refreshed") is None else "embedded+refresh")
