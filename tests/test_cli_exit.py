@@ -95,3 +95,45 @@ def test_only_a_short_lived_command_skips_the_teardown(env, machine_file, comman
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["format"] == f"torchup/{command[0]}"
     assert (b"teardown ran" in done.stderr) is teardown
+
+
+FULL = "/dev/full"  # Linux's always-full device: every write fails with ENOSPC
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", "--json", "--machine", "M"),
+        ("plan", "--machine", "M"),
+        ("plan", "--json", "--machine", "M", "--gpu", "nonsense"),  # an error envelope that cannot be written
+        ("catalog",),
+        ("matrix", "--gpu", "RTX 4090"),
+        ("--version",),
+    ],
+)
+def test_output_to_a_full_disk_is_said_on_stderr_with_exit_4(env, machine_file, args):
+    args = tuple(machine_file if a == "M" else a for a in args)
+    with open(FULL, "w") as full:
+        out = subprocess.run([sys.executable, "-m", "torchup", *args], stdout=full, stderr=subprocess.PIPE,
+                             timeout=120, env=env, text=True)
+    assert out.returncode == 4, out.stderr
+    assert out.stderr == (
+        "torchup: cannot write its output: No space left on device\n"
+        "hint: send the output where it can be written (a disk with room, an open file or pipe)\n"
+    )
+
+
+@pytest.mark.parametrize("args", [("plan", "--machine", "M"), ("plan", "--json", "--machine", "M"), ("--version",)])
+def test_a_closed_standard_output_is_said_on_stderr_with_exit_4(env, machine_file, args):
+    args = tuple(machine_file if a == "M" else a for a in args)
+    script = "import os, sys, runpy; os.close(1); sys.argv = ['torchup', *sys.argv[1:]]; runpy.run_module('torchup', run_name='__main__')"
+    out = subprocess.run([sys.executable, "-c", script, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, timeout=120, env=env, text=True)
+    # os.close(1) after start-up leaves sys.stdout set on a closed descriptor: EBADF on the write
+    assert out.returncode == 4, out.stderr
+    assert out.stderr.startswith("torchup: cannot write its output: Bad file descriptor\n"), out.stderr
+    closed = subprocess.run(f'exec 1>&-; exec "{sys.executable}" -m torchup {" ".join(args)}', shell=True,
+                            stderr=subprocess.PIPE, timeout=120, env=env, text=True)
+    assert closed.returncode == 4, closed.stderr
+    assert closed.stderr.startswith("torchup: cannot write its output: standard output is closed\n"), closed.stderr

@@ -176,6 +176,19 @@ def _plans_from_files_only(argv: Sequence[str]) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stdout is None:  # started with standard output closed (`torchup >&-`)
+        return _output_failed(None)
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader left while an error was being reported
+        return 0
+    except OSError as exc:  # raised while an error was being reported: the output itself failed
+        if _is_output_error(exc):
+            return _output_failed(exc)
+        raise
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--version"]:  # what argparse's version action prints, without building a parser
         print(f"torchup {__version__}")
@@ -218,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the bug boundary: anything else is ours to fix
+        if isinstance(exc, OSError) and _is_output_error(exc):  # a full disk, a bad descriptor: not a bug
+            return _output_failed(exc)
         if json_mode:
             _emit_error(
                 _json_document(command, argv),
@@ -249,9 +264,60 @@ def entry() -> int:
     object at a time) cost about 9% of a ``plan``'s instructions, and nothing of those commands
     waits for it -- they register no ``atexit`` work and close every file they write."""
     code = main()
+    try:  # the last of the output reaches its file now: a full disk says so here, not by exit 0
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        code = _output_failed(exc)
+    except ValueError:  # closed
+        pass
     if (_named_command(sys.argv[1:]) or DEFAULT_COMMAND) in SHORT_LIVED:
         _exit_now(code)
     return code
+
+
+def _is_output_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that the place it goes refused: a full disk or quota, a file
+    over its size limit, an I/O error, a descriptor closed under torchup.  Such an error names
+    no file (an ``open`` or ``replace`` that fails does), and no fix of torchup's would help."""
+    import errno
+
+    return (
+        isinstance(exc, OSError)
+        and not isinstance(exc, BrokenPipeError)
+        and exc.filename is None
+        and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF)
+    )
+
+
+def _output_failed(exc: OSError | None) -> int:
+    """Standard output could not be written: said on stderr, exit 4 (the environment refused).
+    Descriptor 1 is then pointed at the null device, so that the exit's own flush of what is still
+    buffered fails no more (no second report, no traceback)."""
+    import os
+
+    from torchup.errors import EXIT_ENV
+
+    reason = "standard output is closed" if exc is None else (exc.strerror or str(exc))
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
+    except OSError:
+        pass
+    if sys.stderr is not None:
+        try:
+            print(
+                f"torchup: cannot write its output: {reason}\n"
+                "hint: send the output where it can be written (a disk with room, an open file or pipe)",
+                file=sys.stderr,
+            )
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+    return EXIT_ENV
 
 
 def _exit_now(code: int) -> None:
@@ -259,7 +325,8 @@ def _exit_now(code: int) -> None:
 
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
+            if stream is not None:  # None: started with that descriptor closed
+                stream.flush()
         except (OSError, ValueError):  # a reader gone (BrokenPipeError), a closed stream: nothing more to say
             pass
     os._exit(code)
