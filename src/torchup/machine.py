@@ -92,11 +92,11 @@ _PCI_RE = lazy(r"^[0-9a-f]{4}:[0-9a-f]{4}$")
 
 
 def _dotted(value: str, parts: tuple[int, ...] | None = None) -> bool:
-    """Whether ``value`` is decimal numbers joined by dots (``550.54.14``), with one of ``parts``
+    """Whether ``value`` is ASCII decimal numbers joined by dots (``550.54.14``), with one of ``parts``
     numbers when given.  A string test, not a pattern: compiling one costs every start more than
     checking a machine file's few version fields this way."""
     words = value.split(".")
-    return (parts is None or len(words) in parts) and all(w.isdecimal() for w in words)
+    return (parts is None or len(words) in parts) and all(w.isascii() and w.isdecimal() for w in words)
 
 
 def _is_libc(value: str) -> bool:

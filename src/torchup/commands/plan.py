@@ -30,8 +30,8 @@ PROJECT_MANAGERS = {
     "poetry-project": ("Poetry project", "poetry_project"),
     "pixi": ("pixi workspace", "pixi_workspace"),
 }
-_VARIANT_RE = lazy(r"^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
-_CUDA_RE = lazy(r"^\d+\.\d+$")
+_VARIANT_RE = lazy(r"(?a)^(cpu|xpu|pypi|cu\d{3}|rocm\d+\.\d+(\.\d+)?)$")
+_CUDA_RE = lazy(r"(?a)^\d+\.\d+$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -244,7 +244,7 @@ def describe_target(machine, gpu_names, driver):
 
     if driver is not None:
         driver = driver.strip()
-        if not re.fullmatch(r"\d{1,4}(\.\d{1,4}){0,3}", driver):
+        if not re.fullmatch(r"(?a)\d{1,4}(\.\d{1,4}){0,3}", driver):
             raise UsageError(f"--driver {driver!r} is not an NVIDIA driver version", hint="like 550.54.14 or 581.57")
         machine = replace(
             machine,

@@ -34,7 +34,7 @@ __all__ = ["DEFAULT_TIMEOUT", "FileFacts", "probe_machine", "read_file_facts"]
 
 DEFAULT_TIMEOUT = 10.0  # per command; busy nodes need more than 2-3 s (research/probing.md 1.8)
 _DRIVER_OVERRIDES = ("TORCHUP_CUDA_DRIVER", "UV_CUDA_DRIVER_VERSION")
-_DRIVER_RE = lazy(r"^\d+\.\d+(\.\d+)?$")
+_DRIVER_RE = lazy(r"(?a)^\d+\.\d+(\.\d+)?$")
 
 
 # --- phase 1: files only ----------------------------------------------------------

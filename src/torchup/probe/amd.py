@@ -28,7 +28,7 @@ __all__ = [
 KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 ROCM_VERSION_FILES = ("/opt/rocm/.info/version", "/opt/rocm/core/.info/version")
 _HEX_IN_PARENS = lazy(r"\(0x([0-9a-fA-F]+)\)")
-_HSA_OVERRIDE = lazy(r"^(\d+)\.(\d+)\.(\d+)$")
+_HSA_OVERRIDE = lazy(r"(?a)^(\d+)\.(\d+)\.(\d+)$")
 
 
 @record
@@ -58,7 +58,8 @@ def parse_kfd_properties(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+        digits = parts[1].lstrip("-") if len(parts) == 2 else ""
+        if digits.isascii() and digits.isdigit() and len(digits) <= 20:  # a 64-bit value at most
             out[parts[0]] = int(parts[1])
     return out
 
@@ -80,7 +81,7 @@ def parse_rocminfo(text: str) -> list[AmdAgent]:
                     gfx=name if _GFX.match(name) else None,
                     name=block.get("Marketing Name") or None,
                     device_id=chip.group(1).lower().rjust(4, "0") if chip else None,
-                    node=int(node) if node.isdigit() else None,
+                    node=int(node) if node.isascii() and node.isdigit() else None,
                 )
             )
         block.clear()
@@ -137,7 +138,7 @@ def parse_amd_smi_static(text: str) -> list[AmdAgent]:
 
 def parse_rocm_version(text: str) -> str | None:
     """``/opt/rocm/.info/version``: ``6.0.0-12568`` (before 7.0) or ``7.0.1``."""
-    m = re.match(r"^\s*(\d+\.\d+(?:\.\d+)?)", text)
+    m = re.match(r"(?a)^\s*(\d+\.\d+(?:\.\d+)?)", text)
     return m.group(1) if m else None
 
 
@@ -167,7 +168,11 @@ def read_kfd_agents(system: System) -> list[AmdAgent]:
             continue
         dev = props.get("device_id")
         agents.append(
-            AmdAgent(gfx=gfx, device_id=f"{dev:04x}" if dev else None, node=int(node) if node.isdigit() else None)
+            AmdAgent(
+                gfx=gfx,
+                device_id=f"{dev:04x}" if dev else None,
+                node=int(node) if node.isascii() and node.isdigit() else None,
+            )
         )
     return agents
 

@@ -52,17 +52,17 @@ QUERY_FIELDS = ("index", "uuid", "pci.bus_id", "driver_version", "compute_cap", 
 
 # leading dotted number of a driver version; custom builds add suffixes
 # ("595.71.05-aorus.14", research/probing.md 1.1)
-_LEADING_VERSION = lazy(r"^\s*(\d+\.\d+(?:\.\d+)?)")
+_LEADING_VERSION = lazy(r"(?a)^\s*(\d+\.\d+(?:\.\d+)?)")
 # both module flavours: "x86_64 Kernel Module  535.146.02  <date>" and
 # "Open Kernel Module for x86_64  565.57.01  Release Build ..."
-_PROC_LINE = lazy(r"Kernel Module(?: for (\S+))?\s+(\d+\.\d+(?:\.\d+)?)(\S*)")
+_PROC_LINE = lazy(r"(?a)Kernel Module(?: for (\S+))?\s+(\d+\.\d+(?:\.\d+)?)(\S*)")
 _PROC_ARCH = lazy(r"NVIDIA UNIX (\S+) Kernel Module")
 _INVALID_FIELD = lazy(r'Field "([^"]+)" is not a valid field to query')
-_NVML_LIB_VERSION = lazy(r"NVML library version:\s*(\d+(?:\.\d+)+)")
+_NVML_LIB_VERSION = lazy(r"(?a)NVML library version:\s*(\d+(?:\.\d+)+)")
 _Q_LINE = lazy(r"^(\s*)([^:]+?)\s*:\s*(.*?)\s*$")
-_VERSION = lazy(r"^(\d+(?:\.\d+)+)")
-_TABLE_SMI = lazy(r"NVIDIA-SMI\s+(\d+(?:\.\d+)+)")
-_TABLE_DRIVER = lazy(r"(?:Driver|KMD) Version:\s*(\d+(?:\.\d+)+)")
+_VERSION = lazy(r"(?a)^(\d+(?:\.\d+)+)")
+_TABLE_SMI = lazy(r"(?a)NVIDIA-SMI\s+(\d+(?:\.\d+)+)")
+_TABLE_DRIVER = lazy(r"(?a)(?:Driver|KMD) Version:\s*(\d+(?:\.\d+)+)")
 _TABLE_CUDA = lazy(r"CUDA(?: UMD)? Version:\s*(\S+)")
 _PLACEHOLDERS = ("[N/A]", "N/A", "[Not Supported]", "[Unknown Error]", "[Insufficient Permissions]", "")
 
@@ -162,7 +162,7 @@ class SmiGpu:
 def _int_of(value: str | None) -> int | None:
     if value is None:
         return None
-    m = re.match(r"^\s*(\d+)", value)
+    m = re.match(r"(?a)^\s*(\d{1,18})(?!\d)", value)  # more digits than a count can have: garbage
     return int(m.group(1)) if m else None
 
 
@@ -185,7 +185,7 @@ def gpus_from_rows(rows: list[dict[str, str | None]]) -> list[SmiGpu]:
     out = []
     for row in rows:
         cc = row.get("compute_cap")
-        if cc is not None and not re.match(r"^\d+\.\d+$", cc):
+        if cc is not None and not re.match(r"(?a)^\d+\.\d+$", cc):
             cc = None
         bus = row.get("pci.bus_id")
         out.append(
@@ -405,7 +405,7 @@ def visible_devices_hide_all(value: str, count: int | None) -> str | None:
     first = tokens[0]
     if first.startswith(("GPU-", "MIG-")):
         return None
-    if not re.fullmatch(r"\d+", first):
+    if not re.fullmatch(r"(?a)\d{1,9}", first):
         return f"CUDA_VISIBLE_DEVICES={value!r}: {first!r} is not a device index"
     if count is not None and int(first) >= count:
         return f"CUDA_VISIBLE_DEVICES={value!r}: there is no GPU {first} (this machine has {count})"
