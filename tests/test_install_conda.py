@@ -303,7 +303,17 @@ def test_a_file_appended_to_in_place_is_kept_as_a_copy(conda_env):
      'platforms = [{platform = "linux-64", cuda = "13.0"}]\n', False, 13, None),
     ('[tool.pixi.project]\nchannels = ["conda-forge"]\n[tool.pixi.system-requirements]\ncuda = "12.4"\n', True, 12, None),
     ('[tool.pixi.workspace]\nchannels = ["bioconda"]\n', True, None, "does not use conda-forge"),
-    ("[workspace\n", False, None, "not valid TOML"),
+    ("[workspace\n", False, None, "not TOML torchup can read"),
+    # written wrong by hand: a table that is not one, lists that are not lists, nesting and keys tomllib
+    # would spend long on
+    ("tool = 5\n", True, None, "does not use conda-forge"),
+    ('[tool]\npixi = "x"\n', True, None, "does not use conda-forge"),
+    ('workspace = 3\nproject = [1]\n', False, None, "does not use conda-forge"),
+    ('[workspace]\nchannels = "conda-forge"\n', False, None, "does not use conda-forge"),
+    ('system-requirements = 4\n[workspace]\nchannels = ["conda-forge"]\nplatforms = 7\n', False, 12,
+     "does not declare CUDA"),
+    ("x = " + "[" * 3000 + "]" * 3000 + "\n", False, None, "not TOML torchup can read"),
+    (".".join(["a"] * 100_000) + " = 1\n", False, None, "not TOML torchup can read"),
 ])
 def test_the_manifest_is_checked_before_pixi_runs(text, pyproject, cuda_major, problem):
     from torchup.install.pixi import manifest_problem

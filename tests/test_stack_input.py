@@ -98,6 +98,11 @@ def test_project_dependencies_and_an_extra():
     ("[project]\nname = 'x'\ndynamic = ['dependencies']\n", "dynamic"),
     ("[project]\nname = 'x'\ndependencies = 'xformers'\n", "not a list of strings"),
     ("[project]\nname = 'x'\ndependencies = ['-e .']\n", "editable"),
+    # malformed or hostile files (a sweep of such inputs, 2026-12-04, found each an internal error or a hang)
+    ("[project]\nname = 'x'\ndynamic = 5\n", "dynamic is not a list"),
+    ("[project]\nname = 'x'\ndependencies = " + "[" * 3000 + "]" * 3000 + "\n", "nests arrays or tables too deep"),
+    ("[project]\nname = 'x'\n" + ".".join(["a"] * 100_000) + " = 1\n", "key of over 16 dotted parts"),
+    ("[" + ".".join(["a"] * 100_000) + "]\n", "key of over 16 dotted parts"),
 ])
 def test_a_project_torchup_cannot_read_is_a_usage_error(text, words):
     with pytest.raises(UsageError, match=words):

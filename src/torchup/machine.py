@@ -266,18 +266,26 @@ def _too_big(origin: str, what: str) -> UsageError:
 
 
 def _check_toml_keys(text: str, origin: str) -> None:
-    """Refuse a TOML key or table header of more than MAX_KEY_PARTS dotted parts, before parsing.
+    """Refuse a TOML key or table header of more than MAX_KEY_PARTS dotted parts, before parsing."""
+    key = long_toml_key(text)
+    if key is not None:
+        raise _too_big(origin, f"has a key of over {MAX_KEY_PARTS} dotted parts ({key[:40]}...)")
+
+
+def long_toml_key(text: str) -> str | None:
+    """The first TOML key or table header of more than MAX_KEY_PARTS dotted parts, else None.
 
     tomllib notes every prefix of a dotted key as a tuple, so a key of n parts costs n^2 / 2
     tuple slots: a 200 KB file of ``a.a.a...`` took 23 GB.  Counted per line, on what comes
     before the first ``=`` (or inside a ``[header]``); a dot inside a quoted key counts too,
-    which errs on the safe side.
+    which errs on the safe side.  Every TOML file torchup reads from a user is checked so first.
     """
     for line in text.splitlines():
         stripped = line.lstrip()
         key = stripped.partition("]")[0] if stripped.startswith("[") else line.partition("=")[0]
         if key.count(".") >= MAX_KEY_PARTS:
-            raise _too_big(origin, f"has a key of over {MAX_KEY_PARTS} dotted parts ({key.strip()[:40]}...)")
+            return key.strip()
+    return None
 
 
 def _check_shape(data: Any, origin: str) -> None:

@@ -154,10 +154,17 @@ def parse_project(text: str, *, origin: str, extras: Sequence[str] = ()) -> Stac
     else:  # Python 3.10
         import tomli as tomllib
 
+    from torchup.machine import MAX_KEY_PARTS, long_toml_key
+
+    key = long_toml_key(text)
+    if key is not None:
+        raise UsageError(f"{origin} has a key of over {MAX_KEY_PARTS} dotted parts ({key[:40]}...): not a project file")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{origin} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise UsageError(f"{origin} nests arrays or tables too deep to be a project file") from None
     project = doc.get("project")
     if not isinstance(project, dict):
         poetry = isinstance(doc.get("tool"), dict) and "poetry" in doc["tool"]
@@ -167,7 +174,10 @@ def parse_project(text: str, *, origin: str, extras: Sequence[str] = ()) -> Stac
             if poetry
             else "give a pyproject.toml with [project] dependencies, or the packages with -r FILE",
         )
-    if "dependencies" in (project.get("dynamic") or []):
+    dynamic = project.get("dynamic") or []
+    if not isinstance(dynamic, list):
+        raise UsageError(f"{origin}: [project] dynamic is not a list of field names")
+    if "dependencies" in dynamic:
         raise UsageError(
             f"{origin} declares its dependencies dynamic: they are known only by building the project",
             hint="list the packages in a requirements file and give it with -r",

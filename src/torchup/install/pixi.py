@@ -81,10 +81,20 @@ def _loads(text: str) -> dict[str, Any] | None:
         import tomllib
     else:  # Python 3.10
         import tomli as tomllib
+    from torchup.machine import long_toml_key
+
+    if long_toml_key(text) is not None:  # would cost tomllib time and memory quadratic in its length
+        return None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return None
+
+
+def _table(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    """``doc[key]`` when it is a table, else an empty one (a manifest written wrong by hand)."""
+    value = doc.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _channel_name(entry: Any) -> str:
@@ -98,20 +108,21 @@ def manifest_problem(plan: Plan, manifest_text: str, *, pyproject: bool, cuda_ma
     when nothing does.  ``cuda_major``: the CUDA major of conda-forge's build, None for CPU."""
     raw = _loads(manifest_text)
     if raw is None:
-        return "the manifest is not valid TOML"
+        return "the manifest is not TOML torchup can read (invalid, or nested or dotted beyond reason)"
     if pyproject:
-        raw = raw.get("tool", {}).get("pixi", {})
-    head = raw.get("workspace") or raw.get("project") or {}
-    channels = head.get("channels") or []
-    if "conda-forge" not in {_channel_name(c) for c in channels}:
+        raw = _table(_table(raw, "tool"), "pixi")
+    head = _table(raw, "workspace") or _table(raw, "project")
+    channels = head.get("channels")
+    if not isinstance(channels, list) or "conda-forge" not in {_channel_name(c) for c in channels}:
         return (
             "the workspace does not use conda-forge, which builds PyTorch for conda: "
             "add it with `pixi workspace channel add conda-forge`"
         )
     if cuda_major is None:
         return None
-    declared = [raw.get("system-requirements", {}).get("cuda")]
-    declared += [p.get("cuda") for p in head.get("platforms") or () if isinstance(p, dict)]
+    platforms = head.get("platforms")
+    declared = [_table(raw, "system-requirements").get("cuda")]
+    declared += [p.get("cuda") for p in (platforms if isinstance(platforms, list) else ()) if isinstance(p, dict)]
     majors = []
     for value in declared:
         try:
