@@ -160,6 +160,35 @@ def test_garbage_answers_are_rejected_with_a_reason(stdout, why):
         parse_target_output(stdout)
 
 
+def _real_answer() -> dict:
+    r = Runner().run([sys.executable, "-c", Path(TARGET_SCRIPT).read_text()], timeout=60)
+    return json.loads(r.stdout.splitlines()[-1].split(":", 1)[1])
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("installed", [1, 2]),  # was an AttributeError: an internal error in plan
+        ("installed", {"torch": 2}),
+        ("mac_ver", 14),  # was an AttributeError on darwin
+        ("bits", 16),  # was written into the machine file, which plan then refused
+        ("bits", True),
+        ("env_kind", "garbage"),
+        ("version", [3, -1, 0]),
+        ("version", [3, 12]),
+        ("libc", "glibc 2.35"),
+        ("platform", None),
+        ("pip", "yes"),
+        ("uv", 5),
+    ],
+)
+def test_an_answer_with_a_wrong_type_or_value_is_malformed_and_names_it(key, value):
+    answer = {**_real_answer(), key: value}
+    with pytest.raises(ValueError, match=f"malformed.*{key}"):
+        parse_target_output("TORCHUP_TARGET_JSON:" + json.dumps(answer) + "\n")
+    assert parse_target_output("TORCHUP_TARGET_JSON:" + json.dumps(_real_answer()) + "\n")  # the real one passes
+
+
 def test_a_non_python_target_is_an_error_not_a_crash(tmp_path):
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")

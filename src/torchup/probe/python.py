@@ -49,6 +49,7 @@ def parse_target_output(stdout: str) -> TargetFacts:
         raise ValueError("it printed no answer")
     try:
         d = json.loads(line[len(_MARK) :])
+        _check_types(d)
         version = tuple(int(v) for v in d["version"])
         libc = d.get("libc")
         return TargetFacts(
@@ -70,8 +71,48 @@ def parse_target_output(stdout: str) -> TargetFacts:
             uv=d.get("uv"),
             installed={str(k): str(v) for k, v in (d.get("installed") or {}).items()},
         )
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ValueError(f"its answer is malformed ({type(exc).__name__}: {exc})") from None
+
+
+_TEXT = ("implementation", "executable", "prefix", "platform", "machine", "env_kind")
+_TEXT_OR_NONE = ("sysconfig_platform", "mac_ver", "uv_venv_version", "externally_managed", "uv")
+
+
+def _check_types(d) -> None:
+    """``TypeError`` naming the first field of the script's answer that has the wrong type or an
+    impossible value: whatever prints the marker line (a wrapper, another program named python)
+    is held to what torchup's own script writes, so no such value reaches a machine file."""
+    from torchup.machine import ENV_KINDS
+
+    if not isinstance(d, dict):
+        raise TypeError("not an object")
+    version = d.get("version")
+    if not (isinstance(version, list) and 3 <= len(version) <= 5 and all(type(v) is int for v in version[:3])):
+        raise TypeError(f"version {version!r}")
+    if not all(0 <= v < 1000 for v in version[:3]):
+        raise TypeError(f"version {version!r}")
+    for key in _TEXT:
+        if not isinstance(d.get(key), str):
+            raise TypeError(f"{key} {d.get(key)!r}")
+    for key in _TEXT_OR_NONE:
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise TypeError(f"{key} {d[key]!r}")
+    if d.get("bits") not in (32, 64) or type(d.get("bits")) is not int:
+        raise TypeError(f"bits {d.get('bits')!r}")
+    if d["env_kind"] not in ENV_KINDS:
+        raise TypeError(f"env_kind {d['env_kind']!r}")
+    libc = d.get("libc")
+    if libc and not (isinstance(libc, list) and len(libc) == 2 and all(isinstance(x, str) for x in libc)):
+        raise TypeError(f"libc {libc!r}")
+    installed = d.get("installed")
+    if installed is not None and not (
+        isinstance(installed, dict) and all(isinstance(v, str) for v in installed.values())
+    ):
+        raise TypeError("installed is not an object of versions")
+    for key in ("free_threaded", "pip"):
+        if not isinstance(d.get(key), bool):
+            raise TypeError(f"{key} {d.get(key)!r}")
 
 
 def target_facts(probe: TargetProbe) -> tuple[TargetFacts | None, str | None]:
