@@ -925,3 +925,30 @@ def test_a_plan_file_in_the_json_envelope_is_read_and_another_document_is_refuse
     with pytest.raises(InputError) as err:
         plan_from_json({"format": "torchup/plan", "version": 7, **body})
     assert any(d.startswith("version: 7") for d in err.value.details)
+
+
+@pytest.mark.parametrize("fields, wrong", [
+    ({"os": "linux", "arch": "x86_64", "python": "3.11"}, None),
+    ({"os": "linux", "arch": "AMD64", "python": "3.11"}, None),  # an alias of the same architecture
+    ({}, None),  # a plan file that does not say: nothing compared
+    ({"os": "windows", "arch": "x86_64", "python": "3.11"}, "OS windows (the target's is linux)"),
+    ({"os": "linux", "arch": "aarch64", "python": "3.11"}, "architecture aarch64 (the target's is x86_64)"),
+    ({"os": "linux", "arch": "x86_64", "python": "3.12"}, "Python 3.12 (the target's is 3.11)"),
+    ({"os": "linux", "arch": "x86_64", "python": "3.11t"}, "Python 3.11t (the target's is 3.11)"),
+])
+def test_a_plan_for_another_platform_or_python_is_refused_by_the_preflight(fields, wrong):
+    plan = Plan(torch="2.14.1+cpu", torchvision=None, torchaudio=None, variant="cpu", **fields)
+    problem = preflight.platform_problem(plan, target())
+    if wrong is None:
+        assert problem is None
+    else:
+        assert problem.exit_code == 2 and wrong in problem.message, problem.message
+        assert "torchup plan --json --python /env/bin/python" in problem.hint
+
+
+def test_a_free_threaded_target_takes_a_free_threaded_plan():
+    plan = Plan(torch="2.14.1+cpu", torchvision=None, torchaudio=None, variant="cpu", python="3.13t")
+    ft = target(markers={**MARKERS, "python_version": "3.13"}, platform={"abiflags": "t"})
+    assert preflight.platform_problem(plan, ft) is None
+    assert preflight.platform_problem(Plan(torch="2.14.1+cpu", torchvision=None, torchaudio=None, variant="cpu",
+                                           python="3.13"), ft) is not None

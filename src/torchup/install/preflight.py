@@ -466,6 +466,37 @@ def _accepts(req, version: str) -> bool:
         return False
 
 
+def platform_problem(plan: Plan, target: TargetEnv) -> TorchupError | None:
+    """A plan (from a file) made for another OS, architecture or Python than the target
+    interpreter's: its wheels cannot install there, and a manager would fail or pick something
+    else.  Pure; a field the plan or the target does not state is not compared."""
+    from torchup.errors import UsageError
+    from torchup.machine import normalise_arch, normalise_os
+
+    markers = target.markers
+    have = {
+        "OS": normalise_os(markers.get("sys_platform", "")),
+        "architecture": normalise_arch(markers.get("platform_machine", "")),
+        "Python": markers.get("python_version", "") + ("t" if "t" in target.platform.get("abiflags", "") else ""),
+    }
+    want = {
+        "OS": normalise_os(plan.os or ""),
+        "architecture": normalise_arch(plan.arch or ""),
+        "Python": plan.python or "",
+    }
+    wrong = [
+        f"{what} {want[what]} (the target's is {have[what]})"
+        for what in want
+        if want[what] and have[what] and want[what] != have[what]
+    ]
+    if not wrong:
+        return None
+    return UsageError(
+        f"the plan was made for another machine than the target {target.executable}: " + ", ".join(wrong),
+        hint=f"plan for this target: torchup plan --json --python {shlex.quote(target.executable)} > plan.json",
+    )
+
+
 def run_preflight(
     plan: Plan,
     target: TargetEnv,
@@ -485,7 +516,11 @@ def run_preflight(
     ``time.monotonic()`` value no index request outlives."""
     problems: list[TorchupError] = []
     notes: list[str] = []
-    for p in (pep668_problem(target, torchup_args=torchup_args), writable_problem(target)):
+    for p in (
+        platform_problem(plan, target),
+        pep668_problem(target, torchup_args=torchup_args),
+        writable_problem(target),
+    ):
         if p is not None:
             problems.append(p)
     client = Client(env, timeout=INDEX_TIMEOUT_S, deadline=deadline)
