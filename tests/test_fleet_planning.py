@@ -291,3 +291,19 @@ def test_hostile_fleets_get_a_plan_or_a_clear_error(tmp_path_factory, files, gro
     assert doc["format"] == "torchup/fleet-plan"
     if code == 2:
         assert doc["error"]["code"] in ("bad-input", "usage")
+
+
+def test_a_written_plan_states_only_the_platform_its_nodes_share(tmp_path):
+    # install refuses a plan made for another Python than the target: a plan for nodes of two
+    # Pythons leaves its python out, and keeps what all of them share
+    d = tmp_path / "machines"
+    d.mkdir()
+    for name, data in {"a": dict(LOGIN, python="3.11"), "b": dict(LOGIN, python="3.12")}.items():
+        (d / f"{name}.json").write_text(json.dumps(data))
+    plans = tmp_path / "plans"
+    r = subprocess.run([sys.executable, "-m", "torchup", "fleet", "plan", str(d), "--write-plans", str(plans)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    written = json.loads((plans / "plan-1.json").read_text())
+    assert (written["os"], written["arch"], written["python"]) == ("linux", "x86_64", None)
+    assert json.loads((plans / "nodes.json").read_text()) == {"a": "plan-1.json", "b": "plan-1.json"}

@@ -349,9 +349,28 @@ def _write_plans(directory: str, fleet, plans) -> None:
     assignments = {}
     for i, (g, plan) in enumerate(zip(fleet.groups, plans), 1):
         name = f"plan-{i}.json"
-        (out / name).write_text(json.dumps(_redacted(plan.to_json()), indent=2) + "\n")
+        data = plan.to_json()
+        # the plan is resolved for one class of the group; what its nodes do not share (their
+        # Python, say) is left out, so that install's platform check compares only what holds for all
+        for key, values in _platforms(g).items():
+            if len(values) > 1:
+                data[key] = None
+        (out / name).write_text(json.dumps(_redacted(data), indent=2) + "\n")
         assignments.update(dict.fromkeys(g.nodes, name))
     (out / "nodes.json").write_text(json.dumps(assignments, indent=2, sort_keys=True) + "\n")
+
+
+def _platforms(group) -> dict[str, set]:
+    """The OS, architecture and Python of each class of ``group``, as a plan file states them."""
+    from torchup.resolve import wheel_arch
+
+    out: dict[str, set] = {"os": set(), "arch": set(), "python": set()}
+    for c in group.classes:
+        m = c.machine
+        out["os"].add(m.os)
+        out["arch"].add(wheel_arch(m))
+        out["python"].add(f"{m.python_minor[0]}.{m.python_minor[1]}{'t' if m.free_threaded else ''}")
+    return out
 
 
 def _plan_text(fleet, groups: list[dict], n_nodes: int, n_classes: int, grouped: bool) -> str:
