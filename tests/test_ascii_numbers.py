@@ -78,3 +78,4 @@ def test_nvidia_smi_rows_with_other_digits_or_endless_numbers_are_unknown_values
 def test_kfd_properties_keep_only_ascii_numbers_a_64_bit_value_can_hold():
     text = f"gfx_target_version {'9' * 5000}\nsimd_count 12\nnode_id \u00b2\nlocation_id \u0661\n"
     assert amd.parse_kfd_properties(text) == {"simd_count": 12}
+

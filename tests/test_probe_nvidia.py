@@ -242,3 +242,11 @@ def test_garbage_driver_field_is_unknown_not_kept():
     assert gpu.driver_version is None and gpu.compute_capability is None and gpu.memory_mib is None
     (custom,) = gpus_from_rows(parse_query_csv("0, GPU-1, 00000000:01:00.0, 595.71.05-aorus.14, 12.0, 32607 MiB, NVIDIA GeForce RTX 5090\n", QUERY_FIELDS))
     assert custom.driver_version == "595.71.05"
+
+
+def test_a_csv_row_that_names_no_gpu_is_not_a_gpu():
+    fields = ("index", "name", "uuid", "pci.bus_id", "driver_version", "compute_cap", "memory.total")
+    rows = nv.parse_query_csv(",,,,,,\n[N/A], [N/A], [N/A], [N/A], [N/A], [N/A], [N/A]\n", fields)
+    assert len(rows) == 2 and nv.gpus_from_rows(rows) == []
+    # a query of one field (a real recorded answer: compute_cap alone) is still a GPU
+    assert len(nv.gpus_from_rows([{"compute_cap": "8.9"}])) == 1

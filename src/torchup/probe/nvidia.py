@@ -184,6 +184,8 @@ def normalise_bus_id(bus_id: str) -> str:
 def gpus_from_rows(rows: list[dict[str, str | None]]) -> list[SmiGpu]:
     out = []
     for row in rows:
+        if not any(row.values()):
+            continue  # a row with no value at all (garbage such as ",,,,,,"): not a GPU of unknown kind
         cc = row.get("compute_cap")
         if cc is not None and not re.match(r"(?a)^\d+\.\d+$", cc):
             cc = None
