@@ -85,3 +85,24 @@ def test_the_timeout_of_a_started_child_counts_from_its_start():
 def test_a_program_that_cannot_start_is_a_result_from_start_too(tmp_path):
     r = Runner().start([str(tmp_path / "missing")], timeout=5).wait()
     assert r.returncode is None and r.error == "not found"
+
+
+def test_a_child_that_prints_without_end_is_kept_to_its_first_and_last_bytes():
+    # a target Python or a tool flooding its output used to be held whole (2.5 GB before its timeout)
+    import io
+    import re
+
+    from torchup.runner import _drain
+
+    data = b"".join(b"%08d\n" % i for i in range(200_000))  # 1.8 MB
+    sink: list[bytes] = []
+    _drain(io.BufferedReader(io.BytesIO(data)), sink, limit=256 << 10)
+    out = b"".join(sink)
+    m = re.search(rb"\n\[torchup: (\d+) bytes of this output left out\]\n", out)
+    head, tail = out[: m.start()], out[m.end() :]
+    assert data.startswith(head) and data.endswith(tail)
+    assert len(head) + int(m[1]) + len(tail) == len(data)
+    assert 128 << 10 <= len(head) < (128 << 10) + 65536 and 128 << 10 <= len(tail) < (128 << 10) + 65536
+    small: list[bytes] = []
+    _drain(io.BufferedReader(io.BytesIO(b"short\n")), small, limit=256 << 10)
+    assert b"".join(small) == b"short\n"

@@ -352,12 +352,34 @@ def _executable(path: str) -> bool:
     return os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path)
 
 
-def _drain(stream, sink: list[bytes]) -> None:
+CAPTURE_LIMIT = 16 << 20  # bytes of one stream of a child kept: its first and last 8 MB
+
+
+def _drain(stream, sink: list[bytes], limit: int = CAPTURE_LIMIT) -> None:
+    """Read ``stream`` to its end into ``sink``; of a child that prints without end (a hostile
+    or broken target, a flooding tool) only the first and the last ``limit // 2`` bytes are
+    kept, with a line saying how much was left out between them: the answers torchup reads
+    are at the start (a tool's table) or at the end (the target script's last line)."""
+    from collections import deque
+
+    tail: deque[bytes] = deque()
+    half, kept, tail_bytes, dropped = limit // 2, 0, 0, 0
     try:
         for chunk in iter(lambda: stream.read1(65536), b""):
-            sink.append(chunk)
+            if kept < half:
+                sink.append(chunk)
+                kept += len(chunk)
+                continue
+            tail.append(chunk)
+            tail_bytes += len(chunk)
+            while tail_bytes - len(tail[0]) >= half:
+                tail_bytes -= len(tail[0])
+                dropped += len(tail.popleft())
     except (OSError, ValueError):
         pass
+    if dropped:
+        sink.append(f"\n[torchup: {dropped} bytes of this output left out]\n".encode())
+    sink.extend(tail)
 
 
 def _feed(stream, text: str) -> None:
