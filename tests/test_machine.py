@@ -103,7 +103,9 @@ def test_compute_capability_is_major_dot_minor(cc, accepted):
     else:
         with pytest.raises(InputError) as err:
             load_machine(json.dumps(data))
-        assert f"gpus[0].compute_capability: {json.dumps(cc)} is not a version" in err.value.details
+        # a control character is shown escaped, as every string of a machine file is kept (printable)
+        shown = json.dumps(cc.replace("\n", "\\n"))
+        assert f"gpus[0].compute_capability: {shown} is not a version" in err.value.details
 
 
 @pytest.mark.parametrize("name, text", [
@@ -244,3 +246,19 @@ def test_a_bad_value_is_shown_cut_short():
     (detail,) = err.value.details
     assert detail.startswith('installed: ["xxx') and detail.endswith('... is not a table of names to strings')
     assert len(detail) < 200
+
+
+def test_text_that_could_forge_output_lines_is_kept_visible_not_raw():
+    # an escape sequence, a carriage return or U+202E in a file's GPU name, note or interpreter path
+    # reached the terminal as they were (a sweep of malformed inputs, 2026-12-04)
+    from torchup.machine import machine_from_dict
+
+    data = {"os": "linux", "arch": "x86_64", "python": "3.12", "python_executable": "/usr/bin/python3\x1b[2K\rX",
+            "gpus": [{"vendor": "nvidia", "name": "RTX 4090\x1b[31m\u202e", "compute_capability": "8.9"}],
+            "notes": [{"id": "x", "message": "hello\r\x1b[1Aforged"}]}
+    machine, _ = machine_from_dict(data)
+    assert machine.gpus[0].name == "RTX 4090\\x1b[31m\\u202e"
+    assert machine.notes[0].message == "hello\\r\\x1b[1Aforged"
+    assert machine.python_executable == "/usr/bin/python3\\x1b[2K\\rX"
+    plain = {"os": "linux", "arch": "x86_64", "python": "3.12", "gpus": [{"vendor": "nvidia", "name": "RTX 4090"}]}
+    assert machine_from_dict(plain)[0].gpus[0].name == "RTX 4090"

@@ -373,10 +373,28 @@ class _Problems:
         self.errors.append(f"{path}: {shown} {why}")
 
 
+def _printable_strings(value: Any) -> Any:
+    """``value`` with every string in it safe to print: an escape sequence, a carriage return or a
+    Unicode direction mark in a GPU name or a note (a file from elsewhere) is kept as visible
+    text (``\\x1b``), so a machine file cannot forge or hide lines of torchup's output."""
+    if isinstance(value, str):
+        if value.isprintable():
+            return value
+        from torchup.output import printable
+
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: _printable_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_strings(v) for v in value]
+    return value
+
+
 def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machine, list[str]]:
     """Validate a decoded machine file; collect every problem before failing."""
     if not isinstance(data, dict):
         raise InputError(f"{origin}: the top level must be an object (a JSON {{...}} or a TOML table)")
+    data = _printable_strings(data)
     p = _Problems()
     document = data.get("format")
     if document is not None and document != MACHINE_DOCUMENT:
