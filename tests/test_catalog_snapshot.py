@@ -225,3 +225,18 @@ def test_a_refreshed_cache_that_is_not_a_regular_file_is_named_and_passed_over(t
     catalog = load_catalog({"TORCHUP_CACHE_DIR": str(tmp_path)})
     assert catalog.origin == "embedded"
     assert catalog.warnings == (f"ignored the refreshed catalog {cache_json}: not a regular file",)
+
+
+@pytest.mark.parametrize("arch", [["abc"], ["8.6", 8.9], ["\u0668.\u0666"], ["8.6aa"]])
+def test_a_refreshed_cache_with_an_arch_list_that_is_not_compute_capabilities_is_ignored(tmp_path, arch):
+    # sass ["abc"] in a cache (rewritten by hand) made `matrix --gpu` an internal error (a sweep, 2026-12-04)
+    import json
+
+    from torchup.catalog.load import cache_text
+
+    catalog = load_catalog({}, use_cache=False)
+    data = json.loads(cache_text(catalog).replace(f'"data_date":"{catalog.data_date}"', '"data_date":"2999-01-01"', 1))
+    next(b for r in data["releases"] for b in r["builds"] if b.get("sass"))["sass"] = arch
+    (tmp_path / "catalog.json").write_text(json.dumps(data))
+    loaded = load_catalog({"TORCHUP_CACHE_DIR": str(tmp_path)})
+    assert loaded.origin == "embedded" and "not a compute capability" in loaded.warnings[0], loaded.warnings

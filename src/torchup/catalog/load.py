@@ -322,6 +322,10 @@ class _Decoder:
         for key in _OPTIONAL_TEXT:  # compared and parsed as versions later: a number here would be a crash there
             if fields[key] is not None and not isinstance(fields[key], str):
                 raise TypeError(f"{key} is not a string")
+        for key in ("sass", "ptx", "arch_specific"):  # sorted and compared as numbers later
+            bad = next((cc for cc in fields[key] if not _is_compute_capability(cc)), None)
+            if bad is not None:
+                raise ValueError(f"{key} holds {bad!r}, not a compute capability like '8.6'")
         # Every field is given, so the dataclass __init__ (one frozen setattr per
         # field) is skipped: this halves the load time of the snapshot.
         build = object.__new__(Build)
@@ -354,6 +358,14 @@ class _Decoder:
             notes=tuple(r.get("notes", ())),
             provenance=self.provs(r.get("prov")),
         )
+
+
+def _is_compute_capability(value: Any) -> bool:
+    """``"8.6"``, ``"9.0a"``, ``"12.0f"``: ASCII digits, a dot, digits, an optional family letter."""
+    if not isinstance(value, str) or not value.isascii():
+        return False
+    major, dot, minor = (value[:-1] if value.endswith(("a", "f")) else value).partition(".")
+    return bool(dot) and major.isdigit() and minor.isdigit() and len(value) <= 8
 
 
 def catalog_from_dict(data: Any, *, origin: str = "embedded") -> Catalog:
