@@ -114,6 +114,26 @@ def test_ptx_only_coverage_is_a_warning():
     assert any("runs through PTX JIT" in w for w in plan.warnings)
 
 
+def test_ptx_jit_needs_a_driver_of_full_support_not_minor_version_compatibility():
+    # PTX made by CUDA 12.9 cannot be JIT-compiled by a 12.4 driver (NVIDIA's CUDA Compatibility
+    # guide: minor-version compatibility runs compiled kernels only). Driver 550 runs cu126/cu129
+    # by minor-version compatibility, so a GPU those builds serve only through PTX gets no GPU
+    # build from them; the advice names the driver of full support. A sweep found the plan
+    # recommending such a build while saying "JIT of newer PTX is not available" (2026-12-04).
+    gpu = Gpu(vendor="nvidia", name="future GPU", compute_capability="13.0")
+    plan = plan_for(replace(RTX4090, gpus=(gpu,), nvidia_driver="550.54.14"))
+    chosen = CATALOG.builds(os="linux", arch="x86_64", torch=plan.base_version,
+                            variant=None if plan.variant == "pypi" else plan.variant)
+    chosen_cuda = [b for b in chosen if b.kind == "cuda"]
+    if chosen_cuda:  # a GPU build only where the driver fully supports its CUDA (PTX of that CUDA or older)
+        assert all(b.cuda and tuple(map(int, b.cuda.split("."))) <= (12, 4) for b in chosen_cuda)
+    advice = [w for w in plan.warnings if "update the driver" in w]
+    assert advice and "an NVIDIA driver >= 575.51.03 would run torch" in advice[0], plan.warnings
+    # the same GPU on a driver of full support gets the PTX build, with the JIT warning
+    full = plan_for(replace(RTX4090, gpus=(gpu,), nvidia_driver="580.65.06"))
+    assert full.variant.startswith("cu") and any("runs through PTX JIT" in w for w in full.warnings)
+
+
 def test_refusal_json_has_the_error_contract():
     musl = replace(CPU_BOX, libc="musl 1.2.4")
     result = resolve(musl, Request(), CATALOG, today=TODAY)

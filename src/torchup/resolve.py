@@ -332,6 +332,24 @@ def _judge(
             )
         if reason:
             return _Judged(build=build, rejected=reason, hardware=True, driver_only=True)
+        if level == rules.MINOR_COMPAT and ptx_jit:
+            # PTX made by CUDA X.y cannot be JIT-compiled by a driver of an older X.z: minor-version
+            # compatibility runs compiled kernels only (NVIDIA's CUDA Compatibility guide; the load
+            # fails with CUDA_ERROR_UNSUPPORTED_PTX_VERSION).  A newer driver would run it.
+            jit_out = [
+                (
+                    i,
+                    f"{_gpu_label(i, machine.gpus[i])} has only PTX in torch {build.version_on_index}, and the "
+                    f"driver runs CUDA {build.cuda} by minor-version compatibility, which cannot JIT-compile "
+                    "PTX from a newer CUDA",
+                )
+                for i in ptx_jit
+            ]
+            covered = [i for i in covered if i not in ptx_jit]
+            left_out += jit_out
+            ptx_jit = []
+            if not covered:
+                return _Judged(build=build, rejected=jit_out[0][1], hardware=True, driver_only=True)
     return _Judged(
         build=build,
         covered=tuple(covered),
@@ -527,7 +545,9 @@ def _driver_advice(machine: Machine, better: _Judged, chosen: _Judged | None) ->
     floor = hardware.driver_floor(b.cuda, _driver_os(machine))
     if floor is None:
         return None
-    need = floor.compat or floor.full
+    # a GPU served through PTX JIT needs the driver of full support: minor-version compatibility
+    # runs compiled kernels only
+    need = (floor.full or floor.compat) if better.ptx else (floor.compat or floor.full)
     full = f" (>= {floor.full} for full CUDA {floor.cuda} support)" if floor.full and floor.full != need else ""
     what = f"torch {b.torch} for CUDA {b.cuda}"
     if not machine.nvidia_driver:
