@@ -31,6 +31,8 @@ def _exit_code(argv: list[str]) -> int:
     (["catalog", "refresh", "--index-base", "y"], "--index-base 'y' is not an http(s) URL"),
     (["catalog", "refresh", "--pypi-index", "http://h/\n[[x]]"], "control character"),
     (["add", "x", "--index-url", "h'\n"], "--index-url"),
+    (["plan", "--cpu", "--index-base", "https://"], "--index-base 'https://' names no host"),
+    (["catalog", "refresh", "--index-base", "http:///whl"], "names no host"),
 ])
 def test_bad_values_are_usage_errors(argv, expected, capsys):
     assert _exit_code(argv) == 2
@@ -42,3 +44,12 @@ def test_a_timeout_in_range_is_taken():
     from torchup.commands._args import seconds
 
     assert seconds("0.5") == 0.5 and seconds("604800") == 604800.0
+
+
+@pytest.mark.parametrize("command", [["plan", "--cpu"], ["catalog", "refresh"]])
+def test_a_bad_index_base_from_the_environment_is_named_as_such(command, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCHUP_INDEX_BASE", "ftp://mirror/whl")
+    monkeypatch.setenv("TORCHUP_CACHE_DIR", str(tmp_path))
+    assert _exit_code(command) == 2
+    err = capsys.readouterr().err
+    assert "TORCHUP_INDEX_BASE 'ftp://mirror/whl' is not an http(s) URL" in err and "--index-base" not in err

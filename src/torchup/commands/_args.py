@@ -46,7 +46,21 @@ def check_index_url(flag: str, value: str) -> str:
             f"{flag} {_show(value)} contains a line break or another control character",
             hint="a URL has none; check how the value was pasted or quoted",
         )
+    if not value.startswith("file://") and not value.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]:
+        raise UsageError(f"{flag} {_show(value)} names no host", hint="like https://download.pytorch.org/whl")
     return value
+
+
+def index_base(option: str | None, env) -> str:
+    """PyTorch's index base for this run: ``--index-base``, else ``TORCHUP_INDEX_BASE``, else
+    download.pytorch.org's; a bad value is refused naming where it came from."""
+    if option:
+        return check_index_url("--index-base", option)
+    if env.get("TORCHUP_INDEX_BASE"):
+        return check_index_url("TORCHUP_INDEX_BASE", env["TORCHUP_INDEX_BASE"])
+    from torchup.plan import DEFAULT_INDEX_BASE
+
+    return DEFAULT_INDEX_BASE
 
 
 def check_number_lengths(flag: str, value: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from torchup.commands._args import check_index_url, check_number_lengths
+from torchup.commands._args import check_index_url, check_number_lengths, index_base
 from torchup.errors import EXIT_OK, UsageError
 from torchup.plan import DEFAULT_INDEX_BASE
 
@@ -253,9 +253,7 @@ def render_release(data: dict[str, Any]) -> str:
 def _refresh(args: argparse.Namespace, system) -> int:
     from torchup.catalog.refresh import RefreshOptions, refresh_catalog
 
-    base = check_index_url(
-        "--index-base", args.index_base or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
-    )
+    base = index_base(args.index_base, system.env)
     if args.pypi_index:
         check_index_url("--pypi-index", args.pypi_index)
     import time

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from torchup.commands._args import check_index_url, seconds
+from torchup.commands._args import index_base, seconds
 from torchup.errors import UsageError
 from torchup.system import System
 
@@ -242,13 +242,9 @@ def run(args: argparse.Namespace, system: System) -> int:
         from torchup.install.conda import CONDA_MANAGERS
         from torchup.install.planfile import differences as plan_differences
         from torchup.install.planfile import load_plan_file
-        from torchup.plan import DEFAULT_INDEX_BASE
 
         plan = load_plan_file(args.plan)
-        base = check_index_url(
-            "--index-base",
-            getattr(args, "index_base", None) or system.env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE,
-        )
+        base = index_base(getattr(args, "index_base", None), system.env)
         if args.manager not in (*CONDA_MANAGERS, "pixi"):  # those take only versions, from conda-forge
             differences = plan_differences(plan, load_catalog(system.env), base.rstrip("/"))
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 
-from torchup.commands._args import check_index_url, check_number_lengths
+from torchup.commands._args import check_number_lengths, index_base
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.lazyre import lazy
 from torchup.output import redact_url
@@ -175,8 +175,7 @@ def request_from_args(args: argparse.Namespace, env):
         raise UsageError(f"--cuda {args.cuda!r} is not a CUDA version like 12.6")
     if args.cpu and (args.cuda or (variant and variant not in ("cpu", "pypi"))):
         raise UsageError("--cpu contradicts --cuda / --variant")
-    base = args.index_base or env.get("TORCHUP_INDEX_BASE") or DEFAULT_INDEX_BASE
-    check_index_url("--index-base", base)
+    base = index_base(args.index_base, env)
     with_packages = tuple(getattr(args, "with_packages", None) or ())
     if with_packages:
         _check_with(with_packages, env)
