@@ -377,17 +377,9 @@ def _printable_strings(value: Any) -> Any:
     """``value`` with every string in it safe to print: an escape sequence, a carriage return or a
     Unicode direction mark in a GPU name or a note (a file from elsewhere) is kept as visible
     text (``\\x1b``), so a machine file cannot forge or hide lines of torchup's output."""
-    if isinstance(value, str):
-        if value.isprintable():
-            return value
-        from torchup.output import printable
+    from torchup.output import map_strings, printable
 
-        return printable(value)
-    if isinstance(value, dict):
-        return {k: _printable_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable_strings(v) for v in value]
-    return value
+    return map_strings(value, lambda s: s if s.isprintable() else printable(s))
 
 
 def machine_from_dict(data: Any, *, origin: str = "machine file") -> tuple[Machine, list[str]]:

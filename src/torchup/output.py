@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from torchup.lazyre import lazy
 
@@ -97,6 +97,18 @@ def emit_json(document: str, body: Mapping[str, Any], stream: TextIO | None = No
     """Write one envelope (see ``envelope``) as indented JSON to stdout."""
     stream = stream or sys.stdout
     stream.write(json.dumps(envelope(document, body), indent=2, ensure_ascii=False) + "\n")
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """``value`` (decoded JSON: dicts, lists, strings, numbers) with ``change`` applied to every
+    string in it; keys are kept as they are."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {k: map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_strings(v, change) for v in value]
+    return value
 
 
 def printable(text: str) -> str:

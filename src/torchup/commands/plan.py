@@ -13,7 +13,7 @@ import sys
 from torchup.commands._args import check_number_lengths, index_base
 from torchup.errors import EXIT_NO_BUILD, EXIT_OK, UsageError
 from torchup.lazyre import lazy
-from torchup.output import redact_url
+from torchup.output import map_strings, redact_url
 from torchup.plan import DEFAULT_INDEX_BASE
 from torchup.render import FORMATS
 
@@ -495,13 +495,7 @@ def _machine_key(machine) -> str:
 def _redacted(value):
     """A plan's JSON with the password of its index URL hidden (``user:***@``): a plan is
     shown and saved, and the secret belongs in ~/.netrc (``install --plan`` then reads it there)."""
-    if isinstance(value, str):
-        return redact_url(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    return value
+    return map_strings(value, redact_url)
 
 
 def _indent(text: str, pad: str = "  ") -> str:
